@@ -1,0 +1,261 @@
+//! The rule catalog, the CVE table and the HTTP probe files, loaded from
+//! `probes/` (embedded at build time) plus an optional `--probes DIR`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use include_dir::{include_dir, Dir};
+use serde::{Deserialize, Serialize};
+
+use super::probe::ProbeFile;
+use crate::model::Severity;
+
+static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/probes");
+
+/// A malformed catalog or probe file, named so the user can fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// One check's metadata: what SARIF calls a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub security_severity: f32,
+    pub cwe: u32,
+    pub description: String,
+    pub remediation: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rule: Vec<Rule>,
+}
+
+/// One row of the CVE table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CveEntry {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub security_severity: f32,
+    pub cwe: u32,
+    pub affected: Vec<String>,
+    pub services: Vec<String>,
+    pub description: String,
+    pub remediation: String,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EolTable {
+    pub supported: Vec<String>,
+    pub as_of: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CveFile {
+    cve: Vec<CveEntry>,
+    eol: EolTable,
+}
+
+/// Everything the check stage needs, validated.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub rules: BTreeMap<String, Rule>,
+    pub cves: Vec<CveEntry>,
+    pub eol: EolTable,
+    pub probes: Vec<ProbeFile>,
+}
+
+impl Catalog {
+    /// The embedded catalog, with files from `extra` added or replacing
+    /// embedded ones of the same name.
+    pub fn load(extra: Option<&Path>) -> Result<Catalog, CatalogError> {
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        if let Some(dir) = extra {
+            collect_dir(dir, dir, &mut files)?;
+        }
+        Catalog::from_files(&files)
+    }
+
+    pub fn from_files(files: &BTreeMap<String, String>) -> Result<Catalog, CatalogError> {
+        let parse_err = |file: &str, e: toml::de::Error| CatalogError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        };
+        let rules_text = files.get("rules.toml").ok_or_else(|| CatalogError::Invalid {
+            file: "rules.toml".into(),
+            message: "missing".into(),
+        })?;
+        let rules: RulesFile = toml::from_str(rules_text).map_err(|e| parse_err("rules.toml", e))?;
+        let cve_text = files.get("cves.toml").ok_or_else(|| CatalogError::Invalid {
+            file: "cves.toml".into(),
+            message: "missing".into(),
+        })?;
+        let cves: CveFile = toml::from_str(cve_text).map_err(|e| parse_err("cves.toml", e))?;
+
+        let mut map = BTreeMap::new();
+        for rule in rules.rule {
+            validate_rule(&rule, "rules.toml")?;
+            if map.insert(rule.id.clone(), rule.clone()).is_some() {
+                return Err(CatalogError::Invalid {
+                    file: "rules.toml".into(),
+                    message: format!("duplicate rule id {}", rule.id),
+                });
+            }
+        }
+        for cve in &cves.cve {
+            for range in &cve.affected {
+                super::cve::parse_range(range).map_err(|message| CatalogError::Invalid {
+                    file: "cves.toml".into(),
+                    message: format!("{}: affected `{range}`: {message}", cve.id),
+                })?;
+            }
+            let rule = Rule {
+                id: format!("FLINK-{}", cve.id),
+                title: format!("{}: {}", cve.id, cve.title),
+                severity: cve.severity,
+                security_severity: cve.security_severity,
+                cwe: cve.cwe,
+                description: cve.description.clone(),
+                remediation: cve.remediation.clone(),
+                sources: cve.sources.clone(),
+            };
+            validate_rule(&rule, "cves.toml")?;
+            map.insert(rule.id.clone(), rule);
+        }
+
+        let mut probes = Vec::new();
+        for (name, text) in files {
+            if !name.starts_with("http/") || !name.ends_with(".toml") {
+                continue;
+            }
+            let probe: ProbeFile = toml::from_str(text).map_err(|e| parse_err(name, e))?;
+            probe.validate().map_err(|message| CatalogError::Invalid {
+                file: name.clone(),
+                message,
+            })?;
+            if !map.contains_key(&probe.rule) {
+                return Err(CatalogError::Invalid {
+                    file: name.clone(),
+                    message: format!("rule `{}` is not in the catalog", probe.rule),
+                });
+            }
+            probes.push(probe);
+        }
+        probes.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Catalog {
+            rules: map,
+            cves: cves.cve,
+            eol: cves.eol,
+            probes,
+        })
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.get(id)
+    }
+}
+
+fn validate_rule(rule: &Rule, file: &str) -> Result<(), CatalogError> {
+    let bad = |m: String| CatalogError::Invalid {
+        file: file.to_string(),
+        message: format!("rule {}: {m}", rule.id),
+    };
+    if !rule
+        .id
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(bad("id must be upper-case letters, digits and `-`".into()));
+    }
+    if !(0.0..=10.0).contains(&rule.security_severity) {
+        return Err(bad("security_severity must be within 0.0-10.0".into()));
+    }
+    Ok(())
+}
+
+fn collect_embedded(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
+    for file in dir.files() {
+        if let Some(text) = file.contents_utf8() {
+            out.insert(file.path().to_string_lossy().replace('\\', "/"), text.to_string());
+        }
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, out);
+    }
+}
+
+fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Result<(), CatalogError> {
+    let read_err = |p: &Path, source| CatalogError::Read {
+        file: p.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(|e| read_err(dir, e))? {
+        let entry = entry.map_err(|e| read_err(dir, e))?;
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            // A bare probe file dropped in DIR is an HTTP probe.
+            let rel = if rel.contains('/') || rel == "rules.toml" || rel == "cves.toml" {
+                rel
+            } else {
+                format!("http/{rel}")
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
+            out.insert(rel, text);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalog_loads() {
+        let c = Catalog::load(None).unwrap();
+        assert!(c.rule("FLINK-REST-UNAUTHENTICATED").is_some());
+        assert!(c.rule("FLINK-CVE-2020-17519").is_some());
+        assert!(!c.probes.is_empty());
+    }
+
+    #[test]
+    fn malformed_probe_names_file_and_field() {
+        let mut files = BTreeMap::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        files.insert("http/bad.toml".into(), "id = \"x\"\nrule = \"FLINK-REST-UNAUTHENTICATED\"\n[request]\nmethod = 3\n".into());
+        let e = Catalog::from_files(&files).unwrap_err().to_string();
+        assert!(e.starts_with("http/bad.toml"), "{e}");
+        assert!(e.contains("method"), "{e}");
+    }
+}

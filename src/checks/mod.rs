@@ -1,0 +1,445 @@
+//! Checks: turn an identified service into findings.
+//!
+//! HTTP checks are data (`probes/http/*.toml`, run by `probe`); protocols
+//! that are not HTTP, and checks that must walk a whole document without
+//! copying values (configuration secrets), are code here. Findings never
+//! carry a secret's value: evidence names keys only.
+
+pub mod catalog;
+pub mod cve;
+pub mod deny;
+pub mod probe;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use catalog::{Catalog, Rule};
+use probe::EvidenceMode;
+
+use crate::identify::http::{HttpTarget, Response};
+use crate::model::{Evidence, Finding, Service, ServiceKind, Severity};
+use crate::untrusted;
+
+/// Which rules to run: `--rules` keeps only matches, `--skip-rules` drops
+/// matches. Patterns are rule ids, or prefixes ending in `*`.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+impl RuleFilter {
+    pub fn allows(&self, id: &str) -> bool {
+        let hit = |p: &String| match p.strip_suffix('*') {
+            Some(prefix) => id.starts_with(prefix),
+            None => id.eq_ignore_ascii_case(p),
+        };
+        (self.only.is_empty() || self.only.iter().any(hit)) && !self.skip.iter().any(hit)
+    }
+}
+
+/// Shared, read-only state of the check stage.
+#[derive(Debug, Clone)]
+pub struct CheckContext {
+    pub catalog: Arc<Catalog>,
+    pub filter: RuleFilter,
+    pub intrusive: bool,
+    pub timeout: Duration,
+    /// Run the full TLS audit on TLS ports.
+    pub tls_audit: bool,
+}
+
+impl CheckContext {
+    fn finding(&self, rule_id: &str, service: &Service, url: String, detail: String, evidence: Vec<Evidence>) -> Option<Finding> {
+        if !self.filter.allows(rule_id) {
+            return None;
+        }
+        let rule: &Rule = self.catalog.rule(rule_id)?;
+        Some(Finding {
+            rule_id: rule.id.clone(),
+            severity: rule.severity,
+            title: rule.title.clone(),
+            endpoint: service.endpoint.clone(),
+            service: service.kind,
+            url,
+            detail,
+            evidence,
+            version: service.version.clone(),
+            baseline_state: None,
+        })
+    }
+}
+
+/// Everything the checks learned about one service.
+#[derive(Debug, Default)]
+pub struct CheckOutput {
+    pub findings: Vec<Finding>,
+    pub tls_profile: Option<crate::tls::TlsProfile>,
+    pub errors: Vec<String>,
+}
+
+/// Run every applicable check on one service.
+pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
+    let mut out = CheckOutput::default();
+    if !service.flink {
+        // Look-alikes never produce a Flink finding.
+        return out;
+    }
+    if service.kind.is_http() {
+        http_probes(service, ctx, &mut out).await;
+    }
+    match service.kind {
+        ServiceKind::JobmanagerRest => config_secrets(service, ctx, &mut out).await,
+        ServiceKind::SqlGateway if ctx.intrusive => gateway_session(service, ctx, &mut out).await,
+        _ => {}
+    }
+    binary_plaintext(service, ctx, &mut out);
+    versions(service, ctx, &mut out);
+    if service.tls.is_some() && ctx.tls_audit {
+        tls_audit(service, ctx, &mut out).await;
+    }
+    dedup(&mut out.findings);
+    out
+}
+
+fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTarget {
+    HttpTarget {
+        endpoint: service.endpoint.clone(),
+        tls: service.tls.is_some() && !plaintext,
+        timeout: ctx.timeout,
+    }
+}
+
+async fn http_probes(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    let tls = service.tls.is_some();
+    for p in &ctx.catalog.probes {
+        if !p.applies_to(service.kind.as_str(), tls) || !ctx.filter.allows(&p.rule) {
+            continue;
+        }
+        if p.intrusive && !ctx.intrusive {
+            continue;
+        }
+        // Enforced again here: a file cannot be edited between load and use,
+        // but the engine must not depend on that.
+        if let Err(reason) = deny::check(&p.request.method, &p.request.path, ctx.intrusive) {
+            out.errors.push(format!("probe {}: {reason}", p.id));
+            continue;
+        }
+        let target = http_target(service, ctx, p.request.plaintext);
+        let resp = match target
+            .request(&p.request.method, &p.request.path, p.request.body.as_deref())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                out.errors.push(format!("probe {}: {e}", p.id));
+                continue;
+            }
+        };
+        if !p.matches(&resp) {
+            continue;
+        }
+        let extracted = p.extract(&resp);
+        let detail = p.render_detail(resp.status, &extracted);
+        let request = format!("{} {}", p.request.method, p.request.path);
+        let evidence = match p.request.evidence {
+            EvidenceMode::Excerpt => crate::identify::evidence_http(&request, &resp),
+            EvidenceMode::StatusOnly => Evidence {
+                request,
+                status: Some(resp.status),
+                excerpt: format!("{} bytes, content not kept", resp.body.len()),
+            },
+        };
+        let scheme_target = http_target(service, ctx, p.request.plaintext);
+        let url = format!(
+            "{}://{}{}",
+            if scheme_target.tls { "https" } else { "http" },
+            service.endpoint.authority(),
+            p.request.path
+        );
+        if let Some(f) = ctx.finding(&p.rule, service, url, detail, vec![evidence]) {
+            out.findings.push(f);
+        }
+    }
+}
+
+/// `/jobmanager/config` and `/jobmanager/environment`: report keys whose
+/// values are unmasked secrets. Values never leave this function.
+async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    const RULE: &str = "FLINK-CONFIG-SECRET-EXPOSED";
+    if !ctx.filter.allows(RULE) {
+        return;
+    }
+    let target = http_target(service, ctx, false);
+    for path in ["/jobmanager/config", "/jobmanager/environment"] {
+        let resp = match target.get(path).await {
+            Ok(r) if r.status == 200 => r,
+            Ok(_) => continue,
+            Err(e) => {
+                out.errors.push(format!("GET {path}: {e}"));
+                continue;
+            }
+        };
+        let keys = exposed_secret_keys(&resp);
+        if keys.is_empty() {
+            continue;
+        }
+        let detail = format!(
+            "GET {path} returns unmasked values for: {}",
+            keys.join(", ")
+        );
+        let evidence = Evidence {
+            request: format!("GET {path}"),
+            status: Some(resp.status),
+            excerpt: format!("keys with secret values (values not kept): {}", keys.join(", ")),
+        };
+        if let Some(f) = ctx.finding(RULE, service, service.url(path), detail, vec![evidence]) {
+            out.findings.push(f);
+        }
+    }
+}
+
+/// Keys (or JVM option names) whose values look like secrets and are not
+/// masked with `******`. Returns names only.
+pub fn exposed_secret_keys(resp: &Response) -> Vec<String> {
+    let Some(json) = resp.json() else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    // /jobmanager/config: [{"key": ..., "value": ...}, ...]
+    if let Some(items) = json.as_array() {
+        for item in items.iter().take(10_000) {
+            let key = item.get("key").and_then(|k| k.as_str()).unwrap_or("");
+            let value = item.get("value").and_then(|v| v.as_str()).unwrap_or("");
+            if is_exposed(key, value) {
+                keys.push(untrusted::clean(key, 80));
+            }
+        }
+    }
+    // /jobmanager/environment: {"jvm": {"options": ["-Dkey=value", ...]}, ...}
+    if let Some(options) = json.pointer("/jvm/options").and_then(|o| o.as_array()) {
+        for opt in options.iter().take(10_000).filter_map(|o| o.as_str()) {
+            let Some((name, value)) = opt.trim_start_matches("-D").split_once('=') else {
+                continue;
+            };
+            if is_exposed(name, value) {
+                keys.push(format!("jvm option {}", untrusted::clean(name, 80)));
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn is_exposed(key: &str, value: &str) -> bool {
+    let masked = value.is_empty() || value.chars().all(|c| c == '*');
+    if masked {
+        return false;
+    }
+    untrusted::is_sensitive_key(key) || untrusted::has_uri_credentials(value)
+}
+
+/// `--intrusive` only: open one SQL Gateway session and close it again.
+async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    const RULE: &str = "FLINK-SQL-GATEWAY-UNAUTHENTICATED";
+    if !ctx.filter.allows(RULE) {
+        return;
+    }
+    let target = http_target(service, ctx, false);
+    let opened = match target.request("POST", "/v1/sessions", Some("{}")).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.errors.push(format!("POST /v1/sessions: {e}"));
+            return;
+        }
+    };
+    let handle = opened
+        .json()
+        .and_then(|j| j.get("sessionHandle")?.as_str().map(String::from))
+        .filter(|h| h.len() <= 64 && h.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    let Some(handle) = handle else { return };
+    let close_path = format!("/v1/sessions/{handle}");
+    let closed = match deny::check("DELETE", &close_path, ctx.intrusive) {
+        Ok(()) => target.request("DELETE", &close_path, None).await.map(|r| r.status),
+        Err(reason) => {
+            out.errors.push(reason);
+            return;
+        }
+    };
+    let detail = format!(
+        "Confirmed with --intrusive: POST /v1/sessions opened a session without credentials; it was closed again ({}).",
+        match &closed {
+            Ok(s) => format!("DELETE answered {s}"),
+            Err(e) => format!("DELETE failed: {e}"),
+        }
+    );
+    let evidence = Evidence {
+        request: "POST /v1/sessions {}".into(),
+        status: Some(opened.status),
+        excerpt: "sessionHandle returned (handle not kept)".into(),
+    };
+    if let Some(f) = ctx.finding(RULE, service, service.url("/v1/sessions"), detail, vec![evidence]) {
+        out.findings.push(f);
+    }
+}
+
+fn binary_plaintext(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    if service.tls.is_some() {
+        return;
+    }
+    let rule = match service.kind {
+        ServiceKind::Rpc => "FLINK-RPC-PLAINTEXT",
+        ServiceKind::BlobServer => "FLINK-BLOB-PLAINTEXT",
+        ServiceKind::TaskmanagerData => "FLINK-TASKMANAGER-DATA-PLAINTEXT",
+        ServiceKind::JmxRmi => "FLINK-JMX-EXPOSED",
+        _ => return,
+    };
+    let detail = format!(
+        "{} answered an unauthenticated plaintext probe.",
+        service.kind
+    );
+    if let Some(f) = ctx.finding(rule, service, service.url(""), detail, service.evidence.clone()) {
+        out.findings.push(f);
+    }
+    if service.kind == ServiceKind::BlobServer {
+        blob_path_leak(service, ctx, out);
+    }
+}
+
+fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    // The identification reply already carries the exception; a storage path
+    // shows up there on versions whose message includes it.
+    let text = service
+        .evidence
+        .iter()
+        .map(|e| e.excerpt.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(path) = text
+        .split_whitespace()
+        .find(|w| w.contains("blobStore-") || w.starts_with("/tmp/"))
+    {
+        let detail = format!("BLOB error message names a local path: {}", untrusted::clean(path, 120));
+        if let Some(f) = ctx.finding("FLINK-BLOB-PATH-LEAK", service, service.url(""), detail, service.evidence.clone()) {
+            out.findings.push(f);
+        }
+    }
+}
+
+fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    let Some(version) = service.version.as_deref() else {
+        return;
+    };
+    // Only where the version was read on this port: inferred versions
+    // would double-count a host's CVEs on every port.
+    if service.version_source.is_some() {
+        return;
+    }
+    for cve in cve::matching(&ctx.catalog.cves, version, service.kind.as_str()) {
+        let rule = format!("FLINK-{}", cve.id);
+        let detail = format!(
+            "Flink {version} is in the affected range {} of {} (version match, not exploited).",
+            cve.affected.join(", "),
+            cve.id
+        );
+        let evidence = service.evidence.iter().take(1).cloned().collect();
+        if let Some(f) = ctx.finding(&rule, service, service.url("/config"), detail, evidence) {
+            out.findings.push(f);
+        }
+    }
+    if cve::is_eol(&ctx.catalog.eol, version) {
+        let detail = format!(
+            "Flink {version} is end of life (supported lines as of {}: {}).",
+            ctx.catalog.eol.as_of,
+            ctx.catalog.eol.supported.join(", ")
+        );
+        let evidence = service.evidence.iter().take(1).cloned().collect();
+        if let Some(f) = ctx.finding("FLINK-EOL-VERSION", service, service.url("/config"), detail, evidence) {
+            out.findings.push(f);
+        }
+    }
+}
+
+async fn tls_audit(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    let sni = service.endpoint.hostname.as_deref();
+    let profile = match crate::tls::audit(service.endpoint.socket_addr(), sni, ctx.timeout).await {
+        Ok(p) => p,
+        Err(e) => {
+            out.errors.push(format!("TLS audit: {e}"));
+            return;
+        }
+    };
+    let internal = !service.kind.is_http();
+    for w in &profile.weaknesses {
+        let Some(mut f) = ctx.finding(
+            &w.rule_id,
+            service,
+            service.url(""),
+            w.detail.clone(),
+            vec![Evidence {
+                request: "TLS handshakes".into(),
+                status: None,
+                excerpt: untrusted::clean(&w.detail, 200),
+            }],
+        ) else {
+            continue;
+        };
+        // Flink's docs recommend self-signed certificates pinned in the
+        // truststore for internal ports: rank that as information there.
+        if internal && f.rule_id == "FLINK-TLS-CERT-SELF-SIGNED" {
+            f.severity = Severity::Info;
+        }
+        out.findings.push(f);
+    }
+    out.tls_profile = Some(profile);
+}
+
+/// One finding per (rule, endpoint); an active confirmation wins over a
+/// version match.
+fn dedup(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (&a.rule_id, &a.endpoint)
+            .cmp(&(&b.rule_id, &b.endpoint))
+            .then_with(|| b.detail.starts_with("Confirmed").cmp(&a.detail.starts_with("Confirmed")))
+    });
+    findings.dedup_by(|a, b| a.rule_id == b.rule_id && a.endpoint == b.endpoint);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn secrets_are_named_not_copied() {
+        let body = r#"[{"key":"s3.access-key","value":"AKIAPLANTED"},{"key":"s3.secret-key","value":"******"},{"key":"state.checkpoints.dir","value":"s3://bob:hunter2@bucket/cp"},{"key":"rest.port","value":"8081"}]"#;
+        let resp = Response {
+            status: 200,
+            headers: vec![],
+            body: Bytes::from(body.to_string()),
+        };
+        let keys = exposed_secret_keys(&resp);
+        assert_eq!(keys, vec!["s3.access-key", "state.checkpoints.dir"]);
+        let env = r#"{"jvm":{"options":["-Xmx1g","-Djavax.net.ssl.keyStorePassword=PLANTED2"]}}"#;
+        let resp = Response {
+            body: Bytes::from(env.to_string()),
+            ..resp
+        };
+        assert_eq!(
+            exposed_secret_keys(&resp),
+            vec!["jvm option javax.net.ssl.keyStorePassword"]
+        );
+    }
+
+    #[test]
+    fn filter() {
+        let f = RuleFilter {
+            only: vec!["FLINK-TLS-*".into()],
+            skip: vec!["FLINK-TLS-CBC-CIPHER".into()],
+        };
+        assert!(f.allows("FLINK-TLS-WEAK-CIPHER"));
+        assert!(!f.allows("FLINK-TLS-CBC-CIPHER"));
+        assert!(!f.allows("FLINK-RPC-PLAINTEXT"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Data-driven HTTP checks: one TOML file per check under `probes/http/`.
+//!
+//! ```toml
+//! id = "rest-jar-upload"                 # unique, stable
+//! rule = "FLINK-REST-JAR-UPLOAD"         # must exist in rules.toml
+//! services = ["jobmanager-rest"]         # service kinds it applies to
+//! detail = "GET /jars answered {status}" # {status} and {extractor-name} are filled in
+//! intrusive = false                      # true: only with --intrusive
+//! [request]
+//! method = "GET"
+//! path = "/jars"
+//! plaintext = false   # true: plain HTTP even on a TLS port (redirect checks)
+//! evidence = "excerpt" # or "status-only" when the body must never be kept
+//! [[matchers]]        # all must match (matchers_condition = "or" for any)
+//! kind = "status"
+//! values = [200]
+//! [[matchers]]
+//! kind = "json"       # JSON pointer; `equals` compares, otherwise it must exist
+//! pointer = "/files"
+//! [[matchers]]
+//! kind = "header"     # header value against a regex
+//! name = "access-control-allow-origin"
+//! regex = '^\*$'
+//! [[matchers]]
+//! kind = "regex"      # body against a regex; negative = true inverts
+//! regex = "root:[^:]*:0:0:"
+//! [[extractors]]
+//! name = "location"
+//! kind = "header"     # or "json" (pointer) or "regex" (first group)
+//! header = "location"
+//! ```
+//! No templating language, no redirects, no loops: a probe is one request.
+//! The deny-list in `checks::deny` is applied when a file is loaded and again
+//! before every request.
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::deny;
+use crate::identify::http::Response;
+use crate::untrusted;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeFile {
+    pub id: String,
+    pub rule: String,
+    pub services: Vec<String>,
+    pub detail: String,
+    #[serde(default)]
+    pub intrusive: bool,
+    /// Only run on services that speak TLS (`true`) or plaintext (`false`).
+    #[serde(default)]
+    pub when_tls: Option<bool>,
+    pub request: ProbeRequest,
+    #[serde(default)]
+    pub matchers_condition: Condition,
+    pub matchers: Vec<Matcher>,
+    #[serde(default)]
+    pub extractors: Vec<Extractor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub plaintext: bool,
+    #[serde(default)]
+    pub evidence: EvidenceMode,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceMode {
+    #[default]
+    Excerpt,
+    StatusOnly,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    #[default]
+    And,
+    Or,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Matcher {
+    Status {
+        values: Vec<u16>,
+        #[serde(default)]
+        negative: bool,
+    },
+    Json {
+        pointer: String,
+        #[serde(default)]
+        equals: Option<toml::Value>,
+        #[serde(default)]
+        negative: bool,
+    },
+    Header {
+        name: String,
+        regex: String,
+        #[serde(default)]
+        negative: bool,
+    },
+    Regex {
+        regex: String,
+        #[serde(default)]
+        negative: bool,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extractor {
+    pub name: String,
+    pub kind: ExtractorKind,
+    #[serde(default)]
+    pub pointer: Option<String>,
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub regex: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractorKind {
+    Json,
+    Header,
+    Regex,
+}
+
+const KNOWN_SERVICES: &[&str] = &[
+    "jobmanager-rest",
+    "history-server",
+    "sql-gateway",
+    "prometheus-reporter",
+];
+
+impl ProbeFile {
+    /// Checks that serde cannot express. Returns a message naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() {
+            return Err("field `id` is empty".into());
+        }
+        if self.services.is_empty() {
+            return Err("field `services` is empty".into());
+        }
+        for s in &self.services {
+            if !KNOWN_SERVICES.contains(&s.as_str()) {
+                return Err(format!(
+                    "field `services`: `{s}` is not one of {}",
+                    KNOWN_SERVICES.join(", ")
+                ));
+            }
+        }
+        if !self.request.path.starts_with('/') {
+            return Err("field `request.path` must start with `/`".into());
+        }
+        if let Err(reason) = deny::check(&self.request.method, &self.request.path, self.intrusive) {
+            return Err(format!("field `request`: {reason}"));
+        }
+        if self.matchers.is_empty() {
+            return Err("field `matchers` is empty: a probe must test something".into());
+        }
+        for (i, m) in self.matchers.iter().enumerate() {
+            let re = match m {
+                Matcher::Header { regex, .. } | Matcher::Regex { regex, .. } => Some(regex),
+                Matcher::Json { pointer, .. } if !pointer.starts_with('/') => {
+                    return Err(format!("field `matchers[{i}].pointer` must start with `/`"));
+                }
+                _ => None,
+            };
+            if let Some(re) = re {
+                Regex::new(re).map_err(|e| format!("field `matchers[{i}].regex`: {e}"))?;
+            }
+        }
+        for (i, x) in self.extractors.iter().enumerate() {
+            let ok = match x.kind {
+                ExtractorKind::Json => x.pointer.is_some(),
+                ExtractorKind::Header => x.header.is_some(),
+                ExtractorKind::Regex => match &x.regex {
+                    Some(r) => {
+                        Regex::new(r).map_err(|e| format!("field `extractors[{i}].regex`: {e}"))?;
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if !ok {
+                return Err(format!(
+                    "field `extractors[{i}]`: kind {:?} needs its `pointer`, `header` or `regex`",
+                    x.kind
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn applies_to(&self, kind: &str, tls: bool) -> bool {
+        self.services.iter().any(|s| s == kind) && self.when_tls.is_none_or(|w| w == tls)
+    }
+
+    /// Whether the response matches this probe.
+    pub fn matches(&self, resp: &Response) -> bool {
+        let json = resp.json();
+        let mut results = self.matchers.iter().map(|m| matcher_hit(m, resp, json.as_ref()));
+        match self.matchers_condition {
+            Condition::And => results.all(|x| x),
+            Condition::Or => results.any(|x| x),
+        }
+    }
+
+    /// Extracted values, cleaned and redacted, by name.
+    pub fn extract(&self, resp: &Response) -> Vec<(String, String)> {
+        let json = resp.json();
+        self.extractors
+            .iter()
+            .filter_map(|x| {
+                let raw = match x.kind {
+                    ExtractorKind::Json => json
+                        .as_ref()
+                        .and_then(|j| j.pointer(x.pointer.as_deref().unwrap_or("")))
+                        .map(|v| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        }),
+                    ExtractorKind::Header => x.header.as_deref().and_then(|h| resp.header(h)).map(String::from),
+                    ExtractorKind::Regex => {
+                        let re = Regex::new(x.regex.as_deref().unwrap_or("")).ok()?;
+                        let text = resp.text();
+                        re.captures(&text).and_then(|c| {
+                            c.get(1).or_else(|| c.get(0)).map(|m| m.as_str().to_string())
+                        })
+                    }
+                }?;
+                Some((x.name.clone(), untrusted::clean(&untrusted::redact(&raw), 160)))
+            })
+            .collect()
+    }
+
+    /// The host-specific detail line with `{status}` and extractors filled in.
+    pub fn render_detail(&self, status: u16, extracted: &[(String, String)]) -> String {
+        let mut out = self.detail.replace("{status}", &status.to_string());
+        for (name, value) in extracted {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+}
+
+fn matcher_hit(m: &Matcher, resp: &Response, json: Option<&serde_json::Value>) -> bool {
+    let (hit, negative) = match m {
+        Matcher::Status { values, negative } => (values.contains(&resp.status), *negative),
+        Matcher::Json {
+            pointer,
+            equals,
+            negative,
+        } => {
+            let found = json.and_then(|j| j.pointer(pointer));
+            let hit = match (found, equals) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(v), Some(want)) => json_equals_toml(v, want),
+            };
+            (hit, *negative)
+        }
+        Matcher::Header {
+            name,
+            regex,
+            negative,
+        } => {
+            let hit = Regex::new(regex)
+                .ok()
+                .zip(resp.header(name))
+                .is_some_and(|(re, v)| re.is_match(v));
+            (hit, *negative)
+        }
+        Matcher::Regex { regex, negative } => {
+            let hit = Regex::new(regex)
+                .ok()
+                .is_some_and(|re| re.is_match(&resp.text()));
+            (hit, *negative)
+        }
+    };
+    hit != negative
+}
+
+fn json_equals_toml(v: &serde_json::Value, want: &toml::Value) -> bool {
+    match (v, want) {
+        (serde_json::Value::Bool(a), toml::Value::Boolean(b)) => a == b,
+        (serde_json::Value::String(a), toml::Value::String(b)) => a == b,
+        (serde_json::Value::Number(a), toml::Value::Integer(b)) => a.as_i64() == Some(*b),
+        (serde_json::Value::Number(a), toml::Value::Float(b)) => a.as_f64() == Some(*b),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn probe(text: &str) -> ProbeFile {
+        let p: ProbeFile = toml::from_str(text).unwrap();
+        p.validate().unwrap();
+        p
+    }
+
+    #[test]
+    fn matching_and_extracting() {
+        let p = probe(
+            r#"
+id = "t"
+rule = "R"
+services = ["jobmanager-rest"]
+detail = "status {status}, submit={submit}"
+[request]
+path = "/config"
+[[matchers]]
+kind = "status"
+values = [200]
+[[matchers]]
+kind = "json"
+pointer = "/features/web-submit"
+equals = true
+[[extractors]]
+name = "submit"
+kind = "json"
+pointer = "/features/web-submit"
+"#,
+        );
+        let yes = Response {
+            status: 200,
+            headers: vec![],
+            body: Bytes::from_static(br#"{"features":{"web-submit":true}}"#),
+        };
+        let no = Response {
+            body: Bytes::from_static(br#"{"features":{"web-submit":false}}"#),
+            ..yes.clone()
+        };
+        assert!(p.matches(&yes));
+        assert!(!p.matches(&no));
+        let x = p.extract(&yes);
+        assert_eq!(p.render_detail(200, &x), "status 200, submit=true");
+    }
+
+    #[test]
+    fn deny_list_applies_to_files() {
+        let text = r#"
+id = "evil"
+rule = "R"
+services = ["jobmanager-rest"]
+detail = ""
+intrusive = true
+[request]
+path = "/jobs/00000000000000000000000000000000/yarn-cancel"
+[[matchers]]
+kind = "status"
+values = [200]
+"#;
+        let p: ProbeFile = toml::from_str(text).unwrap();
+        let e = p.validate().unwrap_err();
+        assert!(e.contains("request"), "{e}");
+    }
+}

@@ -1,0 +1,224 @@
+//! Command-line definitions (clap derive) and nothing else: validation into a
+//! scan plan happens in `plan`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::Severity;
+use crate::report::sarif::Compat;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  scan finished; no finding at or above --fail-on (or --fail-on not given)
+  1  scan finished; at least one finding at or above --fail-on
+  2  usage error: bad flag, bad target or port list, unreadable input (nothing was sent)
+  3  runtime failure: could not write an output, every target failed to resolve, ...";
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  flinkscan scan 10.20.0.0/16 --json out.json --sarif out.sarif
+  flinkscan scan -i targets.txt --exclude 10.20.5.0/24 --ports +50100-50200 --jsonl -
+  flinkscan scan flink.internal:8081 --fail-on high          # cron: exit 1 on high/critical
+  flinkscan scan 127.0.0.1 --rules 'FLINK-TLS-*'             # only the TLS audit rules
+  flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
+  flinkscan scan -i targets.txt --dry-run                    # list what would be probed
+
+Targets: IPv4/IPv6 addresses, CIDRs (10.0.0.0/8), ranges (10.0.0.1-10.0.0.9 or 10.0.0.1-9),
+hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Files given with
+-i take one or more specs per line; `#` starts a comment. Exclusions always win.
+
+Safety: by default flinkscan only connects and sends read-only probes (GET requests that Flink
+serves without side effects, a BLOB GET with an invalid mode, an RPC heartbeat). It never uploads,
+submits, cancels or deletes. --intrusive additionally opens and closes one SQL Gateway session.
+State-changing requests (yarn-cancel, jar plan/run, uploads, ...) are refused by a built-in
+deny-list that no probe file can override.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flinkscan",
+    version,
+    about = "Find exposed Apache Flink interfaces, fingerprint versions, audit exposure and TLS",
+    long_about = "flinkscan sweeps address ranges for Apache Flink's network interfaces (JobManager REST \
+and web UI, SQL Gateway, BLOB server, Akka/Pekko RPC, HistoryServer, TaskManager data port, \
+Prometheus and JMX reporters), identifies each one by probing, fingerprints the Flink version, \
+checks what an unauthenticated client can do and how strong the TLS is, and reports findings as \
+JSON, JSON Lines (Elastic Common Schema) and SARIF 2.1.0.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan targets for Flink interfaces and exposures.
+    #[command(after_long_help = format!("{SCAN_EXAMPLES}\n\n{EXIT_CODES}"))]
+    Scan(Box<ScanArgs>),
+    /// List the rule catalog (ids to use with --rules / --skip-rules).
+    Rules {
+        /// Print the catalog as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Load extra or replacement probe files from DIR first.
+        #[arg(long, value_name = "DIR")]
+        probes: Option<PathBuf>,
+    },
+    /// Compare two --json reports: which findings are new, unchanged or fixed.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Targets: addresses, CIDRs, ranges, hostnames, each optionally HOST:PORT.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE (one or more specs per line, # comments). Repeatable.
+    #[arg(short = 'i', long = "input", value_name = "FILE", help_heading = "Targets")]
+    pub input: Vec<PathBuf>,
+
+    /// Never probe these addresses (same forms as targets). Repeatable. Exclusions always win.
+    #[arg(long, value_name = "SPEC", help_heading = "Targets")]
+    pub exclude: Vec<String>,
+
+    /// Read exclusions from FILE. Repeatable.
+    #[arg(long, value_name = "FILE", help_heading = "Targets")]
+    pub exclude_file: Vec<PathBuf>,
+
+    /// Ports: list and ranges (8081,6123,50100-50200); a leading + adds to the defaults
+    /// (8081,8082,8083,6123,6124,9249,8789).
+    #[arg(short = 'p', long, value_name = "LIST", help_heading = "Targets")]
+    pub ports: Option<String>,
+
+    /// Allow target spaces larger than a /16 (65,536 addresses).
+    #[arg(long, help_heading = "Targets")]
+    pub allow_large: bool,
+
+    /// Seed of the target permutation; all shards of one scan must use the same seed.
+    #[arg(long, value_name = "N", default_value_t = crate::plan::DEFAULT_SEED, help_heading = "Targets")]
+    pub seed: u64,
+
+    /// Scan only shard K of N (0-based), e.g. 3/16. Shards are disjoint; their union is the full scan.
+    #[arg(long, value_name = "K/N", help_heading = "Targets")]
+    pub shard: Option<String>,
+
+    /// Take the shard index K from this environment variable (a Kubernetes Indexed Job sets
+    /// JOB_COMPLETION_INDEX) and N from --shard-count.
+    #[arg(long, value_name = "N", help_heading = "Targets")]
+    pub shard_count: Option<u64>,
+
+    /// Environment variable holding the shard index when --shard-count is given.
+    #[arg(long, value_name = "VAR", default_value = "JOB_COMPLETION_INDEX", help_heading = "Targets")]
+    pub shard_index_env: String,
+
+    /// List the address:port pairs that would be probed, send nothing, and exit.
+    #[arg(long, help_heading = "Targets")]
+    pub dry_run: bool,
+
+    /// Connections in flight at once [default: sized from the open-file limit, at most 8192].
+    #[arg(long, value_name = "N", help_heading = "Speed")]
+    pub concurrency: Option<usize>,
+
+    /// Maximum new connections per second [default: unlimited].
+    #[arg(long, value_name = "N", help_heading = "Speed")]
+    pub rate: Option<u32>,
+
+    /// TCP connect timeout, e.g. 1s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, help_heading = "Speed")]
+    pub timeout: std::time::Duration,
+
+    /// Extra connect attempts for probes that timed out.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Speed")]
+    pub retries: u32,
+
+    /// Deadline for each identification or check exchange.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, help_heading = "Speed")]
+    pub probe_timeout: std::time::Duration,
+
+    /// Open ports identified and checked at once.
+    #[arg(long, value_name = "N", default_value_t = 64, help_heading = "Speed")]
+    pub identify_concurrency: usize,
+
+    /// Stop the whole scan after this long and report what was found (status max-duration).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Speed")]
+    pub max_duration: Option<std::time::Duration>,
+
+    /// Only run these rules (comma-separated ids; a trailing * matches a prefix: FLINK-TLS-*).
+    #[arg(long, value_name = "IDS", value_delimiter = ',', help_heading = "Checks")]
+    pub rules: Vec<String>,
+
+    /// Skip these rules (same syntax as --rules).
+    #[arg(long, value_name = "IDS", value_delimiter = ',', help_heading = "Checks")]
+    pub skip_rules: Vec<String>,
+
+    /// Load extra or replacement probe files (*.toml) from DIR; see `flinkscan rules`.
+    #[arg(long, value_name = "DIR", help_heading = "Checks")]
+    pub probes: Option<PathBuf>,
+
+    /// Allow checks that change target state (opens and closes one SQL Gateway session).
+    #[arg(long, help_heading = "Checks")]
+    pub intrusive: bool,
+
+    /// Skip the TLS protocol and cipher-suite enumeration on TLS ports.
+    #[arg(long, help_heading = "Checks")]
+    pub no_tls_audit: bool,
+
+    /// Write the full report as JSON to FILE (atomically, mode 0600).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub json: Option<PathBuf>,
+
+    /// Stream events as JSON Lines (ECS field names) to FILE, or - for stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub jsonl: Option<PathBuf>,
+
+    /// Write SARIF 2.1.0 to FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub sarif: Option<PathBuf>,
+
+    /// SARIF location style: standard (absolute endpoint URLs) or github (code scanning upload).
+    #[arg(long, value_enum, default_value_t = Compat::Standard, help_heading = "Output")]
+    pub sarif_compat: Compat,
+
+    /// Exit 1 when a finding at or above this severity is found.
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Output")]
+    pub fail_on: Option<Severity>,
+
+    /// A previous --json report: mark findings new, unchanged or fixed.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub baseline: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+
+    /// Never colour the summary.
+    #[arg(long, help_heading = "Output")]
+    pub no_color: bool,
+}
+
+/// `1s`, `500ms`, `2m`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(std::time::Duration::from_secs_f64(secs));
+        }
+    }
+    let d = humantime::parse_duration(t).map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;
+    if d.is_zero() {
+        return Err(format!("`{text}`: must be greater than zero"));
+    }
+    Ok(d)
+}

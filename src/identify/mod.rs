@@ -1,0 +1,378 @@
+//! Identify: decide what listens on an open port by probing, never by port number.
+//!
+//! Order on every port, each step on a fresh connection and bounded in time:
+//! 1. TLS sniff (a ClientHello). On TLS, everything after runs inside TLS.
+//! 2. An HTTP request for `/config`. HTTP services are told apart by their
+//!    answers (JobManager, HistoryServer, SQL Gateway, Prometheus, other).
+//! 3. Not HTTP: the BLOB probe `01 7f`, then, only if that got no answer, the
+//!    RPC heartbeat (its leading `00` would be a PUT to a BLOB server), then
+//!    the JRMI header. A TaskManager data port already answered step 2.
+//!
+//! Steps are strictly sequential, so we never hold more than one connection
+//! to a port (a BLOB server stalls the cluster at 50).
+
+pub mod flink_http;
+pub mod http;
+pub mod wire;
+
+use std::time::Duration;
+
+use crate::model::{Endpoint, Evidence, Service, ServiceKind, TlsSummary};
+use crate::untrusted;
+use http::{HttpTarget, Response};
+
+/// Limits for identification.
+#[derive(Debug, Clone)]
+pub struct IdentifyConfig {
+    /// Deadline for each probe exchange.
+    pub timeout: Duration,
+}
+
+const BANNER_REQUEST_PATH: &str = "/config";
+const RAW_CAP: usize = 16 * 1024;
+
+/// Identify the service on one open endpoint.
+pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
+    let addr = endpoint.socket_addr();
+    let sni = endpoint.hostname.clone();
+    let mut errors = Vec::new();
+    let tls = match crate::tls::sniff(addr, sni.as_deref(), cfg.timeout).await {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("TLS sniff: {e}"));
+            None
+        }
+    };
+    let mut service = match tls {
+        Some(summary) => identify_tls(&endpoint, summary, cfg).await,
+        None => identify_plain(&endpoint, cfg).await,
+    };
+    errors.append(&mut service.errors);
+    service.errors = errors;
+    service
+}
+
+async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyConfig) -> Service {
+    let target = HttpTarget {
+        endpoint: endpoint.clone(),
+        tls: true,
+        timeout: cfg.timeout,
+    };
+    let mut tls_evidence = Evidence {
+        request: "tls ClientHello".into(),
+        status: None,
+        excerpt: tls_excerpt(&summary),
+    };
+    let mut service = match target.get(BANNER_REQUEST_PATH).await {
+        Ok(resp) => identify_http(&target, resp).await,
+        Err(e) => {
+            // The handshake needs a client certificate or suites rustls
+            // refuses (Flink's default internal SSL suite). Flink's REST
+            // endpoint still answers plain HTTP with a redirect to HTTPS.
+            let mut s = identify_behind_tls(endpoint, cfg).await;
+            s.errors.push(format!("HTTP over TLS: {e}"));
+            s
+        }
+    };
+    if summary.client_cert_required {
+        tls_evidence.excerpt.push_str("; server requires a client certificate (mutual TLS)");
+    }
+    service.evidence.insert(0, tls_evidence);
+    service.tls = Some(summary);
+    service
+}
+
+fn tls_excerpt(t: &TlsSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &t.version {
+        parts.push(v.clone());
+    }
+    if let Some(c) = &t.cipher_suite {
+        parts.push(c.clone());
+    }
+    if let Some(cert) = &t.certificate {
+        parts.push(format!("subject {}", untrusted::clean(&cert.subject, 120)));
+    }
+    parts.join(", ")
+}
+
+/// A TLS port whose inner protocol we cannot reach. Only Flink's REST
+/// redirect identifies it; otherwise it stays unknown (never guessed from
+/// the port number).
+async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+    let plain = HttpTarget {
+        endpoint: endpoint.clone(),
+        tls: false,
+        timeout: cfg.timeout,
+    };
+    if let Ok(resp) = plain.get(BANNER_REQUEST_PATH).await {
+        if let Some(loc) = flink_http::https_redirect_location(&resp) {
+            let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
+            if loc.ends_with(&expected_suffix) {
+                let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
+                s.product = Some("Apache Flink".into());
+                s.confidence = 70;
+                s.evidence.push(evidence_http("GET /config (plain HTTP)", &resp));
+                return s;
+            }
+        }
+    }
+    let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
+    s.product = Some("TLS service (inner protocol not reachable)".into());
+    s.confidence = 0;
+    s
+}
+
+async fn identify_plain(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+    let addr = endpoint.socket_addr();
+    let request = format!(
+        "GET {BANNER_REQUEST_PATH} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        endpoint.authority()
+    );
+    let banner = match wire::exchange(addr, request.as_bytes(), cfg.timeout, RAW_CAP, |b| {
+        b.contains(&b'\n') || wire::is_taskmanager_data(b)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
+            s.errors.push(format!("connect: {e}"));
+            return s;
+        }
+    };
+    if banner.bytes.starts_with(b"HTTP/") {
+        let target = HttpTarget {
+            endpoint: endpoint.clone(),
+            tls: false,
+            timeout: cfg.timeout,
+        };
+        return match target.get(BANNER_REQUEST_PATH).await {
+            Ok(resp) => identify_http(&target, resp).await,
+            Err(e) => {
+                let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
+                s.evidence.push(raw_evidence("GET /config", &banner.bytes));
+                s.errors.push(format!("HTTP: {e}"));
+                s.confidence = 50;
+                s
+            }
+        };
+    }
+    if wire::is_taskmanager_data(&banner.bytes) {
+        let mut s = Service::new(endpoint.clone(), ServiceKind::TaskmanagerData);
+        s.product = Some("Apache Flink".into());
+        s.confidence = 85;
+        s.evidence.push(Evidence {
+            request: "GET /config (as garbage)".into(),
+            status: None,
+            excerpt: format!(
+                "netty frame with Flink magic badc0ffe: {}",
+                untrusted::hex_excerpt(&banner.bytes, 16)
+            ),
+        });
+        return s;
+    }
+    if !banner.bytes.is_empty() {
+        // It talks, but not HTTP and not Flink: SSH, Redis, SMTP and friends.
+        let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
+        s.product = Some(guess_banner_product(&banner.bytes));
+        s.confidence = 60;
+        s.evidence.push(raw_evidence("GET /config", &banner.bytes));
+        return s;
+    }
+    identify_silent(endpoint, cfg).await
+}
+
+/// The port said nothing to HTTP: try Flink's binary protocols, safest first.
+async fn identify_silent(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+    let addr = endpoint.socket_addr();
+    let mut errors = Vec::new();
+
+    match wire::exchange(addr, wire::BLOB_PROBE, cfg.timeout, 4096, wire::blob_reply_complete).await {
+        Ok(reply) => {
+            if let Some(blob) = wire::parse_blob_reply(&reply.bytes) {
+                let mut s = Service::new(endpoint.clone(), ServiceKind::BlobServer);
+                s.product = Some("Apache Flink".into());
+                s.confidence = 95;
+                s.evidence.push(Evidence {
+                    request: "blob 01 7f (GET, unknown addressing)".into(),
+                    status: None,
+                    excerpt: format!(
+                        "RETURN_ERROR with java.io.IOException: {}",
+                        untrusted::clean(&blob.message, 120)
+                    ),
+                });
+                return s;
+            }
+            if !reply.bytes.is_empty() {
+                let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
+                s.product = Some(guess_banner_product(&reply.bytes));
+                s.confidence = 40;
+                s.evidence.push(raw_evidence("blob 01 7f", &reply.bytes));
+                return s;
+            }
+        }
+        Err(e) => errors.push(format!("blob probe: {e}")),
+    }
+
+    match wire::exchange(addr, wire::RPC_HEARTBEAT, cfg.timeout, 64, |b| b.len() >= 12).await {
+        Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
+            let mut s = Service::new(endpoint.clone(), ServiceKind::Rpc);
+            s.product = Some("Apache Flink".into());
+            s.confidence = 90;
+            s.evidence.push(Evidence {
+                request: "rpc 00000004 12020803 (stray HEARTBEAT PDU)".into(),
+                status: None,
+                excerpt: format!(
+                    "DISASSOCIATE {} (Akka/Pekko classic remoting, plaintext)",
+                    untrusted::hex_excerpt(&reply.bytes, 12)
+                ),
+            });
+            return s;
+        }
+        Ok(reply) if !reply.bytes.is_empty() => {
+            let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
+            s.product = Some(guess_banner_product(&reply.bytes));
+            s.confidence = 40;
+            s.evidence.push(raw_evidence("rpc heartbeat", &reply.bytes));
+            return s;
+        }
+        Ok(_) => {}
+        Err(e) => errors.push(format!("rpc probe: {e}")),
+    }
+
+    match wire::exchange(addr, wire::JRMI_PROBE, cfg.timeout, 512, wire::is_jrmi_ack).await {
+        Ok(reply) if wire::is_jrmi_ack(&reply.bytes) => {
+            let mut s = Service::new(endpoint.clone(), ServiceKind::JmxRmi);
+            s.product = Some("Java RMI registry (JMX)".into());
+            // Any JVM can open one; it counts as Flink's only next to Flink.
+            s.flink = false;
+            s.confidence = 60;
+            s.evidence.push(Evidence {
+                request: "JRMI 0002 4b (RMI stream protocol header)".into(),
+                status: None,
+                excerpt: "ProtocolAck".into(),
+            });
+            return s;
+        }
+        Ok(_) => {}
+        Err(e) => errors.push(format!("jrmi probe: {e}")),
+    }
+
+    let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
+    s.errors = errors;
+    s
+}
+
+/// Classify an HTTP service from its `/config` answer, asking more only
+/// where needed.
+async fn identify_http(target: &HttpTarget, config: Response) -> Service {
+    let endpoint = target.endpoint.clone();
+    let mut evidence = vec![evidence_http("GET /config", &config)];
+
+    if let Some(dash) = flink_http::parse_dashboard_config(&config) {
+        let overview = target.get("/overview").await;
+        let is_jm = overview
+            .as_ref()
+            .map(flink_http::is_jobmanager_overview)
+            .unwrap_or(false);
+        let kind = if is_jm {
+            ServiceKind::JobmanagerRest
+        } else {
+            ServiceKind::HistoryServer
+        };
+        let mut s = Service::new(endpoint, kind);
+        s.product = Some("Apache Flink".into());
+        s.version = dash.version.clone();
+        s.revision = dash.revision.clone();
+        s.features = dash.features;
+        s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
+        s.confidence = if s.version.is_some() { 100 } else { 80 };
+        if let Ok(o) = &overview {
+            evidence.push(evidence_http("GET /overview", o));
+            if s.revision.is_none() {
+                s.revision = flink_http::overview_commit(o);
+            }
+        }
+        s.evidence = evidence;
+        return s;
+    }
+
+    if flink_http::is_flink_prometheus(&config) {
+        let mut s = Service::new(endpoint, ServiceKind::PrometheusReporter);
+        s.product = Some("Apache Flink".into());
+        s.confidence = 90;
+        s.evidence = evidence;
+        return s;
+    }
+
+    if let Ok(info) = target.get("/v1/info").await {
+        if let Some(version) = flink_http::parse_gateway_info(&info) {
+            let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
+            s.product = Some("Apache Flink SQL Gateway".into());
+            s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
+            s.version = version;
+            s.confidence = 95;
+            evidence.push(evidence_http("GET /v1/info", &info));
+            if let Ok(v) = target.get("/v1/api_versions").await {
+                let versions = flink_http::parse_api_versions(&v);
+                if !versions.is_empty() {
+                    evidence.push(Evidence {
+                        request: "GET /v1/api_versions".into(),
+                        status: Some(v.status),
+                        excerpt: versions.join(","),
+                    });
+                }
+            }
+            s.evidence = evidence;
+            return s;
+        }
+    }
+
+    let mut s = Service::new(endpoint, ServiceKind::OtherHttp);
+    s.product = config
+        .header("server")
+        .map(|v| untrusted::clean(v, 80))
+        .or_else(|| Some("HTTP server".into()));
+    s.confidence = 90;
+    s.evidence = evidence;
+    s
+}
+
+pub fn evidence_http(request: &str, resp: &Response) -> Evidence {
+    Evidence {
+        request: request.to_string(),
+        status: Some(resp.status),
+        excerpt: untrusted::excerpt(&resp.body, 200),
+    }
+}
+
+fn raw_evidence(request: &str, bytes: &[u8]) -> Evidence {
+    let printable = bytes
+        .iter()
+        .take(64)
+        .all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
+    Evidence {
+        request: request.to_string(),
+        status: None,
+        excerpt: if printable {
+            untrusted::excerpt(bytes, 120)
+        } else {
+            format!("hex {}", untrusted::hex_excerpt(bytes, 32))
+        },
+    }
+}
+
+fn guess_banner_product(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes.get(..bytes.len().min(64)).unwrap_or(bytes));
+    let product = if text.starts_with("SSH-") {
+        "SSH"
+    } else if text.starts_with("-ERR") || text.starts_with("+OK") || text.starts_with("-NOAUTH") {
+        "Redis or similar"
+    } else if text.starts_with("220") {
+        "SMTP/FTP banner"
+    } else {
+        "unrecognised service"
+    };
+    product.to_string()
+}

@@ -1,0 +1,19 @@
+//! flinkscan: an active network exposure scanner for Apache Flink.
+//!
+//! The pipeline stages are the top-level modules, in the order data flows:
+//! `targets` -> `sweep` -> `identify` -> `checks` -> `report`, driven by
+//! `scan`. `plan` validates user input before anything is sent; `tls` holds
+//! the handshakes and the TLS audit; `untrusted` is the only way text from a
+//! remote host reaches a report.
+
+pub mod checks;
+pub mod cli;
+pub mod identify;
+pub mod model;
+pub mod plan;
+pub mod report;
+pub mod scan;
+pub mod sweep;
+pub mod targets;
+pub mod tls;
+pub mod untrusted;

@@ -1,0 +1,313 @@
+//! The records that flow between pipeline stages and into every report.
+//!
+//! Anything a remote host sent reaches these types only after it has been
+//! bounded and sanitised (see `crate::untrusted`), so reports can serialise them
+//! as they are.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One address and port to probe; `host` is the name the user gave, if any,
+/// so that TLS SNI and certificate name checks use it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        Endpoint {
+            ip,
+            port,
+            hostname: None,
+        }
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+
+    /// `host:port` with IPv6 in brackets, as used in URLs and logical locations.
+    pub fn authority(&self) -> String {
+        match self.ip {
+            IpAddr::V4(v4) => format!("{v4}:{}", self.port),
+            IpAddr::V6(v6) => format!("[{v6}]:{}", self.port),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.authority())
+    }
+}
+
+/// What listens on a port, decided by probing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceKind {
+    /// JobManager REST API and web UI.
+    JobmanagerRest,
+    HistoryServer,
+    SqlGateway,
+    BlobServer,
+    /// Akka or Pekko remoting (JobManager or TaskManager RPC, metrics query service).
+    Rpc,
+    /// TaskManager netty shuffle/data port.
+    TaskmanagerData,
+    PrometheusReporter,
+    /// Java RMI registry, as the JMX reporter opens it.
+    JmxRmi,
+    /// Something that speaks HTTP but is not Flink.
+    OtherHttp,
+    /// Something else that answered but is not Flink.
+    Other,
+    /// Open port that gave no answer we could classify.
+    Unknown,
+}
+
+impl ServiceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::JobmanagerRest => "jobmanager-rest",
+            ServiceKind::HistoryServer => "history-server",
+            ServiceKind::SqlGateway => "sql-gateway",
+            ServiceKind::BlobServer => "blob-server",
+            ServiceKind::Rpc => "rpc",
+            ServiceKind::TaskmanagerData => "taskmanager-data",
+            ServiceKind::PrometheusReporter => "prometheus-reporter",
+            ServiceKind::JmxRmi => "jmx-rmi",
+            ServiceKind::OtherHttp => "other-http",
+            ServiceKind::Other => "other",
+            ServiceKind::Unknown => "unknown",
+        }
+    }
+
+    /// True for interfaces that Flink itself opens.
+    pub fn is_flink(self) -> bool {
+        !matches!(
+            self,
+            ServiceKind::OtherHttp | ServiceKind::Other | ServiceKind::Unknown
+        )
+    }
+
+    /// HTTP-based Flink services (probe files apply to these).
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            ServiceKind::JobmanagerRest
+                | ServiceKind::HistoryServer
+                | ServiceKind::SqlGateway
+                | ServiceKind::PrometheusReporter
+                | ServiceKind::OtherHttp
+        )
+    }
+}
+
+impl fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which remoting stack the cluster runs: Akka up to 1.17, Pekko from 1.18.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RpcGeneration {
+    Akka,
+    Pekko,
+}
+
+/// One observation that led to a decision: what we sent and a short,
+/// redacted excerpt of what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The probe that produced it, e.g. `http GET /config` or `blob 01 7f`.
+    pub request: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// At most a few hundred characters, printable, secrets already redacted.
+    pub excerpt: String,
+}
+
+/// What the TLS sniff saw on a port, kept small; the full audit lives in
+/// `crate::tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TlsSummary {
+    /// Version the server chose for our first ClientHello, e.g. `TLSv1.2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// The server asked for a client certificate (mutual TLS).
+    pub client_cert_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertSummary>,
+}
+
+/// The leaf certificate, parsed; never the raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub self_signed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub san: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<String>,
+    pub sha256: String,
+}
+
+/// An identified service on one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    pub transport: String,
+    /// `Some` when the port speaks TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSummary>,
+    pub kind: ServiceKind,
+    /// True only when the evidence shows Flink; look-alikes stay false.
+    pub flink: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Where the version came from when it was not read on this port itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc_generation: Option<RpcGeneration>,
+    /// Dashboard feature flags (`web-submit`, `web-cancel`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, bool>,
+    /// 0-100: how sure the identification is.
+    pub confidence: u8,
+    pub evidence: Vec<Evidence>,
+    /// Identification trouble worth reporting (timeouts, malformed replies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The full TLS audit, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_profile: Option<crate::tls::TlsProfile>,
+}
+
+impl Service {
+    pub fn new(endpoint: Endpoint, kind: ServiceKind) -> Self {
+        Service {
+            endpoint,
+            transport: "tcp".to_string(),
+            tls: None,
+            kind,
+            flink: kind.is_flink(),
+            product: None,
+            version: None,
+            version_source: None,
+            revision: None,
+            rpc_generation: None,
+            features: BTreeMap::new(),
+            confidence: 0,
+            evidence: Vec::new(),
+            errors: Vec::new(),
+            tls_profile: None,
+        }
+    }
+
+    /// URL scheme for this service's locations.
+    pub fn scheme(&self) -> &'static str {
+        match (self.kind.is_http(), self.tls.is_some()) {
+            (true, true) => "https",
+            (true, false) => "http",
+            (false, true) => "tls",
+            (false, false) => "tcp",
+        }
+    }
+
+    /// Absolute URL of `path` on this service (`tcp://host:port` for non-HTTP).
+    pub fn url(&self, path: &str) -> String {
+        if self.kind.is_http() {
+            format!("{}://{}{}", self.scheme(), self.endpoint.authority(), path)
+        } else {
+            format!("{}://{}", self.scheme(), self.endpoint.authority())
+        }
+    }
+}
+
+/// A finding: one rule that fired on one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub title: String,
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    pub service: ServiceKind,
+    /// Absolute URL of the endpoint that shows the problem.
+    pub url: String,
+    /// Host-specific detail (the first line of messages comes from the rule).
+    pub detail: String,
+    pub evidence: Vec<Evidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Set by `--baseline`: new, unchanged or fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_state: Option<String>,
+}
+
+impl Finding {
+    /// Sort key that makes report order deterministic: worst first, then by place.
+    pub fn sort_key(&self) -> (std::cmp::Reverse<Severity>, &str, &Endpoint) {
+        (std::cmp::Reverse(self.severity), &self.rule_id, &self.endpoint)
+    }
+}
+
+/// A problem with one target or port that did not stop the scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub target: String,
+    pub message: String,
+}

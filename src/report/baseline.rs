@@ -1,0 +1,99 @@
+//! Baselines for cron audits: compare this scan's findings with a previous
+//! report's, by the same stable key SARIF fingerprints use (rule, host, port).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::ScanReport;
+use crate::model::{Endpoint, Finding};
+
+type Key = (String, Endpoint);
+
+fn key(f: &Finding) -> Key {
+    (
+        f.rule_id.clone(),
+        Endpoint {
+            hostname: None,
+            ..f.endpoint.clone()
+        },
+    )
+}
+
+/// Findings of two scans, split three ways.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Diff {
+    pub old_scan: String,
+    pub new_scan: String,
+    pub new: Vec<Finding>,
+    pub unchanged: Vec<Finding>,
+    pub fixed: Vec<Finding>,
+}
+
+pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
+    let old_map: BTreeMap<Key, &Finding> = old.findings.iter().map(|f| (key(f), f)).collect();
+    let new_map: BTreeMap<Key, &Finding> = new.findings.iter().map(|f| (key(f), f)).collect();
+    let mut d = Diff {
+        old_scan: old.scan.id.clone(),
+        new_scan: new.scan.id.clone(),
+        ..Diff::default()
+    };
+    for (k, f) in &new_map {
+        if old_map.contains_key(k) {
+            d.unchanged.push((*f).clone());
+        } else {
+            d.new.push((*f).clone());
+        }
+    }
+    for (k, f) in &old_map {
+        if !new_map.contains_key(k) {
+            d.fixed.push((*f).clone());
+        }
+    }
+    for list in [&mut d.new, &mut d.unchanged, &mut d.fixed] {
+        list.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+    d
+}
+
+/// Mark every finding of `report` new or unchanged, and add the baseline's
+/// findings that are gone as `fixed`.
+pub fn apply(report: &mut ScanReport, baseline: &ScanReport) {
+    let d = diff(baseline, report);
+    let new_keys: std::collections::BTreeSet<Key> = d.new.iter().map(key).collect();
+    for f in &mut report.findings {
+        f.baseline_state = Some(if new_keys.contains(&key(f)) { "new" } else { "unchanged" }.to_string());
+    }
+    for mut f in d.fixed {
+        f.baseline_state = Some("fixed".into());
+        report.findings.push(f);
+    }
+    report.normalise();
+}
+
+pub fn render_diff(d: &Diff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} new, {} unchanged, {} fixed (old scan {}, new scan {})",
+        d.new.len(),
+        d.unchanged.len(),
+        d.fixed.len(),
+        d.old_scan,
+        d.new_scan
+    );
+    for (label, list) in [("NEW", &d.new), ("FIXED", &d.fixed), ("SAME", &d.unchanged)] {
+        for f in list {
+            let _ = writeln!(
+                out,
+                "{label:<6} {:<8} {:<21} {:<34} {}",
+                f.severity.as_str(),
+                f.endpoint.authority(),
+                f.rule_id,
+                f.title
+            );
+        }
+    }
+    out
+}

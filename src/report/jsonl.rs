@@ -1,0 +1,200 @@
+//! JSON Lines for SIEMs, with Elastic Common Schema (ECS 8.17) field names.
+//!
+//! One compact UTF-8 object per line, LF-terminated, flushed as soon as it
+//! is known. Two event types, told apart by `event.dataset`:
+//!
+//! `flinkscan.service` (an identified open port, `event.kind: "asset"`):
+//! ```json
+//! {"@timestamp":"2026-11-23T06:00:00.000Z","ecs":{"version":"8.17.0"},
+//!  "event":{"kind":"asset","category":["network"],"type":["info"],"dataset":"flinkscan.service","module":"flinkscan"},
+//!  "observer":{"type":"scanner","vendor":"flinkscan","product":"flinkscan","version":"0.1.0"},
+//!  "destination":{"ip":"127.0.0.1","port":8081},"network":{"transport":"tcp"},
+//!  "url":{"full":"http://127.0.0.1:8081/"},
+//!  "flink":{"scan":{"id":"..."},"service":{"kind":"jobmanager-rest","flink":true,"version":"1.20.1","confidence":100,...}}}
+//! ```
+//! `flinkscan.finding` (`event.kind: "state"`, `event.category: ["vulnerability"]`):
+//! ```json
+//! {"@timestamp":"...","ecs":{"version":"8.17.0"},
+//!  "event":{"kind":"state","category":["vulnerability"],"type":["info"],"dataset":"flinkscan.finding","module":"flinkscan","id":"<fingerprint>"},
+//!  "rule":{"id":"FLINK-REST-UNAUTHENTICATED","name":"..."},
+//!  "vulnerability":{"id":"FLINK-REST-UNAUTHENTICATED","severity":"critical","score":{"base":9.8},"category":["CWE-306"],
+//!                   "description":"...","reference":"...","report_id":"<scan id>","scanner":{"vendor":"flinkscan"}},
+//!  "destination":{"ip":"127.0.0.1","port":8081},"url":{"full":"http://127.0.0.1:8081/config"},
+//!  "flink":{"scan":{"id":"..."},"finding":{"detail":"...","remediation":"...","evidence":[...]}}}
+//! ```
+//! Each line stays under 10,000 bytes: long texts are cut, evidence is capped.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::checks::catalog::Rule;
+use crate::model::{Finding, Service};
+use crate::untrusted;
+
+pub const ECS_VERSION: &str = "8.17.0";
+pub const MAX_LINE: usize = 10_000;
+
+fn observer() -> Value {
+    json!({
+        "type": "scanner",
+        "vendor": "flinkscan",
+        "product": "flinkscan",
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value {
+    let mut svc = serde_json::to_value(service).unwrap_or(Value::Null);
+    if let Some(obj) = svc.as_object_mut() {
+        // Already in destination.*; keep flink.service about the service.
+        obj.remove("ip");
+        obj.remove("port");
+        obj.remove("tls_profile");
+    }
+    json!({
+        "@timestamp": timestamp,
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "asset",
+            "category": ["network"],
+            "type": ["info"],
+            "dataset": "flinkscan.service",
+            "module": "flinkscan",
+        },
+        "observer": observer(),
+        "destination": {"ip": service.endpoint.ip.to_string(), "port": service.endpoint.port},
+        "network": {"transport": "tcp"},
+        "url": {"full": service.url("/")},
+        "service": {"type": service.kind.as_str(), "version": service.version},
+        "flink": {"scan": {"id": scan_id}, "service": svc},
+    })
+}
+
+pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, timestamp: &str) -> Value {
+    let (score, cwe, description, remediation, reference) = match rule {
+        Some(r) => (
+            Some(r.security_severity),
+            Some(format!("CWE-{}", r.cwe)),
+            untrusted::clean(&r.description, 1500),
+            untrusted::clean(&r.remediation, 1500),
+            r.sources.first().cloned(),
+        ),
+        None => (None, None, String::new(), String::new(), None),
+    };
+    let evidence: Vec<Value> = finding
+        .evidence
+        .iter()
+        .take(4)
+        .map(|e| json!({"request": untrusted::clean(&e.request, 300), "status": e.status, "excerpt": untrusted::clean(&e.excerpt, 400)}))
+        .collect();
+    let enumeration = if finding.rule_id.starts_with("FLINK-CVE-") { "CVE" } else { "flinkscan" };
+    json!({
+        "@timestamp": timestamp,
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "state",
+            "category": ["vulnerability"],
+            "type": ["info"],
+            "dataset": "flinkscan.finding",
+            "module": "flinkscan",
+            "id": super::sarif::fingerprint(finding),
+        },
+        "observer": observer(),
+        "rule": {"id": finding.rule_id, "name": finding.title},
+        "vulnerability": {
+            "id": finding.rule_id.strip_prefix("FLINK-").filter(|s| s.starts_with("CVE-")).unwrap_or(&finding.rule_id),
+            "severity": finding.severity.as_str(),
+            "score": {"base": score},
+            "category": cwe.into_iter().collect::<Vec<_>>(),
+            "classification": "CVSS",
+            "enumeration": enumeration,
+            "description": description,
+            "reference": reference,
+            "report_id": scan_id,
+            "scanner": {"vendor": "flinkscan"},
+        },
+        "destination": {"ip": finding.endpoint.ip.to_string(), "port": finding.endpoint.port},
+        "network": {"transport": "tcp"},
+        "url": {"full": finding.url},
+        "flink": {
+            "scan": {"id": scan_id},
+            "service": {"kind": finding.service.as_str(), "version": finding.version},
+            "finding": {
+                "detail": untrusted::clean(&finding.detail, 1500),
+                "remediation": remediation,
+                "evidence": evidence,
+                "baseline_state": finding.baseline_state,
+            },
+        },
+    })
+}
+
+/// Serialise one event as a line, cutting the free-text fields further if
+/// it would exceed [`MAX_LINE`].
+pub fn line(mut event: Value) -> String {
+    let mut text = serde_json::to_string(&event).unwrap_or_default();
+    if text.len() >= MAX_LINE {
+        if let Some(f) = event.pointer_mut("/flink/finding/evidence") {
+            *f = Value::Array(Vec::new());
+        }
+        if let Some(s) = event.pointer_mut("/flink/service/evidence") {
+            *s = Value::Array(Vec::new());
+        }
+        text = serde_json::to_string(&event).unwrap_or_default();
+    }
+    if text.len() >= MAX_LINE {
+        text = serde_json::to_string(&json!({
+            "@timestamp": event.get("@timestamp"),
+            "ecs": {"version": ECS_VERSION},
+            "event": event.get("event"),
+            "destination": event.get("destination"),
+            "rule": event.get("rule"),
+        }))
+        .unwrap_or_default();
+    }
+    text
+}
+
+/// Writes events as they come; to a file (atomically renamed at the end) or stdout.
+pub struct JsonlSink {
+    out: Box<dyn Write + Send>,
+    file: Option<super::atomic::AtomicFile>,
+}
+
+impl JsonlSink {
+    pub fn open(path: &std::path::Path) -> std::io::Result<JsonlSink> {
+        if path == std::path::Path::new("-") {
+            return Ok(JsonlSink {
+                out: Box::new(std::io::stdout()),
+                file: None,
+            });
+        }
+        Ok(JsonlSink {
+            out: Box::new(std::io::sink()),
+            file: Some(super::atomic::AtomicFile::create(path)?),
+        })
+    }
+
+    pub fn write(&mut self, event: Value) -> std::io::Result<()> {
+        let mut l = line(event);
+        l.push('\n');
+        match &mut self.file {
+            Some(f) => {
+                f.write_all(l.as_bytes())?;
+                f.flush()
+            }
+            None => {
+                self.out.write_all(l.as_bytes())?;
+                self.out.flush()
+            }
+        }
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        match self.file {
+            Some(f) => f.commit(),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Reports: the scan document and its renderings.
+//!
+//! JSON Lines is streamed while the scan runs; JSON, SARIF and the text
+//! summary are rendered from the finished [`ScanReport`]. Every file is
+//! written atomically with mode 0600 (`atomic`).
+
+pub mod atomic;
+pub mod baseline;
+pub mod jsonl;
+pub mod sarif;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Finding, Notice, Service, Severity};
+
+/// The whole result of one scan (or one shard of it): what `--json` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanReport {
+    pub tool: ToolInfo,
+    pub scan: ScanMeta,
+    pub stats: Stats,
+    pub services: Vec<Service>,
+    pub findings: Vec<Finding>,
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo {
+            name: "flinkscan".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanMeta {
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: String,
+    pub duration_ms: u64,
+    /// `complete`, `interrupted` or `max-duration`.
+    pub status: String,
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
+    pub ports: Vec<u16>,
+    pub shard: String,
+    pub seed: u64,
+    pub intrusive: bool,
+    /// Distinct addresses in the whole target space (all shards).
+    pub addresses: String,
+    /// Probes in the whole space and in this shard.
+    pub probes_total: u64,
+    pub probes_shard: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub probed: u64,
+    pub open: u64,
+    pub closed: u64,
+    pub filtered: u64,
+    pub unreachable: u64,
+    pub services_flink: u64,
+    pub findings: u64,
+}
+
+impl ScanReport {
+    /// Sort everything so two scans of the same state are byte-identical
+    /// apart from ids and timestamps.
+    pub fn normalise(&mut self) {
+        self.services.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.notices.sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
+        self.notices.dedup();
+        self.stats.findings = self.findings.len() as u64;
+        self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
+    }
+
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Current time as RFC 3339 UTC with millisecond precision.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&format).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+}

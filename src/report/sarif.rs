@@ -1,0 +1,179 @@
+//! SARIF 2.1.0 for code-scanning consumers.
+//!
+//! Conventions (DESIGN.md): one rule per check with `security-severity` as a
+//! string and `security` + `external/cwe/cwe-N` tags; a result's location is
+//! the absolute endpoint URL (no region) plus a logical location `host:port`;
+//! `partialFingerprints` hash rule, host and port only; the first line of a
+//! message is the same for every host of a rule; a clean scan still has
+//! `"results": []`; unreachable targets and errors are tool execution
+//! notifications. `Compat::Github` rewrites locations into the
+//! repository-relative form GitHub code scanning insists on.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::ScanReport;
+use crate::checks::catalog::{Catalog, Rule};
+use crate::model::{Finding, Severity};
+use crate::untrusted;
+
+pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Location style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Compat {
+    /// Absolute endpoint URLs, no regions (for SARIF viewers, sarif-tools, SIEMs).
+    #[default]
+    Standard,
+    /// Scheme-less relative URIs with `region.startLine: 1` (GitHub code scanning).
+    Github,
+}
+
+/// `sha256(rule|host|port)`: stable across scans, nothing time-dependent.
+pub fn fingerprint(f: &Finding) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{}|{}|{}", f.rule_id, f.endpoint.ip, f.endpoint.port));
+    hex::encode(h.finalize())
+}
+
+pub fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+fn rule_json(rule: &Rule) -> Value {
+    let name: String = rule
+        .id
+        .split('-')
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut c = lower.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut r = json!({
+        "id": rule.id,
+        "name": name,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.description},
+        "help": {
+            "text": format!("{}\n\nRemediation: {}", rule.description, rule.remediation),
+            "markdown": format!("{}\n\n**Remediation:** {}", rule.description, rule.remediation),
+        },
+        "defaultConfiguration": {"level": level(rule.severity)},
+        "properties": {
+            "security-severity": format!("{:.1}", rule.security_severity),
+            "tags": ["security", format!("external/cwe/cwe-{}", rule.cwe)],
+            "precision": "high",
+            "problem.severity": match rule.severity {
+                Severity::Critical | Severity::High => "error",
+                Severity::Medium => "warning",
+                _ => "recommendation",
+            },
+        },
+    });
+    if let Some(src) = rule.sources.first() {
+        r["helpUri"] = json!(src);
+    }
+    r
+}
+
+fn github_uri(f: &Finding) -> String {
+    // Relative, scheme-less, stable: host_port/path.
+    let host = f.endpoint.ip.to_string().replace(':', "_");
+    let path = f
+        .url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, p)| p)
+        .unwrap_or("");
+    let path = path.replace('%', "%25").replace(['?', '#'], "_");
+    if path.is_empty() {
+        format!("flink/{host}_{}", f.endpoint.port)
+    } else {
+        format!("flink/{host}_{}/{path}", f.endpoint.port)
+    }
+}
+
+/// Render the report as a SARIF log.
+pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
+    // Every rule of the catalog is listed, so consumers see what was checked
+    // even on a clean scan; results point at them by index.
+    let rules: Vec<&Rule> = catalog.rules.values().collect();
+    let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let uri = match compat {
+                Compat::Standard => f.url.clone(),
+                Compat::Github => github_uri(f),
+            };
+            let mut physical = json!({"artifactLocation": {"uri": uri}});
+            if compat == Compat::Github {
+                physical["region"] = json!({"startLine": 1});
+            }
+            let mut result = json!({
+                "ruleId": f.rule_id,
+                "level": level(f.severity),
+                "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.authority(), untrusted::clean(&f.detail, 2000))},
+                "locations": [{
+                    "physicalLocation": physical,
+                    "logicalLocations": [{"name": f.endpoint.authority(), "fullyQualifiedName": f.url, "kind": "resource"}],
+                }],
+                "partialFingerprints": {"flinkscan/v1": fingerprint(f)},
+                "properties": {
+                    "severity": f.severity.as_str(),
+                    "service": f.service.as_str(),
+                    "version": f.version,
+                    "evidence": f.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
+                },
+            });
+            if let Some(i) = index.get(f.rule_id.as_str()) {
+                result["ruleIndex"] = json!(i);
+            }
+            if let Some(state) = &f.baseline_state {
+                result["baselineState"] = json!(match state.as_str() {
+                    "new" => "new",
+                    "fixed" => "absent",
+                    _ => "unchanged",
+                });
+            }
+            result
+        })
+        .collect();
+    let notifications: Vec<Value> = report
+        .notices
+        .iter()
+        .map(|n| json!({"level": "warning", "message": {"text": format!("{}: {}", n.target, untrusted::clean(&n.message, 500))}}))
+        .collect();
+    json!({
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "flinkscan",
+                "version": report.tool.version,
+                "semanticVersion": report.tool.version,
+                "informationUri": "https://flink.apache.org/what-is-flink/security/",
+                "rules": rules.iter().map(|r| rule_json(r)).collect::<Vec<_>>(),
+            }},
+            "automationDetails": {"id": format!("flinkscan/{}/", report.scan.shard.replace('/', "-of-"))},
+            "invocations": [{
+                "executionSuccessful": report.scan.status == "complete",
+                "startTimeUtc": report.scan.started,
+                "endTimeUtc": report.scan.finished,
+                "toolExecutionNotifications": notifications,
+                "properties": {"scanId": report.scan.id, "targets": report.scan.targets, "ports": report.scan.ports},
+            }],
+            "results": results,
+        }],
+    })
+}

@@ -1,0 +1,378 @@
+//! The pipeline: targets -> sweep -> identify -> checks -> report.
+//!
+//! The sweep feeds open ports into a bounded channel; a fixed number of
+//! identification slots take them, run the checks, and hand results to one
+//! collector that streams JSON Lines and keeps what the final reports need.
+//! Memory grows with open ports found, never with the size of the range.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::checks::{self, catalog::Catalog, CheckContext, RuleFilter};
+use crate::identify::{self, IdentifyConfig};
+use crate::model::{Endpoint, Finding, Notice, Service, ServiceKind};
+use crate::plan::ScanPlan;
+use crate::report::jsonl::{self, JsonlSink};
+use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
+use crate::sweep::{self, SweepConfig, SweepStats};
+use crate::targets::resolve::resolve_all;
+use crate::targets::spec::ip_to_u128;
+use crate::targets::{spec_ranges, Hosts, SpaceInput, Spec, TargetError, TargetSpace};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no target could be resolved; nothing was scanned")]
+    NothingResolved,
+}
+
+/// Live counters for the progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sweep: Arc<SweepStats>,
+    pub identified: AtomicU64,
+    pub findings: AtomicU64,
+}
+
+/// Resolve names and build the target space (no packet is sent to targets).
+pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), ScanError> {
+    let names: Vec<String> = plan
+        .targets
+        .iter()
+        .chain(plan.excludes.iter())
+        .filter_map(|s| match &s.hosts {
+            Hosts::Name(n) => Some(n.clone()),
+            Hosts::Range { .. } => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (resolved, errors) = resolve_all(&names, plan.probe_timeout).await;
+    let notices: Vec<Notice> = errors
+        .iter()
+        .map(|e| Notice {
+            target: e.name.clone(),
+            message: format!("not scanned: {}", e.reason),
+        })
+        .collect();
+    let mut input = SpaceInput::default();
+    for spec in &plan.targets {
+        let ranges = spec_ranges(spec, &resolved);
+        if let Hosts::Name(name) = &spec.hosts {
+            for &(lo, _) in &ranges {
+                input
+                    .hostnames
+                    .entry(crate::targets::spec::u128_to_ip(lo))
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        match spec.port {
+            Some(p) => input.with_port.extend(ranges.into_iter().map(|(lo, hi)| (lo, hi, p))),
+            None => input.ranges.extend(ranges),
+        }
+    }
+    for spec in &plan.excludes {
+        input.exclude.extend(spec_ranges(spec, &resolved));
+    }
+    let any_resolvable = plan
+        .targets
+        .iter()
+        .any(|s| matches!(s.hosts, Hosts::Range { .. }) || !spec_ranges(s, &resolved).is_empty());
+    if !any_resolvable {
+        return Err(ScanError::NothingResolved);
+    }
+    let space = TargetSpace::build(input, &plan.ports, plan.seed, plan.shard, plan.allow_large)?;
+    Ok((space, notices))
+}
+
+fn spec_texts(specs: &[Spec]) -> Vec<String> {
+    specs.iter().map(|s| s.text.clone()).collect()
+}
+
+/// What one identification slot hands to the collector.
+struct PortResult {
+    service: Service,
+    findings: Vec<Finding>,
+}
+
+/// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
+pub async fn run(
+    plan: &ScanPlan,
+    space: TargetSpace,
+    mut notices: Vec<Notice>,
+    catalog: Arc<Catalog>,
+    progress: Arc<Progress>,
+) -> Result<ScanReport, ScanError> {
+    let started_at = Instant::now();
+    let started = report::now_rfc3339();
+    let scan_id = uuid::Uuid::new_v4().to_string();
+    let space = Arc::new(space);
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
+    let sweep_cfg = SweepConfig {
+        concurrency,
+        rate: plan.rate.and_then(std::num::NonZeroU32::new),
+        timeout: plan.timeout,
+        retries: plan.retries,
+    };
+    let id_cfg = IdentifyConfig {
+        timeout: plan.probe_timeout,
+    };
+    let ctx = CheckContext {
+        catalog: Arc::clone(&catalog),
+        filter: RuleFilter {
+            only: plan.rules.clone(),
+            skip: plan.skip_rules.clone(),
+        },
+        intrusive: plan.intrusive,
+        timeout: plan.probe_timeout,
+        tls_audit: plan.tls_audit,
+    };
+
+    let mut sink = match &plan.jsonl {
+        Some(path) => Some(JsonlSink::open(path).map_err(|source| output_err(path, source))?),
+        None => None,
+    };
+
+    let (open_tx, mut open_rx) = mpsc::channel::<Endpoint>(1024);
+    let (result_tx, mut result_rx) = mpsc::channel::<PortResult>(256);
+
+    let sweeper = tokio::spawn(sweep::run(
+        Arc::clone(&space),
+        sweep_cfg,
+        Arc::clone(&progress.sweep),
+        open_tx,
+        Arc::clone(&stop),
+    ));
+
+    // Stop conditions: --max-duration and Ctrl-C both end the sweep early
+    // and still write every report.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let status = Arc::new(std::sync::Mutex::new("complete"));
+    let watchdog = {
+        let stop = Arc::clone(&stop);
+        let status = Arc::clone(&status);
+        let max = plan.max_duration;
+        tokio::spawn(async move {
+            let deadline = async {
+                match max {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let why = tokio::select! {
+                _ = deadline => "max-duration",
+                _ = tokio::signal::ctrl_c() => "interrupted",
+            };
+            if let Ok(mut s) = status.lock() {
+                *s = why;
+            }
+            stop.store(true, Ordering::Relaxed);
+            let _ = stop_tx.send(true);
+        })
+    };
+
+    // Identification slots: bounded, each port handled by one task that
+    // talks to it strictly sequentially.
+    let grace = plan.probe_timeout * 4 + Duration::from_secs(5);
+    let identifier = {
+        let progress = Arc::clone(&progress);
+        let slot_count = plan.identify_concurrency;
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(slot_count));
+            let mut tasks = tokio::task::JoinSet::new();
+            loop {
+                let endpoint = tokio::select! {
+                    ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
+                    _ = stop_rx.wait_for(|s| *s) => break,
+                };
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
+                let id_cfg = id_cfg.clone();
+                let ctx = ctx.clone();
+                let result_tx = result_tx.clone();
+                let progress = Arc::clone(&progress);
+                tasks.spawn(async move {
+                    let mut service = identify::identify(endpoint, &id_cfg).await;
+                    let out = checks::run(&service, &ctx).await;
+                    service.tls_profile = out.tls_profile;
+                    service.errors.extend(out.errors);
+                    progress.identified.fetch_add(1, Ordering::Relaxed);
+                    progress.findings.fetch_add(out.findings.len() as u64, Ordering::Relaxed);
+                    let _ = result_tx
+                        .send(PortResult {
+                            service,
+                            findings: out.findings,
+                        })
+                        .await;
+                    drop(permit);
+                });
+                // Reap finished tasks so the set stays small on big scans.
+                while tasks.try_join_next().is_some() {}
+            }
+            let drain = async { while tasks.join_next().await.is_some() {} };
+            let stopped = *stop_rx.borrow();
+            if stopped {
+                // In-flight work gets a bounded grace period, then is dropped.
+                if tokio::time::timeout(grace, drain).await.is_err() {
+                    tasks.abort_all();
+                }
+            } else {
+                drain.await;
+            }
+            ctx
+        })
+    };
+
+    // One collector owns the JSONL sink and everything the reports need.
+    let collector = {
+        let scan_id = scan_id.clone();
+        let catalog = Arc::clone(&catalog);
+        tokio::spawn(async move {
+            let mut services: Vec<Service> = Vec::new();
+            let mut findings: Vec<Finding> = Vec::new();
+            let mut write_error: Option<std::io::Error> = None;
+            while let Some(r) = result_rx.recv().await {
+                if let Some(s) = sink.as_mut() {
+                    let ts = report::now_rfc3339();
+                    let mut events = vec![jsonl::service_event(&r.service, &scan_id, &ts)];
+                    for f in &r.findings {
+                        events.push(jsonl::finding_event(f, catalog.rule(&f.rule_id), &scan_id, &ts));
+                    }
+                    for e in events {
+                        if let Err(err) = s.write(e) {
+                            write_error.get_or_insert(err);
+                        }
+                    }
+                }
+                services.push(r.service);
+                findings.extend(r.findings);
+            }
+            (services, findings, sink, write_error)
+        })
+    };
+
+    let _ = sweeper.await;
+    let ctx = identifier.await.ok();
+    let (mut services, mut findings, sink, write_error) = collector
+        .await
+        .unwrap_or_else(|_| (Vec::new(), Vec::new(), None, None));
+    watchdog.abort();
+
+    correlate_hosts(&mut services, &mut findings, ctx.as_ref()).await;
+    for s in &services {
+        for e in &s.errors {
+            notices.push(Notice {
+                target: s.endpoint.authority(),
+                message: crate::untrusted::clean(e, 300),
+            });
+        }
+    }
+
+    let st = &progress.sweep;
+    let status = status.lock().map(|s| *s).unwrap_or("complete");
+    let mut report = ScanReport {
+        tool: ToolInfo::default(),
+        scan: ScanMeta {
+            id: scan_id,
+            started,
+            finished: report::now_rfc3339(),
+            duration_ms: started_at.elapsed().as_millis() as u64,
+            status: status.to_string(),
+            targets: spec_texts(&plan.targets),
+            excluded: spec_texts(&plan.excludes),
+            ports: plan.ports.clone(),
+            shard: space.shard().to_string(),
+            seed: plan.seed,
+            intrusive: plan.intrusive,
+            addresses: space.addresses().to_string(),
+            probes_total: space.total(),
+            probes_shard: space.len(),
+        },
+        stats: Stats {
+            probed: st.probed.load(Ordering::Relaxed),
+            open: st.open.load(Ordering::Relaxed),
+            closed: st.closed.load(Ordering::Relaxed),
+            filtered: st.filtered.load(Ordering::Relaxed),
+            unreachable: st.unreachable.load(Ordering::Relaxed),
+            ..Stats::default()
+        },
+        services,
+        findings,
+        notices,
+    };
+    report.normalise();
+    if let Some(s) = sink {
+        s.finish()
+            .map_err(|source| output_err(plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")), source))?;
+    }
+    if let Some(source) = write_error {
+        return Err(output_err(plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")), source));
+    }
+    Ok(report)
+}
+
+fn output_err(path: &std::path::Path, source: std::io::Error) -> ScanError {
+    ScanError::Output {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Share what one port of a host revealed with the others: the version read
+/// on REST, HistoryServer or SQL Gateway is the version of the RPC, BLOB and
+/// TaskManager ports next to it (marked as inferred); a JMX registry counts
+/// as Flink's only on a host where Flink was found.
+async fn correlate_hosts(services: &mut [Service], findings: &mut Vec<Finding>, ctx: Option<&CheckContext>) {
+    let mut host_version: HashMap<IpAddr, (String, ServiceKind, Option<crate::model::RpcGeneration>)> = HashMap::new();
+    let mut flink_hosts: BTreeMap<u128, ()> = BTreeMap::new();
+    for s in services.iter() {
+        if s.flink {
+            flink_hosts.insert(ip_to_u128(s.endpoint.ip), ());
+        }
+        if let (Some(v), true) = (&s.version, s.version_source.is_none()) {
+            if matches!(s.kind, ServiceKind::JobmanagerRest | ServiceKind::HistoryServer | ServiceKind::SqlGateway) {
+                // Prefer the JobManager's own answer.
+                let better = host_version
+                    .get(&s.endpoint.ip)
+                    .is_none_or(|(_, k, _)| *k != ServiceKind::JobmanagerRest);
+                if better {
+                    host_version.insert(s.endpoint.ip, (v.clone(), s.kind, s.rpc_generation));
+                }
+            }
+        }
+    }
+    for s in services.iter_mut() {
+        if s.version.is_none() && s.flink {
+            if let Some((v, kind, generation)) = host_version.get(&s.endpoint.ip) {
+                s.version = Some(v.clone());
+                s.version_source = Some(format!("inferred from {kind} on the same host"));
+                s.rpc_generation = *generation;
+                for f in findings.iter_mut().filter(|f| f.endpoint == s.endpoint) {
+                    f.version = Some(v.clone());
+                }
+            }
+        }
+        if s.kind == ServiceKind::JmxRmi && !s.flink && flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip)) {
+            s.flink = true;
+            s.product = Some("Java RMI registry (JMX) next to Flink".into());
+            if let Some(ctx) = ctx {
+                findings.extend(checks::run(s, ctx).await.findings);
+            }
+        }
+    }
+}
