@@ -1,0 +1,334 @@
+//! End-to-end tests of the scanner's foundation: target parsing and errors,
+//! exclusions, the sweep, output shapes, exit codes and atomic writes.
+//! Loopback only: every listener and every target is inside 127.0.0.0/8.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn flinkscan() -> Command {
+    let mut c = Command::cargo_bin("flinkscan").expect("binary");
+    c.timeout(Duration::from_secs(300));
+    c
+}
+
+/// A random second octet, so parallel test runs do not collide.
+fn random_octet() -> u8 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
+    (u32::from(std::process::id()).wrapping_mul(2_654_435_761) ^ t) as u8 % 200 + 20
+}
+
+/// A listener that accepts and runs `serve` on each connection until dropped.
+struct Listener {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    fn start(ip: Ipv4Addr, port: u16, serve: fn(std::net::TcpStream)) -> Listener {
+        let l = TcpListener::bind((ip, port)).expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        l.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        let _ = c.set_nonblocking(false);
+                        thread::spawn(move || serve(c));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Listener { addr, stop }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn close_at_once(_c: std::net::TcpStream) {}
+
+/// Answers Flink's stray RPC heartbeat the way Akka/Pekko do; closes on anything else.
+fn fake_rpc(mut c: std::net::TcpStream) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = [0u8; 8];
+    if c.read_exact(&mut buf).is_ok() && buf == [0, 0, 0, 4, 0x12, 2, 8, 3] {
+        let _ = c.write_all(&[0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0]);
+    }
+}
+
+/// Accepts and never says a word.
+fn tarpit(c: std::net::TcpStream) {
+    thread::sleep(Duration::from_secs(60));
+    drop(c);
+}
+
+fn json_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("read output");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+#[test]
+fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("targets.txt");
+    std::fs::write(&f, "127.0.0.1\n# fine\n\n127.0.0.0/33\n127.0.0.1:99999\n").unwrap();
+    let out = flinkscan()
+        .args(["scan", "-q", "-i"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("targets.txt:4") && err.contains("127.0.0.0/33"), "{err}");
+    assert!(err.contains("targets.txt:5") && err.contains("127.0.0.1:99999"), "{err}");
+
+    flinkscan()
+        .args(["scan", "127.0.0.300"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("argument 1").and(predicate::str::contains("127.0.0.300")));
+    flinkscan()
+        .args(["scan", "127.0.0.1", "--ports", "80,,81"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--ports"));
+    flinkscan().args(["scan"]).assert().code(2);
+    flinkscan()
+        .args(["scan", "127.0.0.1", "--timeout", "soon"])
+        .assert()
+        .code(2);
+    flinkscan()
+        .args(["scan", "127.0.0.0/8"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--allow-large"));
+}
+
+#[test]
+fn targets_example_parses_and_dry_run_sends_nothing() {
+    let out = flinkscan()
+        .args(["scan", "-i", "targets.example", "--dry-run", "--ports", "8081"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<String> = String::from_utf8_lossy(&out).lines().map(String::from).collect();
+    let set: BTreeSet<&String> = lines.iter().collect();
+    assert_eq!(set.len(), lines.len(), "duplicates in dry run");
+    assert!(lines.contains(&"127.0.3.1:50100".to_string()));
+    assert!(lines.contains(&"[::1]:8081".to_string()));
+    assert!(lines.iter().all(|l| l.starts_with("127.") || l.starts_with("[::1]")));
+    // 1 + 16 + 8 + 4 addresses on 8081, localhost folds into 127.0.0.1/::1,
+    // plus the explicit 50100.
+    assert_eq!(lines.len(), 1 + 16 + 8 + 4 + 1 + 1 - 1);
+}
+
+#[test]
+fn exclusions_win() {
+    let out = flinkscan()
+        .args([
+            "scan",
+            "127.0.0.0/29",
+            "127.0.0.5:9999",
+            "--exclude",
+            "127.0.0.4-127.0.0.7",
+            "--ports",
+            "1",
+            "--dry-run",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let got: BTreeSet<String> = String::from_utf8_lossy(&out).lines().map(String::from).collect();
+    let want: BTreeSet<String> = (0..4).map(|i| format!("127.0.0.{i}:1")).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn sweep_of_a_slash16_finds_exactly_the_listeners() {
+    let second = random_octet();
+    // One port for every listener: find a free one on the first address.
+    let probe = TcpListener::bind((Ipv4Addr::new(127, second, 1, 1), 0)).unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let hosts = [(1u8, 1u8), (7, 200), (128, 3), (255, 254), (42, 42)];
+    let listeners: Vec<Listener> = hosts
+        .iter()
+        .map(|&(a, b)| Listener::start(Ipv4Addr::new(127, second, a, b), port, close_at_once))
+        .collect();
+    // A listener on another port of a scanned host must not be reported.
+    let _other = Listener::start(Ipv4Addr::new(127, second, 1, 1), 0, close_at_once);
+
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    flinkscan()
+        .args(["scan", "-q", &format!("127.{second}.0.0/16"), "--ports", &port.to_string()])
+        .arg("--json")
+        .arg(&json)
+        .args(["--probe-timeout", "2s"])
+        .assert()
+        .success();
+    let doc = json_file(&json);
+    let found: BTreeSet<String> = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
+        .collect();
+    let want: BTreeSet<String> = listeners.iter().map(|l| l.addr.to_string()).collect();
+    assert_eq!(found, want);
+    assert_eq!(doc["stats"]["probed"], 65_536);
+    assert_eq!(doc["stats"]["open"], 5);
+    // Plain accept-and-close listeners are not Flink and yield no finding.
+    assert!(doc["services"].as_array().unwrap().iter().all(|s| s["flink"] == false));
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
+    let ip = Ipv4Addr::new(127, random_octet(), 9, 9);
+    let rpc = Listener::start(ip, 0, fake_rpc);
+    let port = rpc.addr.port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let jsonl = dir.path().join("r.jsonl");
+    let sarif = dir.path().join("r.sarif");
+
+    // No --fail-on: findings do not fail the run.
+    flinkscan()
+        .args(["scan", "-q", &ip.to_string(), "--ports", &port])
+        .arg("--json")
+        .arg(&json)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .arg("--sarif")
+        .arg(&sarif)
+        .assert()
+        .code(0);
+    let doc = json_file(&json);
+    for key in ["tool", "scan", "stats", "services", "findings", "notices"] {
+        assert!(doc.get(key).is_some(), "missing {key}");
+    }
+    assert!(doc["scan"]["id"].as_str().is_some_and(|s| s.len() == 36));
+    assert!(doc["scan"]["started"].as_str().is_some_and(|s| s.ends_with('Z')));
+    let svc = &doc["services"][0];
+    assert_eq!(svc["kind"], "rpc");
+    assert_eq!(svc["flink"], true);
+    assert!(svc["confidence"].as_u64().unwrap() >= 80);
+    assert_eq!(doc["findings"][0]["rule_id"], "FLINK-RPC-PLAINTEXT");
+
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(text.ends_with('\n'));
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(events.len(), 2, "{text}");
+    for e in &events {
+        assert_eq!(e["ecs"]["version"], "8.17.0");
+        assert_eq!(e["observer"]["type"], "scanner");
+        assert_eq!(e["destination"]["port"].as_u64(), Some(u64::from(rpc.addr.port())));
+        assert!(e["@timestamp"].is_string());
+    }
+    let finding = events.iter().find(|e| e["event"]["dataset"] == "flinkscan.finding").unwrap();
+    assert_eq!(finding["event"]["category"][0], "vulnerability");
+    assert_eq!(finding["vulnerability"]["severity"], "critical");
+    assert_eq!(finding["url"]["full"], format!("tcp://{}", rpc.addr));
+
+    for p in [&json, &jsonl, &sarif] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+
+    flinkscan()
+        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FLINK-RPC-PLAINTEXT"));
+    flinkscan()
+        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--fail-on", "critical", "--skip-rules", "FLINK-RPC-*"])
+        .assert()
+        .code(0);
+    // JSONL on stdout: only JSON lines there, the summary goes to stderr.
+    let out = flinkscan()
+        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--jsonl", "-"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    for line in String::from_utf8_lossy(&out).lines() {
+        serde_json::from_str::<Value>(line).expect("only JSON on stdout");
+    }
+}
+
+#[test]
+fn a_killed_scan_leaves_no_partial_report() {
+    let ip = Ipv4Addr::new(127, random_octet(), 3, 3);
+    let pit = Listener::start(ip, 0, tarpit);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("killed.json");
+    let jsonl = dir.path().join("killed.jsonl");
+    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
+    let mut child = StdCommand::new(bin)
+        .args(["scan", "-q", &ip.to_string(), "--ports", &pit.addr.port().to_string(), "--probe-timeout", "30s"])
+        .arg("--json")
+        .arg(&json)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the scan is inside identification (the tarpit has a client).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let partial = std::fs::read_dir(dir.path()).unwrap().count();
+        if partial > 0 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!json.exists(), "a killed scan must not leave a JSON report");
+    assert!(!jsonl.exists(), "the JSONL file appears only when complete");
+}
+
+#[test]
+fn rules_lists_the_catalog() {
+    flinkscan()
+        .args(["rules"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("FLINK-REST-UNAUTHENTICATED").and(predicate::str::contains("FLINK-CVE-2020-17519")));
+    flinkscan()
+        .args(["scan", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes").and(predicate::str::contains("--fail-on")));
+}
