@@ -76,13 +76,25 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(args_override_self = true)]
 pub struct ScanArgs {
+    /// Read scan options from a TOML profile; keys are long flag names
+    /// (`ports = "+50100-50200"`, `fail-on = "high"`, `targets = ["10.0.0.0/16"]`).
+    /// Flags on the command line override it.
+    #[arg(long, value_name = "FILE", help_heading = "Targets")]
+    pub config: Option<PathBuf>,
+
     /// Targets: addresses, CIDRs, ranges, hostnames, each optionally HOST:PORT.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
     /// Read targets from FILE (one or more specs per line, # comments). Repeatable.
-    #[arg(short = 'i', long = "input", value_name = "FILE", help_heading = "Targets")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        help_heading = "Targets"
+    )]
     pub input: Vec<PathBuf>,
 
     /// Never probe these addresses (same forms as targets). Repeatable. Exclusions always win.
@@ -116,7 +128,12 @@ pub struct ScanArgs {
     pub shard_count: Option<u64>,
 
     /// Environment variable holding the shard index when --shard-count is given.
-    #[arg(long, value_name = "VAR", default_value = "JOB_COMPLETION_INDEX", help_heading = "Targets")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        default_value = "JOB_COMPLETION_INDEX",
+        help_heading = "Targets"
+    )]
     pub shard_index_env: String,
 
     /// List the address:port pairs that would be probed, send nothing, and exit.
@@ -152,11 +169,21 @@ pub struct ScanArgs {
     pub max_duration: Option<std::time::Duration>,
 
     /// Only run these rules (comma-separated ids; a trailing * matches a prefix: FLINK-TLS-*).
-    #[arg(long, value_name = "IDS", value_delimiter = ',', help_heading = "Checks")]
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        help_heading = "Checks"
+    )]
     pub rules: Vec<String>,
 
     /// Skip these rules (same syntax as --rules).
-    #[arg(long, value_name = "IDS", value_delimiter = ',', help_heading = "Checks")]
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        help_heading = "Checks"
+    )]
     pub skip_rules: Vec<String>,
 
     /// Load extra or replacement probe files (*.toml) from DIR; see `flinkscan rules`.
@@ -216,7 +243,8 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
             return Ok(std::time::Duration::from_secs_f64(secs));
         }
     }
-    let d = humantime::parse_duration(t).map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;
     if d.is_zero() {
         return Err(format!("`{text}`: must be greater than zero"));
     }

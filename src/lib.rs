@@ -11,6 +11,7 @@ pub mod cli;
 pub mod identify;
 pub mod model;
 pub mod plan;
+pub mod profile;
 pub mod report;
 pub mod scan;
 pub mod sweep;

@@ -34,7 +34,14 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv = match flinkscan::profile::expand(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("flinkscan: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let verbose = match &cli.command {
         Command::Scan(a) => a.verbose,
         _ => 0,
@@ -98,7 +105,11 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 write!(out, "{}", baseline::render_diff(&diff))?;
             }
-            Ok(if diff.new.is_empty() { EXIT_CLEAN } else { EXIT_FINDINGS })
+            Ok(if diff.new.is_empty() {
+                EXIT_CLEAN
+            } else {
+                EXIT_FINDINGS
+            })
         }
     }
 }
@@ -106,8 +117,13 @@ fn run(cli: Cli) -> Result<u8> {
 fn read_report(path: &std::path::Path) -> Result<ScanReport> {
     let bytes = atomic::read_capped(path, 512 << 20)
         .map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Usage(format!("{} is not a flinkscan --json report: {e}", path.display())).into())
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Usage(format!(
+            "{} is not a flinkscan --json report: {e}",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
@@ -137,7 +153,8 @@ fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
 
 fn scan_command(args: &ScanArgs) -> Result<u8> {
     let plan = plan::build(args, |k| std::env::var(k).ok()).map_err(|e| Usage(e.to_string()))?;
-    let catalog = Arc::new(Catalog::load(args.probes.as_deref()).map_err(|e| Usage(e.to_string()))?);
+    let catalog =
+        Arc::new(Catalog::load(args.probes.as_deref()).map_err(|e| Usage(e.to_string()))?);
     let baseline_report = match &args.baseline {
         Some(p) => Some(read_report(p)?),
         None => None,
@@ -157,7 +174,14 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         let progress = Arc::new(Progress::default());
         let bar = progress_bar(&space, &progress, plan.progress);
-        let mut report = scan::run(&plan, space, notices, Arc::clone(&catalog), Arc::clone(&progress)).await?;
+        let mut report = scan::run(
+            &plan,
+            space,
+            notices,
+            Arc::clone(&catalog),
+            Arc::clone(&progress),
+        )
+        .await?;
         if let Some((bar, ticker)) = bar {
             ticker.abort();
             bar.finish_and_clear();
@@ -167,9 +191,10 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         write_outputs(args, &report, &catalog)?;
         let failed = match args.fail_on {
-            Some(threshold) => report.findings.iter().any(|f| {
-                f.severity >= threshold && f.baseline_state.as_deref() != Some("fixed")
-            }),
+            Some(threshold) => report
+                .findings
+                .iter()
+                .any(|f| f.severity >= threshold && f.baseline_state.as_deref() != Some("fixed")),
             None => false,
         };
         Ok(if failed { EXIT_FINDINGS } else { EXIT_CLEAN })
@@ -244,7 +269,8 @@ fn write_outputs(args: &ScanArgs, report: &ScanReport, catalog: &Catalog) -> Res
         atomic::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         stdout_taken |= path.as_os_str() == "-";
     }
-    let color = !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color =
+        !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let summary = report::text::render(report, color);
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.

@@ -12,7 +12,17 @@ use serde::{Deserialize, Serialize};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -301,7 +311,11 @@ pub struct Finding {
 impl Finding {
     /// Sort key that makes report order deterministic: worst first, then by place.
     pub fn sort_key(&self) -> (std::cmp::Reverse<Severity>, &str, &Endpoint) {
-        (std::cmp::Reverse(self.severity), &self.rule_id, &self.endpoint)
+        (
+            std::cmp::Reverse(self.severity),
+            &self.rule_id,
+            &self.endpoint,
+        )
     }
 }
 

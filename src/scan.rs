@@ -80,7 +80,9 @@ pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), 
             }
         }
         match spec.port {
-            Some(p) => input.with_port.extend(ranges.into_iter().map(|(lo, hi)| (lo, hi, p))),
+            Some(p) => input
+                .with_port
+                .extend(ranges.into_iter().map(|(lo, hi)| (lo, hi, p))),
             None => input.ranges.extend(ranges),
         }
     }
@@ -201,7 +203,9 @@ pub async fn run(
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
                     _ = stop_rx.wait_for(|s| *s) => break,
                 };
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
                 let id_cfg = id_cfg.clone();
                 let ctx = ctx.clone();
                 let result_tx = result_tx.clone();
@@ -212,7 +216,9 @@ pub async fn run(
                     service.tls_profile = out.tls_profile;
                     service.errors.extend(out.errors);
                     progress.identified.fetch_add(1, Ordering::Relaxed);
-                    progress.findings.fetch_add(out.findings.len() as u64, Ordering::Relaxed);
+                    progress
+                        .findings
+                        .fetch_add(out.findings.len() as u64, Ordering::Relaxed);
                     let _ = result_tx
                         .send(PortResult {
                             service,
@@ -251,7 +257,12 @@ pub async fn run(
                     let ts = report::now_rfc3339();
                     let mut events = vec![jsonl::service_event(&r.service, &scan_id, &ts)];
                     for f in &r.findings {
-                        events.push(jsonl::finding_event(f, catalog.rule(&f.rule_id), &scan_id, &ts));
+                        events.push(jsonl::finding_event(
+                            f,
+                            catalog.rule(&f.rule_id),
+                            &scan_id,
+                            &ts,
+                        ));
                     }
                     for e in events {
                         if let Err(err) = s.write(e) {
@@ -317,11 +328,18 @@ pub async fn run(
     };
     report.normalise();
     if let Some(s) = sink {
-        s.finish()
-            .map_err(|source| output_err(plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")), source))?;
+        s.finish().map_err(|source| {
+            output_err(
+                plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")),
+                source,
+            )
+        })?;
     }
     if let Some(source) = write_error {
-        return Err(output_err(plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")), source));
+        return Err(output_err(
+            plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")),
+            source,
+        ));
     }
     Ok(report)
 }
@@ -337,15 +355,25 @@ fn output_err(path: &std::path::Path, source: std::io::Error) -> ScanError {
 /// on REST, HistoryServer or SQL Gateway is the version of the RPC, BLOB and
 /// TaskManager ports next to it (marked as inferred); a JMX registry counts
 /// as Flink's only on a host where Flink was found.
-async fn correlate_hosts(services: &mut [Service], findings: &mut Vec<Finding>, ctx: Option<&CheckContext>) {
-    let mut host_version: HashMap<IpAddr, (String, ServiceKind, Option<crate::model::RpcGeneration>)> = HashMap::new();
+async fn correlate_hosts(
+    services: &mut [Service],
+    findings: &mut Vec<Finding>,
+    ctx: Option<&CheckContext>,
+) {
+    let mut host_version: HashMap<
+        IpAddr,
+        (String, ServiceKind, Option<crate::model::RpcGeneration>),
+    > = HashMap::new();
     let mut flink_hosts: BTreeMap<u128, ()> = BTreeMap::new();
     for s in services.iter() {
         if s.flink {
             flink_hosts.insert(ip_to_u128(s.endpoint.ip), ());
         }
         if let (Some(v), true) = (&s.version, s.version_source.is_none()) {
-            if matches!(s.kind, ServiceKind::JobmanagerRest | ServiceKind::HistoryServer | ServiceKind::SqlGateway) {
+            if matches!(
+                s.kind,
+                ServiceKind::JobmanagerRest | ServiceKind::HistoryServer | ServiceKind::SqlGateway
+            ) {
                 // Prefer the JobManager's own answer.
                 let better = host_version
                     .get(&s.endpoint.ip)
@@ -367,7 +395,10 @@ async fn correlate_hosts(services: &mut [Service], findings: &mut Vec<Finding>, 
                 }
             }
         }
-        if s.kind == ServiceKind::JmxRmi && !s.flink && flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip)) {
+        if s.kind == ServiceKind::JmxRmi
+            && !s.flink
+            && flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip))
+        {
             s.flink = true;
             s.product = Some("Java RMI registry (JMX) next to Flink".into());
             if let Some(ctx) = ctx {

@@ -105,7 +105,9 @@ pub async fn run(
     let limiter: Option<Arc<DefaultDirectRateLimiter>> = cfg
         .rate
         .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
-    let workers = cfg.concurrency.clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
+    let workers = cfg
+        .concurrency
+        .clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
         let space = Arc::clone(&space);

@@ -72,9 +72,7 @@ fn constant_regex(pattern: &str) -> Regex {
 
 fn uri_credentials() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        constant_regex(r"(?i)([a-z][a-z0-9+.\-]*://)([^/\s:@]+):([^/\s@]+)@")
-    })
+    RE.get_or_init(|| constant_regex(r"(?i)([a-z][a-z0-9+.\-]*://)([^/\s:@]+):([^/\s@]+)@"))
 }
 
 fn key_value_secrets() -> &'static Regex {
@@ -107,8 +105,7 @@ pub fn version(text: &str) -> Option<String> {
     let ok = !t.is_empty()
         && t.len() <= 32
         && t.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
     ok.then(|| t.to_string())
 }
@@ -119,7 +116,9 @@ mod tests {
 
     #[test]
     fn redaction() {
-        let s = redact(r#"{"key":"s3.access-key","value":"AKIAXYZ"} s3://bob:hunter2@bucket/x password=abc"#);
+        let s = redact(
+            r#"{"key":"s3.access-key","value":"AKIAXYZ"} s3://bob:hunter2@bucket/x password=abc"#,
+        );
         assert!(!s.contains("hunter2"), "{s}");
         assert!(!s.contains("abc"), "{s}");
         assert!(s.contains("s3://bob:******@bucket"), "{s}");

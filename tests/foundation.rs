@@ -101,14 +101,22 @@ fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {
         .stderr
         .clone();
     let err = String::from_utf8_lossy(&out);
-    assert!(err.contains("targets.txt:4") && err.contains("127.0.0.0/33"), "{err}");
-    assert!(err.contains("targets.txt:5") && err.contains("127.0.0.1:99999"), "{err}");
+    assert!(
+        err.contains("targets.txt:4") && err.contains("127.0.0.0/33"),
+        "{err}"
+    );
+    assert!(
+        err.contains("targets.txt:5") && err.contains("127.0.0.1:99999"),
+        "{err}"
+    );
 
     flinkscan()
         .args(["scan", "127.0.0.300"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("argument 1").and(predicate::str::contains("127.0.0.300")));
+        .stderr(
+            predicate::str::contains("argument 1").and(predicate::str::contains("127.0.0.300")),
+        );
     flinkscan()
         .args(["scan", "127.0.0.1", "--ports", "80,,81"])
         .assert()
@@ -129,18 +137,30 @@ fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {
 #[test]
 fn targets_example_parses_and_dry_run_sends_nothing() {
     let out = flinkscan()
-        .args(["scan", "-i", "targets.example", "--dry-run", "--ports", "8081"])
+        .args([
+            "scan",
+            "-i",
+            "targets.example",
+            "--dry-run",
+            "--ports",
+            "8081",
+        ])
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let lines: Vec<String> = String::from_utf8_lossy(&out).lines().map(String::from).collect();
+    let lines: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(String::from)
+        .collect();
     let set: BTreeSet<&String> = lines.iter().collect();
     assert_eq!(set.len(), lines.len(), "duplicates in dry run");
     assert!(lines.contains(&"127.0.3.1:50100".to_string()));
     assert!(lines.contains(&"[::1]:8081".to_string()));
-    assert!(lines.iter().all(|l| l.starts_with("127.") || l.starts_with("[::1]")));
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with("127.") || l.starts_with("[::1]")));
     // 1 + 16 + 8 + 4 addresses on 8081, localhost folds into 127.0.0.1/::1,
     // plus the explicit 50100.
     assert_eq!(lines.len(), 1 + 16 + 8 + 4 + 1 + 1 - 1);
@@ -164,7 +184,10 @@ fn exclusions_win() {
         .get_output()
         .stdout
         .clone();
-    let got: BTreeSet<String> = String::from_utf8_lossy(&out).lines().map(String::from).collect();
+    let got: BTreeSet<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(String::from)
+        .collect();
     let want: BTreeSet<String> = (0..4).map(|i| format!("127.0.0.{i}:1")).collect();
     assert_eq!(got, want);
 }
@@ -187,7 +210,13 @@ fn sweep_of_a_slash16_finds_exactly_the_listeners() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("out.json");
     flinkscan()
-        .args(["scan", "-q", &format!("127.{second}.0.0/16"), "--ports", &port.to_string()])
+        .args([
+            "scan",
+            "-q",
+            &format!("127.{second}.0.0/16"),
+            "--ports",
+            &port.to_string(),
+        ])
         .arg("--json")
         .arg(&json)
         .args(["--probe-timeout", "2s"])
@@ -205,7 +234,11 @@ fn sweep_of_a_slash16_finds_exactly_the_listeners() {
     assert_eq!(doc["stats"]["probed"], 65_536);
     assert_eq!(doc["stats"]["open"], 5);
     // Plain accept-and-close listeners are not Flink and yield no finding.
-    assert!(doc["services"].as_array().unwrap().iter().all(|s| s["flink"] == false));
+    assert!(doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["flink"] == false));
     assert_eq!(doc["findings"].as_array().unwrap().len(), 0);
 }
 
@@ -235,7 +268,9 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
         assert!(doc.get(key).is_some(), "missing {key}");
     }
     assert!(doc["scan"]["id"].as_str().is_some_and(|s| s.len() == 36));
-    assert!(doc["scan"]["started"].as_str().is_some_and(|s| s.ends_with('Z')));
+    assert!(doc["scan"]["started"]
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z')));
     let svc = &doc["services"][0];
     assert_eq!(svc["kind"], "rpc");
     assert_eq!(svc["flink"], true);
@@ -244,15 +279,24 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
 
     let text = std::fs::read_to_string(&jsonl).unwrap();
     assert!(text.ends_with('\n'));
-    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(events.len(), 2, "{text}");
     for e in &events {
         assert_eq!(e["ecs"]["version"], "8.17.0");
         assert_eq!(e["observer"]["type"], "scanner");
-        assert_eq!(e["destination"]["port"].as_u64(), Some(u64::from(rpc.addr.port())));
+        assert_eq!(
+            e["destination"]["port"].as_u64(),
+            Some(u64::from(rpc.addr.port()))
+        );
         assert!(e["@timestamp"].is_string());
     }
-    let finding = events.iter().find(|e| e["event"]["dataset"] == "flinkscan.finding").unwrap();
+    let finding = events
+        .iter()
+        .find(|e| e["event"]["dataset"] == "flinkscan.finding")
+        .unwrap();
     assert_eq!(finding["event"]["category"][0], "vulnerability");
     assert_eq!(finding["vulnerability"]["severity"], "critical");
     assert_eq!(finding["url"]["full"], format!("tcp://{}", rpc.addr));
@@ -264,17 +308,43 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
     }
 
     flinkscan()
-        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--fail-on", "high"])
+        .args([
+            "scan",
+            "-q",
+            &ip.to_string(),
+            "--ports",
+            &port,
+            "--fail-on",
+            "high",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("FLINK-RPC-PLAINTEXT"));
     flinkscan()
-        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--fail-on", "critical", "--skip-rules", "FLINK-RPC-*"])
+        .args([
+            "scan",
+            "-q",
+            &ip.to_string(),
+            "--ports",
+            &port,
+            "--fail-on",
+            "critical",
+            "--skip-rules",
+            "FLINK-RPC-*",
+        ])
         .assert()
         .code(0);
     // JSONL on stdout: only JSON lines there, the summary goes to stderr.
     let out = flinkscan()
-        .args(["scan", "-q", &ip.to_string(), "--ports", &port, "--jsonl", "-"])
+        .args([
+            "scan",
+            "-q",
+            &ip.to_string(),
+            "--ports",
+            &port,
+            "--jsonl",
+            "-",
+        ])
         .assert()
         .code(0)
         .get_output()
@@ -294,7 +364,15 @@ fn a_killed_scan_leaves_no_partial_report() {
     let jsonl = dir.path().join("killed.jsonl");
     let bin = assert_cmd::cargo::cargo_bin("flinkscan");
     let mut child = StdCommand::new(bin)
-        .args(["scan", "-q", &ip.to_string(), "--ports", &pit.addr.port().to_string(), "--probe-timeout", "30s"])
+        .args([
+            "scan",
+            "-q",
+            &ip.to_string(),
+            "--ports",
+            &pit.addr.port().to_string(),
+            "--probe-timeout",
+            "30s",
+        ])
         .arg("--json")
         .arg(&json)
         .arg("--jsonl")
@@ -321,11 +399,10 @@ fn a_killed_scan_leaves_no_partial_report() {
 
 #[test]
 fn rules_lists_the_catalog() {
-    flinkscan()
-        .args(["rules"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("FLINK-REST-UNAUTHENTICATED").and(predicate::str::contains("FLINK-CVE-2020-17519")));
+    flinkscan().args(["rules"]).assert().success().stdout(
+        predicate::str::contains("FLINK-REST-UNAUTHENTICATED")
+            .and(predicate::str::contains("FLINK-CVE-2020-17519")),
+    );
     flinkscan()
         .args(["scan", "--help"])
         .assert()

@@ -105,15 +105,20 @@ impl Catalog {
             file: file.to_string(),
             message: e.to_string().trim_end().to_string(),
         };
-        let rules_text = files.get("rules.toml").ok_or_else(|| CatalogError::Invalid {
-            file: "rules.toml".into(),
-            message: "missing".into(),
-        })?;
-        let rules: RulesFile = toml::from_str(rules_text).map_err(|e| parse_err("rules.toml", e))?;
-        let cve_text = files.get("cves.toml").ok_or_else(|| CatalogError::Invalid {
-            file: "cves.toml".into(),
-            message: "missing".into(),
-        })?;
+        let rules_text = files
+            .get("rules.toml")
+            .ok_or_else(|| CatalogError::Invalid {
+                file: "rules.toml".into(),
+                message: "missing".into(),
+            })?;
+        let rules: RulesFile =
+            toml::from_str(rules_text).map_err(|e| parse_err("rules.toml", e))?;
+        let cve_text = files
+            .get("cves.toml")
+            .ok_or_else(|| CatalogError::Invalid {
+                file: "cves.toml".into(),
+                message: "missing".into(),
+            })?;
         let cves: CveFile = toml::from_str(cve_text).map_err(|e| parse_err("cves.toml", e))?;
 
         let mut map = BTreeMap::new();
@@ -200,7 +205,10 @@ fn validate_rule(rule: &Rule, file: &str) -> Result<(), CatalogError> {
 fn collect_embedded(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
     for file in dir.files() {
         if let Some(text) = file.contents_utf8() {
-            out.insert(file.path().to_string_lossy().replace('\\', "/"), text.to_string());
+            out.insert(
+                file.path().to_string_lossy().replace('\\', "/"),
+                text.to_string(),
+            );
         }
     }
     for sub in dir.dirs() {
@@ -208,7 +216,11 @@ fn collect_embedded(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
     }
 }
 
-fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Result<(), CatalogError> {
+fn collect_dir(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), CatalogError> {
     let read_err = |p: &Path, source| CatalogError::Read {
         file: p.display().to_string(),
         source,
@@ -253,7 +265,10 @@ mod tests {
     fn malformed_probe_names_file_and_field() {
         let mut files = BTreeMap::new();
         collect_embedded(&EMBEDDED, &mut files);
-        files.insert("http/bad.toml".into(), "id = \"x\"\nrule = \"FLINK-REST-UNAUTHENTICATED\"\n[request]\nmethod = 3\n".into());
+        files.insert(
+            "http/bad.toml".into(),
+            "id = \"x\"\nrule = \"FLINK-REST-UNAUTHENTICATED\"\n[request]\nmethod = 3\n".into(),
+        );
         let e = Catalog::from_files(&files).unwrap_err().to_string();
         assert!(e.starts_with("http/bad.toml"), "{e}");
         assert!(e.contains("method"), "{e}");

@@ -30,7 +30,10 @@ pub fn parse_version(text: &str) -> Option<Version> {
     }
     let mut v = Version::new(major, minor, patch);
     if !pre.is_empty() {
-        v.pre = semver::Prerelease::new(&pre.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "")).ok()?;
+        v.pre = semver::Prerelease::new(
+            &pre.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', ""),
+        )
+        .ok()?;
     }
     Some(v)
 }
@@ -46,9 +49,9 @@ pub fn matching<'a>(cves: &'a [CveEntry], version: &str, service: &str) -> Vec<&
     cves.iter()
         .filter(|c| c.services.iter().any(|s| s == service))
         .filter(|c| {
-            c.affected.iter().any(|r| {
-                parse_range(r).is_ok_and(|(lo, hi)| lo <= v && v <= hi)
-            })
+            c.affected
+                .iter()
+                .any(|r| parse_range(r).is_ok_and(|(lo, hi)| lo <= v && v <= hi))
         })
         .collect()
 }
@@ -59,8 +62,15 @@ pub fn is_eol(eol: &EolTable, version: &str) -> bool {
         return false;
     };
     let line = format!("{}.{}", v.major, v.minor);
-    let supported: Vec<Version> = eol.supported.iter().filter_map(|s| parse_version(s)).collect();
-    if supported.iter().any(|s| format!("{}.{}", s.major, s.minor) == line) {
+    let supported: Vec<Version> = eol
+        .supported
+        .iter()
+        .filter_map(|s| parse_version(s))
+        .collect();
+    if supported
+        .iter()
+        .any(|s| format!("{}.{}", s.major, s.minor) == line)
+    {
         return false;
     }
     // Newer than every supported line: a release after our table, not EOL.

@@ -35,7 +35,9 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
     let decoded = lower.replace("%2f", "/").replace("%252f", "/");
     for frag in DENIED_FRAGMENTS {
         if decoded.contains(frag) {
-            return Err(format!("`{path}` is on the deny-list (`{frag}` changes cluster state)"));
+            return Err(format!(
+                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
+            ));
         }
     }
     match method.as_str() {
@@ -47,9 +49,13 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
             if allowed && intrusive {
                 Ok(())
             } else if allowed {
-                Err(format!("{method} {path} changes target state; it needs --intrusive"))
+                Err(format!(
+                    "{method} {path} changes target state; it needs --intrusive"
+                ))
             } else {
-                Err(format!("{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"))
+                Err(format!(
+                    "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
+                ))
             }
         }
     }

@@ -50,7 +50,14 @@ pub struct CheckContext {
 }
 
 impl CheckContext {
-    fn finding(&self, rule_id: &str, service: &Service, url: String, detail: String, evidence: Vec<Evidence>) -> Option<Finding> {
+    fn finding(
+        &self,
+        rule_id: &str,
+        service: &Service,
+        url: String,
+        detail: String,
+        evidence: Vec<Evidence>,
+    ) -> Option<Finding> {
         if !self.filter.allows(rule_id) {
             return None;
         }
@@ -127,7 +134,11 @@ async fn http_probes(service: &Service, ctx: &CheckContext, out: &mut CheckOutpu
         }
         let target = http_target(service, ctx, p.request.plaintext);
         let resp = match target
-            .request(&p.request.method, &p.request.path, p.request.body.as_deref())
+            .request(
+                &p.request.method,
+                &p.request.path,
+                p.request.body.as_deref(),
+            )
             .await
         {
             Ok(r) => r,
@@ -191,7 +202,10 @@ async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOu
         let evidence = Evidence {
             request: format!("GET {path}"),
             status: Some(resp.status),
-            excerpt: format!("keys with secret values (values not kept): {}", keys.join(", ")),
+            excerpt: format!(
+                "keys with secret values (values not kept): {}",
+                keys.join(", ")
+            ),
         };
         if let Some(f) = ctx.finding(RULE, service, service.url(path), detail, vec![evidence]) {
             out.findings.push(f);
@@ -261,7 +275,10 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
     let Some(handle) = handle else { return };
     let close_path = format!("/v1/sessions/{handle}");
     let closed = match deny::check("DELETE", &close_path, ctx.intrusive) {
-        Ok(()) => target.request("DELETE", &close_path, None).await.map(|r| r.status),
+        Ok(()) => target
+            .request("DELETE", &close_path, None)
+            .await
+            .map(|r| r.status),
         Err(reason) => {
             out.errors.push(reason);
             return;
@@ -279,7 +296,13 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
         status: Some(opened.status),
         excerpt: "sessionHandle returned (handle not kept)".into(),
     };
-    if let Some(f) = ctx.finding(RULE, service, service.url("/v1/sessions"), detail, vec![evidence]) {
+    if let Some(f) = ctx.finding(
+        RULE,
+        service,
+        service.url("/v1/sessions"),
+        detail,
+        vec![evidence],
+    ) {
         out.findings.push(f);
     }
 }
@@ -299,7 +322,13 @@ fn binary_plaintext(service: &Service, ctx: &CheckContext, out: &mut CheckOutput
         "{} answered an unauthenticated plaintext probe.",
         service.kind
     );
-    if let Some(f) = ctx.finding(rule, service, service.url(""), detail, service.evidence.clone()) {
+    if let Some(f) = ctx.finding(
+        rule,
+        service,
+        service.url(""),
+        detail,
+        service.evidence.clone(),
+    ) {
         out.findings.push(f);
     }
     if service.kind == ServiceKind::BlobServer {
@@ -320,8 +349,17 @@ fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) 
         .split_whitespace()
         .find(|w| w.contains("blobStore-") || w.starts_with("/tmp/"))
     {
-        let detail = format!("BLOB error message names a local path: {}", untrusted::clean(path, 120));
-        if let Some(f) = ctx.finding("FLINK-BLOB-PATH-LEAK", service, service.url(""), detail, service.evidence.clone()) {
+        let detail = format!(
+            "BLOB error message names a local path: {}",
+            untrusted::clean(path, 120)
+        );
+        if let Some(f) = ctx.finding(
+            "FLINK-BLOB-PATH-LEAK",
+            service,
+            service.url(""),
+            detail,
+            service.evidence.clone(),
+        ) {
             out.findings.push(f);
         }
     }
@@ -355,7 +393,13 @@ fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
             ctx.catalog.eol.supported.join(", ")
         );
         let evidence = service.evidence.iter().take(1).cloned().collect();
-        if let Some(f) = ctx.finding("FLINK-EOL-VERSION", service, service.url("/config"), detail, evidence) {
+        if let Some(f) = ctx.finding(
+            "FLINK-EOL-VERSION",
+            service,
+            service.url("/config"),
+            detail,
+            evidence,
+        ) {
             out.findings.push(f);
         }
     }
@@ -401,7 +445,11 @@ fn dedup(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| {
         (&a.rule_id, &a.endpoint)
             .cmp(&(&b.rule_id, &b.endpoint))
-            .then_with(|| b.detail.starts_with("Confirmed").cmp(&a.detail.starts_with("Confirmed")))
+            .then_with(|| {
+                b.detail
+                    .starts_with("Confirmed")
+                    .cmp(&a.detail.starts_with("Confirmed"))
+            })
     });
     findings.dedup_by(|a, b| a.rule_id == b.rule_id && a.endpoint == b.endpoint);
 }

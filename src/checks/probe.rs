@@ -217,7 +217,10 @@ impl ProbeFile {
     /// Whether the response matches this probe.
     pub fn matches(&self, resp: &Response) -> bool {
         let json = resp.json();
-        let mut results = self.matchers.iter().map(|m| matcher_hit(m, resp, json.as_ref()));
+        let mut results = self
+            .matchers
+            .iter()
+            .map(|m| matcher_hit(m, resp, json.as_ref()));
         match self.matchers_condition {
             Condition::And => results.all(|x| x),
             Condition::Or => results.any(|x| x),
@@ -238,16 +241,25 @@ impl ProbeFile {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         }),
-                    ExtractorKind::Header => x.header.as_deref().and_then(|h| resp.header(h)).map(String::from),
+                    ExtractorKind::Header => x
+                        .header
+                        .as_deref()
+                        .and_then(|h| resp.header(h))
+                        .map(String::from),
                     ExtractorKind::Regex => {
                         let re = Regex::new(x.regex.as_deref().unwrap_or("")).ok()?;
                         let text = resp.text();
                         re.captures(&text).and_then(|c| {
-                            c.get(1).or_else(|| c.get(0)).map(|m| m.as_str().to_string())
+                            c.get(1)
+                                .or_else(|| c.get(0))
+                                .map(|m| m.as_str().to_string())
                         })
                     }
                 }?;
-                Some((x.name.clone(), untrusted::clean(&untrusted::redact(&raw), 160)))
+                Some((
+                    x.name.clone(),
+                    untrusted::clean(&untrusted::redact(&raw), 160),
+                ))
             })
             .collect()
     }

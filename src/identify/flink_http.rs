@@ -79,7 +79,11 @@ pub fn parse_gateway_info(resp: &Response) -> Option<Option<String>> {
     if json.get("productName")?.as_str()? != "Apache Flink" {
         return None;
     }
-    Some(json.get("version").and_then(|v| v.as_str()).and_then(untrusted::version))
+    Some(
+        json.get("version")
+            .and_then(|v| v.as_str())
+            .and_then(untrusted::version),
+    )
 }
 
 /// `GET /v1/api_versions`: `{"versions":["V1","V2"]}`.
@@ -106,9 +110,7 @@ pub fn is_flink_prometheus(resp: &Response) -> bool {
     }
     let text = String::from_utf8_lossy(&resp.body);
     text.lines().take(5000).any(|l| {
-        l.starts_with("flink_")
-            || l.starts_with("# TYPE flink_")
-            || l.starts_with("# HELP flink_")
+        l.starts_with("flink_") || l.starts_with("# TYPE flink_") || l.starts_with("# HELP flink_")
     })
 }
 
@@ -150,7 +152,10 @@ mod tests {
 
     #[test]
     fn dashboard_config() {
-        let r = resp(200, r#"{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"abc @ 2025","features":{"web-submit":true,"web-cancel":false,"web-rescale":false,"web-history":false}}"#);
+        let r = resp(
+            200,
+            r#"{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"abc @ 2025","features":{"web-submit":true,"web-cancel":false,"web-rescale":false,"web-history":false}}"#,
+        );
         let c = parse_dashboard_config(&r).unwrap();
         assert_eq!(c.version.as_deref(), Some("1.20.1"));
         assert_eq!(c.features.get("web-submit"), Some(&true));
@@ -163,7 +168,13 @@ mod tests {
     fn gateway_from_fixture() {
         let r = resp(200, r#"{"productName":"Apache Flink","version":"1.20.1"}"#);
         assert_eq!(parse_gateway_info(&r), Some(Some("1.20.1".into())));
-        assert_eq!(parse_gateway_info(&resp(200, r#"{"productName":"Apache Spark","version":"3"}"#)), None);
+        assert_eq!(
+            parse_gateway_info(&resp(
+                200,
+                r#"{"productName":"Apache Spark","version":"3"}"#
+            )),
+            None
+        );
         assert_eq!(
             parse_api_versions(&resp(200, r#"{"versions":["V1","V2","V3"]}"#)),
             vec!["V1", "V2", "V3"]

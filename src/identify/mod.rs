@@ -75,7 +75,9 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         }
     };
     if summary.client_cert_required {
-        tls_evidence.excerpt.push_str("; server requires a client certificate (mutual TLS)");
+        tls_evidence
+            .excerpt
+            .push_str("; server requires a client certificate (mutual TLS)");
     }
     service.evidence.insert(0, tls_evidence);
     service.tls = Some(summary);
@@ -112,7 +114,8 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
                 let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
                 s.product = Some("Apache Flink".into());
                 s.confidence = 70;
-                s.evidence.push(evidence_http("GET /config (plain HTTP)", &resp));
+                s.evidence
+                    .push(evidence_http("GET /config (plain HTTP)", &resp));
                 return s;
             }
         }
@@ -188,7 +191,15 @@ async fn identify_silent(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
     let addr = endpoint.socket_addr();
     let mut errors = Vec::new();
 
-    match wire::exchange(addr, wire::BLOB_PROBE, cfg.timeout, 4096, wire::blob_reply_complete).await {
+    match wire::exchange(
+        addr,
+        wire::BLOB_PROBE,
+        cfg.timeout,
+        4096,
+        wire::blob_reply_complete,
+    )
+    .await
+    {
         Ok(reply) => {
             if let Some(blob) = wire::parse_blob_reply(&reply.bytes) {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::BlobServer);
@@ -215,7 +226,11 @@ async fn identify_silent(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
         Err(e) => errors.push(format!("blob probe: {e}")),
     }
 
-    match wire::exchange(addr, wire::RPC_HEARTBEAT, cfg.timeout, 64, |b| b.len() >= 12).await {
+    match wire::exchange(addr, wire::RPC_HEARTBEAT, cfg.timeout, 64, |b| {
+        b.len() >= 12
+    })
+    .await
+    {
         Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
             let mut s = Service::new(endpoint.clone(), ServiceKind::Rpc);
             s.product = Some("Apache Flink".into());

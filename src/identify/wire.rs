@@ -116,7 +116,9 @@ pub fn parse_blob_reply(bytes: &[u8]) -> Option<BlobReply> {
     if !text.contains("java.io.IOException") {
         return None;
     }
-    let message = java_strings(body).into_iter().find(|s| s.contains("BLOB"))?;
+    let message = java_strings(body)
+        .into_iter()
+        .find(|s| s.contains("BLOB"))?;
     Some(BlobReply { message })
 }
 
@@ -235,12 +237,16 @@ mod tests {
 
     #[test]
     fn rpc_jrmi_tm() {
-        assert!(is_rpc_disassociate(&[0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0]));
+        assert!(is_rpc_disassociate(&[
+            0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0
+        ]));
         assert!(!is_rpc_disassociate(&[0, 0, 0, 0]));
         assert!(is_jrmi_ack(b"\x4e\x00\x09127.0.0.1\x00\x00\xc3\x50"));
         assert!(!is_jrmi_ack(b"\x4e\x00"));
         assert!(!is_jrmi_ack(b"HTTP/1.1 400"));
-        assert!(is_taskmanager_data(&[0, 0, 0, 40, 0xba, 0xdc, 0x0f, 0xfe, 5]));
+        assert!(is_taskmanager_data(&[
+            0, 0, 0, 40, 0xba, 0xdc, 0x0f, 0xfe, 5
+        ]));
         assert!(!is_taskmanager_data(&[0xba, 0xdc, 0x0f, 0xfe]));
     }
 }

@@ -32,8 +32,16 @@ pub struct Diff {
 }
 
 pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
-    let old_map: BTreeMap<Key, &Finding> = old.findings.iter().map(|f| (key(f), f)).collect();
-    let new_map: BTreeMap<Key, &Finding> = new.findings.iter().map(|f| (key(f), f)).collect();
+    // Findings a baseline run marked fixed are absences, not findings.
+    let present = |r: &'_ ScanReport| -> BTreeMap<Key, Finding> {
+        r.findings
+            .iter()
+            .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
+            .map(|f| (key(f), f.clone()))
+            .collect()
+    };
+    let old_map = present(old);
+    let new_map = present(new);
     let mut d = Diff {
         old_scan: old.scan.id.clone(),
         new_scan: new.scan.id.clone(),
@@ -41,14 +49,14 @@ pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
     };
     for (k, f) in &new_map {
         if old_map.contains_key(k) {
-            d.unchanged.push((*f).clone());
+            d.unchanged.push(f.clone());
         } else {
-            d.new.push((*f).clone());
+            d.new.push(f.clone());
         }
     }
     for (k, f) in &old_map {
         if !new_map.contains_key(k) {
-            d.fixed.push((*f).clone());
+            d.fixed.push(f.clone());
         }
     }
     for list in [&mut d.new, &mut d.unchanged, &mut d.fixed] {
@@ -63,7 +71,14 @@ pub fn apply(report: &mut ScanReport, baseline: &ScanReport) {
     let d = diff(baseline, report);
     let new_keys: std::collections::BTreeSet<Key> = d.new.iter().map(key).collect();
     for f in &mut report.findings {
-        f.baseline_state = Some(if new_keys.contains(&key(f)) { "new" } else { "unchanged" }.to_string());
+        f.baseline_state = Some(
+            if new_keys.contains(&key(f)) {
+                "new"
+            } else {
+                "unchanged"
+            }
+            .to_string(),
+        );
     }
     for mut f in d.fixed {
         f.baseline_state = Some("fixed".into());

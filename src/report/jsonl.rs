@@ -71,7 +71,12 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
     })
 }
 
-pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, timestamp: &str) -> Value {
+pub fn finding_event(
+    finding: &Finding,
+    rule: Option<&Rule>,
+    scan_id: &str,
+    timestamp: &str,
+) -> Value {
     let (score, cwe, description, remediation, reference) = match rule {
         Some(r) => (
             Some(r.security_severity),
@@ -88,7 +93,11 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
         .take(4)
         .map(|e| json!({"request": untrusted::clean(&e.request, 300), "status": e.status, "excerpt": untrusted::clean(&e.excerpt, 400)}))
         .collect();
-    let enumeration = if finding.rule_id.starts_with("FLINK-CVE-") { "CVE" } else { "flinkscan" };
+    let enumeration = if finding.rule_id.starts_with("FLINK-CVE-") {
+        "CVE"
+    } else {
+        "flinkscan"
+    };
     json!({
         "@timestamp": timestamp,
         "ecs": {"version": ECS_VERSION},

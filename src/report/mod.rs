@@ -79,8 +79,10 @@ impl ScanReport {
     /// apart from ids and timestamps.
     pub fn normalise(&mut self) {
         self.services.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
-        self.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        self.notices.sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
+        self.findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.notices
+            .sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
         self.notices.dedup();
         self.stats.findings = self.findings.len() as u64;
         self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
@@ -97,5 +99,6 @@ pub fn now_rfc3339() -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    now.format(&format).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+    now.format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
 }

@@ -34,7 +34,10 @@ pub enum Compat {
 /// `sha256(rule|host|port)`: stable across scans, nothing time-dependent.
 pub fn fingerprint(f: &Finding) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{}|{}|{}", f.rule_id, f.endpoint.ip, f.endpoint.port));
+    h.update(format!(
+        "{}|{}|{}",
+        f.rule_id, f.endpoint.ip, f.endpoint.port
+    ));
     hex::encode(h.finalize())
 }
 
@@ -107,7 +110,11 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
     // Every rule of the catalog is listed, so consumers see what was checked
     // even on a clean scan; results point at them by index.
     let rules: Vec<&Rule> = catalog.rules.values().collect();
-    let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
     let results: Vec<Value> = report
         .findings
         .iter()

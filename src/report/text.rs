@@ -21,7 +21,13 @@ pub fn render(report: &ScanReport, color: bool) -> String {
         report.scan.status
     );
     let mut counts = Vec::new();
-    for sev in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
         let n = report.findings.iter().filter(|f| f.severity == sev).count();
         if n > 0 {
             counts.push(format!("{n} {sev}"));
@@ -34,7 +40,13 @@ pub fn render(report: &ScanReport, color: bool) -> String {
         let _ = writeln!(out);
         for f in &report.findings {
             let sev = paint(f.severity, color);
-            let _ = writeln!(out, "{sev} {:<21} {:<34} {}", f.endpoint.authority(), f.rule_id, f.title);
+            let _ = writeln!(
+                out,
+                "{sev} {:<21} {:<34} {}",
+                f.endpoint.authority(),
+                f.rule_id,
+                f.title
+            );
         }
     }
     if !report.services.is_empty() {

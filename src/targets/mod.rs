@@ -15,8 +15,8 @@ use std::net::IpAddr;
 
 use crate::model::Endpoint;
 use permute::Permutation;
-pub use spec::{parse_lines, parse_spec, Hosts, Origin, Spec, SpecError};
 use spec::{ip_to_u128, u128_to_ip};
+pub use spec::{parse_lines, parse_spec, Hosts, Origin, Spec, SpecError};
 
 /// Errors building the target space.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,9 @@ pub enum TargetError {
     Empty,
     #[error("the target space is {addresses} addresses, more than a /16 (65,536); pass --allow-large if you mean it")]
     TooLarge { addresses: u128 },
-    #[error("the target space has {0} probes, more than 2^64; split IPv6 sweeps into smaller blocks")]
+    #[error(
+        "the target space has {0} probes, more than 2^64; split IPv6 sweeps into smaller blocks"
+    )]
     Overflow(u128),
     #[error("shard {0}: expected K/N with 0 <= K < N (for example 0/4)")]
     BadShard(String),
@@ -128,9 +130,9 @@ impl IntervalSet {
 
     /// Number of addresses (saturating at u128::MAX for `::/0`).
     pub fn len(&self) -> u128 {
-        self.ranges
-            .iter()
-            .fold(0u128, |acc, &(lo, hi)| acc.saturating_add(hi - lo).saturating_add(1))
+        self.ranges.iter().fold(0u128, |acc, &(lo, hi)| {
+            acc.saturating_add(hi - lo).saturating_add(1)
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,7 +176,10 @@ impl Block {
         let nports = self.ports.len() as u64;
         let addr_index = index / nports;
         let port = *self.ports.get((index % nports) as usize)?;
-        let k = self.starts.partition_point(|&s| s <= addr_index).checked_sub(1)?;
+        let k = self
+            .starts
+            .partition_point(|&s| s <= addr_index)
+            .checked_sub(1)?;
         let (lo, _) = *self.ranges.get(k)?;
         let offset = u128::from(addr_index - self.starts.get(k)?);
         Some((u128_to_ip(lo + offset), port))
@@ -238,7 +243,11 @@ impl TargetSpace {
                 continue;
             }
             all = IntervalSet::from_ranges(
-                all.ranges.iter().chain(set.ranges.iter()).copied().collect(),
+                all.ranges
+                    .iter()
+                    .chain(set.ranges.iter())
+                    .copied()
+                    .collect(),
             );
             blocks.push(Block::new(set, vec![port])?);
         }
@@ -250,9 +259,9 @@ impl TargetSpace {
         let mut total: u64 = 0;
         for b in &blocks {
             block_starts.push(total);
-            total = total
-                .checked_add(b.probes)
-                .ok_or(TargetError::Overflow(u128::from(total) + u128::from(b.probes)))?;
+            total = total.checked_add(b.probes).ok_or(TargetError::Overflow(
+                u128::from(total) + u128::from(b.probes),
+            ))?;
         }
         Ok(TargetSpace {
             blocks,
@@ -302,7 +311,10 @@ impl TargetSpace {
             return None;
         }
         let index = self.perm.apply(i);
-        let b = self.block_starts.partition_point(|&s| s <= index).checked_sub(1)?;
+        let b = self
+            .block_starts
+            .partition_point(|&s| s <= index)
+            .checked_sub(1)?;
         let block = self.blocks.get(b)?;
         let (ip, port) = block.get(index - self.block_starts.get(b)?)?;
         Some(Endpoint {
@@ -376,7 +388,11 @@ mod tests {
     fn space_visits_each_probe_once_and_shards_partition() {
         let input = SpaceInput {
             ranges: vec![r("127.0.0.0", "127.0.0.255"), r("::1", "::1")],
-            with_port: vec![(r("127.9.9.9", "127.9.9.9").0, r("127.9.9.9", "127.9.9.9").1, 1234)],
+            with_port: vec![(
+                r("127.9.9.9", "127.9.9.9").0,
+                r("127.9.9.9", "127.9.9.9").1,
+                1234,
+            )],
             exclude: vec![r("127.0.0.128", "127.0.0.255")],
             hostnames: HashMap::new(),
         };

@@ -92,7 +92,9 @@ mod tests {
 
     #[test]
     fn bijective_on_many_sizes() {
-        for n in [1u64, 2, 3, 5, 7, 16, 17, 255, 256, 1000, 4097, 65_536, 100_003] {
+        for n in [
+            1u64, 2, 3, 5, 7, 16, 17, 255, 256, 1000, 4097, 65_536, 100_003,
+        ] {
             for seed in [0u64, 1, 42] {
                 let p = Permutation::new(n, seed);
                 let mut seen = vec![false; n as usize];
@@ -116,7 +118,10 @@ mod tests {
         let close = (0..1000)
             .filter(|&i| a.apply(i).abs_diff(a.apply(i + 1)) < 256)
             .count();
-        assert!(close < 50, "{close} of 1000 consecutive pairs were adjacent");
+        assert!(
+            close < 50,
+            "{close} of 1000 consecutive pairs were adjacent"
+        );
     }
 
     #[test]

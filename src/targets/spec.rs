@@ -191,7 +191,9 @@ fn parse_hosts(text: &str) -> Result<Hosts, String> {
 /// Digits and dots only (or hex and colons) means the user meant an address:
 /// say so instead of trying DNS on `10.0.0.300`.
 fn looks_like_ip_attempt(text: &str) -> bool {
-    let all_v4ish = text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    let all_v4ish = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
     let v6ish = text.contains(':');
     all_v4ish || v6ish
 }
@@ -315,6 +317,9 @@ mod tests {
         }
         let e = parse_lines("t.txt", "127.0.0.1\n\n# c\n127.0.0.1/40\n").unwrap_err();
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].to_string().split(':').take(2).collect::<Vec<_>>(), ["t.txt", "4"]);
+        assert_eq!(
+            e[0].to_string().split(':').take(2).collect::<Vec<_>>(),
+            ["t.txt", "4"]
+        );
     }
 }

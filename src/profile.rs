@@ -1,0 +1,143 @@
+//! `--config FILE`: a scan profile in TOML whose keys are the long flag
+//! names. It is turned into arguments placed before the command line's own,
+//! so anything given on the command line wins.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Keys that are positional or lists rather than `--key value`.
+const TARGETS_KEY: &str = "targets";
+
+/// Expand `--config FILE` inside `argv` (only after the `scan` subcommand).
+pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, ProfileError> {
+    let Some(scan_at) = argv.iter().position(|a| a == "scan") else {
+        return Ok(argv);
+    };
+    let mut config: Option<(usize, usize, OsString)> = None;
+    for (i, a) in argv.iter().enumerate().skip(scan_at + 1) {
+        if a == "--config" {
+            if let Some(v) = argv.get(i + 1) {
+                config = Some((i, 2, v.clone()));
+            }
+            break;
+        }
+        if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--config=")) {
+            config = Some((i, 1, OsString::from(v)));
+            break;
+        }
+    }
+    let Some((at, width, path)) = config else {
+        return Ok(argv);
+    };
+    let profile_args = load(Path::new(&path))?;
+    let mut out: Vec<OsString> = argv[..=scan_at].to_vec();
+    out.extend(profile_args);
+    out.extend(argv[scan_at + 1..at].iter().cloned());
+    out.extend(argv[at + width..].iter().cloned());
+    Ok(out)
+}
+
+fn load(path: &Path) -> Result<Vec<OsString>, ProfileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ProfileError::Invalid {
+        path: shown.clone(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let invalid = |key: &str, what: &str| ProfileError::Invalid {
+        path: shown.clone(),
+        message: format!("key `{key}`: {what}"),
+    };
+    let mut args = Vec::new();
+    let mut positional = Vec::new();
+    for (key, value) in &table {
+        if key == "config" {
+            return Err(invalid(key, "a profile cannot name another profile"));
+        }
+        let values: Vec<String> = match value {
+            toml::Value::String(s) => vec![s.clone()],
+            toml::Value::Integer(i) => vec![i.to_string()],
+            toml::Value::Boolean(b) => {
+                if *b {
+                    args.push(OsString::from(format!("--{key}")));
+                }
+                continue;
+            }
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    toml::Value::Integer(i) => Ok(i.to_string()),
+                    _ => Err(invalid(key, "list items must be strings or numbers")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(invalid(key, "must be a string, number, boolean or list")),
+        };
+        if key == TARGETS_KEY {
+            positional.extend(values);
+            continue;
+        }
+        for v in values {
+            args.push(OsString::from(format!("--{key}")));
+            args.push(OsString::from(v));
+        }
+    }
+    // Positional targets must come last so they are not taken as flag values.
+    if !positional.is_empty() {
+        args.extend(positional.into_iter().map(OsString::from));
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_before_command_line_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            "ports = \"8081\"\nquiet = true\ntargets = [\"127.0.0.1\"]\nfail-on = \"high\"\n",
+        )
+        .unwrap();
+        let argv: Vec<OsString> = [
+            "flinkscan",
+            "scan",
+            "--config",
+            p.to_str().unwrap(),
+            "--ports",
+            "9",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let out: Vec<String> = expand(argv)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let ports_at = out.iter().position(|a| a == "8081").unwrap();
+        let cli_at = out.iter().position(|a| a == "9").unwrap();
+        assert!(ports_at < cli_at, "{out:?}");
+        assert!(out.contains(&"--quiet".to_string()));
+        assert!(out.contains(&"127.0.0.1".to_string()));
+    }
+}
