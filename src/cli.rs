@@ -65,6 +65,18 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         probes: Option<PathBuf>,
     },
+    /// Merge the --json (or --sarif) outputs of the shards of one scan into one report.
+    Merge {
+        /// Shard outputs: all JSON reports or all SARIF logs.
+        #[arg(required = true, value_name = "FILE")]
+        inputs: Vec<PathBuf>,
+        /// Where to write the merged report (atomically, mode 0600).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// With JSON inputs, also render the merged report as SARIF to FILE.
+        #[arg(long, value_name = "FILE")]
+        sarif: Option<PathBuf>,
+    },
     /// Compare two --json reports: which findings are new, unchanged or fixed.
     Diff {
         old: PathBuf,

@@ -94,6 +94,11 @@ fn run(cli: Cli) -> Result<u8> {
             print_rules(&catalog, json)?;
             Ok(EXIT_CLEAN)
         }
+        Command::Merge {
+            inputs,
+            output,
+            sarif,
+        } => merge_command(&inputs, &output, sarif.as_deref()),
         Command::Diff { old, new, json } => {
             let old = read_report(&old)?;
             let new = read_report(&new)?;
@@ -112,6 +117,52 @@ fn run(cli: Cli) -> Result<u8> {
             })
         }
     }
+}
+
+fn merge_command(
+    inputs: &[std::path::PathBuf],
+    output: &std::path::Path,
+    sarif_out: Option<&std::path::Path>,
+) -> Result<u8> {
+    let mut docs = Vec::new();
+    for p in inputs {
+        let bytes = atomic::read_capped(p, 512 << 20)
+            .map_err(|e| Usage(format!("cannot read {}: {e}", p.display())))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Usage(format!("{} is not JSON: {e}", p.display())))?;
+        docs.push(v);
+    }
+    let all_sarif = docs.iter().all(|d| d.get("runs").is_some());
+    let bytes = if all_sarif {
+        let merged = report::merge::merge_sarif(&docs).map_err(|e| Usage(e.to_string()))?;
+        serde_json::to_vec_pretty(&merged)?
+    } else {
+        let reports = docs
+            .into_iter()
+            .zip(inputs)
+            .map(|(d, p)| {
+                serde_json::from_value::<ScanReport>(d).map_err(|e| {
+                    Usage(format!(
+                        "{} is not a flinkscan --json report: {e}",
+                        p.display()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let merged = report::merge::merge_reports(reports).map_err(|e| Usage(e.to_string()))?;
+        if let Some(path) = sarif_out {
+            let catalog = Catalog::load(None).map_err(|e| Usage(e.to_string()))?;
+            let doc = sarif::render(&merged, &catalog, sarif::Compat::Standard);
+            let mut b = serde_json::to_vec_pretty(&doc)?;
+            b.push(b'\n');
+            atomic::write(path, &b).with_context(|| format!("writing {}", path.display()))?;
+        }
+        serde_json::to_vec_pretty(&merged)?
+    };
+    let mut bytes = bytes;
+    bytes.push(b'\n');
+    atomic::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    Ok(EXIT_CLEAN)
 }
 
 fn read_report(path: &std::path::Path) -> Result<ScanReport> {

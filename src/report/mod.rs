@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod baseline;
 pub mod jsonl;
+pub mod merge;
 pub mod sarif;
 pub mod text;
 

@@ -1,0 +1,194 @@
+//! Merge the outputs of the shards of one scan into one report.
+//!
+//! JSON reports merge into a report equal to the unsharded scan's apart from
+//! ids and times (shards are disjoint, so this is a union plus sums). SARIF
+//! logs merge into one run with the union of rules, re-indexed results and
+//! every invocation's notifications.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::ScanReport;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Empty,
+    #[error("input {index} is from another scan: {what} differs ({a} vs {b})")]
+    Mismatch {
+        index: usize,
+        what: &'static str,
+        a: String,
+        b: String,
+    },
+    #[error("input {0} is not a SARIF log with one run")]
+    NotSarif(usize),
+}
+
+/// Merge shard reports (any order) into one.
+pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeError> {
+    if inputs.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    inputs.sort_by(|a, b| a.scan.shard.cmp(&b.scan.shard));
+    let first = inputs.remove(0);
+    let mut out = first.clone();
+    let mut shards = vec![first.scan.shard.clone()];
+    for (i, r) in inputs.into_iter().enumerate() {
+        let index = i + 1;
+        let check = |what: &'static str, a: String, b: String| {
+            if a == b {
+                Ok(())
+            } else {
+                Err(MergeError::Mismatch { index, what, a, b })
+            }
+        };
+        check(
+            "targets",
+            first.scan.targets.join(","),
+            r.scan.targets.join(","),
+        )?;
+        check(
+            "ports",
+            format!("{:?}", first.scan.ports),
+            format!("{:?}", r.scan.ports),
+        )?;
+        check("seed", first.scan.seed.to_string(), r.scan.seed.to_string())?;
+        shards.push(r.scan.shard.clone());
+        out.scan.started = out.scan.started.min(r.scan.started);
+        out.scan.finished = out.scan.finished.max(r.scan.finished);
+        out.scan.duration_ms = out.scan.duration_ms.max(r.scan.duration_ms);
+        if r.scan.status != "complete" {
+            out.scan.status = r.scan.status.clone();
+        }
+        out.scan.probes_shard += r.scan.probes_shard;
+        out.stats.probed += r.stats.probed;
+        out.stats.open += r.stats.open;
+        out.stats.closed += r.stats.closed;
+        out.stats.filtered += r.stats.filtered;
+        out.stats.unreachable += r.stats.unreachable;
+        out.services.extend(r.services);
+        out.findings.extend(r.findings);
+        out.notices.extend(r.notices);
+    }
+    // All N shards present: the merge is the whole scan.
+    let count = shards
+        .first()
+        .and_then(|s| s.split_once('/'))
+        .and_then(|(_, n)| n.parse::<usize>().ok());
+    out.scan.shard = match count {
+        Some(n) if n == shards.len() && (0..n).all(|k| shards.contains(&format!("{k}/{n}"))) => {
+            "0/1".to_string()
+        }
+        _ => shards.join(","),
+    };
+    out.scan.id = uuid::Uuid::new_v4().to_string();
+    out.normalise();
+    out.services.dedup_by(|a, b| a.endpoint == b.endpoint);
+    Ok(out)
+}
+
+/// Merge SARIF logs: one run, rules de-duplicated by id, results re-indexed.
+pub fn merge_sarif(inputs: &[Value]) -> Result<Value, MergeError> {
+    let first = inputs.first().ok_or(MergeError::Empty)?;
+    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
+    let mut results: Vec<Value> = Vec::new();
+    let mut notifications: Vec<Value> = Vec::new();
+    let mut start: Option<String> = None;
+    let mut end: Option<String> = None;
+    let mut ok = true;
+    for (i, doc) in inputs.iter().enumerate() {
+        let runs = doc
+            .get("runs")
+            .and_then(|r| r.as_array())
+            .ok_or(MergeError::NotSarif(i))?;
+        for run in runs {
+            for r in run
+                .pointer("/tool/driver/rules")
+                .and_then(|r| r.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = r.get("id").and_then(|i| i.as_str()) {
+                    rules.entry(id.to_string()).or_insert_with(|| r.clone());
+                }
+            }
+            results.extend(
+                run.get("results")
+                    .and_then(|r| r.as_array())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            for inv in run
+                .get("invocations")
+                .and_then(|i| i.as_array())
+                .into_iter()
+                .flatten()
+            {
+                notifications.extend(
+                    inv.get("toolExecutionNotifications")
+                        .and_then(|n| n.as_array())
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                ok &= inv
+                    .get("executionSuccessful")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                if let Some(s) = inv.get("startTimeUtc").and_then(|v| v.as_str()) {
+                    start = Some(start.map_or(s.to_string(), |c| c.min(s.to_string())));
+                }
+                if let Some(e) = inv.get("endTimeUtc").and_then(|v| v.as_str()) {
+                    end = Some(end.map_or(e.to_string(), |c| c.max(e.to_string())));
+                }
+            }
+        }
+    }
+    let index: BTreeMap<&str, usize> = rules
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    for r in &mut results {
+        let id = r.get("ruleId").and_then(|v| v.as_str()).map(String::from);
+        if let Some(i) = id.as_deref().and_then(|id| index.get(id)) {
+            r["ruleIndex"] = json!(i);
+        }
+    }
+    let key = |r: &Value| {
+        (
+            r.get("ruleId")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+            r.pointer("/locations/0/physicalLocation/artifactLocation/uri")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    results.sort_by_key(key);
+    results.dedup_by(|a, b| key(a) == key(b));
+    let mut run = first
+        .pointer("/runs/0")
+        .cloned()
+        .ok_or(MergeError::NotSarif(0))?;
+    run["tool"]["driver"]["rules"] = Value::Array(rules.into_values().collect());
+    run["results"] = Value::Array(results);
+    let mut invocation = json!({
+        "executionSuccessful": ok,
+        "toolExecutionNotifications": notifications,
+    });
+    if let Some(s) = start {
+        invocation["startTimeUtc"] = json!(s);
+    }
+    if let Some(e) = end {
+        invocation["endTimeUtc"] = json!(e);
+    }
+    run["invocations"] = json!([invocation]);
+    let mut out = first.clone();
+    out["runs"] = json!([run]);
+    Ok(out)
+}
