@@ -8,15 +8,12 @@ use regex::Regex;
 /// Printable, single-line, at most `max` characters (an ellipsis marks a cut).
 pub fn clean(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
-    let mut count = 0;
-    for c in text.chars() {
+    for (count, c) in text.chars().enumerate() {
         if count >= max {
             out.push('…');
             break;
         }
-        let c = if c.is_control() { ' ' } else { c };
-        out.push(c);
-        count += 1;
+        out.push(if c.is_control() { ' ' } else { c });
     }
     out
 }

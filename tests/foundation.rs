@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end tests of the scanner's foundation: target parsing and errors,
 //! exclusions, the sweep, output shapes, exit codes and atomic writes.
 //! Loopback only: every listener and every target is inside 127.0.0.0/8.
@@ -28,7 +29,7 @@ fn random_octet() -> u8 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(7);
-    (u32::from(std::process::id()).wrapping_mul(2_654_435_761) ^ t) as u8 % 200 + 20
+    (std::process::id().wrapping_mul(2_654_435_761) ^ t) as u8 % 200 + 20
 }
 
 /// A listener that accepts and runs `serve` on each connection until dropped.

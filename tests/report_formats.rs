@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Every report format, validated: SARIF against the OASIS 2.1.0 schema (and
 //! the copy GitHub's upload action uses), JSONL against ECS conventions,
 //! determinism, baselines and diff. Loopback only.

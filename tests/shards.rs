@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Sharding: disjoint slices whose union is the whole scan, the Kubernetes
 //! Indexed Job way of choosing one, and merging shard outputs. Loopback only.
 

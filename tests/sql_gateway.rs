@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! SQL Gateway identification and checks against replayed real responses
 //! (no registry ships the gateway jar; see tests/fixtures/sql-gateway).
 //! The replay server listens on its own loopback address.
@@ -39,7 +40,7 @@ fn fixture_name(method: &str, path: &str) -> String {
     }
 }
 
-fn respond(dir: &PathBuf, mut c: TcpStream, log: &Mutex<Vec<String>>, posts: &AtomicUsize) {
+fn respond(dir: &std::path::Path, mut c: TcpStream, log: &Mutex<Vec<String>>, posts: &AtomicUsize) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(c.try_clone().unwrap());
     let mut line = String::new();

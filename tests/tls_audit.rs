@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! TLS sniff, connect and audit against real `openssl s_server` instances on
 //! 127.0.0.1, with certificates made by the `openssl` CLI in a tempdir.
 //!
