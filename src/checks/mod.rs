@@ -88,6 +88,15 @@ pub struct CheckOutput {
 /// Run every applicable check on one service.
 pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     let mut out = CheckOutput::default();
+    // Every TLS port gets its profile recorded, Flink or not; findings come
+    // only for Flink services.
+    if service.tls.is_some() && ctx.tls_audit {
+        let sni = service.endpoint.hostname.as_deref();
+        match crate::tls::audit(service.endpoint.socket_addr(), sni, ctx.timeout).await {
+            Ok(p) => out.tls_profile = Some(p),
+            Err(e) => out.errors.push(format!("TLS audit: {e}")),
+        }
+    }
     if !service.flink {
         // Look-alikes never produce a Flink finding.
         return out;
@@ -102,8 +111,9 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     }
     binary_plaintext(service, ctx, &mut out);
     versions(service, ctx, &mut out);
-    if service.tls.is_some() && ctx.tls_audit {
-        tls_audit(service, ctx, &mut out).await;
+    if let Some(profile) = &out.tls_profile {
+        let mut f = tls_findings(service, profile, ctx);
+        out.findings.append(&mut f);
     }
     dedup(&mut out.findings);
     out
@@ -405,16 +415,14 @@ fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     }
 }
 
-async fn tls_audit(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    let sni = service.endpoint.hostname.as_deref();
-    let profile = match crate::tls::audit(service.endpoint.socket_addr(), sni, ctx.timeout).await {
-        Ok(p) => p,
-        Err(e) => {
-            out.errors.push(format!("TLS audit: {e}"));
-            return;
-        }
-    };
-    let internal = !service.kind.is_http();
+/// Findings from a TLS profile's weaknesses.
+pub fn tls_findings(
+    service: &Service,
+    profile: &crate::tls::TlsProfile,
+    ctx: &CheckContext,
+) -> Vec<Finding> {
+    let internal = !service.kind.is_http() || service.kind == ServiceKind::Unknown;
+    let mut findings = Vec::new();
     for w in &profile.weaknesses {
         let Some(mut f) = ctx.finding(
             &w.rule_id,
@@ -434,9 +442,9 @@ async fn tls_audit(service: &Service, ctx: &CheckContext, out: &mut CheckOutput)
         if internal && f.rule_id == "FLINK-TLS-CERT-SELF-SIGNED" {
             f.severity = Severity::Info;
         }
-        out.findings.push(f);
+        findings.push(f);
     }
-    out.tls_profile = Some(profile);
+    findings
 }
 
 /// One finding per (rule, endpoint); an active confirmation wins over a
