@@ -34,22 +34,60 @@ const RAW_CAP: usize = 16 * 1024;
 /// Identify the service on one open endpoint.
 pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
     let addr = endpoint.socket_addr();
-    let sni = endpoint.hostname.clone();
-    let mut errors = Vec::new();
-    let tls = match crate::tls::sniff(addr, sni.as_deref(), cfg.timeout).await {
-        Ok(t) => t,
+    // Plain HTTP first: Flink's REST endpoint waits for more bytes after a
+    // ClientHello (a whole probe timeout lost), while TLS servers answer an
+    // HTTP request at once with an alert, a close, or Flink's redirect.
+    let request = format!(
+        "GET {BANNER_REQUEST_PATH} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        endpoint.authority()
+    );
+    let banner = match wire::exchange(
+        addr,
+        request.as_bytes(),
+        cfg.timeout,
+        RAW_CAP,
+        banner_complete,
+    )
+    .await
+    {
+        Ok(r) => r,
         Err(e) => {
-            errors.push(format!("TLS sniff: {e}"));
-            None
+            let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
+            s.errors.push(format!("connect: {e}"));
+            return s;
         }
     };
-    let mut service = match tls {
-        Some(summary) => identify_tls(&endpoint, summary, cfg).await,
-        None => identify_plain(&endpoint, cfg).await,
-    };
-    errors.append(&mut service.errors);
-    service.errors = errors;
-    service
+    let maybe_tls = banner.bytes.is_empty()
+        || banner.bytes.starts_with(&[0x15, 0x03])
+        || banner_redirects_to_https(&banner.bytes);
+    if maybe_tls {
+        let sni = endpoint.hostname.clone();
+        match crate::tls::sniff(addr, sni.as_deref(), cfg.timeout).await {
+            Ok(Some(summary)) => return identify_tls(&endpoint, summary, cfg).await,
+            Ok(None) => {}
+            Err(e) => {
+                let mut s = identify_plain(&endpoint, banner, cfg).await;
+                s.errors.insert(0, format!("TLS sniff: {e}"));
+                return s;
+            }
+        }
+    }
+    identify_plain(&endpoint, banner, cfg).await
+}
+
+/// HTTP: the whole head; anything else: the first line or a known frame.
+fn banner_complete(b: &[u8]) -> bool {
+    if b.starts_with(b"HTTP/") {
+        b.windows(4).any(|w| w == b"\r\n\r\n")
+    } else {
+        b.contains(&b'\n') || wire::is_taskmanager_data(b) || b.starts_with(&[0x15, 0x03])
+    }
+}
+
+fn banner_redirects_to_https(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(bytes.get(..bytes.len().min(4096)).unwrap_or(bytes))
+        .to_ascii_lowercase();
+    head.starts_with("http/1.") && head.contains("\nlocation: https://")
 }
 
 async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyConfig) -> Service {
@@ -126,24 +164,7 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     s
 }
 
-async fn identify_plain(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
-    let addr = endpoint.socket_addr();
-    let request = format!(
-        "GET {BANNER_REQUEST_PATH} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        endpoint.authority()
-    );
-    let banner = match wire::exchange(addr, request.as_bytes(), cfg.timeout, RAW_CAP, |b| {
-        b.contains(&b'\n') || wire::is_taskmanager_data(b)
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
-            s.errors.push(format!("connect: {e}"));
-            return s;
-        }
-    };
+async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &IdentifyConfig) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget {
             endpoint: endpoint.clone(),
@@ -183,18 +204,26 @@ async fn identify_plain(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
         s.evidence.push(raw_evidence("GET /config", &banner.bytes));
         return s;
     }
-    identify_silent(endpoint, cfg).await
+    // A BLOB server answers its probe at once, while an RPC port waits for
+    // the rest of a frame: wait a generous multiple of the round trip, not
+    // the whole probe timeout.
+    let blob_wait = (banner.connect_time * 20).clamp(Duration::from_millis(750), cfg.timeout);
+    identify_silent(endpoint, cfg, blob_wait).await
 }
 
 /// The port said nothing to HTTP: try Flink's binary protocols, safest first.
-async fn identify_silent(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+async fn identify_silent(
+    endpoint: &Endpoint,
+    cfg: &IdentifyConfig,
+    blob_wait: Duration,
+) -> Service {
     let addr = endpoint.socket_addr();
     let mut errors = Vec::new();
 
     match wire::exchange(
         addr,
         wire::BLOB_PROBE,
-        cfg.timeout,
+        blob_wait,
         4096,
         wire::blob_reply_complete,
     )

@@ -34,6 +34,8 @@ pub struct Reply {
     /// The peer closed the connection (as opposed to going quiet).
     pub closed: bool,
     pub timed_out: bool,
+    /// How long the TCP connect took: a round-trip estimate.
+    pub connect_time: Duration,
 }
 
 /// Connect, send `payload`, and read until the peer closes, `cap` bytes
@@ -45,7 +47,8 @@ pub async fn exchange(
     cap: usize,
     done: impl Fn(&[u8]) -> bool,
 ) -> std::io::Result<Reply> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
@@ -54,7 +57,9 @@ pub async fn exchange(
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out"))??;
     }
-    let reply = read_bounded(&mut stream, deadline, cap, done).await;
+    let connect_time = started.elapsed();
+    let mut reply = read_bounded(&mut stream, deadline, cap, done).await;
+    reply.connect_time = connect_time;
     // Close with RST so a scan leaves no TIME_WAIT behind.
     let _ = stream.set_zero_linger();
     Ok(reply)
