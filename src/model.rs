@@ -241,6 +241,10 @@ pub struct Service {
     /// Identification trouble worth reporting (timeouts, malformed replies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// TLS could be sniffed but not completed (a client certificate is
+    /// required, or no suite in common), so HTTP checks cannot run inside it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inner_unreachable: bool,
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_profile: Option<crate::tls::TlsProfile>,
@@ -263,6 +267,7 @@ impl Service {
             confidence: 0,
             evidence: Vec::new(),
             errors: Vec::new(),
+            inner_unreachable: false,
             tls_profile: None,
         }
     }

@@ -385,6 +385,21 @@ async fn correlate_hosts(
         }
     }
     for s in services.iter_mut() {
+        let next_to_flink = flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip));
+        // A port that demands a client certificate next to Flink is, in
+        // practice, Flink's RPC or BLOB server under internal SSL.
+        let mtls_unknown = s.kind == ServiceKind::Unknown
+            && s.tls.as_ref().is_some_and(|t| t.client_cert_required);
+        if mtls_unknown && !s.flink && next_to_flink {
+            s.flink = true;
+            s.confidence = 50;
+            s.product = Some(
+                "mutual-TLS port next to Flink (likely RPC or BLOB under internal SSL)".into(),
+            );
+            if let (Some(ctx), Some(profile)) = (ctx, s.tls_profile.as_ref()) {
+                findings.extend(checks::tls_findings(s, profile, ctx));
+            }
+        }
         if s.version.is_none() && s.flink {
             if let Some((v, kind, generation)) = host_version.get(&s.endpoint.ip) {
                 s.version = Some(v.clone());
@@ -395,10 +410,7 @@ async fn correlate_hosts(
                 }
             }
         }
-        if s.kind == ServiceKind::JmxRmi
-            && !s.flink
-            && flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip))
-        {
+        if s.kind == ServiceKind::JmxRmi && !s.flink && next_to_flink {
             s.flink = true;
             s.product = Some("Java RMI registry (JMX) next to Flink".into());
             if let Some(ctx) = ctx {

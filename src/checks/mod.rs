@@ -101,13 +101,19 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
         // Look-alikes never produce a Flink finding.
         return out;
     }
-    if service.kind.is_http() {
-        http_probes(service, ctx, &mut out).await;
-    }
-    match service.kind {
-        ServiceKind::JobmanagerRest => config_secrets(service, ctx, &mut out).await,
-        ServiceKind::SqlGateway if ctx.intrusive => gateway_session(service, ctx, &mut out).await,
-        _ => {}
+    if service.kind.is_http() && !service.inner_unreachable {
+        http_probes(service, ctx, &mut out, false).await;
+        match service.kind {
+            ServiceKind::JobmanagerRest => config_secrets(service, ctx, &mut out).await,
+            ServiceKind::SqlGateway if ctx.intrusive => {
+                gateway_session(service, ctx, &mut out).await
+            }
+            _ => {}
+        }
+    } else if service.inner_unreachable {
+        // Probes that only need plain HTTP to the TLS port still apply
+        // (the redirect check).
+        http_probes(service, ctx, &mut out, true).await;
     }
     binary_plaintext(service, ctx, &mut out);
     versions(service, ctx, &mut out);
@@ -127,9 +133,17 @@ fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTa
     }
 }
 
-async fn http_probes(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+async fn http_probes(
+    service: &Service,
+    ctx: &CheckContext,
+    out: &mut CheckOutput,
+    plaintext_only: bool,
+) {
     let tls = service.tls.is_some();
     for p in &ctx.catalog.probes {
+        if plaintext_only && !p.request.plaintext {
+            continue;
+        }
         if !p.applies_to(service.kind.as_str(), tls) || !ctx.filter.allows(&p.rule) {
             continue;
         }

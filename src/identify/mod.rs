@@ -108,6 +108,7 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
             // refuses (Flink's default internal SSL suite). Flink's REST
             // endpoint still answers plain HTTP with a redirect to HTTPS.
             let mut s = identify_behind_tls(endpoint, cfg).await;
+            s.inner_unreachable = true;
             s.errors.push(format!("HTTP over TLS: {e}"));
             s
         }
