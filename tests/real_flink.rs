@@ -253,3 +253,45 @@ fn internal_ssl_rpc_and_blob_are_mutual_tls() {
         assert_eq!(self_signed["severity"], "info");
     }
 }
+
+#[test]
+fn metric_reporters_and_jvm_secrets_are_found() {
+    let (prom, jmx) = (flink::free_port(), flink::free_port());
+    let jm = Flink::start_jobmanager(
+        FlinkOpts::new(PEKKO)
+            .conf(
+                "metrics.reporter.prom.factory.class",
+                "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+            )
+            .conf("metrics.reporter.prom.port", &prom.to_string())
+            .conf(
+                "metrics.reporter.jmx.factory.class",
+                "org.apache.flink.metrics.jmx.JMXReporterFactory",
+            )
+            .conf("metrics.reporter.jmx.port", &jmx.to_string())
+            .jvm("-Dflinkscan.test.password=PLANTEDJVMSECRET"),
+    );
+    let ports = format!("8081,{prom},{jmx}");
+    let out = flink::scan(&target(&jm), &["-q", "--ports", &ports]);
+    let p = out.service(prom);
+    assert_eq!(p["kind"], "prometheus-reporter", "{}", jm.log_tail());
+    assert_eq!(p["version"], PEKKO);
+    assert!(out
+        .rules_at(prom)
+        .contains(&"FLINK-METRICS-EXPOSED".to_string()));
+    let j = out.service(jmx);
+    assert_eq!(j["kind"], "jmx-rmi");
+    assert_eq!(j["flink"], true, "JMX next to Flink counts as Flink's");
+    assert_eq!(out.rules_at(jmx), vec!["FLINK-JMX-EXPOSED"]);
+    let secret = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-CONFIG-SECRET-EXPOSED")
+        .expect("JVM option secret reported");
+    assert!(secret["detail"]
+        .as_str()
+        .unwrap()
+        .contains("flinkscan.test.password"));
+    out.assert_absent("PLANTEDJVMSECRET");
+}

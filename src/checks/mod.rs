@@ -275,7 +275,11 @@ fn is_exposed(key: &str, value: &str) -> bool {
     if masked {
         return false;
     }
-    untrusted::is_sensitive_key(key) || untrusted::has_uri_credentials(value)
+    // Values can carry secrets under harmless keys: `env.java.opts.all:
+    // -Dx.password=...` or a URI with user:password@.
+    untrusted::is_sensitive_key(key)
+        || untrusted::has_uri_credentials(value)
+        || untrusted::redact(value) != value
 }
 
 /// `--intrusive` only: open one SQL Gateway session and close it again.

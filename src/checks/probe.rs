@@ -94,32 +94,39 @@ pub enum Condition {
     Or,
 }
 
+/// One test on a response. A flat struct rather than a tagged enum, so a
+/// type error names its field (`values`, `pointer`, ...) in the message.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Matcher {
-    Status {
-        values: Vec<u16>,
-        #[serde(default)]
-        negative: bool,
-    },
-    Json {
-        pointer: String,
-        #[serde(default)]
-        equals: Option<toml::Value>,
-        #[serde(default)]
-        negative: bool,
-    },
-    Header {
-        name: String,
-        regex: String,
-        #[serde(default)]
-        negative: bool,
-    },
-    Regex {
-        regex: String,
-        #[serde(default)]
-        negative: bool,
-    },
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    pub kind: MatcherKind,
+    /// `status`: the accepted status codes.
+    #[serde(default)]
+    pub values: Vec<u16>,
+    /// `json`: a JSON pointer (`/features/web-submit`).
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// `json`: the value to compare with; without it the pointer must exist.
+    #[serde(default)]
+    pub equals: Option<toml::Value>,
+    /// `header`: the header name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `header` and `regex`: the pattern.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Invert the result.
+    #[serde(default)]
+    pub negative: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatcherKind {
+    Status,
+    Json,
+    Header,
+    Regex,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,14 +184,31 @@ impl ProbeFile {
             return Err("field `matchers` is empty: a probe must test something".into());
         }
         for (i, m) in self.matchers.iter().enumerate() {
-            let re = match m {
-                Matcher::Header { regex, .. } | Matcher::Regex { regex, .. } => Some(regex),
-                Matcher::Json { pointer, .. } if !pointer.starts_with('/') => {
-                    return Err(format!("field `matchers[{i}].pointer` must start with `/`"));
+            let need = |field: &str, ok: bool| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "field `matchers[{i}].{field}` is required for kind {:?}",
+                        m.kind
+                    ))
                 }
-                _ => None,
             };
-            if let Some(re) = re {
+            match m.kind {
+                MatcherKind::Status => need("values", !m.values.is_empty())?,
+                MatcherKind::Json => {
+                    need("pointer", m.pointer.is_some())?;
+                    if !m.pointer.as_deref().unwrap_or("").starts_with('/') {
+                        return Err(format!("field `matchers[{i}].pointer` must start with `/`"));
+                    }
+                }
+                MatcherKind::Header => {
+                    need("name", m.name.is_some())?;
+                    need("regex", m.regex.is_some())?;
+                }
+                MatcherKind::Regex => need("regex", m.regex.is_some())?,
+            }
+            if let Some(re) = &m.regex {
                 Regex::new(re).map_err(|e| format!("field `matchers[{i}].regex`: {e}"))?;
             }
         }
@@ -275,40 +299,30 @@ impl ProbeFile {
 }
 
 fn matcher_hit(m: &Matcher, resp: &Response, json: Option<&serde_json::Value>) -> bool {
-    let (hit, negative) = match m {
-        Matcher::Status { values, negative } => (values.contains(&resp.status), *negative),
-        Matcher::Json {
-            pointer,
-            equals,
-            negative,
-        } => {
-            let found = json.and_then(|j| j.pointer(pointer));
-            let hit = match (found, equals) {
+    let regex_hit = |text: &str| {
+        m.regex
+            .as_deref()
+            .and_then(|r| Regex::new(r).ok())
+            .is_some_and(|re| re.is_match(text))
+    };
+    let hit = match m.kind {
+        MatcherKind::Status => m.values.contains(&resp.status),
+        MatcherKind::Json => {
+            let found = json.and_then(|j| j.pointer(m.pointer.as_deref().unwrap_or("")));
+            match (found, &m.equals) {
                 (None, _) => false,
                 (Some(_), None) => true,
                 (Some(v), Some(want)) => json_equals_toml(v, want),
-            };
-            (hit, *negative)
+            }
         }
-        Matcher::Header {
-            name,
-            regex,
-            negative,
-        } => {
-            let hit = Regex::new(regex)
-                .ok()
-                .zip(resp.header(name))
-                .is_some_and(|(re, v)| re.is_match(v));
-            (hit, *negative)
-        }
-        Matcher::Regex { regex, negative } => {
-            let hit = Regex::new(regex)
-                .ok()
-                .is_some_and(|re| re.is_match(&resp.text()));
-            (hit, *negative)
-        }
+        MatcherKind::Header => m
+            .name
+            .as_deref()
+            .and_then(|n| resp.header(n))
+            .is_some_and(regex_hit),
+        MatcherKind::Regex => regex_hit(&resp.text()),
     };
-    hit != negative
+    hit != m.negative
 }
 
 fn json_equals_toml(v: &serde_json::Value, want: &toml::Value) -> bool {

@@ -96,6 +96,8 @@ pub struct FlinkOpts {
     pub rpc_port: u16,
     pub blob_port: u16,
     pub extra_conf: Vec<(String, String)>,
+    /// Extra JVM arguments (system properties show in /jobmanager/environment).
+    pub jvm_opts: Vec<String>,
 }
 
 impl FlinkOpts {
@@ -107,7 +109,13 @@ impl FlinkOpts {
             rpc_port: 6123,
             blob_port: 6124,
             extra_conf: Vec::new(),
+            jvm_opts: Vec::new(),
         }
+    }
+
+    pub fn jvm(mut self, opt: &str) -> FlinkOpts {
+        self.jvm_opts.push(opt.to_string());
+        self
     }
 
     pub fn conf(mut self, key: &str, value: &str) -> FlinkOpts {
@@ -174,6 +182,7 @@ impl Flink {
             opts.version,
             "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
             &conf,
+            &opts.jvm_opts,
             opts.ip,
             opts.rest_port,
         );
@@ -201,6 +210,7 @@ impl Flink {
             version,
             "org.apache.flink.runtime.webmonitor.history.HistoryServer",
             &conf,
+            &[],
             ip,
             port,
         );
@@ -241,14 +251,25 @@ fn spawn(
     version: &'static str,
     class: &str,
     conf: &[(String, String)],
+    jvm_opts: &[String],
     ip: Ipv4Addr,
     port: u16,
 ) -> Flink {
     let home = flink_home(version);
     let dir = tempfile::tempdir().expect("conf dir");
+    let yaml = config_file_name(version) == "config.yaml";
     let mut text = String::new();
     for (k, v) in conf {
-        text.push_str(&format!("{k}: {v}\n"));
+        if yaml {
+            // The standard YAML parser (1.19+) would hand reporters an
+            // Integer where they read a String property: quote every value.
+            text.push_str(&format!(
+                "{k}: \"{}\"\n",
+                v.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
+        } else {
+            text.push_str(&format!("{k}: {v}\n"));
+        }
     }
     std::fs::write(dir.path().join(config_file_name(version)), text).expect("write conf");
     std::fs::write(dir.path().join("log4j.properties"), LOG4J).expect("write log4j");
@@ -262,6 +283,9 @@ fn spawn(
             "-XX:MaxMetaspaceSize=256m",
             "-XX:+UseSerialGC",
         ])
+        .args(jvm_opts)
+        // Metric reporters (Prometheus, JMX) load from plugins/.
+        .env("FLINK_PLUGINS_DIR", home.join("plugins"))
         .arg(format!(
             "-Dlog.file={}",
             dir.path().join("flink.log").display()
@@ -300,6 +324,14 @@ impl Drop for Flink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A TCP port that was free a moment ago (for reporters that bind 0.0.0.0).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Minimal HTTP/1.0 GET for readiness polling (plain HTTP only).
