@@ -190,7 +190,9 @@ pub async fn run(
 
     // Identification slots: bounded, each port handled by one task that
     // talks to it strictly sequentially.
-    let grace = plan.probe_timeout * 4 + Duration::from_secs(5);
+    // After --max-duration or Ctrl-C, in-flight identification gets this
+    // long to finish; what is still running then is reported as cut short.
+    let grace = plan.probe_timeout.min(Duration::from_secs(2));
     let identifier = {
         let progress = Arc::clone(&progress);
         let slot_count = plan.identify_concurrency;
@@ -198,6 +200,8 @@ pub async fn run(
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(slot_count));
             let mut tasks = tokio::task::JoinSet::new();
+            let in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<Endpoint>>> =
+                Arc::default();
             loop {
                 let endpoint = tokio::select! {
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
@@ -210,6 +214,10 @@ pub async fn run(
                 let ctx = ctx.clone();
                 let result_tx = result_tx.clone();
                 let progress = Arc::clone(&progress);
+                let in_flight = Arc::clone(&in_flight);
+                if let Ok(mut set) = in_flight.lock() {
+                    set.insert(endpoint.clone());
+                }
                 tasks.spawn(async move {
                     let mut service = identify::identify(endpoint, &id_cfg).await;
                     let out = checks::run(&service, &ctx).await;
@@ -219,6 +227,9 @@ pub async fn run(
                     progress
                         .findings
                         .fetch_add(out.findings.len() as u64, Ordering::Relaxed);
+                    if let Ok(mut set) = in_flight.lock() {
+                        set.remove(&service.endpoint);
+                    }
                     let _ = result_tx
                         .send(PortResult {
                             service,
@@ -230,15 +241,38 @@ pub async fn run(
                 // Reap finished tasks so the set stays small on big scans.
                 while tasks.try_join_next().is_some() {}
             }
-            let drain = async { while tasks.join_next().await.is_some() {} };
-            let stopped = *stop_rx.borrow();
-            if stopped {
-                // In-flight work gets a bounded grace period, then is dropped.
+            // Wait for in-flight work, unless the scan is stopped meanwhile.
+            let finished = {
+                let drain = async { while tasks.join_next().await.is_some() {} };
+                tokio::select! {
+                    _ = drain => true,
+                    _ = stop_rx.wait_for(|s| *s) => false,
+                }
+            };
+            if !finished {
+                // Stopped: in-flight work gets a bounded grace period.
+                let drain = async { while tasks.join_next().await.is_some() {} };
                 if tokio::time::timeout(grace, drain).await.is_err() {
                     tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
                 }
-            } else {
-                drain.await;
+                // Open ports whose identification was cut short still count.
+                let cut: Vec<Endpoint> = in_flight
+                    .lock()
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default();
+                for endpoint in cut {
+                    let mut service = crate::model::Service::new(endpoint, ServiceKind::Unknown);
+                    service
+                        .errors
+                        .push("identification cut short by the end of the scan".into());
+                    let _ = result_tx
+                        .send(PortResult {
+                            service,
+                            findings: Vec::new(),
+                        })
+                        .await;
+                }
             }
             ctx
         })

@@ -18,6 +18,15 @@ pub fn clean(text: &str, max: usize) -> String {
     out
 }
 
+/// Replace characters that mean something to HTML, shells or templates
+/// (`<>"'\`{}$|&;`) with `?`: for peer values placed inside our own
+/// sentences, such as extracted header values.
+pub fn inert(text: &str) -> String {
+    text.chars()
+        .map(|c| if "<>\"'`{}$|&;".contains(c) { '?' } else { c })
+        .collect()
+}
+
 /// A short excerpt of bytes: lossy UTF-8, cleaned, secrets redacted.
 pub fn excerpt(bytes: &[u8], max: usize) -> String {
     let head = bytes.get(..bytes.len().min(max * 4)).unwrap_or(bytes);

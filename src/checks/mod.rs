@@ -175,7 +175,7 @@ async fn http_probes(
             continue;
         }
         let extracted = p.extract(&resp);
-        let detail = p.render_detail(resp.status, &extracted);
+        let detail = p.render_detail(resp.status, service.version.as_deref(), &extracted);
         let request = format!("{} {}", p.request.method, p.request.path);
         let evidence = match p.request.evidence {
             EvidenceMode::Excerpt => crate::identify::evidence_http(&request, &resp),

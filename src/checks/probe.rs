@@ -4,7 +4,7 @@
 //! id = "rest-jar-upload"                 # unique, stable
 //! rule = "FLINK-REST-JAR-UPLOAD"         # must exist in rules.toml
 //! services = ["jobmanager-rest"]         # service kinds it applies to
-//! detail = "GET /jars answered {status}" # {status} and {extractor-name} are filled in
+//! detail = "GET /jars answered {status}" # {status}, {version} and {extractor-name} are filled in
 //! intrusive = false                      # true: only with --intrusive
 //! [request]
 //! method = "GET"
@@ -288,9 +288,18 @@ impl ProbeFile {
             .collect()
     }
 
-    /// The host-specific detail line with `{status}` and extractors filled in.
-    pub fn render_detail(&self, status: u16, extracted: &[(String, String)]) -> String {
-        let mut out = self.detail.replace("{status}", &status.to_string());
+    /// The host-specific detail line with `{status}`, `{version}` (the
+    /// service's validated version) and extractors filled in.
+    pub fn render_detail(
+        &self,
+        status: u16,
+        version: Option<&str>,
+        extracted: &[(String, String)],
+    ) -> String {
+        let mut out = self
+            .detail
+            .replace("{status}", &status.to_string())
+            .replace("{version}", version.unwrap_or("unknown version"));
         for (name, value) in extracted {
             out = out.replace(&format!("{{{name}}}"), value);
         }
@@ -381,7 +390,7 @@ pointer = "/features/web-submit"
         assert!(p.matches(&yes));
         assert!(!p.matches(&no));
         let x = p.extract(&yes);
-        assert_eq!(p.render_detail(200, &x), "status 200, submit=true");
+        assert_eq!(p.render_detail(200, None, &x), "status 200, submit=true");
     }
 
     #[test]
