@@ -410,3 +410,67 @@ fn rules_lists_the_catalog() {
         .success()
         .stdout(predicate::str::contains("Exit codes").and(predicate::str::contains("--fail-on")));
 }
+
+#[test]
+fn a_low_open_file_limit_slows_the_sweep_but_loses_nothing() {
+    let second = random_octet();
+    let probe = TcpListener::bind((Ipv4Addr::new(127, second, 2, 1), 0)).unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let hosts = [(2u8, 1u8), (3, 77), (0, 5)];
+    let listeners: Vec<Listener> = hosts
+        .iter()
+        .map(|&(a, b)| Listener::start(Ipv4Addr::new(127, second, a, b), port, close_at_once))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("lowfd.json");
+    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
+    // A hard limit of 128 descriptors cannot be raised: the window must fit it.
+    let status = StdCommand::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec '{}' scan -q 127.{second}.0.0/22 --ports {port} --concurrency 5000 --probe-timeout 2s --json '{}'",
+            bin.display(),
+            json.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let doc = json_file(&json);
+    assert_eq!(doc["stats"]["probed"], 1024);
+    let found: BTreeSet<String> = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
+        .collect();
+    let want: BTreeSet<String> = listeners.iter().map(|l| l.addr.to_string()).collect();
+    assert_eq!(found, want);
+}
+
+#[test]
+fn ipv6_loopback_is_scanned() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIP: no IPv6 loopback");
+        return;
+    };
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || for _c in l.incoming() {});
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("v6.json");
+    flinkscan()
+        .args([
+            "scan",
+            "-q",
+            &format!("[::1]:{port}"),
+            "--probe-timeout",
+            "1s",
+            "--json",
+        ])
+        .arg(&json)
+        .assert()
+        .success();
+    let doc = json_file(&json);
+    assert_eq!(doc["services"][0]["ip"], "::1");
+    assert_eq!(doc["services"][0]["port"], port);
+}
