@@ -7,12 +7,47 @@ use flinkscan::checks::probe::ProbeFile;
 use flinkscan::identify::http::Response;
 use flinkscan::identify::wire;
 
-/// Target specs, target files and port lists.
+/// Target specs, target files, port lists and shards; then the target
+/// space built from what parsed, checked to be a bijection when small.
 pub fn target_spec(data: &[u8]) {
+    use flinkscan::targets::{self, Hosts, Shard, SpaceInput, TargetSpace};
     let text = String::from_utf8_lossy(data);
-    let _ = flinkscan::targets::parse_spec(&text, flinkscan::targets::Origin::Arg(1));
-    let _ = flinkscan::targets::parse_lines("fuzz.txt", &text);
-    let _ = flinkscan::targets::ports::parse_ports(&text);
+    let _ = targets::parse_spec(&text, targets::Origin::Arg(1));
+    let _ = targets::ports::parse_ports(&text);
+    let _ = Shard::parse(&text);
+    // First line: ports (or the defaults); the rest: a target file.
+    let (first, rest) = text.split_once('\n').unwrap_or(("", &text));
+    let ports = targets::ports::parse_ports(first)
+        .unwrap_or_else(|_| targets::ports::DEFAULT_PORTS.to_vec());
+    let Ok(specs) = targets::parse_lines("fuzz.txt", rest) else {
+        return;
+    };
+    let mut input = SpaceInput::default();
+    for (i, spec) in specs.iter().enumerate() {
+        let Hosts::Range { lo, hi } = spec.hosts else {
+            continue;
+        };
+        match (spec.port, i % 3) {
+            (_, 2) => input.exclude.push((lo, hi)),
+            (Some(p), _) => input.with_port.push((lo, hi, p)),
+            (None, _) => input.ranges.push((lo, hi)),
+        }
+    }
+    let seed = data.len() as u64;
+    let shard = Shard::parse(first).unwrap_or(Shard::ALL);
+    let Ok(space) = TargetSpace::build(input, &ports, seed, shard, true) else {
+        return;
+    };
+    let len = space.len();
+    if len <= 4096 {
+        let all: std::collections::BTreeSet<_> = space.iter().collect();
+        assert_eq!(all.len() as u64, len, "probes repeated or lost");
+    } else {
+        for j in [0, 1, len / 2, len - 1] {
+            assert!(space.nth(j).is_some(), "probe {j} of {len} missing");
+        }
+        assert!(space.nth(len).is_none());
+    }
 }
 
 /// The server-flight parser fed in chunks as a peer would send them, plus
@@ -35,6 +70,7 @@ pub fn tls_records(data: &[u8]) {
 /// BLOB, RPC, JRMI and TaskManager reply parsers.
 pub fn wire_replies(data: &[u8]) {
     let _ = wire::parse_blob_reply(data);
+    let _ = wire::blob_error_path(data);
     let _ = wire::blob_reply_complete(data);
     let _ = wire::is_rpc_disassociate(data);
     let _ = wire::is_jrmi_ack(data);
@@ -82,7 +118,11 @@ pub fn probe_matcher(data: &[u8]) {
             let _ = p.validate();
         }
     }
-    let Ok(probe) = toml::from_str::<ProbeFile>(PROBE) else {
+    static FIXED: std::sync::OnceLock<Option<ProbeFile>> = std::sync::OnceLock::new();
+    let Some(probe) = FIXED
+        .get_or_init(|| toml::from_str::<ProbeFile>(PROBE).ok())
+        .as_ref()
+    else {
         return;
     };
     let cut = data.len() / 3;
@@ -94,5 +134,13 @@ pub fn probe_matcher(data: &[u8]) {
     };
     let _ = probe.matches(&resp);
     let x = probe.extract(&resp);
-    let _ = probe.render_detail(resp.status, Some("1.0"), &x);
+    let detail = probe.render_detail(resp.status, Some("1.0"), &x);
+    // Peer values are inert inside our sentence: no markup, no placeholders.
+    for c in ['<', '>', '{', '}', '"', '`'] {
+        assert!(!detail.contains(c), "{c:?} from the peer in {detail:?}");
+    }
+    for (_, v) in &x {
+        assert!(v.chars().count() <= 161, "extracted value not bounded");
+        assert!(!v.chars().any(char::is_control), "control character kept");
+    }
 }

@@ -30,7 +30,8 @@ hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Fil
 
 Safety: by default flinkscan only connects and sends read-only probes (GET requests that Flink
 serves without side effects, a BLOB GET with an invalid mode, an RPC heartbeat). It never uploads,
-submits, cancels or deletes. --intrusive additionally opens and closes one SQL Gateway session.
+submits, cancels or deletes. --intrusive additionally opens and closes one SQL Gateway session
+and asks BLOB servers for a key that cannot exist (the error leaks the storage path).
 State-changing requests (yarn-cancel, jar plan/run, uploads, ...) are refused by a built-in
 deny-list that no probe file can override.";
 
@@ -202,7 +203,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", help_heading = "Checks")]
     pub probes: Option<PathBuf>,
 
-    /// Allow checks that change target state (opens and closes one SQL Gateway session).
+    /// Allow checks that may change target state: open and close one SQL Gateway session;
+    /// GET a BLOB key that cannot exist (may create an empty directory on the server).
     #[arg(long, help_heading = "Checks")]
     pub intrusive: bool,
 

@@ -116,6 +116,22 @@ fn pekko_generation_with_submit_disabled_and_no_secrets() {
         "{rules:?}"
     );
     assert!(!rules.contains(&"FLINK-EOL-VERSION".to_string()));
+    // Not intrusive: the BLOB path probe did not run.
+    assert!(!out
+        .rules_at(6124)
+        .contains(&"FLINK-BLOB-PATH-LEAK".to_string()));
+
+    // --intrusive asks for a BLOB that cannot exist; the answer names the path.
+    let out = flink::scan(&target(&jm), &["-q", "--intrusive", "--ports", "6124"]);
+    let leak = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-BLOB-PATH-LEAK")
+        .expect("BLOB path leak with --intrusive");
+    let detail = leak["detail"].as_str().unwrap();
+    assert!(detail.contains("/blobStorage/no_job/blob_t-"), "{leak}");
+    assert!(!detail.contains("does not exist"), "path only: {detail}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use catalog::{Catalog, Rule};
 use probe::EvidenceMode;
 
 use crate::identify::http::{HttpTarget, Response};
+use crate::identify::wire;
 use crate::model::{Evidence, Finding, Service, ServiceKind, Severity};
 use crate::untrusted;
 
@@ -116,6 +117,9 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
         http_probes(service, ctx, &mut out, true).await;
     }
     binary_plaintext(service, ctx, &mut out);
+    if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
+        blob_path_leak(service, ctx, &mut out).await;
+    }
     versions(service, ctx, &mut out);
     if let Some(profile) = &out.tls_profile {
         let mut f = tls_findings(service, profile, ctx);
@@ -359,37 +363,44 @@ fn binary_plaintext(service: &Service, ctx: &CheckContext, out: &mut CheckOutput
     ) {
         out.findings.push(f);
     }
-    if service.kind == ServiceKind::BlobServer {
-        blob_path_leak(service, ctx, out);
-    }
 }
 
-fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    // The identification reply already carries the exception; a storage path
-    // shows up there on versions whose message includes it.
-    let text = service
-        .evidence
-        .iter()
-        .map(|e| e.excerpt.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if let Some(path) = text
-        .split_whitespace()
-        .find(|w| w.contains("blobStore-") || w.starts_with("/tmp/"))
+/// `--intrusive` only: ask the BLOB server for a key that cannot exist; its
+/// error names the local storage directory.
+async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    const RULE: &str = "FLINK-BLOB-PATH-LEAK";
+    if !ctx.intrusive || !ctx.filter.allows(RULE) {
+        return;
+    }
+    let random: [u8; 36] = rand::random();
+    let probe = wire::blob_missing_key_probe(&random);
+    let reply = match wire::exchange(
+        service.endpoint.socket_addr(),
+        &probe,
+        ctx.timeout,
+        8192,
+        wire::blob_reply_complete,
+    )
+    .await
     {
-        let detail = format!(
-            "BLOB error message names a local path: {}",
-            untrusted::clean(path, 120)
-        );
-        if let Some(f) = ctx.finding(
-            "FLINK-BLOB-PATH-LEAK",
-            service,
-            service.url(""),
-            detail,
-            service.evidence.clone(),
-        ) {
-            out.findings.push(f);
+        Ok(r) => r,
+        Err(e) => {
+            out.errors.push(format!("blob path probe: {e}"));
+            return;
         }
+    };
+    let Some(path) = wire::blob_error_path(&reply.bytes) else {
+        return;
+    };
+    let path = untrusted::inert(&untrusted::clean(&path, 200));
+    let detail = format!("A GET for a missing BLOB was answered with the storage path {path}");
+    let evidence = vec![Evidence {
+        request: "blob GET, transient job-unrelated key that cannot exist".into(),
+        status: None,
+        excerpt: format!("RETURN_ERROR with java.io.IOException naming {path}"),
+    }];
+    if let Some(f) = ctx.finding(RULE, service, service.url(""), detail, evidence) {
+        out.findings.push(f);
     }
 }
 

@@ -251,7 +251,7 @@ impl ProbeFile {
         }
     }
 
-    /// Extracted values, cleaned and redacted, by name.
+    /// Extracted values, cleaned, redacted and made inert, by name.
     pub fn extract(&self, resp: &Response) -> Vec<(String, String)> {
         let json = resp.json();
         self.extractors
@@ -280,9 +280,11 @@ impl ProbeFile {
                         })
                     }
                 }?;
+                // Inert: the value goes inside our own sentence, and must
+                // not inject markup or another `{placeholder}` into it.
                 Some((
                     x.name.clone(),
-                    untrusted::clean(&untrusted::redact(&raw), 160),
+                    untrusted::inert(&untrusted::clean(&untrusted::redact(&raw), 160)),
                 ))
             })
             .collect()

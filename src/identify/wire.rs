@@ -127,6 +127,35 @@ pub fn parse_blob_reply(bytes: &[u8]) -> Option<BlobReply> {
     Some(BlobReply { message })
 }
 
+/// A GET for a transient, job-unrelated BLOB that cannot exist: `01` GET,
+/// `00` no job, a 20-byte key, type `01` (transient), 16 random bytes. The
+/// server answers RETURN_ERROR "Cannot find required BLOB at <path>". It may
+/// create the empty storage sub-directory on the way, so this runs only with
+/// `--intrusive`.
+pub fn blob_missing_key_probe(random: &[u8; 36]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(39);
+    out.extend_from_slice(&[0x01, 0x00]);
+    out.extend_from_slice(&random[..20]);
+    out.push(0x01);
+    out.extend_from_slice(&random[20..]);
+    out
+}
+
+/// The local path named in a BLOB server's error reply, if any.
+pub fn blob_error_path(bytes: &[u8]) -> Option<String> {
+    if bytes.first() != Some(&0x01) {
+        return None;
+    }
+    let body = bytes.get(5..)?;
+    // "Cannot find required BLOB at /p/blobStore-x/..." (older) or
+    // "/p/blobStorage/no_job/blob_t-... does not exist and ..." (1.15+).
+    java_strings(body).into_iter().find_map(|s| {
+        s.split_whitespace()
+            .find(|w| w.starts_with('/') && w.to_ascii_lowercase().contains("blob"))
+            .map(|w| w.trim_end_matches(['.', ',', ':']).to_string())
+    })
+}
+
 /// Strings of a Java serialisation stream (TC_STRING `0x74`, a 2-byte
 /// length, modified UTF-8), read without deserialising anything.
 fn java_strings(bytes: &[u8]) -> Vec<String> {
@@ -238,6 +267,38 @@ mod tests {
         for n in 0..s.len() {
             let _ = parse_blob_reply(&s[..n]);
         }
+    }
+
+    #[test]
+    fn blob_paths() {
+        let reply = |msg: &str| {
+            let mut body = vec![0xac, 0xed, 0x00, 0x05, 0x74];
+            body.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+            body.extend_from_slice(msg.as_bytes());
+            let mut out = vec![0x01];
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&body);
+            out
+        };
+        assert_eq!(
+            blob_error_path(&reply(
+                "Cannot find required BLOB at /tmp/blobStore-1/job_x/blob_p-ab."
+            ))
+            .as_deref(),
+            Some("/tmp/blobStore-1/job_x/blob_p-ab")
+        );
+        assert_eq!(
+            blob_error_path(&reply("/tmp/jm_1/blobStorage/no_job/blob_t-1-2 does not exist and failed to copy from blob store")).as_deref(),
+            Some("/tmp/jm_1/blobStorage/no_job/blob_t-1-2")
+        );
+        assert_eq!(
+            blob_error_path(&reply("Unknown type of BLOB addressing: 127.")),
+            None
+        );
+        let probe = blob_missing_key_probe(&[7u8; 36]);
+        assert_eq!(probe.len(), 39);
+        assert_eq!(&probe[..2], &[0x01, 0x00]);
+        assert_eq!(probe[22], 0x01);
     }
 
     #[test]
