@@ -219,8 +219,22 @@ pub async fn run(
                     set.insert(endpoint.clone());
                 }
                 tasks.spawn(async move {
+                    tracing::debug!(%endpoint, "identifying");
                     let mut service = identify::identify(endpoint, &id_cfg).await;
+                    tracing::info!(
+                        endpoint = %service.endpoint,
+                        kind = %service.kind,
+                        version = service.version.as_deref().unwrap_or("-"),
+                        confidence = service.confidence,
+                        "identified"
+                    );
                     let out = checks::run(&service, &ctx).await;
+                    for f in &out.findings {
+                        tracing::info!(endpoint = %service.endpoint, rule = %f.rule_id, "finding");
+                    }
+                    for e in &out.errors {
+                        tracing::debug!(endpoint = %service.endpoint, error = %e, "check error");
+                    }
                     service.tls_profile = out.tls_profile;
                     service.errors.extend(out.errors);
                     progress.identified.fetch_add(1, Ordering::Relaxed);

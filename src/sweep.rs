@@ -133,6 +133,9 @@ pub async fn run(
                     PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                if state == PortState::Open {
+                    tracing::debug!(%endpoint, "open");
+                }
                 if state == PortState::Open && open_tx.send(endpoint).await.is_err() {
                     break;
                 }

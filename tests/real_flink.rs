@@ -311,3 +311,25 @@ fn metric_reporters_and_jvm_secrets_are_found() {
         .contains("flinkscan.test.password"));
     out.assert_absent("PLANTEDJVMSECRET");
 }
+
+#[test]
+fn taskmanager_data_and_rpc_ports_are_identified() {
+    let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO));
+    let tm = Flink::start_taskmanager(&jm, 6122, 6121);
+    let out = flink::scan(&target(&jm), &["-q", "--ports", "8081,6121,6122"]);
+    let data = out.service(6121);
+    assert_eq!(
+        data["kind"],
+        "taskmanager-data",
+        "{data}\n{}",
+        tm.log_tail()
+    );
+    assert_eq!(data["flink"], true);
+    assert_eq!(data["version"], PEKKO);
+    assert!(out
+        .rules_at(6121)
+        .contains(&"FLINK-TASKMANAGER-DATA-PLAINTEXT".to_string()));
+    let rpc = out.service(6122);
+    assert_eq!(rpc["kind"], "rpc");
+    assert_eq!(rpc["rpc_generation"], "pekko");
+}

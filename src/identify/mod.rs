@@ -57,7 +57,10 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
             return s;
         }
     };
-    let maybe_tls = banner.bytes.is_empty()
+    // TLS servers reject an HTTP request at once (alert or close); a port
+    // that just waits for more bytes (RPC, TaskManager data, tarpits) is
+    // not sniffed, which would cost a whole probe timeout.
+    let maybe_tls = (banner.bytes.is_empty() && !banner.timed_out)
         || banner.bytes.starts_with(&[0x15, 0x03])
         || banner_redirects_to_https(&banner.bytes);
     if maybe_tls {
@@ -184,18 +187,7 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
         };
     }
     if wire::is_taskmanager_data(&banner.bytes) {
-        let mut s = Service::new(endpoint.clone(), ServiceKind::TaskmanagerData);
-        s.product = Some("Apache Flink".into());
-        s.confidence = 85;
-        s.evidence.push(Evidence {
-            request: "GET /config (as garbage)".into(),
-            status: None,
-            excerpt: format!(
-                "netty frame with Flink magic badc0ffe: {}",
-                untrusted::hex_excerpt(&banner.bytes, 16)
-            ),
-        });
-        return s;
+        return taskmanager_data(endpoint, "GET /config (as garbage)", &banner.bytes);
     }
     if !banner.bytes.is_empty() {
         // It talks, but not HTTP and not Flink: SSH, Redis, SMTP and friends.
@@ -210,6 +202,23 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     // the whole probe timeout.
     let blob_wait = (banner.connect_time * 20).clamp(Duration::from_millis(750), cfg.timeout);
     identify_silent(endpoint, cfg, blob_wait).await
+}
+
+/// Flink's netty shuffle port answers a complete frame it cannot decode
+/// with an error frame that carries its magic number.
+fn taskmanager_data(endpoint: &Endpoint, request: &str, bytes: &[u8]) -> Service {
+    let mut s = Service::new(endpoint.clone(), ServiceKind::TaskmanagerData);
+    s.product = Some("Apache Flink".into());
+    s.confidence = 85;
+    s.evidence.push(Evidence {
+        request: request.to_string(),
+        status: None,
+        excerpt: format!(
+            "netty frame with Flink magic badc0ffe: {}",
+            untrusted::hex_excerpt(bytes, 16)
+        ),
+    });
+    s
 }
 
 /// The port said nothing to HTTP: try Flink's binary protocols, safest first.
@@ -245,6 +254,9 @@ async fn identify_silent(
                 });
                 return s;
             }
+            if wire::is_taskmanager_data(&reply.bytes) {
+                return taskmanager_data(endpoint, "blob 01 7f", &reply.bytes);
+            }
             if !reply.bytes.is_empty() {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
                 s.product = Some(guess_banner_product(&reply.bytes));
@@ -274,6 +286,13 @@ async fn identify_silent(
                 ),
             });
             return s;
+        }
+        Ok(reply) if wire::is_taskmanager_data(&reply.bytes) => {
+            return taskmanager_data(
+                endpoint,
+                "rpc heartbeat (a complete 4-byte frame)",
+                &reply.bytes,
+            );
         }
         Ok(reply) if !reply.bytes.is_empty() => {
             let mut s = Service::new(endpoint.clone(), ServiceKind::Other);

@@ -178,7 +178,7 @@ impl Flink {
         let ssl = conf
             .iter()
             .any(|(k, v)| k == "security.ssl.rest.enabled" && v == "true");
-        let flink = spawn(
+        let mut flink = spawn(
             opts.version,
             "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
             &conf,
@@ -196,6 +196,91 @@ impl Flink {
         flink
     }
 
+    /// A TaskManager on the JobManager's address, with fixed RPC and data
+    /// ports; returns once the JobManager lists it.
+    pub fn start_taskmanager(jm: &Flink, rpc_port: u16, data_port: u16) -> Flink {
+        let ip = jm.ip.to_string();
+        let conf = vec![
+            ("jobmanager.rpc.address".to_string(), ip.clone()),
+            ("jobmanager.rpc.port".to_string(), "6123".to_string()),
+            ("taskmanager.host".to_string(), ip.clone()),
+            ("taskmanager.bind-host".to_string(), ip.clone()),
+            ("taskmanager.rpc.port".to_string(), rpc_port.to_string()),
+            ("taskmanager.data.port".to_string(), data_port.to_string()),
+            ("taskmanager.numberOfTaskSlots".to_string(), "1".to_string()),
+            // What bin/taskmanager.sh would compute and pass as dynamic properties.
+            ("taskmanager.cpu.cores".to_string(), "1".to_string()),
+            (
+                "taskmanager.memory.framework.heap.size".to_string(),
+                "128m".to_string(),
+            ),
+            (
+                "taskmanager.memory.task.heap.size".to_string(),
+                "128m".to_string(),
+            ),
+            (
+                "taskmanager.memory.managed.size".to_string(),
+                "64m".to_string(),
+            ),
+            (
+                "taskmanager.memory.network.min".to_string(),
+                "64m".to_string(),
+            ),
+            (
+                "taskmanager.memory.network.max".to_string(),
+                "64m".to_string(),
+            ),
+            (
+                "taskmanager.memory.framework.off-heap.size".to_string(),
+                "128m".to_string(),
+            ),
+            (
+                "taskmanager.memory.task.off-heap.size".to_string(),
+                "0m".to_string(),
+            ),
+            (
+                "taskmanager.memory.jvm-metaspace.size".to_string(),
+                "256m".to_string(),
+            ),
+            (
+                "taskmanager.memory.jvm-overhead.min".to_string(),
+                "192m".to_string(),
+            ),
+            (
+                "taskmanager.memory.jvm-overhead.max".to_string(),
+                "192m".to_string(),
+            ),
+        ];
+        let mut tm = spawn(
+            jm.version,
+            "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
+            &conf,
+            &["-XX:MaxDirectMemorySize=256m".to_string()],
+            jm.ip,
+            jm.rest_port,
+        );
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let registered =
+                http_get(jm.rest(), "/overview").is_some_and(|r| r.contains("\"taskmanagers\":1"));
+            let data_up = TcpStream::connect_timeout(
+                &SocketAddr::from((jm.ip, data_port)),
+                Duration::from_millis(200),
+            )
+            .is_ok();
+            if registered && data_up {
+                return tm;
+            }
+            tm.fail_if_exited("TaskManager");
+            assert!(
+                Instant::now() < deadline,
+                "TaskManager did not register within 180 s\n{}",
+                tm.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// A HistoryServer on `ip:port`, reading an empty archive directory.
     pub fn start_history_server(version: &'static str, ip: Ipv4Addr, port: u16) -> Flink {
         let archive = tempfile::tempdir().expect("archive dir");
@@ -206,7 +291,7 @@ impl Flink {
             ("historyserver.archive.fs.dir".to_string(), uri.clone()),
             ("jobmanager.archive.fs.dir".to_string(), uri),
         ];
-        let flink = spawn(
+        let mut flink = spawn(
             version,
             "org.apache.flink.runtime.webmonitor.history.HistoryServer",
             &conf,
@@ -220,7 +305,14 @@ impl Flink {
         flink
     }
 
-    fn wait_until(&self, ready: fn(&str) -> bool, other_ports: &[u16]) {
+    /// Panic with the log if the process already died: no point waiting.
+    fn fail_if_exited(&mut self, what: &str) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{what} exited early ({status})\n{}", self.log_tail());
+        }
+    }
+
+    fn wait_until(&mut self, ready: fn(&str) -> bool, other_ports: &[u16]) {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let resp = http_get(self.rest(), "/config");
@@ -234,6 +326,7 @@ impl Flink {
             if resp.as_deref().is_some_and(ready) && ports_up {
                 return;
             }
+            self.fail_if_exited("Flink");
             if Instant::now() > deadline {
                 panic!(
                     "Flink {} on {} not ready within 180 s\n{}",
@@ -318,7 +411,7 @@ impl Drop for Flink {
     fn drop(&mut self) {
         let pgid = self.child.id();
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{pgid}")])
+            .args(["-KILL", "--", &format!("-{pgid}")])
             .stderr(Stdio::null())
             .status();
         let _ = self.child.kill();
