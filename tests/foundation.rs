@@ -4,89 +4,18 @@
 //! Loopback only: every listener and every target is inside 127.0.0.0/8.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::Path;
+use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command as StdCommand, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
+use support::peers::{
+    close_at_once, fake_rpc, flinkscan, json_file, random_octet, tarpit, Listener,
+};
 
-fn flinkscan() -> Command {
-    let mut c = Command::cargo_bin("flinkscan").expect("binary");
-    c.timeout(Duration::from_secs(300));
-    c
-}
-
-/// A random second octet, so parallel test runs do not collide.
-fn random_octet() -> u8 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(7);
-    (std::process::id().wrapping_mul(2_654_435_761) ^ t) as u8 % 200 + 20
-}
-
-/// A listener that accepts and runs `serve` on each connection until dropped.
-struct Listener {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
-impl Listener {
-    fn start(ip: Ipv4Addr, port: u16, serve: fn(std::net::TcpStream)) -> Listener {
-        let l = TcpListener::bind((ip, port)).expect("bind loopback");
-        let addr = l.local_addr().expect("addr");
-        l.set_nonblocking(true).expect("nonblocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((c, _)) => {
-                        let _ = c.set_nonblocking(false);
-                        thread::spawn(move || serve(c));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Listener { addr, stop }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn close_at_once(_c: std::net::TcpStream) {}
-
-/// Answers Flink's stray RPC heartbeat the way Akka/Pekko do; closes on anything else.
-fn fake_rpc(mut c: std::net::TcpStream) {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = [0u8; 8];
-    if c.read_exact(&mut buf).is_ok() && buf == [0, 0, 0, 4, 0x12, 2, 8, 3] {
-        let _ = c.write_all(&[0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0]);
-    }
-}
-
-/// Accepts and never says a word.
-fn tarpit(c: std::net::TcpStream) {
-    thread::sleep(Duration::from_secs(60));
-    drop(c);
-}
-
-fn json_file(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).expect("read output");
-    serde_json::from_str(&text).expect("valid JSON")
-}
+mod support;
 
 #[test]
 fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {

@@ -94,7 +94,14 @@ fn akka_generation_jobmanager_rest_rpc_blob_and_planted_secrets() {
 
 #[test]
 fn pekko_generation_with_submit_disabled_and_no_secrets() {
-    let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO).conf("web.submit.enable", "false"));
+    let jm = Flink::start_jobmanager(
+        FlinkOpts::new(PEKKO)
+            .conf("web.submit.enable", "false")
+            .conf(
+                "web.access-control-allow-origin",
+                "https://flink-ui.example",
+            ),
+    );
     let out = flink::scan(&target(&jm), &["-q"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
@@ -116,6 +123,11 @@ fn pekko_generation_with_submit_disabled_and_no_secrets() {
         "{rules:?}"
     );
     assert!(!rules.contains(&"FLINK-EOL-VERSION".to_string()));
+    // CORS pinned to one origin: fixed.
+    assert!(
+        !rules.contains(&"FLINK-REST-CORS-WILDCARD".to_string()),
+        "{rules:?}"
+    );
     // Not intrusive: the BLOB path probe did not run.
     assert!(!out
         .rules_at(6124)

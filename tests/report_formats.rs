@@ -3,66 +3,33 @@
 //! the copy GitHub's upload action uses), JSONL against ECS conventions,
 //! determinism, baselines and diff. Loopback only.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
+use support::peers::{fake_rpc, flinkscan, random_octet, Listener};
 
-fn flinkscan() -> Command {
-    let mut c = Command::cargo_bin("flinkscan").expect("binary");
-    c.timeout(Duration::from_secs(120));
-    c
-}
+mod support;
 
 fn octet() -> u8 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(1);
-    (n ^ std::process::id()) as u8 % 200 + 30
+    random_octet()
 }
 
-/// Answers the stray RPC heartbeat like Akka/Pekko.
+/// A loopback listener answering the RPC heartbeat like Akka/Pekko.
 struct FakeRpc {
     port: u16,
-    stop: Arc<AtomicBool>,
+    _l: Listener,
 }
 
 impl FakeRpc {
     fn start(ip: Ipv4Addr) -> FakeRpc {
-        let l = TcpListener::bind((ip, 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((mut c, _)) => {
-                        let _ = c.set_nonblocking(false);
-                        let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-                        let mut b = [0u8; 8];
-                        if c.read_exact(&mut b).is_ok() && b == [0, 0, 0, 4, 0x12, 2, 8, 3] {
-                            let _ = c.write_all(&[0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0]);
-                        }
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        FakeRpc { port, stop }
-    }
-}
-
-impl Drop for FakeRpc {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        let l = Listener::start(ip, 0, fake_rpc);
+        FakeRpc {
+            port: l.port(),
+            _l: l,
+        }
     }
 }
 

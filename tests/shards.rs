@@ -3,66 +3,24 @@
 //! Indexed Job way of choosing one, and merging shard outputs. Loopback only.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
+use support::peers::{close_at_once, fake_rpc, flinkscan, random_octet, Listener};
 
-fn flinkscan() -> Command {
-    let mut c = Command::cargo_bin("flinkscan").expect("binary");
-    c.timeout(Duration::from_secs(120));
-    c
-}
+mod support;
 
 fn octet() -> u8 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(3);
-    (n ^ std::process::id().rotate_left(7)) as u8 % 200 + 40
-}
-
-struct Listeners {
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Listeners {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    random_octet()
 }
 
 /// Plain listeners plus fake RPC ports (answering the heartbeat) on `port`.
-fn listen(addrs: &[(Ipv4Addr, bool)], port: u16) -> Listeners {
-    let stop = Arc::new(AtomicBool::new(false));
-    for &(ip, rpc) in addrs {
-        let l = TcpListener::bind((ip, port)).unwrap();
-        l.set_nonblocking(true).unwrap();
-        let s = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((mut c, _)) if rpc => {
-                        let _ = c.set_nonblocking(false);
-                        let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-                        let mut b = [0u8; 8];
-                        if c.read_exact(&mut b).is_ok() && b == [0, 0, 0, 4, 0x12, 2, 8, 3] {
-                            let _ = c.write_all(&[0, 0, 0, 4, 0x12, 2, 8, 2, 0, 0, 0, 0]);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-    }
-    Listeners { stop }
+fn listen(addrs: &[(Ipv4Addr, bool)], port: u16) -> Vec<Listener> {
+    addrs
+        .iter()
+        .map(|&(ip, rpc)| Listener::start(ip, port, if rpc { fake_rpc } else { close_at_once }))
+        .collect()
 }
 
 fn dry_run(range: &str, ports: &str, shard: Option<&str>) -> Vec<String> {
@@ -227,6 +185,15 @@ fn merged_shards_equal_the_unsharded_scan() {
             .arg(&merged_sarif)
             .assert()
             .success();
+        // The same shard twice is refused: it would double-count.
+        flinkscan()
+            .arg("merge")
+            .arg(&parts[0])
+            .arg(&parts[0])
+            .arg("-o")
+            .arg(dir.path().join("dup.json"))
+            .assert()
+            .code(2);
         let merged_doc: Value =
             serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
         assert_eq!(

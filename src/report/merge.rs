@@ -23,6 +23,10 @@ pub enum MergeError {
         a: String,
         b: String,
     },
+    #[error("shard {0} is given twice")]
+    DuplicateShard(String),
+    #[error("inputs come from different shard counts: {0} and {1}")]
+    ShardCount(String, String),
     #[error("input {0} is not a SARIF log with one run")]
     NotSarif(usize),
 }
@@ -56,6 +60,17 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
             format!("{:?}", r.scan.ports),
         )?;
         check("seed", first.scan.seed.to_string(), r.scan.seed.to_string())?;
+        // The same shard twice would double-count every finding and probe.
+        if shards.contains(&r.scan.shard) {
+            return Err(MergeError::DuplicateShard(r.scan.shard.clone()));
+        }
+        let count = |s: &str| s.split_once('/').map(|(_, n)| n.to_string());
+        if count(&first.scan.shard) != count(&r.scan.shard) {
+            return Err(MergeError::ShardCount(
+                first.scan.shard.clone(),
+                r.scan.shard.clone(),
+            ));
+        }
         shards.push(r.scan.shard.clone());
         out.scan.started = out.scan.started.min(r.scan.started);
         out.scan.finished = out.scan.finished.max(r.scan.finished);

@@ -71,9 +71,24 @@ pub fn flink_home(version: &str) -> PathBuf {
 /// S derived from the process id, so concurrent test binaries differ too.
 pub fn unique_loopback() -> Ipv4Addr {
     static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let second = (std::process::id() % 200) as u8 + 20;
-    Ipv4Addr::new(127, second, 100 + (n / 250) as u8, (n % 250) as u8 + 1)
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let ip = Ipv4Addr::new(
+            127,
+            second,
+            100 + (n / 250) as u8 % 150,
+            (n % 250) as u8 + 1,
+        );
+        // Skip addresses where Flink's ports are taken (another test binary
+        // or a leftover process): a collision would fail the JVM's bind.
+        let free = [8081u16, 8082, 6123, 6124]
+            .iter()
+            .all(|p| std::net::TcpListener::bind((ip, *p)).is_ok());
+        if free {
+            return ip;
+        }
+    }
 }
 
 /// Flink 1.19+ reads config.yaml; older versions read flink-conf.yaml.
@@ -375,7 +390,12 @@ fn spawn(
             "-Xms128m",
             "-XX:MaxMetaspaceSize=256m",
             "-XX:+UseSerialGC",
+            // C1 only: Flink is ready in ~60% of the time on two cores.
+            "-XX:TieredStopAtLevel=1",
+            "-XX:-UsePerfData",
         ])
+        // Keep Flink's unpacked jars out of /tmp; the dir goes with the handle.
+        .arg(format!("-Djava.io.tmpdir={}", dir.path().display()))
         .args(jvm_opts)
         // Metric reporters (Prometheus, JMX) load from plugins/.
         .env("FLINK_PLUGINS_DIR", home.join("plugins"))
@@ -409,11 +429,22 @@ fn spawn(
 
 impl Drop for Flink {
     fn drop(&mut self) {
+        // Its own process group (pgid = pid). Spelled `kill -s KILL -- -PGID`:
+        // procps' kill reads `kill -KILL -PGID` as kill(-1), which kills
+        // every process on the machine.
         let pgid = self.child.id();
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .stderr(Stdio::null())
-            .status();
+        if pgid > 1 {
+            let _ = Command::new("sh")
+                .args([
+                    "-c",
+                    "kill -s KILL -- \"-$1\"",
+                    "kill-flink",
+                    &pgid.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

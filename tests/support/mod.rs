@@ -1,3 +1,4 @@
-//! Shared test support.
+//! Shared test support: real Flink, and small loopback peers.
 
 pub mod flink;
+pub mod peers;
