@@ -70,3 +70,24 @@ fn known_seeds_parse_as_what_they_are() {
     assert!(p.flight().certificate_request, "CertificateRequest seen");
     assert!(!p.flight().certificates.is_empty());
 }
+
+/// Crashes the fuzzers found, kept as named corpus files; each must now be
+/// handled as an error, not a panic (tests build with overflow checks).
+#[test]
+fn fixed_crashes_stay_fixed() {
+    use flinkscan::targets::{self, Hosts, Shard, SpaceInput, TargetError, TargetSpace};
+    // crash_v6_all: `::/0` overflowed `hi - lo + 1` in Block::new; release
+    // builds wrapped to an empty space and "scanned" 0 probes with exit 0.
+    let spec = targets::parse_spec("::/0", targets::Origin::Arg(1)).unwrap();
+    let Hosts::Range { lo, hi } = spec.hosts else {
+        panic!("{spec:?}")
+    };
+    let input = SpaceInput {
+        ranges: vec![(lo, hi)],
+        ..SpaceInput::default()
+    };
+    let r = TargetSpace::build(input, &[8081], 0, Shard::ALL, true);
+    assert!(matches!(r, Err(TargetError::Overflow(_))), "{r:?}");
+    let seeds = corpus("target_spec");
+    assert!(seeds.iter().any(|(p, _)| p.ends_with("crash_v6_all")));
+}

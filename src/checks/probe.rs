@@ -33,6 +33,8 @@
 //! The deny-list in `checks::deny` is applied when a file is loaded and again
 //! before every request.
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -118,6 +120,20 @@ pub struct Matcher {
     /// Invert the result.
     #[serde(default)]
     pub negative: bool,
+    /// `regex`, compiled once (matching runs on every response).
+    #[serde(skip)]
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Matcher {
+    fn compiled(&self) -> Option<&Regex> {
+        compile_once(&self.compiled, self.regex.as_deref())
+    }
+}
+
+fn compile_once<'a>(cell: &'a OnceLock<Option<Regex>>, pattern: Option<&str>) -> Option<&'a Regex> {
+    cell.get_or_init(|| pattern.and_then(|p| Regex::new(p).ok()))
+        .as_ref()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -140,6 +156,8 @@ pub struct Extractor {
     pub header: Option<String>,
     #[serde(default)]
     pub regex: Option<String>,
+    #[serde(skip)]
+    compiled: OnceLock<Option<Regex>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -271,7 +289,7 @@ impl ProbeFile {
                         .and_then(|h| resp.header(h))
                         .map(String::from),
                     ExtractorKind::Regex => {
-                        let re = Regex::new(x.regex.as_deref().unwrap_or("")).ok()?;
+                        let re = compile_once(&x.compiled, x.regex.as_deref())?;
                         let text = resp.text();
                         re.captures(&text).and_then(|c| {
                             c.get(1)
@@ -310,12 +328,7 @@ impl ProbeFile {
 }
 
 fn matcher_hit(m: &Matcher, resp: &Response, json: Option<&serde_json::Value>) -> bool {
-    let regex_hit = |text: &str| {
-        m.regex
-            .as_deref()
-            .and_then(|r| Regex::new(r).ok())
-            .is_some_and(|re| re.is_match(text))
-    };
+    let regex_hit = |text: &str| m.compiled().is_some_and(|re| re.is_match(text));
     let hit = match m.kind {
         MatcherKind::Status => m.values.contains(&resp.status),
         MatcherKind::Json => {

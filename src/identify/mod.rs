@@ -195,6 +195,13 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
         s.product = Some(guess_banner_product(&banner.bytes));
         s.confidence = 60;
         s.evidence.push(raw_evidence("GET /config", &banner.bytes));
+        if banner.timed_out {
+            s.errors.push(format!(
+                "reply still incomplete after {:?} ({} bytes)",
+                cfg.timeout,
+                banner.bytes.len()
+            ));
+        }
         return s;
     }
     // A BLOB server answers its probe at once, while an RPC port waits for
@@ -324,6 +331,12 @@ async fn identify_silent(
     }
 
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
+    if errors.is_empty() {
+        errors.push(format!(
+            "no answer to the HTTP, BLOB, RPC or JRMI probes (each waited up to {:?}): the port accepts connections, then stays silent or closes",
+            cfg.timeout
+        ));
+    }
     s.errors = errors;
     s
 }

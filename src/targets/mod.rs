@@ -160,7 +160,8 @@ impl Block {
         let mut total: u128 = 0;
         for &(lo, hi) in &set.ranges {
             starts.push(u64::try_from(total).map_err(|_| TargetError::Overflow(total))?);
-            total = total.saturating_add(hi - lo + 1);
+            // `hi - lo + 1` overflows for `::/0`; saturate into Overflow below.
+            total = total.saturating_add(hi - lo).saturating_add(1);
         }
         let probes = total.saturating_mul(ports.len() as u128);
         let probes = u64::try_from(probes).map_err(|_| TargetError::Overflow(probes))?;
