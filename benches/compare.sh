@@ -1,189 +1,406 @@
 #!/usr/bin/env bash
 # Sweep benchmark: flinkscan beside the kernel-limit reference (a bare tokio
-# connect loop, benches/bare_loop), nmap -sT and RustScan (if on PATH), all on
-# loopback, rounds interleaved, medians reported.
+# connect loop, benches/bare_loop), nmap -sT and RustScan (if on PATH). All
+# traffic stays on loopback (127.0.0.0/8) or inside a network namespace this
+# script creates. Rounds are interleaved (tool order rotates each round) and
+# medians are reported.
 #
-#   benches/compare.sh            # live /16 x 4 ports and silent /20 x 4 ports, 3 rounds
+#   benches/compare.sh                     # live /16 x 4 ports + silent /20 x 4 ports, 3 rounds
 #   benches/compare.sh --rounds 5
-#   benches/compare.sh --smoke    # tiny ranges, 1 round: proves the script works (CI)
+#   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~25 min a run; default 1
+#   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
+#   benches/compare.sh --no-silent | --no-live | --no-nmap
 #
-# Live: 127.R.0.0/16 x 8081,8083,6123,6124 (262,144 probes) with listeners this
-# script opens; recall = open ports found / listeners opened.
-# Silent: inside a network namespace this script creates (unshare -n), SYNs to
-# 127.0.0.0/20 are dropped by iptables except for one listener; every other probe
-# waits for its 1 s timeout. Floor = ceil(probes / window) x timeout.
-# Traffic stays on loopback or inside that namespace.
+# Scenario "live": 127.R.0.0/16 x 8081,8083,6123,6124 (262,144 probes, R random
+# and free of listeners) with listeners this script opens on a few 127.R.x.y:port
+# (some accept-and-close, some answer HTTP). Recall = listeners each tool found.
+# Scenario "silent": in a fresh network namespace (unshare -n, root only) SYNs to
+# 127.0.0.0/20 are dropped by iptables except to one listener, so every other
+# probe waits for the 1 s timeout. Floor = ceil(probes / window) x 1 s, window =
+# flinkscan's default concurrency (min(8192, hard RLIMIT_NOFILE - 512)).
+#
+# flinkscan runs with default settings (identification on) plus --timeout 1s,
+# -q and --json to a temporary file. The bare loop uses the same window.
+# Wall, CPU (user+sys) and peak RSS come from /usr/bin/time -f '%e %U %S %M'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 
 rounds=3
+nmap_silent_rounds=1
 smoke=0
+do_live=1
+do_silent=1
+do_nmap=1
+bare_workers=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1; rounds=1 ;;
+    --smoke) smoke=1 ;;
     --rounds) rounds="$2"; shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
+    --nmap-silent-rounds) nmap_silent_rounds="$2"; shift ;;
+    --bare-workers) bare_workers="$2"; shift ;;
+    --no-live) do_live=0 ;;
+    --no-silent) do_silent=0 ;;
+    --no-nmap) do_nmap=0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+if [ "$smoke" = 1 ]; then rounds=1; nmap_silent_rounds=1; fi
 
-work="$(mktemp -d)"
+ports=8081,8083,6123,6124
+nports=4
+timeout_s=1
+is_root=0; [ "$(id -u)" = 0 ] && is_root=1
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/flinkscan-bench.XXXXXX")"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  local p
+  for p in "${pids[@]}"; do
+    # Negative id: the process group of a `setsid` child (namespace runs).
+    kill -TERM -- "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do wait "${p#-}" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
+say() { echo "compare.sh: $*" >&2; }
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nmap && [ "$(id -u)" = 0 ] && need apt-get; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nmap >/dev/null 2>&1 || true
-fi
-TIME=/usr/bin/time
-if [ ! -x "$TIME" ] && [ "$(id -u)" = 0 ] && need apt-get; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1 || true
-fi
-[ -x "$TIME" ] || { echo "benchmark needs /usr/bin/time (Debian package: time)" >&2; exit 1; }
 
+apt_updated=0
+apt_install() { # PACKAGE: install a Debian package if we can (root + apt-get)
+  [ "$is_root" = 1 ] && need apt-get || return 1
+  say "installing Debian package $1"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1; then
+    if [ "$apt_updated" = 0 ]; then
+      apt_updated=1
+      apt-get update -qq >/dev/null 2>&1 || true
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1 || return 1
+  fi
+}
+
+need python3 || { say "needs python3 (listeners and the report)"; exit 1; }
+TIME=/usr/bin/time
+[ -x "$TIME" ] || apt_install time || true
+[ -x "$TIME" ] || { say "needs /usr/bin/time (Debian package: time)"; exit 1; }
+if [ "$do_nmap" = 1 ] && ! need nmap; then
+  apt_install nmap || say "nmap unavailable: its rows are skipped"
+fi
+need nmap || do_nmap=0
+have_rustscan=0; need rustscan && have_rustscan=1
+
+say "building (cargo build --release; benches/bare_loop)"
 cargo build --release --quiet
 (cd benches/bare_loop && cargo build --release --quiet)
-FLINKSCAN="$PWD/target/release/flinkscan"
-BARE="$PWD/benches/bare_loop/target/release/bare-loop"
+FLINKSCAN="$ROOT/target/release/flinkscan"
+BARE="$ROOT/benches/bare_loop/target/release/bare-loop"
 
-ports=8081,8083,6123,6124
-second=$(( (RANDOM % 200) + 30 ))
-if [ "$smoke" = 1 ]; then
-  live_cidr="127.$second.0.0/24"; live_prefix=24
-else
-  live_cidr="127.$second.0.0/16"; live_prefix=16
-fi
-
-# Listeners for recall: accept and close, on a few addresses and ports.
-cat > "$work/listen.py" <<'EOF'
-import socket, sys, selectors
-sel = selectors.DefaultSelector()
-for spec in sys.argv[1:]:
-    host, port = spec.rsplit(":", 1)
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port))); s.listen(1024); s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ)
-print("ready", flush=True)
-while True:
-    for key, _ in sel.select():
-        try:
-            c, _ = key.fileobj.accept(); c.close()
-        except OSError:
-            pass
-EOF
-listeners=("127.$second.0.7:8081" "127.$second.0.99:6123" "127.$second.0.200:6124" "127.$second.0.250:8083")
-if [ "$smoke" = 0 ]; then
-  listeners+=("127.$second.17.3:8081" "127.$second.128.128:6123" "127.$second.200.9:8083" "127.$second.255.254:6124")
-fi
-python3 "$work/listen.py" "${listeners[@]}" > "$work/listen.out" &
-pids+=($!)
-for _ in $(seq 1 100); do grep -q ready "$work/listen.out" 2>/dev/null && break; sleep 0.1; done
-expected=${#listeners[@]}
+# flinkscan raises its soft fd limit to the hard one and sizes its window as
+# min(8192, hard - 512) (src/sweep.rs); the bare loop and RustScan get the same.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=1048576
+window=$(( hard - 512 )); [ "$window" -gt 8192 ] && window=8192; [ "$window" -lt 32 ] && window=32
+[ -n "$bare_workers" ] || bare_workers=$window
+ulimit -Sn "$hard" 2>/dev/null || true
 
 results="$work/results.tsv"
 : > "$results"
+bench_started=$(date +%s)
 
-# run SCENARIO TOOL PROBES -- command...: records wall, cpu, rss, open ports found.
-run() {
-  local scenario="$1" tool="$2" probes="$3"; shift 4
-  local out="$work/$tool.out"
-  "$TIME" -f '%e %U %S %M' -o "$work/time" "$@" > "$out" 2> "$work/$tool.err" || true
-  local found
+# record SCENARIO TOOL PROBES EXPECTED FOUND RC TIMEFILE
+record() {
+  local wall user sys rss
+  if ! read -r wall user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$7" | tail -1); then
+    say "$1/$2: no timing (killed or failed to start); row skipped"
+    return 0
+  fi
+  [ "$6" = 0 ] || say "$1/$2: exit status $6"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$wall" "$user" "$sys" "$rss" >> "$results"
+}
+
+# Listeners: "close" ones accept and close, "http" ones answer a minimal HTTP
+# response. One single-threaded process serves them all.
+cat > "$work/listen.py" <<'EOF'
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+REPLY = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+for spec in sys.argv[1:]:
+    mode, host, port = spec.split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port)))
+    s.listen(1024)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ, ("listen", mode))
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        kind, mode = key.data
+        try:
+            if kind == "listen":
+                c, _ = key.fileobj.accept()
+                if mode == "http":
+                    c.setblocking(False)
+                    sel.register(c, selectors.EVENT_READ, ("conn", mode))
+                else:
+                    c.close()
+            else:
+                c = key.fileobj
+                sel.unregister(c)
+                try:
+                    if c.recv(4096):
+                        c.send(REPLY)
+                except OSError:
+                    pass
+                c.close()
+        except OSError:
+            pass
+EOF
+wait_ready() { # FILE
+  local i
+  for i in $(seq 1 100); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done
+  say "listeners did not start: $(cat "$1" 2>/dev/null)"; return 1
+}
+
+# found_* FILE: open endpoints a tool reported, one "ip:port" a line.
+found_flinkscan() {
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for s in d["services"]: print("%s:%s" % (s["ip"], s["port"]))' "$1" 2>/dev/null || true
+}
+found_nmap() {
+  python3 -c 'import re,sys
+for line in open(sys.argv[1]):
+    m = re.match(r"Host: (\S+) .*Ports: (.*)", line)
+    if m:
+        for p in m.group(2).split(", "):
+            f = p.split("/")
+            if len(f) > 1 and f[1] == "open": print(f"{m.group(1)}:{f[0]}")' "$1" 2>/dev/null || true
+}
+found_rustscan() {
+  python3 -c 'import re,sys
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) -> \[(.*)\]", line.strip())
+    if m:
+        for p in m.group(2).split(","):
+            if p.strip(): print(f"{m.group(1)}:{p.strip()}")' "$1" 2>/dev/null || true
+}
+# recall EXPECTED_FILE FOUND_FILE: how many expected endpoints were found
+recall() { sort -u "$2" | grep -cxFf "$1" || true; }
+
+# run_tool SCENARIO TOOL CIDR PROBES EXPECTED_FILE: one timed run.
+# Works in the caller's network namespace (so also inside unshare -n).
+run_tool() {
+  local sc="$1" tool="$2" cidr="$3" probes="$4" expect="$5" rc=0 n
+  local out="$work/$sc-$tool.out" tf="$work/$sc-$tool.time" got="$work/$sc-$tool.found"
+  local limit=600
+  : > "$tf"; : > "$got"
   case "$tool" in
-    flinkscan) found=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["open"])' "$work/fs.json" 2>/dev/null || echo 0) ;;
-    bare) found=$(awk '/^probes/ {print $4}' "$out") ;;
-    nmap) found=$(grep -o '[0-9]*/open' "$out" | wc -l) ;;
-    rustscan) found=$(grep -c 'Open ' "$out" || true) ;;
+    flinkscan)
+      rm -f "$work/fs.json"
+      timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" "$FLINKSCAN" scan "$cidr" --ports "$ports" \
+        --timeout "${timeout_s}s" -q --json "$work/fs.json" > "$out" 2>&1 || rc=$?
+      [ "$rc" = 1 ] && rc=0 # 1 = findings at or above --fail-on: not an error here
+      found_flinkscan "$work/fs.json" > "$got" ;;
+    bare)
+      timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" "$BARE" "$cidr" "$ports" "$bare_workers" "${timeout_s}s" > "$out" 2>&1 || rc=$?
+      # The bare loop only counts; its "found" is the open count.
+      n=$(awk '/^probes/ {print $4}' "$out"); n=${n:-0} ;;
+    nmap)
+      [ "$sc" = silent ] && limit=3600
+      local pin=()
+      [ "$sc" = silent ] && pin=(--initial-rtt-timeout "${timeout_s}s" --min-rtt-timeout "${timeout_s}s" --max-rtt-timeout "${timeout_s}s")
+      timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" nmap -sT -n -Pn -T5 --max-retries 0 "${pin[@]}" \
+        -p "$ports" "$cidr" -oG "$out" > /dev/null 2>&1 || rc=$?
+      found_nmap "$out" > "$got" ;;
+    rustscan)
+      timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" rustscan --no-config -a "$cidr" -p "$ports" \
+        -b "$window" -t $((timeout_s * 1000)) --tries 1 -u "$hard" -g > "$out" 2>&1 || rc=$?
+      found_rustscan "$out" > "$got" ;;
   esac
-  read -r wall user sys rss < "$work/time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$tool" "$probes" "$wall" "$(echo "$user + $sys" | bc -l 2>/dev/null || python3 -c "print($user+$sys)")" "$rss" "$found" >> "$results"
+  if [ "$tool" != bare ]; then
+    n=$(recall "$expect" "$got")
+    local extra
+    extra=$(sort -u "$got" | grep -cvxFf "$expect" || true)
+    [ "$extra" = 0 ] || say "$sc/$tool: $extra open endpoints that this script did not open"
+  fi
+  record "$sc" "$tool" "$probes" "$(wc -l < "$expect")" "$n" "$rc" "$tf"
 }
 
-live_probes=$(( (1 << (32 - live_prefix)) * 4 ))
-for r in $(seq 1 "$rounds"); do
-  echo "live round $r/$rounds: $live_cidr x $ports ($live_probes probes)" >&2
-  run live flinkscan "$live_probes" -- "$FLINKSCAN" scan "$live_cidr" --ports "$ports" --timeout 1s -q --json "$work/fs.json"
-  run live bare "$live_probes" -- "$BARE" "127.$second.0.0" "$live_prefix" "$ports" 1024 1000
-  if need nmap; then
-    run live nmap "$live_probes" -- nmap -sT -n -Pn -T5 --max-retries 0 -p "$ports" "$live_cidr" -oG -
-  fi
-  if need rustscan; then
-    run live rustscan "$live_probes" -- rustscan -a "$live_cidr" -p "$ports" -g --accessible
-  fi
-done
+# order ROUND TOOL...: the tools rotated by ROUND, so no tool always goes first.
+order() {
+  local r="$1"; shift
+  local tools=("$@") n=$# i
+  for i in $(seq 0 $((n - 1))); do echo "${tools[$(( (i + r) % n ))]}"; done
+}
 
-silent_ok=0
-if [ "$(id -u)" = 0 ] && need unshare && need iptables && need ip && unshare -n true 2>/dev/null; then
-  silent_ok=1
-else
-  echo "SKIP silent scenario: needs root, unshare and iptables (network namespace with dropped SYNs)" >&2
+# ---------------------------------------------------------------- live
+if [ "$do_live" = 1 ]; then
+  # A second octet whose /16 has no listener on our ports, and no wildcard
+  # listener on them at all (it would answer every probe of every tool).
+  listening=$(ss -Hltn 2>/dev/null | awk '{print $4}' || true)
+  port_re="(${ports//,/|})"
+  if echo "$listening" | grep -Eq "^(0\.0\.0\.0|\*|\[::\]|\[::ffff:0\.0\.0\.0\]):$port_re\$"; then
+    say "SKIP live scenario: a wildcard listener on one of $ports would answer every address"
+    do_live=0
+  fi
 fi
-
-if [ "$silent_ok" = 1 ]; then
-  if [ "$smoke" = 1 ]; then silent_cidr="127.0.0.0/24"; silent_prefix=24; else silent_cidr="127.0.0.0/20"; silent_prefix=20; fi
-  silent_probes=$(( (1 << (32 - silent_prefix)) * 4 ))
+if [ "$do_live" = 1 ]; then
+  second=""
+  for _ in $(seq 1 50); do
+    cand=$(( (RANDOM % 200) + 30 ))
+    if ! echo "$listening" | grep -Eq "^127\.$cand\."; then second=$cand; break; fi
+  done
+  [ -n "$second" ] || { say "no free 127.R.0.0/16 found"; exit 1; }
+  net="127.$second"
+  if [ "$smoke" = 1 ]; then live_cidr="$net.0.0/24"; live_hosts=256; else live_cidr="$net.0.0/16"; live_hosts=65536; fi
+  live_probes=$(( live_hosts * nports ))
+  specs=("close:$net.0.7:8081" "http:$net.0.99:8083" "close:$net.0.200:6124" "http:$net.0.250:8081")
+  if [ "$smoke" = 0 ]; then
+    specs+=("close:$net.17.3:6123" "http:$net.128.128:8081" "close:$net.200.9:8083" "http:$net.255.254:6124")
+  fi
+  : > "$work/live.expected"
+  for s in "${specs[@]}"; do echo "${s#*:}" >> "$work/live.expected"; done
+  python3 "$work/listen.py" "${specs[@]}" > "$work/listen.out" 2>&1 &
+  pids+=($!)
+  wait_ready "$work/listen.out"
+  tools=(flinkscan bare)
+  [ "$do_nmap" = 1 ] && tools+=(nmap)
+  [ "$have_rustscan" = 1 ] && tools+=(rustscan)
   for r in $(seq 1 "$rounds"); do
-    echo "silent round $r/$rounds: $silent_cidr x $ports in a namespace ($silent_probes probes, 1 s timeout)" >&2
-    # Everything below runs inside a fresh network namespace: only its own loopback exists.
-    unshare -n bash -s -- "$work" "$silent_cidr" "$silent_prefix" "$ports" "$silent_probes" "$FLINKSCAN" "$BARE" "$TIME" <<'NS'
-set -euo pipefail
-work="$1"; cidr="$2"; prefix="$3"; ports="$4"; probes="$5"; FLINKSCAN="$6"; BARE="$7"; TIME="$8"
-ip link set lo up
-iptables -A OUTPUT -p tcp -d 127.0.0.1 --dport 8081 -j ACCEPT
-iptables -A OUTPUT -p tcp --syn -d "$cidr" -j DROP
-python3 "$work/listen.py" 127.0.0.1:8081 > "$work/ns-listen.out" &
-lp=$!
-for _ in $(seq 1 100); do grep -q ready "$work/ns-listen.out" 2>/dev/null && break; sleep 0.1; done
-rec() {
-  local tool="$1" found="$2"
-  read -r wall user sys rss < "$work/time"
-  printf 'silent\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$probes" "$wall" "$(python3 -c "print($user+$sys)")" "$rss" "$found" >> "$work/results.tsv"
-}
-"$TIME" -f '%e %U %S %M' -o "$work/time" "$FLINKSCAN" scan "$cidr" --ports "$ports" --timeout 1s -q --json "$work/fs-ns.json" >/dev/null 2>&1 || true
-rec flinkscan "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["open"])' "$work/fs-ns.json" 2>/dev/null || echo 0)"
-"$TIME" -f '%e %U %S %M' -o "$work/time" "$BARE" 127.0.0.0 "$prefix" "$ports" 8192 1000 > "$work/bare-ns.out" 2>&1 || true
-rec bare "$(awk '/^probes/ {print $4}' "$work/bare-ns.out")"
-if command -v nmap >/dev/null; then
-  "$TIME" -f '%e %U %S %M' -o "$work/time" nmap -sT -n -Pn -T5 --max-retries 0 --initial-rtt-timeout 1s --max-rtt-timeout 1s -p "$ports" "$cidr" -oG - > "$work/nmap-ns.out" 2>&1 || true
-  rec nmap "$(grep -o '[0-9]*/open' "$work/nmap-ns.out" | wc -l)"
-fi
-kill "$lp" 2>/dev/null || true
-NS
+    say "live round $r/$rounds: $live_cidr x $ports ($live_probes probes, ${#specs[@]} listeners)"
+    for t in $(order "$r" "${tools[@]}"); do
+      run_tool live "$t" "$live_cidr" "$live_probes" "$work/live.expected"
+    done
   done
 fi
 
-window=$(ulimit -Hn)
-python3 - "$results" "$expected" "$window" <<'EOF'
-import statistics, sys
+# ---------------------------------------------------------------- silent
+if [ "$do_silent" = 1 ]; then
+  if [ "$is_root" != 1 ]; then
+    say "SKIP silent scenario: needs root (unshare -n and iptables in a private network namespace)"
+    do_silent=0
+  elif ! need unshare || ! need ip || ! unshare -n true 2>/dev/null; then
+    say "SKIP silent scenario: cannot create a network namespace (unshare -n)"
+    do_silent=0
+  else
+    need iptables || apt_install iptables || true
+    if ! need iptables; then
+      say "SKIP silent scenario: iptables unavailable (Debian package: iptables)"
+      do_silent=0
+    fi
+  fi
+fi
+if [ "$do_silent" = 1 ]; then
+  if [ "$smoke" = 1 ]; then silent_cidr="127.0.0.0/24"; silent_hosts=256; else silent_cidr="127.0.0.0/20"; silent_hosts=4096; fi
+  silent_probes=$(( silent_hosts * nports ))
+  echo "127.0.0.1:8081" > "$work/silent.expected"
+  export work results ports nports timeout_s window hard bare_workers FLINKSCAN BARE TIME rounds nmap_silent_rounds \
+    do_nmap have_rustscan silent_cidr silent_probes smoke
+  export -f run_tool record recall found_flinkscan found_nmap found_rustscan order say wait_ready
+  # Everything below runs inside a fresh network namespace that holds only its
+  # own loopback; it disappears when these processes exit.
+  cat > "$work/ns.sh" <<'NS'
+set -euo pipefail
+lp=""
+trap '[ -z "$lp" ] || kill "$lp" 2>/dev/null || true' EXIT
+ip link set lo up
+iptables -A OUTPUT -p tcp -d 127.0.0.1 --dport 8081 -j ACCEPT
+iptables -A OUTPUT -p tcp --syn -d 127.0.0.0/20 -j DROP
+python3 "$work/listen.py" close:127.0.0.1:8081 > "$work/ns-listen.out" 2>&1 &
+lp=$!
+wait_ready "$work/ns-listen.out"
+tools=(flinkscan bare)
+[ "$have_rustscan" = 1 ] && tools+=(rustscan)
+for r in $(seq 1 "$rounds"); do
+  say "silent round $r/$rounds: $silent_cidr x $ports in a network namespace ($silent_probes probes, ${timeout_s} s timeout)"
+  this=("${tools[@]}")
+  if [ "$do_nmap" = 1 ] && [ "$r" -le "$nmap_silent_rounds" ]; then
+    this+=(nmap)
+    [ "$smoke" = 1 ] || say "  (nmap pinned to ${timeout_s} s takes ~25 min on a /20 x 4 ports)"
+  fi
+  for t in $(order "$r" "${this[@]}"); do
+    # nmap on a silent range is slow: a smoke run probes it on 16 hosts only.
+    if [ "$t" = nmap ] && [ "$smoke" = 1 ]; then
+      run_tool silent nmap 127.0.0.0/28 64 "$work/silent.expected"
+      sed -i '$ s/^silent\tnmap/silent\tnmap\/28/' "$work/results.tsv"
+    else
+      run_tool silent "$t" "$silent_cidr" "$silent_probes" "$work/silent.expected"
+    fi
+  done
+done
+NS
+  setsid unshare -n bash "$work/ns.sh" < /dev/null > "$work/ns.log" 2>&1 &
+  ns_pid=$!
+  pids+=("-$ns_pid")
+  ns_rc=0
+  wait "$ns_pid" || ns_rc=$?
+  cat "$work/ns.log" >&2
+  [ "$ns_rc" = 0 ] || say "silent scenario failed (exit $ns_rc)"
+fi
+
+say "measurements took $(( $(date +%s) - bench_started )) s"
+
+# ---------------------------------------------------------------- report
+python3 - "$results" "$window" "$timeout_s" "$(nproc)" <<'EOF'
+import math, statistics, sys
 from collections import defaultdict
-path, expected, hard = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, window, timeout, cores = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 rows = defaultdict(list)
 for line in open(path):
-    sc, tool, probes, wall, cpu, rss, found = line.rstrip("\n").split("\t")
-    rows[(sc, tool)].append((int(probes), float(wall), float(cpu), int(rss), int(found or 0)))
-print(f"\nmachine: {open('/proc/cpuinfo').read().count('processor')} cores; medians of {max(len(v) for v in rows.values()) if rows else 0} interleaved rounds")
-print(f"{'scenario':8} {'tool':10} {'probes':>8} {'wall s':>8} {'probes/s':>10} {'CPU s':>7} {'RSS MiB':>8} {'found':>6} {'x bare':>7} {'x nmap':>7}")
+    sc, tool, probes, expected, found, wall, user, sys_, rss = line.rstrip("\n").split("\t")
+    rows[(sc, tool)].append(dict(probes=int(probes), expected=int(expected), found=int(found),
+                                 wall=float(wall), cpu=float(user) + float(sys_), rss=int(rss) / 1024))
+if not rows:
+    print("no results"); sys.exit(0)
 med = {}
-for (sc, tool), v in sorted(rows.items()):
-    probes = v[0][0]
-    wall = statistics.median(x[1] for x in v)
-    med[(sc, tool)] = (probes, wall, statistics.median(x[2] for x in v), max(x[3] for x in v) / 1024, min(x[4] for x in v))
-for (sc, tool), (probes, wall, cpu, rss, found) in sorted(med.items()):
-    rate = probes / wall if wall else 0
+for k, v in rows.items():
+    wall = statistics.median(x["wall"] for x in v)
+    med[k] = dict(n=len(v), probes=v[0]["probes"], wall=wall, rate=v[0]["probes"] / wall if wall else 0.0,
+                  cpu=statistics.median(x["cpu"] for x in v), rss=max(x["rss"] for x in v),
+                  found=min(x["found"] for x in v), expected=v[0]["expected"])
+order = {"flinkscan": 0, "bare": 1, "nmap": 2, "rustscan": 3}
+print(f"\nmachine: {cores} cores; medians of interleaved rounds (n = runs); window {window}; RSS = max over runs")
+hdr = f"{'scenario':8} {'tool':10} {'n':>2} {'probes':>7} {'wall s':>8} {'probes/s':>9} {'CPU s':>7} {'RSS MiB':>7} {'recall':>7} {'vs bare':>7} {'vs nmap':>8}"
+print(hdr); print("-" * len(hdr))
+for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", order.get(k[1].split("/")[0], 9), k[1])):
+    m = med[(sc, tool)]
     def ratio(other):
         o = med.get((sc, other))
-        if not o or not wall:
-            return "-"
-        return f"{(probes / wall) / (o[0] / o[1]):.2f}"
-    print(f"{sc:8} {tool:10} {probes:>8} {wall:>8.2f} {rate:>10.0f} {cpu:>7.2f} {rss:>8.1f} {found:>6} {ratio('bare'):>7} {ratio('nmap'):>7}")
-print(f"\nlive recall: listeners opened = {expected}; 'found' is open ports each tool reported.")
+        return f"{m['rate'] / o['rate']:.2f}x" if o and o["rate"] else "-"
+    recall = f"{m['found']}/{m['expected']}"
+    print(f"{sc:8} {tool:10} {m['n']:>2} {m['probes']:>7} {m['wall']:>8.2f} {m['rate']:>9.0f} {m['cpu']:>7.2f} "
+          f"{m['rss']:>7.1f} {recall:>7} {ratio('bare'):>7} {ratio('nmap'):>8}")
+print("(vs bare, vs nmap: probes/s of this tool / probes/s of that one; bare 'recall' is its open count)")
+
+def verdict(ok): return "PASS" if ok else "MISS"
+print()
+fs, bare = med.get(("live", "flinkscan")), med.get(("live", "bare"))
+if fs and bare:
+    r = fs["rate"] / bare["rate"]
+    same = fs["found"] == fs["expected"] and bare["found"] == bare["expected"]
+    print(f"live:   flinkscan at {r:.2f}x the bare loop's probes/s (target >= 0.85x), recall "
+          f"{fs['found']}/{fs['expected']} vs {bare['found']}/{bare['expected']}: {verdict(r >= 0.85 and same)}")
+    print(f"live:   flinkscan peak RSS {fs['rss']:.1f} MiB with identification on (target <= 32 MiB): {verdict(fs['rss'] <= 32)}")
 s = med.get(("silent", "flinkscan"))
 if s:
-    window = min(8192, hard - 512)
-    floor = -(-s[0] // window) * 1.0
-    print(f"silent floor: ceil({s[0]} / {window}) x 1 s = {floor:.0f} s; flinkscan {s[1]:.2f} s = {s[1] / floor:.2f}x the floor")
+    floor = math.ceil(s["probes"] / window) * timeout
+    print(f"silent: floor = ceil({s['probes']} / {window}) x {timeout:g} s = {floor:g} s")
+    for tool in ("flinkscan", "bare", "rustscan"):
+        t = med.get(("silent", tool))
+        if t:
+            print(f"silent: {tool:9} {t['wall']:.2f} s = {t['wall'] / floor:.3f}x the floor"
+                  + (f" (target <= 1.1x): {verdict(t['wall'] <= 1.1 * floor)}" if tool == "flinkscan" else ""))
+    n = med.get(("silent", "nmap"))
+    if n:
+        sp = s["rate"] / n["rate"]
+        print(f"silent: flinkscan {sp:.0f}x nmap's probes/s, nmap pinned to {timeout:g} s (target >= 10x): {verdict(sp >= 10)}")
+    if s["found"] != s["expected"]:
+        print(f"silent: flinkscan found {s['found']}/{s['expected']} listeners")
 EOF

@@ -23,6 +23,19 @@ fn permutation(c: &mut Criterion) {
             black_box(p.apply(black_box(i)))
         })
     });
+    // A /8 x 7 ports: not a power of four, so apply() cycle-walks.
+    let n = 7u64 << 24;
+    let p = Permutation::new(n, 7);
+    let mut i = 0u64;
+    g.bench_function("apply over 7 x 2^24 (cycle-walking)", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+            black_box(p.apply(black_box(i)))
+        })
+    });
     g.finish();
 }
 
@@ -41,8 +54,12 @@ fn target_space(c: &mut Criterion) {
         ..SpaceInput::default()
     };
     let ports = [8081, 8082, 8083, 6123, 6124, 9249, 8789];
-    let Ok(space) = TargetSpace::build(input, &ports, 7, Shard::ALL, true) else {
-        return;
+    let space = match TargetSpace::build(input, &ports, 7, Shard::ALL, true) {
+        Ok(space) => space,
+        Err(e) => {
+            eprintln!("hot: cannot build the /8 target space ({e}); skipping");
+            return;
+        }
     };
     let mut g = c.benchmark_group("target space");
     g.throughput(Throughput::Elements(1));
@@ -57,37 +74,74 @@ fn target_space(c: &mut Criterion) {
     g.finish();
 }
 
+/// A `/jobmanager/config`-style answer: the size a real JobManager returns.
+fn jobmanager_config_body() -> Bytes {
+    let mut entries: Vec<String> = (0..120)
+        .map(|k| format!(r#"{{"key":"some.option.number-{k}","value":"value-{k}"}}"#))
+        .collect();
+    entries.push(r#"{"key":"rest.bind-address","value":"0.0.0.0"}"#.into());
+    entries.push(r#"{"key":"security.ssl.rest.enabled","value":"false"}"#.into());
+    Bytes::from(format!("[{}]", entries.join(",")))
+}
+
 fn matching(c: &mut Criterion) {
     let Ok(catalog) = Catalog::load(None) else {
+        eprintln!("hot: the built-in catalog did not load; skipping probe matching");
         return;
     };
-    let body = br#"{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"cb1e7b5","features":{"web-submit":true,"web-cancel":true,"web-rescale":false,"web-history":false}}"#;
-    let resp = Response {
-        status: 200,
-        headers: vec![("access-control-allow-origin".into(), "*".into())],
-        body: Bytes::from_static(body),
-    };
+    let config = br#"{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"cb1e7b5","features":{"web-submit":true,"web-cancel":true,"web-rescale":false,"web-history":false}}"#;
+    let answers = [
+        (
+            "/config answer (217 B)",
+            Response {
+                status: 200,
+                headers: vec![
+                    (
+                        "content-type".into(),
+                        "application/json; charset=UTF-8".into(),
+                    ),
+                    ("access-control-allow-origin".into(), "*".into()),
+                ],
+                body: Bytes::from_static(config),
+            },
+        ),
+        (
+            "/jobmanager/config answer (~6 KiB)",
+            Response {
+                status: 200,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/json; charset=UTF-8".into(),
+                )],
+                body: jobmanager_config_body(),
+            },
+        ),
+    ];
     let mut g = c.benchmark_group("probe matching");
+    // Throughput counts probe files matched, so the rate is ProbeFile::matches calls/s.
     g.throughput(Throughput::Elements(catalog.probes.len() as u64));
-    g.bench_function("every probe file on a /config answer", |b| {
-        b.iter(|| {
-            let mut hits = 0;
-            for p in &catalog.probes {
-                if p.matches(black_box(&resp)) {
-                    hits += 1;
+    for (name, resp) in &answers {
+        g.bench_function(format!("every probe file on a {name}"), |b| {
+            b.iter(|| {
+                let mut hits = 0u32;
+                for p in &catalog.probes {
+                    if p.matches(black_box(resp)) {
+                        hits += 1;
+                    }
                 }
-            }
-            black_box(hits)
-        })
-    });
+                black_box(hits)
+            })
+        });
+    }
     g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1));
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(50);
     targets = permutation, target_space, matching
 }
 criterion_main!(benches);

@@ -206,7 +206,7 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     }
     // A BLOB server answers its probe at once, while an RPC port waits for
     // the rest of a frame: wait a generous multiple of the round trip, not
-    // the whole probe timeout.
+    // the whole probe timeout. The same wait serves the RPC and JRMI probes.
     let blob_wait = (banner.connect_time * 20).clamp(Duration::from_millis(750), cfg.timeout);
     identify_silent(endpoint, cfg, blob_wait).await
 }
@@ -275,11 +275,9 @@ async fn identify_silent(
         Err(e) => errors.push(format!("blob probe: {e}")),
     }
 
-    match wire::exchange(addr, wire::RPC_HEARTBEAT, cfg.timeout, 64, |b| {
-        b.len() >= 12
-    })
-    .await
-    {
+    // RPC and RMI servers answer these at once too: a silent port costs a
+    // few round-trip multiples per probe, not whole probe timeouts.
+    match wire::exchange(addr, wire::RPC_HEARTBEAT, blob_wait, 64, |b| b.len() >= 12).await {
         Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
             let mut s = Service::new(endpoint.clone(), ServiceKind::Rpc);
             s.product = Some("Apache Flink".into());
@@ -312,7 +310,7 @@ async fn identify_silent(
         Err(e) => errors.push(format!("rpc probe: {e}")),
     }
 
-    match wire::exchange(addr, wire::JRMI_PROBE, cfg.timeout, 512, wire::is_jrmi_ack).await {
+    match wire::exchange(addr, wire::JRMI_PROBE, blob_wait, 512, wire::is_jrmi_ack).await {
         Ok(reply) if wire::is_jrmi_ack(&reply.bytes) => {
             let mut s = Service::new(endpoint.clone(), ServiceKind::JmxRmi);
             s.product = Some("Java RMI registry (JMX)".into());
@@ -333,8 +331,8 @@ async fn identify_silent(
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
     if errors.is_empty() {
         errors.push(format!(
-            "no answer to the HTTP, BLOB, RPC or JRMI probes (each waited up to {:?}): the port accepts connections, then stays silent or closes",
-            cfg.timeout
+            "no answer to the HTTP (waited up to {:?}), BLOB, RPC or JRMI probes (up to {:?} each): the port accepts connections, then stays silent or closes",
+            cfg.timeout, blob_wait
         ));
     }
     s.errors = errors;
