@@ -21,10 +21,16 @@ case "$version" in
 esac
 cache="${FLINKSCAN_CACHE:-$HOME/.cache/flinkscan}"
 home="$cache/flink-$version"
-marker="$home/lib/flink-dist-$version.jar"
+
+# The dist jar marks a complete home: flink-dist-V.jar, or
+# flink-dist_2.11-V.jar / _2.12 before Flink 1.15 dropped the Scala suffix.
+has_dist() { # LIBDIR
+  compgen -G "$1/flink-dist-$version.jar" >/dev/null ||
+    compgen -G "$1/flink-dist_2.1[12]-$version.jar" >/dev/null
+}
 
 # Fast path: a complete home exists (it only ever appears by rename).
-if [ -f "$marker" ]; then
+if has_dist "$home/lib"; then
   echo "$home"
   exit 0
 fi
@@ -32,8 +38,11 @@ fi
 # sha256 of the PyPI sdists (what pip verified against PyPI's index).
 expected_sha256() {
   case "$1" in
+    1.14.6) echo 0b3afc482440c831c40f796db4cd71f177d9e7c2b67e6c932b8a33f01cc51ae9 ;;
     1.16.3) echo d15df4185e9c507836b031879b64e18f68955dd7e90cd7d39b450513ed64ebbe ;;
     1.20.1) echo be28293619b1d7b04c970b947133ae8d0ca86681f23694be063b3659ea69bb79 ;;
+    2.1.1) echo 0a8e42be82a4c601d9eccbb8b10d6253fefbb07fb22cd89af36f00512c685b01 ;;
+    2.3.0) echo 570bf8831d3c1336311e924e97119e52d8842e5485a4a7709ff9a92db709b006 ;;
     *) echo "" ;;
   esac
 }
@@ -46,7 +55,7 @@ tmp=""
 cleanup() { if [ -n "$tmp" ]; then rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 
-if [ ! -f "$marker" ]; then
+if ! has_dist "$home/lib"; then
   sdist="$cache/dl/apache-flink-libraries-$version.tar.gz"
   want="$(expected_sha256 "$version")"
   if [ -f "$sdist" ] && [ -n "$want" ] &&
@@ -80,8 +89,8 @@ if [ ! -f "$marker" ]; then
   tmp="$(mktemp -d "$cache/.extract-$version.XXXXXX")"
   tar -xzf "$sdist" -C "$tmp" --wildcards '*/deps/*'
   deps=("$tmp"/*/deps)
-  if [ ! -f "${deps[0]}/lib/flink-dist-$version.jar" ]; then
-    echo "flink-home.sh: $sdist has no deps/lib/flink-dist-$version.jar" >&2
+  if ! has_dist "${deps[0]}/lib"; then
+    echo "flink-home.sh: $sdist has no deps/lib/flink-dist*-$version.jar" >&2
     exit 1
   fi
   # A stale, incomplete home (no dist jar) from an older layout is replaced.
