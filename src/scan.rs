@@ -413,9 +413,18 @@ async fn correlate_hosts(
         (String, ServiceKind, Option<crate::model::RpcGeneration>),
     > = HashMap::new();
     let mut flink_hosts: BTreeMap<u128, ()> = BTreeMap::new();
+    // Hosts with a Flink interface that no other product speaks (REST,
+    // BLOB, data port, ...): they corroborate an Akka/Pekko RPC port.
+    let mut corroborating: BTreeMap<u128, ()> = BTreeMap::new();
     for s in services.iter() {
         if s.flink {
             flink_hosts.insert(ip_to_u128(s.endpoint.ip), ());
+            if !matches!(
+                s.kind,
+                ServiceKind::Rpc | ServiceKind::JmxRmi | ServiceKind::Unknown
+            ) {
+                corroborating.insert(ip_to_u128(s.endpoint.ip), ());
+            }
         }
         if let (Some(v), true) = (&s.version, s.version_source.is_none()) {
             if matches!(
@@ -434,6 +443,11 @@ async fn correlate_hosts(
     }
     for s in services.iter_mut() {
         let next_to_flink = flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip));
+        if s.kind == ServiceKind::Rpc && corroborating.contains_key(&ip_to_u128(s.endpoint.ip)) {
+            s.confidence = s
+                .confidence
+                .max(crate::identify::RPC_CORROBORATED_CONFIDENCE);
+        }
         // A port that demands a client certificate next to Flink is, in
         // practice, Flink's RPC or BLOB server under internal SSL.
         let mtls_unknown = s.kind == ServiceKind::Unknown

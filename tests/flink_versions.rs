@@ -32,6 +32,8 @@ fn check(e: Expect) {
     assert_eq!(rpc["kind"], "rpc", "{rpc}");
     assert_eq!(rpc["rpc_generation"], e.generation, "{rpc}");
     assert_eq!(rpc["product"], "Apache Flink", "{rpc}");
+    // Corroborated by REST and BLOB on the same host.
+    assert_eq!(rpc["confidence"], 95, "{rpc}");
     assert_eq!(out.service(6124)["kind"], "blob-server");
     // Versions reach the ports that cannot tell them from the REST API.
     assert_eq!(rpc["version"], e.version, "{rpc}");
@@ -53,6 +55,16 @@ fn check(e: Expect) {
         .rules_at(6124)
         .contains(&"FLINK-BLOB-PLAINTEXT".to_string()));
     out.assert_absent("Spark");
+
+    // Alone, the RPC port is still reported (its finding stands), with the
+    // lower confidence of a protocol that other Akka/Pekko servers speak.
+    let alone = flink::scan(&[jm.ip.to_string()], &["-q", "--ports", "6123"]);
+    let rpc = alone.service(6123);
+    assert_eq!(rpc["kind"], "rpc", "{rpc}");
+    assert_eq!(rpc["confidence"], 75, "{rpc}");
+    assert!(alone
+        .rules_at(6123)
+        .contains(&"FLINK-RPC-PLAINTEXT".to_string()));
 }
 
 #[test]

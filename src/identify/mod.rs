@@ -1,12 +1,15 @@
 //! Identify: decide what listens on an open port by probing, never by port number.
 //!
 //! Order on every port, each step on a fresh connection and bounded in time:
-//! 1. TLS sniff (a ClientHello). On TLS, everything after runs inside TLS.
-//! 2. An HTTP request for `/config`. HTTP services are told apart by their
-//!    answers (JobManager, HistoryServer, SQL Gateway, Prometheus, other).
-//! 3. Not HTTP: the BLOB probe `01 7f`, then, only if that got no answer, the
-//!    RPC heartbeat (its leading `00` would be a PUT to a BLOB server), then
-//!    the JRMI header. A TaskManager data port already answered step 2.
+//! 1. A plaintext HTTP request for `/config`. HTTP services are told apart by
+//!    their answers (JobManager, HistoryServer, SQL Gateway, Prometheus,
+//!    other); a TaskManager data port answers with Flink's netty magic.
+//! 2. Only if that was closed, alerted or redirected to https: a TLS sniff
+//!    (a ClientHello); on TLS, step 1 runs again inside TLS.
+//! 3. Silent ports: the BLOB probe `01 7f`, then, only if that got no
+//!    answer, the RPC heartbeat (its leading `00` would be a PUT to a BLOB
+//!    server), then the JRMI header. These three wait a multiple of the
+//!    connect round trip, not the whole probe timeout.
 //!
 //! Steps are strictly sequential, so we never hold more than one connection
 //! to a port (a BLOB server stalls the cluster at 50).
@@ -29,6 +32,10 @@ pub struct IdentifyConfig {
 }
 
 const BANNER_REQUEST_PATH: &str = "/config";
+/// Confidence in an RPC port seen alone; host correlation raises it to
+/// [`RPC_CORROBORATED_CONFIDENCE`] next to another Flink interface.
+pub const RPC_ALONE_CONFIDENCE: u8 = 75;
+pub const RPC_CORROBORATED_CONFIDENCE: u8 = 95;
 const RAW_CAP: usize = 16 * 1024;
 
 /// Identify the service on one open endpoint.
@@ -281,7 +288,10 @@ async fn identify_silent(
         Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
             let mut s = Service::new(endpoint.clone(), ServiceKind::Rpc);
             s.product = Some("Apache Flink".into());
-            s.confidence = 90;
+            // Any Akka/Pekko classic-remoting server answers the same way
+            // (Spark 1.x used Akka remoting too): certain only next to
+            // another Flink interface, which host correlation checks.
+            s.confidence = RPC_ALONE_CONFIDENCE;
             s.evidence.push(Evidence {
                 request: "rpc 00000004 12020803 (stray HEARTBEAT PDU)".into(),
                 status: None,
