@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! Identification across Flink's generations, on real Flink: the oldest line
 //! DESIGN.md measured (1.14, Akka, end of life) and the 2.x lines (Pekko,
 //! config.yaml). Each JobManager runs on its own 127.x.y.z; the scan must name
