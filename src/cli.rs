@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::model::Severity;
+use crate::report::jsonl::Format as JsonlFormat;
 use crate::report::sarif::Compat;
 
 const EXIT_CODES: &str = "\
@@ -219,6 +220,11 @@ pub struct ScanArgs {
     /// Stream events as JSON Lines (ECS field names) to FILE, or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub jsonl: Option<PathBuf>,
+
+    /// Field schema of --jsonl: ecs (Elastic Common Schema; services and findings) or
+    /// ocsf (OCSF 1.3.0 Vulnerability Finding, class 2002; findings only).
+    #[arg(long, alias = "format", value_enum, default_value_t = JsonlFormat::Ecs, value_name = "SCHEMA", help_heading = "Output")]
+    pub jsonl_format: JsonlFormat,
 
     /// Write SARIF 2.1.0 to FILE.
     #[arg(long, value_name = "FILE", help_heading = "Output")]

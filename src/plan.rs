@@ -50,6 +50,7 @@ pub struct ScanPlan {
     pub rules: Vec<String>,
     pub skip_rules: Vec<String>,
     pub jsonl: Option<PathBuf>,
+    pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
 }
 
@@ -135,6 +136,7 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         rules: args.rules.clone(),
         skip_rules: args.skip_rules.clone(),
         jsonl: args.jsonl.clone(),
+        jsonl_format: args.jsonl_format,
         progress: !args.quiet,
     })
 }

@@ -293,6 +293,7 @@ pub async fn run(
     };
 
     // One collector owns the JSONL sink and everything the reports need.
+    let jsonl_format = plan.jsonl_format;
     let collector = {
         let scan_id = scan_id.clone();
         let catalog = Arc::clone(&catalog);
@@ -302,16 +303,13 @@ pub async fn run(
             let mut write_error: Option<std::io::Error> = None;
             while let Some(r) = result_rx.recv().await {
                 if let Some(s) = sink.as_mut() {
-                    let ts = report::now_rfc3339();
-                    let mut events = vec![jsonl::service_event(&r.service, &scan_id, &ts)];
-                    for f in &r.findings {
-                        events.push(jsonl::finding_event(
-                            f,
-                            catalog.rule(&f.rule_id),
-                            &scan_id,
-                            &ts,
-                        ));
-                    }
+                    let events = jsonl_events(
+                        Some(&r.service),
+                        &r.findings,
+                        &catalog,
+                        &scan_id,
+                        jsonl_format,
+                    );
                     for e in events {
                         if let Err(err) = s.write(e) {
                             write_error.get_or_insert(err);
@@ -327,12 +325,21 @@ pub async fn run(
 
     let _ = sweeper.await;
     let ctx = identifier.await.ok();
-    let (mut services, mut findings, sink, write_error) = collector
+    let (mut services, mut findings, mut sink, mut write_error) = collector
         .await
         .unwrap_or_else(|_| (Vec::new(), Vec::new(), None, None));
     watchdog.abort();
 
+    let before = findings.len();
     correlate_hosts(&mut services, &mut findings, ctx.as_ref()).await;
+    // What only the whole host revealed reaches the stream too.
+    if let Some(s) = sink.as_mut() {
+        for e in jsonl_events(None, &findings[before..], &catalog, &scan_id, jsonl_format) {
+            if let Err(err) = s.write(e) {
+                write_error.get_or_insert(err);
+            }
+        }
+    }
     for s in &services {
         for e in &s.errors {
             notices.push(Notice {
@@ -390,6 +397,37 @@ pub async fn run(
         ));
     }
     Ok(report)
+}
+
+/// The `--jsonl` events for one identified service (if any) and its findings.
+fn jsonl_events(
+    service: Option<&Service>,
+    findings: &[Finding],
+    catalog: &Catalog,
+    scan_id: &str,
+    format: jsonl::Format,
+) -> Vec<serde_json::Value> {
+    match format {
+        jsonl::Format::Ecs => {
+            let ts = report::now_rfc3339();
+            service
+                .map(|s| jsonl::service_event(s, scan_id, &ts))
+                .into_iter()
+                .chain(
+                    findings
+                        .iter()
+                        .map(|f| jsonl::finding_event(f, catalog.rule(&f.rule_id), scan_id, &ts)),
+                )
+                .collect()
+        }
+        jsonl::Format::Ocsf => {
+            let ms = report::now_unix_ms();
+            findings
+                .iter()
+                .map(|f| report::ocsf::finding_event(f, catalog.rule(&f.rule_id), scan_id, ms))
+                .collect()
+        }
+    }
 }
 
 fn output_err(path: &std::path::Path, source: std::io::Error) -> ScanError {

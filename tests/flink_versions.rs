@@ -95,3 +95,55 @@ fn flink_2_3_pekko() {
         end_of_life: false,
     });
 }
+
+/// `--jsonl-format ocsf` on a real JobManager: every line is an OCSF 1.3.0
+/// Vulnerability Finding (schema derived from ocsf/ocsf-schema v1.3.0 by
+/// scripts/ocsf-schema.py), one per finding of the JSON report.
+#[test]
+fn ocsf_vulnerability_findings_validate() {
+    let jm = Flink::start_jobmanager(
+        FlinkOpts::new("1.20.1").conf("s3.access-key", "AKIAPLANTEDOCSFSECRET"),
+    );
+    let out = flink::scan(&[jm.ip.to_string()], &["-q", "--jsonl-format", "ocsf"]);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/schemas/ocsf-1.3.0-vulnerability-finding.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let text = out.text("jsonl");
+    let mut uids = Vec::new();
+    for line in text.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        let errors: Vec<String> = validator
+            .iter_errors(&event)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{line}");
+        assert_eq!(event["class_uid"], 2002);
+        assert_eq!(event["type_uid"], 200201);
+        assert!(line.len() < 10_000);
+        uids.push(
+            event["finding_info"]["analytic"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut expected: Vec<String> = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_string())
+        .collect();
+    uids.sort();
+    expected.sort();
+    assert_eq!(uids, expected);
+    assert!(uids.contains(&"FLINK-CONFIG-SECRET-EXPOSED".to_string()));
+    let unauth = text
+        .lines()
+        .find(|l| l.contains("\"FLINK-REST-UNAUTHENTICATED\""))
+        .expect("REST finding");
+    assert!(unauth.contains("\"severity_id\":5"), "{unauth}");
+    assert!(unauth.contains("\"uid\":\"CWE-306\""), "{unauth}");
+    out.assert_absent("AKIAPLANTEDOCSFSECRET");
+}

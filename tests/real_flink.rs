@@ -311,6 +311,12 @@ fn metric_reporters_and_jvm_secrets_are_found() {
     assert_eq!(j["kind"], "jmx-rmi");
     assert_eq!(j["flink"], true, "JMX next to Flink counts as Flink's");
     assert_eq!(out.rules_at(jmx), vec!["FLINK-JMX-EXPOSED"]);
+    // Found only once the whole host was seen, and still streamed.
+    let jmx_line = out
+        .text("jsonl")
+        .lines()
+        .any(|l| l.contains("\"FLINK-JMX-EXPOSED\"") && l.contains("flinkscan.finding"));
+    assert!(jmx_line, "FLINK-JMX-EXPOSED missing from JSONL");
     let secret = out.json["findings"]
         .as_array()
         .unwrap()

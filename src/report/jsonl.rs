@@ -33,6 +33,16 @@ use crate::model::{Finding, Service};
 use crate::untrusted;
 
 pub const ECS_VERSION: &str = "8.17.0";
+
+/// Field schema of the `--jsonl` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Elastic Common Schema 8.17: service (asset) and finding events.
+    #[default]
+    Ecs,
+    /// OCSF 1.3.0 Vulnerability Finding (class 2002): one event per finding.
+    Ocsf,
+}
 pub const MAX_LINE: usize = 10_000;
 
 fn observer() -> Value {
@@ -150,9 +160,14 @@ pub fn line(mut event: Value) -> String {
         if let Some(s) = event.pointer_mut("/flink/service/evidence") {
             *s = Value::Array(Vec::new());
         }
+        // OCSF events keep evidence there; their other texts are capped so
+        // that they always fit without it.
+        if let Some(o) = event.pointer_mut("/unmapped/flink/evidence") {
+            *o = Value::Array(Vec::new());
+        }
         text = serde_json::to_string(&event).unwrap_or_default();
     }
-    if text.len() >= MAX_LINE {
+    if text.len() >= MAX_LINE && event.get("ecs").is_some() {
         text = serde_json::to_string(&json!({
             "@timestamp": event.get("@timestamp"),
             "ecs": {"version": ECS_VERSION},

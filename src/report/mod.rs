@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod baseline;
 pub mod jsonl;
 pub mod merge;
+pub mod ocsf;
 pub mod sarif;
 pub mod text;
 
@@ -95,6 +96,11 @@ impl ScanReport {
 }
 
 /// Current time as RFC 3339 UTC with millisecond precision.
+/// Milliseconds since the Unix epoch (OCSF timestamps).
+pub fn now_unix_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!(

@@ -663,6 +663,15 @@ impl ScanOutput {
             .unwrap_or_default()
     }
 
+    /// One output (json, jsonl, sarif, stdout, stderr) as text.
+    pub fn text(&self, name: &str) -> String {
+        self.raw
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    }
+
     /// Panics if `needle` appears in any output.
     pub fn assert_absent(&self, needle: &str) {
         for (name, bytes) in &self.raw {

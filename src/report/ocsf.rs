@@ -1,0 +1,133 @@
+//! OCSF 1.3.0 Vulnerability Finding events (class 2002) for `--jsonl-format ocsf`.
+//!
+//! One event per finding, one line each, as they are found. Identified
+//! services are not findings, so they have no OCSF line; the JSON report
+//! keeps them. Field choices follow the OCSF 1.3.0 dictionary:
+//! - `activity_id` 1 (Create), so `type_uid` 200201: lines are streamed as
+//!   found, before `--baseline` can compare (the JSON report carries that).
+//! - `severity_id` 1..5 for info..critical.
+//! - `finding_info.uid` is the finding's stable fingerprint (the one SARIF
+//!   and ECS carry), `finding_info.analytic` the rule.
+//! - `vulnerabilities[0]` holds the CWE always and the CVE for CVE rules
+//!   (OCSF asks for at least one of them), plus the remediation.
+//! - `resources[0]` is the network endpoint, `unmapped.flink` the rest
+//!   (address, port, scan id, evidence), as OCSF has no endpoint on this class.
+
+use serde_json::{json, Value};
+
+use crate::checks::catalog::Rule;
+use crate::model::{Finding, Severity};
+use crate::untrusted;
+
+pub const OCSF_VERSION: &str = "1.3.0";
+pub const CLASS_UID: u32 = 2002;
+pub const CATEGORY_UID: u32 = 2;
+
+fn severity(s: Severity) -> (u8, &'static str) {
+    match s {
+        Severity::Info => (1, "Informational"),
+        Severity::Low => (2, "Low"),
+        Severity::Medium => (3, "Medium"),
+        Severity::High => (4, "High"),
+        Severity::Critical => (5, "Critical"),
+    }
+}
+
+/// The OCSF event for one finding; `time_ms` is milliseconds since the epoch.
+pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time_ms: i64) -> Value {
+    let (severity_id, severity_name) = severity(finding.severity);
+    let (activity_id, activity_name) = (1u8, "Create");
+    let fingerprint = super::sarif::fingerprint(finding);
+    let title = untrusted::clean(&finding.title, 300);
+    let detail = untrusted::clean(&finding.detail, 1500);
+
+    let mut vulnerability = json!({
+        "title": title,
+        "desc": detail,
+        "severity": severity_name,
+    });
+    if let Some(r) = rule {
+        vulnerability["cwe"] = json!({"uid": format!("CWE-{}", r.cwe)});
+        vulnerability["remediation"] = json!({"desc": untrusted::clean(&r.remediation, 1500)});
+        if !r.sources.is_empty() {
+            vulnerability["references"] = json!(r.sources);
+        }
+    }
+    if let Some(cve) = finding.rule_id.strip_prefix("FLINK-") {
+        if cve.starts_with("CVE-") {
+            vulnerability["cve"] = json!({"uid": cve});
+        }
+    }
+    // OCSF wants a CVE or a CWE; a rule missing from the catalog has neither.
+    if vulnerability.get("cwe").is_none() && vulnerability.get("cve").is_none() {
+        vulnerability["cwe"] = json!({"uid": "CWE-16"});
+    }
+
+    let evidence: Vec<Value> = finding
+        .evidence
+        .iter()
+        .take(4)
+        .map(|e| {
+            json!({
+                "request": untrusted::clean(&e.request, 300),
+                "status": e.status,
+                "excerpt": untrusted::clean(&e.excerpt, 400),
+            })
+        })
+        .collect();
+
+    json!({
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "class_uid": CLASS_UID,
+        "class_name": "Vulnerability Finding",
+        "type_uid": CLASS_UID * 100 + u32::from(activity_id),
+        "type_name": format!("Vulnerability Finding: {activity_name}"),
+        "severity_id": severity_id,
+        "severity": severity_name,
+        "time": time_ms,
+        "message": title,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {
+                "name": "flinkscan",
+                "vendor_name": "flinkscan",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "log_name": "flinkscan",
+            "correlation_uid": scan_id,
+        },
+        "finding_info": {
+            "uid": fingerprint,
+            "title": title,
+            "desc": detail,
+            "types": [finding.service.as_str()],
+            "analytic": {
+                "uid": finding.rule_id,
+                "name": finding.rule_id,
+                "type_id": 1,
+                "type": "Rule",
+            },
+        },
+        "vulnerabilities": [vulnerability],
+        "resources": [{
+            "uid": finding.endpoint.authority(),
+            "name": finding.url,
+            "type": "Network Endpoint",
+        }],
+        "unmapped": {
+            "flink": {
+                "ip": finding.endpoint.ip.to_string(),
+                "port": finding.endpoint.port,
+                "scan_id": scan_id,
+                "rule_id": finding.rule_id,
+                "service": finding.service.as_str(),
+                "version": finding.version,
+                "url": finding.url,
+                "evidence": evidence,
+            },
+        },
+    })
+}
