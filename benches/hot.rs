@@ -40,11 +40,8 @@ fn permutation(c: &mut Criterion) {
 }
 
 fn target_space(c: &mut Criterion) {
-    let lo = ip_to_u128(
-        "10.0.0.0"
-            .parse()
-            .unwrap_or(std::net::IpAddr::from([10, 0, 0, 0])),
-    );
+    // Pure arithmetic, nothing is sent; loopback keeps it obviously so.
+    let lo = ip_to_u128(std::net::IpAddr::from([127, 0, 0, 0]));
     let input = SpaceInput {
         ranges: vec![(lo, lo + (1 << 24) - 1)],
         // A few exclusions so the interval search has work to do.
