@@ -33,6 +33,7 @@ use crate::model::{Finding, Service};
 use crate::untrusted;
 
 pub const ECS_VERSION: &str = "8.17.0";
+pub const MAX_LINE: usize = 10_000;
 
 /// Field schema of the `--jsonl` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -43,7 +44,6 @@ pub enum Format {
     /// OCSF 1.3.0 Vulnerability Finding (class 2002): one event per finding.
     Ocsf,
 }
-pub const MAX_LINE: usize = 10_000;
 
 fn observer() -> Value {
     json!({
@@ -97,12 +97,7 @@ pub fn finding_event(
         ),
         None => (None, None, String::new(), String::new(), None),
     };
-    let evidence: Vec<Value> = finding
-        .evidence
-        .iter()
-        .take(4)
-        .map(|e| json!({"request": untrusted::clean(&e.request, 300), "status": e.status, "excerpt": untrusted::clean(&e.excerpt, 400)}))
-        .collect();
+    let evidence = evidence_json(finding);
     let enumeration = if finding.rule_id.starts_with("FLINK-CVE-") {
         "CVE"
     } else {
@@ -147,6 +142,22 @@ pub fn finding_event(
             },
         },
     })
+}
+
+/// A finding's first evidence items with their texts capped, for one line.
+pub fn evidence_json(finding: &Finding) -> Vec<Value> {
+    finding
+        .evidence
+        .iter()
+        .take(4)
+        .map(|e| {
+            json!({
+                "request": untrusted::clean(&e.request, 300),
+                "status": e.status,
+                "excerpt": untrusted::clean(&e.excerpt, 400),
+            })
+        })
+        .collect()
 }
 
 /// Serialise one event as a line, cutting the free-text fields further if

@@ -95,12 +95,12 @@ impl ScanReport {
     }
 }
 
-/// Current time as RFC 3339 UTC with millisecond precision.
 /// Milliseconds since the Unix epoch (OCSF timestamps).
 pub fn now_unix_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Current time as RFC 3339 UTC with millisecond precision.
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!(

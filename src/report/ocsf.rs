@@ -63,18 +63,7 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
         vulnerability["cwe"] = json!({"uid": "CWE-16"});
     }
 
-    let evidence: Vec<Value> = finding
-        .evidence
-        .iter()
-        .take(4)
-        .map(|e| {
-            json!({
-                "request": untrusted::clean(&e.request, 300),
-                "status": e.status,
-                "excerpt": untrusted::clean(&e.excerpt, 400),
-            })
-        })
-        .collect();
+    let evidence = super::jsonl::evidence_json(finding);
 
     json!({
         "activity_id": activity_id,
