@@ -204,7 +204,8 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
     let svc = &doc["services"][0];
     assert_eq!(svc["kind"], "rpc");
     assert_eq!(svc["flink"], true);
-    assert!(svc["confidence"].as_u64().unwrap() >= 80);
+    // Alone on its host: any Akka/Pekko classic-remoting server answers alike.
+    assert_eq!(svc["confidence"], 75);
     assert_eq!(doc["findings"][0]["rule_id"], "FLINK-RPC-PLAINTEXT");
 
     let text = std::fs::read_to_string(&jsonl).unwrap();
