@@ -22,7 +22,7 @@
 # Scenario "silent": in a fresh network namespace (unshare -n, root only) SYNs to
 # 127.0.0.0/20 are dropped by iptables except to one listener, so every other
 # probe waits for the 1 s timeout. Floor = ceil(probes / window) x 1 s, window =
-# flinkscan's default concurrency (min(8192, hard RLIMIT_NOFILE - 512)).
+# flinkscan's default concurrency (min(12288, hard RLIMIT_NOFILE - 512)).
 #
 # flinkscan runs with default settings (identification on) plus --timeout 1s,
 # -q and --json to a temporary file. The bare loop uses the same window.
@@ -107,10 +107,10 @@ FLINKSCAN="$ROOT/target/release/flinkscan"
 BARE="$ROOT/benches/bare_loop/target/release/bare-loop"
 
 # flinkscan raises its soft fd limit to the hard one and sizes its window as
-# min(8192, hard - 512) (src/sweep.rs); the bare loop and RustScan get the same.
+# min(12288, hard - 512) (src/sweep.rs); the bare loop and RustScan get the same.
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
-window=$(( hard - 512 )); [ "$window" -gt 8192 ] && window=8192; [ "$window" -lt 32 ] && window=32
+window=$(( hard - 512 )); [ "$window" -gt 12288 ] && window=12288; [ "$window" -lt 32 ] && window=32
 [ -n "$bare_workers" ] || bare_workers=$window
 ulimit -Sn "$hard" 2>/dev/null || true
 

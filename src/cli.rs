@@ -154,7 +154,7 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Targets")]
     pub dry_run: bool,
 
-    /// Connections in flight at once [default: sized from the open-file limit, at most 8192].
+    /// Connections in flight at once [default: sized from the open-file limit, at most 12288].
     #[arg(long, value_name = "N", help_heading = "Speed")]
     pub concurrency: Option<usize>,
 
