@@ -217,12 +217,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub json: Option<PathBuf>,
 
-    /// Stream events as JSON Lines (ECS field names) to FILE, or - for stdout.
+    /// Stream events as JSON Lines (ECS field names, or OCSF with --jsonl-format ocsf) to FILE, or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub jsonl: Option<PathBuf>,
 
-    /// Field schema of --jsonl: ecs (Elastic Common Schema; services and findings) or
-    /// ocsf (OCSF 1.3.0 Vulnerability Finding, class 2002; findings only).
+    /// Field schema of --jsonl (alias --format).
     #[arg(long, alias = "format", value_enum, default_value_t = JsonlFormat::Ecs, value_name = "SCHEMA", help_heading = "Output")]
     pub jsonl_format: JsonlFormat,
 
