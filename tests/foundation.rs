@@ -153,12 +153,7 @@ fn sweep_of_a_slash16_finds_exactly_the_listeners() {
         .assert()
         .success();
     let doc = json_file(&json);
-    let found: BTreeSet<String> = doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
-        .collect();
+    let found = endpoints(&doc);
     let want: BTreeSet<String> = listeners.iter().map(|l| l.addr.to_string()).collect();
     assert_eq!(found, want);
     assert_eq!(doc["stats"]["probed"], 65_536);
@@ -368,12 +363,7 @@ fn a_low_open_file_limit_slows_the_sweep_but_loses_nothing() {
     assert!(status.success());
     let doc = json_file(&json);
     assert_eq!(doc["stats"]["probed"], 1024);
-    let found: BTreeSet<String> = doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
-        .collect();
+    let found = endpoints(&doc);
     let want: BTreeSet<String> = listeners.iter().map(|l| l.addr.to_string()).collect();
     assert_eq!(found, want);
 }
@@ -403,4 +393,14 @@ fn ipv6_loopback_is_scanned() {
     let doc = json_file(&json);
     assert_eq!(doc["services"][0]["ip"], "::1");
     assert_eq!(doc["services"][0]["port"], port);
+}
+
+/// The `ip:port` of every service in a JSON report.
+fn endpoints(doc: &Value) -> BTreeSet<String> {
+    doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
+        .collect()
 }
