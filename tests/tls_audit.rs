@@ -957,3 +957,75 @@ async fn hostile_server_flights_are_bounded() {
     let r = sniff(garbage, None, TIMEOUT).await;
     assert!(matches!(r, Err(TlsError::Malformed(_))), "{r:?}");
 }
+
+/// Debian's openssl cannot speak SSLv3 any more, so this peer is hand-made:
+/// it answers only a ClientHello whose client_version is SSL 3.0, with a
+/// ServerHello picking the first offered suite it "supports" (RC4-SHA,
+/// then 3DES-SHA) and a ServerHelloDone; anything else gets a
+/// protocol_version or handshake_failure alert.
+#[tokio::test]
+async fn sslv3_with_rc4_and_3des_is_reported_suite_by_suite() {
+    const SUPPORTED: [u16; 2] = [0x0005, 0x000a];
+    let peer = plain_server(|mut s| async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // One whole record: 5-byte header plus its length.
+        while buf.len() < 5 || buf.len() < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 64 * 1024 {
+                return;
+            }
+        }
+        let body = &buf[5..];
+        // Handshake header (4) then client_version (2), random (32), session id.
+        let client_version = u16::from_be_bytes([body[4], body[5]]);
+        let sid_len = usize::from(body[38]);
+        let at = 39 + sid_len;
+        let suites_len = usize::from(u16::from_be_bytes([body[at], body[at + 1]]));
+        let offered: Vec<u16> = body[at + 2..at + 2 + suites_len]
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        let alert = |desc: u8| vec![0x15, 0x03, 0x00, 0x00, 0x02, 0x02, desc];
+        let reply = if client_version != 0x0300 {
+            alert(70)
+        } else if let Some(pick) = offered.iter().find(|s| SUPPORTED.contains(s)) {
+            let mut hello = vec![0x03, 0x00];
+            hello.extend_from_slice(&[0x5a; 32]);
+            hello.push(0); // no session id
+            hello.extend_from_slice(&pick.to_be_bytes());
+            hello.push(0); // null compression
+            let mut hs = vec![0x02, 0x00, 0x00, hello.len() as u8];
+            hs.extend_from_slice(&hello);
+            hs.extend_from_slice(&[0x0e, 0x00, 0x00, 0x00]); // ServerHelloDone
+            let mut record = vec![0x16, 0x03, 0x00];
+            record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+            record.extend_from_slice(&hs);
+            record
+        } else {
+            alert(40)
+        };
+        let _ = s.write_all(&reply).await;
+        let mut rest = [0u8; 512];
+        let _ = tokio::time::timeout(Duration::from_secs(1), s.read(&mut rest)).await;
+    })
+    .await;
+
+    let profile = timed_audit(peer, None, "fake SSLv3 peer").await;
+    assert_eq!(accepted(&profile), vec!["SSLv3"]);
+    let suites: BTreeSet<u16> = suite_ids(&profile, ProtocolVersion::Ssl3)
+        .into_iter()
+        .collect();
+    assert_eq!(suites, BTreeSet::from(SUPPORTED));
+    let rules = rule_ids(&profile);
+    for want in [
+        "FLINK-TLS-LEGACY-PROTOCOL",
+        "FLINK-TLS-WEAK-CIPHER",
+        "FLINK-TLS-NO-FORWARD-SECRECY",
+    ] {
+        assert!(rules.contains(&want), "{want} missing from {rules:?}");
+    }
+}
