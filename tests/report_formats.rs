@@ -229,7 +229,12 @@ fn jsonl_lines_are_compact_ecs_and_small() {
     let rpc = FakeRpc::start(ip);
     let dir = tempfile::tempdir().unwrap();
     let (_, _, jsonl) = scan(ip, rpc.port, &[], dir.path(), "j");
+    assert!(
+        jsonl.lines().count() >= 2,
+        "a service and a finding: {jsonl}"
+    );
     for line in jsonl.lines() {
+        support::ecs::assert_ecs_line(line);
         assert!(line.len() < 10_000);
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(line).unwrap();

@@ -631,6 +631,12 @@ pub fn scan(targets: &[String], extra: &[&str]) -> ScanOutput {
     );
     let read = |p: &Path| std::fs::read(p).unwrap_or_default();
     let doc: serde_json::Value = serde_json::from_slice(&read(&json)).expect("json report");
+    // Every real-Flink scan's stream must be what a SIEM expects.
+    if !extra.contains(&"ocsf") {
+        for line in String::from_utf8_lossy(&read(&jsonl)).lines() {
+            super::ecs::assert_ecs_line(line);
+        }
+    }
     ScanOutput {
         json: doc,
         raw: vec![

@@ -1,4 +1,5 @@
 //! Shared test support: real Flink, and small loopback peers.
 
+pub mod ecs;
 pub mod flink;
 pub mod peers;
