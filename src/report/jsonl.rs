@@ -23,6 +23,9 @@
 //!  "flink":{"scan":{"id":"..."},"finding":{"detail":"...","remediation":"...","evidence":[...]}}}
 //! ```
 //! Each line stays under 10,000 bytes: long texts are cut, evidence is capped.
+//!
+//! `--jsonl-format ocsf` swaps these events for OCSF ones (see `ocsf.rs`);
+//! the sink and the line cap are shared.
 
 use std::io::Write;
 
