@@ -404,3 +404,30 @@ fn endpoints(doc: &Value) -> BTreeSet<String> {
         .map(|s| format!("{}:{}", s["ip"].as_str().unwrap(), s["port"]))
         .collect()
 }
+
+#[test]
+fn a_probe_timeout_below_the_silent_port_floor_is_honoured() {
+    let ip = Ipv4Addr::new(127, random_octet(), 9, 9);
+    let pit = Listener::start(ip, 0, tarpit);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    flinkscan()
+        .args(["scan", "-q", &ip.to_string(), "--ports"])
+        .arg(pit.addr.port().to_string())
+        .args(["--probe-timeout", "300ms", "--json"])
+        .arg(&json)
+        .assert()
+        .code(0);
+    let doc = json_file(&json);
+    let svc = &doc["services"][0];
+    assert_eq!(svc["kind"], "unknown", "{doc}");
+    assert!(svc["errors"][0].as_str().unwrap().contains("300ms"), "{svc}");
+
+    // Zero and negative durations are usage errors, not silent defaults.
+    for bad in ["0", "-1", "0s"] {
+        flinkscan()
+            .args(["scan", "127.0.0.1", "--dry-run", "--probe-timeout", bad])
+            .assert()
+            .code(2);
+    }
+}

@@ -214,7 +214,9 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     // A BLOB server answers its probe at once, while an RPC port waits for
     // the rest of a frame: wait a generous multiple of the round trip, not
     // the whole probe timeout. The same wait serves the RPC and JRMI probes.
-    let blob_wait = (banner.connect_time * 20).clamp(Duration::from_millis(750), cfg.timeout);
+    // A probe timeout below the floor wins (clamp needs min <= max).
+    let floor = Duration::from_millis(750).min(cfg.timeout);
+    let blob_wait = (banner.connect_time * 20).clamp(floor, cfg.timeout);
     identify_silent(endpoint, cfg, blob_wait).await
 }
 
