@@ -261,7 +261,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         if secs.is_finite() && secs > 0.0 && secs < 1e9 {
             return Ok(std::time::Duration::from_secs_f64(secs));
         }
-        return Err(format!("`{text}`: must be a positive duration (e.g. 1s, 500ms, 2m)"));
+        return Err(format!(
+            "`{text}`: must be a positive duration (e.g. 1s, 500ms, 2m)"
+        ));
     }
     let d = humantime::parse_duration(t)
         .map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;

@@ -270,23 +270,27 @@ pub async fn run(
                     tasks.abort_all();
                     while tasks.join_next().await.is_some() {}
                 }
-                // Open ports whose identification was cut short still count.
-                let cut: Vec<Endpoint> = in_flight
-                    .lock()
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
-                for endpoint in cut {
-                    let mut service = crate::model::Service::new(endpoint, ServiceKind::Unknown);
-                    service
-                        .errors
-                        .push("identification cut short by the end of the scan".into());
-                    let _ = result_tx
-                        .send(PortResult {
-                            service,
-                            findings: Vec::new(),
-                        })
-                        .await;
-                }
+            }
+            // Open ports whose identification was cut short, or whose task
+            // failed, still count: never lose a port from the report.
+            let left: Vec<Endpoint> = in_flight
+                .lock()
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            let why = if finished {
+                "identification failed with an internal error (a flinkscan bug: please report it)"
+            } else {
+                "identification cut short by the end of the scan"
+            };
+            for endpoint in left {
+                let mut service = crate::model::Service::new(endpoint, ServiceKind::Unknown);
+                service.errors.push(why.into());
+                let _ = result_tx
+                    .send(PortResult {
+                        service,
+                        findings: Vec::new(),
+                    })
+                    .await;
             }
             ctx
         })
@@ -331,10 +335,33 @@ pub async fn run(
     watchdog.abort();
 
     let before = findings.len();
+    let seen: Vec<_> = services.iter().map(correlated_view).collect();
     correlate_hosts(&mut services, &mut findings, ctx.as_ref()).await;
-    // What only the whole host revealed reaches the stream too.
+    // What only the whole host revealed reaches the stream too: services it
+    // changed (a later event with the final state) and findings it made.
     if let Some(s) = sink.as_mut() {
-        for e in jsonl_events(None, &findings[before..], &catalog, &scan_id, jsonl_format) {
+        let changed = services
+            .iter()
+            .zip(&seen)
+            .filter(|(svc, old)| correlated_view(svc) != **old);
+        let mut events = Vec::new();
+        for (svc, _) in changed {
+            events.extend(jsonl_events(
+                Some(svc),
+                &[],
+                &catalog,
+                &scan_id,
+                jsonl_format,
+            ));
+        }
+        events.extend(jsonl_events(
+            None,
+            &findings[before..],
+            &catalog,
+            &scan_id,
+            jsonl_format,
+        ));
+        for e in events {
             if let Err(err) = s.write(e) {
                 write_error.get_or_insert(err);
             }
@@ -397,6 +424,11 @@ pub async fn run(
         ));
     }
     Ok(report)
+}
+
+/// What host correlation may change on a service.
+fn correlated_view(s: &Service) -> (u8, Option<String>, bool, Option<String>) {
+    (s.confidence, s.version.clone(), s.flink, s.product.clone())
 }
 
 /// The `--jsonl` events for one identified service (if any) and its findings.

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 //! Identification across Flink's generations, on real Flink: the oldest line
-//! DESIGN.md measured (1.14, Akka, end of life) and the 2.x lines (Pekko,
+//! the design notes measured (1.14, Akka, end of life) and the 2.x lines (Pekko,
 //! config.yaml). Each JobManager runs on its own 127.x.y.z; the scan must name
 //! REST, RPC and BLOB, the exact version and the RPC generation.
 
@@ -34,8 +34,21 @@ fn check(e: Expect) {
     assert_eq!(rpc["kind"], "rpc", "{rpc}");
     assert_eq!(rpc["rpc_generation"], e.generation, "{rpc}");
     assert_eq!(rpc["product"], "Apache Flink", "{rpc}");
-    // Corroborated by REST and BLOB on the same host.
+    // Corroborated by REST and BLOB on the same host, in the stream too: its
+    // last event for the port carries the final state.
     assert_eq!(rpc["confidence"], 95, "{rpc}");
+    let streamed = out
+        .text("jsonl")
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"]["dataset"] == "flinkscan.service" && v["destination"]["port"] == 6123)
+        .expect("an RPC service event");
+    assert_eq!(streamed["flink"]["service"]["confidence"], 95, "{streamed}");
+    assert_eq!(
+        streamed["flink"]["service"]["version"], e.version,
+        "{streamed}"
+    );
     assert_eq!(out.service(6124)["kind"], "blob-server");
     // Versions reach the ports that cannot tell them from the REST API.
     assert_eq!(rpc["version"], e.version, "{rpc}");

@@ -421,7 +421,10 @@ fn a_probe_timeout_below_the_silent_port_floor_is_honoured() {
     let doc = json_file(&json);
     let svc = &doc["services"][0];
     assert_eq!(svc["kind"], "unknown", "{doc}");
-    assert!(svc["errors"][0].as_str().unwrap().contains("300ms"), "{svc}");
+    assert!(
+        svc["errors"][0].as_str().unwrap().contains("300ms"),
+        "{svc}"
+    );
 
     // Zero and negative durations are usage errors, not silent defaults.
     for bad in ["0", "-1", "0s"] {
