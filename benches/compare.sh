@@ -7,13 +7,13 @@
 #
 #   benches/compare.sh                     # live /16 x 4 ports + silent /20 x 4 ports, 3 rounds
 #   benches/compare.sh --rounds 5
-#   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~25 min a run; default 1
+#   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~27 min a run; default 1
 #   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
 #   benches/compare.sh --no-silent | --no-live | --no-nmap
 #
 # nmap runs twice on the silent range: "nmap" pinned to the 1 s timeout
 # (--initial/min/max-rtt-timeout 1s), whose congestion control slows it to
-# ~50 probes/s when SYNs are dropped, and "nmap-par", the same plus
+# ~10 probes/s when SYNs are dropped, and "nmap-par", the same plus
 # --min-parallelism 1024 --min-hostgroup 4096, the strongest nmap found here.
 #
 # Scenario "live": 127.R.0.0/16 x 8081,8083,6123,6124 (262,144 probes, R random
@@ -336,7 +336,7 @@ for r in $(seq 1 "$rounds"); do
   this=("${tools[@]}")
   if [ "$do_nmap" = 1 ] && [ "$r" -le "$nmap_silent_rounds" ]; then
     this+=(nmap)
-    [ "$smoke" = 1 ] || say "  (nmap pinned to ${timeout_s} s takes ~25 min on a /20 x 4 ports)"
+    [ "$smoke" = 1 ] || say "  (nmap pinned to ${timeout_s} s takes ~27 min on a /20 x 4 ports)"
   fi
   for t in $(order "$r" "${this[@]}"); do
     # nmap on a silent range is slow: a smoke run probes it on 16 hosts only.
