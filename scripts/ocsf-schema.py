@@ -26,7 +26,11 @@ def attrs_of(d, kind):
                 else:
                     out.update(attrs_of(load(inc), kind))
             continue
-        out[k] = {**out.get(k, {}), **v}
+        merged = {**out.get(k, {}), **v}
+        # A class refines an inherited enum by adding values: keep both.
+        if "enum" in out.get(k, {}) and "enum" in v:
+            merged["enum"] = {**out[k]["enum"], **v["enum"]}
+        out[k] = merged
     for prof in d.get("profiles", []) or []:
         out.update(profile_attrs(load(f"profiles/{prof}.json")))
     return out

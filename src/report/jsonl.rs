@@ -174,10 +174,21 @@ pub fn line(mut event: Value) -> String {
         if let Some(s) = event.pointer_mut("/flink/service/evidence") {
             *s = Value::Array(Vec::new());
         }
-        // OCSF events keep evidence there; their other texts are capped so
-        // that they always fit without it.
         if let Some(o) = event.pointer_mut("/unmapped/flink/evidence") {
             *o = Value::Array(Vec::new());
+        }
+        text = serde_json::to_string(&event).unwrap_or_default();
+    }
+    // OCSF: the long descriptions go next (title, rule and place stay).
+    if text.len() >= MAX_LINE && event.get("class_uid").is_some() {
+        for ptr in [
+            "/finding_info/desc",
+            "/vulnerabilities/0/desc",
+            "/vulnerabilities/0/remediation/desc",
+        ] {
+            if let Some(d) = event.pointer_mut(ptr) {
+                *d = Value::String("(cut: line over 10,000 bytes)".into());
+            }
         }
         text = serde_json::to_string(&event).unwrap_or_default();
     }

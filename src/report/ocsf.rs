@@ -120,3 +120,47 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, Evidence, ServiceKind};
+
+    /// Character caps are not byte caps: four-byte characters everywhere
+    /// must still give a line under the 10,000-byte limit.
+    #[test]
+    fn wide_characters_still_fit_one_line() {
+        let wide = "\u{1d11e}".repeat(3000);
+        let finding = Finding {
+            rule_id: "FLINK-REST-UNAUTHENTICATED".into(),
+            severity: Severity::Critical,
+            title: wide.clone(),
+            endpoint: Endpoint::new([127, 0, 0, 1].into(), 8081),
+            service: ServiceKind::JobmanagerRest,
+            url: "http://127.0.0.1:8081/config".into(),
+            detail: wide.clone(),
+            evidence: vec![
+                Evidence {
+                    request: wide.clone(),
+                    status: Some(200),
+                    excerpt: wide.clone(),
+                };
+                4
+            ],
+            version: Some("1.20.1".into()),
+            baseline_state: None,
+        };
+        let text = super::super::jsonl::line(finding_event(&finding, None, "scan", 0));
+        assert!(
+            text.len() < super::super::jsonl::MAX_LINE,
+            "{} bytes",
+            text.len()
+        );
+        let v: Value = serde_json::from_str(&text).expect("still JSON");
+        assert_eq!(v["class_uid"], CLASS_UID);
+        assert_eq!(
+            v["finding_info"]["analytic"]["uid"],
+            "FLINK-REST-UNAUTHENTICATED"
+        );
+    }
+}

@@ -62,6 +62,9 @@ pub fn assert_ecs_line(line: &str) {
             .get(name)
             .unwrap_or_else(|| panic!("{name} is not an ECS 8.17 field: {line}"));
         let ty = spec["type"].as_str().unwrap_or("keyword");
+        if spec["array"] == true {
+            assert!(value.is_array(), "{name} must be an array in ECS: {line}");
+        }
         let values: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
             one => vec![one],
@@ -78,6 +81,12 @@ pub fn assert_ecs_line(line: &str) {
         .map(|a| a.iter().collect())
         .unwrap_or_default();
     let expected = &catalog()["event.category"]["expected_event_types"];
+    if event["event"]["category"].is_array() {
+        assert!(
+            !types.is_empty(),
+            "event.category without event.type: {line}"
+        );
+    }
     for category in event["event"]["category"].as_array().into_iter().flatten() {
         if let Some(want) = category.as_str().and_then(|c| expected[c].as_array()) {
             assert!(
