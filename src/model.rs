@@ -314,6 +314,13 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The CVE id of a CVE rule (`FLINK-CVE-2020-17519` -> `CVE-2020-17519`).
+    pub fn cve_id(&self) -> Option<&str> {
+        self.rule_id
+            .strip_prefix("FLINK-")
+            .filter(|s| s.starts_with("CVE-"))
+    }
+
     /// Sort key that makes report order deterministic: worst first, then by place.
     pub fn sort_key(&self) -> (std::cmp::Reverse<Severity>, &str, &Endpoint) {
         (

@@ -101,7 +101,7 @@ pub fn finding_event(
         None => (None, None, String::new(), String::new(), None),
     };
     let evidence = evidence_json(finding);
-    let enumeration = if finding.rule_id.starts_with("FLINK-CVE-") {
+    let enumeration = if finding.cve_id().is_some() {
         "CVE"
     } else {
         "flinkscan"
@@ -120,7 +120,7 @@ pub fn finding_event(
         "observer": observer(),
         "rule": {"id": finding.rule_id, "name": finding.title},
         "vulnerability": {
-            "id": finding.rule_id.strip_prefix("FLINK-").filter(|s| s.starts_with("CVE-")).unwrap_or(&finding.rule_id),
+            "id": finding.cve_id().unwrap_or(&finding.rule_id),
             "severity": finding.severity.as_str(),
             "score": {"base": score},
             "category": cwe.into_iter().collect::<Vec<_>>(),

@@ -53,10 +53,8 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
             vulnerability["references"] = json!(r.sources);
         }
     }
-    if let Some(cve) = finding.rule_id.strip_prefix("FLINK-") {
-        if cve.starts_with("CVE-") {
-            vulnerability["cve"] = json!({"uid": cve});
-        }
+    if let Some(cve) = finding.cve_id() {
+        vulnerability["cve"] = json!({"uid": cve});
     }
     // OCSF wants a CVE or a CWE; a rule missing from the catalog has neither.
     if vulnerability.get("cwe").is_none() && vulnerability.get("cve").is_none() {
