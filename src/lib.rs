@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod hosts;
 pub mod identify;
 pub mod model;
 pub mod plan;

@@ -5,8 +5,7 @@
 //! collector that streams JSON Lines and keeps what the final reports need.
 //! Memory grows with open ports found, never with the size of the range.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::checks::{self, catalog::Catalog, CheckContext, RuleFilter};
+use crate::hosts;
 use crate::identify::{self, IdentifyConfig};
 use crate::model::{Endpoint, Finding, Notice, Service, ServiceKind};
 use crate::plan::ScanPlan;
@@ -469,60 +469,30 @@ fn output_err(path: &std::path::Path, source: std::io::Error) -> ScanError {
     }
 }
 
-/// Share what one port of a host revealed with the others: the version read
-/// on REST, HistoryServer or SQL Gateway is the version of the RPC, BLOB and
-/// TaskManager ports next to it (marked as inferred); a JMX registry counts
-/// as Flink's only on a host where Flink was found.
+/// Host correlation at the end of a scan: a JMX registry, or a port that
+/// demands a client certificate, counts as Flink's only on a host where
+/// Flink was found (and then gets its findings); then versions and RPC
+/// confidence are shared across the host's ports ([`hosts::share_identity`],
+/// which `merge` runs again over all shards).
 async fn correlate_hosts(
     services: &mut [Service],
     findings: &mut Vec<Finding>,
     ctx: Option<&CheckContext>,
 ) {
-    let mut host_version: HashMap<
-        IpAddr,
-        (String, ServiceKind, Option<crate::model::RpcGeneration>),
-    > = HashMap::new();
-    let mut flink_hosts: BTreeMap<u128, ()> = BTreeMap::new();
-    // Hosts with a Flink interface that no other product speaks (REST,
-    // BLOB, data port, ...): they corroborate an Akka/Pekko RPC port.
-    let mut corroborating: BTreeMap<u128, ()> = BTreeMap::new();
-    for s in services.iter() {
-        if s.flink {
-            flink_hosts.insert(ip_to_u128(s.endpoint.ip), ());
-            if !matches!(
-                s.kind,
-                ServiceKind::Rpc | ServiceKind::JmxRmi | ServiceKind::Unknown
-            ) {
-                corroborating.insert(ip_to_u128(s.endpoint.ip), ());
-            }
-        }
-        if let (Some(v), true) = (&s.version, s.version_source.is_none()) {
-            if matches!(
-                s.kind,
-                ServiceKind::JobmanagerRest | ServiceKind::HistoryServer | ServiceKind::SqlGateway
-            ) {
-                // Prefer the JobManager's own answer.
-                let better = host_version
-                    .get(&s.endpoint.ip)
-                    .is_none_or(|(_, k, _)| *k != ServiceKind::JobmanagerRest);
-                if better {
-                    host_version.insert(s.endpoint.ip, (v.clone(), s.kind, s.rpc_generation));
-                }
-            }
-        }
-    }
+    let flink_hosts: BTreeSet<u128> = services
+        .iter()
+        .filter(|s| s.flink)
+        .map(|s| ip_to_u128(s.endpoint.ip))
+        .collect();
     for s in services.iter_mut() {
-        let next_to_flink = flink_hosts.contains_key(&ip_to_u128(s.endpoint.ip));
-        if s.kind == ServiceKind::Rpc && corroborating.contains_key(&ip_to_u128(s.endpoint.ip)) {
-            s.confidence = s
-                .confidence
-                .max(crate::identify::RPC_CORROBORATED_CONFIDENCE);
+        if s.flink || !flink_hosts.contains(&ip_to_u128(s.endpoint.ip)) {
+            continue;
         }
         // A port that demands a client certificate next to Flink is, in
         // practice, Flink's RPC or BLOB server under internal SSL.
         let mtls_unknown = s.kind == ServiceKind::Unknown
             && s.tls.as_ref().is_some_and(|t| t.client_cert_required);
-        if mtls_unknown && !s.flink && next_to_flink {
+        if mtls_unknown {
             s.flink = true;
             s.confidence = 50;
             s.product = Some(
@@ -532,17 +502,7 @@ async fn correlate_hosts(
                 findings.extend(checks::tls_findings(s, profile, ctx));
             }
         }
-        if s.version.is_none() && s.flink {
-            if let Some((v, kind, generation)) = host_version.get(&s.endpoint.ip) {
-                s.version = Some(v.clone());
-                s.version_source = Some(format!("inferred from {kind} on the same host"));
-                s.rpc_generation = *generation;
-                for f in findings.iter_mut().filter(|f| f.endpoint == s.endpoint) {
-                    f.version = Some(v.clone());
-                }
-            }
-        }
-        if s.kind == ServiceKind::JmxRmi && !s.flink && next_to_flink {
+        if s.kind == ServiceKind::JmxRmi {
             s.flink = true;
             s.product = Some("Java RMI registry (JMX) next to Flink".into());
             if let Some(ctx) = ctx {
@@ -550,4 +510,5 @@ async fn correlate_hosts(
             }
         }
     }
+    hosts::share_identity(services, findings);
 }

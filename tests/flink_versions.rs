@@ -160,3 +160,61 @@ fn ocsf_vulnerability_findings_validate() {
     assert!(unauth.contains("\"uid\":\"CWE-306\""), "{unauth}");
     out.assert_absent("AKIAPLANTEDOCSFSECRET");
 }
+
+/// Shards split a host's ports (7 shards of 7 probes: one port each), so
+/// the RPC port's shard never sees REST. Merged, the report must say what
+/// the unsharded scan says: the RPC port's version and confidence 95.
+#[test]
+fn merged_shards_share_a_hosts_identity_like_one_scan() {
+    let jm = Flink::start_jobmanager(FlinkOpts::new("2.3.0"));
+    let dir = tempfile::tempdir().unwrap();
+    let target = jm.ip.to_string();
+    let mut parts = Vec::new();
+    for k in 0..7 {
+        let path = dir.path().join(format!("shard-{k}.json"));
+        let out = assert_cmd::Command::cargo_bin("flinkscan")
+            .unwrap()
+            .args([
+                "scan",
+                "-q",
+                &target,
+                "--seed",
+                "7",
+                "--shard",
+                &format!("{k}/7"),
+                "--json",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+        parts.push(path);
+    }
+    let merged = dir.path().join("merged.json");
+    let out = assert_cmd::Command::cargo_bin("flinkscan")
+        .unwrap()
+        .arg("merge")
+        .args(&parts)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let rpc = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["port"] == 6123)
+        .expect("RPC in the merged report");
+    assert_eq!(rpc["confidence"], 95, "{rpc}");
+    assert_eq!(rpc["version"], "2.3.0", "{rpc}");
+    let rpc_finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["port"] == 6123)
+        .expect("RPC finding");
+    assert_eq!(rpc_finding["version"], "2.3.0");
+}

@@ -1,7 +1,10 @@
 //! Merge the outputs of the shards of one scan into one report.
 //!
 //! JSON reports merge into a report equal to the unsharded scan's apart from
-//! ids and times (shards are disjoint, so this is a union plus sums). SARIF
+//! ids and times (shards are disjoint, so this is a union plus sums, and the
+//! per-host sharing of versions and RPC confidence runs again). Not redone:
+//! a JMX or mutual-TLS port whose host's Flink interface fell in another
+//! shard stays "not Flink" (its findings would need the scan's checks). SARIF
 //! logs merge into one run with the union of rules, re-indexed results and
 //! every invocation's notifications.
 
@@ -100,6 +103,9 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         _ => shards.join(","),
     };
     out.scan.id = uuid::Uuid::new_v4().to_string();
+    // Shards split a host's ports: share versions and RPC confidence again
+    // over the union, as the unsharded scan did over the whole host.
+    crate::hosts::share_identity(&mut out.services, &mut out.findings);
     out.normalise();
     out.services.dedup_by(|a, b| a.endpoint == b.endpoint);
     Ok(out)
