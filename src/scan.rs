@@ -314,10 +314,8 @@ pub async fn run(
                         &scan_id,
                         jsonl_format,
                     );
-                    for e in events {
-                        if let Err(err) = s.write(e) {
-                            write_error.get_or_insert(err);
-                        }
+                    if let Some(err) = s.write_each(events) {
+                        write_error.get_or_insert(err);
                     }
                 }
                 services.push(r.service);
@@ -361,10 +359,8 @@ pub async fn run(
             &scan_id,
             jsonl_format,
         ));
-        for e in events {
-            if let Err(err) = s.write(e) {
-                write_error.get_or_insert(err);
-            }
+        if let Some(err) = s.write_each(events) {
+            write_error.get_or_insert(err);
         }
     }
     for s in &services {

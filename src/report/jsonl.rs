@@ -240,6 +240,18 @@ impl JsonlSink {
         }
     }
 
+    /// Write every event; the first error, if any, is returned (later
+    /// events are still attempted, so one bad write loses as little as possible).
+    pub fn write_each(&mut self, events: Vec<Value>) -> Option<std::io::Error> {
+        let mut first = None;
+        for e in events {
+            if let Err(err) = self.write(e) {
+                first.get_or_insert(err);
+            }
+        }
+        first
+    }
+
     pub fn finish(self) -> std::io::Result<()> {
         match self.file {
             Some(f) => f.commit(),
