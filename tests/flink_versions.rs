@@ -200,17 +200,14 @@ fn merged_shards_share_a_hosts_identity_like_one_scan() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
-    let rpc = doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["port"] == 6123)
-        .expect("RPC in the merged report");
+    let merged = flink::ScanOutput {
+        json: serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap(),
+        raw: Vec::new(),
+    };
+    let rpc = merged.service(6123);
     assert_eq!(rpc["confidence"], 95, "{rpc}");
     assert_eq!(rpc["version"], "2.3.0", "{rpc}");
-    let rpc_finding = doc["findings"]
+    let rpc_finding = merged.json["findings"]
         .as_array()
         .unwrap()
         .iter()
