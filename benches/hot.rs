@@ -82,7 +82,7 @@ fn jobmanager_config_body() -> Bytes {
 }
 
 fn matching(c: &mut Criterion) {
-    let Ok(catalog) = Catalog::load(None) else {
+    let Ok(catalog) = Catalog::load(None, None) else {
         eprintln!("hot: the built-in catalog did not load; skipping probe matching");
         return;
     };

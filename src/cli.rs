@@ -53,6 +53,19 @@ pub struct Cli {
     pub command: Command,
 }
 
+const ADVISORIES_HELP: &str = "\
+The shipped data is the OSV records in the repository's advisories/osv/ (copied from GitHub's
+advisory database, or written by flinkscan from the cited primary sources where no OSV record
+exists), advisories/interfaces.toml (which Flink interface exposes each OSV package) and
+advisories/releases.toml (release lines and the support policy). A scan more than a year after
+the data was checked says so in its notices.
+
+Examples:
+  flinkscan advisories
+  flinkscan advisories --json | jq '.advisories[].ids'
+  flinkscan advisories --advisories maven-all.zip      # osv.dev bulk export
+  flinkscan scan -i targets.txt --advisories ./osv-records/";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan targets for Flink interfaces and exposures.
@@ -66,6 +79,21 @@ pub enum Command {
         /// Load extra or replacement probe files from DIR first.
         #[arg(long, value_name = "DIR")]
         probes: Option<PathBuf>,
+        /// Add or replace advisories from PATH (a directory or zip of OSV JSON records).
+        #[arg(long, value_name = "PATH")]
+        advisories: Option<PathBuf>,
+    },
+    /// List the vulnerability advisories flinkscan matches versions against: ids, aliases,
+    /// affected ranges, fixed versions, interfaces and sources; and the release lines used
+    /// for end of life.
+    #[command(after_long_help = ADVISORIES_HELP)]
+    Advisories {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Add or replace advisories from PATH (a directory or zip of OSV JSON records).
+        #[arg(long, value_name = "PATH")]
+        advisories: Option<PathBuf>,
     },
     /// Merge the --json (or --sarif) outputs of the shards of one scan into one report.
     Merge {
@@ -203,6 +231,12 @@ pub struct ScanArgs {
     /// Load extra or replacement probe files (*.toml) from DIR; see `flinkscan rules`.
     #[arg(long, value_name = "DIR", help_heading = "Checks")]
     pub probes: Option<PathBuf>,
+
+    /// Add or replace vulnerability advisories from PATH: a directory or a zip of OSV JSON
+    /// records (osv.dev's bulk export of the Maven ecosystem works as it is); records for
+    /// packages that no Flink interface exposes are ignored. See `flinkscan advisories`.
+    #[arg(long, value_name = "PATH", help_heading = "Checks")]
+    pub advisories: Option<PathBuf>,
 
     /// Allow checks that may change target state: open and close one SQL Gateway session;
     /// GET a BLOB key that cannot exist (may create an empty directory on the server).

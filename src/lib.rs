@@ -6,6 +6,7 @@
 //! the handshakes and the TLS audit; `untrusted` is the only way text from a
 //! remote host reaches a report.
 
+pub mod advisories;
 pub mod checks;
 pub mod cli;
 pub mod hosts;

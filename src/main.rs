@@ -89,9 +89,27 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan(args) => scan_command(&args),
-        Command::Rules { json, probes } => {
-            let catalog = Catalog::load(probes.as_deref()).map_err(|e| Usage(e.to_string()))?;
+        Command::Rules {
+            json,
+            probes,
+            advisories,
+        } => {
+            let catalog = Catalog::load(probes.as_deref(), advisories.as_deref())
+                .map_err(|e| Usage(e.to_string()))?;
             print_rules(&catalog, json)?;
+            Ok(EXIT_CLEAN)
+        }
+        Command::Advisories { json, advisories } => {
+            let data = flinkscan::advisories::Advisories::load(advisories.as_deref())
+                .map_err(|e| Usage(e.to_string()))?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &data.listing())?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", data.render_text())?;
+            }
+            out.flush()?;
             Ok(EXIT_CLEAN)
         }
         Command::Merge {
@@ -151,7 +169,7 @@ fn merge_command(
             .collect::<Result<Vec<_>, _>>()?;
         let merged = report::merge::merge_reports(reports).map_err(|e| Usage(e.to_string()))?;
         if let Some(path) = sarif_out {
-            let catalog = Catalog::load(None).map_err(|e| Usage(e.to_string()))?;
+            let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
             let doc = sarif::render(&merged, &catalog, sarif::Compat::Standard);
             let mut b = serde_json::to_vec_pretty(&doc)?;
             b.push(b'\n');
@@ -204,8 +222,10 @@ fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
 
 fn scan_command(args: &ScanArgs) -> Result<u8> {
     let plan = plan::build(args, |k| std::env::var(k).ok()).map_err(|e| Usage(e.to_string()))?;
-    let catalog =
-        Arc::new(Catalog::load(args.probes.as_deref()).map_err(|e| Usage(e.to_string()))?);
+    let catalog = Arc::new(
+        Catalog::load(args.probes.as_deref(), args.advisories.as_deref())
+            .map_err(|e| Usage(e.to_string()))?,
+    );
     let baseline_report = match &args.baseline {
         Some(p) => Some(read_report(p)?),
         None => None,

@@ -311,6 +311,40 @@ pub struct Finding {
     /// Set by `--baseline`: new, unchanged or fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_state: Option<String>,
+    /// For findings that come from an advisory: which one, how sure, and
+    /// what to upgrade to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<AdvisoryMatch>,
+}
+
+/// How a version finding was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatchConfidence {
+    /// The reported version is inside an affected range.
+    VersionMatch,
+    /// A vendor build whose base release is affected; the vendor may have
+    /// backported the fix.
+    VendorBuild,
+    /// The version string cannot be ordered; the advisory could apply.
+    Unordered,
+}
+
+/// The advisory behind a finding, as the user needs it to act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvisoryMatch {
+    /// Every id: the OSV record's own, then its aliases (CVE, GHSA).
+    pub ids: Vec<String>,
+    pub confidence: MatchConfidence,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_vector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
+    /// Releases that fix it, on this version's line where one exists.
+    #[serde(default)]
+    pub upgrade_to: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 impl Finding {

@@ -143,7 +143,19 @@ pub async fn run(
         intrusive: plan.intrusive,
         timeout: plan.probe_timeout,
         tls_audit: plan.tls_audit,
+        scan_date: time::OffsetDateTime::now_utc().date(),
     };
+    if let Some(days) = catalog.advisories.releases.stale_days(ctx.scan_date) {
+        notices.push(Notice {
+            target: "advisory data".into(),
+            message: format!(
+                "the advisory and release data was last checked {} ({days} days before this scan): \
+                 newer advisories and release lines are unknown to it; update flinkscan or pass \
+                 --advisories with current OSV records",
+                catalog.advisories.releases.file.checked
+            ),
+        });
+    }
 
     let mut sink = match &plan.jsonl {
         Some(path) => Some(JsonlSink::open(path).map_err(|source| output_err(path, source))?),
@@ -507,4 +519,13 @@ async fn correlate_hosts(
         }
     }
     hosts::share_identity(services, findings);
+    // Only now do the JMX ports know the version of their host.
+    if let Some(ctx) = ctx {
+        for s in services
+            .iter()
+            .filter(|s| s.kind == ServiceKind::JmxRmi && s.flink)
+        {
+            findings.extend(checks::inferred_version_findings(s, ctx));
+        }
+    }
 }

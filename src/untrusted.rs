@@ -110,7 +110,9 @@ pub fn version(text: &str) -> Option<String> {
     let t = text.trim();
     let ok = !t.is_empty()
         && t.len() <= 32
-        && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+        // Custom builds report names such as `master-custom`: keep them so
+        // the advisory matcher can say it cannot order them.
+        && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
     ok.then(|| t.to_string())

@@ -96,7 +96,9 @@ fn flink_2_1_pekko() {
     check(Expect {
         version: "2.1.1",
         generation: "pekko",
-        end_of_life: false,
+        // The 2.1 line left support when 2.3.0 came out (2026-06-25): the
+        // policy keeps the current and previous minor lines plus 1.20 LTS.
+        end_of_life: true,
     });
 }
 

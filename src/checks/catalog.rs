@@ -8,6 +8,7 @@ use include_dir::{include_dir, Dir};
 use serde::{Deserialize, Serialize};
 
 use super::probe::ProbeFile;
+use crate::advisories::{Advisories, Advisory, AdvisoryError};
 use crate::model::Severity;
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/probes");
@@ -26,6 +27,8 @@ pub enum CatalogError {
     },
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    #[error(transparent)]
+    Advisory(#[from] AdvisoryError),
 }
 
 /// One check's metadata: what SARIF calls a rule.
@@ -41,6 +44,99 @@ pub struct Rule {
     pub remediation: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// Set on rules made from an advisory record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<RuleAdvisory>,
+}
+
+/// What a rule made from an advisory carries beyond the common fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleAdvisory {
+    /// The record's id, then its aliases (CVE, GHSA).
+    pub ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_vector: Option<String>,
+    /// Every release that fixes it, ascending.
+    pub fixed: Vec<String>,
+    /// `ecosystem:name` of each affected package and the interfaces it maps to.
+    pub packages: Vec<String>,
+    /// Where the record came from.
+    pub origin: String,
+    /// No OSV record exists; flinkscan wrote this one from the cited sources.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub written_by_flinkscan: bool,
+}
+
+/// The rule an advisory becomes: id `FLINK-<CVE>`, severity and score from
+/// the record's CVSS vector.
+fn advisory_rule(adv: &Advisory) -> Rule {
+    let name = adv.cves.first().unwrap_or(&adv.record.id);
+    let summary = adv
+        .record
+        .summary
+        .as_deref()
+        .unwrap_or("Known vulnerability in this Flink version");
+    let description = adv
+        .record
+        .details
+        .as_deref()
+        .map(first_paragraphs)
+        .unwrap_or_else(|| summary.to_string());
+    let fixed: Vec<String> = adv.fixed_versions().iter().map(|v| v.to_string()).collect();
+    let remediation = if fixed.is_empty() {
+        "No fixed release is listed: keep this interface away from untrusted networks and follow the advisory.".to_string()
+    } else {
+        format!(
+            "Upgrade to a fixed release ({}) or any later supported Flink release, and keep the interface away from untrusted networks.",
+            fixed.join(", ")
+        )
+    };
+    Rule {
+        id: adv.rule_id.clone(),
+        title: format!("{name}: {summary}"),
+        severity: adv.severity,
+        security_severity: adv.score,
+        cwe: adv.cwe,
+        description,
+        remediation,
+        sources: adv.references(),
+        advisory: Some(RuleAdvisory {
+            ids: adv.ids(),
+            cvss_vector: adv.cvss.as_ref().map(|c| c.vector.clone()),
+            fixed,
+            packages: adv
+                .packages
+                .iter()
+                .map(|p| {
+                    let kinds: Vec<&str> = p.interfaces.iter().map(|k| k.as_str()).collect();
+                    format!(
+                        "{}:{} ({})",
+                        p.package.ecosystem,
+                        p.package.name,
+                        kinds.join(", ")
+                    )
+                })
+                .collect(),
+            origin: adv.origin.clone(),
+            written_by_flinkscan: adv.written_by_flinkscan,
+        }),
+    }
+}
+
+/// An advisory's details, cut to what fits a rule description.
+fn first_paragraphs(details: &str) -> String {
+    let mut out = String::new();
+    for para in details.split("\n\n") {
+        if !out.is_empty() && out.len() + para.len() > 900 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(para.trim());
+    }
+    out.chars().take(1200).collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,58 +145,32 @@ struct RulesFile {
     rule: Vec<Rule>,
 }
 
-/// One row of the CVE table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CveEntry {
-    pub id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub security_severity: f32,
-    pub cwe: u32,
-    pub affected: Vec<String>,
-    pub services: Vec<String>,
-    pub description: String,
-    pub remediation: String,
-    pub sources: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EolTable {
-    pub supported: Vec<String>,
-    pub as_of: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CveFile {
-    cve: Vec<CveEntry>,
-    eol: EolTable,
-}
-
 /// Everything the check stage needs, validated.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub rules: BTreeMap<String, Rule>,
-    pub cves: Vec<CveEntry>,
-    pub eol: EolTable,
+    pub advisories: Advisories,
     pub probes: Vec<ProbeFile>,
 }
 
 impl Catalog {
     /// The embedded catalog, with files from `extra` added or replacing
-    /// embedded ones of the same name.
-    pub fn load(extra: Option<&Path>) -> Result<Catalog, CatalogError> {
+    /// embedded ones of the same name, and the shipped advisories with
+    /// those of `advisories` (a directory or zip of OSV records) added.
+    pub fn load(extra: Option<&Path>, advisories: Option<&Path>) -> Result<Catalog, CatalogError> {
         let mut files: BTreeMap<String, String> = BTreeMap::new();
         collect_embedded(&EMBEDDED, &mut files);
         if let Some(dir) = extra {
             collect_dir(dir, dir, &mut files)?;
         }
-        Catalog::from_files(&files)
+        let advisories = Advisories::load(advisories)?;
+        Catalog::from_files(&files, advisories)
     }
 
-    pub fn from_files(files: &BTreeMap<String, String>) -> Result<Catalog, CatalogError> {
+    pub fn from_files(
+        files: &BTreeMap<String, String>,
+        advisories: Advisories,
+    ) -> Result<Catalog, CatalogError> {
         let parse_err = |file: &str, e: toml::de::Error| CatalogError::Parse {
             file: file.to_string(),
             message: e.to_string().trim_end().to_string(),
@@ -113,14 +183,6 @@ impl Catalog {
             })?;
         let rules: RulesFile =
             toml::from_str(rules_text).map_err(|e| parse_err("rules.toml", e))?;
-        let cve_text = files
-            .get("cves.toml")
-            .ok_or_else(|| CatalogError::Invalid {
-                file: "cves.toml".into(),
-                message: "missing".into(),
-            })?;
-        let cves: CveFile = toml::from_str(cve_text).map_err(|e| parse_err("cves.toml", e))?;
-
         let mut map = BTreeMap::new();
         for rule in rules.rule {
             validate_rule(&rule, "rules.toml")?;
@@ -131,25 +193,15 @@ impl Catalog {
                 });
             }
         }
-        for cve in &cves.cve {
-            for range in &cve.affected {
-                super::cve::parse_range(range).map_err(|message| CatalogError::Invalid {
-                    file: "cves.toml".into(),
-                    message: format!("{}: affected `{range}`: {message}", cve.id),
-                })?;
+        for adv in &advisories.advisories {
+            let rule = advisory_rule(adv);
+            validate_rule(&rule, &adv.origin)?;
+            if let Some(old) = map.insert(rule.id.clone(), rule) {
+                return Err(CatalogError::Invalid {
+                    file: adv.origin.clone(),
+                    message: format!("rule {} is also defined in rules.toml", old.id),
+                });
             }
-            let rule = Rule {
-                id: format!("FLINK-{}", cve.id),
-                title: format!("{}: {}", cve.id, cve.title),
-                severity: cve.severity,
-                security_severity: cve.security_severity,
-                cwe: cve.cwe,
-                description: cve.description.clone(),
-                remediation: cve.remediation.clone(),
-                sources: cve.sources.clone(),
-            };
-            validate_rule(&rule, "cves.toml")?;
-            map.insert(rule.id.clone(), rule);
         }
 
         let mut probes = Vec::new();
@@ -173,8 +225,7 @@ impl Catalog {
         probes.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Catalog {
             rules: map,
-            cves: cves.cve,
-            eol: cves.eol,
+            advisories,
             probes,
         })
     }
@@ -237,7 +288,7 @@ fn collect_dir(
                 .to_string_lossy()
                 .replace('\\', "/");
             // A bare probe file dropped in DIR is an HTTP probe.
-            let rel = if rel.contains('/') || rel == "rules.toml" || rel == "cves.toml" {
+            let rel = if rel.contains('/') || rel == "rules.toml" {
                 rel
             } else {
                 format!("http/{rel}")
@@ -255,7 +306,7 @@ mod tests {
 
     #[test]
     fn embedded_catalog_loads() {
-        let c = Catalog::load(None).unwrap();
+        let c = Catalog::load(None, None).unwrap();
         assert!(c.rule("FLINK-REST-UNAUTHENTICATED").is_some());
         assert!(c.rule("FLINK-CVE-2020-17519").is_some());
         assert!(!c.probes.is_empty());
@@ -269,7 +320,9 @@ mod tests {
             "http/bad.toml".into(),
             "id = \"x\"\nrule = \"FLINK-REST-UNAUTHENTICATED\"\n[request]\nmethod = 3\n".into(),
         );
-        let e = Catalog::from_files(&files).unwrap_err().to_string();
+        let e = Catalog::from_files(&files, Advisories::load(None).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("http/bad.toml"), "{e}");
         assert!(e.contains("method"), "{e}");
     }

@@ -6,7 +6,6 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
-pub mod cve;
 pub mod deny;
 pub mod probe;
 
@@ -16,9 +15,14 @@ use std::time::Duration;
 use catalog::{Catalog, Rule};
 use probe::EvidenceMode;
 
+use crate::advisories::releases::Support;
+use crate::advisories::version::FlinkVersion;
+use crate::advisories::Verdict;
 use crate::identify::http::{HttpTarget, Response};
 use crate::identify::wire;
-use crate::model::{Evidence, Finding, Service, ServiceKind, Severity};
+use crate::model::{
+    AdvisoryMatch, Evidence, Finding, MatchConfidence, Service, ServiceKind, Severity,
+};
 use crate::untrusted;
 
 /// Which rules to run: `--rules` keeps only matches, `--skip-rules` drops
@@ -48,6 +52,8 @@ pub struct CheckContext {
     pub timeout: Duration,
     /// Run the full TLS audit on TLS ports.
     pub tls_audit: bool,
+    /// The day end of life is judged at (the scan's start).
+    pub scan_date: time::Date,
 }
 
 impl CheckContext {
@@ -74,6 +80,7 @@ impl CheckContext {
             evidence,
             version: service.version.clone(),
             baseline_state: None,
+            advisory: None,
         })
     }
 }
@@ -405,43 +412,151 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
 }
 
 fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    let Some(version) = service.version.as_deref() else {
-        return;
-    };
     // Only where the version was read on this port: inferred versions
-    // would double-count a host's CVEs on every port.
+    // would double-count a host's CVEs on every port. Interfaces that can
+    // never tell their own version (JMX) are matched after host
+    // correlation ([`inferred_version_findings`]).
     if service.version_source.is_some() {
         return;
     }
-    for cve in cve::matching(&ctx.catalog.cves, version, service.kind.as_str()) {
-        let rule = format!("FLINK-{}", cve.id);
-        let detail = format!(
-            "Flink {version} is in the affected range {} of {} (version match, not exploited).",
-            cve.affected.join(", "),
-            cve.id
-        );
-        let evidence = service.evidence.iter().take(1).cloned().collect();
-        if let Some(f) = ctx.finding(&rule, service, service.url("/config"), detail, evidence) {
-            out.findings.push(f);
+    let (mut findings, mut errors) = version_findings(service, ctx);
+    out.findings.append(&mut findings);
+    out.errors.append(&mut errors);
+}
+
+/// Advisory findings for a port whose version was inferred from another
+/// interface on its host, for interfaces that cannot report one themselves.
+pub fn inferred_version_findings(service: &Service, ctx: &CheckContext) -> Vec<Finding> {
+    if service.version_source.is_none() || service.kind != ServiceKind::JmxRmi {
+        return Vec::new();
+    }
+    version_findings(service, ctx).0
+}
+
+/// Advisory and end-of-life findings for the service's version, and the
+/// notices a version that cannot be judged deserves.
+fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let Some(version) = service.version.as_deref() else {
+        return (findings, errors);
+    };
+    let shown = untrusted::clean(version, 64);
+    let inferred = service
+        .version_source
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    let evidence: Vec<Evidence> = service.evidence.iter().take(1).cloned().collect();
+    let url = service.url("/config");
+    let advisories = &ctx.catalog.advisories;
+    match advisories.matching(version, service.kind) {
+        Verdict::Ordered { version: v, hits } => {
+            for hit in hits {
+                let adv = hit.advisory;
+                let ids = adv.ids();
+                let upgrade: Vec<String> = hit.upgrade_to.iter().map(|v| v.to_string()).collect();
+                let fix = if upgrade.is_empty() {
+                    "no fixed release is listed for it".to_string()
+                } else {
+                    format!("upgrade to {}", upgrade.join(" or "))
+                };
+                let score = adv
+                    .cvss
+                    .as_ref()
+                    .map(|c| format!(", CVSS {:.1} {}", c.score, c.vector))
+                    .unwrap_or_default();
+                let detail = if hit.vendor_build {
+                    format!(
+                        "Flink {shown}{inferred} is a vendor build of {}, which is affected by {}{score}; the vendor may have backported the fix, so confirm with the vendor or {fix}.",
+                        base_release(&v), ids.join(" / ")
+                    )
+                } else {
+                    format!(
+                        "Flink {shown}{inferred} is in an affected range of {}{score} (version match, not exploited); {fix}.",
+                        ids.join(" / ")
+                    )
+                };
+                let confidence = if hit.vendor_build {
+                    MatchConfidence::VendorBuild
+                } else {
+                    MatchConfidence::VersionMatch
+                };
+                if let Some(mut f) =
+                    ctx.finding(&adv.rule_id, service, url.clone(), detail, evidence.clone())
+                {
+                    f.advisory = Some(AdvisoryMatch {
+                        ids,
+                        confidence,
+                        cvss_vector: adv.cvss.as_ref().map(|c| c.vector.clone()),
+                        cvss_score: adv.cvss.as_ref().map(|c| c.score),
+                        upgrade_to: upgrade,
+                        // The rule lists them all; a finding keeps the
+                        // first few so JSON Lines stay small.
+                        references: adv.references().into_iter().take(5).collect(),
+                    });
+                    findings.push(f);
+                }
+            }
+            match advisories.releases.support(&v, ctx.scan_date) {
+                Support::Supported => {}
+                Support::Unknown => errors.push(format!(
+                    "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",
+                    advisories.releases.file.checked
+                )),
+                Support::EndOfLife { supported, upgrade_to } => {
+                    let to = upgrade_to
+                        .map(|u| format!("; upgrade to {u} or another supported line"))
+                        .unwrap_or_default();
+                    let detail = format!(
+                        "Flink {shown}{inferred} is on the {}.{} line, which no longer gets fixes (supported lines on {}: {}){to}.",
+                        v.major,
+                        v.minor,
+                        ctx.scan_date,
+                        supported.join(", ")
+                    );
+                    if let Some(f) =
+                        ctx.finding("FLINK-EOL-VERSION", service, url.clone(), detail, evidence.clone())
+                    {
+                        findings.push(f);
+                    }
+                }
+            }
+        }
+        Verdict::Unordered { error, candidates } => {
+            let ids: Vec<String> = candidates
+                .iter()
+                .filter_map(|a| a.cves.first().or(Some(&a.record.id)).cloned())
+                .collect();
+            errors.push(format!(
+                "{}; advisories and end of life not judged for this port",
+                untrusted::clean(&error.to_string(), 120)
+            ));
+            let detail = format!(
+                "Flink reports version {shown}{inferred}, which cannot be ordered against the advisory ranges; {} could apply ({}). Find the real release from the deployment.",
+                if ids.len() == 1 { "this advisory" } else { "these advisories" },
+                if ids.is_empty() { "none known for this interface".to_string() } else { ids.join(", ") }
+            );
+            if let Some(mut f) =
+                ctx.finding("FLINK-VERSION-UNORDERED", service, url, detail, evidence)
+            {
+                f.advisory = Some(AdvisoryMatch {
+                    ids,
+                    confidence: MatchConfidence::Unordered,
+                    cvss_vector: None,
+                    cvss_score: None,
+                    upgrade_to: Vec::new(),
+                    references: Vec::new(),
+                });
+                findings.push(f);
+            }
         }
     }
-    if cve::is_eol(&ctx.catalog.eol, version) {
-        let detail = format!(
-            "Flink {version} is end of life (supported lines as of {}: {}).",
-            ctx.catalog.eol.as_of,
-            ctx.catalog.eol.supported.join(", ")
-        );
-        let evidence = service.evidence.iter().take(1).cloned().collect();
-        if let Some(f) = ctx.finding(
-            "FLINK-EOL-VERSION",
-            service,
-            service.url("/config"),
-            detail,
-            evidence,
-        ) {
-            out.findings.push(f);
-        }
-    }
+    (findings, errors)
+}
+
+fn base_release(v: &FlinkVersion) -> String {
+    format!("{}.{}.{}", v.major, v.minor, v.patch)
 }
 
 /// Findings from a TLS profile's weaknesses.

@@ -142,6 +142,7 @@ pub fn finding_event(
                 "remediation": remediation,
                 "evidence": evidence,
                 "baseline_state": finding.baseline_state,
+                "advisory": finding.advisory,
             },
         },
     })

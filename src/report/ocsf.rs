@@ -147,6 +147,7 @@ mod tests {
             ],
             version: Some("1.20.1".into()),
             baseline_state: None,
+            advisory: None,
         };
         let text = super::super::jsonl::line(finding_event(&finding, None, "scan", 0));
         assert!(

@@ -61,14 +61,15 @@ fn rule_json(rule: &Rule) -> Value {
                 .unwrap_or_default()
         })
         .collect();
+    let (help_text, help_markdown) = rule_help(rule);
     let mut r = json!({
         "id": rule.id,
         "name": name,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.description},
         "help": {
-            "text": format!("{}\n\nRemediation: {}", rule.description, rule.remediation),
-            "markdown": format!("{}\n\n**Remediation:** {}", rule.description, rule.remediation),
+            "text": help_text,
+            "markdown": help_markdown,
         },
         "defaultConfiguration": {"level": level(rule.severity)},
         "properties": {
@@ -85,7 +86,56 @@ fn rule_json(rule: &Rule) -> Value {
     if let Some(src) = rule.sources.first() {
         r["helpUri"] = json!(src);
     }
+    if let Some(a) = &rule.advisory {
+        let props = &mut r["properties"];
+        props["advisory-ids"] = json!(a.ids);
+        props["cvss-vector"] = json!(a.cvss_vector);
+        props["fixed-versions"] = json!(a.fixed);
+        props["affected-packages"] = json!(a.packages);
+        props["advisory-record"] = json!(a.origin);
+        props["references"] = json!(rule.sources);
+        if let Some(tags) = props["tags"].as_array_mut() {
+            tags.extend(
+                a.ids
+                    .iter()
+                    .filter(|i| i.starts_with("CVE-"))
+                    .map(|i| json!(i)),
+            );
+        }
+    }
     r
+}
+
+/// Help for a rule: description and remediation, and for an advisory its
+/// ids, CVSS vector, fixed releases and references.
+fn rule_help(rule: &Rule) -> (String, String) {
+    let mut text = format!("{}\n\nRemediation: {}", rule.description, rule.remediation);
+    let mut md = format!(
+        "{}\n\n**Remediation:** {}",
+        rule.description, rule.remediation
+    );
+    if let Some(a) = &rule.advisory {
+        let vector = a.cvss_vector.as_deref().unwrap_or("none in the record");
+        text.push_str(&format!(
+            "\n\nAdvisory: {}\nCVSS: {:.1} ({vector})\nFixed in: {}\nReferences:\n{}",
+            a.ids.join(", "),
+            rule.security_severity,
+            a.fixed.join(", "),
+            rule.sources.join("\n")
+        ));
+        md.push_str(&format!(
+            "\n\n**Advisory:** {}  \n**CVSS:** {:.1} (`{vector}`)  \n**Fixed in:** {}\n\n{}",
+            a.ids.join(", "),
+            rule.security_severity,
+            a.fixed.join(", "),
+            rule.sources
+                .iter()
+                .map(|s| format!("- <{s}>"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    (text, md)
 }
 
 fn github_uri(f: &Finding) -> String {
@@ -145,6 +195,9 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
             });
             if let Some(i) = index.get(f.rule_id.as_str()) {
                 result["ruleIndex"] = json!(i);
+            }
+            if let Some(a) = &f.advisory {
+                result["properties"]["advisory"] = json!(a);
             }
             if let Some(state) = &f.baseline_state {
                 result["baselineState"] = json!(match state.as_str() {

@@ -1,0 +1,544 @@
+//! Vulnerability knowledge: OSV advisory records, the map from OSV packages
+//! to the Flink interfaces that expose them, and Flink's release lines.
+//!
+//! The data lives in `advisories/` (embedded at build time); `--advisories
+//! PATH` adds or replaces records from a directory or a zip of OSV JSON files
+//! (as osv.dev's bulk export ships them), and may carry its own
+//! `interfaces.toml` or `releases.toml`. README: "Advisory data".
+
+pub mod listing;
+pub mod osv;
+pub mod range;
+pub mod releases;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use include_dir::{include_dir, Dir};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ServiceKind, Severity};
+use osv::{OsvPackage, OsvRecord};
+use range::Affected;
+use releases::Releases;
+use version::{FlinkVersion, VersionError};
+
+static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/advisories");
+
+/// Per-record cap: an OSV record is a few KiB; a bulk export holds many.
+const RECORD_CAP: u64 = 4 << 20;
+const ZIP_ENTRIES_CAP: usize = 1_000_000;
+
+/// Malformed advisory data, named so the user can fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdvisoryError {
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn invalid(file: &str, message: impl Into<String>) -> AdvisoryError {
+    AdvisoryError::Invalid {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+/// One row of `interfaces.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceMapping {
+    pub ecosystem: String,
+    pub name: String,
+    /// The interfaces whose version tells whether this package is affected.
+    pub interfaces: Vec<ServiceKind>,
+    pub why: String,
+}
+
+/// An advisory whose package is broader than the interface it concerns.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisoryOverride {
+    pub id: String,
+    pub interfaces: Vec<ServiceKind>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterfacesFile {
+    package: Vec<InterfaceMapping>,
+    #[serde(default)]
+    advisory: Vec<AdvisoryOverride>,
+}
+
+/// A CVSS vector from the record and the score computed from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cvss {
+    pub vector: String,
+    pub score: f64,
+}
+
+/// One affected package of an advisory, compiled.
+#[derive(Debug, Clone)]
+pub struct AffectedPackage {
+    pub package: OsvPackage,
+    pub affected: Affected,
+    pub interfaces: Vec<ServiceKind>,
+}
+
+/// An advisory ready for matching.
+#[derive(Debug, Clone)]
+pub struct Advisory {
+    pub record: OsvRecord,
+    /// Where it was loaded from (`advisories/osv/X.json`, or a user path).
+    pub origin: String,
+    /// Written by flinkscan because no OSV record exists.
+    pub written_by_flinkscan: bool,
+    pub rule_id: String,
+    pub cves: Vec<String>,
+    pub ghsas: Vec<String>,
+    pub cvss: Option<Cvss>,
+    pub severity: Severity,
+    pub score: f32,
+    pub cwe: u32,
+    pub packages: Vec<AffectedPackage>,
+}
+
+impl Advisory {
+    /// Every id this advisory is known by: its own, then its aliases.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids = vec![self.record.id.clone()];
+        for a in &self.record.aliases {
+            if !ids.contains(a) {
+                ids.push(a.clone());
+            }
+        }
+        ids
+    }
+
+    pub fn references(&self) -> Vec<String> {
+        self.record
+            .references
+            .iter()
+            .map(|r| r.url.clone())
+            .collect()
+    }
+
+    /// Every fixed version across its packages, ascending.
+    pub fn fixed_versions(&self) -> Vec<FlinkVersion> {
+        let mut v: Vec<FlinkVersion> = self
+            .packages
+            .iter()
+            .flat_map(|p| p.affected.fixed().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn applies_to(&self, kind: ServiceKind) -> bool {
+        self.packages.iter().any(|p| p.interfaces.contains(&kind))
+    }
+}
+
+/// How a scanned version relates to one advisory.
+#[derive(Debug, Clone)]
+pub struct Hit<'a> {
+    pub advisory: &'a Advisory,
+    /// The releases to upgrade to from this version.
+    pub upgrade_to: Vec<FlinkVersion>,
+    /// The version is a vendor build: ordered as its base release, but the
+    /// vendor may have backported the fix.
+    pub vendor_build: bool,
+}
+
+/// The result of matching one version string.
+#[derive(Debug)]
+pub enum Verdict<'a> {
+    Ordered {
+        version: FlinkVersion,
+        hits: Vec<Hit<'a>>,
+    },
+    /// The string cannot be ordered: these advisories could apply.
+    Unordered {
+        error: VersionError,
+        candidates: Vec<&'a Advisory>,
+    },
+}
+
+/// Everything loaded: advisories, interface map, release lines.
+#[derive(Debug, Clone)]
+pub struct Advisories {
+    pub advisories: Vec<Advisory>,
+    pub interfaces: Vec<InterfaceMapping>,
+    pub overrides: Vec<AdvisoryOverride>,
+    pub releases: Releases,
+    /// Records read but left out: no package of theirs is mapped to a
+    /// Flink interface, or they were withdrawn.
+    pub ignored: usize,
+}
+
+impl Advisories {
+    /// The shipped data, with `extra` (a directory or a zip) added.
+    pub fn load(extra: Option<&Path>) -> Result<Advisories, AdvisoryError> {
+        let mut files = Files::default();
+        collect_embedded(&EMBEDDED, &mut files, "advisories/");
+        if let Some(path) = extra {
+            if path.is_dir() {
+                collect_dir(path, path, &mut files)?;
+            } else {
+                collect_zip(path, &mut files)?;
+            }
+        }
+        Advisories::from_files(files)
+    }
+
+    fn from_files(files: Files) -> Result<Advisories, AdvisoryError> {
+        let interfaces: InterfacesFile = toml::from_str(&files.interfaces.1)
+            .map_err(|e| invalid(&files.interfaces.0, e.to_string().trim_end()))?;
+        let releases = Releases::parse(&files.releases.1)
+            .map_err(|m| invalid(&files.releases.0, m.trim_end()))?;
+        let map: BTreeMap<(String, String), &InterfaceMapping> = interfaces
+            .package
+            .iter()
+            .map(|m| ((m.ecosystem.clone(), m.name.clone()), m))
+            .collect();
+
+        let mut by_rule: BTreeMap<String, Advisory> = BTreeMap::new();
+        let mut ignored = 0;
+        for (origin, bytes, user) in &files.records {
+            let record = osv::parse(bytes).map_err(|m| invalid(origin, m))?;
+            if record.withdrawn.is_some() {
+                ignored += 1;
+                continue;
+            }
+            let over = interfaces.advisory.iter().find(|o| o.id == record.id);
+            let Some(adv) = compile(record, origin, &map, over)? else {
+                ignored += 1;
+                continue;
+            };
+            // Same rule twice: a user's record replaces a shipped one; in
+            // one source, a reviewed OSV record wins over one flinkscan wrote.
+            match by_rule.get(&adv.rule_id) {
+                Some(old) if !user && !old.written_by_flinkscan && !adv.written_by_flinkscan => {
+                    return Err(invalid(
+                        origin,
+                        format!("{} describes the same CVE as {}", adv.record.id, old.origin),
+                    ));
+                }
+                Some(old) if !user && adv.written_by_flinkscan && !old.written_by_flinkscan => {}
+                _ => {
+                    by_rule.insert(adv.rule_id.clone(), adv);
+                }
+            }
+        }
+        Ok(Advisories {
+            advisories: by_rule.into_values().collect(),
+            interfaces: interfaces.package,
+            overrides: interfaces.advisory,
+            releases,
+            ignored,
+        })
+    }
+
+    /// Advisories whose affected ranges hold `version` on an interface of
+    /// `kind`, or why the version cannot be compared.
+    pub fn matching(&self, version: &str, kind: ServiceKind) -> Verdict<'_> {
+        let relevant = self.advisories.iter().filter(|a| a.applies_to(kind));
+        let version = match FlinkVersion::parse(version) {
+            Ok(v) => v,
+            Err(error) => {
+                return Verdict::Unordered {
+                    error,
+                    candidates: relevant.collect(),
+                }
+            }
+        };
+        let hits = relevant
+            .filter(|a| {
+                a.packages
+                    .iter()
+                    .any(|p| p.interfaces.contains(&kind) && p.affected.includes(&version))
+            })
+            .map(|a| Hit {
+                advisory: a,
+                upgrade_to: range::upgrade_targets(
+                    a.packages.iter().flat_map(|p| p.affected.fixed()),
+                    &version,
+                ),
+                vendor_build: version.is_vendor_build(),
+            })
+            .collect();
+        Verdict::Ordered { version, hits }
+    }
+}
+
+/// Build an advisory from a record; `None` when no package is mapped.
+fn compile(
+    record: OsvRecord,
+    origin: &str,
+    map: &BTreeMap<(String, String), &InterfaceMapping>,
+    over: Option<&AdvisoryOverride>,
+) -> Result<Option<Advisory>, AdvisoryError> {
+    let mut packages = Vec::new();
+    for (i, entry) in record.affected.iter().enumerate() {
+        let key = (entry.package.ecosystem.clone(), entry.package.name.clone());
+        let Some(mapping) = map.get(&key) else {
+            continue;
+        };
+        let affected =
+            Affected::compile(entry, &format!("affected[{i}]")).map_err(|m| invalid(origin, m))?;
+        packages.push(AffectedPackage {
+            package: entry.package.clone(),
+            affected,
+            interfaces: over.map_or_else(|| mapping.interfaces.clone(), |o| o.interfaces.clone()),
+        });
+    }
+    if packages.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = vec![record.id.clone()];
+    ids.extend(record.aliases.iter().cloned());
+    let cves: Vec<String> = ids
+        .iter()
+        .filter(|i| i.starts_with("CVE-"))
+        .cloned()
+        .collect();
+    let ghsas: Vec<String> = ids
+        .iter()
+        .filter(|i| i.starts_with("GHSA-"))
+        .cloned()
+        .collect();
+    let rule_id = format!(
+        "FLINK-{}",
+        cves.first().unwrap_or(&record.id).to_ascii_uppercase()
+    );
+    if !rule_id
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid(
+            origin,
+            format!(
+                "id: `{}` cannot name a rule (letters, digits and `-` only)",
+                record.id
+            ),
+        ));
+    }
+    let (cvss, severity, score) = severity_of(&record).map_err(|m| invalid(origin, m))?;
+    let db = record.database_specific.clone().unwrap_or_default();
+    let cwe = db
+        .cwe_ids
+        .iter()
+        .find_map(|c| c.strip_prefix("CWE-").and_then(|n| n.parse().ok()))
+        // CWE-1395: dependency on a vulnerable third-party component.
+        .unwrap_or(1395);
+    Ok(Some(Advisory {
+        written_by_flinkscan: db.flinkscan.is_some(),
+        origin: origin.to_string(),
+        rule_id,
+        cves,
+        ghsas,
+        cvss,
+        severity,
+        score,
+        cwe,
+        packages,
+        record,
+    }))
+}
+
+/// Severity from the record's CVSS vector (v3.x preferred, then v4.0); a
+/// record without one falls back to its source's label, scored at the
+/// label's lower bound, and says so.
+fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), String> {
+    let pick = |prefix: &str| {
+        record
+            .severity
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.score.starts_with(prefix))
+    };
+    if let Some((i, s)) = pick("CVSS:3").or_else(|| pick("CVSS:4")) {
+        let parsed: cvss::Cvss = s
+            .score
+            .parse()
+            .map_err(|e| format!("severity[{i}].score: `{}`: {e}", s.score))?;
+        let score = parsed.score();
+        let severity = match parsed.severity() {
+            cvss::Severity::Critical => Severity::Critical,
+            cvss::Severity::High => Severity::High,
+            cvss::Severity::Medium => Severity::Medium,
+            cvss::Severity::Low => Severity::Low,
+            _ => Severity::Info,
+        };
+        return Ok((
+            Some(Cvss {
+                vector: s.score.clone(),
+                score,
+            }),
+            severity,
+            score as f32,
+        ));
+    }
+    let label = record
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.severity.as_deref())
+        .map(str::to_ascii_uppercase);
+    let (severity, score) = match label.as_deref() {
+        Some("CRITICAL") => (Severity::Critical, 9.0),
+        Some("HIGH") => (Severity::High, 7.0),
+        Some("MODERATE") | Some("MEDIUM") => (Severity::Medium, 4.0),
+        Some("LOW") => (Severity::Low, 0.1),
+        _ => {
+            return Err(
+                "severity: no CVSS v3 or v4 vector and no database_specific.severity label".into(),
+            )
+        }
+    };
+    Ok((None, severity, score))
+}
+
+/// Text of the data files, each with the name errors should use.
+struct Files {
+    interfaces: (String, String),
+    releases: (String, String),
+    /// (origin, bytes, supplied by the user)
+    records: Vec<(String, Vec<u8>, bool)>,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files {
+            interfaces: ("advisories/interfaces.toml".into(), String::new()),
+            releases: ("advisories/releases.toml".into(), String::new()),
+            records: Vec::new(),
+        }
+    }
+}
+
+impl Files {
+    fn add(
+        &mut self,
+        name: &str,
+        origin: String,
+        bytes: Vec<u8>,
+        user: bool,
+    ) -> Result<(), AdvisoryError> {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let text = || String::from_utf8(bytes.clone()).map_err(|_| invalid(&origin, "not UTF-8"));
+        match base {
+            "interfaces.toml" => self.interfaces = (origin.clone(), text()?),
+            "releases.toml" => self.releases = (origin.clone(), text()?),
+            _ if base.ends_with(".json") => {
+                // A user's record replaces a shipped one with the same file name.
+                self.records
+                    .retain(|(o, _, _)| o.rsplit('/').next() != Some(base));
+                self.records.push((origin, bytes, user));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn collect_embedded(dir: &Dir<'_>, out: &mut Files, prefix: &str) {
+    for file in dir.files() {
+        let name = file.path().to_string_lossy().replace('\\', "/");
+        // Embedded files are checked by the tests; they cannot be malformed UTF-8.
+        let _ = out.add(
+            &name,
+            format!("{prefix}{name}"),
+            file.contents().to_vec(),
+            false,
+        );
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, out, prefix);
+    }
+}
+
+fn read_err(p: &Path, source: std::io::Error) -> AdvisoryError {
+    AdvisoryError::Read {
+        file: p.display().to_string(),
+        source,
+    }
+}
+
+fn collect_dir(root: &Path, dir: &Path, out: &mut Files) -> Result<(), AdvisoryError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| read_err(dir, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| read_err(dir, e))?;
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(root, &path, out)?;
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !(rel.ends_with(".json") || rel.ends_with(".toml")) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(RECORD_CAP + 1).read_to_end(&mut bytes))
+            .map_err(|e| read_err(&path, e))?;
+        if bytes.len() as u64 > RECORD_CAP {
+            return Err(invalid(&path.display().to_string(), "larger than 4 MiB"));
+        }
+        out.add(&rel, path.display().to_string(), bytes, true)?;
+    }
+    Ok(())
+}
+
+fn collect_zip(path: &Path, out: &mut Files) -> Result<(), AdvisoryError> {
+    let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
+    let name = path.display().to_string();
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| invalid(&name, format!("neither a directory nor a zip archive: {e}")))?;
+    if zip.len() > ZIP_ENTRIES_CAP {
+        return Err(invalid(
+            &name,
+            format!("more than {ZIP_ENTRIES_CAP} entries"),
+        ));
+    }
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| invalid(&name, format!("entry {i}: {e}")))?;
+        if !entry.is_file() {
+            continue;
+        }
+        let inner = entry.name().to_string();
+        if !(inner.ends_with(".json") || inner.ends_with(".toml")) {
+            continue;
+        }
+        let origin = format!("{name}:{inner}");
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(RECORD_CAP + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| invalid(&origin, e.to_string()))?;
+        if bytes.len() as u64 > RECORD_CAP {
+            return Err(invalid(&origin, "larger than 4 MiB"));
+        }
+        out.add(&inner, origin, bytes, true)?;
+    }
+    Ok(())
+}
