@@ -41,7 +41,18 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let cli = Cli::parse_from(argv);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // clap quotes the offending argument as typed.
+            eprint!(
+                "{}",
+                flinkscan::untrusted::shown_lines(&e.render().to_string())
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let verbose = match &cli.command {
         Command::Scan(a) => a.verbose,
         _ => 0,

@@ -131,6 +131,13 @@ fn hidden_characters_in_arguments_and_files_are_shown_escaped_in_errors() {
     assert!(hidden_chars(&err).is_empty(), "{err:?}");
     assert!(err.contains("\\u{1b}[2Jevil\\u{202e}host"), "{err}");
 
+    // clap's own errors quote the argument too.
+    for args in [["--rate", "1\u{202e}0"], ["--\u{202e}rate", "10"]] {
+        let err = stderr_of(flinkscan().args(["scan", "127.0.0.1"]).args(args), 2);
+        assert!(hidden_chars(&err).is_empty(), "{err:?}");
+        assert!(err.contains("\\u{202e}"), "{err}");
+    }
+
     let file = dir.path().join("t\u{2067}.txt");
     std::fs::write(&file, "127.0.0.1\nbad\u{200b}host\u{1b}]0;x\u{7}\n").unwrap();
     let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&file), 2);
