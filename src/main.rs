@@ -230,7 +230,8 @@ fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
             format!("{:.1}", r.security_severity),
             r.id,
             r.cwe,
-            r.title
+            // Titles can come from a --probes DIR file.
+            flinkscan::untrusted::shown(&r.title)
         )?;
     }
     writeln!(out, "\nSelect with --rules ID[,ID...] or skip with --skip-rules; a trailing * matches a prefix (FLINK-TLS-*).")?;

@@ -99,7 +99,7 @@ fn a_rule_id_that_matches_nothing_is_a_usage_error_naming_close_matches() {
     let rules =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/probes/rules.toml")).unwrap();
     let custom =
-        "\n[[rule]]\nid = \"FLINK-SITE-CUSTOM\"\ntitle = \"Site rule\"\nseverity = \"low\"\n\
+        "\n[[rule]]\nid = \"FLINK-SITE-CUSTOM\"\ntitle = \"Site\u{202e} rule\"\nseverity = \"low\"\n\
                   security_severity = 2.0\ncwe = 200\ndescription = \"d\"\nremediation = \"r\"\n";
     std::fs::write(dir.path().join("rules.toml"), format!("{rules}{custom}")).unwrap();
     let base = [
@@ -119,6 +119,19 @@ fn a_rule_id_that_matches_nothing_is_a_usage_error_naming_close_matches() {
         .success();
     let err = stderr_of(flinkscan().args(base), 2);
     assert!(err.contains("FLINK-SITE-CUSTOM: matches no rule"), "{err}");
+    // Its title, from the user's file, is listed visibly escaped.
+    let out = flinkscan()
+        .args(["rules", "--probes"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        hidden_chars(&text).is_empty() && text.contains("Site\\u{202e} rule"),
+        "{text}"
+    );
 }
 
 #[test]
