@@ -53,12 +53,13 @@ pub async fn resolve_all(
     }
     while let Some(joined) = tasks.join_next().await {
         let Ok((name, result)) = joined else { continue };
-        match result {
-            Ok(mut ips) if !ips.is_empty() => {
+        match result.map(scannable) {
+            Ok(Ok(mut ips)) if !ips.is_empty() => {
                 ips.sort();
                 ips.dedup();
                 found.insert(name, ips);
             }
+            Ok(Err(reason)) => errors.push(ResolveError { name, reason }),
             Ok(_) => errors.push(ResolveError {
                 name,
                 reason: NO_ADDRESSES.into(),
@@ -71,6 +72,25 @@ pub async fn resolve_all(
     }
     errors.sort_by(|a, b| a.name.cmp(&b.name));
     (found, errors)
+}
+
+/// Drop IPv6 link-local addresses: without an interface they cannot be
+/// reached, and a name that has only those must say so rather than be
+/// probed into silence.
+fn scannable(mut ips: Vec<IpAddr>) -> Result<Vec<IpAddr>, String> {
+    let had = ips.len();
+    ips.retain(|ip| match ip {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        IpAddr::V4(_) => true,
+    });
+    if had > 0 && ips.is_empty() {
+        return Err(
+            "resolves only to IPv6 link-local addresses (fe80::/10), which need an \
+                    interface flinkscan does not support"
+                .into(),
+        );
+    }
+    Ok(ips)
 }
 
 const NO_ADDRESSES: &str = "the name exists but has no IPv4 or IPv6 address (no A or AAAA record)";
@@ -131,6 +151,16 @@ mod tests {
         for r in [nx, empty] {
             assert!(!r.contains("Query {") && !r.contains("Name("), "{r}");
         }
+    }
+
+    #[test]
+    fn link_local_answers_are_dropped_and_named_when_alone() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let global: IpAddr = "2001:db8::1".parse().unwrap();
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(scannable(vec![ll, global, v4]), Ok(vec![global, v4]));
+        assert!(scannable(vec![ll]).unwrap_err().contains("link-local"));
+        assert_eq!(scannable(vec![]), Ok(vec![]));
     }
 
     #[tokio::test]
