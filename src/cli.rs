@@ -182,12 +182,12 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Targets")]
     pub dry_run: bool,
 
-    /// Connections in flight at once [default: sized from the open-file limit, at most 12288].
-    #[arg(long, value_name = "N", help_heading = "Speed")]
+    /// Connections in flight at once, at least 1 [default: sized from the open-file limit, at most 12288].
+    #[arg(long, value_name = "N", value_parser = parse_concurrency, help_heading = "Speed")]
     pub concurrency: Option<usize>,
 
-    /// Maximum new connections per second [default: unlimited].
-    #[arg(long, value_name = "N", help_heading = "Speed")]
+    /// Maximum new connections per second, at least 1 [default: unlimited].
+    #[arg(long, value_name = "N", value_parser = parse_rate, help_heading = "Speed")]
     pub rate: Option<u32>,
 
     /// TCP connect timeout, e.g. 1s or 500ms.
@@ -202,8 +202,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, help_heading = "Speed")]
     pub probe_timeout: std::time::Duration,
 
-    /// Open ports identified and checked at once.
-    #[arg(long, value_name = "N", default_value_t = 64, help_heading = "Speed")]
+    /// Open ports identified and checked at once (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = parse_concurrency, help_heading = "Speed")]
     pub identify_concurrency: usize,
 
     /// Stop the whole scan after this long and report what was found (status max-duration).
@@ -305,4 +305,47 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{text}`: must be greater than zero"));
     }
     Ok(d)
+}
+
+/// `--rate`: 0 used to mean "unlimited" silently, the opposite of what it
+/// says; unlimited is leaving the flag out.
+pub fn parse_rate(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) => Err(
+            "0 would send nothing: give at least 1 connection per second, \
+                      or leave --rate out for no limit"
+                .into(),
+        ),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{}` is not a whole number of connections per second",
+            crate::untrusted::shown(text)
+        )),
+    }
+}
+
+/// `--concurrency`, `--identify-concurrency`: 0 used to become 1 silently.
+pub fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("0 would scan nothing: give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{}` is not a whole number",
+            crate::untrusted::shown(text)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_rate_and_concurrency_are_refused_with_a_reason() {
+        assert!(parse_rate("0").unwrap_err().contains("leave --rate out"));
+        assert_eq!(parse_rate("50"), Ok(50));
+        assert!(parse_concurrency("0").unwrap_err().contains("at least 1"));
+        assert_eq!(parse_concurrency("8"), Ok(8));
+        assert!(parse_rate("\u{1b}[2J").unwrap_err().contains("\\u{1b}"));
+    }
 }

@@ -41,7 +41,18 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let cli = Cli::parse_from(argv);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // clap quotes the offending argument as typed.
+            eprint!(
+                "{}",
+                flinkscan::untrusted::shown_lines(&e.render().to_string())
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let verbose = match &cli.command {
         Command::Scan(a) => a.verbose,
         _ => 0,
@@ -58,7 +69,12 @@ fn main() -> ExitCode {
             } else {
                 EXIT_FAILURE
             };
-            eprintln!("flinkscan: error: {e:#}");
+            // Errors quote files, arguments and reports: nothing hidden may
+            // reach the terminal raw.
+            eprintln!(
+                "flinkscan: error: {}",
+                flinkscan::untrusted::shown_lines(&format!("{e:#}"))
+            );
             ExitCode::from(code)
         }
     }
@@ -151,8 +167,13 @@ fn merge_command(
         docs.push(v);
     }
     let all_sarif = docs.iter().all(|d| d.get("runs").is_some());
+    let findings;
     let bytes = if all_sarif {
         let merged = report::merge::merge_sarif(&docs).map_err(|e| Usage(e.to_string()))?;
+        findings = merged
+            .pointer("/runs/0/results")
+            .and_then(|r| r.as_array())
+            .map_or(0, Vec::len);
         serde_json::to_vec_pretty(&merged)?
     } else {
         let reports = docs
@@ -168,6 +189,7 @@ fn merge_command(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let merged = report::merge::merge_reports(reports).map_err(|e| Usage(e.to_string()))?;
+        findings = merged.findings.len();
         if let Some(path) = sarif_out {
             let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
             let doc = sarif::render(&merged, &catalog, sarif::Compat::Standard);
@@ -180,6 +202,19 @@ fn merge_command(
     let mut bytes = bytes;
     bytes.push(b'\n');
     atomic::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    // Success is otherwise silent; say what was done so a wrong glob shows.
+    let also = match sarif_out {
+        Some(p) if !all_sarif => format!(" and {}", p.display()),
+        _ => String::new(),
+    };
+    eprintln!(
+        "flinkscan: merged {} {} ({} findings) into {}{}",
+        inputs.len(),
+        if all_sarif { "SARIF logs" } else { "reports" },
+        findings,
+        flinkscan::untrusted::shown(&output.display().to_string()),
+        flinkscan::untrusted::shown(&also)
+    );
     Ok(EXIT_CLEAN)
 }
 
@@ -213,7 +248,8 @@ fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
             format!("{:.1}", r.security_severity),
             r.id,
             r.cwe,
-            r.title
+            // Titles can come from a --probes DIR file.
+            flinkscan::untrusted::shown(&r.title)
         )?;
     }
     writeln!(out, "\nSelect with --rules ID[,ID...] or skip with --skip-rules; a trailing * matches a prefix (FLINK-TLS-*).")?;
@@ -226,6 +262,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         Catalog::load(args.probes.as_deref(), args.advisories.as_deref())
             .map_err(|e| Usage(e.to_string()))?,
     );
+    plan::check_rules(&plan, &catalog).map_err(|e| Usage(e.to_string()))?;
     let baseline_report = match &args.baseline {
         Some(p) => Some(read_report(p)?),
         None => None,
@@ -276,7 +313,11 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     for n in notices {
-        eprintln!("flinkscan: {}: {}", n.target, n.message);
+        eprintln!(
+            "flinkscan: {}: {}",
+            flinkscan::untrusted::shown(&n.target),
+            flinkscan::untrusted::shown(&n.message)
+        );
     }
     for ep in space.iter() {
         writeln!(out, "{}", ep.authority())?;
@@ -340,8 +381,8 @@ fn write_outputs(args: &ScanArgs, report: &ScanReport, catalog: &Catalog) -> Res
         atomic::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         stdout_taken |= path.as_os_str() == "-";
     }
-    let color =
-        !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = !args.no_color
+        && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
     let summary = report::text::render(report, color);
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.

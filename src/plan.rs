@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::checks::catalog::Catalog;
+use crate::checks::RuleFilter;
 use crate::cli::ScanArgs;
 use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
 use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
@@ -19,7 +21,11 @@ pub enum PlanError {
     Targets(#[from] TargetError),
     #[error(transparent)]
     Ports(#[from] PortsError),
-    #[error("--shard-count {count}: environment variable {var} {problem}")]
+    #[error(
+        "--shard-count {count}: environment variable {} {}",
+        crate::untrusted::shown(.var),
+        crate::untrusted::shown(.problem)
+    )]
     ShardEnv {
         count: u64,
         var: String,
@@ -27,6 +33,8 @@ pub enum PlanError {
     },
     #[error("give either --shard or --shard-count, not both")]
     ShardBoth,
+    #[error(transparent)]
+    Rules(#[from] crate::checks::UnknownRules),
 }
 
 /// Everything a scan needs, validated.
@@ -90,6 +98,11 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
     if targets.is_empty() {
         return Err(TargetError::Empty.into());
     }
+    // Link-local only as a target: excluding fe80::/10 is harmless.
+    let link_local: Vec<SpecError> = targets.iter().filter_map(Spec::link_local_error).collect();
+    if !link_local.is_empty() {
+        return Err(TargetError::BadSpecs(link_local).into());
+    }
     let excludes = collect_specs(&args.exclude, &args.exclude_file)?;
     let ports = match &args.ports {
         Some(list) => parse_ports(list)?,
@@ -139,4 +152,15 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
     })
+}
+
+/// `--rules` and `--skip-rules` against the catalog the scan will use
+/// (embedded rules plus `--probes DIR`), before anything is sent.
+pub fn check_rules(plan: &ScanPlan, catalog: &Catalog) -> Result<(), PlanError> {
+    let filter = RuleFilter {
+        only: plan.rules.clone(),
+        skip: plan.skip_rules.clone(),
+    };
+    filter.check(catalog.rules.keys().map(String::as_str))?;
+    Ok(())
 }

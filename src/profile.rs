@@ -5,16 +5,21 @@
 use std::ffi::OsString;
 use std::path::Path;
 
+use clap::CommandFactory;
+
+use crate::untrusted::{shown, shown_lines};
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read profile {}: {source}", shown(.path))]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
+    /// `message` may quote the file (TOML errors show the offending line).
+    #[error("profile {}: {}", shown(.path), shown_lines(.message))]
     Invalid { path: String, message: String },
 }
 
@@ -51,24 +56,41 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, ProfileError> {
 }
 
 fn load(path: &Path) -> Result<Vec<OsString>, ProfileError> {
-    let shown = path.display().to_string();
+    let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-        path: shown.clone(),
+        path: file.clone(),
         source,
     })?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| ProfileError::Invalid {
-        path: shown.clone(),
+        path: file.clone(),
         message: e.to_string().trim_end().to_string(),
     })?;
     let invalid = |key: &str, what: &str| ProfileError::Invalid {
-        path: shown.clone(),
+        path: match key_line(&text, key) {
+            Some(line) => format!("{file}:{line}"),
+            None => file.clone(),
+        },
         message: format!("key `{key}`: {what}"),
     };
+    let flags = scan_flags();
     let mut args = Vec::new();
     let mut positional = Vec::new();
     for (key, value) in &table {
         if key == "config" {
             return Err(invalid(key, "a profile cannot name another profile"));
+        }
+        // Checked here, not left to clap: clap's error would name a flag
+        // the user never typed and not this file.
+        if key != TARGETS_KEY && !flags.iter().any(|f| f == key) {
+            let dashed = key.replace('_', "-");
+            let what = if flags.contains(&dashed) {
+                format!("keys are long flag names, written with dashes: use `{dashed}`")
+            } else {
+                "not a `flinkscan scan` flag (keys are long flag names without `--`; \
+                 see `flinkscan scan --help`)"
+                    .to_string()
+            };
+            return Err(invalid(key, &what));
         }
         let values: Vec<String> = match value {
             toml::Value::String(s) => vec![s.clone()],
@@ -105,6 +127,35 @@ fn load(path: &Path) -> Result<Vec<OsString>, ProfileError> {
     Ok(args)
 }
 
+/// Long names and aliases of `flinkscan scan`'s flags.
+fn scan_flags() -> Vec<String> {
+    let cli = crate::cli::Cli::command();
+    let Some(scan) = cli.find_subcommand("scan") else {
+        return Vec::new();
+    };
+    scan.get_arguments()
+        .flat_map(|a| {
+            a.get_long()
+                .into_iter()
+                .chain(a.get_all_aliases().into_iter().flatten())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The 1-based line that sets top-level `key`, if it is written plainly.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +190,47 @@ mod tests {
         assert!(ports_at < cli_at, "{out:?}");
         assert!(out.contains(&"--quiet".to_string()));
         assert!(out.contains(&"127.0.0.1".to_string()));
+    }
+
+    #[test]
+    fn underscore_key_names_file_line_and_dashed_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nightly.toml");
+        std::fs::write(&p, "ports = \"8081\"\nfail_on = \"high\"\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("nightly.toml:2"), "{e}");
+        assert!(
+            e.contains("`fail_on`") && e.contains("use `fail-on`"),
+            "{e}"
+        );
+
+        std::fs::write(&p, "portz = \"8081\"\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("nightly.toml:1") && e.contains("not a `flinkscan scan` flag"),
+            "{e}"
+        );
+
+        // Aliases and every real flag pass.
+        std::fs::write(
+            &p,
+            "format = \"ocsf\"\nidentify-concurrency = 4\nno-color = true\n",
+        )
+        .unwrap();
+        assert!(load(&p).is_ok());
+    }
+
+    #[test]
+    fn errors_show_hidden_characters_visibly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p\u{202e}lmth.toml");
+        std::fs::write(&p, "ports = \"\u{1b}[2J\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(
+            !e.chars()
+                .any(|c| crate::untrusted::is_hidden(c) && c != '\n'),
+            "{e:?}"
+        );
+        assert!(e.contains("\\u{202e}"), "{e}");
     }
 }

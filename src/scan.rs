@@ -35,8 +35,11 @@ pub enum ScanError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no target could be resolved; nothing was scanned")]
-    NothingResolved,
+    #[error(
+        "no target could be resolved, nothing was scanned: {}",
+        .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    NothingResolved(Vec<crate::targets::resolve::ResolveError>),
 }
 
 /// Live counters for the progress bar.
@@ -94,7 +97,7 @@ pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), 
         .iter()
         .any(|s| matches!(s.hosts, Hosts::Range { .. }) || !spec_ranges(s, &resolved).is_empty());
     if !any_resolvable {
-        return Err(ScanError::NothingResolved);
+        return Err(ScanError::NothingResolved(errors));
     }
     let space = TargetSpace::build(input, &plan.ports, plan.seed, plan.shard, plan.allow_large)?;
     Ok((space, notices))

@@ -1,9 +1,61 @@
 //! Turning what a remote host sent into text that is safe to put in a report:
-//! bounded, printable, and with secret values redacted.
+//! bounded, printable, and with secret values redacted; and turning any
+//! string a person will read (peer values, target files, arguments, reports
+//! read back) into text a terminal shows as written.
 
 use std::sync::OnceLock;
 
 use regex::Regex;
+
+/// Characters that change what a terminal shows without being seen
+/// themselves: control characters (escape sequences start with one),
+/// bidirectional overrides and isolates that reorder the rest of a line
+/// (the "Trojan Source" characters), zero-width and other format characters
+/// that hide or join text, and line/paragraph separators.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// The one way a string reaches a person's terminal: every hidden character
+/// (see [`is_hidden`]) becomes a visible escape such as `\u{202e}`, so the
+/// reader sees that something was there and the terminal interprets nothing.
+pub fn shown(text: &str) -> String {
+    shown_keeping(text, false)
+}
+
+/// Like [`shown`] for text we assembled ourselves from several lines (an
+/// error with one line per bad target): newlines stay, everything else
+/// hidden is escaped.
+pub fn shown_lines(text: &str) -> String {
+    shown_keeping(text, true)
+}
+
+fn shown_keeping(text: &str, newlines: bool) -> String {
+    if !text.chars().any(is_hidden) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_hidden(c) && !(newlines && c == '\n') {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Printable, single-line, at most `max` characters (an ellipsis marks a cut).
 pub fn clean(text: &str, max: usize) -> String {
@@ -13,7 +65,14 @@ pub fn clean(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        out.push(if c.is_control() { ' ' } else { c });
+        if c.is_control() {
+            out.push(' ');
+        } else if is_hidden(c) {
+            // Kept visible in reports too, so a reader of the JSON sees it.
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -138,9 +197,38 @@ mod tests {
     }
 
     #[test]
+    fn shown_escapes_every_hidden_character_visibly() {
+        let hostile =
+            "a\u{202e}b\u{2066}c\u{200b}d\u{feff}e\x1b[31mf\u{061c}g\u{200f}h\u{2060}i\nj";
+        let s = shown(hostile);
+        for c in s.chars() {
+            assert!(!is_hidden(c), "{c:?} survived in {s}");
+        }
+        for visible in [
+            "\\u{202e}",
+            "\\u{2066}",
+            "\\u{200b}",
+            "\\u{feff}",
+            "\\u{1b}[31m",
+            "\\u{61c}",
+            "\\u{200f}",
+            "\\u{2060}",
+            "\\u{a}",
+        ] {
+            assert!(s.contains(visible), "{visible} missing from {s}");
+        }
+        assert_eq!(
+            shown("FLINK-REST-PLAINTEXT 127.0.0.1:8081 é"),
+            "FLINK-REST-PLAINTEXT 127.0.0.1:8081 é"
+        );
+        assert_eq!(shown_lines("a\nb\u{202e}"), "a\nb\\u{202e}");
+    }
+
+    #[test]
     fn clean_bounds() {
         assert_eq!(clean("a\nb", 10), "a b");
         assert_eq!(clean("abcdef", 3), "abc…");
+        assert_eq!(clean("a\u{202e}b", 10), "a\\u{202e}b");
         assert_eq!(version("1.20.1"), Some("1.20.1".into()));
         assert_eq!(version("<script>"), None);
     }

@@ -35,12 +35,125 @@ pub struct RuleFilter {
 
 impl RuleFilter {
     pub fn allows(&self, id: &str) -> bool {
-        let hit = |p: &String| match p.strip_suffix('*') {
-            Some(prefix) => id.starts_with(prefix),
-            None => id.eq_ignore_ascii_case(p),
-        };
-        (self.only.is_empty() || self.only.iter().any(hit)) && !self.skip.iter().any(hit)
+        (self.only.is_empty() || self.only.iter().any(|p| pattern_hits(p, id)))
+            && !self.skip.iter().any(|p| pattern_hits(p, id))
     }
+
+    /// Every pattern must name at least one rule of `ids`: a typo in
+    /// `--rules` would otherwise run nothing and report a clean scan, and one
+    /// in `--skip-rules` would silently skip nothing.
+    pub fn check<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str> + Clone,
+    ) -> Result<(), UnknownRules> {
+        let mut unknown = Vec::new();
+        for (flag, patterns) in [("--rules", &self.only), ("--skip-rules", &self.skip)] {
+            for p in patterns {
+                if !ids.clone().any(|id| pattern_hits(p, id)) {
+                    unknown.push(UnknownRule {
+                        flag,
+                        pattern: p.clone(),
+                        close: close_matches(p, ids.clone()),
+                    });
+                }
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(UnknownRules(unknown))
+        }
+    }
+}
+
+/// A rule id (case-insensitive) or a prefix ending in `*`.
+fn pattern_hits(pattern: &str, id: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => id
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+        None => id.eq_ignore_ascii_case(pattern),
+    }
+}
+
+/// `--rules` / `--skip-rules` patterns that match no rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct UnknownRules(pub Vec<UnknownRule>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRule {
+    pub flag: &'static str,
+    pub pattern: String,
+    /// Known ids (or `PREFIX*` patterns) within a small edit distance.
+    pub close: Vec<String>,
+}
+
+impl std::fmt::Display for UnknownRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pattern = untrusted::shown(&self.pattern);
+        if self.pattern.is_empty() {
+            write!(f, "{}: empty rule id (a stray comma?)", self.flag)?;
+        } else {
+            write!(f, "{} {pattern}: matches no rule", self.flag)?;
+        }
+        if self.close.is_empty() {
+            write!(f, "; `flinkscan rules` lists the rule ids")
+        } else {
+            write!(f, "; did you mean {}?", self.close.join(", "))
+        }
+    }
+}
+
+/// Up to three candidates closest to `pattern`. A prefix pattern is
+/// compared with the rules' prefixes of the same length, so `FLINK-TSL-*`
+/// suggests `FLINK-TLS-*`; an id is also compared with the same-length head
+/// of each id, so a typo in a short id still finds the long one.
+fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let upper = pattern.to_ascii_uppercase();
+    let (stem, is_prefix) = match upper.strip_suffix('*') {
+        Some(p) => (p.to_string(), true),
+        None => (upper.clone(), false),
+    };
+    let stem_len = stem.chars().count();
+    let mut scored: Vec<(usize, String)> = Vec::new();
+    for id in ids {
+        let head: String = id.chars().take(stem_len).collect();
+        let (distance, shown) = if is_prefix {
+            (edit_distance(&stem, &head), format!("{head}*"))
+        } else {
+            let whole = edit_distance(&stem, id);
+            // A head match is weaker than a whole match: +1.
+            let partial = edit_distance(&stem, &head) + 1;
+            (whole.min(partial), id.to_string())
+        };
+        scored.push((distance, shown));
+    }
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let limit = (stem_len / 4).max(2);
+    scored
+        .into_iter()
+        .filter(|(d, _)| *d <= limit)
+        .take(3)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
 }
 
 /// Shared, read-only state of the check stage.
@@ -610,6 +723,63 @@ fn dedup(findings: &mut Vec<Finding>) {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    const IDS: &[&str] = &[
+        "FLINK-REST-PLAINTEXT",
+        "FLINK-REST-UNAUTHENTICATED",
+        "FLINK-TLS-WEAK-CIPHER",
+        "FLINK-TLS-CBC-CIPHER",
+        "FLINK-JMX-EXPOSED",
+    ];
+
+    fn rule_filter(only: &[&str], skip: &[&str]) -> RuleFilter {
+        RuleFilter {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn rule_patterns_that_match_nothing_are_errors_with_close_matches() {
+        let ok = rule_filter(
+            &["FLINK-TLS-*", "flink-jmx-exposed"],
+            &["FLINK-REST-PLAINTEXT"],
+        );
+        assert_eq!(ok.check(IDS.iter().copied()), Ok(()));
+        assert!(ok.allows("FLINK-TLS-CBC-CIPHER") && ok.allows("FLINK-JMX-EXPOSED"));
+        assert!(rule_filter(&["flink-tls-*"], &[]).allows("FLINK-TLS-CBC-CIPHER"));
+
+        let e = rule_filter(
+            &["FLINK-REST-UNAUTHENTICATD", "FLINK-TSL-*"],
+            &["FLINK-TSL-WEAK"],
+        )
+        .check(IDS.iter().copied())
+        .unwrap_err();
+        assert_eq!(e.0.len(), 3, "{e}");
+        assert_eq!(e.0[0].close, ["FLINK-REST-UNAUTHENTICATED"]);
+        assert_eq!(e.0[1].close, ["FLINK-TLS-*"]);
+        assert_eq!(e.0[2].flag, "--skip-rules");
+        assert!(
+            e.0[2].close.contains(&"FLINK-TLS-WEAK-CIPHER".to_string()),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("--rules FLINK-TSL-*: matches no rule; did you mean FLINK-TLS-*?"),
+            "{text}"
+        );
+
+        let e = rule_filter(&["NOTHING-LIKE-IT\u{202e}"], &[])
+            .check(IDS.iter().copied())
+            .unwrap_err();
+        assert!(e.0[0].close.is_empty());
+        let text = e.to_string();
+        assert!(
+            text.contains("flinkscan rules") && text.contains("\\u{202e}"),
+            "{text}"
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn secrets_are_named_not_copied() {

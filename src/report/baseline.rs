@@ -95,8 +95,8 @@ pub fn render_diff(d: &Diff) -> String {
         d.new.len(),
         d.unchanged.len(),
         d.fixed.len(),
-        d.old_scan,
-        d.new_scan
+        crate::untrusted::shown(&d.old_scan),
+        crate::untrusted::shown(&d.new_scan)
     );
     for (label, list) in [("NEW", &d.new), ("FIXED", &d.fixed), ("SAME", &d.unchanged)] {
         for f in list {
@@ -105,8 +105,8 @@ pub fn render_diff(d: &Diff) -> String {
                 "{label:<6} {:<8} {:<21} {:<34} {}",
                 f.severity.as_str(),
                 f.endpoint.authority(),
-                f.rule_id,
-                f.title
+                crate::untrusted::shown(&f.rule_id),
+                crate::untrusted::shown(&f.title)
             );
         }
     }

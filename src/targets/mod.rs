@@ -24,7 +24,7 @@ pub use spec::{parse_lines, parse_spec, Hosts, Origin, Spec, SpecError};
 pub enum TargetError {
     #[error("{}", join_errors(.0))]
     BadSpecs(Vec<SpecError>),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", crate::untrusted::shown(.path))]
     Read {
         path: String,
         #[source]
@@ -38,7 +38,7 @@ pub enum TargetError {
         "the target space has {0} probes, more than 2^64; split IPv6 sweeps into smaller blocks"
     )]
     Overflow(u128),
-    #[error("shard {0}: expected K/N with 0 <= K < N (for example 0/4)")]
+    #[error("shard {}: expected K/N with 0 <= K < N (for example 0/4)", crate::untrusted::shown(.0))]
     BadShard(String),
 }
 

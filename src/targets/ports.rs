@@ -5,7 +5,11 @@
 pub const DEFAULT_PORTS: &[u16] = &[8081, 8082, 8083, 6123, 6124, 9249, 8789];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid --ports `{list}`: `{token}` {reason}")]
+#[error(
+    "invalid --ports `{}`: `{}` {reason}",
+    crate::untrusted::shown(.list),
+    crate::untrusted::shown(.token)
+)]
 pub struct PortsError {
     pub list: String,
     pub token: String,

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::TokioResolver;
 
 /// A name that could not be resolved; the scan goes on without it.
@@ -51,19 +53,20 @@ pub async fn resolve_all(
     }
     while let Some(joined) = tasks.join_next().await {
         let Ok((name, result)) = joined else { continue };
-        match result {
-            Ok(mut ips) if !ips.is_empty() => {
+        match result.map(scannable) {
+            Ok(Ok(mut ips)) if !ips.is_empty() => {
                 ips.sort();
                 ips.dedup();
                 found.insert(name, ips);
             }
+            Ok(Err(reason)) => errors.push(ResolveError { name, reason }),
             Ok(_) => errors.push(ResolveError {
                 name,
-                reason: "no A or AAAA records".into(),
+                reason: NO_ADDRESSES.into(),
             }),
             Err(e) => errors.push(ResolveError {
                 name,
-                reason: e.to_string(),
+                reason: plain_reason(&e, timeout),
             }),
         }
     }
@@ -71,9 +74,108 @@ pub async fn resolve_all(
     (found, errors)
 }
 
+/// Drop IPv6 link-local addresses: without an interface they cannot be
+/// reached, and a name that has only those must say so rather than be
+/// probed into silence.
+fn scannable(mut ips: Vec<IpAddr>) -> Result<Vec<IpAddr>, String> {
+    let had = ips.len();
+    ips.retain(|ip| match ip {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        IpAddr::V4(_) => true,
+    });
+    if had > 0 && ips.is_empty() {
+        return Err(
+            "resolves only to IPv6 link-local addresses (fe80::/10), which need an \
+                    interface flinkscan does not support"
+                .into(),
+        );
+    }
+    Ok(ips)
+}
+
+const NO_ADDRESSES: &str = "the name exists but has no IPv4 or IPv6 address (no A or AAAA record)";
+
+/// Why a lookup failed, in words a user can act on. hickory's own messages
+/// print its query structs with `{:?}`.
+fn plain_reason(e: &NetError, timeout: Duration) -> String {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if nr.response_code == ResponseCode::NXDomain =>
+        {
+            "no such host (DNS says the name does not exist)".into()
+        }
+        NetError::Dns(DnsError::NoRecordsFound(_)) => NO_ADDRESSES.into(),
+        NetError::Dns(DnsError::ResponseCode(code)) => {
+            format!("the DNS server could not answer ({code})")
+        }
+        NetError::Timeout => format!(
+            "no answer from the DNS server within {}",
+            humantime::format_duration(timeout)
+        ),
+        NetError::NoConnections => "no DNS server could be reached (check /etc/resolv.conf)".into(),
+        NetError::Io(io) => format!("network error talking to the DNS server: {io}"),
+        other => format!(
+            "DNS lookup failed: {}",
+            crate::untrusted::clean(&other.to_string(), 200)
+        ),
+    }
+}
+
 fn build(timeout: Duration) -> Result<TokioResolver, String> {
     let mut builder = TokioResolver::builder_tokio().map_err(|e| e.to_string())?;
     builder.options_mut().timeout = timeout;
     builder.options_mut().attempts = 2;
     builder.build().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::net::NoRecords;
+    use hickory_resolver::proto::op::Query;
+    use hickory_resolver::proto::rr::{Name, RecordType};
+
+    fn no_records(code: ResponseCode) -> NetError {
+        let name = Name::from_ascii("no-such-host.invalid.").unwrap();
+        NoRecords::new(Query::query(name, RecordType::AAAA), code).into()
+    }
+
+    #[test]
+    fn reasons_are_plain_language_not_debug_text() {
+        let t = Duration::from_secs(5);
+        let nx = plain_reason(&no_records(ResponseCode::NXDomain), t);
+        assert_eq!(nx, "no such host (DNS says the name does not exist)");
+        let empty = plain_reason(&no_records(ResponseCode::NoError), t);
+        assert!(empty.contains("no A or AAAA"), "{empty}");
+        assert!(plain_reason(&NetError::Timeout, t).contains("5s"));
+        for r in [nx, empty] {
+            assert!(!r.contains("Query {") && !r.contains("Name("), "{r}");
+        }
+    }
+
+    #[test]
+    fn link_local_answers_are_dropped_and_named_when_alone() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let global: IpAddr = "2001:db8::1".parse().unwrap();
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(scannable(vec![ll, global, v4]), Ok(vec![global, v4]));
+        assert!(scannable(vec![ll]).unwrap_err().contains("link-local"));
+        assert_eq!(scannable(vec![]), Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_cannot_exist_is_reported_by_name() {
+        // `.invalid` is answered NXDOMAIN inside hickory (RFC 6761): no packet.
+        let (found, errors) = resolve_all(
+            &["no-such-host.invalid".to_string()],
+            Duration::from_secs(2),
+        )
+        .await;
+        assert!(found.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            "cannot resolve no-such-host.invalid: no such host (DNS says the name does not exist)"
+        );
+    }
 }

@@ -5,6 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnetwork::IpNetwork;
 
+use crate::untrusted::shown;
+
 /// Where a token came from, for error messages a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -42,9 +44,16 @@ pub struct Spec {
     pub text: String,
 }
 
-/// Why a token is not a target.
+/// Why a token is not a target. The message quotes the file name and token
+/// through `untrusted::shown`: both come from the user's files or shell and
+/// may hold escape sequences or invisible characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: invalid target `{token}`: {reason}")]
+#[error(
+    "{}: invalid target `{}`: {}",
+    shown(&.origin.to_string()),
+    shown(.token),
+    shown(.reason)
+)]
 pub struct SpecError {
     pub token: String,
     pub origin: Origin,
@@ -134,6 +143,12 @@ fn parse_port(text: &str) -> Result<u16, String> {
 }
 
 fn parse_hosts(text: &str) -> Result<Hosts, String> {
+    if let Some((_, zone)) = text.split_once('%') {
+        return Err(format!(
+            "IPv6 zone ids (`%{zone}`) are not supported: flinkscan cannot scan link-local \
+             addresses; scan the host's global or unique-local address instead"
+        ));
+    }
     if let Ok(ip) = text.parse::<IpAddr>() {
         let n = ip_to_u128(ip);
         return Ok(Hosts::Range { lo: n, hi: n });
@@ -220,11 +235,36 @@ fn validate_hostname(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// IPv6 link-local, `fe80::/10`.
+const LINK_LOCAL: (u128, u128) = (0xfe80_u128 << 112, (0xfec0_u128 << 112) - 1);
+
+impl Spec {
+    /// A target that reaches into `fe80::/10` cannot be scanned: a link-local
+    /// address means something only on one interface, and endpoints carry no
+    /// interface. Without this check such probes fail as unreachable and the
+    /// scan looks clean.
+    pub fn link_local_error(&self) -> Option<SpecError> {
+        let Hosts::Range { lo, hi } = self.hosts else {
+            return None;
+        };
+        let (ll_lo, ll_hi) = LINK_LOCAL;
+        (lo <= ll_hi && hi >= ll_lo).then(|| SpecError {
+            token: self.text.clone(),
+            origin: self.origin.clone(),
+            reason: "IPv6 link-local addresses (fe80::/10) need an interface, which flinkscan \
+                     does not support; scan the host's global or unique-local address instead"
+                .into(),
+        })
+    }
+}
+
 /// Parse the lines of a target or exclusion file: one spec a line, `#`
 /// comments, blank lines ignored. Every bad line is reported.
 pub fn parse_lines(path: &str, content: &str) -> Result<Vec<Spec>, Vec<SpecError>> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let content = content.strip_prefix('\u{FEFF}').unwrap_or(content);
     for (i, raw) in content.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -298,6 +338,35 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_mark_is_accepted() {
+        let specs = parse_lines("t.txt", "\u{FEFF}127.0.0.1\n127.0.0.2\n").unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[0].text, "127.0.0.1");
+    }
+
+    #[test]
+    fn zones_and_link_local_are_refused_with_a_reason() {
+        for zoned in ["fe80::1%eth0", "[fe80::1%2]:8081", "fe80::1%25eth0"] {
+            let e = p(zoned).unwrap_err().to_string();
+            assert!(e.contains("zone") && e.contains("link-local"), "{e}");
+        }
+        for ll in ["fe80::1", "[fe80::1]:8081", "fe80::/64", "fe00::/7"] {
+            let e = p(ll).unwrap().link_local_error().expect(ll).to_string();
+            assert!(e.contains("link-local") && e.contains(ll), "{e}");
+        }
+        for ok in [
+            "fec0::1",
+            "fd00::1",
+            "::1",
+            "127.0.0.1",
+            "2001:db8::/64",
+            "localhost",
+        ] {
+            assert!(p(ok).unwrap().link_local_error().is_none(), "{ok}");
+        }
+    }
+
+    #[test]
     fn errors_name_token_and_origin() {
         for bad in [
             "127.0.0.300",
@@ -315,6 +384,11 @@ mod tests {
             assert_eq!(e.token, bad);
             assert!(e.to_string().contains("argument 1"), "{e}");
         }
+        let e = p("\u{1b}[2Jevil\u{202e}").unwrap_err().to_string();
+        assert!(
+            !e.chars().any(crate::untrusted::is_hidden) && e.contains("\\u{1b}[2J"),
+            "{e}"
+        );
         let e = parse_lines("t.txt", "127.0.0.1\n\n# c\n127.0.0.1/40\n").unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!(
