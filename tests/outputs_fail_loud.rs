@@ -583,3 +583,49 @@ fn fail_on_counts_equal_and_higher_severities_never_lower_or_fixed() {
         .code(0);
     assert_eq!(states(&json_file(&json)), vec![(rpc_ep, "fixed".into())]);
 }
+
+#[test]
+fn a_baseline_finding_is_not_fixed_by_a_skipped_rule_or_a_cut_short_scan() {
+    let rpc = Listener::start(unique_loopback(), 0, fake_rpc);
+    let ep = rpc.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    scan_json(std::slice::from_ref(&ep), &[], dir.path(), "base");
+    let base = dir.path().join("base.json");
+    let baseline = ["--baseline", base.to_str().unwrap()];
+
+    // The port still answers, but its rule did not run.
+    let (doc, _) = scan_json(
+        std::slice::from_ref(&ep),
+        &[&baseline[..], &["--skip-rules", "FLINK-RPC-*"]].concat(),
+        dir.path(),
+        "skipped",
+    );
+    assert_eq!(states(&doc), vec![], "{doc}");
+    assert!(
+        doc["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["target"] == "--baseline"),
+        "{doc}"
+    );
+
+    // The port is gone, but the scan stopped at --max-duration: it cannot
+    // tell what it reached, so nothing is fixed.
+    let addr = rpc.addr;
+    drop(rpc);
+    wait_until_closed(addr);
+    let pit = Listener::start(unique_loopback(), 0, support::peers::tarpit);
+    let (doc, _) = scan_json(
+        &[ep, pit.addr.to_string()],
+        &[
+            &baseline[..],
+            &["--max-duration", "1s", "--probe-timeout", "20s"],
+        ]
+        .concat(),
+        dir.path(),
+        "cut",
+    );
+    assert_eq!(doc["scan"]["status"], "max-duration", "{doc}");
+    assert_eq!(states(&doc), vec![], "{doc}");
+}
