@@ -373,11 +373,15 @@ pub async fn run(
     if let (Some(s), Some(out)) = (sink, &plan.jsonl) {
         let lines = s.lines();
         if let Err(source) = s.finish() {
+            let message = match out.dest {
+                crate::report::atomic::Dest::File(_) => {
+                    format!("output failed, the file was not written: {source}")
+                }
+                _ => format!("stream broke after {lines} events, the rest of it is lost: {source}"),
+            };
             notices.push(Notice {
                 target: out.to_string(),
-                message: format!(
-                    "output failed after {lines} events, the rest of this stream is lost: {source}"
-                ),
+                message,
             });
             jsonl_failure = Some(output_err(out, source));
         }

@@ -57,8 +57,9 @@ fn wait_with_deadline(
     }
 }
 
-/// A loopback listener that counts connections and closes each at once.
-fn counting_listener(ip: Ipv4Addr) -> (SocketAddr, Arc<AtomicUsize>) {
+/// A loopback listener that counts connections and holds each, silent,
+/// for `hold` before closing it.
+fn counting_listener(ip: Ipv4Addr, hold: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
     let l = TcpListener::bind((ip, 0)).unwrap();
     let addr = l.local_addr().unwrap();
     let count = Arc::new(AtomicUsize::new(0));
@@ -66,7 +67,10 @@ fn counting_listener(ip: Ipv4Addr) -> (SocketAddr, Arc<AtomicUsize>) {
     thread::spawn(move || {
         for conn in l.incoming() {
             c.fetch_add(1, Ordering::SeqCst);
-            drop(conn);
+            thread::spawn(move || {
+                thread::sleep(hold);
+                drop(conn);
+            });
         }
     });
     (addr, count)
@@ -158,7 +162,8 @@ fn a_broken_jsonl_stream_keeps_the_scan_and_other_outputs_and_exits_3() {
     assert!(
         notices
             .iter()
-            .any(|n| n["target"].as_str().unwrap().contains("--jsonl")),
+            .any(|n| n["target"].as_str().unwrap().contains("--jsonl")
+                && n["message"].as_str().unwrap().contains("stream broke")),
         "the broken stream is recorded: {notices:?}"
     );
     let sarif = json_file(&sarif);
@@ -196,7 +201,7 @@ fn a_closed_pipe_on_the_human_summary_is_benign() {
 #[test]
 fn unusable_destinations_are_usage_errors_before_any_probe() {
     let ip = unique_loopback();
-    let (addr, connections) = counting_listener(ip);
+    let (addr, connections) = counting_listener(ip, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir").join("out.json");
     let a_dir = dir.path().join("a-dir");
@@ -250,7 +255,7 @@ fn unusable_destinations_are_usage_errors_before_any_probe() {
 #[test]
 fn an_output_failing_at_the_end_does_not_skip_the_others() {
     let ip = unique_loopback();
-    let (addr, connections) = counting_listener(ip);
+    let (addr, connections) = counting_listener(ip, Duration::from_secs(30));
     let dir = tempfile::tempdir().unwrap();
     let doomed = dir.path().join("doomed");
     std::fs::create_dir(&doomed).unwrap();
@@ -258,8 +263,8 @@ fn an_output_failing_at_the_end_does_not_skip_the_others() {
     let sarif = dir.path().join("out.sarif");
     let jsonl = dir.path().join("out.jsonl");
     let bin = assert_cmd::cargo::cargo_bin("flinkscan");
-    // The listener closes at once; identification retries keep the scan busy
-    // long enough to pull the directory away under it.
+    // The listener holds its connections silent: identification waits out
+    // --probe-timeout, long enough to pull the directory away under it.
     let mut child = StdCommand::new(bin)
         .args(["scan", "-q", &addr.to_string(), "--probe-timeout", "3s"])
         .arg("--json")
@@ -394,7 +399,7 @@ fn special_files_are_written_in_place_never_replaced() {
 #[test]
 fn two_outputs_on_stdout_or_one_path_twice_are_refused() {
     let ip = unique_loopback();
-    let (addr, connections) = counting_listener(ip);
+    let (addr, connections) = counting_listener(ip, Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
     let a_again = dir.path().join(".").join("a.json");
