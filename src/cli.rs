@@ -13,8 +13,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  scan finished; no finding at or above --fail-on (or --fail-on not given)
   1  scan finished; at least one finding at or above --fail-on
-  2  usage error: bad flag, bad target or port list, unreadable input (nothing was sent)
-  3  runtime failure: could not write an output, every target failed to resolve, ...";
+  2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
+  3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
+     every target failed to resolve, ...";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
@@ -247,7 +248,7 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Checks")]
     pub no_tls_audit: bool,
 
-    /// Write the full report as JSON to FILE (atomically, mode 0600).
+    /// Write the full report as JSON to FILE (atomically, mode 0600), or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub json: Option<PathBuf>,
 
@@ -259,7 +260,7 @@ pub struct ScanArgs {
     #[arg(long, alias = "format", value_enum, default_value_t = JsonlFormat::Ecs, value_name = "SCHEMA", help_heading = "Output")]
     pub jsonl_format: JsonlFormat,
 
-    /// Write SARIF 2.1.0 to FILE.
+    /// Write SARIF 2.1.0 to FILE, or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub sarif: Option<PathBuf>,
 

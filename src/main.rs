@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use flinkscan::checks::catalog::Catalog;
+use flinkscan::checks::RuleFilter;
 use flinkscan::cli::{Cli, Command, ScanArgs};
 use flinkscan::report::{self, atomic, baseline, sarif, ScanReport};
 use flinkscan::scan::{self, Progress};
@@ -32,6 +33,22 @@ impl std::fmt::Display for Usage {
 }
 
 impl std::error::Error for Usage {}
+
+/// Outputs that could not be written (exit 3), each naming its flag and
+/// path; every other output was still written.
+#[derive(Debug)]
+struct OutputsFailed(Vec<String>);
+
+impl std::fmt::Display for OutputsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let [one] = self.0.as_slice() {
+            return f.write_str(one);
+        }
+        write!(f, "{} outputs failed: {}", self.0.len(), self.0.join("; "))
+    }
+}
+
+impl std::error::Error for OutputsFailed {}
 
 fn main() -> ExitCode {
     let argv = match flinkscan::profile::expand(std::env::args_os().collect()) {
@@ -61,6 +78,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // Listings for a person (`rules | head`, `--dry-run | head`)
+            // may be cut short. A scan's outputs never get here as an
+            // io::Error: a broken machine stream is an OutputsFailed.
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_CLEAN);
             }
@@ -70,8 +90,10 @@ fn main() -> ExitCode {
                 EXIT_FAILURE
             };
             // Errors quote files, arguments and reports: nothing hidden may
-            // reach the terminal raw.
-            eprintln!(
+            // reach the terminal raw; stderr may be gone too, which must not
+            // turn into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "flinkscan: error: {}",
                 flinkscan::untrusted::shown_lines(&format!("{e:#}"))
             );
@@ -158,6 +180,12 @@ fn merge_command(
     output: &std::path::Path,
     sarif_out: Option<&std::path::Path>,
 ) -> Result<u8> {
+    let [output, sarif_out] = plan::outputs([
+        ("--output", &Some(output.to_path_buf())),
+        ("--sarif", &sarif_out.map(std::path::Path::to_path_buf)),
+    ])
+    .map_err(|e| Usage(e.to_string()))?;
+    let mut failures = Vec::new();
     let mut docs = Vec::new();
     for p in inputs {
         let bytes = atomic::read_capped(p, 512 << 20)
@@ -190,32 +218,55 @@ fn merge_command(
             .collect::<Result<Vec<_>, _>>()?;
         let merged = report::merge::merge_reports(reports).map_err(|e| Usage(e.to_string()))?;
         findings = merged.findings.len();
-        if let Some(path) = sarif_out {
+        if let Some(out) = &sarif_out {
             let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
             let doc = sarif::render(&merged, &catalog, sarif::Compat::Standard);
-            let mut b = serde_json::to_vec_pretty(&doc)?;
-            b.push(b'\n');
-            atomic::write(path, &b).with_context(|| format!("writing {}", path.display()))?;
+            write_document(out, &doc, &mut failures);
         }
         serde_json::to_vec_pretty(&merged)?
     };
     let mut bytes = bytes;
     bytes.push(b'\n');
-    atomic::write(output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+    if let Some(out) = &output {
+        if let Err(e) = out.dest.write_all(&bytes) {
+            failures.push(format!("cannot write {out}: {e}"));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(OutputsFailed(failures).into());
+    }
     // Success is otherwise silent; say what was done so a wrong glob shows.
-    let also = match sarif_out {
-        Some(p) if !all_sarif => format!(" and {}", p.display()),
+    let also = match &sarif_out {
+        Some(p) if !all_sarif => format!(" and {}", p.path.display()),
         _ => String::new(),
     };
+    let written = output
+        .as_ref()
+        .map(|o| o.path.display().to_string())
+        .unwrap_or_default();
     eprintln!(
         "flinkscan: merged {} {} ({} findings) into {}{}",
         inputs.len(),
         if all_sarif { "SARIF logs" } else { "reports" },
         findings,
-        flinkscan::untrusted::shown(&output.display().to_string()),
+        flinkscan::untrusted::shown(&written),
         flinkscan::untrusted::shown(&also)
     );
     Ok(EXIT_CLEAN)
+}
+
+/// Write one JSON document to an output; a failure is noted, not returned,
+/// so the other outputs are still written.
+fn write_document(out: &plan::Output, doc: &impl serde::Serialize, failures: &mut Vec<String>) {
+    let written = serde_json::to_vec_pretty(doc)
+        .map_err(std::io::Error::other)
+        .and_then(|mut bytes| {
+            bytes.push(b'\n');
+            out.dest.write_all(&bytes)
+        });
+    if let Err(e) = written {
+        failures.push(format!("cannot write {out}: {e}"));
+    }
 }
 
 fn read_report(path: &std::path::Path) -> Result<ScanReport> {
@@ -282,7 +333,12 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         let progress = Arc::new(Progress::default());
         let bar = progress_bar(&space, &progress, plan.progress);
-        let mut report = scan::run(
+        // The baseline needs to know which endpoints this scan probed.
+        let probe_space = baseline_report.as_ref().map(|_| space.clone());
+        let scan::ScanOutcome {
+            mut report,
+            jsonl_failure,
+        } = scan::run(
             &plan,
             space,
             notices,
@@ -294,10 +350,14 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             ticker.abort();
             bar.finish_and_clear();
         }
-        if let Some(base) = &baseline_report {
-            baseline::apply(&mut report, base);
+        if let (Some(base), Some(space)) = (&baseline_report, &probe_space) {
+            apply_baseline(&mut report, base, space, &plan);
         }
-        write_outputs(args, &report, &catalog)?;
+        let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
+        failures.extend(write_outputs(&plan, args, &report, &catalog));
+        if !failures.is_empty() {
+            return Err(OutputsFailed(failures).into());
+        }
         let failed = match args.fail_on {
             Some(threshold) => report
                 .findings
@@ -307,6 +367,44 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         };
         Ok(if failed { EXIT_FINDINGS } else { EXIT_CLEAN })
     })
+}
+
+/// Mark findings against the baseline. Only what this scan looked for can
+/// be fixed: an endpoint it probed (a complete sweep of its shard; an
+/// interrupted one cannot tell which closed ports it reached) and a rule it
+/// ran. Other baseline findings are left out, and a notice says how many.
+fn apply_baseline(
+    report: &mut ScanReport,
+    base: &ScanReport,
+    space: &TargetSpace,
+    plan: &plan::ScanPlan,
+) {
+    let probed = if report.scan.status == "complete" {
+        let wanted = base
+            .findings
+            .iter()
+            .map(|f| (f.endpoint.ip, f.endpoint.port))
+            .collect();
+        baseline::probed_among(space, &wanted)
+    } else {
+        Default::default()
+    };
+    let rules = RuleFilter {
+        only: plan.rules.clone(),
+        skip: plan.skip_rules.clone(),
+    };
+    let left_out = baseline::apply(report, base, |f| {
+        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.ip, f.endpoint.port))
+    });
+    if left_out > 0 {
+        report.notices.push(flinkscan::model::Notice {
+            target: "--baseline".into(),
+            message: format!(
+                "{left_out} baseline findings left out: this scan did not probe their endpoint or run their rule, so it cannot tell whether they are fixed"
+            ),
+        });
+        report.normalise();
+    }
 }
 
 fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<()> {
@@ -366,33 +464,43 @@ fn progress_bar(
     Some((bar, ticker))
 }
 
-fn write_outputs(args: &ScanArgs, report: &ScanReport, catalog: &Catalog) -> Result<()> {
-    let mut stdout_taken = args.jsonl.as_deref() == Some(std::path::Path::new("-"));
-    if let Some(path) = &args.json {
-        let mut bytes = serde_json::to_vec_pretty(report)?;
-        bytes.push(b'\n');
-        atomic::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        stdout_taken |= path.as_os_str() == "-";
+/// Write every report; return what failed (flag, path and error), never
+/// stopping at the first failure. A closed pipe on the human summary is not
+/// a failure: `flinkscan scan ... | head -3` is a person reading.
+fn write_outputs(
+    plan: &plan::ScanPlan,
+    args: &ScanArgs,
+    report: &ScanReport,
+    catalog: &Catalog,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    if let Some(out) = &plan.json {
+        write_document(out, report, &mut failures);
     }
-    if let Some(path) = &args.sarif {
+    if let Some(out) = &plan.sarif {
         let doc = sarif::render(report, catalog, args.sarif_compat);
-        let mut bytes = serde_json::to_vec_pretty(&doc)?;
-        bytes.push(b'\n');
-        atomic::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        stdout_taken |= path.as_os_str() == "-";
+        write_document(out, &doc, &mut failures);
     }
+    let stdout_taken = [&plan.json, &plan.sarif, &plan.jsonl]
+        .into_iter()
+        .flatten()
+        .any(|o| o.dest == atomic::Dest::Stdout);
     let color = !args.no_color
         && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
     let summary = report::text::render(report, color);
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.
         if !args.quiet {
-            eprint!("{summary}");
+            let _ = std::io::stderr().write_all(summary.as_bytes());
         }
     } else {
         let mut out = std::io::stdout().lock();
-        out.write_all(summary.as_bytes())?;
-        out.flush()?;
+        let written = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => failures.push(format!("cannot write the summary to stdout: {e}")),
+            Ok(()) => {}
+        }
     }
-    Ok(())
+    failures
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::checks::catalog::Catalog;
 use crate::checks::RuleFilter;
 use crate::cli::ScanArgs;
+use crate::report::atomic::{Dest, DestError};
 use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
 use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 
@@ -35,6 +36,33 @@ pub enum PlanError {
     ShardBoth,
     #[error(transparent)]
     Rules(#[from] crate::checks::UnknownRules),
+    #[error("{flag} {path}: {source}")]
+    Output {
+        flag: &'static str,
+        path: String,
+        #[source]
+        source: DestError,
+    },
+    #[error("{first} and {second} {clash}; give one of them another destination")]
+    OutputClash {
+        first: String,
+        second: String,
+        clash: &'static str,
+    },
+}
+
+/// One output flag and where it writes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub flag: &'static str,
+    pub path: PathBuf,
+    pub dest: Dest,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.flag, self.path.display())
+    }
 }
 
 /// Everything a scan needs, validated.
@@ -57,7 +85,9 @@ pub struct ScanPlan {
     pub tls_audit: bool,
     pub rules: Vec<String>,
     pub skip_rules: Vec<String>,
-    pub jsonl: Option<PathBuf>,
+    pub json: Option<Output>,
+    pub sarif: Option<Output>,
+    pub jsonl: Option<Output>,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
 }
@@ -130,6 +160,11 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         }
         (None, None) => Shard::ALL,
     };
+    let [json, sarif, jsonl] = outputs([
+        ("--json", &args.json),
+        ("--sarif", &args.sarif),
+        ("--jsonl", &args.jsonl),
+    ])?;
     Ok(ScanPlan {
         targets,
         excludes,
@@ -148,7 +183,9 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         tls_audit: !args.no_tls_audit,
         rules: args.rules.clone(),
         skip_rules: args.skip_rules.clone(),
-        jsonl: args.jsonl.clone(),
+        json,
+        sarif,
+        jsonl,
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
     })
@@ -163,4 +200,44 @@ pub fn check_rules(plan: &ScanPlan, catalog: &Catalog) -> Result<(), PlanError> 
     };
     filter.check(catalog.rules.keys().map(String::as_str))?;
     Ok(())
+}
+
+/// Check every output destination before anything is sent, so an hour's
+/// scan never ends in "cannot write": each must be usable, at most one may
+/// be stdout, and no two may be the same file.
+pub fn outputs<const N: usize>(
+    flags: [(&'static str, &Option<PathBuf>); N],
+) -> Result<[Option<Output>; N], PlanError> {
+    let mut checked: [Option<Output>; N] = std::array::from_fn(|_| None);
+    for (slot, (flag, path)) in checked.iter_mut().zip(flags) {
+        let Some(path) = path else { continue };
+        let dest = Dest::check(path).map_err(|source| PlanError::Output {
+            flag,
+            path: path.display().to_string(),
+            source,
+        })?;
+        *slot = Some(Output {
+            flag,
+            path: path.clone(),
+            dest,
+        });
+    }
+    let given: Vec<&Output> = checked.iter().flatten().collect();
+    for (i, a) in given.iter().enumerate() {
+        for b in &given[i + 1..] {
+            let clash = if a.dest == Dest::Stdout && b.dest == Dest::Stdout {
+                "both write to stdout"
+            } else if a.dest.identity() == b.dest.identity() {
+                "name the same file"
+            } else {
+                continue;
+            };
+            return Err(PlanError::OutputClash {
+                first: a.to_string(),
+                second: b.to_string(),
+                clash,
+            });
+        }
+    }
+    Ok(checked)
 }

@@ -29,6 +29,7 @@ use crate::targets::{spec_ranges, Hosts, SpaceInput, Spec, TargetError, TargetSp
 pub enum ScanError {
     #[error(transparent)]
     Targets(#[from] TargetError),
+    /// `path` names the flag too: `--jsonl -`.
     #[error("cannot write {path}: {source}")]
     Output {
         path: String,
@@ -113,6 +114,14 @@ struct PortResult {
     findings: Vec<Finding>,
 }
 
+/// A finished scan. A `--jsonl` stream that failed did not stop it: the
+/// failure is here (and among the report's notices) for the exit code.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    pub report: ScanReport,
+    pub jsonl_failure: Option<ScanError>,
+}
+
 /// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
 pub async fn run(
     plan: &ScanPlan,
@@ -120,7 +129,7 @@ pub async fn run(
     mut notices: Vec<Notice>,
     catalog: Arc<Catalog>,
     progress: Arc<Progress>,
-) -> Result<ScanReport, ScanError> {
+) -> Result<ScanOutcome, ScanError> {
     let started_at = Instant::now();
     let started = report::now_rfc3339();
     let scan_id = uuid::Uuid::new_v4().to_string();
@@ -161,7 +170,7 @@ pub async fn run(
     }
 
     let mut sink = match &plan.jsonl {
-        Some(path) => Some(JsonlSink::open(path).map_err(|source| output_err(path, source))?),
+        Some(out) => Some(JsonlSink::open(&out.dest).map_err(|source| output_err(out, source))?),
         None => None,
     };
 
@@ -319,7 +328,6 @@ pub async fn run(
         tokio::spawn(async move {
             let mut services: Vec<Service> = Vec::new();
             let mut findings: Vec<Finding> = Vec::new();
-            let mut write_error: Option<std::io::Error> = None;
             while let Some(r) = result_rx.recv().await {
                 if let Some(s) = sink.as_mut() {
                     let events = jsonl_events(
@@ -329,22 +337,20 @@ pub async fn run(
                         &scan_id,
                         jsonl_format,
                     );
-                    if let Some(err) = s.write_each(events) {
-                        write_error.get_or_insert(err);
-                    }
+                    s.write_each(events);
                 }
                 services.push(r.service);
                 findings.extend(r.findings);
             }
-            (services, findings, sink, write_error)
+            (services, findings, sink)
         })
     };
 
     let _ = sweeper.await;
     let ctx = identifier.await.ok();
-    let (mut services, mut findings, mut sink, mut write_error) = collector
+    let (mut services, mut findings, mut sink) = collector
         .await
-        .unwrap_or_else(|_| (Vec::new(), Vec::new(), None, None));
+        .unwrap_or_else(|_| (Vec::new(), Vec::new(), None));
     watchdog.abort();
 
     let before = findings.len();
@@ -374,8 +380,25 @@ pub async fn run(
             &scan_id,
             jsonl_format,
         ));
-        if let Some(err) = s.write_each(events) {
-            write_error.get_or_insert(err);
+        s.write_each(events);
+    }
+    // A machine stream that broke is a failed output, not a reason to lose
+    // the scan: the other reports still get written and say what happened.
+    let mut jsonl_failure = None;
+    if let (Some(s), Some(out)) = (sink, &plan.jsonl) {
+        let lines = s.lines();
+        if let Err(source) = s.finish() {
+            let message = match out.dest {
+                crate::report::atomic::Dest::File(_) => {
+                    format!("output failed, the file was not written: {source}")
+                }
+                _ => format!("stream broke after {lines} events, the rest of it is lost: {source}"),
+            };
+            notices.push(Notice {
+                target: out.to_string(),
+                message,
+            });
+            jsonl_failure = Some(output_err(out, source));
         }
     }
     for s in &services {
@@ -420,21 +443,10 @@ pub async fn run(
         notices,
     };
     report.normalise();
-    if let Some(s) = sink {
-        s.finish().map_err(|source| {
-            output_err(
-                plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")),
-                source,
-            )
-        })?;
-    }
-    if let Some(source) = write_error {
-        return Err(output_err(
-            plan.jsonl.as_deref().unwrap_or(std::path::Path::new("-")),
-            source,
-        ));
-    }
-    Ok(report)
+    Ok(ScanOutcome {
+        report,
+        jsonl_failure,
+    })
 }
 
 /// What host correlation may change on a service.
@@ -473,9 +485,9 @@ fn jsonl_events(
     }
 }
 
-fn output_err(path: &std::path::Path, source: std::io::Error) -> ScanError {
+fn output_err(out: &crate::plan::Output, source: std::io::Error) -> ScanError {
     ScanError::Output {
-        path: path.display().to_string(),
+        path: out.to_string(),
         source,
     }
 }

@@ -16,10 +16,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = parent_dir(path);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -57,16 +54,191 @@ impl Write for AtomicFile {
     }
 }
 
-/// Write `bytes` to `path` atomically; `-` means stdout.
-pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if path == Path::new("-") {
-        let mut out = io::stdout().lock();
-        out.write_all(bytes)?;
-        return out.flush();
+/// Where one output goes, decided (and checked) before the scan starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// `-`, `/dev/stdout`, `/dev/fd/1`: this process's standard output.
+    Stdout,
+    /// A device, FIFO, socket or another `/dev/fd/N`: opened and written in
+    /// place. Renaming a file over it would replace the node itself (as
+    /// root, `/dev/stdout` would become a regular file).
+    Special(PathBuf),
+    /// A regular file, existing or not: written atomically ([`AtomicFile`]).
+    File(PathBuf),
+}
+
+/// Why a destination cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DestError {
+    #[error("is a directory")]
+    Directory,
+    #[error("cannot create a file in {dir}: {source}")]
+    NotWritable {
+        dir: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot be opened: {0}")]
+    Unavailable(#[source] io::Error),
+}
+
+/// The file descriptor a path names directly, if any: `/dev/stdout` is 1.
+fn fd_path(path: &Path) -> Option<u32> {
+    let text = path.to_str()?;
+    match text {
+        "/dev/stdout" => return Some(1),
+        "/dev/stderr" => return Some(2),
+        _ => {}
     }
-    let mut f = AtomicFile::create(path)?;
-    f.write_all(bytes)?;
-    f.commit()
+    ["/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))
+        .and_then(|n| n.parse().ok())
+}
+
+impl Dest {
+    /// Classify `path` and make sure it can be written, without writing
+    /// to it: a regular file gets a temporary sibling created and removed.
+    pub fn check(path: &Path) -> Result<Dest, DestError> {
+        use std::os::unix::fs::FileTypeExt;
+        if path == Path::new("-") {
+            return Ok(Dest::Stdout);
+        }
+        match fd_path(path) {
+            Some(1) => return Ok(Dest::Stdout),
+            Some(_) => {
+                // The descriptor must be open: its link resolves.
+                std::fs::metadata(path).map_err(DestError::Unavailable)?;
+                return Ok(Dest::Special(path.to_path_buf()));
+            }
+            None => {}
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(DestError::Directory),
+            Ok(m) => {
+                let t = m.file_type();
+                if t.is_char_device() || t.is_block_device() || t.is_fifo() || t.is_socket() {
+                    // Another name for our own stdout (a link to
+                    // /proc/self/fd/1, the terminal we print to) is stdout:
+                    // the summary must then move out of its way.
+                    if is_stdout(&m) {
+                        return Ok(Dest::Stdout);
+                    }
+                    return Ok(Dest::Special(path.to_path_buf()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(DestError::Unavailable(e)),
+        }
+        // Dropping the temporary file removes it again.
+        AtomicFile::create(path).map_err(|source| DestError::NotWritable {
+            dir: parent_dir(path).display().to_string(),
+            source,
+        })?;
+        Ok(Dest::File(path.to_path_buf()))
+    }
+
+    /// Write a whole document.
+    pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Dest::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+            Dest::Special(path) => {
+                let mut f = open_special(path)?;
+                f.write_all(bytes)?;
+                f.flush()
+            }
+            Dest::File(path) => {
+                let mut f = AtomicFile::create(path)?;
+                f.write_all(bytes)?;
+                f.commit()
+            }
+        }
+    }
+
+    /// Open for a stream of lines (`--jsonl`); see [`Stream`].
+    pub fn open_stream(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Dest::Stdout => Stream::Stdout(io::stdout()),
+            Dest::Special(path) => Stream::Special(open_special(path)?),
+            Dest::File(path) => Stream::File(AtomicFile::create(path)?),
+        })
+    }
+
+    /// What two destinations share when they are the same place: stdout,
+    /// the same existing file (device and inode), or the same new name in
+    /// the same directory.
+    pub fn identity(&self) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let path = match self {
+            Dest::Stdout => return "stdout".into(),
+            Dest::Special(p) | Dest::File(p) => p,
+        };
+        if let Ok(m) = std::fs::metadata(path) {
+            return format!("inode {}:{}", m.dev(), m.ino());
+        }
+        let dir = parent_dir(path);
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        let name = path.file_name().unwrap_or_default();
+        format!("path {}", dir.join(name).display())
+    }
+}
+
+fn is_stdout(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/fd/1").is_ok_and(|s| (s.dev(), s.ino()) == (m.dev(), m.ino()))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Never create or truncate a special file: it exists, and a device or
+/// FIFO has no content to cut.
+fn open_special(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
+/// An open line stream; only a regular file is committed at the end.
+pub enum Stream {
+    Stdout(io::Stdout),
+    Special(File),
+    File(AtomicFile),
+}
+
+impl Stream {
+    /// Make everything written so far visible (stdout, a FIFO) or durable.
+    pub fn finish(self) -> io::Result<()> {
+        match self {
+            Stream::Stdout(mut s) => s.flush(),
+            Stream::Special(mut f) => f.flush(),
+            Stream::File(f) => f.commit(),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Stdout(s) => s.write(buf),
+            Stream::Special(f) => f.write(buf),
+            Stream::File(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Stdout(s) => s.flush(),
+            Stream::Special(f) => f.flush(),
+            Stream::File(f) => f.flush(),
+        }
+    }
 }
 
 /// Open a file for reading with a size cap (reports, baselines).
@@ -95,5 +267,28 @@ mod tests {
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn destinations_are_classified_without_writing() {
+        assert_eq!(Dest::check(Path::new("-")).unwrap(), Dest::Stdout);
+        assert_eq!(Dest::check(Path::new("/dev/stdout")).unwrap(), Dest::Stdout);
+        assert_eq!(Dest::check(Path::new("/dev/fd/1")).unwrap(), Dest::Stdout);
+        assert_eq!(
+            Dest::check(Path::new("/dev/null")).unwrap(),
+            Dest::Special(PathBuf::from("/dev/null"))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Dest::check(dir.path()), Err(DestError::Directory)));
+        assert!(matches!(
+            Dest::check(&dir.path().join("missing").join("out.json")),
+            Err(DestError::NotWritable { .. })
+        ));
+        let p = dir.path().join("out.json");
+        assert_eq!(Dest::check(&p).unwrap(), Dest::File(p.clone()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // Two names of one new file are one identity.
+        let again = Dest::File(dir.path().join(".").join("out.json"));
+        assert_eq!(Dest::File(p).identity(), again.identity());
     }
 }

@@ -1,13 +1,15 @@
 //! Baselines for cron audits: compare this scan's findings with a previous
 //! report's, by the same stable key SARIF fingerprints use (rule, host, port).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use super::ScanReport;
 use crate::model::{Endpoint, Finding};
+use crate::targets::TargetSpace;
 
 type Key = (String, Endpoint);
 
@@ -66,8 +68,15 @@ pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
 }
 
 /// Mark every finding of `report` new or unchanged, and add the baseline's
-/// findings that are gone as `fixed`.
-pub fn apply(report: &mut ScanReport, baseline: &ScanReport) {
+/// findings that are gone as `fixed`, but only those `checked` says this
+/// scan looked for: a finding on a host another shard or a smaller scan
+/// left alone is not fixed, it is simply not part of this report. Returns
+/// how many baseline findings were left out that way.
+pub fn apply(
+    report: &mut ScanReport,
+    baseline: &ScanReport,
+    checked: impl Fn(&Finding) -> bool,
+) -> usize {
     let d = diff(baseline, report);
     let new_keys: std::collections::BTreeSet<Key> = d.new.iter().map(key).collect();
     for f in &mut report.findings {
@@ -80,11 +89,39 @@ pub fn apply(report: &mut ScanReport, baseline: &ScanReport) {
             .to_string(),
         );
     }
+    let mut left_out = 0;
     for mut f in d.fixed {
+        if !checked(&f) {
+            left_out += 1;
+            continue;
+        }
         f.baseline_state = Some("fixed".into());
         report.findings.push(f);
     }
     report.normalise();
+    left_out
+}
+
+/// Which of `wanted` this shard of `space` probes. Walks the shard once
+/// (the sweep did the same walk), stopping as soon as all are found.
+pub fn probed_among(
+    space: &TargetSpace,
+    wanted: &BTreeSet<(IpAddr, u16)>,
+) -> BTreeSet<(IpAddr, u16)> {
+    let mut found = BTreeSet::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    for ep in space.iter() {
+        let k = (ep.ip, ep.port);
+        if wanted.contains(&k) {
+            found.insert(k);
+            if found.len() == wanted.len() {
+                break;
+            }
+        }
+    }
+    found
 }
 
 pub fn render_diff(d: &Diff) -> String {

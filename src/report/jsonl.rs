@@ -206,57 +206,67 @@ pub fn line(mut event: Value) -> String {
     text
 }
 
-/// Writes events as they come; to a file (atomically renamed at the end) or stdout.
+/// Writes events as they come: to stdout or a special file directly, to a
+/// regular file atomically (renamed into place by [`finish`](Self::finish)).
+///
+/// The first write error is kept. A broken pipe ends the stream for good
+/// (nobody reads any more); other errors still let later events through, so
+/// one bad write loses as little as possible. Either way `finish` reports
+/// the error and a regular file is then not committed: a stream with a hole
+/// must not look whole.
 pub struct JsonlSink {
-    out: Box<dyn Write + Send>,
-    file: Option<super::atomic::AtomicFile>,
+    out: super::atomic::Stream,
+    lines: u64,
+    error: Option<std::io::Error>,
 }
 
 impl JsonlSink {
-    pub fn open(path: &std::path::Path) -> std::io::Result<JsonlSink> {
-        if path == std::path::Path::new("-") {
-            return Ok(JsonlSink {
-                out: Box::new(std::io::stdout()),
-                file: None,
-            });
-        }
+    pub fn open(dest: &super::atomic::Dest) -> std::io::Result<JsonlSink> {
         Ok(JsonlSink {
-            out: Box::new(std::io::sink()),
-            file: Some(super::atomic::AtomicFile::create(path)?),
+            out: dest.open_stream()?,
+            lines: 0,
+            error: None,
         })
     }
 
-    pub fn write(&mut self, event: Value) -> std::io::Result<()> {
+    fn write(&mut self, event: Value) -> std::io::Result<()> {
         let mut l = line(event);
         l.push('\n');
-        match &mut self.file {
-            Some(f) => {
-                f.write_all(l.as_bytes())?;
-                f.flush()
-            }
-            None => {
-                self.out.write_all(l.as_bytes())?;
-                self.out.flush()
-            }
-        }
+        self.out.write_all(l.as_bytes())?;
+        self.out.flush()?;
+        self.lines += 1;
+        Ok(())
     }
 
-    /// Write every event; the first error, if any, is returned (later
-    /// events are still attempted, so one bad write loses as little as possible).
-    pub fn write_each(&mut self, events: Vec<Value>) -> Option<std::io::Error> {
-        let mut first = None;
+    fn broken(&self) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// Write every event, keeping the first error for [`finish`](Self::finish).
+    pub fn write_each(&mut self, events: Vec<Value>) {
         for e in events {
+            if self.broken() {
+                return;
+            }
             if let Err(err) = self.write(e) {
-                first.get_or_insert(err);
+                self.error.get_or_insert(err);
             }
         }
-        first
     }
 
+    /// Lines written whole so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// End the stream: the first write error if there was one, else the
+    /// result of the final flush or commit.
     pub fn finish(self) -> std::io::Result<()> {
-        match self.file {
-            Some(f) => f.commit(),
-            None => Ok(()),
+        match self.error {
+            Some(e) => Err(e),
+            None => self.out.finish(),
         }
     }
 }

@@ -6,12 +6,19 @@
 use std::fmt::Write;
 
 use super::ScanReport;
-use crate::model::Severity;
+use crate::model::{Finding, Severity};
 use crate::untrusted::shown;
 
 pub fn render(report: &ScanReport, color: bool) -> String {
     let mut out = String::new();
     let s = &report.stats;
+    // Fixed findings (from --baseline) are absences: they are listed and
+    // counted apart, never as findings of this scan.
+    let present: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
+        .collect();
     let _ = writeln!(
         out,
         "flinkscan {}: {} probes, {} open ports, {} Flink services, {} findings in {:.1}s ({})",
@@ -19,7 +26,7 @@ pub fn render(report: &ScanReport, color: bool) -> String {
         s.probed,
         s.open,
         s.services_flink,
-        s.findings,
+        present.len(),
         report.scan.duration_ms as f64 / 1000.0,
         shown(&report.scan.status)
     );
@@ -31,7 +38,7 @@ pub fn render(report: &ScanReport, color: bool) -> String {
         Severity::Low,
         Severity::Info,
     ] {
-        let n = report.findings.iter().filter(|f| f.severity == sev).count();
+        let n = present.iter().filter(|f| f.severity == sev).count();
         if n > 0 {
             counts.push(format!("{n} {sev}"));
         }
@@ -39,13 +46,34 @@ pub fn render(report: &ScanReport, color: bool) -> String {
     if !counts.is_empty() {
         let _ = writeln!(out, "findings: {}", counts.join(", "));
     }
+    let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
+    if baselined {
+        let count = |label: &str| {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.baseline_state.as_deref() == Some(label))
+                .count()
+        };
+        let _ = writeln!(
+            out,
+            "baseline: {} new, {} unchanged, {} fixed",
+            count("new"),
+            count("unchanged"),
+            count("fixed")
+        );
+    }
     if !report.findings.is_empty() {
         let _ = writeln!(out);
         for f in &report.findings {
             let sev = paint(f.severity, color);
+            let mark = match f.baseline_state.as_deref() {
+                Some(b) if baselined => format!("{b:<9} "),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "{sev} {:<21} {:<34} {}",
+                "{sev} {mark}{:<21} {:<34} {}",
                 shown(&f.endpoint.authority()),
                 shown(&f.rule_id),
                 shown(&f.title)
