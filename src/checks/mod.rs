@@ -8,11 +8,12 @@
 pub mod catalog;
 pub mod deny;
 pub mod probe;
+pub mod rule_ids;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog::{Catalog, Rule};
+use catalog::Catalog;
 use probe::EvidenceMode;
 
 use crate::advisories::releases::Support;
@@ -181,7 +182,14 @@ impl CheckContext {
         if !self.filter.allows(rule_id) {
             return None;
         }
-        let rule: &Rule = self.catalog.rule(rule_id)?;
+        let Some(rule) = self.catalog.rule(rule_id) else {
+            // Every id the code emits is tested against the catalog
+            // (rule_ids::ALL); a finding without its rule must not vanish
+            // quietly if that ever slips.
+            tracing::error!(rule = rule_id, endpoint = %service.endpoint, "finding dropped: rule not in the catalog");
+            debug_assert!(false, "rule {rule_id} missing from the catalog");
+            return None;
+        };
         Some(Finding {
             rule_id: rule.id.clone(),
             severity: rule.severity,
@@ -325,7 +333,7 @@ async fn http_probes(
 /// `/jobmanager/config` and `/jobmanager/environment`: report keys whose
 /// values are unmasked secrets. Values never leave this function.
 async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    const RULE: &str = "FLINK-CONFIG-SECRET-EXPOSED";
+    const RULE: &str = rule_ids::CONFIG_SECRET_EXPOSED;
     if !ctx.filter.allows(RULE) {
         return;
     }
@@ -408,7 +416,7 @@ fn is_exposed(key: &str, value: &str) -> bool {
 
 /// `--intrusive` only: open one SQL Gateway session and close it again.
 async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    const RULE: &str = "FLINK-SQL-GATEWAY-UNAUTHENTICATED";
+    const RULE: &str = rule_ids::SQL_GATEWAY_UNAUTHENTICATED;
     if !ctx.filter.allows(RULE) {
         return;
     }
@@ -464,10 +472,10 @@ fn binary_plaintext(service: &Service, ctx: &CheckContext, out: &mut CheckOutput
         return;
     }
     let rule = match service.kind {
-        ServiceKind::Rpc => "FLINK-RPC-PLAINTEXT",
-        ServiceKind::BlobServer => "FLINK-BLOB-PLAINTEXT",
-        ServiceKind::TaskmanagerData => "FLINK-TASKMANAGER-DATA-PLAINTEXT",
-        ServiceKind::JmxRmi => "FLINK-JMX-EXPOSED",
+        ServiceKind::Rpc => rule_ids::RPC_PLAINTEXT,
+        ServiceKind::BlobServer => rule_ids::BLOB_PLAINTEXT,
+        ServiceKind::TaskmanagerData => rule_ids::TASKMANAGER_DATA_PLAINTEXT,
+        ServiceKind::JmxRmi => rule_ids::JMX_EXPOSED,
         _ => return,
     };
     let detail = format!(
@@ -488,7 +496,7 @@ fn binary_plaintext(service: &Service, ctx: &CheckContext, out: &mut CheckOutput
 /// `--intrusive` only: ask the BLOB server for a key that cannot exist; its
 /// error names the local storage directory.
 async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
-    const RULE: &str = "FLINK-BLOB-PATH-LEAK";
+    const RULE: &str = rule_ids::BLOB_PATH_LEAK;
     if !ctx.intrusive || !ctx.filter.allows(RULE) {
         return;
     }
@@ -629,7 +637,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                         supported.join(", ")
                     );
                     if let Some(f) =
-                        ctx.finding("FLINK-EOL-VERSION", service, url.clone(), detail, evidence.clone())
+                        ctx.finding(rule_ids::EOL_VERSION, service, url.clone(), detail, evidence.clone())
                     {
                         findings.push(f);
                     }
@@ -651,7 +659,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                 if ids.is_empty() { "none known for this interface".to_string() } else { ids.join(", ") }
             );
             if let Some(mut f) =
-                ctx.finding("FLINK-VERSION-UNORDERED", service, url, detail, evidence)
+                ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence)
             {
                 f.advisory = Some(AdvisoryMatch {
                     ids,
@@ -696,7 +704,7 @@ pub fn tls_findings(
         };
         // Flink's docs recommend self-signed certificates pinned in the
         // truststore for internal ports: rank that as information there.
-        if internal && f.rule_id == "FLINK-TLS-CERT-SELF-SIGNED" {
+        if internal && f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
             f.severity = Severity::Info;
         }
         findings.push(f);

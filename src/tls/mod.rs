@@ -27,7 +27,7 @@ mod hello;
 mod probe;
 pub mod record;
 mod suites;
-mod weakness;
+pub mod weakness;
 
 use std::net::SocketAddr;
 use std::time::Duration;

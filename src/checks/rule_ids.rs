@@ -1,0 +1,61 @@
+//! Every rule id the code emits (probe files and advisories name their own,
+//! and are checked when loaded). One place, so a rename cannot leave a
+//! finding without its rule; a test holds each against the catalog.
+
+pub const CONFIG_SECRET_EXPOSED: &str = "FLINK-CONFIG-SECRET-EXPOSED";
+pub const SQL_GATEWAY_UNAUTHENTICATED: &str = "FLINK-SQL-GATEWAY-UNAUTHENTICATED";
+pub const RPC_PLAINTEXT: &str = "FLINK-RPC-PLAINTEXT";
+pub const BLOB_PLAINTEXT: &str = "FLINK-BLOB-PLAINTEXT";
+pub const TASKMANAGER_DATA_PLAINTEXT: &str = "FLINK-TASKMANAGER-DATA-PLAINTEXT";
+pub const JMX_EXPOSED: &str = "FLINK-JMX-EXPOSED";
+pub const BLOB_PATH_LEAK: &str = "FLINK-BLOB-PATH-LEAK";
+pub const EOL_VERSION: &str = "FLINK-EOL-VERSION";
+pub const VERSION_UNORDERED: &str = "FLINK-VERSION-UNORDERED";
+
+use crate::tls::weakness as tls;
+
+/// The code's rule ids, the TLS audit's included.
+pub const ALL: &[&str] = &[
+    CONFIG_SECRET_EXPOSED,
+    SQL_GATEWAY_UNAUTHENTICATED,
+    RPC_PLAINTEXT,
+    BLOB_PLAINTEXT,
+    TASKMANAGER_DATA_PLAINTEXT,
+    JMX_EXPOSED,
+    BLOB_PATH_LEAK,
+    EOL_VERSION,
+    VERSION_UNORDERED,
+    tls::LEGACY_PROTOCOL,
+    tls::WEAK_CIPHER,
+    tls::NO_FORWARD_SECRECY,
+    tls::CBC_CIPHER,
+    tls::CERT_EXPIRED,
+    tls::CERT_NOT_YET_VALID,
+    tls::CERT_SELF_SIGNED,
+    tls::CERT_WEAK_KEY,
+    tls::CERT_WEAK_SIGNATURE,
+    tls::CERT_NAME_MISMATCH,
+    tls::CERT_EXPIRES_SOON,
+];
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::catalog::Catalog;
+
+    #[test]
+    fn every_rule_id_the_code_emits_is_in_the_catalog() {
+        let c = Catalog::load(None, None).unwrap();
+        for id in super::ALL {
+            assert!(
+                c.rule(id).is_some(),
+                "{id} is emitted but not in the catalog"
+            );
+        }
+        for p in &c.probes {
+            assert!(c.rule(&p.rule).is_some(), "probe {} names {}", p.id, p.rule);
+        }
+        for a in &c.advisories.advisories {
+            assert!(c.rule(&a.rule_id).is_some(), "{}", a.rule_id);
+        }
+    }
+}
