@@ -30,6 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+. scripts/missing.sh
 
 rounds=3
 nmap_silent_rounds=1
@@ -90,15 +91,16 @@ apt_install() { # PACKAGE: install a Debian package if we can (root + apt-get)
   fi
 }
 
-need python3 || { say "needs python3 (listeners and the report)"; exit 1; }
+need python3 || apt_install python3 || missing "python3 (listeners and the report)" "install the Debian package python3"
 TIME=/usr/bin/time
-[ -x "$TIME" ] || apt_install time || true
-[ -x "$TIME" ] || { say "needs /usr/bin/time (Debian package: time)"; exit 1; }
+[ -x "$TIME" ] || apt_install time || missing "/usr/bin/time" "install the Debian package time"
 if [ "$do_nmap" = 1 ] && ! need nmap; then
-  apt_install nmap || say "nmap unavailable: its rows are skipped"
+  apt_install nmap || missing_part "nmap (its rows)" "install the Debian package nmap, or pass --no-nmap"
 fi
 need nmap || do_nmap=0
+# RustScan is an optional extra column, never installed here (no Debian package).
 have_rustscan=0; need rustscan && have_rustscan=1
+[ "$have_rustscan" = 1 ] || say "rustscan not on PATH: no RustScan rows (optional)"
 
 say "building (cargo build --release; benches/bare_loop)"
 cargo build --release --quiet
@@ -302,9 +304,8 @@ if [ "$do_silent" = 1 ]; then
     say "SKIP silent scenario: cannot create a network namespace (unshare -n)"
     do_silent=0
   else
-    need iptables || apt_install iptables || true
-    if ! need iptables; then
-      say "SKIP silent scenario: iptables unavailable (Debian package: iptables)"
+    if ! need iptables && ! apt_install iptables; then
+      missing_part "iptables (the silent scenario)" "install the Debian package iptables"
       do_silent=0
     fi
   fi
@@ -370,6 +371,10 @@ for line in open(path):
     sc, tool, probes, expected, found, wall, user, sys_, rss = line.rstrip("\n").split("\t")
     rows[(sc, tool)].append(dict(probes=int(probes), expected=int(expected), found=int(found),
                                  wall=float(wall), cpu=float(user) + float(sys_), rss=int(rss) / 1024))
+smoke = sys.argv[5] == "1"
+if smoke and not any(tool == "flinkscan" for _, tool in rows):
+    # A smoke run (CI) that timed no flinkscan run checked nothing: fail it.
+    print("smoke run: no flinkscan results, nothing was checked"); sys.exit(1)
 if not rows:
     print("no results"); sys.exit(0)
 med = {}
@@ -392,7 +397,6 @@ for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", order.get(k[1].spli
           f"{m['rss']:>7.1f} {recall:>7} {ratio('bare'):>7} {ratio('nmap'):>8}")
 print("(vs bare, vs nmap: probes/s of this tool / probes/s of that one; bare 'recall' is its open count)")
 
-smoke = sys.argv[5] == "1"
 # A smoke run's ranges are too small to judge (process start-up dominates).
 def verdict(ok): return "(smoke run: not judged)" if smoke else ("PASS" if ok else "MISS")
 print()

@@ -64,6 +64,11 @@ if ! has_dist "$home/lib"; then
     rm -f "$sdist"
   fi
   if [ ! -f "$sdist" ]; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      echo "flink-home.sh: downloading Flink $version needs python3 with pip" \
+        "(Debian packages python3, python3-pip)" >&2
+      exit 1
+    fi
     tmp="$(mktemp -d "$cache/dl/.download-$version.XXXXXX")"
     echo "flink-home.sh: downloading apache-flink-libraries==$version from PyPI" >&2
     python3 -m pip download --quiet --disable-pip-version-check \

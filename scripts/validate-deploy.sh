@@ -16,10 +16,12 @@
 #     Job's args, whose result must cover all N shards.
 #
 # Tools come from PyPI (pinned) into a cached virtualenv. If they cannot be
-# installed (no network, no venv module) this prints SKIP and exits 0; any
+# installed (no network, no venv module) this fails naming what is missing
+# (FLINKSCAN_ALLOW_MISSING=1 makes it print SKIP and exit 0 instead); any
 # failed check exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/missing.sh
 
 checkov_version=3.3.30
 kubernetes_validate_version=1.37.0
@@ -27,28 +29,23 @@ kube_versions=${KUBE_VERSIONS:-"1.29.0 1.37.0"}
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/flinkscan/venv-deploy"
 want="checkov==$checkov_version kubernetes-validate==$kubernetes_validate_version"
 
-skip() {
-  echo "SKIP deploy validation: $*" >&2
-  exit 0
-}
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if [ "$(cat "$venv/.flinkscan-requirements" 2>/dev/null)" != "$want" ] \
   || [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  command -v python3 >/dev/null || skip "python3 not found"
+  command -v python3 >/dev/null || missing "python3" "install the Debian package python3"
   mkdir -p "$(dirname "$venv")"
   if ! python3 -m venv "$venv" >"$work/venv.log" 2>&1; then
     tail -n 5 "$work/venv.log" >&2
-    skip "cannot create a Python virtualenv at $venv (Debian: apt-get install python3-venv)"
+    missing "a Python virtualenv at $venv" "install the Debian package python3-venv"
   fi
   echo "installing $want into $venv" >&2
   # shellcheck disable=SC2086 # $want is a list of requirement specifiers
   if ! "$venv/bin/pip" install --quiet --disable-pip-version-check --timeout 30 --retries 2 \
     $want >"$work/pip.log" 2>&1; then
     tail -n 5 "$work/pip.log" >&2
-    skip "cannot install $want from PyPI (no network?)"
+    missing "$want" "install the pip packages $want (pip needs PyPI)"
   fi
   echo "$want" >"$venv/.flinkscan-requirements"
 fi
@@ -86,7 +83,7 @@ grep -ho 'checkov.io/skip[0-9]*: [A-Z0-9_]*' deploy/kubernetes/*.yaml | awk '{pr
 
 echo "== the Jobs' arguments"
 if ! command -v cargo >/dev/null; then
-  echo "cargo not found: skipping the run of the Jobs' arguments" >&2
+  missing_part "cargo (to run the Jobs' arguments)" "install Rust's cargo"
 else
   cargo build -q --bin flinkscan
   "$venv/bin/python" - "$work/run" target/debug/flinkscan <<'EOF'

@@ -6,24 +6,28 @@
 #    SARIF2017 warnings are expected there and only there.)
 #  - sarif-tools (PyPI), `sarif summary`: must read the log and list the rules.
 # Scans a small fake Flink REST API this script starts on loopback. Tools are
-# cached under ~/.cache/flinkscan; without registry access the check is skipped.
+# cached under ~/.cache/flinkscan; if they cannot be installed this fails naming
+# what is missing (FLINKSCAN_ALLOW_MISSING=1 makes it SKIP instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/missing.sh
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/flinkscan"
 npmdir="$cache/npm-sarif"
 venv="$cache/venv-sarif"
 mkdir -p "$npmdir"
+command -v python3 >/dev/null || missing "python3" "install the Debian package python3"
 if [ ! -x "$npmdir/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool" ]; then
-  if ! (cd "$npmdir" && npm install --silent --no-audit --no-fund @microsoft/sarif-multitool >/dev/null 2>&1); then
-    echo "SKIP external SARIF validation: cannot install @microsoft/sarif-multitool" >&2
-    exit 0
+  command -v npm >/dev/null || missing "npm" "install the Debian package npm"
+  if ! (cd "$npmdir" && npm install --silent --no-audit --no-fund @microsoft/sarif-multitool >"$npmdir/install.log" 2>&1); then
+    tail -n 5 "$npmdir/install.log" >&2
+    missing "@microsoft/sarif-multitool" "install the npm package @microsoft/sarif-multitool (npm needs the npm registry)"
   fi
 fi
 if [ ! -x "$venv/bin/sarif" ]; then
-  python3 -m venv "$venv"
-  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check sarif-tools >/dev/null 2>&1; then
-    echo "SKIP external SARIF validation: cannot install sarif-tools" >&2
-    exit 0
+  python3 -m venv "$venv" || missing "a Python virtualenv" "install the Debian package python3-venv"
+  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check sarif-tools >"$cache/sarif-tools-install.log" 2>&1; then
+    tail -n 5 "$cache/sarif-tools-install.log" >&2
+    missing "sarif-tools" "install the pip package sarif-tools (pip needs PyPI)"
   fi
 fi
 multitool="$npmdir/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"

@@ -2,7 +2,10 @@
 //! TLS sniff, connect and audit against real `openssl s_server` instances on
 //! 127.0.0.1, with certificates made by the `openssl` CLI in a tempdir.
 //!
-//! Loopback only. The tests skip (with a message) when `openssl` is missing.
+//! Loopback only. Without `openssl` the tests that need it fail, naming the
+//! package (FLINKSCAN_ALLOW_MISSING=1 turns that into a SKIP).
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
@@ -21,18 +24,10 @@ use tokio::net::{TcpListener, TcpStream};
 const OPENSSL: &str = "openssl";
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-fn have_openssl() -> bool {
-    let ok = Command::new(OPENSSL)
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("openssl CLI not found: skipping");
-    }
-    ok
+/// The openssl CLI: a test without it fails naming the package, or under
+/// FLINKSCAN_ALLOW_MISSING=1 says SKIP and returns.
+fn openssl() -> Option<PathBuf> {
+    support::require(OPENSSL, "the Debian package openssl")
 }
 
 fn run(args: &[&str], dir: &Path) {
@@ -275,7 +270,7 @@ async fn timed_audit(addr: SocketAddr, sni: Option<&str>, what: &str) -> TlsProf
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_two_suites_in_server_preference_order() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -334,7 +329,7 @@ async fn tls12_two_suites_in_server_preference_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_preference_is_detected() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -360,7 +355,7 @@ async fn client_preference_is_detected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls10_and_tls11_are_legacy() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -444,7 +439,7 @@ fn openssl_suites(version_flag: &str, spec: &str) -> BTreeSet<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_suite_openssl_offers_is_found() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let spec = "ALL:COMPLEMENTOFALL:@SECLEVEL=0";
@@ -492,7 +487,7 @@ async fn every_suite_openssl_offers_is_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls13_only_suites_chain_and_hello_retry() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -539,7 +534,7 @@ async fn tls13_only_suites_chain_and_hello_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_is_detected() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -608,7 +603,7 @@ async fn mutual_tls_is_detected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_weaknesses() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -751,7 +746,7 @@ async fn certificate_weaknesses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_clock_is_injectable() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();
@@ -774,7 +769,7 @@ async fn audit_clock_is_injectable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sniff_and_connect_on_a_default_server() {
-    if !have_openssl() {
+    if openssl().is_none() {
         return;
     }
     let pki = Pki::new();

@@ -61,7 +61,12 @@ pub fn flink_home(version: &str) -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/flink-home.sh");
-    assert!(out.status.success(), "flink-home.sh {version} failed");
+    assert!(
+        out.status.success(),
+        "scripts/flink-home.sh {version} failed (its stderr is above): a real Flink home \
+         needs python3 with pip (Debian packages python3, python3-pip) and access to \
+         PyPI once, or a home already in ~/.cache/flinkscan ($FLINKSCAN_CACHE)"
+    );
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     map.insert(version.to_string(), path.clone());
     path
@@ -383,7 +388,10 @@ fn spawn(
     std::fs::write(dir.path().join("log4j.properties"), LOG4J).expect("write log4j");
     let stdout = std::fs::File::create(dir.path().join("stdout.txt")).expect("stdout file");
     let stderr = stdout.try_clone().expect("stderr file");
-    let mut cmd = Command::new("java");
+    let mut cmd = Command::new(super::must_find(
+        "java",
+        "the Debian package openjdk-17-jdk-headless",
+    ));
     cmd.args(JAVA17_OPTS)
         .args([
             "-Xmx512m",
@@ -482,8 +490,9 @@ pub fn tls_material() -> TlsMaterial {
     let ks = dir.path().join("keystore.p12");
     let ts = dir.path().join("truststore.p12");
     let pem = dir.path().join("cert.pem");
+    let keytool = super::must_find("keytool", "the Debian package openjdk-17-jdk-headless");
     let run = |args: &[&str]| {
-        let st = Command::new("keytool")
+        let st = Command::new(&keytool)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
