@@ -107,6 +107,12 @@ pub enum Command {
         /// With JSON inputs, also render the merged report as SARIF to FILE.
         #[arg(long, value_name = "FILE")]
         sarif: Option<PathBuf>,
+        /// The --probes DIR the shards were scanned with, so their rules reach the merged SARIF.
+        #[arg(long, value_name = "DIR")]
+        probes: Option<PathBuf>,
+        /// The --advisories PATH the shards were scanned with.
+        #[arg(long, value_name = "PATH")]
+        advisories: Option<PathBuf>,
     },
     /// Compare two --json reports: which findings are new, unchanged or fixed.
     Diff {

@@ -154,7 +154,13 @@ fn run(cli: Cli) -> Result<u8> {
             inputs,
             output,
             sarif,
-        } => merge_command(&inputs, &output, sarif.as_deref()),
+            probes,
+            advisories,
+        } => {
+            let catalog = Catalog::load(probes.as_deref(), advisories.as_deref())
+                .map_err(|e| Usage(e.to_string()))?;
+            merge_command(&inputs, &output, sarif.as_deref(), &catalog)
+        }
         Command::Diff { old, new, json } => {
             let old = read_report(&old)?;
             let new = read_report(&new)?;
@@ -179,6 +185,7 @@ fn merge_command(
     inputs: &[std::path::PathBuf],
     output: &std::path::Path,
     sarif_out: Option<&std::path::Path>,
+    catalog: &Catalog,
 ) -> Result<u8> {
     let [output, sarif_out] = plan::outputs([
         ("--output", &Some(output.to_path_buf())),
@@ -219,8 +226,22 @@ fn merge_command(
         let merged = report::merge::merge_reports(reports).map_err(|e| Usage(e.to_string()))?;
         findings = merged.findings.len();
         if let Some(out) = &sarif_out {
-            let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
-            let doc = sarif::render(&merged, &catalog, sarif::Compat::Standard);
+            // A rule the catalog lacks would leave its results without
+            // rule metadata: refuse rather than write a SARIF that loses it.
+            let unknown: std::collections::BTreeSet<&str> = merged
+                .findings
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .filter(|id| catalog.rule(id).is_none())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Usage(format!(
+                    "the shards have findings of rules this catalog lacks ({}); pass the --probes DIR and --advisories PATH the scans used",
+                    unknown.into_iter().collect::<Vec<_>>().join(", ")
+                ))
+                .into());
+            }
+            let doc = sarif::render(&merged, catalog, sarif::Compat::Standard);
             write_document(out, &doc, &mut failures);
         }
         serde_json::to_vec_pretty(&merged)?

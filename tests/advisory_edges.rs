@@ -754,3 +754,78 @@ fn stale_release_data_says_so() {
     );
     assert!(!fresh.json["notices"].to_string().contains("advisory data"));
 }
+
+/// `merge --sarif` renders rules from the catalog the shards were scanned
+/// with: a rule it lacks is refused by name, never silently dropped.
+#[test]
+fn merge_keeps_rules_loaded_at_scan_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let adv = dir.path().join("adv");
+    std::fs::create_dir(&adv).unwrap();
+    std::fs::write(adv.join("GHSA-test-0000-0001.json"), EXTRA_RECORD).unwrap();
+    let ip = flink::unique_loopback();
+    let jm = peer(ip, jobmanager, "1.20.1".into());
+    let shard = dir.path().join("shard.json");
+    let status = flinkscan()
+        .args([
+            "scan",
+            &format!("{ip}:{}", jm.port),
+            "-q",
+            "--probe-timeout",
+            "2s",
+            "--advisories",
+        ])
+        .arg(&adv)
+        .arg("--json")
+        .arg(&shard)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let merged = dir.path().join("merged.json");
+    let sarif = dir.path().join("merged.sarif");
+    let without = flinkscan()
+        .arg("merge")
+        .arg(&shard)
+        .arg("-o")
+        .arg(&merged)
+        .arg("--sarif")
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert_eq!(without.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&without.stderr);
+    assert!(
+        err.contains("FLINK-CVE-2099-0001") && err.contains("--advisories"),
+        "{err}"
+    );
+    let with = flinkscan()
+        .arg("merge")
+        .arg(&shard)
+        .arg("-o")
+        .arg(&merged)
+        .arg("--sarif")
+        .arg(&sarif)
+        .arg("--advisories")
+        .arg(&adv)
+        .output()
+        .unwrap();
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"].to_string();
+    assert!(rules.contains("FLINK-CVE-2099-0001"));
+    let result = &doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "FLINK-CVE-2099-0001")
+        .expect("result");
+    assert!(result["ruleIndex"].is_number(), "{result}");
+}
