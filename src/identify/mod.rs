@@ -156,22 +156,29 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
         tls: false,
         timeout: cfg.timeout,
     };
-    if let Ok(resp) = plain.get(BANNER_REQUEST_PATH).await {
-        if let Some(loc) = flink_http::https_redirect_location(&resp) {
-            let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
-            if loc.ends_with(&expected_suffix) {
-                let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
-                s.product = Some("Apache Flink".into());
-                s.confidence = 70;
-                s.evidence
-                    .push(evidence_http("GET /config (plain HTTP)", &resp));
-                return s;
+    let mut errors = Vec::new();
+    match plain.get(BANNER_REQUEST_PATH).await {
+        Ok(resp) => {
+            if let Some(loc) = flink_http::https_redirect_location(&resp) {
+                let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
+                if loc.ends_with(&expected_suffix) {
+                    let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
+                    s.product = Some("Apache Flink".into());
+                    s.confidence = 70;
+                    s.evidence
+                        .push(evidence_http("GET /config (plain HTTP)", &resp));
+                    return s;
+                }
             }
         }
+        // Closed or answered with TLS: that is the answer (no redirect).
+        Err(http::HttpError::Protocol(_)) => {}
+        Err(e) => errors.push(format!("GET /config (plain HTTP, for a redirect): {e}")),
     }
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
     s.product = Some("TLS service (inner protocol not reachable)".into());
     s.confidence = 0;
+    s.errors = errors;
     s
 }
 
@@ -359,25 +366,29 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
 
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
         let overview = target.get("/overview").await;
-        let is_jm = overview
-            .as_ref()
-            .map(flink_http::is_jobmanager_overview)
-            .unwrap_or(false);
-        let kind = if is_jm {
-            ServiceKind::JobmanagerRest
-        } else {
-            ServiceKind::HistoryServer
-        };
-        let mut s = Service::new(endpoint, kind);
+        let verdict = flink_http::overview_verdict(&overview);
+        let decision = flink_http::decide_dashboard(dash.web_history, &verdict);
+        let mut s = Service::new(endpoint, decision.kind);
         s.product = Some("Apache Flink".into());
         s.version = dash.version.clone();
         s.revision = dash.revision.clone();
         s.features = dash.features;
         s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
-        s.confidence = if s.version.is_some() { 100 } else { 80 };
+        let mut confidence: u8 = if s.version.is_some() { 100 } else { 80 };
+        for note in &dash.ambiguities {
+            s.errors.push(format!("GET /config: {note}"));
+        }
+        if !dash.ambiguities.is_empty() {
+            confidence = confidence.saturating_sub(30);
+        }
+        if let Some(doubt) = decision.doubt {
+            s.errors.push(doubt);
+            confidence = confidence.saturating_sub(40);
+        }
+        s.confidence = confidence.max(10);
         if let Ok(o) = &overview {
             evidence.push(evidence_http("GET /overview", o));
-            if s.revision.is_none() {
+            if s.revision.is_none() && verdict == flink_http::Overview::Jobmanager {
                 s.revision = flink_http::overview_commit(o);
             }
         }
@@ -393,27 +404,29 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
         return s;
     }
 
-    if let Ok(info) = target.get("/v1/info").await {
-        if let Some(version) = flink_http::parse_gateway_info(&info) {
-            let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
-            s.product = Some("Apache Flink SQL Gateway".into());
-            s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
-            s.version = version;
-            s.confidence = 95;
-            evidence.push(evidence_http("GET /v1/info", &info));
-            if let Ok(v) = target.get("/v1/api_versions").await {
-                let versions = flink_http::parse_api_versions(&v);
-                if !versions.is_empty() {
-                    evidence.push(Evidence {
-                        request: "GET /v1/api_versions".into(),
-                        status: Some(v.status),
-                        excerpt: versions.join(","),
-                    });
-                }
+    let mut errors = Vec::new();
+    match target.get("/v1/info").await {
+        Ok(info) => {
+            if let Some(version) = flink_http::parse_gateway_info(&info) {
+                return sql_gateway(target, endpoint, evidence, &info, version).await;
             }
-            s.evidence = evidence;
-            return s;
+            if info.status >= 500 {
+                errors.push(format!("GET /v1/info: answered {}", info.status));
+            }
         }
+        Err(e) => errors.push(format!("GET /v1/info: {e}")),
+    }
+    if !errors.is_empty() && flink_http::is_flink_rest_not_found(&config, BANNER_REQUEST_PATH) {
+        // Flink's REST router answered /config, so this is a Flink REST
+        // endpoint without a dashboard: the SQL Gateway is the one that
+        // exists. Unconfirmed, so said so, but never demoted to "not Flink".
+        let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
+        s.product = Some("Apache Flink SQL Gateway".into());
+        s.confidence = 50;
+        errors.push("not confirmed; kept as SQL Gateway because /config was answered by Flink's REST router".into());
+        s.errors = errors;
+        s.evidence = evidence;
+        return s;
     }
 
     let mut s = Service::new(endpoint, ServiceKind::OtherHttp);
@@ -421,7 +434,42 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
         .header("server")
         .map(|v| untrusted::clean(v, 80))
         .or_else(|| Some("HTTP server".into()));
-    s.confidence = 90;
+    // A probe that could have shown Flink failed: less sure it is not.
+    s.confidence = if errors.is_empty() { 90 } else { 50 };
+    s.errors = errors;
+    s.evidence = evidence;
+    s
+}
+
+async fn sql_gateway(
+    target: &HttpTarget,
+    endpoint: Endpoint,
+    mut evidence: Vec<Evidence>,
+    info: &Response,
+    version: Option<String>,
+) -> Service {
+    let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
+    s.product = Some("Apache Flink SQL Gateway".into());
+    s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
+    s.version = version;
+    s.confidence = 95;
+    evidence.push(evidence_http("GET /v1/info", info));
+    match target.get("/v1/api_versions").await {
+        Ok(v) => {
+            let versions = flink_http::parse_api_versions(&v);
+            if !versions.is_empty() {
+                evidence.push(Evidence {
+                    request: "GET /v1/api_versions".into(),
+                    status: Some(v.status),
+                    excerpt: versions.join(","),
+                });
+            }
+        }
+        Err(e) => {
+            s.errors.push(format!("GET /v1/api_versions: {e}"));
+            s.confidence = 85;
+        }
+    }
     s.evidence = evidence;
     s
 }
