@@ -351,3 +351,406 @@ fn repeated_flink_version_is_reported_not_picked() {
     assert!(svc["confidence"].as_u64().unwrap() < 80, "{svc}");
     assert_eq!(s.code, Some(1), "{}", s.stderr);
 }
+
+// ---- 2c. HTTP/1.0, body delimited by the connection's close ------------------
+
+/// Answers like an old proxy or a minimal server: HTTP/1.0, no
+/// Content-Length, the body ends when the connection closes; with
+/// `linger`, the server keeps the connection open for 30 s after the body
+/// (a lingering close), so only the deadline ends it.
+fn http10_reply(c: &mut TcpStream, body: &[u8], linger: bool) {
+    let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n");
+    // In pieces, so the body is not in the same segment as the head.
+    for part in body.chunks(64) {
+        thread::sleep(Duration::from_millis(5));
+        if c.write_all(part).is_err() {
+            return;
+        }
+    }
+    if linger {
+        thread::sleep(Duration::from_secs(30));
+    }
+}
+
+fn http10_peer(linger: bool) -> Handler {
+    let config = fixture("jobmanager-2.3.0-config.json");
+    let overview = fixture("jobmanager-2.3.0-overview.json");
+    Arc::new(move |mut c: TcpStream| {
+        let req = read_head(&mut c);
+        match request_path(&req).as_str() {
+            "/config" => http10_reply(&mut c, &config, linger),
+            "/overview" => http10_reply(&mut c, &overview, linger),
+            _ => {
+                let _ = c.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n");
+            }
+        }
+    })
+}
+
+#[test]
+fn http10_close_delimited_body_is_read_until_close() {
+    let closes = serve(http10_peer(false));
+    let lingers = serve(http10_peer(true));
+    let scans = scan_all(&[closes, lingers], &["--no-tls-audit", "--fail-on", "high"]);
+    for (s, addr) in scans.iter().zip([closes, lingers]) {
+        let svc = s.service(addr);
+        eprintln!("{:.1?} {svc}", s.took);
+        assert!(s.took < BOUND);
+        assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+        assert_eq!(svc["version"], "2.3.0", "{svc}");
+        assert_eq!(s.code, Some(1), "{}", s.stderr);
+    }
+    // Closed cleanly: nothing to say. Ended by the deadline: said, and
+    // confidence pays for it.
+    assert_eq!(scans[0].service(closes)["confidence"], 100);
+    assert!(
+        scans[0].service(closes)["errors"].is_null(),
+        "{}",
+        scans[0].service(closes)
+    );
+    let lingering = scans[1].service(lingers);
+    assert!(
+        scans[1]
+            .errors(lingers)
+            .contains("body without a length still open"),
+        "{lingering}"
+    );
+    assert!(
+        lingering["confidence"].as_u64().unwrap() < 100,
+        "{lingering}"
+    );
+}
+
+// ---- TLS peers: openssl s_server, and a proxy that re-fragments it ----------
+
+/// The openssl CLI, or a failure naming it (`FLINKSCAN_ALLOW_MISSING=1`
+/// turns that into a skip).
+fn have_openssl() -> bool {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1"),
+            "the openssl CLI is missing: install openssl (or set FLINKSCAN_ALLOW_MISSING=1 to skip)"
+        );
+        eprintln!("openssl missing: skipped");
+    }
+    ok
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl s_server -WWW` (files from its directory, HTTP/1.0, body until
+/// close) speaking TLS 1.2 only, so its whole first flight is plaintext
+/// records; `chain` extra certificates make the flight longer. Killed on drop.
+struct SServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SServer {
+    fn start(files: &[(&str, Vec<u8>)], chain: usize) -> SServer {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (name, body) in files {
+            std::fs::write(d.join(name), body).unwrap();
+        }
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=flink.test",
+            ],
+        );
+        let mut pem = Vec::new();
+        for i in 0..chain {
+            let (k, c) = (format!("ca{i}.key"), format!("ca{i}.pem"));
+            openssl(
+                d,
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:4096",
+                    "-nodes",
+                    "-keyout",
+                    &k,
+                    "-out",
+                    &c,
+                    "-days",
+                    "30",
+                    "-subj",
+                    &format!("/CN=intermediate {i}"),
+                ],
+            );
+            pem.extend(std::fs::read(d.join(&c)).unwrap());
+        }
+        std::fs::write(d.join("chain.pem"), pem).unwrap();
+        let ip = unique_loopback();
+        for _ in 0..5 {
+            let port = TcpListener::bind((ip, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr = SocketAddr::from((ip, port));
+            let mut cmd = std::process::Command::new("openssl");
+            cmd.args(["s_server", "-quiet", "-WWW", "-tls1_2", "-accept"])
+                .arg(addr.to_string())
+                .args(["-cert", "cert.pem", "-key", "key.pem"]);
+            if chain > 0 {
+                cmd.args(["-cert_chain", "chain.pem"]);
+            }
+            let child = cmd
+                .current_dir(d)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut server = SServer {
+                child,
+                addr,
+                _dir: tempfile::tempdir().unwrap(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // port taken meanwhile: next one
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    server._dir = dir;
+                    return server;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("openssl s_server did not start");
+    }
+}
+
+/// A TLS record from `r`: header and body, or None at EOF.
+fn read_record(r: &mut TcpStream) -> Option<(u8, [u8; 2], Vec<u8>)> {
+    let mut h = [0u8; 5];
+    r.read_exact(&mut h).ok()?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes([h[3], h[4]]))];
+    r.read_exact(&mut body).ok()?;
+    Some((h[0], [h[1], h[2]], body))
+}
+
+/// A loopback proxy to `upstream` that re-sends the server's plaintext
+/// handshake records as 1-byte records, each with its own write (legal
+/// TLS: handshake messages may be fragmented over records at will), and
+/// passes everything from the server's ChangeCipherSpec on untouched.
+fn one_byte_record_proxy(upstream: SocketAddr) -> SocketAddr {
+    relay_proxy(upstream, relay_one_byte_records)
+}
+
+/// A loopback proxy to `upstream` that passes the server's records on but
+/// drops its alerts (close_notify among them) and then just closes TCP, as
+/// many minimal servers and proxies do.
+fn no_close_notify_proxy(upstream: SocketAddr) -> SocketAddr {
+    relay_proxy(upstream, relay_without_alerts)
+}
+
+fn relay_without_alerts(s_in: &mut TcpStream, c_out: &mut TcpStream) {
+    while let Some((ct, version, body)) = read_record(s_in) {
+        if ct == 21 {
+            continue;
+        }
+        let mut raw = vec![ct, version[0], version[1]];
+        raw.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        raw.extend_from_slice(&body);
+        if c_out.write_all(&raw).is_err() {
+            return;
+        }
+    }
+}
+
+fn relay_proxy(upstream: SocketAddr, relay: fn(&mut TcpStream, &mut TcpStream)) -> SocketAddr {
+    serve(Arc::new(move |client: TcpStream| {
+        let Ok(server) = TcpStream::connect(upstream) else {
+            return;
+        };
+        let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut c_in, &mut s_out);
+            let _ = s_out.shutdown(std::net::Shutdown::Write);
+        });
+        let (mut s_in, mut c_out) = (server, client);
+        let _ = c_out.set_nodelay(true);
+        relay(&mut s_in, &mut c_out);
+        // The other direction's thread holds a clone: close for both.
+        let _ = c_out.shutdown(std::net::Shutdown::Both);
+    }))
+}
+
+fn relay_one_byte_records(s_in: &mut TcpStream, c_out: &mut TcpStream) {
+    while let Some((ct, version, body)) = read_record(s_in) {
+        if ct != 22 {
+            let mut raw = vec![ct, version[0], version[1]];
+            raw.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            raw.extend_from_slice(&body);
+            if c_out.write_all(&raw).is_ok() {
+                let _ = std::io::copy(s_in, c_out);
+            }
+            return;
+        }
+        for b in body {
+            if c_out
+                .write_all(&[22, version[0], version[1], 0, 1, b])
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn dashboard_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("config", fixture("jobmanager-2.3.0-config.json")),
+        ("overview", fixture("jobmanager-2.3.0-overview.json")),
+    ]
+}
+
+#[test]
+fn tls_jobmanager_behind_openssl_is_identified() {
+    if !have_openssl() {
+        return;
+    }
+    let server = SServer::start(&dashboard_files(), 0);
+    let s = scan(server.addr, &["--no-tls-audit"]);
+    let svc = s.service(server.addr);
+    eprintln!("{svc}");
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    assert_eq!(svc["tls"]["version"], "TLSv1.2", "{svc}");
+}
+
+#[test]
+fn tls_flight_in_one_byte_records_is_identified() {
+    if !have_openssl() {
+        return;
+    }
+    let server = SServer::start(&dashboard_files(), 8);
+    let proxy = one_byte_record_proxy(server.addr);
+    let s = scan(proxy, &["--no-tls-audit"]);
+    let svc = s.service(proxy);
+    eprintln!("{:.1?} {svc}", s.took);
+    assert!(s.took < BOUND);
+    assert_eq!(svc["tls"]["version"], "TLSv1.2", "{svc}");
+    assert!(
+        svc["tls"]["certificate"]["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("flink.test"),
+        "{svc}"
+    );
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    assert_eq!(svc["version"], "2.3.0", "{svc}");
+}
+
+// ---- 2a. a certificate message past the 128 KB cap ---------------------------
+
+/// Closes on plain HTTP (so the scanner tries TLS); answers a ClientHello
+/// with a TLS 1.2 ServerHello and a 200,000-byte Certificate message, sent
+/// whole in full records.
+fn huge_certificate_server(mut c: TcpStream) {
+    let first = read_head(&mut c);
+    if first.first() != Some(&0x16) {
+        return;
+    }
+    let mut hs = vec![2, 0, 0, 38, 3, 3];
+    hs.extend_from_slice(&[0x11; 32]);
+    hs.extend_from_slice(&[0, 0x00, 0x2f, 0]);
+    // Certificate: u24 list length, then one u24-length "certificate".
+    let cert_len: usize = 200_000 - 6;
+    let msg_len = cert_len + 6;
+    let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    hs.push(11);
+    hs.extend_from_slice(&u24(msg_len));
+    hs.extend_from_slice(&u24(cert_len + 3));
+    hs.extend_from_slice(&u24(cert_len));
+    hs.extend(std::iter::repeat_n(0x30u8, cert_len));
+    hs.extend_from_slice(&[14, 0, 0, 0]);
+    for chunk in hs.chunks(16384) {
+        let mut rec = vec![22, 3, 3];
+        rec.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        rec.extend_from_slice(chunk);
+        if c.write_all(&rec).is_err() {
+            return;
+        }
+    }
+    thread::sleep(Duration::from_secs(3));
+}
+
+#[test]
+fn oversized_certificate_is_tls_with_an_error() {
+    let addr = serve(Arc::new(huge_certificate_server));
+    let s = scan(addr, &["--no-tls-audit"]);
+    let svc = s.service(addr);
+    eprintln!("{:.1?} {svc}", s.took);
+    assert!(s.took < BOUND);
+    assert_eq!(svc["tls"]["version"], "TLSv1.2", "{svc}");
+    assert_eq!(
+        svc["tls"]["cipher_suite"], "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "{svc}"
+    );
+    let errors = s.errors(addr);
+    assert!(
+        errors.contains("Certificate message of 200000 bytes") && errors.contains("cap"),
+        "{svc}"
+    );
+    assert_eq!(svc["flink"], false, "{svc}");
+}
+
+#[test]
+fn tls_http10_body_ended_by_close_without_close_notify_is_read() {
+    if !have_openssl() {
+        return;
+    }
+    let server = SServer::start(&dashboard_files(), 0);
+    let proxy = no_close_notify_proxy(server.addr);
+    let s = scan(proxy, &["--no-tls-audit"]);
+    let svc = s.service(proxy);
+    eprintln!("{:.1?} {svc}", s.took);
+    assert!(s.took < BOUND);
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    assert_eq!(svc["version"], "2.3.0", "{svc}");
+    // What ended the bodies is said, and costs confidence.
+    assert!(s.errors(proxy).contains("body without a length"), "{svc}");
+    assert!(svc["confidence"].as_u64().unwrap() < 100, "{svc}");
+}

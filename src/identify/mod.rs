@@ -72,8 +72,14 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
         || banner_redirects_to_https(&banner.bytes);
     if maybe_tls {
         let sni = endpoint.hostname.clone();
-        match crate::tls::sniff(addr, sni.as_deref(), cfg.timeout).await {
-            Ok(Some(summary)) => return identify_tls(&endpoint, summary, cfg).await,
+        match crate::tls::sniff_with_notes(addr, sni.as_deref(), cfg.timeout).await {
+            Ok(Some(sniffed)) => {
+                let mut s = identify_tls(&endpoint, sniffed.summary, cfg).await;
+                for note in sniffed.notes.into_iter().rev() {
+                    s.errors.insert(0, note);
+                }
+                return s;
+            }
             Ok(None) => {}
             Err(e) => {
                 let mut s = identify_plain(&endpoint, banner, cfg).await;
@@ -111,8 +117,8 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         status: None,
         excerpt: tls_excerpt(&summary),
     };
-    let mut service = match target.get(BANNER_REQUEST_PATH).await {
-        Ok(resp) => identify_http(&target, resp).await,
+    let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
+        Ok((resp, note)) => identify_http(&target, resp, note).await,
         Err(e) => {
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
@@ -189,8 +195,8 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
             tls: false,
             timeout: cfg.timeout,
         };
-        return match target.get(BANNER_REQUEST_PATH).await {
-            Ok(resp) => identify_http(&target, resp).await,
+        return match target.get_noted(BANNER_REQUEST_PATH).await {
+            Ok((resp, note)) => identify_http(&target, resp, note).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
                 s.evidence.push(raw_evidence("GET /config", &banner.bytes));
@@ -358,14 +364,46 @@ async fn identify_silent(
     s
 }
 
+/// Classify an HTTP service; what cut a body short (`config_note` for
+/// `/config`) is recorded and costs confidence.
+async fn identify_http(
+    target: &HttpTarget,
+    config: Response,
+    config_note: Option<String>,
+) -> Service {
+    let mut notes: Vec<String> = config_note
+        .map(|n| format!("GET {BANNER_REQUEST_PATH}: {n}"))
+        .into_iter()
+        .collect();
+    let mut s = classify_http(target, config, &mut notes).await;
+    if !notes.is_empty() {
+        s.confidence = s.confidence.saturating_sub(10);
+        s.errors.append(&mut notes);
+    }
+    s
+}
+
+/// GET that keeps a body its connection ended uncleanly, noting how.
+async fn get_noted(
+    target: &HttpTarget,
+    path: &str,
+    notes: &mut Vec<String>,
+) -> Result<Response, http::HttpError> {
+    let (resp, note) = target.get_noted(path).await?;
+    if let Some(n) = note {
+        notes.push(format!("GET {path}: {n}"));
+    }
+    Ok(resp)
+}
+
 /// Classify an HTTP service from its `/config` answer, asking more only
 /// where needed.
-async fn identify_http(target: &HttpTarget, config: Response) -> Service {
+async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<String>) -> Service {
     let endpoint = target.endpoint.clone();
     let mut evidence = vec![evidence_http("GET /config", &config)];
 
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
-        let overview = target.get("/overview").await;
+        let overview = get_noted(target, "/overview", notes).await;
         let verdict = flink_http::overview_verdict(&overview);
         let decision = flink_http::decide_dashboard(dash.web_history, &verdict);
         let mut s = Service::new(endpoint, decision.kind);
@@ -405,10 +443,10 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
     }
 
     let mut errors = Vec::new();
-    match target.get("/v1/info").await {
+    match get_noted(target, "/v1/info", notes).await {
         Ok(info) => {
             if let Some(version) = flink_http::parse_gateway_info(&info) {
-                return sql_gateway(target, endpoint, evidence, &info, version).await;
+                return sql_gateway(target, endpoint, evidence, &info, version, notes).await;
             }
             if info.status >= 500 {
                 errors.push(format!("GET /v1/info: answered {}", info.status));
@@ -447,6 +485,7 @@ async fn sql_gateway(
     mut evidence: Vec<Evidence>,
     info: &Response,
     version: Option<String>,
+    notes: &mut Vec<String>,
 ) -> Service {
     let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
     s.product = Some("Apache Flink SQL Gateway".into());
@@ -454,7 +493,7 @@ async fn sql_gateway(
     s.version = version;
     s.confidence = 95;
     evidence.push(evidence_http("GET /v1/info", info));
-    match target.get("/v1/api_versions").await {
+    match get_noted(target, "/v1/api_versions", notes).await {
         Ok(v) => {
             let versions = flink_http::parse_api_versions(&v);
             if !versions.is_empty() {
