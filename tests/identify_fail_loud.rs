@@ -754,3 +754,160 @@ fn tls_http10_body_ended_by_close_without_close_notify_is_read() {
     assert!(s.errors(proxy).contains("body without a length"), "{svc}");
     assert!(svc["confidence"].as_u64().unwrap() < 100, "{svc}");
 }
+
+// ---- audit: a TLS flight cut short ------------------------------------------
+
+/// Closes on plain HTTP; answers a ClientHello with a TLS 1.2 ServerHello
+/// and then nothing (no Certificate, no ServerHelloDone) until it closes.
+fn server_hello_then_close(mut c: TcpStream) {
+    let first = read_head(&mut c);
+    if first.first() != Some(&0x16) {
+        return;
+    }
+    let mut rec = vec![22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 3];
+    rec.extend_from_slice(&[0x11; 32]);
+    rec.extend_from_slice(&[0, 0x00, 0x2f, 0]);
+    let _ = c.write_all(&rec);
+    thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn tls_flight_cut_short_is_said_not_read_as_absent() {
+    let addr = serve(Arc::new(server_hello_then_close));
+    let s = scan(addr, &["--no-tls-audit"]);
+    let svc = s.service(addr);
+    eprintln!("{svc}");
+    assert_eq!(svc["tls"]["version"], "TLSv1.2", "{svc}");
+    // client_cert_required: false is not known here, and the report says so.
+    assert!(s.errors(addr).contains("TLS flight cut short"), "{svc}");
+}
+
+// ---- audit: a TLS port that answers plain HTTP with 400 (nginx) --------------
+
+/// nginx terminating TLS in front of a JobManager (here: serving captured
+/// bodies as files). To plain HTTP it answers `400 The plain HTTP request
+/// was sent to HTTPS port`, which is HTTP, but not the service. Killed on drop.
+struct Nginx {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have_nginx() -> bool {
+    let ok = std::process::Command::new("nginx")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1"),
+            "nginx is missing: install nginx (or set FLINKSCAN_ALLOW_MISSING=1 to skip)"
+        );
+        eprintln!("nginx missing: skipped");
+    }
+    ok
+}
+
+impl Nginx {
+    fn start_tls(files: &[(&str, Vec<u8>)]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("www")).unwrap();
+        for (name, body) in files {
+            std::fs::write(d.join("www").join(name), body).unwrap();
+        }
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=flink.test",
+            ],
+        );
+        let ip = unique_loopback();
+        for _ in 0..5 {
+            let port = TcpListener::bind((ip, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr = SocketAddr::from((ip, port));
+            let conf = format!(
+                "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;
+                 error_log {d}/error.log;
+                 events {{ worker_connections 64; }}
+                 http {{
+                   access_log off;
+                   client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp;
+                   fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;
+                   server {{
+                     listen {addr} ssl;
+                     ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;
+                     root {d}/www; default_type application/json;
+                   }}
+                 }}",
+                d = d.display()
+            );
+            std::fs::write(d.join("nginx.conf"), conf).unwrap();
+            let child = std::process::Command::new("nginx")
+                .arg("-p")
+                .arg(d)
+                .arg("-c")
+                .arg(d.join("nginx.conf"))
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut n = Nginx {
+                child,
+                addr,
+                _dir: tempfile::tempdir().unwrap(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = n.child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    n._dir = dir;
+                    return n;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("nginx did not start");
+    }
+}
+
+#[test]
+fn tls_port_answering_plain_http_with_400_is_sniffed() {
+    if !have_openssl() || !have_nginx() {
+        return;
+    }
+    let nginx = Nginx::start_tls(&dashboard_files());
+    let s = scan(nginx.addr, &["--no-tls-audit", "--fail-on", "high"]);
+    let svc = s.service(nginx.addr);
+    eprintln!("{svc}");
+    assert!(svc["tls"]["version"].is_string(), "{svc}");
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    assert_eq!(svc["version"], "2.3.0", "{svc}");
+    assert_eq!(s.code, Some(1), "{}", s.stderr);
+}

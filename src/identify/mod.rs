@@ -67,9 +67,13 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
     // TLS servers reject an HTTP request at once (alert or close); a port
     // that just waits for more bytes (RPC, TaskManager data, tarpits) is
     // not sniffed, which would cost a whole probe timeout.
+    // A TLS terminator (nginx: "The plain HTTP request was sent to HTTPS
+    // port") answers plain HTTP with a 400: HTTP, but not the service
+    // behind it, which only TLS reaches.
     let maybe_tls = (banner.bytes.is_empty() && !banner.timed_out)
         || banner.bytes.starts_with(&[0x15, 0x03])
-        || banner_redirects_to_https(&banner.bytes);
+        || banner_redirects_to_https(&banner.bytes)
+        || banner_status(&banner.bytes) == Some(400);
     if maybe_tls {
         let sni = endpoint.hostname.clone();
         match crate::tls::sniff_with_notes(addr, sni.as_deref(), cfg.timeout).await {
@@ -98,6 +102,15 @@ fn banner_complete(b: &[u8]) -> bool {
     } else {
         b.contains(&b'\n') || wire::is_taskmanager_data(b) || b.starts_with(&[0x15, 0x03])
     }
+}
+
+/// The status code of an HTTP/1.x status line.
+fn banner_status(bytes: &[u8]) -> Option<u16> {
+    let line = bytes.get(..bytes.len().min(64))?;
+    if !line.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    std::str::from_utf8(line.get(9..12)?).ok()?.parse().ok()
 }
 
 fn banner_redirects_to_https(bytes: &[u8]) -> bool {
@@ -549,4 +562,27 @@ fn guess_banner_product(bytes: &[u8]) -> String {
         "unrecognised service"
     };
     product.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_status_lines() {
+        assert_eq!(
+            banner_status(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(banner_status(b"HTTP/1.0 200 OK\r\n\r\n"), Some(200));
+        for not in [
+            &b"HTTP/1.1 4"[..],
+            b"HTTP/2 400",
+            b"SSH-2.0-x",
+            b"",
+            b"HTTP/1.1 abc",
+        ] {
+            assert_eq!(banner_status(not), None, "{not:?}");
+        }
+    }
 }

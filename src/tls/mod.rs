@@ -98,10 +98,10 @@ pub async fn sniff_with_notes(
         suites: &suites,
         sni: sni.as_deref(),
     };
-    let flight = match probe::exchange(addr, &spec, timeout, false).await {
+    let (flight, complete) = match probe::exchange(addr, &spec, timeout, false).await {
         Err(TlsError::NotTls) | Ok(Reply::Closed) => return Ok(None),
         Err(e) => return Err(e),
-        Ok(Reply::Flight { flight, .. }) => flight,
+        Ok(Reply::Flight { flight, complete }) => (flight, complete),
     };
     let hello = flight.server_hello.as_ref();
     let summary = TlsSummary {
@@ -110,6 +110,18 @@ pub async fn sniff_with_notes(
         client_cert_required: flight.certificate_request,
         certificate: flight.certificates.first().map(|der| cert::summarize(der)),
     };
-    let notes = flight.oversized.iter().map(|o| o.to_string()).collect();
+    let mut notes: Vec<String> = flight.oversized.iter().map(|o| o.to_string()).collect();
+    if !complete {
+        // What did not arrive is unknown, not absent: the certificate or a
+        // CertificateRequest (mutual TLS) may be among it.
+        notes.push(format!(
+            "TLS flight cut short (deadline {timeout:?}, reset or close) before ServerHelloDone: {}",
+            if flight.certificates.is_empty() {
+                "no certificate read, client-certificate request unknown"
+            } else {
+                "client-certificate request unknown"
+            }
+        ));
+    }
     Ok(Some(Sniff { summary, notes }))
 }
