@@ -911,3 +911,38 @@ fn tls_port_answering_plain_http_with_400_is_sniffed() {
     assert_eq!(svc["version"], "2.3.0", "{svc}");
     assert_eq!(s.code, Some(1), "{}", s.stderr);
 }
+
+/// A real 2.1.1 SQL Gateway's answers, with a second `version` in /v1/info.
+#[test]
+fn repeated_gateway_version_is_reported_not_picked() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sql-gateway/2.1.1");
+    let config = std::fs::read(dir.join("config.json")).unwrap();
+    let mut info = std::fs::read(dir.join("v1_info.json")).unwrap();
+    let end = info.iter().rposition(|&b| b == b'}').unwrap();
+    info.splice(end..end, br#","version":"1.16.3""#.iter().copied());
+    let versions = std::fs::read(dir.join("v1_api_versions.json")).unwrap();
+    let addr = serve(Arc::new(move |mut c: TcpStream| {
+        let req = read_head(&mut c);
+        match request_path(&req).as_str() {
+            "/config" => respond(c, "404 Not Found", &config),
+            "/v1/info" => respond(c, "200 OK", &info),
+            "/v1/api_versions" => respond(c, "200 OK", &versions),
+            p => respond(
+                c,
+                "404 Not Found",
+                format!(r#"{{"errors":["Not found: {p}"]}}"#).as_bytes(),
+            ),
+        }
+    }));
+    let s = scan(addr, &["--no-tls-audit"]);
+    let svc = s.service(addr);
+    eprintln!("{svc}");
+    assert_eq!(svc["kind"], "sql-gateway", "{svc}");
+    assert!(svc["version"].is_null(), "{svc}");
+    let errors = s.errors(addr);
+    assert!(
+        errors.contains("2.1.1") && errors.contains("1.16.3"),
+        "{svc}"
+    );
+    assert!(svc["confidence"].as_u64().unwrap() < 95, "{svc}");
+}

@@ -331,6 +331,52 @@ pub fn parse_gateway_info(resp: &Response) -> Option<Option<String>> {
     )
 }
 
+/// A SQL Gateway's `/v1/info` with `version` more than once: the note to
+/// record, and whether the values differ (then no version is reported).
+pub fn gateway_version_repeats(resp: &Response) -> Option<(String, bool)> {
+    let mut seed = OneKey {
+        key: "version",
+        repeats: Repeats::default(),
+    };
+    let mut de = serde_json::Deserializer::from_slice(&resp.body);
+    serde::de::DeserializeSeed::deserialize(&mut seed, &mut de).ok()?;
+    let note = repeated_note("version", &seed.repeats)?;
+    Some((note, distinct(&seed.repeats) > 1))
+}
+
+/// Every value of one top-level key (serde_json keeps only the last).
+struct OneKey {
+    key: &'static str,
+    repeats: Repeats,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut OneKey {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut OneKey {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.key {
+                self.repeats.push(&map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `GET /v1/api_versions`: `{"versions":["V1","V2"]}`.
 pub fn parse_api_versions(resp: &Response) -> Vec<String> {
     resp.json()
@@ -562,6 +608,15 @@ mod tests {
             &resp(404, "Not found: /config"),
             "/config"
         ));
+        let twice = resp(
+            200,
+            r#"{"productName":"Apache Flink","version":"1.20.1","version":"1.16.3"}"#,
+        );
+        let (note, differ) = gateway_version_repeats(&twice).unwrap();
+        assert!(differ && note.contains("1.20.1, 1.16.3"), "{note}");
+        let once = resp(200, r#"{"productName":"Apache Flink","version":"1.20.1"}"#);
+        assert!(gateway_version_repeats(&once).is_none());
+        assert!(gateway_version_repeats(&resp(200, "[1]")).is_none());
     }
 
     #[test]

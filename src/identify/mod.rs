@@ -505,6 +505,14 @@ async fn sql_gateway(
     s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
     s.version = version;
     s.confidence = 95;
+    if let Some((note, differ)) = flink_http::gateway_version_repeats(info) {
+        s.errors.push(format!("GET /v1/info: {note}"));
+        s.confidence = 65;
+        if differ {
+            s.version = None;
+            s.rpc_generation = None;
+        }
+    }
     evidence.push(evidence_http("GET /v1/info", info));
     match get_noted(target, "/v1/api_versions", notes).await {
         Ok(v) => {
@@ -519,7 +527,7 @@ async fn sql_gateway(
         }
         Err(e) => {
             s.errors.push(format!("GET /v1/api_versions: {e}"));
-            s.confidence = 85;
+            s.confidence = s.confidence.saturating_sub(10);
         }
     }
     s.evidence = evidence;
