@@ -4,8 +4,15 @@
 //! 1. A plaintext HTTP request for `/config`. HTTP services are told apart by
 //!    their answers (JobManager, HistoryServer, SQL Gateway, Prometheus,
 //!    other); a TaskManager data port answers with Flink's netty magic.
-//! 2. Only if that was closed, alerted or redirected to https: a TLS sniff
-//!    (a ClientHello); on TLS, step 1 runs again inside TLS.
+//! 2. Only if that was closed, alerted, redirected to https or answered
+//!    400 (how nginx answers plain HTTP on a TLS port): a TLS sniff (a
+//!    ClientHello); on TLS, step 1 runs again inside TLS.
+//!
+//! A probe that fails is never read as "absent": it is recorded in
+//! `Service::errors`, lowers the confidence, and where two classifications
+//! remain, the one worse for the defender is kept (a dashboard whose
+//! `/overview` cannot be read stays a JobManager unless HistoryServer
+//! evidence exists).
 //! 3. Silent ports: the BLOB probe `01 7f`, then, only if that got no
 //!    answer, the RPC heartbeat (its leading `00` would be a PUT to a BLOB
 //!    server), then the JRMI header. These three wait a multiple of the
@@ -368,9 +375,11 @@ async fn identify_silent(
 
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
     if errors.is_empty() {
+        // The BLOB/RPC/JRMI wait is measured from the connect time, so it
+        // is left out: the same port must give the same report every scan.
         errors.push(format!(
-            "no answer to the HTTP (waited up to {:?}), BLOB, RPC or JRMI probes (up to {:?} each): the port accepts connections, then stays silent or closes",
-            cfg.timeout, blob_wait
+            "no answer to the HTTP (waited up to {:?}), BLOB, RPC or JRMI probes (each waited a multiple of the connect round trip, at most {:?}): the port accepts connections, then stays silent or closes",
+            cfg.timeout, cfg.timeout
         ));
     }
     s.errors = errors;

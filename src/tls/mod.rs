@@ -58,8 +58,8 @@ use record::Reply;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sniff {
     pub summary: TlsSummary,
-    /// Trouble worth reporting on a port that does speak TLS (a
-    /// certificate message past our cap).
+    /// Trouble worth reporting on a port that does speak TLS: a handshake
+    /// message past our cap, a flight cut short before ServerHelloDone.
     pub notes: Vec<String>,
 }
 
