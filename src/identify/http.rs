@@ -109,7 +109,12 @@ impl HttpTarget {
         path: &str,
         body: Option<&str>,
     ) -> Result<(Response, Option<String>), HttpError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        // Saturating: a huge --probe-timeout must not overflow the clock.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+            .unwrap_or(now);
         let (head, incoming, _driver) =
             tokio::time::timeout_at(deadline, self.send(method, path, body))
                 .await
@@ -259,4 +264,73 @@ async fn read_body(
         },
         note,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One loopback peer answering every connection with `reply`, then
+    /// holding it open for `hold`.
+    async fn peer(reply: &'static [u8], hold: Duration) -> Endpoint {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let _ = c.read(&mut buf).await;
+                    let _ = c.write_all(reply).await;
+                    tokio::time::sleep(hold).await;
+                });
+            }
+        });
+        Endpoint::new(addr.ip(), addr.port())
+    }
+
+    #[tokio::test]
+    async fn close_delimited_body_ends_at_the_deadline_with_a_note() {
+        let endpoint = peer(b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}", Duration::from_secs(30)).await;
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::from_millis(300),
+        };
+        let (resp, note) = target
+            .get_noted("/config")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&resp.body[..], b"{\"a\":1}");
+        assert!(note.is_some_and(|n| n.contains("still open")));
+        // With a length, an unfinished body is still an error.
+        let endpoint = peer(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":1}",
+            Duration::from_secs(30),
+        )
+        .await;
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::from_millis(300),
+        };
+        assert!(matches!(
+            target.get("/config").await,
+            Err(HttpError::Timeout(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn huge_timeouts_do_not_overflow() {
+        let endpoint = peer(b"HTTP/1.1 204 No Content\r\n\r\n", Duration::ZERO).await;
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::MAX,
+        };
+        let resp = target.get("/").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status, 204);
+    }
 }
