@@ -433,7 +433,11 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         s.version = dash.version.clone();
         s.revision = dash.revision.clone();
         s.features = dash.features;
-        s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
+        // Only a JobManager has an RPC port whose stack the version names;
+        // a HistoryServer has none.
+        if decision.kind == ServiceKind::JobmanagerRest {
+            s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
+        }
         let mut confidence: u8 = if s.version.is_some() { 100 } else { 80 };
         for note in &dash.ambiguities {
             s.errors.push(format!("GET /config: {note}"));
@@ -511,7 +515,7 @@ async fn sql_gateway(
 ) -> Service {
     let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
     s.product = Some("Apache Flink SQL Gateway".into());
-    s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
+    // The gateway talks to its cluster over REST: no RPC port of its own.
     s.version = version;
     s.confidence = 95;
     if let Some((note, differ)) = flink_http::gateway_version_repeats(info) {
@@ -519,7 +523,6 @@ async fn sql_gateway(
         s.confidence = 65;
         if differ {
             s.version = None;
-            s.rpc_generation = None;
         }
     }
     evidence.push(evidence_http("GET /v1/info", info));
