@@ -193,6 +193,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", value_parser = parse_concurrency, help_heading = "Speed")]
     pub concurrency: Option<usize>,
 
+    /// Send every connection (sweep, identification, checks, TLS audit) through a SOCKS5 jump
+    /// host: socks5://[user:pass@]host:port, or socks5h:// to let the proxy resolve the proxy
+    /// name. The proxy is checked (greeting and credentials) before the first probe; through
+    /// it the default --concurrency is 256. Credentials never appear in reports or logs.
+    #[arg(long, value_name = "URL", value_parser = crate::net::parse_proxy, help_heading = "Speed")]
+    pub proxy: Option<crate::net::Proxy>,
+
     /// Maximum new connections per second, at least 1 [default: unlimited].
     #[arg(long, value_name = "N", value_parser = parse_rate, help_heading = "Speed")]
     pub rate: Option<u32>,

@@ -344,6 +344,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        // A proxy that is down or refuses the credentials stops the scan
+        // here, before any target is probed.
+        if let (Some(proxy), false) = (&plan.proxy, args.dry_run) {
+            flinkscan::net::use_proxy(proxy.clone(), plan.probe_timeout).await?;
+        }
         let (space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
             scan::ScanError::Targets(t) => anyhow::Error::new(Usage(t.to_string())),
             other => anyhow::Error::new(other),

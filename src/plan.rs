@@ -65,6 +65,9 @@ impl std::fmt::Display for Output {
     }
 }
 
+/// In-flight connections through a SOCKS5 proxy unless `--concurrency` says otherwise.
+pub const PROXY_DEFAULT_CONCURRENCY: usize = 256;
+
 /// Everything a scan needs, validated.
 #[derive(Debug, Clone)]
 pub struct ScanPlan {
@@ -75,6 +78,8 @@ pub struct ScanPlan {
     pub shard: Shard,
     pub allow_large: bool,
     pub concurrency: Option<usize>,
+    /// SOCKS5 jump host every connection goes through.
+    pub proxy: Option<crate::net::Proxy>,
     pub rate: Option<u32>,
     pub timeout: Duration,
     pub retries: u32,
@@ -172,7 +177,12 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         seed: args.seed,
         shard,
         allow_large: args.allow_large,
-        concurrency: args.concurrency,
+        // A jump host is one machine's sockets and often a small VM: keep
+        // the window modest unless asked otherwise.
+        concurrency: args
+            .concurrency
+            .or(args.proxy.as_ref().map(|_| PROXY_DEFAULT_CONCURRENCY)),
+        proxy: args.proxy.clone(),
         rate: args.rate,
         timeout: args.timeout,
         retries: args.retries,

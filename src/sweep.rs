@@ -60,6 +60,15 @@ pub enum PortState {
 /// One connect attempt. The socket closes with RST (zero linger) so sweeps
 /// leave no TIME_WAIT behind.
 pub async fn probe(addr: SocketAddr, timeout: Duration) -> PortState {
+    if crate::net::proxy().is_some() {
+        // Through a jump host the proxy connects; its reply code says
+        // refused or unreachable (see `net::connect`).
+        return match tokio::time::timeout(timeout, crate::net::connect(addr)).await {
+            Err(_) => PortState::Filtered,
+            Ok(Ok(_stream)) => PortState::Open,
+            Ok(Err(e)) => classify_error(&e),
+        };
+    }
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),

@@ -1,0 +1,215 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Scanning through a SOCKS5 jump host, against real Flink that accepts
+//! connections only from the proxy's source address.
+//!
+//! Everything runs in a private network namespace the test creates: the outer
+//! test re-runs this binary under `unshare --net`; inside, loopback is brought
+//! up, iptables rejects Flink's ports for every source but the proxy's, and a
+//! real SOCKS5 server (Debian's microsocks) binds its outgoing connections to
+//! that source. A direct scan therefore misses Flink; a scan through the
+//! proxy finds it.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::flink::{self, Flink, FlinkOpts};
+
+const INNER: &str = "FLINKSCAN_IN_PRIVATE_NETNS";
+const VERSION: &str = "2.3.0";
+
+#[test]
+fn socks5_jump_host_reaches_what_a_direct_scan_cannot() {
+    for (bin, pkg) in [
+        ("unshare", "util-linux"),
+        ("ip", "iproute2"),
+        ("iptables", "iptables"),
+        ("microsocks", "microsocks"),
+    ] {
+        if support::require(bin, pkg).is_none() {
+            return;
+        }
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .arg("--net")
+        .arg("--")
+        .arg(&exe)
+        .args([
+            "--exact",
+            "inside_private_netns",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, "1")
+        .output()
+        .expect("run unshare");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "inner test failed:\n{text}");
+    assert!(text.contains("1 passed"), "inner test did not run:\n{text}");
+}
+
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn microsocks(listen: Ipv4Addr, port: u16, bind: Ipv4Addr, auth: Option<(&str, &str)>) -> Proxy {
+    let mut cmd = Command::new("microsocks");
+    cmd.args([
+        "-i",
+        &listen.to_string(),
+        "-p",
+        &port.to_string(),
+        "-b",
+        &bind.to_string(),
+    ]);
+    if let Some((u, p)) = auth {
+        cmd.args(["-u", u, "-P", p]);
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("microsocks");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect((listen, port)).is_err() {
+        assert!(Instant::now() < deadline, "microsocks did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Proxy(child)
+}
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+fn kinds(doc: &Value) -> Vec<(u64, String)> {
+    doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["port"].as_u64().unwrap(),
+                s["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "runs inside the private namespace made by socks5_jump_host_reaches_what_a_direct_scan_cannot"]
+fn inside_private_netns() {
+    assert_eq!(
+        std::env::var(INNER).as_deref(),
+        Ok("1"),
+        "run through the outer test"
+    );
+    sh("ip link set lo up");
+    let flink_ip = Ipv4Addr::new(127, 10, 0, 5);
+    let proxy_src = Ipv4Addr::new(127, 10, 0, 9);
+    let proxy_ip = Ipv4Addr::new(127, 10, 0, 7);
+    let mut opts = FlinkOpts::new(VERSION);
+    opts.ip = flink_ip;
+    let jm = Flink::start_jobmanager(opts);
+    // Only the proxy's source (and Flink itself) may reach Flink's ports.
+    sh(&format!(
+        "iptables -A INPUT -p tcp -d {flink_ip} -m multiport --dports 8081,6123,6124 -s {proxy_src} -j ACCEPT && \
+         iptables -A INPUT -p tcp -d {flink_ip} -m multiport --dports 8081,6123,6124 -s {flink_ip} -j ACCEPT && \
+         iptables -A INPUT -p tcp -d {flink_ip} -m multiport --dports 8081,6123,6124 -j REJECT --reject-with tcp-reset"
+    ));
+    // 8099: nothing listens there (in this empty namespace), so it is closed.
+    let ports = ["--ports", "8081,6123,6124,8099"];
+    let target = flink_ip.to_string();
+
+    let direct = flink::scan(
+        std::slice::from_ref(&target),
+        &[&ports[..], &["-q"]].concat(),
+    );
+    assert!(
+        kinds(&direct.json).is_empty(),
+        "direct scan should miss: {}",
+        direct.json["services"]
+    );
+
+    let _open = microsocks(proxy_ip, 1080, proxy_src, None);
+    let via = flink::scan(
+        std::slice::from_ref(&target),
+        &[&ports[..], &["-q", "--proxy", "socks5://127.10.0.7:1080"]].concat(),
+    );
+    let k = kinds(&via.json);
+    assert!(
+        k.contains(&(8081, "jobmanager-rest".into())),
+        "{k:?}\n{}",
+        jm.log_tail()
+    );
+    assert!(k.contains(&(6123, "rpc".into())), "{k:?}");
+    assert!(k.contains(&(6124, "blob-server".into())), "{k:?}");
+    assert_eq!(via.service(8081)["version"], VERSION);
+    assert!(via
+        .rules_at(8081)
+        .contains(&"FLINK-REST-UNAUTHENTICATED".to_string()));
+    // The proxy's "connection refused" reply is a closed port, not a filtered one.
+    assert!(
+        via.json["stats"]["closed"].as_u64().unwrap() >= 1,
+        "{}",
+        via.json["stats"]
+    );
+    assert_eq!(via.json["stats"]["filtered"], 0, "{}", via.json["stats"]);
+
+    let _auth = microsocks(
+        proxy_ip,
+        1081,
+        proxy_src,
+        Some(("scanner", "Pl4nted-Proxy-Secret")),
+    );
+    let authed = flink::scan(
+        std::slice::from_ref(&target),
+        &[
+            &ports[..],
+            &[
+                "-q",
+                "-v",
+                "--proxy",
+                "socks5://scanner:Pl4nted-Proxy-Secret@127.10.0.7:1081",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(kinds(&authed.json).contains(&(8081, "jobmanager-rest".into())));
+    authed.assert_absent("Pl4nted-Proxy-Secret");
+
+    // Wrong credentials, a proxy that needs them, and a proxy that is down:
+    // each stops before any probe with a clear error (exit 3).
+    for (url, says) in [
+        (
+            "socks5://scanner:wrong@127.10.0.7:1081",
+            "rejected the user and password",
+        ),
+        ("socks5://127.10.0.7:1081", "requires a user and password"),
+        ("socks5://127.10.0.7:1099", "cannot connect"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
+            .args(["scan", &target, "--ports", "8081", "--proxy", url])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{url}: {err}");
+        assert!(err.contains(says), "{url}: {err}");
+        assert!(!err.contains("wrong"), "a password reached stderr: {err}");
+    }
+}
