@@ -164,7 +164,7 @@ pub struct ScanArgs {
     pub allow_large: bool,
 
     /// Seed of the target permutation; all shards of one scan must use the same seed.
-    #[arg(long, value_name = "N", default_value_t = crate::plan::DEFAULT_SEED, help_heading = "Targets")]
+    #[arg(long, value_name = "N", default_value_t = crate::targets::permute::DEFAULT_SEED, help_heading = "Targets")]
     pub seed: u64,
 
     /// Scan only shard K of N (0-based), e.g. 3/16. Shards are disjoint; their union is the full scan.

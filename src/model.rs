@@ -247,7 +247,7 @@ pub struct Service {
     pub inner_unreachable: bool,
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_profile: Option<crate::tls::TlsProfile>,
+    pub tls_profile: Option<TlsProfile>,
 }
 
 impl Service {
@@ -370,4 +370,101 @@ impl Finding {
 pub struct Notice {
     pub target: String,
     pub message: String,
+}
+
+// The TLS audit's records: made by `tls`, read by checks and reports.
+
+/// One accepted cipher suite and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    /// IANA id.
+    pub id: u16,
+    /// IANA name, e.g. `TLS_RSA_WITH_AES_128_CBC_SHA`; `0x....` if unknown.
+    pub name: String,
+    /// Key exchange: `RSA`, `DHE`, `ECDHE`, `DH`, `ECDH`, `DH_anon`,
+    /// `ECDH_anon`, `PSK`, `SRP`, `KRB5`, `ECCPWD`, `TLS1.3`, `NULL`, `unknown`.
+    pub kx: String,
+    /// Ephemeral key exchange: a stolen server key does not decrypt old traffic.
+    pub forward_secrecy: bool,
+    /// Weakness tags: `null`, `export`, `rc4`, `rc2`, `des`, `3des`, `anon`,
+    /// `cbc`, `no-fs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+}
+
+/// Flags that make a suite a `FLINK-TLS-WEAK-CIPHER`.
+pub const WEAK_FLAGS: [&str; 7] = ["null", "export", "rc4", "rc2", "des", "3des", "anon"];
+
+impl SuiteInfo {
+    /// Whether the suite carries `flag`.
+    pub fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    /// Whether the suite is broken or export-grade (see [`WEAK_FLAGS`]).
+    pub fn is_weak(&self) -> bool {
+        WEAK_FLAGS.iter().any(|f| self.has(f))
+    }
+}
+
+/// What one protocol version allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolSupport {
+    /// `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// The server completed a ServerHello at this version.
+    pub accepted: bool,
+    /// Accepted suites, in the order the server chose them.
+    #[serde(default)]
+    pub suites: Vec<SuiteInfo>,
+    /// `Some(true)`: the server picks by its own order (so `suites` is its
+    /// preference order); `Some(false)`: it follows the client's order;
+    /// `None`: fewer than two suites, or not tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_preference: Option<bool>,
+    /// Trouble that made the result partial (timeout, odd reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Full TLS profile of one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsProfile {
+    /// One entry per version, SSLv3 first.
+    pub protocols: Vec<ProtocolSupport>,
+    /// Certificates as the server sent them, leaf first (from the newest
+    /// TLS <= 1.2 handshake, else from a rustls TLS 1.3 handshake).
+    #[serde(default)]
+    pub certificate_chain: Vec<CertSummary>,
+    /// The server sent a CertificateRequest (mutual TLS).
+    pub client_cert_required: bool,
+    /// Findings, see `tls::weaknesses`.
+    #[serde(default)]
+    pub weaknesses: Vec<TlsWeakness>,
+    /// Connections opened for this audit.
+    #[serde(default)]
+    pub handshakes: u32,
+}
+
+impl TlsProfile {
+    /// The entry for `version` (`TLSv1.2`, or a `tls::ProtocolVersion`), if audited.
+    pub fn protocol(&self, version: impl AsRef<str>) -> Option<&ProtocolSupport> {
+        self.protocols
+            .iter()
+            .find(|p| p.version == version.as_ref())
+    }
+
+    /// Versions the server accepted.
+    pub fn accepted_versions(&self) -> impl Iterator<Item = &ProtocolSupport> {
+        self.protocols.iter().filter(|p| p.accepted)
+    }
+}
+
+/// One weakness of a TLS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsWeakness {
+    /// Stable rule id, one of the constants in this module.
+    pub rule_id: String,
+    /// Host-specific detail (which versions, suites or certificate).
+    pub detail: String,
 }

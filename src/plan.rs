@@ -11,9 +11,7 @@ use crate::report::atomic::{Dest, DestError};
 use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
 use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 
-/// The default permutation seed: fixed, so shards computed on different
-/// machines agree and repeated scans probe in the same order.
-pub const DEFAULT_SEED: u64 = 0x666c_696e_6b73_6361;
+pub use crate::targets::permute::DEFAULT_SEED;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

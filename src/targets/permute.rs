@@ -5,6 +5,10 @@
 //! and zmap rely on). The sweep visits `permute(i)` for `i = 0, 1, 2, ...` so
 //! consecutive probes land far apart and no subnet is hammered at once.
 
+/// The default permutation seed: fixed, so shards computed on different
+/// machines agree and repeated scans probe in the same order.
+pub const DEFAULT_SEED: u64 = 0x666c_696e_6b73_6361;
+
 /// A bijection on `[0, n)`, determined by `n` and the seed.
 #[derive(Debug, Clone)]
 pub struct Permutation {

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::cert::summarize;
@@ -15,63 +14,12 @@ use super::error::TlsError;
 use super::hello::{server_name, version_name, ClientHelloSpec, ProtocolVersion};
 use super::probe::{connect_by, deadline_after, exchange};
 use super::record::Reply;
-use super::suites::{describe, offer_for, SuiteInfo};
-use super::weakness::{weaknesses, TlsWeakness};
-use crate::model::CertSummary;
+use super::suites::{describe, offer_for};
+use super::weakness::weaknesses;
+use crate::model::{CertSummary, ProtocolSupport, TlsProfile};
 
 /// Most handshakes spent on one protocol version (accepted suites + 2).
 pub const MAX_HANDSHAKES_PER_VERSION: u32 = 128;
-
-/// What one protocol version allows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProtocolSupport {
-    /// `SSLv3`, `TLSv1.0`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`.
-    pub version: String,
-    /// The server completed a ServerHello at this version.
-    pub accepted: bool,
-    /// Accepted suites, in the order the server chose them.
-    #[serde(default)]
-    pub suites: Vec<SuiteInfo>,
-    /// `Some(true)`: the server picks by its own order (so `suites` is its
-    /// preference order); `Some(false)`: it follows the client's order;
-    /// `None`: fewer than two suites, or not tested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_preference: Option<bool>,
-    /// Trouble that made the result partial (timeout, odd reply).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Full TLS profile of one endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TlsProfile {
-    /// One entry per version, SSLv3 first.
-    pub protocols: Vec<ProtocolSupport>,
-    /// Certificates as the server sent them, leaf first (from the newest
-    /// TLS <= 1.2 handshake, else from a rustls TLS 1.3 handshake).
-    #[serde(default)]
-    pub certificate_chain: Vec<CertSummary>,
-    /// The server sent a CertificateRequest (mutual TLS).
-    pub client_cert_required: bool,
-    /// Findings, see [`weaknesses`].
-    #[serde(default)]
-    pub weaknesses: Vec<TlsWeakness>,
-    /// Connections opened for this audit.
-    #[serde(default)]
-    pub handshakes: u32,
-}
-
-impl TlsProfile {
-    /// The entry for `version`, if audited.
-    pub fn protocol(&self, version: ProtocolVersion) -> Option<&ProtocolSupport> {
-        self.protocols.iter().find(|p| p.version == version.name())
-    }
-
-    /// Versions the server accepted.
-    pub fn accepted_versions(&self) -> impl Iterator<Item = &ProtocolSupport> {
-        self.protocols.iter().filter(|p| p.accepted)
-    }
-}
 
 /// Result of enumerating one version.
 #[derive(Debug)]

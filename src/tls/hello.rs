@@ -26,6 +26,12 @@ pub enum ProtocolVersion {
     Tls13,
 }
 
+impl AsRef<str> for ProtocolVersion {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
 impl ProtocolVersion {
     /// Every version, oldest first.
     pub const ALL: [ProtocolVersion; 5] = [

@@ -33,14 +33,16 @@ pub mod weakness;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use audit::{audit, audit_at, ProtocolSupport, TlsProfile, MAX_HANDSHAKES_PER_VERSION};
+pub use audit::{audit, audit_at, MAX_HANDSHAKES_PER_VERSION};
+// The audit's records live in the model; re-exported for callers of `tls`.
+pub use crate::model::{ProtocolSupport, SuiteInfo, TlsProfile, TlsWeakness, WEAK_FLAGS};
 pub use cert::{name_matches, summarize as summarize_certificate};
 pub use client::{connect, connect_with_info, ConnectInfo};
 pub use error::TlsError;
 pub use hello::ProtocolVersion;
 pub use reframe::Coalesce;
-pub use suites::{describe as describe_suite, SuiteInfo, TLS13_SUITES};
-pub use weakness::{weaknesses, TlsWeakness};
+pub use suites::{describe as describe_suite, TLS13_SUITES};
+pub use weakness::weaknesses;
 
 /// Rule ids produced by [`weaknesses`].
 pub mod rules {

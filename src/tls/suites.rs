@@ -5,7 +5,7 @@
 //! suite in it (sorted strong-first, as a modern client would), so a server
 //! that honours client order answers with its strongest suite first.
 
-use serde::{Deserialize, Serialize};
+use crate::model::SuiteInfo;
 use tls_parser::{
     TlsCipherAu, TlsCipherEnc, TlsCipherEncMode, TlsCipherKx, TlsCipherMac, TlsCipherSuite, TlsPRF,
 };
@@ -14,39 +14,6 @@ use super::hello::ProtocolVersion;
 
 /// The five TLS 1.3 suites (RFC 8446 B.4), in the order we offer them.
 pub const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
-
-/// One accepted cipher suite and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SuiteInfo {
-    /// IANA id.
-    pub id: u16,
-    /// IANA name, e.g. `TLS_RSA_WITH_AES_128_CBC_SHA`; `0x....` if unknown.
-    pub name: String,
-    /// Key exchange: `RSA`, `DHE`, `ECDHE`, `DH`, `ECDH`, `DH_anon`,
-    /// `ECDH_anon`, `PSK`, `SRP`, `KRB5`, `ECCPWD`, `TLS1.3`, `NULL`, `unknown`.
-    pub kx: String,
-    /// Ephemeral key exchange: a stolen server key does not decrypt old traffic.
-    pub forward_secrecy: bool,
-    /// Weakness tags: `null`, `export`, `rc4`, `rc2`, `des`, `3des`, `anon`,
-    /// `cbc`, `no-fs`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<String>,
-}
-
-/// Flags that make a suite a `FLINK-TLS-WEAK-CIPHER`.
-pub const WEAK_FLAGS: [&str; 7] = ["null", "export", "rc4", "rc2", "des", "3des", "anon"];
-
-impl SuiteInfo {
-    /// Whether the suite carries `flag`.
-    pub fn has(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-
-    /// Whether the suite is broken or export-grade (see [`WEAK_FLAGS`]).
-    pub fn is_weak(&self) -> bool {
-        WEAK_FLAGS.iter().any(|f| self.has(f))
-    }
-}
 
 fn is_anon(cs: &TlsCipherSuite) -> bool {
     cs.au == TlsCipherAu::Null

@@ -1,13 +1,10 @@
 //! Turning a [`TlsProfile`] into weaknesses with stable rule ids.
 
-use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::audit::TlsProfile;
 use super::cert::{is_weak_signature, name_matches, parse_key_description, UNPARSEABLE};
-use super::suites::SuiteInfo;
-use crate::model::CertSummary;
+use crate::model::{CertSummary, SuiteInfo, TlsProfile, TlsWeakness};
 
 /// SSLv3, TLS 1.0 or TLS 1.1 accepted.
 pub const LEGACY_PROTOCOL: &str = "FLINK-TLS-LEGACY-PROTOCOL";
@@ -34,15 +31,6 @@ pub const CERT_EXPIRES_SOON: &str = "FLINK-TLS-CERT-EXPIRES-SOON";
 
 /// Days before expiry that count as "soon".
 pub const EXPIRES_SOON_DAYS: i64 = 30;
-
-/// One weakness of a TLS endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsWeakness {
-    /// Stable rule id, one of the constants in this module.
-    pub rule_id: String,
-    /// Host-specific detail (which versions, suites or certificate).
-    pub detail: String,
-}
 
 fn push(out: &mut Vec<TlsWeakness>, rule: &str, detail: String) {
     out.push(TlsWeakness {
@@ -219,7 +207,7 @@ pub fn weaknesses(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::audit::ProtocolSupport;
+    use crate::model::ProtocolSupport;
     use crate::tls::suites::describe;
     use time::macros::datetime;
 
