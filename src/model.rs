@@ -321,6 +321,9 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchConfidence {
+    /// An active, read-only probe showed the flaw (e.g. the CVE-2020-17519
+    /// traversal answered with the file).
+    Confirmed,
     /// The reported version is inside an affected range.
     VersionMatch,
     /// A vendor build whose base release is affected; the vendor may have

@@ -103,6 +103,25 @@ fn cve_2020_17519_is_confirmed_without_keeping_the_file() {
         .find(|(id, _)| id == "FLINK-CVE-2020-17519")
         .expect("CVE finding");
     assert!(cve.1.starts_with("Confirmed"), "{}", cve.1);
+    // The confirmation keeps what the advisory says and is marked as such.
+    let f = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-CVE-2020-17519")
+        .unwrap();
+    assert_eq!(f["advisory"]["confidence"], "confirmed", "{f}");
+    assert_eq!(
+        f["advisory"]["upgrade_to"],
+        serde_json::json!(["1.11.3"]),
+        "{f}"
+    );
+    assert!(
+        f["advisory"]["ids"]
+            .to_string()
+            .contains("GHSA-395w-qhqr-9fr6"),
+        "{f}"
+    );
     for id in [
         "FLINK-CVE-2020-17518",
         "FLINK-CVE-2021-44228",

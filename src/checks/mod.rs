@@ -713,18 +713,29 @@ pub fn tls_findings(
 }
 
 /// One finding per (rule, endpoint); an active confirmation wins over a
-/// version match.
+/// version match, and keeps the advisory data the version match carried.
 fn dedup(findings: &mut Vec<Finding>) {
+    // Version matching is the only producer of advisory data; a finding of
+    // an advisory rule without it came from an active probe.
+    let rank = |f: &Finding| match f.advisory.as_ref().map(|a| a.confidence) {
+        None | Some(MatchConfidence::Confirmed) => 0,
+        Some(_) => 1,
+    };
     findings.sort_by(|a, b| {
         (&a.rule_id, &a.endpoint)
             .cmp(&(&b.rule_id, &b.endpoint))
-            .then_with(|| {
-                b.detail
-                    .starts_with("Confirmed")
-                    .cmp(&a.detail.starts_with("Confirmed"))
-            })
+            .then_with(|| rank(a).cmp(&rank(b)))
     });
-    findings.dedup_by(|a, b| a.rule_id == b.rule_id && a.endpoint == b.endpoint);
+    findings.dedup_by(|later, kept| {
+        let same = later.rule_id == kept.rule_id && later.endpoint == kept.endpoint;
+        if same && kept.advisory.is_none() {
+            if let Some(mut a) = later.advisory.take() {
+                a.confidence = MatchConfidence::Confirmed;
+                kept.advisory = Some(a);
+            }
+        }
+        same
+    });
 }
 
 #[cfg(test)]
