@@ -272,6 +272,30 @@ impl Service {
         }
     }
 
+    /// A service as identification decided it: what it is, what product
+    /// and how sure; evidence and errors follow with the `with_` methods.
+    pub fn identified(
+        endpoint: Endpoint,
+        kind: ServiceKind,
+        product: impl Into<String>,
+        confidence: u8,
+    ) -> Self {
+        let mut s = Service::new(endpoint, kind);
+        s.product = Some(product.into());
+        s.confidence = confidence;
+        s
+    }
+
+    pub fn with_evidence(mut self, e: Evidence) -> Self {
+        self.evidence.push(e);
+        self
+    }
+
+    pub fn with_error(mut self, e: impl Into<String>) -> Self {
+        self.errors.push(e.into());
+        self
+    }
+
     /// URL scheme for this service's locations.
     pub fn scheme(&self) -> &'static str {
         match (self.kind.is_http(), self.tls.is_some()) {

@@ -188,12 +188,13 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
             if let Some(loc) = flink_http::https_redirect_location(&resp) {
                 let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
                 if loc.ends_with(&expected_suffix) {
-                    let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
-                    s.product = Some("Apache Flink".into());
-                    s.confidence = 70;
-                    s.evidence
-                        .push(evidence_http("GET /config (plain HTTP)", &resp));
-                    return s;
+                    return Service::identified(
+                        endpoint.clone(),
+                        ServiceKind::JobmanagerRest,
+                        "Apache Flink",
+                        70,
+                    )
+                    .with_evidence(evidence_http("GET /config (plain HTTP)", &resp));
                 }
             }
         }
@@ -231,10 +232,7 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     }
     if !banner.bytes.is_empty() {
         // It talks, but not HTTP and not Flink: SSH, Redis, SMTP and friends.
-        let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
-        s.product = Some(guess_banner_product(&banner.bytes));
-        s.confidence = 60;
-        s.evidence.push(raw_evidence("GET /config", &banner.bytes));
+        let mut s = not_flink(endpoint, "GET /config", &banner.bytes, 60);
         if banner.timed_out {
             s.errors.push(format!(
                 "reply still incomplete after {:?} ({} bytes)",
@@ -253,21 +251,34 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     identify_silent(endpoint, cfg, blob_wait).await
 }
 
+/// A port that answered a probe with something that is not Flink.
+fn not_flink(endpoint: &Endpoint, request: &str, bytes: &[u8], confidence: u8) -> Service {
+    Service::identified(
+        endpoint.clone(),
+        ServiceKind::Other,
+        guess_banner_product(bytes),
+        confidence,
+    )
+    .with_evidence(raw_evidence(request, bytes))
+}
+
 /// Flink's netty shuffle port answers a complete frame it cannot decode
 /// with an error frame that carries its magic number.
 fn taskmanager_data(endpoint: &Endpoint, request: &str, bytes: &[u8]) -> Service {
-    let mut s = Service::new(endpoint.clone(), ServiceKind::TaskmanagerData);
-    s.product = Some("Apache Flink".into());
-    s.confidence = 85;
-    s.evidence.push(Evidence {
+    Service::identified(
+        endpoint.clone(),
+        ServiceKind::TaskmanagerData,
+        "Apache Flink",
+        85,
+    )
+    .with_evidence(Evidence {
         request: request.to_string(),
         status: None,
         excerpt: format!(
             "netty frame with Flink magic badc0ffe: {}",
             untrusted::hex_excerpt(bytes, 16)
         ),
-    });
-    s
+    })
 }
 
 /// The port said nothing to HTTP: try Flink's binary protocols, safest first.
@@ -290,10 +301,13 @@ async fn identify_silent(
     {
         Ok(reply) => {
             if let Some(blob) = wire::parse_blob_reply(&reply.bytes) {
-                let mut s = Service::new(endpoint.clone(), ServiceKind::BlobServer);
-                s.product = Some("Apache Flink".into());
-                s.confidence = 95;
-                s.evidence.push(Evidence {
+                return Service::identified(
+                    endpoint.clone(),
+                    ServiceKind::BlobServer,
+                    "Apache Flink",
+                    95,
+                )
+                .with_evidence(Evidence {
                     request: "blob 01 7f (GET, unknown addressing)".into(),
                     status: None,
                     excerpt: format!(
@@ -301,17 +315,12 @@ async fn identify_silent(
                         untrusted::clean(&blob.message, 120)
                     ),
                 });
-                return s;
             }
             if wire::is_taskmanager_data(&reply.bytes) {
                 return taskmanager_data(endpoint, "blob 01 7f", &reply.bytes);
             }
             if !reply.bytes.is_empty() {
-                let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
-                s.product = Some(guess_banner_product(&reply.bytes));
-                s.confidence = 40;
-                s.evidence.push(raw_evidence("blob 01 7f", &reply.bytes));
-                return s;
+                return not_flink(endpoint, "blob 01 7f", &reply.bytes, 40);
             }
         }
         Err(e) => errors.push(format!("blob probe: {e}")),
@@ -321,13 +330,16 @@ async fn identify_silent(
     // few round-trip multiples per probe, not whole probe timeouts.
     match wire::exchange(addr, wire::RPC_HEARTBEAT, blob_wait, 64, |b| b.len() >= 12).await {
         Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
-            let mut s = Service::new(endpoint.clone(), ServiceKind::Rpc);
-            s.product = Some("Apache Flink".into());
             // Any Akka/Pekko classic-remoting server answers the same way
             // (Spark 1.x used Akka remoting too): certain only next to
             // another Flink interface, which host correlation checks.
-            s.confidence = RPC_ALONE_CONFIDENCE;
-            s.evidence.push(Evidence {
+            return Service::identified(
+                endpoint.clone(),
+                ServiceKind::Rpc,
+                "Apache Flink",
+                RPC_ALONE_CONFIDENCE,
+            )
+            .with_evidence(Evidence {
                 request: "rpc 00000004 12020803 (stray HEARTBEAT PDU)".into(),
                 status: None,
                 excerpt: format!(
@@ -335,7 +347,6 @@ async fn identify_silent(
                     untrusted::hex_excerpt(&reply.bytes, 12)
                 ),
             });
-            return s;
         }
         Ok(reply) if wire::is_taskmanager_data(&reply.bytes) => {
             return taskmanager_data(
@@ -345,11 +356,7 @@ async fn identify_silent(
             );
         }
         Ok(reply) if !reply.bytes.is_empty() => {
-            let mut s = Service::new(endpoint.clone(), ServiceKind::Other);
-            s.product = Some(guess_banner_product(&reply.bytes));
-            s.confidence = 40;
-            s.evidence.push(raw_evidence("rpc heartbeat", &reply.bytes));
-            return s;
+            return not_flink(endpoint, "rpc heartbeat", &reply.bytes, 40);
         }
         Ok(_) => {}
         Err(e) => errors.push(format!("rpc probe: {e}")),
@@ -357,16 +364,19 @@ async fn identify_silent(
 
     match wire::exchange(addr, wire::JRMI_PROBE, blob_wait, 512, wire::is_jrmi_ack).await {
         Ok(reply) if wire::is_jrmi_ack(&reply.bytes) => {
-            let mut s = Service::new(endpoint.clone(), ServiceKind::JmxRmi);
-            s.product = Some("Java RMI registry (JMX)".into());
-            // Any JVM can open one; it counts as Flink's only next to Flink.
-            s.flink = false;
-            s.confidence = 60;
-            s.evidence.push(Evidence {
+            let mut s = Service::identified(
+                endpoint.clone(),
+                ServiceKind::JmxRmi,
+                "Java RMI registry (JMX)",
+                60,
+            )
+            .with_evidence(Evidence {
                 request: "JRMI 0002 4b (RMI stream protocol header)".into(),
                 status: None,
                 excerpt: "ProtocolAck".into(),
             });
+            // Any JVM can open one; it counts as Flink's only next to Flink.
+            s.flink = false;
             return s;
         }
         Ok(_) => {}
@@ -461,9 +471,12 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     }
 
     if flink_http::is_flink_prometheus(&config) {
-        let mut s = Service::new(endpoint, ServiceKind::PrometheusReporter);
-        s.product = Some("Apache Flink".into());
-        s.confidence = 90;
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::PrometheusReporter,
+            "Apache Flink",
+            90,
+        );
         s.evidence = evidence;
         return s;
     }
@@ -484,9 +497,12 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         // Flink's REST router answered /config, so this is a Flink REST
         // endpoint without a dashboard: the SQL Gateway is the one that
         // exists. Unconfirmed, so said so, but never demoted to "not Flink".
-        let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
-        s.product = Some("Apache Flink SQL Gateway".into());
-        s.confidence = 50;
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::SqlGateway,
+            "Apache Flink SQL Gateway",
+            50,
+        );
         errors.push("not confirmed; kept as SQL Gateway because /config was answered by Flink's REST router".into());
         s.errors = errors;
         s.evidence = evidence;
@@ -513,11 +529,14 @@ async fn sql_gateway(
     version: Option<String>,
     notes: &mut Vec<String>,
 ) -> Service {
-    let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
-    s.product = Some("Apache Flink SQL Gateway".into());
     // The gateway talks to its cluster over REST: no RPC port of its own.
+    let mut s = Service::identified(
+        endpoint,
+        ServiceKind::SqlGateway,
+        "Apache Flink SQL Gateway",
+        95,
+    );
     s.version = version;
-    s.confidence = 95;
     if let Some((note, differ)) = flink_http::gateway_version_repeats(info) {
         s.errors.push(format!("GET /v1/info: {note}"));
         s.confidence = 65;
