@@ -15,7 +15,11 @@ Exit codes:
   1  scan finished; at least one finding at or above --fail-on
   2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
   3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
-     every target failed to resolve, ...";
+     every target failed to resolve, ...
+  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
+     flight got up to 10 s, then every output was written with scan status \"interrupted\" and the
+     open ports left unfinished listed (scan.cut_short, scan.not_identified). A second signal quits
+     at once (no output is left half-written). Exit 3 wins over these, these over 1.";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:

@@ -323,6 +323,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        let stop = scan::Stop::default();
+        if !args.dry_run {
+            // Before name resolution, so a SIGTERM is never ignored (PID 1).
+            scan::listen_for_signals(&stop).context("installing the SIGINT/SIGTERM handler")?;
+        }
         let (space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
             scan::ScanError::Targets(t) => anyhow::Error::new(Usage(t.to_string())),
             other => anyhow::Error::new(other),
@@ -344,6 +349,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             notices,
             Arc::clone(&catalog),
             Arc::clone(&progress),
+            stop.clone(),
         )
         .await?;
         if let Some((bar, ticker)) = bar {
@@ -357,6 +363,10 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         failures.extend(write_outputs(&plan, args, &report, &catalog));
         if !failures.is_empty() {
             return Err(OutputsFailed(failures).into());
+        }
+        // An interrupted scan is not a clean one, whatever it found.
+        if let Some(scan::StopReason::Signal(n)) = stop.reason() {
+            return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
         let failed = match args.fail_on {
             Some(threshold) => report

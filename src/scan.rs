@@ -43,6 +43,103 @@ pub enum ScanError {
     NothingResolved(Vec<crate::targets::resolve::ResolveError>),
 }
 
+/// Why a scan stopped before its sweep ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--max-duration` elapsed.
+    MaxDuration,
+    /// SIGINT (2) or SIGTERM (15): the signal number.
+    Signal(i32),
+}
+
+impl StopReason {
+    /// The report's `scan.status`.
+    pub fn status(self) -> &'static str {
+        match self {
+            StopReason::MaxDuration => "max-duration",
+            StopReason::Signal(_) => "interrupted",
+        }
+    }
+}
+
+/// In-flight identification gets this long after SIGINT or SIGTERM, so the
+/// outputs are written well inside Kubernetes' default 30 s between SIGTERM
+/// and SIGKILL (`terminationGracePeriodSeconds`).
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(10);
+
+/// The scan's stop switch: an atomic flag for the hot loops and a watch
+/// channel for tasks that wait (rate limiter, identification slots).
+#[derive(Debug, Clone)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    reason: tokio::sync::watch::Sender<Option<StopReason>>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            flag: Arc::default(),
+            reason: tokio::sync::watch::Sender::new(None),
+        }
+    }
+}
+
+impl Stop {
+    /// Stop the scan; the first reason wins.
+    pub fn stop(&self, why: StopReason) {
+        self.reason.send_if_modified(|r| {
+            if r.is_some() {
+                return false;
+            }
+            *r = Some(why);
+            true
+        });
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.reason.borrow()
+    }
+
+    /// Resolves once the scan is stopped (at once if it already is).
+    pub async fn stopped(&self) {
+        let mut rx = self.reason.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+}
+
+/// Turn SIGINT and SIGTERM into a stop: the first stops starting probes and
+/// lets the scan write every output; the second exits at once with
+/// 128 + signal (outputs are renamed into place whole or not at all, and a
+/// temporary file left behind is hidden: `.NAME.*.partial`). Installing the
+/// handler also makes SIGTERM work when flinkscan is PID 1 in a container,
+/// where the kernel drops signals that have no handler.
+pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let (number, name) = tokio::select! {
+                _ = int.recv() => (2, "SIGINT"),
+                _ = term.recv() => (15, "SIGTERM"),
+            };
+            if stop.reason().is_some_and(|r| r != StopReason::MaxDuration) {
+                eprintln!("flinkscan: {name} again: quitting now, outputs not written");
+                std::process::exit(128 + number);
+            }
+            eprintln!(
+                "flinkscan: {name}: stopping; identification in flight gets up to {} s, then \
+                 every output is written (send it again to quit at once)",
+                SIGNAL_GRACE.as_secs()
+            );
+            stop.stop(StopReason::Signal(number));
+        }
+    });
+    Ok(())
+}
+
 /// Live counters for the progress bar.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -114,6 +211,13 @@ struct PortResult {
     findings: Vec<Finding>,
 }
 
+/// Open ports a stopped scan did not finish with.
+#[derive(Debug, Default)]
+struct Unfinished {
+    cut_short: Vec<String>,
+    not_identified: Vec<String>,
+}
+
 /// A finished scan. A `--jsonl` stream that failed did not stop it: the
 /// failure is here (and among the report's notices) for the exit code.
 #[derive(Debug)]
@@ -129,12 +233,12 @@ pub async fn run(
     mut notices: Vec<Notice>,
     catalog: Arc<Catalog>,
     progress: Arc<Progress>,
+    stop: Stop,
 ) -> Result<ScanOutcome, ScanError> {
     let started_at = Instant::now();
     let started = report::now_rfc3339();
     let scan_id = uuid::Uuid::new_v4().to_string();
     let space = Arc::new(space);
-    let stop = Arc::new(AtomicBool::new(false));
 
     let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
     let sweep_cfg = SweepConfig {
@@ -170,7 +274,9 @@ pub async fn run(
     }
 
     let mut sink = match &plan.jsonl {
-        Some(out) => Some(JsonlSink::open(&out.dest).map_err(|source| output_err(out, source))?),
+        Some(out) => {
+            Some(JsonlSink::open(&out.dest, false).map_err(|source| output_err(out, source))?)
+        }
         None => None,
     };
 
@@ -182,57 +288,47 @@ pub async fn run(
         sweep_cfg,
         Arc::clone(&progress.sweep),
         open_tx,
-        Arc::clone(&stop),
+        Arc::clone(&stop.flag),
     ));
 
-    // Stop conditions: --max-duration and Ctrl-C both end the sweep early
-    // and still write every report.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let status = Arc::new(std::sync::Mutex::new("complete"));
-    let watchdog = {
-        let stop = Arc::clone(&stop);
-        let status = Arc::clone(&status);
-        let max = plan.max_duration;
+    // --max-duration ends the sweep early like a signal does, and every
+    // report is still written.
+    let watchdog = plan.max_duration.map(|max| {
+        let stop = stop.clone();
         tokio::spawn(async move {
-            let deadline = async {
-                match max {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let why = tokio::select! {
-                _ = deadline => "max-duration",
-                _ = tokio::signal::ctrl_c() => "interrupted",
-            };
-            if let Ok(mut s) = status.lock() {
-                *s = why;
-            }
-            stop.store(true, Ordering::Relaxed);
-            let _ = stop_tx.send(true);
+            tokio::time::sleep(max).await;
+            stop.stop(StopReason::MaxDuration);
         })
-    };
+    });
 
     // Identification slots: bounded, each port handled by one task that
     // talks to it strictly sequentially.
-    // After --max-duration or Ctrl-C, in-flight identification gets this
-    // long to finish; what is still running then is reported as cut short.
-    let grace = plan.probe_timeout.min(Duration::from_secs(2));
     let identifier = {
         let progress = Arc::clone(&progress);
         let slot_count = plan.identify_concurrency;
-        let mut stop_rx = stop_rx.clone();
+        let probe_timeout = plan.probe_timeout;
+        let stop = stop.clone();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(slot_count));
             let mut tasks = tokio::task::JoinSet::new();
             let in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<Endpoint>>> =
                 Arc::default();
+            // Open ports the scan stopped before identifying.
+            let mut not_started: Vec<Endpoint> = Vec::new();
             loop {
                 let endpoint = tokio::select! {
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
-                    _ = stop_rx.wait_for(|s| *s) => break,
+                    _ = stop.stopped() => break,
                 };
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    break;
+                let permit = tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    _ = stop.stopped() => {
+                        not_started.push(endpoint);
+                        break;
+                    }
                 };
                 let id_cfg = id_cfg.clone();
                 let ctx = ctx.clone();
@@ -284,16 +380,35 @@ pub async fn run(
                 let drain = async { while tasks.join_next().await.is_some() {} };
                 tokio::select! {
                     _ = drain => true,
-                    _ = stop_rx.wait_for(|s| *s) => false,
+                    _ = stop.stopped() => false,
                 }
             };
             if !finished {
-                // Stopped: in-flight work gets a bounded grace period.
-                let drain = async { while tasks.join_next().await.is_some() {} };
-                if tokio::time::timeout(grace, drain).await.is_err() {
-                    tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
-                }
+                // Stopped: in-flight work gets a bounded grace period (a
+                // signal gets longer: the operator waits for the reports),
+                // while the open ports the sweep still hands over are kept
+                // until it has ended (within one connect timeout).
+                let grace = match stop.reason() {
+                    Some(StopReason::Signal(_)) => SIGNAL_GRACE,
+                    _ => probe_timeout.min(Duration::from_secs(2)),
+                };
+                let drain = async {
+                    if tokio::time::timeout(grace, async {
+                        while tasks.join_next().await.is_some() {}
+                    })
+                    .await
+                    .is_err()
+                    {
+                        tasks.abort_all();
+                        while tasks.join_next().await.is_some() {}
+                    }
+                };
+                let rest = async {
+                    while let Some(ep) = open_rx.recv().await {
+                        not_started.push(ep);
+                    }
+                };
+                tokio::join!(drain, rest);
             }
             // Open ports whose identification was cut short, or whose task
             // failed, still count: never lose a port from the report.
@@ -306,7 +421,17 @@ pub async fn run(
             } else {
                 "identification cut short by the end of the scan"
             };
-            for endpoint in left {
+            let unfinished = Unfinished {
+                cut_short: left.iter().map(Endpoint::authority).collect(),
+                not_identified: not_started.iter().map(Endpoint::authority).collect(),
+            };
+            let not_started = not_started.into_iter().map(|ep| {
+                (
+                    ep,
+                    "open, not identified: the scan stopped before its turn came",
+                )
+            });
+            for (endpoint, why) in left.into_iter().map(|ep| (ep, why)).chain(not_started) {
                 let mut service = crate::model::Service::new(endpoint, ServiceKind::Unknown);
                 service.errors.push(why.into());
                 let _ = result_tx
@@ -316,7 +441,7 @@ pub async fn run(
                     })
                     .await;
             }
-            ctx
+            (ctx, unfinished)
         })
     };
 
@@ -347,11 +472,16 @@ pub async fn run(
     };
 
     let _ = sweeper.await;
-    let ctx = identifier.await.ok();
+    let (ctx, unfinished) = match identifier.await {
+        Ok((ctx, unfinished)) => (Some(ctx), unfinished),
+        Err(_) => (None, Unfinished::default()),
+    };
     let (mut services, mut findings, mut sink) = collector
         .await
         .unwrap_or_else(|_| (Vec::new(), Vec::new(), None));
-    watchdog.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
 
     let before = findings.len();
     let seen: Vec<_> = services.iter().map(correlated_view).collect();
@@ -389,9 +519,10 @@ pub async fn run(
         let lines = s.lines();
         if let Err(source) = s.finish() {
             let message = match out.dest {
-                crate::report::atomic::Dest::File(_) => {
-                    format!("output failed, the file was not written: {source}")
-                }
+                crate::report::atomic::Dest::File(_) => format!(
+                    "writing failed after {lines} events, which the file holds (whole lines); \
+                     the rest is missing from it: {source}"
+                ),
                 _ => format!("stream broke after {lines} events, the rest of it is lost: {source}"),
             };
             notices.push(Notice {
@@ -411,7 +542,7 @@ pub async fn run(
     }
 
     let st = &progress.sweep;
-    let status = status.lock().map(|s| *s).unwrap_or("complete");
+    let status = stop.reason().map_or("complete", StopReason::status);
     let mut report = ScanReport {
         tool: ToolInfo::default(),
         scan: ScanMeta {
@@ -429,6 +560,8 @@ pub async fn run(
             addresses: space.addresses().to_string(),
             probes_total: space.total(),
             probes_shard: space.len(),
+            cut_short: unfinished.cut_short,
+            not_identified: unfinished.not_identified,
         },
         stats: Stats {
             probed: st.probed.load(Ordering::Relaxed),

@@ -108,6 +108,19 @@ pub async fn run(
     let workers = cfg
         .concurrency
         .clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
+    // A probe waiting for the rate limiter must notice the stop flag too
+    // (`--rate 100 --max-duration 3s` ran 17 s), so one task turns the flag
+    // into a wakeup for the waiters.
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    let stop_watch = limiter.as_ref().map(|_| {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = stopped_tx.send(true);
+        })
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
         let space = Arc::clone(&space);
@@ -117,12 +130,16 @@ pub async fn run(
         let limiter = limiter.clone();
         let stop = Arc::clone(&stop);
         let cfg = cfg.clone();
+        let mut stopped = stopped_rx.clone();
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(endpoint) = space.nth(j) else { break };
                 if let Some(l) = &limiter {
-                    l.until_ready().await;
+                    tokio::select! {
+                        _ = l.until_ready() => {}
+                        _ = stopped.wait_for(|s| *s) => break,
+                    }
                 }
                 let state = probe_with_retries(endpoint.socket_addr(), &cfg, &stats).await;
                 stats.probed.fetch_add(1, Ordering::Relaxed);
@@ -144,6 +161,9 @@ pub async fn run(
     }
     drop(open_tx);
     while tasks.join_next().await.is_some() {}
+    if let Some(w) = stop_watch {
+        w.abort();
+    }
 }
 
 async fn probe_with_retries(addr: SocketAddr, cfg: &SweepConfig, stats: &SweepStats) -> PortState {

@@ -1,0 +1,319 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! In the field: real signals to a running scan, stop means stop under
+//! `--rate`, pipelines (`-i -`, a JSONL file followed while it grows,
+//! progress lines for logs). Loopback only: every target is in 127.0.0.0/8
+//! and every port probed is one this test listens on.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::flink::unique_loopback;
+use support::peers::{close_at_once, tarpit, Listener};
+
+/// A running flinkscan whose stdout and stderr are collected by threads.
+struct Running {
+    child: Child,
+    stdout: Option<thread::JoinHandle<String>>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+fn collect(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+fn spawn(args: &[String], stdin: Option<&str>) -> Running {
+    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    let stdout = Some(collect(child.stdout.take().unwrap()));
+    let stderr = Some(collect(child.stderr.take().unwrap()));
+    Running {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Running {
+    /// Send a real signal with the `kill` program, as an operator would.
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("the `kill` program (procps) is needed to send signals")
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Exit code, stdout, stderr; fails the test after `limit`.
+    fn wait(mut self, limit: Duration) -> (i32, String, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("flinkscan did not exit within {limit:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let out = self.stdout.take().unwrap().join().unwrap();
+        let err = self.stderr.take().unwrap().join().unwrap();
+        (status.code().unwrap_or(-1), out, err)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `ready` until it holds; fail naming `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every line of a JSON Lines file, each parsed (a torn line fails).
+fn jsonl_lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "last line cut: {text}"
+    );
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}
+
+fn jsonl_has_service(path: &Path) -> bool {
+    jsonl_lines(path)
+        .iter()
+        .any(|e| e["event"]["dataset"] == "flinkscan.service")
+}
+
+fn load(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn validate_sarif(doc: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/schemas/sarif-schema-2.1.0.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "SARIF: {errors:#?}");
+}
+
+/// Files in `dir` other than the expected ones: a leftover temporary file
+/// must at least be hidden.
+fn visible_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+struct Outputs {
+    json: PathBuf,
+    sarif: PathBuf,
+    jsonl: PathBuf,
+}
+
+fn outputs(dir: &Path) -> Outputs {
+    Outputs {
+        json: dir.join("out.json"),
+        sarif: dir.join("out.sarif"),
+        jsonl: dir.join("out.jsonl"),
+    }
+}
+
+fn args(list: &[&str], out: &Outputs) -> Vec<String> {
+    let mut a: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    for (flag, p) in [
+        ("--json", &out.json),
+        ("--sarif", &out.sarif),
+        ("--jsonl", &out.jsonl),
+    ] {
+        a.push(flag.into());
+        a.push(p.display().to_string());
+    }
+    a
+}
+
+/// A quick peer (identified at once, so the JSONL shows the scan is under
+/// way) and three tarpits that hold identification far past the grace.
+fn mid_identification_peers(ip: Ipv4Addr) -> (Listener, Vec<Listener>) {
+    let quick = Listener::start(ip, 0, close_at_once);
+    let pits = (0..3).map(|_| Listener::start(ip, 0, tarpit)).collect();
+    (quick, pits)
+}
+
+fn ports_of(quick: &Listener, pits: &[Listener]) -> String {
+    std::iter::once(quick.port())
+        .chain(pits.iter().map(Listener::port))
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn authority(ip: Ipv4Addr, l: &Listener) -> String {
+    SocketAddr::from((ip, l.port())).to_string()
+}
+
+#[test]
+fn sigterm_mid_identification_writes_every_output_and_exits_143() {
+    let ip = unique_loopback();
+    let (quick, pits) = mid_identification_peers(ip);
+    let dir = tempfile::tempdir().unwrap();
+    let out = outputs(dir.path());
+    let ports = ports_of(&quick, &pits);
+    let run = spawn(
+        &args(
+            &[
+                "scan",
+                &ip.to_string(),
+                "--ports",
+                &ports,
+                "--probe-timeout",
+                "60s",
+                "--identify-concurrency",
+                "8",
+            ],
+            &out,
+        ),
+        None,
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "an identified port in the JSONL",
+        || jsonl_has_service(&out.jsonl),
+    );
+    let signalled = Instant::now();
+    run.signal("TERM");
+    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    let took = signalled.elapsed();
+    eprintln!("SIGTERM to exit: {took:?}");
+    assert_eq!(code, 143, "{stderr}");
+    assert!(
+        took < Duration::from_secs(15),
+        "grace not bounded: {took:?}"
+    );
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+
+    let doc = load(&out.json);
+    assert_eq!(doc["scan"]["status"], "interrupted", "{doc}");
+    let cut: Vec<&str> = doc["scan"]["cut_short"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cut_short: {}", doc["scan"]))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for p in &pits {
+        assert!(cut.contains(&authority(ip, p).as_str()), "{cut:?}");
+    }
+    assert!(!cut.contains(&authority(ip, &quick).as_str()));
+    // Every open port is in the report, the tarpits as unfinished services.
+    assert_eq!(doc["services"].as_array().unwrap().len(), 4, "{doc}");
+    let sarif = load(&out.sarif);
+    validate_sarif(&sarif);
+    // The stream has every service, each line whole.
+    let services = jsonl_lines(&out.jsonl)
+        .into_iter()
+        .filter(|e| e["event"]["dataset"] == "flinkscan.service")
+        .count();
+    assert_eq!(services, 4);
+    let mut files = visible_files(dir.path());
+    files.sort();
+    assert_eq!(files, ["out.json", "out.jsonl", "out.sarif"]);
+}
+
+#[test]
+fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
+    let ip = unique_loopback();
+    let (quick, pits) = mid_identification_peers(ip);
+    let dir = tempfile::tempdir().unwrap();
+    let out = outputs(dir.path());
+    let ports = ports_of(&quick, &pits);
+    let run = spawn(
+        &args(
+            &[
+                "scan",
+                &ip.to_string(),
+                "--ports",
+                &ports,
+                "--probe-timeout",
+                "60s",
+            ],
+            &out,
+        ),
+        None,
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "an identified port in the JSONL",
+        || jsonl_has_service(&out.jsonl),
+    );
+    run.signal("INT");
+    // The first SIGINT is acknowledged (the grace has begun), then Ctrl-C again.
+    thread::sleep(Duration::from_millis(300));
+    let again = Instant::now();
+    run.signal("INT");
+    let (code, _, stderr) = run.wait(Duration::from_secs(30));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(
+        again.elapsed() < Duration::from_secs(3),
+        "second SIGINT did not quit at once: {:?}",
+        again.elapsed()
+    );
+    assert!(stderr.contains("again"), "{stderr}");
+    // Whatever is there is whole: the stream up to its last line, and no
+    // report half-written under its name.
+    assert!(jsonl_has_service(&out.jsonl));
+    for p in [&out.json, &out.sarif] {
+        if p.exists() {
+            load(p);
+        }
+    }
+    assert!(visible_files(dir.path())
+        .iter()
+        .all(|f| ["out.json", "out.jsonl", "out.sarif"].contains(&f.as_str())));
+}
