@@ -317,3 +317,112 @@ fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
         .iter()
         .all(|f| ["out.json", "out.jsonl", "out.sarif"].contains(&f.as_str())));
 }
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn max_duration_holds_while_probes_wait_for_the_rate_limiter() {
+    let ip = unique_loopback();
+    let l = Listener::start(ip, 0, close_at_once);
+    let o = ip.octets();
+    // 1,024 addresses on our own port at 100/s: about 10 s of probes, so
+    // the 3 s deadline comes while thousands wait for the limiter.
+    let range = format!("{}.{}.{}.0/22", o[0], o[1], o[2] & 0xfc);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let start = Instant::now();
+    let run = spawn(
+        &[
+            "scan".into(),
+            "-q".into(),
+            range,
+            "--ports".into(),
+            l.port().to_string(),
+            "--rate".into(),
+            "100".into(),
+            "--max-duration".into(),
+            "3s".into(),
+            "--json".into(),
+            json.display().to_string(),
+        ],
+        None,
+    );
+    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    let took = start.elapsed();
+    eprintln!("--rate 100 --max-duration 3s took {took:?}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        took < Duration::from_millis(4500),
+        "deadline ignored: {took:?}"
+    );
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "max-duration");
+    let probed = doc["stats"]["probed"].as_u64().unwrap();
+    assert!(probed > 100 && probed < 1024, "probed {probed}");
+}
+
+#[test]
+fn open_ports_not_yet_identified_are_listed_as_such() {
+    let ip = unique_loopback();
+    let pits: Vec<Listener> = (0..4).map(|_| Listener::start(ip, 0, tarpit)).collect();
+    let ports = pits
+        .iter()
+        .map(|l| l.port().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let start = Instant::now();
+    // One identification slot, held by a tarpit: the other open ports wait.
+    let run = spawn(
+        &[
+            "scan".into(),
+            "-q".into(),
+            ip.to_string(),
+            "--ports".into(),
+            ports,
+            "--identify-concurrency".into(),
+            "1".into(),
+            "--probe-timeout".into(),
+            "60s".into(),
+            "--max-duration".into(),
+            "2s".into(),
+            "--json".into(),
+            json.display().to_string(),
+        ],
+        None,
+    );
+    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "max-duration");
+    let cut = strings(&doc["scan"]["cut_short"]);
+    let waiting = strings(&doc["scan"]["not_identified"]);
+    assert_eq!(cut.len(), 1, "{}", doc["scan"]);
+    assert_eq!(waiting.len(), 3, "{}", doc["scan"]);
+    for p in &pits {
+        let a = authority(ip, p);
+        assert!(cut.contains(&a) || waiting.contains(&a), "{a} missing");
+        let svc = doc["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["port"] == p.port())
+            .unwrap_or_else(|| panic!("{a} not among services"));
+        assert_eq!(svc["kind"], "unknown");
+        assert!(!strings(&svc["errors"]).is_empty(), "{svc}");
+    }
+}
