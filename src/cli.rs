@@ -29,6 +29,7 @@ Examples:
   flinkscan scan 127.0.0.1 --rules 'FLINK-TLS-*'             # only the TLS audit rules
   flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
   flinkscan scan -i targets.txt --dry-run                    # list what would be probed
+  naabu -host 10.20.0.0/16 -p 8081 -silent | flinkscan scan -i - --jsonl findings.jsonl
 
 Targets: IPv4/IPv6 addresses, CIDRs (10.0.0.0/8), ranges (10.0.0.1-10.0.0.9 or 10.0.0.1-9),
 hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Files given with
@@ -135,7 +136,8 @@ pub struct ScanArgs {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Read targets from FILE (one or more specs per line, # comments). Repeatable.
+    /// Read targets from FILE, or from standard input with `-` (one or more specs per line,
+    /// # comments). Repeatable.
     #[arg(
         short = 'i',
         long = "input",
@@ -148,7 +150,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SPEC", help_heading = "Targets")]
     pub exclude: Vec<String>,
 
-    /// Read exclusions from FILE. Repeatable.
+    /// Read exclusions from FILE (or `-`: standard input, if -i does not read it). Repeatable.
     #[arg(long, value_name = "FILE", help_heading = "Targets")]
     pub exclude_file: Vec<PathBuf>,
 

@@ -440,13 +440,32 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
     Ok(())
 }
 
+/// How often a progress line goes to a stderr that is not a terminal.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress on stderr: a bar on a terminal; in cron or Kubernetes logs,
+/// where a bar would be a stream of control characters, one plain line
+/// every [`PROGRESS_LINE_EVERY`].
 fn progress_bar(
     space: &TargetSpace,
     progress: &Arc<Progress>,
     enabled: bool,
 ) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
-    if !enabled || !std::io::stderr().is_terminal() {
+    if !enabled {
         return None;
+    }
+    if !std::io::stderr().is_terminal() {
+        let total = space.len();
+        let progress = Arc::clone(progress);
+        let ticker = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(PROGRESS_LINE_EVERY).await;
+                let line = progress_line(&progress, total, started.elapsed());
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        });
+        return Some((indicatif::ProgressBar::hidden(), ticker));
     }
     let bar = indicatif::ProgressBar::new(space.len());
     let style = indicatif::ProgressStyle::with_template(
@@ -472,6 +491,29 @@ fn progress_bar(
         })
     };
     Some((bar, ticker))
+}
+
+/// `flinkscan: progress: 512/1024 probes (50%), 100/s, 1 open, 1 identified, 0 findings, ETA 5s`
+fn progress_line(progress: &Progress, total: u64, elapsed: Duration) -> String {
+    let s = &progress.sweep;
+    let done = s.probed.load(Ordering::Relaxed);
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    let eta = if rate >= 1.0 {
+        let left = total.saturating_sub(done) as f64 / rate;
+        humantime::format_duration(Duration::from_secs(left.ceil() as u64)).to_string()
+    } else {
+        "unknown".into()
+    };
+    format!(
+        "flinkscan: progress: {done}/{total} probes ({}%), {}/s, {} open, {} identified, {} findings, ETA {eta}",
+        (u128::from(done) * 100)
+            .checked_div(u128::from(total))
+            .unwrap_or(100),
+        rate.round() as u64,
+        s.open.load(Ordering::Relaxed),
+        progress.identified.load(Ordering::Relaxed),
+        progress.findings.load(Ordering::Relaxed)
+    )
 }
 
 /// Write every report; return what failed (flag, path and error), never

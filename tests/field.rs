@@ -33,8 +33,11 @@ fn collect(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 }
 
 fn spawn(args: &[String], stdin: Option<&str>) -> Running {
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
-    let mut child = Command::new(bin)
+    spawn_program(&assert_cmd::cargo::cargo_bin("flinkscan"), args, stdin)
+}
+
+fn spawn_program(program: &Path, args: &[String], stdin: Option<&str>) -> Running {
+    let mut child = Command::new(program)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -68,6 +71,10 @@ impl Running {
             .expect("the `kill` program (procps) is needed to send signals")
             .success();
         assert!(ok, "kill -{name} failed");
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// Exit code, stdout, stderr; fails the test after `limit`.
@@ -206,7 +213,7 @@ fn sigterm_mid_identification_writes_every_output_and_exits_143() {
     let dir = tempfile::tempdir().unwrap();
     let out = outputs(dir.path());
     let ports = ports_of(&quick, &pits);
-    let run = spawn(
+    let mut run = spawn(
         &args(
             &[
                 "scan",
@@ -227,6 +234,8 @@ fn sigterm_mid_identification_writes_every_output_and_exits_143() {
         "an identified port in the JSONL",
         || jsonl_has_service(&out.jsonl),
     );
+    // The stream is followed under its real name while the scan runs.
+    assert!(run.running(), "the scan ended before the signal");
     let signalled = Instant::now();
     run.signal("TERM");
     let (code, _, stderr) = run.wait(Duration::from_secs(60));
@@ -425,4 +434,171 @@ fn open_ports_not_yet_identified_are_listed_as_such() {
         assert_eq!(svc["kind"], "unknown");
         assert!(!strings(&svc["errors"]).is_empty(), "{svc}");
     }
+}
+
+fn quick_peers(ip: Ipv4Addr, n: usize) -> (Vec<Listener>, String) {
+    let ls: Vec<Listener> = (0..n)
+        .map(|_| Listener::start(ip, 0, close_at_once))
+        .collect();
+    let ports = ls
+        .iter()
+        .map(|l| l.port().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    (ls, ports)
+}
+
+#[test]
+fn targets_come_from_stdin_and_errors_name_stdin_lines() {
+    let ip = unique_loopback();
+    let (ls, _) = quick_peers(ip, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let input = format!(
+        "# from naabu\n{ip}:{}  {ip}:{}\n\n",
+        ls[0].port(),
+        ls[1].port()
+    );
+    let run = spawn(
+        &[
+            "scan".into(),
+            "-q".into(),
+            "-i".into(),
+            "-".into(),
+            "--json".into(),
+            json.display().to_string(),
+        ],
+        Some(&input),
+    );
+    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let doc = load(&json);
+    assert_eq!(doc["services"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(
+        strings(&doc["scan"]["targets"]),
+        [
+            format!("{ip}:{}", ls[0].port()),
+            format!("{ip}:{}", ls[1].port())
+        ]
+    );
+
+    let run = spawn(
+        &["scan".into(), "-i".into(), "-".into(), "--dry-run".into()],
+        Some("127.0.0.1:1\n# fine\nnot..a..host\n"),
+    );
+    let (code, _, stderr) = run.wait(Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("<stdin>:3"), "{stderr}");
+
+    let run = spawn(
+        &[
+            "scan".into(),
+            "-i".into(),
+            "-".into(),
+            "--exclude-file".into(),
+            "-".into(),
+            "--dry-run".into(),
+        ],
+        Some("127.0.0.1:1\n"),
+    );
+    let (code, _, stderr) = run.wait(Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("only once"), "{stderr}");
+}
+
+#[test]
+fn a_jsonl_file_that_cannot_grow_keeps_its_whole_lines_and_exits_3() {
+    let ip = unique_loopback();
+    let (_ls, ports) = quick_peers(ip, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
+    // A 2 KiB file size limit (SIGXFSZ ignored, so writes fail with EFBIG)
+    // stands in for a full disk; the JSON report goes to a pipe, which the
+    // limit does not touch.
+    let script = "trap '' XFSZ; ulimit -f 2; exec \"$0\" \"$@\"";
+    let mut a: Vec<String> = vec![
+        "-c".into(),
+        script.into(),
+        bin.display().to_string(),
+        "scan".into(),
+        "-q".into(),
+        ip.to_string(),
+        "--ports".into(),
+        ports,
+        "--jsonl".into(),
+    ];
+    a.push(jsonl.display().to_string());
+    a.extend(["--json".into(), "-".into()]);
+    let run = spawn_program(Path::new("bash"), &a, None);
+    let (code, stdout, stderr) = run.wait(Duration::from_secs(60));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--jsonl"), "{stderr}");
+    let lines = jsonl_lines(&jsonl);
+    assert!(
+        !lines.is_empty() && lines.len() < 6,
+        "{} lines kept",
+        lines.len()
+    );
+    let doc: Value = serde_json::from_str(&stdout).expect("the JSON report on stdout");
+    assert_eq!(doc["services"].as_array().unwrap().len(), 6);
+    assert!(
+        doc["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["target"].as_str().unwrap().contains("--jsonl")
+                && n["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("which the file holds")),
+        "{}",
+        doc["notices"]
+    );
+}
+
+/// A scan of about 6 s (128 probes at 20/s) with stderr a pipe, as in cron.
+fn slow_scan_stderr(extra: &[&str]) -> String {
+    let ip = unique_loopback();
+    let l = Listener::start(ip, 0, close_at_once);
+    let o = ip.octets();
+    let range = format!("{}.{}.{}.0/25", o[0], o[1], o[2]);
+    let mut a: Vec<String> = vec![
+        "scan".into(),
+        range,
+        "--ports".into(),
+        l.port().to_string(),
+        "--rate".into(),
+        "20".into(),
+        "--json".into(),
+        "/dev/null".into(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    let (code, _, stderr) = spawn(&a, None).wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    stderr
+}
+
+#[test]
+fn progress_lines_go_to_a_stderr_that_is_not_a_terminal() {
+    let stderr = slow_scan_stderr(&[]);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("flinkscan: progress: "))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    let re = regex::Regex::new(
+        r"^flinkscan: progress: \d+/128 probes \(\d+%\), \d+/s, \d+ open, \d+ identified, \d+ findings, ETA \S+",
+    )
+    .unwrap();
+    assert!(re.is_match(line), "{line}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\u{1b}'),
+        "a bar: {stderr:?}"
+    );
+}
+
+#[test]
+fn quiet_means_no_progress_lines() {
+    let stderr = slow_scan_stderr(&["--quiet"]);
+    assert!(!stderr.contains("progress"), "{stderr}");
 }

@@ -38,8 +38,36 @@ pub enum TargetError {
         "the target space has {0} probes, more than 2^64; split IPv6 sweeps into smaller blocks"
     )]
     Overflow(u128),
+    #[error("standard input can be read only once: `-` is given to both -i and --exclude-file, or twice")]
+    StdinTwice,
     #[error("shard {}: expected K/N with 0 <= K < N (for example 0/4)", crate::untrusted::shown(.0))]
     BadShard(String),
+}
+
+/// How `-i -` (standard input) is named in messages: `<stdin>:3: ...`.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Read a targets or exclusions file, or standard input for `-` (so
+/// naabu, `nmap -oG` or a CMDB export can feed a scan): its name for
+/// messages and its text.
+pub fn read_input(path: &std::path::Path) -> Result<(String, String), TargetError> {
+    use std::io::Read;
+    if path == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|source| TargetError::Read {
+                path: STDIN_NAME.into(),
+                source,
+            })?;
+        return Ok((STDIN_NAME.into(), text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((path.display().to_string(), text))
 }
 
 fn join_errors(errors: &[SpecError]) -> String {
