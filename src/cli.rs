@@ -213,6 +213,21 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = parse_concurrency, help_heading = "Speed")]
     pub identify_concurrency: usize,
 
+    /// Checkpoint the scan to FILE every 3 s (atomically) and when it stops early; if FILE
+    /// holds a checkpoint of this same scan, continue from it. Removed when the scan completes.
+    #[arg(long, value_name = "FILE", help_heading = "Speed")]
+    pub state: Option<PathBuf>,
+
+    /// Continue the scan checkpointed in FILE (after SIGKILL, SIGTERM, --max-duration or a
+    /// reboot); give the same targets and options as the first run. Checkpoints go on to FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "state",
+        help_heading = "Speed"
+    )]
+    pub resume: Option<PathBuf>,
+
     /// Stop the whole scan after this long and report what was found (status max-duration).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Speed")]
     pub max_duration: Option<std::time::Duration>,

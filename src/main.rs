@@ -328,7 +328,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             // Before name resolution, so a SIGTERM is never ignored (PID 1).
             scan::listen_for_signals(&stop).context("installing the SIGINT/SIGTERM handler")?;
         }
-        let (space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
+        let (mut space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
             scan::ScanError::Targets(t) => anyhow::Error::new(Usage(t.to_string())),
             other => anyhow::Error::new(other),
         })?;
@@ -336,13 +336,21 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             dry_run(&space, &notices)?;
             return Ok(EXIT_CLEAN);
         }
+        // The baseline needs to know which endpoints this scan probed
+        // (all of them, also before a resume).
+        let probe_space = baseline_report.as_ref().map(|_| space.clone());
+        let checkpoint = scan::prepare_checkpoint(
+            &plan,
+            &mut space,
+            &[args.probes.as_deref(), args.advisories.as_deref()],
+        )
+        .map_err(|e| Usage(e.to_string()))?;
         let progress = Arc::new(Progress::default());
         let bar = progress_bar(&space, &progress, plan.progress);
-        // The baseline needs to know which endpoints this scan probed.
-        let probe_space = baseline_report.as_ref().map(|_| space.clone());
         let scan::ScanOutcome {
             mut report,
             jsonl_failure,
+            state_failure,
         } = scan::run(
             &plan,
             space,
@@ -350,6 +358,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             Arc::clone(&catalog),
             Arc::clone(&progress),
             stop.clone(),
+            checkpoint,
         )
         .await?;
         if let Some((bar, ticker)) = bar {
@@ -360,9 +369,28 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             apply_baseline(&mut report, base, space, &plan);
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
+        failures.extend(state_failure);
         failures.extend(write_outputs(&plan, args, &report, &catalog));
         if !failures.is_empty() {
             return Err(OutputsFailed(failures).into());
+        }
+        if let Some(path) = &plan.state {
+            if report.scan.status == "complete" {
+                // Done and written: the next run with this --state starts afresh.
+                if let Err(e) = std::fs::remove_file(path) {
+                    return Err(OutputsFailed(vec![format!(
+                        "cannot remove the finished checkpoint {}: {e}",
+                        path.display()
+                    )])
+                    .into());
+                }
+            } else if !args.quiet {
+                eprintln!(
+                    "flinkscan: checkpoint kept in {}: run the same command with --resume {} to continue",
+                    flinkscan::untrusted::shown(&path.display().to_string()),
+                    flinkscan::untrusted::shown(&path.display().to_string())
+                );
+            }
         }
         // An interrupted scan is not a clean one, whatever it found.
         if let Some(scan::StopReason::Signal(n)) = stop.reason() {

@@ -90,6 +90,10 @@ pub struct ScanPlan {
     pub jsonl: Option<Output>,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
+    /// `--state` or `--resume`: where checkpoints go.
+    pub state: Option<PathBuf>,
+    /// `--resume`: the checkpoint must exist.
+    pub resume: bool,
 }
 
 /// Parse command-line tokens and files into specs, collecting every error.
@@ -190,6 +194,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         jsonl,
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
+        state: args.resume.clone().or_else(|| args.state.clone()),
+        resume: args.resume.is_some(),
     })
 }
 

@@ -19,6 +19,7 @@ use crate::model::{Endpoint, Finding, Notice, Service, ServiceKind};
 use crate::plan::ScanPlan;
 use crate::report::jsonl::{self, JsonlSink};
 use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
+use crate::state::{State, Tracker};
 use crate::sweep::{self, SweepConfig, SweepStats};
 use crate::targets::resolve::resolve_all;
 use crate::targets::spec::ip_to_u128;
@@ -140,6 +141,51 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `--state`/`--resume`: where checkpoints go, what they must match, and
+/// the one this run continues from.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub path: std::path::PathBuf,
+    pub digest: String,
+    pub from: Option<State>,
+}
+
+/// Read the checkpoint for this scan, if `--state` or `--resume` names
+/// one, and point the space at where it stopped.
+pub fn prepare_checkpoint(
+    plan: &ScanPlan,
+    space: &mut TargetSpace,
+    files: &[Option<&std::path::Path>],
+) -> Result<Option<Checkpoint>, crate::state::StateError> {
+    let Some(path) = &plan.state else {
+        return Ok(None);
+    };
+    // An hour's scan must not find out at its first checkpoint.
+    crate::report::atomic::Dest::check(path).map_err(|source| {
+        crate::state::StateError::Unwritable {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    let digest = crate::state::digest(plan, space, files);
+    let from = if plan.resume || path.exists() {
+        Some(State::load(path, &digest)?)
+    } else {
+        None
+    };
+    if let Some(s) = &from {
+        space.resume(crate::targets::Resume {
+            first: s.in_flight.clone(),
+            next: s.next,
+        });
+    }
+    Ok(Some(Checkpoint {
+        path: path.clone(),
+        digest,
+        from,
+    }))
+}
+
 /// Live counters for the progress bar.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -209,6 +255,9 @@ fn spec_texts(specs: &[Spec]) -> Vec<String> {
 struct PortResult {
     service: Service,
     findings: Vec<Finding>,
+    /// Cut short or never started: reported, but still to identify for a
+    /// `--state` checkpoint.
+    unfinished: bool,
 }
 
 /// Open ports a stopped scan did not finish with.
@@ -224,6 +273,8 @@ struct Unfinished {
 pub struct ScanOutcome {
     pub report: ScanReport,
     pub jsonl_failure: Option<ScanError>,
+    /// The final `--state` checkpoint could not be written.
+    pub state_failure: Option<String>,
 }
 
 /// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
@@ -234,18 +285,30 @@ pub async fn run(
     catalog: Arc<Catalog>,
     progress: Arc<Progress>,
     stop: Stop,
+    mut checkpoint: Option<Checkpoint>,
 ) -> Result<ScanOutcome, ScanError> {
     let started_at = Instant::now();
-    let started = report::now_rfc3339();
-    let scan_id = uuid::Uuid::new_v4().to_string();
+    let from = checkpoint.as_mut().and_then(|c| c.from.take());
+    // A resumed scan is the same scan: same id and start in every output.
+    let (scan_id, started) = match &from {
+        Some(s) => (s.scan_id.clone(), s.started.clone()),
+        None => (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
+    };
+    if let Some(s) = &from {
+        s.counts.restore(&progress.sweep);
+    }
     let space = Arc::new(space);
 
     let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
+    let tracker = checkpoint
+        .as_ref()
+        .map(|_| Arc::new(Tracker::new(concurrency, from.as_ref())));
     let sweep_cfg = SweepConfig {
         concurrency,
         rate: plan.rate.and_then(std::num::NonZeroU32::new),
         timeout: plan.timeout,
         retries: plan.retries,
+        tracker: tracker.clone(),
     };
     let id_cfg = IdentifyConfig {
         timeout: plan.probe_timeout,
@@ -274,14 +337,50 @@ pub async fn run(
     }
 
     let mut sink = match &plan.jsonl {
-        Some(out) => {
-            Some(JsonlSink::open(&out.dest, false).map_err(|source| output_err(out, source))?)
-        }
+        Some(out) => Some(
+            JsonlSink::open(&out.dest, from.is_some()).map_err(|source| output_err(out, source))?,
+        ),
         None => None,
     };
 
     let (open_tx, mut open_rx) = mpsc::channel::<Endpoint>(1024);
     let (result_tx, mut result_rx) = mpsc::channel::<PortResult>(256);
+
+    // Open ports the checkpoint had not identified go first.
+    if let Some(t) = &tracker {
+        let pending = t.pending();
+        let tx = open_tx.clone();
+        tokio::spawn(async move {
+            for ep in pending {
+                if tx.send(ep).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let checkpointer = match (&checkpoint, &tracker) {
+        (Some(c), Some(t)) => {
+            let (path, t, space, stats) = (
+                c.path.clone(),
+                Arc::clone(t),
+                Arc::clone(&space),
+                Arc::clone(&progress.sweep),
+            );
+            let id = (c.digest.clone(), scan_id.clone(), started.clone());
+            Some(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(crate::state::CHECKPOINT_EVERY).await;
+                    let state = t.snapshot(&space, &stats, (&id.0, &id.1, &id.2));
+                    let path = path.clone();
+                    let saved = tokio::task::spawn_blocking(move || state.save(&path)).await;
+                    if let Ok(Err(e)) = saved {
+                        tracing::warn!(error = %e, "cannot write the --state checkpoint");
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
 
     let sweeper = tokio::spawn(sweep::run(
         Arc::clone(&space),
@@ -368,6 +467,7 @@ pub async fn run(
                         .send(PortResult {
                             service,
                             findings: out.findings,
+                            unfinished: false,
                         })
                         .await;
                     drop(permit);
@@ -438,6 +538,7 @@ pub async fn run(
                     .send(PortResult {
                         service,
                         findings: Vec::new(),
+                        unfinished: true,
                     })
                     .await;
             }
@@ -450,10 +551,18 @@ pub async fn run(
     let collector = {
         let scan_id = scan_id.clone();
         let catalog = Arc::clone(&catalog);
+        let tracker = tracker.clone();
         tokio::spawn(async move {
-            let mut services: Vec<Service> = Vec::new();
-            let mut findings: Vec<Finding> = Vec::new();
+            // A resumed scan starts with the checkpoint's results (their
+            // JSONL events were written by the run that found them).
+            let (mut services, mut findings) = match &tracker {
+                Some(t) => t.results(),
+                None => (Vec::new(), Vec::new()),
+            };
             while let Some(r) = result_rx.recv().await {
+                if let (Some(t), false) = (&tracker, r.unfinished) {
+                    t.identified(&r.service, &r.findings);
+                }
                 if let Some(s) = sink.as_mut() {
                     let events = jsonl_events(
                         Some(&r.service),
@@ -481,6 +590,21 @@ pub async fn run(
         .unwrap_or_else(|_| (Vec::new(), Vec::new(), None));
     if let Some(w) = watchdog {
         w.abort();
+    }
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
+    // The last checkpoint: where a stopped scan resumes. A complete scan's
+    // is removed once its outputs are written.
+    let mut state_failure = None;
+    if let (Some(c), Some(t)) = (&checkpoint, &tracker) {
+        let state = t.snapshot(&space, &progress.sweep, (&c.digest, &scan_id, &started));
+        if let Err(e) = state.save(&c.path) {
+            state_failure = Some(format!(
+                "cannot write the checkpoint {}: {e}",
+                c.path.display()
+            ));
+        }
     }
 
     let before = findings.len();
@@ -579,6 +703,7 @@ pub async fn run(
     Ok(ScanOutcome {
         report,
         jsonl_failure,
+        state_failure,
     })
 }
 

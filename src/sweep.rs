@@ -29,6 +29,8 @@ pub struct SweepConfig {
     pub timeout: Duration,
     /// Extra attempts for probes that timed out.
     pub retries: u32,
+    /// Positions for `--state` checkpoints, if any (see `state::Tracker`).
+    pub tracker: Option<Arc<crate::state::Tracker>>,
 }
 
 /// Live counters, read by the progress bar and the final report.
@@ -122,7 +124,7 @@ pub async fn run(
         })
     });
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
+    for w in 0..workers {
         let space = Arc::clone(&space);
         let stats = Arc::clone(&stats);
         let next = Arc::clone(&next);
@@ -133,8 +135,15 @@ pub async fn run(
         let mut stopped = stopped_rx.clone();
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(endpoint) = space.nth(j) else { break };
+                let endpoint = {
+                    let _section = cfg.tracker.as_ref().map(|t| t.section());
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(endpoint) = space.nth(j) else { break };
+                    if let Some(t) = &cfg.tracker {
+                        t.claim(w, j);
+                    }
+                    endpoint
+                };
                 if let Some(l) = &limiter {
                     tokio::select! {
                         _ = l.until_ready() => {}
@@ -142,14 +151,20 @@ pub async fn run(
                     }
                 }
                 let state = probe_with_retries(endpoint.socket_addr(), &cfg, &stats).await;
-                stats.probed.fetch_add(1, Ordering::Relaxed);
-                let counter = match state {
-                    PortState::Open => &stats.open,
-                    PortState::Closed => &stats.closed,
-                    PortState::Filtered => &stats.filtered,
-                    PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                {
+                    let _section = cfg.tracker.as_ref().map(|t| t.section());
+                    stats.probed.fetch_add(1, Ordering::Relaxed);
+                    let counter = match state {
+                        PortState::Open => &stats.open,
+                        PortState::Closed => &stats.closed,
+                        PortState::Filtered => &stats.filtered,
+                        PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if let Some(t) = &cfg.tracker {
+                        t.release(w, (state == PortState::Open).then_some(&endpoint));
+                    }
+                }
                 if state == PortState::Open {
                     tracing::debug!(%endpoint, "open");
                 }

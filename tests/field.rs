@@ -602,3 +602,152 @@ fn quiet_means_no_progress_lines() {
     let stderr = slow_scan_stderr(&["--quiet"]);
     assert!(!stderr.contains("progress"), "{stderr}");
 }
+
+/// What must be equal between an uninterrupted and a resumed scan.
+fn essence(doc: &Value) -> (Value, Vec<String>, Vec<String>) {
+    let stats = doc["stats"].clone();
+    let mut services: Vec<String> = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{} {} flink={} {}",
+                s["ip"], s["port"], s["kind"], s["flink"], s["version"]
+            )
+        })
+        .collect();
+    services.sort();
+    let mut findings: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}:{}", f["rule_id"], f["ip"], f["port"]))
+        .collect();
+    findings.sort();
+    (stats, services, findings)
+}
+
+/// A pseudo-random duration in [lo, hi) ms, different each call.
+fn random_ms(lo: u64, hi: u64) -> Duration {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    Duration::from_millis(lo + (t.wrapping_mul(2_654_435_761) >> 7) % (hi - lo))
+}
+
+#[test]
+fn a_sweep_killed_again_and_again_resumes_to_the_uninterrupted_report() {
+    // Listeners on several addresses of one 127.x.0.0/16, all on one port
+    // this test holds: the sweep probes only that port.
+    let first = unique_loopback();
+    let quick = Listener::start(first, 0, close_at_once);
+    let port = quick.port();
+    let mut peers = vec![quick];
+    for _ in 0..3 {
+        peers.push(Listener::start(unique_loopback(), port, close_at_once));
+    }
+    peers.push(Listener::start(
+        unique_loopback(),
+        port,
+        support::peers::fake_rpc,
+    ));
+    let o = first.octets();
+    let range = format!("{}.{}.0.0/16", o[0], o[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = |json: &Path| -> Vec<String> {
+        vec![
+            "scan".into(),
+            "-q".into(),
+            range.clone(),
+            "--ports".into(),
+            port.to_string(),
+            "--json".into(),
+            json.display().to_string(),
+        ]
+    };
+
+    let reference = dir.path().join("reference.json");
+    let (code, _, stderr) = spawn(&base(&reference), None).wait(Duration::from_secs(120));
+    assert_eq!(code, 0, "{stderr}");
+    let want = essence(&load(&reference));
+    assert_eq!(want.0["probed"], 65536);
+    assert_eq!(want.1.len(), peers.len(), "{:?}", want.1);
+
+    // At 4,000 probes/s the sweep takes about 16 s; each run is killed
+    // (SIGKILL, nothing to clean up) after at least one 3 s checkpoint.
+    let state = dir.path().join("scan.state");
+    let out = dir.path().join("resumed.json");
+    let mut kills = 0;
+    for round in 0..8 {
+        let mut a = base(&out);
+        a.extend(["--rate".into(), "4000".into()]);
+        if round == 0 {
+            a.extend(["--state".into(), state.display().to_string()]);
+        } else {
+            a.extend(["--resume".into(), state.display().to_string()]);
+        }
+        let mut run = spawn(&a, None);
+        if kills < 3 {
+            thread::sleep(random_ms(3300, 5500));
+            if run.running() {
+                run.child.kill().unwrap();
+                let _ = run.child.wait();
+                kills += 1;
+                assert!(state.exists(), "no checkpoint after 3 s");
+                assert!(!out.exists(), "a killed run wrote its report");
+                continue;
+            }
+        }
+        let (code, _, stderr) = run.wait(Duration::from_secs(120));
+        assert_eq!(code, 0, "{stderr}");
+        break;
+    }
+    assert_eq!(kills, 3, "the scan ended before it was killed three times");
+    let got = load(&out);
+    assert_eq!(got["scan"]["status"], "complete");
+    assert_eq!(essence(&got), want, "resumed scan differs");
+    assert!(!state.exists(), "a finished scan keeps its checkpoint");
+}
+
+#[test]
+fn resume_refuses_a_different_scan_and_continues_a_stopped_one() {
+    let ip = unique_loopback();
+    let (_ls, ports) = quick_peers(ip, 2);
+    let o = ip.octets();
+    let range = format!("{}.{}.{}.0/24", o[0], o[1], o[2]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let json = dir.path().join("out.json");
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = vec![
+            "scan".into(),
+            "-q".into(),
+            range.clone(),
+            "--ports".into(),
+            ports.clone(),
+            "--json".into(),
+            json.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        spawn(&a, None).wait(Duration::from_secs(60))
+    };
+    let st = state.display().to_string();
+    // 512 probes at 100/s: stopped after 2 s, the checkpoint is kept.
+    let (code, _, stderr) = run(&["--rate", "100", "--max-duration", "2s", "--state", &st]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(load(&json)["scan"]["status"], "max-duration");
+    assert!(state.exists());
+    let (code, _, stderr) = run(&["--seed", "7", "--resume", &st]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("different scan"), "{stderr}");
+    let (code, _, stderr) = run(&["--resume", &dir.path().join("nope").display().to_string()]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = run(&["--resume", &st]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "complete");
+    assert_eq!(doc["stats"]["probed"], 512);
+    assert_eq!(doc["services"].as_array().unwrap().len(), 2);
+}
