@@ -161,12 +161,17 @@ pub fn prepare_checkpoint(
         return Ok(None);
     };
     // An hour's scan must not find out at its first checkpoint.
-    crate::report::atomic::Dest::check(path).map_err(|source| {
+    let dest = crate::report::atomic::Dest::check(path).map_err(|source| {
         crate::state::StateError::Unwritable {
             path: path.display().to_string(),
             source,
         }
     })?;
+    if !matches!(dest, crate::report::atomic::Dest::File(_)) {
+        return Err(crate::state::StateError::NotAFile {
+            path: path.display().to_string(),
+        });
+    }
     let digest = crate::state::digest(plan, space, files);
     let from = if plan.resume || path.exists() {
         Some(State::load(path, &digest)?)

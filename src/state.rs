@@ -50,6 +50,10 @@ pub enum StateError {
         #[source]
         source: crate::report::atomic::DestError,
     },
+    #[error(
+        "--state {path}: must be a regular file (it is replaced atomically at each checkpoint)"
+    )]
+    NotAFile { path: String },
     #[error("{path} is not a flinkscan --state checkpoint (or one of another version): {reason}")]
     Invalid { path: String, reason: String },
     #[error(
@@ -178,23 +182,24 @@ pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> 
     ));
     for f in files {
         match f {
-            Some(p) => hash_path(&mut h, p),
+            Some(p) => hash_path(&mut h, p, 0),
             None => h.update(b"none\n"),
         }
     }
     hex::encode(h.finalize())
 }
 
-/// Names and contents of a file or a directory tree, in name order.
-fn hash_path(h: &mut Sha256, path: &Path) {
+/// Names and contents of a file or a directory tree, in name order (a
+/// symlink loop ends at a fixed depth).
+fn hash_path(h: &mut Sha256, path: &Path, depth: u32) {
     h.update(format!("path {}\n", path.display()));
-    if path.is_dir() {
+    if path.is_dir() && depth < 8 {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         entries.sort();
         for e in entries {
-            hash_path(h, &e);
+            hash_path(h, &e, depth + 1);
         }
     } else {
         match std::fs::read(path) {
