@@ -392,8 +392,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
                 );
             }
         }
-        // An interrupted scan is not a clean one, whatever it found.
-        if let Some(scan::StopReason::Signal(n)) = stop.reason() {
+        // An interrupted scan is not a clean one, whatever it found (a
+        // signal that came after the scan ended changes nothing).
+        if let (Some(scan::StopReason::Signal(n)), "interrupted") =
+            (stop.reason(), report.scan.status.as_str())
+        {
             return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
         let failed = match args.fail_on {

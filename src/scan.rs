@@ -126,8 +126,10 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
                 _ = int.recv() => (2, "SIGINT"),
                 _ = term.recv() => (15, "SIGTERM"),
             };
-            if stop.reason().is_some_and(|r| r != StopReason::MaxDuration) {
-                eprintln!("flinkscan: {name} again: quitting now, outputs not written");
+            // Already stopping (a first signal, or --max-duration): the
+            // operator wants out now.
+            if stop.reason().is_some() {
+                eprintln!("flinkscan: {name} while stopping: quitting now, outputs not written");
                 std::process::exit(128 + number);
             }
             eprintln!(

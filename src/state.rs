@@ -349,3 +349,80 @@ impl Tracker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{Resume, Shard, SpaceInput};
+
+    fn space() -> TargetSpace {
+        let lo = crate::targets::spec::ip_to_u128("127.0.0.0".parse().unwrap());
+        let input = SpaceInput {
+            ranges: vec![(lo, lo + 99)],
+            ..Default::default()
+        };
+        TargetSpace::build(input, &[1], 9, Shard::ALL, false).unwrap()
+    }
+
+    #[test]
+    fn a_checkpoint_holds_what_is_in_flight_pending_and_done() {
+        let space = space();
+        let stats = SweepStats::default();
+        let t = Tracker::new(3, None);
+        for (w, j) in [(0, 0), (1, 1), (2, 2)] {
+            let _s = t.section();
+            t.claim(w, j);
+        }
+        let open = space.nth(1).unwrap();
+        {
+            let _s = t.section();
+            stats.probed.fetch_add(2, Ordering::Relaxed);
+            t.release(0, None);
+            t.release(1, Some(&open));
+        }
+        let s = t.snapshot(&space, &stats, ("d", "id", "t0"));
+        assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
+        assert_eq!(s.pending, vec![open.clone()]);
+        assert_eq!(s.counts.probed, 2);
+        t.identified(&Service::new(open, crate::model::ServiceKind::Unknown), &[]);
+        let s = t.snapshot(&space, &stats, ("d", "id", "t0"));
+        assert!(s.pending.is_empty());
+        assert_eq!(s.services.len(), 1);
+
+        // A resumed space reports positions, not sweep orders.
+        let mut resumed = space.clone();
+        resumed.resume(Resume {
+            first: vec![2],
+            next: 3,
+        });
+        let t = Tracker::new(2, Some(&s));
+        {
+            let _s = t.section();
+            t.claim(0, 0);
+            t.claim(1, 1);
+        }
+        t.release(0, None);
+        let s2 = t.snapshot(&resumed, &stats, ("d", "id", "t0"));
+        assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
+        assert_eq!(s2.services.len(), 1);
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_scan_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let t = Tracker::new(1, None);
+        let s = t.snapshot(&space(), &SweepStats::default(), ("abc", "id", "t0"));
+        s.save(&path).unwrap();
+        assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");
+        assert!(matches!(
+            State::load(&path, "other"),
+            Err(StateError::Mismatch { .. })
+        ));
+        std::fs::write(&path, b"{").unwrap();
+        assert!(matches!(
+            State::load(&path, "abc"),
+            Err(StateError::Invalid { .. })
+        ));
+    }
+}
