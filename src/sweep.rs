@@ -135,15 +135,14 @@ pub async fn run(
         let mut stopped = stopped_rx.clone();
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let endpoint = {
-                    let _section = cfg.tracker.as_ref().map(|t| t.section());
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(endpoint) = space.nth(j) else { break };
-                    if let Some(t) = &cfg.tracker {
-                        t.claim(w, j);
-                    }
-                    endpoint
-                };
+                // Claim and count inside `--state` sections (see state::Tracker).
+                let section = cfg.tracker.as_ref().map(|t| t.section());
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                let Some(endpoint) = space.nth(j) else { break };
+                if let Some(t) = &cfg.tracker {
+                    t.claim(w, j);
+                }
+                drop(section);
                 if let Some(l) = &limiter {
                     tokio::select! {
                         _ = l.until_ready() => {}
@@ -151,20 +150,19 @@ pub async fn run(
                     }
                 }
                 let state = probe_with_retries(endpoint.socket_addr(), &cfg, &stats).await;
-                {
-                    let _section = cfg.tracker.as_ref().map(|t| t.section());
-                    stats.probed.fetch_add(1, Ordering::Relaxed);
-                    let counter = match state {
-                        PortState::Open => &stats.open,
-                        PortState::Closed => &stats.closed,
-                        PortState::Filtered => &stats.filtered,
-                        PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    if let Some(t) = &cfg.tracker {
-                        t.release(w, (state == PortState::Open).then_some(&endpoint));
-                    }
+                let section = cfg.tracker.as_ref().map(|t| t.section());
+                stats.probed.fetch_add(1, Ordering::Relaxed);
+                let counter = match state {
+                    PortState::Open => &stats.open,
+                    PortState::Closed => &stats.closed,
+                    PortState::Filtered => &stats.filtered,
+                    PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(t) = &cfg.tracker {
+                    t.release(w, (state == PortState::Open).then_some(&endpoint));
                 }
+                drop(section);
                 if state == PortState::Open {
                     tracing::debug!(%endpoint, "open");
                 }
