@@ -751,3 +751,55 @@ fn resume_refuses_a_different_scan_and_continues_a_stopped_one() {
     assert_eq!(doc["stats"]["probed"], 512);
     assert_eq!(doc["services"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_sigterm_checkpoint_resumes_to_a_complete_scan() {
+    let ip = unique_loopback();
+    let (_ls, ports) = quick_peers(ip, 2);
+    let o = ip.octets();
+    let range = format!("{}.{}.{}.0/24", o[0], o[1], o[2]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let json = dir.path().join("out.json");
+    let a = |flag: &str, rate: &str| -> Vec<String> {
+        [
+            "scan",
+            "-q",
+            &range,
+            "--ports",
+            &ports,
+            "--rate",
+            rate,
+            "--json",
+            &json.display().to_string(),
+            flag,
+            &state.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // 512 probes at 50/s: about 10 s; SIGTERM after the first checkpoint.
+    let mut run = spawn(&a("--state", "50"), None);
+    wait_until(Duration::from_secs(30), "the first checkpoint", || {
+        state.exists()
+    });
+    assert!(run.running());
+    run.signal("TERM");
+    let (code, _, stderr) = run.wait(Duration::from_secs(30));
+    assert_eq!(code, 143, "{stderr}");
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "interrupted");
+    let first_id = doc["scan"]["id"].clone();
+    assert!(doc["stats"]["probed"].as_u64().unwrap() < 512);
+
+    let (code, _, stderr) = spawn(&a("--resume", "5000"), None).wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "complete");
+    assert_eq!(doc["scan"]["id"], first_id, "a resumed scan keeps its id");
+    assert_eq!(doc["stats"]["probed"], 512);
+    assert_eq!(doc["stats"]["open"], 2);
+    assert_eq!(doc["services"].as_array().unwrap().len(), 2);
+    assert!(!state.exists());
+}
