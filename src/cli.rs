@@ -30,6 +30,7 @@ Examples:
   flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
   flinkscan scan -i targets.txt --dry-run                    # list what would be probed
   naabu -host 10.20.0.0/16 -p 8081 -silent | flinkscan scan -i - --jsonl findings.jsonl
+  flinkscan scan -i targets.txt --state nightly.state --max-duration 5h   # a cut-short run continues next time
 
 Targets: IPv4/IPv6 addresses, CIDRs (10.0.0.0/8), ranges (10.0.0.1-10.0.0.9 or 10.0.0.1-9),
 hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Files given with
@@ -215,7 +216,7 @@ pub struct ScanArgs {
 
     /// Checkpoint the scan to FILE every 3 s (atomically) and when it stops early; if FILE
     /// holds a checkpoint of this same scan, continue from it. Removed when the scan completes.
-    #[arg(long, value_name = "FILE", help_heading = "Speed")]
+    #[arg(long, value_name = "FILE", help_heading = "Checkpoints")]
     pub state: Option<PathBuf>,
 
     /// Continue the scan checkpointed in FILE (after SIGKILL, SIGTERM, --max-duration or a
@@ -224,7 +225,7 @@ pub struct ScanArgs {
         long,
         value_name = "FILE",
         conflicts_with = "state",
-        help_heading = "Speed"
+        help_heading = "Checkpoints"
     )]
     pub resume: Option<PathBuf>,
 
