@@ -174,6 +174,14 @@ pub fn prepare_checkpoint(
             path: path.display().to_string(),
         });
     }
+    for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
+        if out.dest.identity() == dest.identity() {
+            return Err(crate::state::StateError::Clash {
+                path: path.display().to_string(),
+                output: out.to_string(),
+            });
+        }
+    }
     let digest = crate::state::digest(plan, space, files);
     let from = if plan.resume || path.exists() {
         Some(State::load(path, &digest)?)

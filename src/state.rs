@@ -54,6 +54,8 @@ pub enum StateError {
         "--state {path}: must be a regular file (it is replaced atomically at each checkpoint)"
     )]
     NotAFile { path: String },
+    #[error("--state {path} and {output} name the same file; give the checkpoint its own")]
+    Clash { path: String, output: String },
     #[error("{path} is not a flinkscan --state checkpoint (or one of another version): {reason}")]
     Invalid { path: String, reason: String },
     #[error(

@@ -783,6 +783,9 @@ fn resume_refuses_a_different_scan_and_continues_a_stopped_one() {
     assert!(stderr.contains("different scan"), "{stderr}");
     let (code, _, stderr) = run(&["--resume", &dir.path().join("nope").display().to_string()]);
     assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = run(&["--state", &json.display().to_string()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("same file"), "{stderr}");
     let (code, _, stderr) = run(&["--resume", &st]);
     assert_eq!(code, 0, "{stderr}");
     let doc = load(&json);
