@@ -386,8 +386,8 @@ pub async fn run(
                 loop {
                     tokio::time::sleep(crate::state::CHECKPOINT_EVERY).await;
                     let state = t.snapshot(&space, &stats, (&id.0, &id.1, &id.2));
-                    let path = path.clone();
-                    let saved = tokio::task::spawn_blocking(move || state.save(&path)).await;
+                    let (path, t) = (path.clone(), Arc::clone(&t));
+                    let saved = tokio::task::spawn_blocking(move || t.save(&state, &path)).await;
                     if let Ok(Err(e)) = saved {
                         tracing::warn!(error = %e, "cannot write the --state checkpoint");
                     }
@@ -614,7 +614,7 @@ pub async fn run(
     let mut state_failure = None;
     if let (Some(c), Some(t)) = (&checkpoint, &tracker) {
         let state = t.snapshot(&space, &progress.sweep, (&c.digest, &scan_id, &started));
-        if let Err(e) = state.save(&c.path) {
+        if let Err(e) = t.save_last(&state, &c.path) {
             state_failure = Some(format!(
                 "cannot write the checkpoint {}: {e}",
                 c.path.display()

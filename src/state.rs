@@ -152,6 +152,10 @@ impl State {
     }
 }
 
+fn poisoned() -> std::io::Error {
+    std::io::Error::other("a checkpoint write panicked")
+}
+
 /// The digest of what defines a scan's probes: the plan's target, port
 /// and probe options, the resolved space, the probe and advisory files.
 pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> String {
@@ -222,6 +226,9 @@ pub struct Tracker {
     /// One past the highest sweep order claimed: every order below it was.
     claimed: AtomicU64,
     results: Mutex<Results>,
+    /// Held while a checkpoint is written; true once the last one is, so
+    /// a periodic write still under way can never land after it.
+    written_last: Mutex<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -250,6 +257,7 @@ impl Tracker {
             lock: RwLock::new(()),
             slots: (0..workers.max(1)).map(|_| AtomicU64::new(IDLE)).collect(),
             claimed: AtomicU64::new(0),
+            written_last: Mutex::new(false),
             results: Mutex::new(results),
         }
     }
@@ -304,6 +312,22 @@ impl Tracker {
             .lock()
             .map(|r| r.pending.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Write a periodic checkpoint, unless the last one is written.
+    pub fn save(&self, state: &State, path: &Path) -> std::io::Result<()> {
+        let last = self.written_last.lock().map_err(|_| poisoned())?;
+        if *last {
+            return Ok(());
+        }
+        state.save(path)
+    }
+
+    /// Write the scan's last checkpoint; later periodic ones are dropped.
+    pub fn save_last(&self, state: &State, path: &Path) -> std::io::Result<()> {
+        let mut last = self.written_last.lock().map_err(|_| poisoned())?;
+        *last = true;
+        state.save(path)
     }
 
     /// A consistent checkpoint (`id`: digest, scan id, start time).
@@ -421,6 +445,11 @@ mod tests {
             State::load(&path, "other"),
             Err(StateError::Mismatch { .. })
         ));
+        // A periodic write that comes after the last one changes nothing.
+        let later = t.snapshot(&space(), &SweepStats::default(), ("abc", "late", "t0"));
+        t.save_last(&s, &path).unwrap();
+        t.save(&later, &path).unwrap();
+        assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");
         std::fs::write(&path, b"{").unwrap();
         assert!(matches!(
             State::load(&path, "abc"),
