@@ -15,7 +15,11 @@ Exit codes:
   1  scan finished; at least one finding at or above --fail-on
   2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
   3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
-     every target failed to resolve, ...";
+     every target failed to resolve, ...
+  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
+     flight got up to 10 s, then every output was written with scan status \"interrupted\" and the
+     open ports left unfinished listed (scan.cut_short, scan.not_identified). A second signal quits
+     at once (no output is left half-written). Exit 3 wins over these, these over 1.";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
@@ -25,6 +29,8 @@ Examples:
   flinkscan scan 127.0.0.1 --rules 'FLINK-TLS-*'             # only the TLS audit rules
   flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
   flinkscan scan -i targets.txt --dry-run                    # list what would be probed
+  naabu -host 10.20.0.0/16 -p 8081 -silent | flinkscan scan -i - --jsonl findings.jsonl
+  flinkscan scan -i targets.txt --state nightly.state --max-duration 5h   # a cut-short run continues next time
 
 Targets: IPv4/IPv6 addresses, CIDRs (10.0.0.0/8), ranges (10.0.0.1-10.0.0.9 or 10.0.0.1-9),
 hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Files given with
@@ -137,7 +143,8 @@ pub struct ScanArgs {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Read targets from FILE (one or more specs per line, # comments). Repeatable.
+    /// Read targets from FILE, or from standard input with `-` (one or more specs per line,
+    /// # comments). Repeatable.
     #[arg(
         short = 'i',
         long = "input",
@@ -150,7 +157,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SPEC", help_heading = "Targets")]
     pub exclude: Vec<String>,
 
-    /// Read exclusions from FILE. Repeatable.
+    /// Read exclusions from FILE (or `-`: standard input, if -i does not read it). Repeatable.
     #[arg(long, value_name = "FILE", help_heading = "Targets")]
     pub exclude_file: Vec<PathBuf>,
 
@@ -219,6 +226,21 @@ pub struct ScanArgs {
     /// Open ports identified and checked at once (at least 1).
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = parse_concurrency, help_heading = "Speed")]
     pub identify_concurrency: usize,
+
+    /// Checkpoint the scan to FILE every 3 s (atomically) and when it stops early; if FILE
+    /// holds a checkpoint of this same scan, continue from it. Removed when the scan completes.
+    #[arg(long, value_name = "FILE", help_heading = "Checkpoints")]
+    pub state: Option<PathBuf>,
+
+    /// Continue the scan checkpointed in FILE (after SIGKILL, SIGTERM, --max-duration or a
+    /// reboot); give the same targets and options as the first run. Checkpoints go on to FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "state",
+        help_heading = "Checkpoints"
+    )]
+    pub resume: Option<PathBuf>,
 
     /// Stop the whole scan after this long and report what was found (status max-duration).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Speed")]

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod scan;
+pub mod state;
 pub mod sweep;
 pub mod targets;
 pub mod tls;

@@ -344,12 +344,17 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        let stop = scan::Stop::default();
+        if !args.dry_run {
+            // Before name resolution, so a SIGTERM is never ignored (PID 1).
+            scan::listen_for_signals(&stop).context("installing the SIGINT/SIGTERM handler")?;
+        }
         // A proxy that is down or refuses the credentials stops the scan
         // here, before any target is probed.
         if let (Some(proxy), false) = (&plan.proxy, args.dry_run) {
             flinkscan::net::use_proxy(proxy.clone(), plan.probe_timeout).await?;
         }
-        let (space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
+        let (mut space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
             scan::ScanError::Targets(t) => anyhow::Error::new(Usage(t.to_string())),
             other => anyhow::Error::new(other),
         })?;
@@ -357,19 +362,29 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             dry_run(&space, &notices)?;
             return Ok(EXIT_CLEAN);
         }
+        // The baseline needs to know which endpoints this scan probed
+        // (all of them, also before a resume).
+        let probe_space = baseline_report.as_ref().map(|_| space.clone());
+        let checkpoint = scan::prepare_checkpoint(
+            &plan,
+            &mut space,
+            &[args.probes.as_deref(), args.advisories.as_deref()],
+        )
+        .map_err(|e| Usage(e.to_string()))?;
         let progress = Arc::new(Progress::default());
         let bar = progress_bar(&space, &progress, plan.progress);
-        // The baseline needs to know which endpoints this scan probed.
-        let probe_space = baseline_report.as_ref().map(|_| space.clone());
         let scan::ScanOutcome {
             mut report,
             jsonl_failure,
+            state_failure,
         } = scan::run(
             &plan,
             space,
             notices,
             Arc::clone(&catalog),
             Arc::clone(&progress),
+            stop.clone(),
+            checkpoint,
         )
         .await?;
         if let Some((bar, ticker)) = bar {
@@ -380,9 +395,35 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             apply_baseline(&mut report, base, space, &plan);
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
+        failures.extend(state_failure);
         failures.extend(write_outputs(&plan, args, &report, &catalog));
         if !failures.is_empty() {
             return Err(OutputsFailed(failures).into());
+        }
+        if let Some(path) = &plan.state {
+            if report.scan.status == "complete" {
+                // Done and written: the next run with this --state starts afresh.
+                if let Err(e) = std::fs::remove_file(path) {
+                    return Err(OutputsFailed(vec![format!(
+                        "cannot remove the finished checkpoint {}: {e}",
+                        path.display()
+                    )])
+                    .into());
+                }
+            } else if !args.quiet {
+                eprintln!(
+                    "flinkscan: checkpoint kept in {}: run the same command with --resume {} to continue",
+                    flinkscan::untrusted::shown(&path.display().to_string()),
+                    flinkscan::untrusted::shown(&path.display().to_string())
+                );
+            }
+        }
+        // An interrupted scan is not a clean one, whatever it found (a
+        // signal that came after the scan ended changes nothing).
+        if let (Some(scan::StopReason::Signal(n)), "interrupted") =
+            (stop.reason(), report.scan.status.as_str())
+        {
+            return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
         let failed = match args.fail_on {
             Some(threshold) => report
@@ -456,13 +497,32 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
     Ok(())
 }
 
+/// How often a progress line goes to a stderr that is not a terminal.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Progress on stderr: a bar on a terminal; in cron or Kubernetes logs,
+/// where a bar would be a stream of control characters, one plain line
+/// every [`PROGRESS_LINE_EVERY`].
 fn progress_bar(
     space: &TargetSpace,
     progress: &Arc<Progress>,
     enabled: bool,
 ) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
-    if !enabled || !std::io::stderr().is_terminal() {
+    if !enabled {
         return None;
+    }
+    if !std::io::stderr().is_terminal() {
+        let total = space.len();
+        let progress = Arc::clone(progress);
+        let ticker = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(PROGRESS_LINE_EVERY).await;
+                let line = progress_line(&progress, total, started.elapsed());
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        });
+        return Some((indicatif::ProgressBar::hidden(), ticker));
     }
     let bar = indicatif::ProgressBar::new(space.len());
     let style = indicatif::ProgressStyle::with_template(
@@ -488,6 +548,29 @@ fn progress_bar(
         })
     };
     Some((bar, ticker))
+}
+
+/// `flinkscan: progress: 512/1024 probes (50%), 100/s, 1 open, 1 identified, 0 findings, ETA 5s`
+fn progress_line(progress: &Progress, total: u64, elapsed: Duration) -> String {
+    let s = &progress.sweep;
+    let done = s.probed.load(Ordering::Relaxed);
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    let eta = if rate >= 1.0 {
+        let left = total.saturating_sub(done) as f64 / rate;
+        humantime::format_duration(Duration::from_secs(left.ceil() as u64)).to_string()
+    } else {
+        "unknown".into()
+    };
+    format!(
+        "flinkscan: progress: {done}/{total} probes ({}%), {}/s, {} open, {} identified, {} findings, ETA {eta}",
+        (u128::from(done) * 100)
+            .checked_div(u128::from(total))
+            .unwrap_or(100),
+        rate.round() as u64,
+        s.open.load(Ordering::Relaxed),
+        progress.identified.load(Ordering::Relaxed),
+        progress.findings.load(Ordering::Relaxed)
+    )
 }
 
 /// Write every report; return what failed (flag, path and error), never

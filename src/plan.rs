@@ -93,13 +93,10 @@ pub struct ScanPlan {
     pub jsonl: Option<Output>,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
-}
-
-fn read_file(path: &PathBuf) -> Result<String, TargetError> {
-    std::fs::read_to_string(path).map_err(|source| TargetError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    /// `--state` or `--resume`: where checkpoints go.
+    pub state: Option<PathBuf>,
+    /// `--resume`: the checkpoint must exist.
+    pub resume: bool,
 }
 
 /// Parse command-line tokens and files into specs, collecting every error.
@@ -113,8 +110,8 @@ fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, Targ
         }
     }
     for f in files {
-        let text = read_file(f)?;
-        match parse_lines(&f.display().to_string(), &text) {
+        let (name, text) = crate::targets::read_input(f)?;
+        match parse_lines(&name, &text) {
             Ok(mut s) => specs.append(&mut s),
             Err(mut e) => errors.append(&mut e),
         }
@@ -127,6 +124,15 @@ fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, Targ
 }
 
 pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<ScanPlan, PlanError> {
+    let stdin_uses = args
+        .input
+        .iter()
+        .chain(&args.exclude_file)
+        .filter(|p| p.as_os_str() == "-")
+        .count();
+    if stdin_uses > 1 {
+        return Err(TargetError::StdinTwice.into());
+    }
     let targets = collect_specs(&args.targets, &args.input)?;
     if targets.is_empty() {
         return Err(TargetError::Empty.into());
@@ -196,6 +202,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         jsonl,
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
+        state: args.resume.clone().or_else(|| args.state.clone()),
+        resume: args.resume.is_some(),
     })
 }
 

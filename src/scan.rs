@@ -19,6 +19,7 @@ use crate::model::{Endpoint, Finding, Notice, Service, ServiceKind};
 use crate::plan::ScanPlan;
 use crate::report::jsonl::{self, JsonlSink};
 use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
+use crate::state::{State, Tracker};
 use crate::sweep::{self, SweepConfig, SweepStats};
 use crate::targets::resolve::resolve_all;
 use crate::targets::spec::ip_to_u128;
@@ -41,6 +42,163 @@ pub enum ScanError {
         .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
     )]
     NothingResolved(Vec<crate::targets::resolve::ResolveError>),
+}
+
+/// Why a scan stopped before its sweep ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--max-duration` elapsed.
+    MaxDuration,
+    /// SIGINT (2) or SIGTERM (15): the signal number.
+    Signal(i32),
+}
+
+impl StopReason {
+    /// The report's `scan.status`.
+    pub fn status(self) -> &'static str {
+        match self {
+            StopReason::MaxDuration => "max-duration",
+            StopReason::Signal(_) => "interrupted",
+        }
+    }
+}
+
+/// In-flight identification gets this long after SIGINT or SIGTERM, so the
+/// outputs are written well inside Kubernetes' default 30 s between SIGTERM
+/// and SIGKILL (`terminationGracePeriodSeconds`).
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(10);
+
+/// The scan's stop switch: an atomic flag for the hot loops and a watch
+/// channel for tasks that wait (rate limiter, identification slots).
+#[derive(Debug, Clone)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    reason: tokio::sync::watch::Sender<Option<StopReason>>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            flag: Arc::default(),
+            reason: tokio::sync::watch::Sender::new(None),
+        }
+    }
+}
+
+impl Stop {
+    /// Stop the scan; the first reason wins.
+    pub fn stop(&self, why: StopReason) {
+        self.reason.send_if_modified(|r| {
+            if r.is_some() {
+                return false;
+            }
+            *r = Some(why);
+            true
+        });
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.reason.borrow()
+    }
+
+    /// Resolves once the scan is stopped (at once if it already is).
+    pub async fn stopped(&self) {
+        let mut rx = self.reason.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+}
+
+/// Turn SIGINT and SIGTERM into a stop: the first stops starting probes and
+/// lets the scan write every output; the second exits at once with
+/// 128 + signal (outputs are renamed into place whole or not at all, and a
+/// temporary file left behind is hidden: `.NAME.*.partial`). Installing the
+/// handler also makes SIGTERM work when flinkscan is PID 1 in a container,
+/// where the kernel drops signals that have no handler.
+pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let (number, name) = tokio::select! {
+                _ = int.recv() => (2, "SIGINT"),
+                _ = term.recv() => (15, "SIGTERM"),
+            };
+            // Already stopping (a first signal, or --max-duration): the
+            // operator wants out now.
+            if stop.reason().is_some() {
+                eprintln!("flinkscan: {name} while stopping: quitting now, outputs not written");
+                std::process::exit(128 + number);
+            }
+            eprintln!(
+                "flinkscan: {name}: stopping; identification in flight gets up to {} s, then \
+                 every output is written (send it again to quit at once)",
+                SIGNAL_GRACE.as_secs()
+            );
+            stop.stop(StopReason::Signal(number));
+        }
+    });
+    Ok(())
+}
+
+/// `--state`/`--resume`: where checkpoints go, what they must match, and
+/// the one this run continues from.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub path: std::path::PathBuf,
+    pub digest: String,
+    pub from: Option<State>,
+}
+
+/// Read the checkpoint for this scan, if `--state` or `--resume` names
+/// one, and point the space at where it stopped.
+pub fn prepare_checkpoint(
+    plan: &ScanPlan,
+    space: &mut TargetSpace,
+    files: &[Option<&std::path::Path>],
+) -> Result<Option<Checkpoint>, crate::state::StateError> {
+    let Some(path) = &plan.state else {
+        return Ok(None);
+    };
+    // An hour's scan must not find out at its first checkpoint.
+    let dest = crate::report::atomic::Dest::check(path).map_err(|source| {
+        crate::state::StateError::Unwritable {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    if !matches!(dest, crate::report::atomic::Dest::File(_)) {
+        return Err(crate::state::StateError::NotAFile {
+            path: path.display().to_string(),
+        });
+    }
+    for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
+        if out.dest.identity() == dest.identity() {
+            return Err(crate::state::StateError::Clash {
+                path: path.display().to_string(),
+                output: out.to_string(),
+            });
+        }
+    }
+    let digest = crate::state::digest(plan, space, files);
+    let from = if plan.resume || path.exists() {
+        Some(State::load(path, &digest)?)
+    } else {
+        None
+    };
+    if let Some(s) = &from {
+        space.resume(crate::targets::Resume {
+            first: s.in_flight.clone(),
+            next: s.next,
+        });
+    }
+    Ok(Some(Checkpoint {
+        path: path.clone(),
+        digest,
+        from,
+    }))
 }
 
 /// Live counters for the progress bar.
@@ -112,6 +270,16 @@ fn spec_texts(specs: &[Spec]) -> Vec<String> {
 struct PortResult {
     service: Service,
     findings: Vec<Finding>,
+    /// Cut short or never started: reported, but still to identify for a
+    /// `--state` checkpoint.
+    unfinished: bool,
+}
+
+/// Open ports a stopped scan did not finish with.
+#[derive(Debug, Default)]
+struct Unfinished {
+    cut_short: Vec<String>,
+    not_identified: Vec<String>,
 }
 
 /// A finished scan. A `--jsonl` stream that failed did not stop it: the
@@ -120,6 +288,8 @@ struct PortResult {
 pub struct ScanOutcome {
     pub report: ScanReport,
     pub jsonl_failure: Option<ScanError>,
+    /// The final `--state` checkpoint could not be written.
+    pub state_failure: Option<String>,
 }
 
 /// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
@@ -129,19 +299,31 @@ pub async fn run(
     mut notices: Vec<Notice>,
     catalog: Arc<Catalog>,
     progress: Arc<Progress>,
+    stop: Stop,
+    mut checkpoint: Option<Checkpoint>,
 ) -> Result<ScanOutcome, ScanError> {
     let started_at = Instant::now();
-    let started = report::now_rfc3339();
-    let scan_id = uuid::Uuid::new_v4().to_string();
+    let from = checkpoint.as_mut().and_then(|c| c.from.take());
+    // A resumed scan is the same scan: same id and start in every output.
+    let (scan_id, started) = match &from {
+        Some(s) => (s.scan_id.clone(), s.started.clone()),
+        None => (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
+    };
+    if let Some(s) = &from {
+        s.counts.restore(&progress.sweep);
+    }
     let space = Arc::new(space);
-    let stop = Arc::new(AtomicBool::new(false));
 
     let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
+    let tracker = checkpoint
+        .as_ref()
+        .map(|_| Arc::new(Tracker::new(concurrency, from.as_ref())));
     let sweep_cfg = SweepConfig {
         concurrency,
         rate: plan.rate.and_then(std::num::NonZeroU32::new),
         timeout: plan.timeout,
         retries: plan.retries,
+        tracker: tracker.clone(),
     };
     let id_cfg = IdentifyConfig {
         timeout: plan.probe_timeout,
@@ -170,69 +352,97 @@ pub async fn run(
     }
 
     let mut sink = match &plan.jsonl {
-        Some(out) => Some(JsonlSink::open(&out.dest).map_err(|source| output_err(out, source))?),
+        Some(out) => Some(
+            JsonlSink::open(&out.dest, from.is_some()).map_err(|source| output_err(out, source))?,
+        ),
         None => None,
     };
 
     let (open_tx, mut open_rx) = mpsc::channel::<Endpoint>(1024);
     let (result_tx, mut result_rx) = mpsc::channel::<PortResult>(256);
 
+    // Open ports the checkpoint had not identified go first.
+    if let Some(t) = &tracker {
+        let pending = t.pending();
+        let tx = open_tx.clone();
+        tokio::spawn(async move {
+            for ep in pending {
+                if tx.send(ep).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let checkpointer = match (&checkpoint, &tracker) {
+        (Some(c), Some(t)) => {
+            let (path, t, space, stats) = (
+                c.path.clone(),
+                Arc::clone(t),
+                Arc::clone(&space),
+                Arc::clone(&progress.sweep),
+            );
+            let id = (c.digest.clone(), scan_id.clone(), started.clone());
+            Some(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(crate::state::CHECKPOINT_EVERY).await;
+                    let state = t.snapshot(&space, &stats, (&id.0, &id.1, &id.2));
+                    let (path, t) = (path.clone(), Arc::clone(&t));
+                    let saved = tokio::task::spawn_blocking(move || t.save(&state, &path)).await;
+                    if let Ok(Err(e)) = saved {
+                        tracing::warn!(error = %e, "cannot write the --state checkpoint");
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
+
     let sweeper = tokio::spawn(sweep::run(
         Arc::clone(&space),
         sweep_cfg,
         Arc::clone(&progress.sweep),
         open_tx,
-        Arc::clone(&stop),
+        Arc::clone(&stop.flag),
     ));
 
-    // Stop conditions: --max-duration and Ctrl-C both end the sweep early
-    // and still write every report.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let status = Arc::new(std::sync::Mutex::new("complete"));
-    let watchdog = {
-        let stop = Arc::clone(&stop);
-        let status = Arc::clone(&status);
-        let max = plan.max_duration;
+    // --max-duration ends the sweep early like a signal does, and every
+    // report is still written.
+    let watchdog = plan.max_duration.map(|max| {
+        let stop = stop.clone();
         tokio::spawn(async move {
-            let deadline = async {
-                match max {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let why = tokio::select! {
-                _ = deadline => "max-duration",
-                _ = tokio::signal::ctrl_c() => "interrupted",
-            };
-            if let Ok(mut s) = status.lock() {
-                *s = why;
-            }
-            stop.store(true, Ordering::Relaxed);
-            let _ = stop_tx.send(true);
+            tokio::time::sleep(max).await;
+            stop.stop(StopReason::MaxDuration);
         })
-    };
+    });
 
     // Identification slots: bounded, each port handled by one task that
     // talks to it strictly sequentially.
-    // After --max-duration or Ctrl-C, in-flight identification gets this
-    // long to finish; what is still running then is reported as cut short.
-    let grace = plan.probe_timeout.min(Duration::from_secs(2));
     let identifier = {
         let progress = Arc::clone(&progress);
         let slot_count = plan.identify_concurrency;
-        let mut stop_rx = stop_rx.clone();
+        let probe_timeout = plan.probe_timeout;
+        let stop = stop.clone();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(slot_count));
             let mut tasks = tokio::task::JoinSet::new();
             let in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<Endpoint>>> =
                 Arc::default();
+            // Open ports the scan stopped before identifying.
+            let mut not_started: Vec<Endpoint> = Vec::new();
             loop {
                 let endpoint = tokio::select! {
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
-                    _ = stop_rx.wait_for(|s| *s) => break,
+                    _ = stop.stopped() => break,
                 };
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    break;
+                let permit = tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    _ = stop.stopped() => {
+                        not_started.push(endpoint);
+                        break;
+                    }
                 };
                 let id_cfg = id_cfg.clone();
                 let ctx = ctx.clone();
@@ -272,6 +482,7 @@ pub async fn run(
                         .send(PortResult {
                             service,
                             findings: out.findings,
+                            unfinished: false,
                         })
                         .await;
                     drop(permit);
@@ -284,16 +495,35 @@ pub async fn run(
                 let drain = async { while tasks.join_next().await.is_some() {} };
                 tokio::select! {
                     _ = drain => true,
-                    _ = stop_rx.wait_for(|s| *s) => false,
+                    _ = stop.stopped() => false,
                 }
             };
             if !finished {
-                // Stopped: in-flight work gets a bounded grace period.
-                let drain = async { while tasks.join_next().await.is_some() {} };
-                if tokio::time::timeout(grace, drain).await.is_err() {
-                    tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
-                }
+                // Stopped: in-flight work gets a bounded grace period (a
+                // signal gets longer: the operator waits for the reports),
+                // while the open ports the sweep still hands over are kept
+                // until it has ended (within one connect timeout).
+                let grace = match stop.reason() {
+                    Some(StopReason::Signal(_)) => SIGNAL_GRACE,
+                    _ => probe_timeout.min(Duration::from_secs(2)),
+                };
+                let drain = async {
+                    if tokio::time::timeout(grace, async {
+                        while tasks.join_next().await.is_some() {}
+                    })
+                    .await
+                    .is_err()
+                    {
+                        tasks.abort_all();
+                        while tasks.join_next().await.is_some() {}
+                    }
+                };
+                let rest = async {
+                    while let Some(ep) = open_rx.recv().await {
+                        not_started.push(ep);
+                    }
+                };
+                tokio::join!(drain, rest);
             }
             // Open ports whose identification was cut short, or whose task
             // failed, still count: never lose a port from the report.
@@ -306,17 +536,28 @@ pub async fn run(
             } else {
                 "identification cut short by the end of the scan"
             };
-            for endpoint in left {
+            let unfinished = Unfinished {
+                cut_short: left.iter().map(Endpoint::authority).collect(),
+                not_identified: not_started.iter().map(Endpoint::authority).collect(),
+            };
+            let not_started = not_started.into_iter().map(|ep| {
+                (
+                    ep,
+                    "open, not identified: the scan stopped before its turn came",
+                )
+            });
+            for (endpoint, why) in left.into_iter().map(|ep| (ep, why)).chain(not_started) {
                 let mut service = crate::model::Service::new(endpoint, ServiceKind::Unknown);
                 service.errors.push(why.into());
                 let _ = result_tx
                     .send(PortResult {
                         service,
                         findings: Vec::new(),
+                        unfinished: true,
                     })
                     .await;
             }
-            ctx
+            (ctx, unfinished)
         })
     };
 
@@ -325,10 +566,18 @@ pub async fn run(
     let collector = {
         let scan_id = scan_id.clone();
         let catalog = Arc::clone(&catalog);
+        let tracker = tracker.clone();
         tokio::spawn(async move {
-            let mut services: Vec<Service> = Vec::new();
-            let mut findings: Vec<Finding> = Vec::new();
+            // A resumed scan starts with the checkpoint's results (their
+            // JSONL events were written by the run that found them).
+            let (mut services, mut findings) = match &tracker {
+                Some(t) => t.results(),
+                None => (Vec::new(), Vec::new()),
+            };
             while let Some(r) = result_rx.recv().await {
+                if let (Some(t), false) = (&tracker, r.unfinished) {
+                    t.identified(&r.service, &r.findings);
+                }
                 if let Some(s) = sink.as_mut() {
                     let events = jsonl_events(
                         Some(&r.service),
@@ -347,11 +596,31 @@ pub async fn run(
     };
 
     let _ = sweeper.await;
-    let ctx = identifier.await.ok();
+    let (ctx, unfinished) = match identifier.await {
+        Ok((ctx, unfinished)) => (Some(ctx), unfinished),
+        Err(_) => (None, Unfinished::default()),
+    };
     let (mut services, mut findings, mut sink) = collector
         .await
         .unwrap_or_else(|_| (Vec::new(), Vec::new(), None));
-    watchdog.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    if let Some(c) = checkpointer {
+        c.abort();
+    }
+    // The last checkpoint: where a stopped scan resumes. A complete scan's
+    // is removed once its outputs are written.
+    let mut state_failure = None;
+    if let (Some(c), Some(t)) = (&checkpoint, &tracker) {
+        let state = t.snapshot(&space, &progress.sweep, (&c.digest, &scan_id, &started));
+        if let Err(e) = t.save_last(&state, &c.path) {
+            state_failure = Some(format!(
+                "cannot write the checkpoint {}: {e}",
+                c.path.display()
+            ));
+        }
+    }
 
     let before = findings.len();
     let seen: Vec<_> = services.iter().map(correlated_view).collect();
@@ -389,9 +658,10 @@ pub async fn run(
         let lines = s.lines();
         if let Err(source) = s.finish() {
             let message = match out.dest {
-                crate::report::atomic::Dest::File(_) => {
-                    format!("output failed, the file was not written: {source}")
-                }
+                crate::report::atomic::Dest::File(_) => format!(
+                    "writing failed after {lines} events, which the file holds (whole lines); \
+                     the rest is missing from it: {source}"
+                ),
                 _ => format!("stream broke after {lines} events, the rest of it is lost: {source}"),
             };
             notices.push(Notice {
@@ -411,7 +681,7 @@ pub async fn run(
     }
 
     let st = &progress.sweep;
-    let status = status.lock().map(|s| *s).unwrap_or("complete");
+    let status = stop.reason().map_or("complete", StopReason::status);
     let mut report = ScanReport {
         tool: ToolInfo::default(),
         scan: ScanMeta {
@@ -429,6 +699,8 @@ pub async fn run(
             addresses: space.addresses().to_string(),
             probes_total: space.total(),
             probes_shard: space.len(),
+            cut_short: unfinished.cut_short,
+            not_identified: unfinished.not_identified,
         },
         stats: Stats {
             probed: st.probed.load(Ordering::Relaxed),
@@ -446,6 +718,7 @@ pub async fn run(
     Ok(ScanOutcome {
         report,
         jsonl_failure,
+        state_failure,
     })
 }
 

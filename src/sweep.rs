@@ -29,6 +29,8 @@ pub struct SweepConfig {
     pub timeout: Duration,
     /// Extra attempts for probes that timed out.
     pub retries: u32,
+    /// Positions for `--state` checkpoints, if any (see `state::Tracker`).
+    pub tracker: Option<Arc<crate::state::Tracker>>,
 }
 
 /// Live counters, read by the progress bar and the final report.
@@ -117,8 +119,21 @@ pub async fn run(
     let workers = cfg
         .concurrency
         .clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
+    // A probe waiting for the rate limiter must notice the stop flag too
+    // (`--rate 100 --max-duration 3s` ran 17 s), so one task turns the flag
+    // into a wakeup for the waiters.
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    let stop_watch = limiter.as_ref().map(|_| {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = stopped_tx.send(true);
+        })
+    });
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
+    for w in 0..workers {
         let space = Arc::clone(&space);
         let stats = Arc::clone(&stats);
         let next = Arc::clone(&next);
@@ -126,14 +141,25 @@ pub async fn run(
         let limiter = limiter.clone();
         let stop = Arc::clone(&stop);
         let cfg = cfg.clone();
+        let mut stopped = stopped_rx.clone();
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
+                // Claim and count inside `--state` sections (see state::Tracker).
+                let section = cfg.tracker.as_ref().map(|t| t.section());
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(endpoint) = space.nth(j) else { break };
+                if let Some(t) = &cfg.tracker {
+                    t.claim(w, j);
+                }
+                drop(section);
                 if let Some(l) = &limiter {
-                    l.until_ready().await;
+                    tokio::select! {
+                        _ = l.until_ready() => {}
+                        _ = stopped.wait_for(|s| *s) => break,
+                    }
                 }
                 let state = probe_with_retries(endpoint.socket_addr(), &cfg, &stats).await;
+                let section = cfg.tracker.as_ref().map(|t| t.section());
                 stats.probed.fetch_add(1, Ordering::Relaxed);
                 let counter = match state {
                     PortState::Open => &stats.open,
@@ -142,6 +168,10 @@ pub async fn run(
                     PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(t) = &cfg.tracker {
+                    t.release(w, (state == PortState::Open).then_some(&endpoint));
+                }
+                drop(section);
                 if state == PortState::Open {
                     tracing::debug!(%endpoint, "open");
                 }
@@ -153,6 +183,9 @@ pub async fn run(
     }
     drop(open_tx);
     while tasks.join_next().await.is_some() {}
+    if let Some(w) = stop_watch {
+        w.abort();
+    }
 }
 
 async fn probe_with_retries(addr: SocketAddr, cfg: &SweepConfig, stats: &SweepStats) -> PortState {

@@ -206,24 +206,50 @@ pub fn line(mut event: Value) -> String {
     text
 }
 
-/// Writes events as they come: to stdout or a special file directly, to a
-/// regular file atomically (renamed into place by [`finish`](Self::finish)).
+/// Writes events as they come, one whole line per write: to stdout or a
+/// special file directly, and to a regular file under its real name, so
+/// `tail -f`, Filebeat or Vector can follow it while the scan runs (JSON
+/// and SARIF stay atomic: they are written once, at the end).
 ///
 /// The first write error is kept. A broken pipe ends the stream for good
-/// (nobody reads any more); other errors still let later events through, so
-/// one bad write loses as little as possible. Either way `finish` reports
-/// the error and a regular file is then not committed: a stream with a hole
-/// must not look whole.
+/// (nobody reads any more); other errors on a stream still let later events
+/// through, so one bad write loses as little as possible. A regular file
+/// stops at its first failed write instead, cut back to its last whole
+/// line: what it holds is a true prefix of the stream, never one with a
+/// hole or a torn line. Either way `finish` reports the error.
 pub struct JsonlSink {
-    out: super::atomic::Stream,
+    out: Out,
     lines: u64,
     error: Option<std::io::Error>,
 }
 
+enum Out {
+    Stream(super::atomic::Stream),
+    /// A regular file and the length of its whole lines.
+    File(std::fs::File, u64),
+}
+
 impl JsonlSink {
-    pub fn open(dest: &super::atomic::Dest) -> std::io::Result<JsonlSink> {
+    /// Open `dest`; a regular file is created (mode 0600) and emptied, or
+    /// with `append` kept and added to (a resumed scan).
+    pub fn open(dest: &super::atomic::Dest, append: bool) -> std::io::Result<JsonlSink> {
+        let out = match dest {
+            super::atomic::Dest::File(path) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(append)
+                    .truncate(!append)
+                    .mode(0o600)
+                    .open(path)?;
+                let len = file.metadata()?.len();
+                Out::File(file, len)
+            }
+            other => Out::Stream(other.open_stream()?),
+        };
         Ok(JsonlSink {
-            out: dest.open_stream()?,
+            out,
             lines: 0,
             error: None,
         })
@@ -232,22 +258,37 @@ impl JsonlSink {
     fn write(&mut self, event: Value) -> std::io::Result<()> {
         let mut l = line(event);
         l.push('\n');
-        self.out.write_all(l.as_bytes())?;
-        self.out.flush()?;
+        match &mut self.out {
+            Out::Stream(s) => {
+                s.write_all(l.as_bytes())?;
+                s.flush()?;
+            }
+            Out::File(f, whole) => {
+                if let Err(e) = f.write_all(l.as_bytes()) {
+                    // Best effort: a torn last line would break a reader.
+                    let _ = f.set_len(*whole);
+                    return Err(e);
+                }
+                *whole += l.len() as u64;
+            }
+        }
         self.lines += 1;
         Ok(())
     }
 
-    fn broken(&self) -> bool {
-        self.error
-            .as_ref()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    fn stopped(&self) -> bool {
+        match &self.error {
+            Some(e) => {
+                e.kind() == std::io::ErrorKind::BrokenPipe || matches!(self.out, Out::File(..))
+            }
+            None => false,
+        }
     }
 
     /// Write every event, keeping the first error for [`finish`](Self::finish).
     pub fn write_each(&mut self, events: Vec<Value>) {
         for e in events {
-            if self.broken() {
+            if self.stopped() {
                 return;
             }
             if let Err(err) = self.write(e) {
@@ -262,11 +303,14 @@ impl JsonlSink {
     }
 
     /// End the stream: the first write error if there was one, else the
-    /// result of the final flush or commit.
+    /// result of the final flush (to disk, for a file).
     pub fn finish(self) -> std::io::Result<()> {
-        match self.error {
-            Some(e) => Err(e),
-            None => self.out.finish(),
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.out {
+            Out::Stream(s) => s.finish(),
+            Out::File(f, _) => f.sync_all(),
         }
     }
 }

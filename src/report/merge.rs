@@ -82,6 +82,8 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
             out.scan.status = r.scan.status.clone();
         }
         out.scan.probes_shard += r.scan.probes_shard;
+        out.scan.cut_short.extend(r.scan.cut_short);
+        out.scan.not_identified.extend(r.scan.not_identified);
         out.stats.probed += r.stats.probed;
         out.stats.open += r.stats.open;
         out.stats.closed += r.stats.closed;

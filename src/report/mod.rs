@@ -63,6 +63,14 @@ pub struct ScanMeta {
     /// Probes in the whole space and in this shard.
     pub probes_total: u64,
     pub probes_shard: u64,
+    /// Open ports (`host:port`) whose identification had started when the
+    /// scan stopped early and did not finish within the grace period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cut_short: Vec<String>,
+    /// Open ports found whose identification never started: the scan
+    /// stopped first. Both lists are also services of kind `unknown`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_identified: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -86,6 +94,8 @@ impl ScanReport {
         self.notices
             .sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
         self.notices.dedup();
+        self.scan.cut_short.sort();
+        self.scan.not_identified.sort();
         self.stats.findings = self.findings.len() as u64;
         self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
     }

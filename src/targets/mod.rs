@@ -39,8 +39,36 @@ pub enum TargetError {
         "the target space has {0} probes, more than 2^64; split IPv6 sweeps into smaller blocks"
     )]
     Overflow(u128),
+    #[error("standard input can be read only once: `-` is given to both -i and --exclude-file, or twice")]
+    StdinTwice,
     #[error("shard {}: expected K/N with 0 <= K < N (for example 0/4)", crate::untrusted::shown(.0))]
     BadShard(String),
+}
+
+/// How `-i -` (standard input) is named in messages: `<stdin>:3: ...`.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Read a targets or exclusions file, or standard input for `-` (so
+/// naabu, `nmap -oG` or a CMDB export can feed a scan): its name for
+/// messages and its text.
+pub fn read_input(path: &std::path::Path) -> Result<(String, String), TargetError> {
+    use std::io::Read;
+    if path == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|source| TargetError::Read {
+                path: STDIN_NAME.into(),
+                source,
+            })?;
+        return Ok((STDIN_NAME.into(), text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((path.display().to_string(), text))
 }
 
 fn join_errors(errors: &[SpecError]) -> String {
@@ -199,6 +227,15 @@ pub struct TargetSpace {
     perm: Permutation,
     shard: Shard,
     hostnames: HashMap<IpAddr, String>,
+    resume: Option<Resume>,
+}
+
+/// Where a resumed sweep starts: the probes in flight at the checkpoint
+/// first, then every probe from `next` on (positions in this shard).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub first: Vec<u64>,
+    pub next: u64,
 }
 
 /// What a space is built from once names are resolved.
@@ -273,7 +310,61 @@ impl TargetSpace {
             perm: Permutation::new(total, seed),
             shard,
             hostnames: input.hostnames,
+            resume: None,
         })
+    }
+
+    /// Sweep order `j` probes the shard position `position(j)`: itself, or
+    /// for a resumed space the checkpoint's unfinished probes, then the rest.
+    pub fn position(&self, j: u64) -> u64 {
+        match &self.resume {
+            None => j,
+            Some(r) => match r.first.get(usize::try_from(j).unwrap_or(usize::MAX)) {
+                Some(&p) => p,
+                None => r.next + (j - r.first.len() as u64),
+            },
+        }
+    }
+
+    /// The positions not yet started when sweep order `next` is the next
+    /// to claim: part of a resumed space's first list, and the point from
+    /// which every position is still to come.
+    pub fn unstarted(&self, next: u64) -> (Vec<u64>, u64) {
+        match &self.resume {
+            None => (Vec::new(), next.min(self.len())),
+            Some(r) => {
+                let k = r.first.len() as u64;
+                if next < k {
+                    (r.first[next as usize..].to_vec(), r.next)
+                } else {
+                    (Vec::new(), (r.next + (next - k)).min(self.len()))
+                }
+            }
+        }
+    }
+
+    /// Continue a sweep from a checkpoint.
+    pub fn resume(&mut self, resume: Resume) {
+        self.resume = Some(resume);
+    }
+
+    /// A digest of exactly which probes this space holds and in what order
+    /// (resolved addresses, ports, seed, shard): a checkpoint only resumes
+    /// the same space.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (b, start) in self.blocks.iter().zip(&self.block_starts) {
+            h.update(format!("block {start} ports {:?}\n", b.ports));
+            for (lo, hi) in &b.ranges {
+                h.update(format!("{lo}-{hi}\n"));
+            }
+        }
+        h.update(format!(
+            "total {} perm {:?} shard {}\n",
+            self.total, self.perm, self.shard
+        ));
+        hex::encode(h.finalize())
     }
 
     /// Probes in the whole space (all shards).
@@ -304,8 +395,9 @@ impl TargetSpace {
         self.shard
     }
 
-    /// The `j`-th probe of this shard, or `None` past the end.
+    /// The `j`-th probe of this shard in sweep order, or `None` past the end.
     pub fn nth(&self, j: u64) -> Option<Endpoint> {
+        let j = self.position(j);
         let i = j
             .checked_mul(self.shard.count)?
             .checked_add(self.shard.index)?;
@@ -427,6 +519,39 @@ mod tests {
             assert_eq!(count, all.len(), "shards overlap for n={n}");
             assert_eq!(union, set);
         }
+    }
+
+    #[test]
+    fn a_resumed_space_probes_the_unfinished_first_then_the_rest() {
+        let input = SpaceInput {
+            ranges: vec![r("127.0.0.0", "127.0.0.99")],
+            ..Default::default()
+        };
+        let whole = TargetSpace::build(input, &[1], 3, Shard::ALL, false).unwrap();
+        let mut resumed = whole.clone();
+        resumed.resume(Resume {
+            first: vec![40, 7],
+            next: 90,
+        });
+        let got: Vec<_> = resumed.iter().take(13).collect();
+        let want: Vec<_> = [40, 7, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]
+            .iter()
+            .map(|&p| whole.nth(p).unwrap())
+            .collect();
+        assert_eq!(got, want);
+        // Claimed up to order 1: position 7 and everything from 90 remain.
+        assert_eq!(resumed.unstarted(1), (vec![7], 90));
+        assert_eq!(resumed.unstarted(5), (vec![], 93));
+        assert_eq!(whole.unstarted(5), (vec![], 5));
+        assert_ne!(whole.fingerprint(), {
+            let other = SpaceInput {
+                ranges: vec![r("127.0.0.0", "127.0.0.98")],
+                ..Default::default()
+            };
+            TargetSpace::build(other, &[1], 3, Shard::ALL, false)
+                .unwrap()
+                .fingerprint()
+        });
     }
 
     #[test]
