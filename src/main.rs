@@ -352,6 +352,8 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         if let (Some(base), Some(space)) = (&baseline_report, &probe_space) {
             apply_baseline(&mut report, base, space, &plan);
+            // Fixed findings open no path: judge the clusters again.
+            report.build_clusters();
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
         failures.extend(write_outputs(&plan, args, &report, &catalog));

@@ -108,6 +108,8 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
     crate::hosts::share_identity(&mut out.services, &mut out.findings);
     out.normalise();
     out.services.dedup_by(|a, b| a.endpoint == b.endpoint);
+    // A shard sees part of a cluster: group again over the union.
+    out.build_clusters();
     Ok(out)
 }
 

@@ -25,6 +25,10 @@ pub struct ScanReport {
     pub services: Vec<Service>,
     pub findings: Vec<Finding>,
     pub notices: Vec<Notice>,
+    /// The services grouped by deployment, with attack paths and posture
+    /// (`crate::clusters`); absent from reports written before clusters.
+    #[serde(default)]
+    pub clusters: Vec<crate::clusters::Cluster>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +92,13 @@ impl ScanReport {
         self.notices.dedup();
         self.stats.findings = self.findings.len() as u64;
         self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
+    }
+
+    /// Group the services into clusters (again: pure over services and
+    /// findings, so a merged or baselined report gets the same answer).
+    pub fn build_clusters(&mut self) {
+        self.clusters =
+            crate::clusters::build(&self.services, &mut self.findings, &self.scan.ports);
     }
 
     pub fn worst(&self) -> Option<Severity> {
