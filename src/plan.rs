@@ -88,6 +88,8 @@ pub struct ScanPlan {
     pub json: Option<Output>,
     pub sarif: Option<Output>,
     pub jsonl: Option<Output>,
+    pub html: Option<Output>,
+    pub markdown: Option<Output>,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
 }
@@ -160,10 +162,12 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         }
         (None, None) => Shard::ALL,
     };
-    let [json, sarif, jsonl] = outputs([
+    let [json, sarif, jsonl, html, markdown] = outputs([
         ("--json", &args.json),
         ("--sarif", &args.sarif),
         ("--jsonl", &args.jsonl),
+        ("--html", &args.html),
+        ("--markdown", &args.markdown),
     ])?;
     Ok(ScanPlan {
         targets,
@@ -186,6 +190,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         json,
         sarif,
         jsonl,
+        html,
+        markdown,
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
     })

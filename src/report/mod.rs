@@ -6,7 +6,9 @@
 
 pub mod atomic;
 pub mod baseline;
+pub mod html;
 pub mod jsonl;
+pub mod markdown;
 pub mod merge;
 pub mod ocsf;
 pub mod sarif;
