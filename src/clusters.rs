@@ -272,8 +272,9 @@ pub struct KnownPort {
     pub role: String,
     /// Where it is known from.
     pub source: String,
-    /// `not-scanned`: the port was not in the sweep's port list, or the
-    /// host is a name; `not-found`: it was, and nothing answered.
+    /// `not-found`: the scan probed this address and port and found
+    /// nothing there; `not-scanned`: it did not (outside the targets or
+    /// ports, another shard, an interrupted scan, or a host name).
     pub status: String,
 }
 
@@ -341,8 +342,13 @@ struct Group {
 }
 
 /// Build the clusters of a report and mark each finding with its cluster.
-/// `swept_ports` is the scan's port list (to tell "not scanned" from "not found").
-pub fn build(services: &[Service], findings: &mut [Finding], swept_ports: &[u16]) -> Vec<Cluster> {
+/// `swept(ip, port)` says whether the scan certainly probed that endpoint
+/// (to tell "not found" from "not scanned").
+pub fn build(
+    services: &[Service],
+    findings: &mut [Finding],
+    swept: &dyn Fn(IpAddr, u16) -> bool,
+) -> Vec<Cluster> {
     let mut order: Vec<usize> = (0..services.len()).filter(|&i| services[i].flink).collect();
     order.sort_by(|&a, &b| services[a].endpoint.cmp(&services[b].endpoint));
     let mut groups: Vec<Group> = Vec::new();
@@ -422,7 +428,7 @@ pub fn build(services: &[Service], findings: &mut [Finding], swept_ports: &[u16]
                         ),
                     )),
                     None => {
-                        let scanned = ip.is_some() && swept_ports.contains(&port);
+                        let scanned = ip.is_some_and(|ip| swept(ip, port));
                         groups[g].not_scanned.push(KnownPort {
                             host: tm.host.clone(),
                             port,
@@ -705,7 +711,14 @@ pub fn build(services: &[Service], findings: &mut [Finding], swept_ports: &[u16]
             .map(|p| p.severity)
             .or_else(|| present.iter().map(|f| f.severity).max());
     }
-    clusters.sort_by(|a, b| b.rating.cmp(&a.rating).then_with(|| a.id.cmp(&b.id)));
+    // Worst first; among equals, the one with more ways in and findings.
+    clusters.sort_by(|a, b| {
+        b.rating
+            .cmp(&a.rating)
+            .then(b.paths.len().cmp(&a.paths.len()))
+            .then(b.findings.len().cmp(&a.findings.len()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     clusters
 }
 
@@ -1618,7 +1631,10 @@ mod tests {
             finding("FLINK-REST-UNAUTHENTICATED", Severity::Critical, &jm),
             finding("FLINK-RPC-PLAINTEXT", Severity::Critical, &tm_rpc),
         ];
-        let clusters = build(&services, &mut findings, &[8081, 6122, 6123]);
+        let swept = |ip: IpAddr, p: u16| {
+            ip != IpAddr::from([10, 0, 0, 5]) && [8081, 6122, 6123].contains(&p)
+        };
+        let clusters = build(&services, &mut findings, &swept);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
         let c = clusters.iter().find(|c| c.anchor == "jobmanager").unwrap();
         let member = |ep: &str| c.members.iter().find(|m| m.endpoint == ep);
@@ -1682,7 +1698,7 @@ mod tests {
         c.deployment = Some(facts("/default"));
         let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
         d.deployment = Some(facts("/default"));
-        let clusters = build(&[a, b, c, d], &mut [], &[8081]);
+        let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
         let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -1705,7 +1721,11 @@ mod tests {
         let gw_alone = svc([10, 0, 2, 7], 8083, ServiceKind::SqlGateway);
         let hs = svc([10, 0, 2, 8], 8082, ServiceKind::HistoryServer);
         let hs_metrics = svc([10, 0, 2, 8], 9249, ServiceKind::PrometheusReporter);
-        let clusters = build(&[jm, gw_same_host, gw_alone, hs, hs_metrics], &mut [], &[]);
+        let clusters = build(
+            &[jm, gw_same_host, gw_alone, hs, hs_metrics],
+            &mut [],
+            &|_, _| true,
+        );
         let ids: BTreeSet<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,

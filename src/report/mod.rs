@@ -99,8 +99,30 @@ impl ScanReport {
     /// Group the services into clusters (again: pure over services and
     /// findings, so a merged or baselined report gets the same answer).
     pub fn build_clusters(&mut self) {
-        self.clusters =
-            crate::clusters::build(&self.services, &mut self.findings, &self.scan.ports);
+        use crate::targets::spec::{ip_to_u128, parse_spec, Hosts, Origin, Spec};
+        let parse = |texts: &[String]| -> Vec<Spec> {
+            texts
+                .iter()
+                .filter_map(|t| parse_spec(t, Origin::Arg(0)).ok())
+                .collect()
+        };
+        let targets = parse(&self.scan.targets);
+        let excluded = parse(&self.scan.excluded);
+        // Only a whole, finished scan can say a port it covers is not there.
+        let whole = self.scan.shard == "0/1" && self.scan.status == "complete";
+        let ports = self.scan.ports.clone();
+        let holds = |s: &Spec, ip: std::net::IpAddr| match s.hosts {
+            Hosts::Range { lo, hi } => (lo..=hi).contains(&ip_to_u128(ip)),
+            Hosts::Name(_) => false,
+        };
+        let swept = move |ip: std::net::IpAddr, port: u16| {
+            whole
+                && targets
+                    .iter()
+                    .any(|s| holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port))
+                && !excluded.iter().any(|s| holds(s, ip))
+        };
+        self.clusters = crate::clusters::build(&self.services, &mut self.findings, &swept);
     }
 
     pub fn worst(&self) -> Option<Severity> {

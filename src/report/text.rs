@@ -98,9 +98,10 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{rating} {}{version}, {} hosts [{}]",
+            "\n{rating} {}{version}, {} host{} [{}]",
             shown(&c.name),
             c.hosts.len(),
+            if c.hosts.len() == 1 { "" } else { "s" },
             shown(&c.id)
         );
         let exposed: Vec<String> = c
