@@ -768,9 +768,18 @@ fn role_of(s: &Service, claims: &BTreeMap<usize, Vec<(usize, u8, String)>>, k: u
         ServiceKind::SqlGateway => "sql-gateway",
         ServiceKind::PrometheusReporter => "metrics",
         ServiceKind::JmxRmi => "jmx",
+        _ if is_mtls_internal(s) => "rpc-or-blob (mutual TLS)",
         _ => "other",
     }
     .to_string()
+}
+
+/// A port that demands a client certificate next to Flink: in practice
+/// RPC or BLOB under internal SSL (see `scan::correlate_hosts`).
+fn is_mtls_internal(s: &Service) -> bool {
+    s.kind == ServiceKind::Unknown
+        && s.flink
+        && s.tls.as_ref().is_some_and(|t| t.client_cert_required)
 }
 
 fn ids(fs: &[&Finding]) -> Vec<String> {
@@ -1193,7 +1202,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
             matches!(
                 s.kind,
                 ServiceKind::Rpc | ServiceKind::BlobServer | ServiceKind::TaskmanagerData
-            )
+            ) || is_mtls_internal(s)
         })
         .collect();
     let plain_internal: Vec<String> = internal

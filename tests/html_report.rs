@@ -386,7 +386,30 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
     let again = std::fs::read_to_string(out("again.html")).unwrap();
     assert_eq!(again, html, "report IN.json renders what the scan wrote");
 
-    // What the browser must see.
+    let rpc = findings
+        .iter()
+        .filter(|f| f["rule_id"] == "FLINK-RPC-PLAINTEXT")
+        .count();
+    assert_eq!(rpc, 2, "JobManager and TaskManager RPC");
+    let hostile = [
+        HOSTILE_REVISION.to_string(),
+        HOSTILE_SERVER.to_string(),
+        format!("orders{HOSTILE_CLUSTER}"),
+    ];
+    let expect = expectations(&doc, "FLINK-RPC-PLAINTEXT", &hostile);
+    if let Ok(keep) = std::env::var("FLINKSCAN_KEEP_REPORT") {
+        let _ = std::fs::copy(out("scan.html"), Path::new(&keep).join("scan.html"));
+        let _ = std::fs::write(Path::new(&keep).join("expect.json"), expect.to_string());
+    }
+    match skip {
+        Some(reason) => eprintln!("skipped the browser part: {reason}"),
+        None => browser_check(&out("scan.html"), &expect, dir.path()),
+    }
+}
+
+/// What the browser must see, from the JSON report of the same scan.
+fn expectations(doc: &Value, search: &str, hostile: &[String]) -> Value {
+    let findings = doc["findings"].as_array().unwrap();
     let present: Vec<&Value> = findings
         .iter()
         .filter(|f| f["baseline_state"] != "fixed")
@@ -396,42 +419,40 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         let n = present.iter().filter(|f| f["severity"] == sev).count();
         by_severity.insert(sev.into(), json!(n));
     }
+    let ids: Vec<&str> = doc["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     let mut by_cluster = serde_json::Map::new();
     for id in &ids {
         let n = present.iter().filter(|f| f["cluster"] == *id).count();
         by_cluster.insert(id.to_string(), json!(n));
     }
-    let rpc = present
-        .iter()
-        .filter(|f| f["rule_id"] == "FLINK-RPC-PLAINTEXT")
-        .count();
-    assert_eq!(rpc, 2, "JobManager and TaskManager RPC");
-    let expect = json!({
+    let count = present.iter().filter(|f| f["rule_id"] == search).count();
+    json!({
         "clusters": ids,
         "findings": present.len(),
         "by_severity": by_severity,
         "by_cluster": by_cluster,
-        "search": {"text": "FLINK-RPC-PLAINTEXT", "count": rpc},
-        "hostile": [HOSTILE_REVISION, HOSTILE_SERVER, format!("orders{HOSTILE_CLUSTER}")],
-    });
-    std::fs::write(out("expect.json"), expect.to_string()).unwrap();
-    if let Ok(keep) = std::env::var("FLINKSCAN_KEEP_REPORT") {
-        for name in ["scan.html", "scan.md", "scan.json", "expect.json"] {
-            let _ = std::fs::copy(out(name), Path::new(&keep).join(name));
-        }
-    }
+        "search": {"text": search, "count": count},
+        "hostile": hostile,
+    })
+}
 
-    if let Some(reason) = skip {
-        eprintln!("skipped the browser part: {reason}");
-        return;
-    }
+/// Open the report in Chromium (tests/browser/check_report.py) and fail
+/// with what it saw.
+fn browser_check(html: &Path, expect: &Value, dir: &Path) {
+    let expect_file = dir.join("expect.json");
+    std::fs::write(&expect_file, expect.to_string()).unwrap();
     let browser = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/browser/check_report.py"
         ))
-        .arg(out("scan.html"))
-        .arg(out("expect.json"))
+        .arg(html)
+        .arg(&expect_file)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&browser.stdout);
@@ -442,4 +463,136 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
     );
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
     assert_eq!(seen["ok"], true, "{seen:#}");
+}
+
+/// Real Flink: a JobManager with a TaskManager, a locked-down one (REST
+/// mutual TLS and internal SSL), a REST-SSL one and a HistoryServer, each
+/// on its own loopback address; four clusters in the browser.
+#[test]
+fn real_flink_clusters_render_in_a_real_browser() {
+    use support::flink::{self, Flink, FlinkOpts};
+    const VERSION: &str = "1.20.1";
+    let skip = browser_missing();
+    let m = flink::tls_material();
+    let hs_ip = unique_loopback();
+    let (open, tm, locked, ssl, hs) = thread::scope(|s| {
+        let open = s.spawn(|| {
+            let jm = Flink::start_jobmanager(
+                FlinkOpts::new(VERSION)
+                    .conf("high-availability.cluster-id", "orders")
+                    .conf("s3.access-key", PLANTED),
+            );
+            let tm = Flink::start_taskmanager(&jm, 6122, 6121);
+            (jm, tm)
+        });
+        let locked = s.spawn(|| {
+            let mut conf = flink::rest_mtls(&m);
+            conf.extend(flink::internal_ssl(&m));
+            Flink::start_jobmanager(FlinkOpts::new(VERSION).confs(conf))
+        });
+        let ssl =
+            s.spawn(|| Flink::start_jobmanager(FlinkOpts::new(VERSION).confs(flink::rest_ssl(&m))));
+        let hs = s.spawn(|| Flink::start_history_server(VERSION, hs_ip, 8082));
+        let (jm, tm) = open.join().unwrap();
+        (
+            jm,
+            tm,
+            locked.join().unwrap(),
+            ssl.join().unwrap(),
+            hs.join().unwrap(),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let targets: Vec<String> = [open.ip, locked.ip, ssl.ip, hs.ip]
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    let run = flinkscan()
+        .arg("scan")
+        .args(&targets)
+        .args(["--ports", "8081,8082,6121,6122,6123,6124", "-q"])
+        .arg("--json")
+        .arg(out("scan.json"))
+        .arg("--html")
+        .arg(out("scan.html"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc = json_file(&out("scan.json"));
+    let clusters = doc["clusters"].as_array().unwrap();
+    let by_id = |id: &str| {
+        clusters
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no cluster {id}: {:#}", doc["clusters"]))
+    };
+    assert_eq!(clusters.len(), 4, "{:#}", doc["clusters"]);
+    let posture = |c: &Value, id: &str| {
+        c["posture"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no posture {id}: {c:#}"))
+    };
+
+    let orders = by_id("ha:orders");
+    let role_of = |c: &Value, port: u16| {
+        c["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["endpoint"] == format!("{}:{port}", open.ip))
+            .map(|m| m["role"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{port} not a member: {c:#}\n{}", tm.log_tail()))
+    };
+    assert_eq!(role_of(orders, 6122), "taskmanager-rpc");
+    assert_eq!(role_of(orders, 6121), "taskmanager-data");
+    assert_eq!(role_of(orders, 6123), "rpc");
+    assert_eq!(role_of(orders, 6124), "blob-server");
+    assert!(orders["not_scanned"].as_array().unwrap().is_empty());
+    assert_eq!(orders["rating"], "critical");
+    let first = &orders["paths"][0];
+    assert!(
+        first["steps"][2]["action"]
+            .as_str()
+            .unwrap()
+            .contains("1 listed"),
+        "{first:#}"
+    );
+    assert_eq!(posture(orders, "internal-tls"), "fail");
+    assert_eq!(posture(orders, "checkpoint-storage"), "fail");
+
+    let locked_c = by_id(&format!("jobmanager:{}:8081", locked.ip));
+    assert_eq!(posture(locked_c, "rest-tls"), "pass");
+    assert_eq!(posture(locked_c, "rest-mtls"), "pass");
+    assert_eq!(posture(locked_c, "internal-tls"), "pass");
+    assert!(
+        locked_c["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["severity"] != "critical"),
+        "{locked_c:#}"
+    );
+    let ssl_c = by_id(&format!("jobmanager:{}:8081", ssl.ip));
+    assert_eq!(posture(ssl_c, "rest-tls"), "pass");
+    assert_eq!(posture(ssl_c, "rest-mtls"), "fail");
+    let hs_c = by_id(&format!("history-server:{}:8082", hs.ip));
+    assert_eq!(posture(hs_c, "history-server"), "fail");
+
+    let html = std::fs::read_to_string(out("scan.html")).unwrap();
+    assert!(!html.contains(PLANTED));
+    let expect = expectations(&doc, "FLINK-REST-UNAUTHENTICATED", &[]);
+    match skip {
+        Some(reason) => eprintln!("skipped the browser part: {reason}"),
+        None => browser_check(&out("scan.html"), &expect, dir.path()),
+    }
 }
