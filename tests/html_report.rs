@@ -253,6 +253,27 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         String::from_utf8_lossy(&status.stderr)
     );
     drop((jm_rpc, tm_rpc));
+    // The terminal summary: grouped by cluster, the fix once per cluster.
+    let summary = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(summary.starts_with("flinkscan: 3 clusters"), "{summary}");
+    assert_eq!(summary.matches("\n  fix:\n").count(), 3, "{summary}");
+    assert_eq!(
+        summary
+            .matches("security.ssl.internal.enabled: true")
+            .count(),
+        1,
+        "two plaintext RPC ports, one fix: {summary}"
+    );
+    assert!(
+        summary.contains("worst path: Code execution on every TaskManager"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "known from the JobManager, not scanned: {tm_ip}:41001"
+        )),
+        "{summary}"
+    );
     let doc = json_file(&out("scan.json"));
     let clusters = doc["clusters"]
         .as_array()
@@ -595,4 +616,60 @@ fn real_flink_clusters_render_in_a_real_browser() {
         Some(reason) => eprintln!("skipped the browser part: {reason}"),
         None => browser_check(&out("scan.html"), &expect, dir.path()),
     }
+}
+
+static TOUCHED: AtomicBool = AtomicBool::new(false);
+
+#[test]
+fn rules_id_explains_one_rule_and_report_outputs_are_checked_before_probing() {
+    let out = flinkscan()
+        .args(["rules", "flink-rpc-plaintext"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("FLINK-RPC-PLAINTEXT"), "{text}");
+    assert!(
+        text.contains("How to fix it:") && text.contains("security.ssl.internal.enabled"),
+        "{text}"
+    );
+    let typo = flinkscan()
+        .args(["rules", "FLINK-RPC-PLAINTXT"])
+        .output()
+        .unwrap();
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("did you mean FLINK-RPC-PLAINTEXT"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+
+    let ip = unique_loopback();
+    let route: Route = Arc::new(|_| {
+        TOUCHED.store(true, Ordering::Relaxed);
+        None
+    });
+    let _peer = http(ip, 8081, "replay", route);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("r.html");
+    for (flags, want) in [
+        (
+            vec!["--html".to_string(), missing.display().to_string()],
+            "--html",
+        ),
+        (
+            vec!["--markdown".into(), "-".into(), "--html".into(), "-".into()],
+            "both write to stdout",
+        ),
+    ] {
+        let out = flinkscan()
+            .args(["scan", &format!("{ip}:8081"), "-q"])
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+    assert!(!TOUCHED.load(Ordering::Relaxed), "a probe was sent");
 }
