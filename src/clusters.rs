@@ -42,6 +42,31 @@ pub struct DeploymentFacts {
     /// hardening switches. Never a secret: see [`config_facts`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
+    /// Job ids from `GET /jobs/overview` (at most [`MAX_JOB_IDS`]): a
+    /// HistoryServer archiving a job a JobManager ran belongs to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<String>,
+}
+
+/// Job ids kept from one `/jobs/overview` answer.
+pub const MAX_JOB_IDS: usize = 200;
+
+/// The job ids of a `/jobs/overview` answer: 32 hex digits each, others dropped.
+pub fn parse_job_ids(json: &serde_json::Value) -> Vec<String> {
+    let Some(jobs) = json.get("jobs").and_then(|j| j.as_array()) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = jobs
+        .iter()
+        .take(10_000)
+        .filter_map(|j| j.get("jid")?.as_str())
+        .filter(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.truncate(MAX_JOB_IDS);
+    ids
 }
 
 /// One TaskManager as its JobManager lists it.
@@ -458,6 +483,33 @@ pub fn build(
                 g,
                 LINK_SAME_HOST_AS_TM,
                 format!("same host as TaskManager {tm_id}, listed by GET /taskmanagers of {auth}"),
+            ));
+        }
+    }
+
+    // A HistoryServer that archives a job a JobManager ran reads that
+    // cluster's archive directory.
+    for &k in &order {
+        let hs = &services[k];
+        let Some(archived) = hs.deployment.as_ref().map(|d| &d.job_ids) else {
+            continue;
+        };
+        if hs.kind != ServiceKind::HistoryServer || archived.is_empty() {
+            continue;
+        }
+        for (g, grp) in groups.iter().enumerate() {
+            let jm = &services[grp.anchor_service];
+            let ran = jm.deployment.as_ref().map(|d| &d.job_ids);
+            let Some(common) = ran.and_then(|r| r.iter().find(|id| archived.contains(id))) else {
+                continue;
+            };
+            claims.entry(k).or_default().push((
+                g,
+                LINK_LISTED,
+                format!(
+                    "archives job {common}, which GET /jobs/overview of the JobManager at {} also lists",
+                    jm.endpoint.authority()
+                ),
             ));
         }
     }
@@ -1623,6 +1675,7 @@ mod tests {
             taskmanagers_listed: Some(2),
             config_readable: true,
             config: [("jobmanager.rpc.port".to_string(), "6123".to_string())].into(),
+            job_ids: Vec::new(),
         });
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
@@ -1721,6 +1774,37 @@ mod tests {
         assert!(clusters[0].members[1]
             .evidence
             .contains("same high-availability.cluster-id"));
+    }
+
+    #[test]
+    fn a_history_server_archiving_a_jobmanagers_job_joins_it_from_another_host() {
+        let jid = "0123456789abcdef0123456789abcdef";
+        let facts = |ids: &[&str]| DeploymentFacts {
+            job_ids: ids.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
+        jm.deployment = Some(facts(&[jid]));
+        let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
+        hs.deployment = Some(facts(&[jid]));
+        let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
+        assert_eq!(clusters.len(), 2, "{clusters:#?}");
+        let c = clusters
+            .iter()
+            .find(|c| c.id == "jobmanager:10.0.3.1:8081")
+            .unwrap();
+        let m = c
+            .members
+            .iter()
+            .find(|m| m.endpoint == "10.0.3.9:8082")
+            .unwrap();
+        assert!(m.evidence.contains(jid), "{m:?}");
+        let json: serde_json::Value = serde_json::json!({"jobs": [
+            {"jid": jid.to_uppercase()}, {"jid": "<script>"}, {"jid": 7}
+        ]});
+        assert_eq!(parse_job_ids(&json), vec![jid.to_string()]);
     }
 
     #[test]

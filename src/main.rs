@@ -586,15 +586,16 @@ fn progress_bar(
                     bar.set_position(identified);
                     bar.set_message(format!("| {findings} findings"));
                 } else {
-                    let secs = started.elapsed().as_secs_f64().max(0.001);
-                    let rate = (probed as f64 / secs).round() as u64;
-                    let eta = match total.saturating_sub(probed).checked_div(rate) {
-                        Some(left) => format!("ETA {left}s"),
-                        None => "ETA -".to_string(),
-                    };
                     bar.set_position(probed);
-                    bar.set_message(format!(
-                        "{rate}/s {eta} | {open} open, {identified} identified, {findings} findings"
+                    bar.set_message(sweep_message(
+                        SweepCounts {
+                            probed,
+                            total,
+                            open,
+                            identified,
+                            findings,
+                        },
+                        started.elapsed(),
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -602,6 +603,29 @@ fn progress_bar(
         })
     };
     Some((bar, ticker))
+}
+
+/// What the progress bar counts during the sweep.
+struct SweepCounts {
+    probed: u64,
+    total: u64,
+    open: u64,
+    identified: u64,
+    findings: u64,
+}
+
+/// The sweep's progress message: rate and ETA as whole numbers.
+fn sweep_message(c: SweepCounts, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = (c.probed as f64 / secs).round() as u64;
+    let eta = match c.total.saturating_sub(c.probed).checked_div(rate) {
+        Some(left) => format!("ETA {left}s"),
+        None => "ETA -".to_string(),
+    };
+    format!(
+        "{rate}/s {eta} | {} open, {} identified, {} findings",
+        c.open, c.identified, c.findings
+    )
 }
 
 /// Write every report; return what failed (flag, path and error), never
@@ -650,4 +674,32 @@ fn write_outputs(
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_rates_and_eta_are_whole_numbers() {
+        let counts = SweepCounts {
+            probed: 1000,
+            total: 4000,
+            open: 3,
+            identified: 1,
+            findings: 2,
+        };
+        assert_eq!(
+            sweep_message(counts, Duration::from_millis(3000)),
+            "333/s ETA 9s | 3 open, 1 identified, 2 findings"
+        );
+        let idle = SweepCounts {
+            probed: 0,
+            total: 10,
+            open: 0,
+            identified: 0,
+            findings: 0,
+        };
+        assert!(sweep_message(idle, Duration::from_secs(1)).starts_with("0/s ETA -"));
+    }
 }

@@ -233,6 +233,15 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
                 let config = config_secrets(service, ctx, &mut out).await;
                 out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
             }
+            ServiceKind::HistoryServer => {
+                let facts = crate::clusters::DeploymentFacts {
+                    job_ids: job_ids(service, ctx, &mut out).await,
+                    ..Default::default()
+                };
+                if !facts.job_ids.is_empty() {
+                    out.deployment = Some(facts);
+                }
+            }
             ServiceKind::SqlGateway if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
             }
@@ -378,6 +387,24 @@ async fn config_secrets(
     config
 }
 
+/// Job ids a JobManager ran or a HistoryServer archived (`GET
+/// /jobs/overview`, read-only), to tell which HistoryServer serves which
+/// cluster.
+async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -> Vec<String> {
+    match http_target(service, ctx, false).get("/jobs/overview").await {
+        Ok(r) if r.status == 200 => r
+            .json()
+            .as_ref()
+            .map(crate::clusters::parse_job_ids)
+            .unwrap_or_default(),
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            out.errors.push(format!("GET /jobs/overview: {e}"));
+            Vec::new()
+        }
+    }
+}
+
 /// The JobManager's TaskManagers (`GET /taskmanagers`, read-only) and the
 /// non-secret configuration keys that name and harden the cluster:
 /// addresses, ports and switches only, bounded (`crate::clusters`).
@@ -396,6 +423,7 @@ async fn deployment(
         facts.config_readable = true;
         facts.config = map;
     }
+    facts.job_ids = job_ids(service, ctx, out).await;
     match http_target(service, ctx, false).get("/taskmanagers").await {
         Ok(r) if r.status == 200 => {
             if let Some((list, listed)) = r
