@@ -13,7 +13,7 @@
 //! scan runs it at its end and `merge` runs it again over the union of
 //! shards.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -379,12 +379,17 @@ pub fn build(
     let mut groups: Vec<Group> = Vec::new();
     // Per service: (group, strength, evidence) claims.
     let mut claims: BTreeMap<usize, Vec<(usize, u8, String)>> = BTreeMap::new();
-    let find = |ip: IpAddr, port: u16| {
-        order
-            .iter()
-            .copied()
-            .find(|&i| services[i].endpoint.ip == ip && services[i].endpoint.port == port)
-    };
+    // Indexes, so a scan with many thousands of ports stays linear.
+    let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    let mut by_endpoint: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    for &i in &order {
+        let e = &services[i].endpoint;
+        by_ip.entry(e.ip).or_default().push(i);
+        by_endpoint.entry((e.ip, e.port)).or_insert(i);
+    }
+    let no_services: Vec<usize> = Vec::new();
+    let on_ip = |ip: IpAddr| by_ip.get(&ip).unwrap_or(&no_services);
+    let find = |ip: IpAddr, port: u16| by_endpoint.get(&(ip, port)).copied();
 
     for &j in &order {
         let jm = &services[j];
@@ -405,9 +410,9 @@ pub fn build(
             LINK_SELF,
             "the JobManager REST API itself (GET /config and GET /overview)".into(),
         ));
-        for &k in &order {
+        for &k in on_ip(jm.endpoint.ip) {
             let s = &services[k];
-            if k == j || s.endpoint.ip != jm.endpoint.ip || s.kind == ServiceKind::JobmanagerRest {
+            if k == j || s.kind == ServiceKind::JobmanagerRest {
                 continue;
             }
             let key = match s.kind {
@@ -433,7 +438,7 @@ pub fn build(
             };
             claims.entry(k).or_default().push((g, strength, evidence));
         }
-        let mut tm_hosts: Vec<(IpAddr, String)> = Vec::new();
+        let mut tm_hosts: BTreeMap<IpAddr, String> = BTreeMap::new();
         for tm in &facts.taskmanagers {
             let ip: Option<IpAddr> = tm.host.parse().ok();
             for (port, role) in [
@@ -465,25 +470,28 @@ pub fn build(
                 }
             }
             if let Some(ip) = ip {
-                tm_hosts.push((ip, tm.id.clone()));
+                tm_hosts.entry(ip).or_insert_with(|| tm.id.clone());
             }
         }
-        for &k in &order {
-            let s = &services[k];
-            let Some((_, tm_id)) = tm_hosts.iter().find(|(ip, _)| *ip == s.endpoint.ip) else {
-                continue;
-            };
-            if matches!(
-                s.kind,
-                ServiceKind::JobmanagerRest | ServiceKind::SqlGateway | ServiceKind::HistoryServer
-            ) {
-                continue;
+        for (ip, tm_id) in &tm_hosts {
+            for &k in on_ip(*ip) {
+                let s = &services[k];
+                if matches!(
+                    s.kind,
+                    ServiceKind::JobmanagerRest
+                        | ServiceKind::SqlGateway
+                        | ServiceKind::HistoryServer
+                ) {
+                    continue;
+                }
+                claims.entry(k).or_default().push((
+                    g,
+                    LINK_SAME_HOST_AS_TM,
+                    format!(
+                        "same host as TaskManager {tm_id}, listed by GET /taskmanagers of {auth}"
+                    ),
+                ));
             }
-            claims.entry(k).or_default().push((
-                g,
-                LINK_SAME_HOST_AS_TM,
-                format!("same host as TaskManager {tm_id}, listed by GET /taskmanagers of {auth}"),
-            ));
         }
     }
 
@@ -517,37 +525,33 @@ pub fn build(
     // JobManagers that name the same deployment (high-availability
     // standbys) are one cluster.
     let mut merged_into: Vec<usize> = (0..groups.len()).collect();
+    let mut first_with_id: HashMap<(String, String), usize> = HashMap::new();
     for a in 0..groups.len() {
-        for b in 0..a {
-            let same = match (&groups[a].cluster_id, &groups[b].cluster_id) {
-                (Some(x), Some(y)) => x.key == y.key && x.value == y.value,
-                _ => false,
-            };
-            if same && merged_into[b] == b {
-                merged_into[a] = b;
-                if let Some(id) = &groups[a].cluster_id {
-                    let note = format!(
-                        "JobManager at {} reports the same {} = {} as {}",
-                        id.source,
-                        id.key,
-                        id.value,
-                        groups[b]
-                            .cluster_id
-                            .as_ref()
-                            .map_or("", |c| c.source.as_str())
-                    );
-                    let anchor = groups[a].anchor_service;
-                    if let Some(list) = claims.get_mut(&anchor) {
-                        for c in list.iter_mut().filter(|c| c.0 == a) {
-                            c.2 = note.clone();
-                        }
-                    }
-                }
-                let moved = std::mem::take(&mut groups[a].not_scanned);
-                groups[b].not_scanned.extend(moved);
-                break;
+        let Some(id) = groups[a].cluster_id.clone() else {
+            continue;
+        };
+        let b = *first_with_id
+            .entry((id.key.clone(), id.value.clone()))
+            .or_insert(a);
+        if b == a {
+            continue;
+        }
+        merged_into[a] = b;
+        let first = groups[b]
+            .cluster_id
+            .as_ref()
+            .map_or("", |c| c.source.as_str());
+        let note = format!(
+            "JobManager at {} reports the same {} = {} as {first}",
+            id.source, id.key, id.value
+        );
+        if let Some(list) = claims.get_mut(&groups[a].anchor_service) {
+            for c in list.iter_mut().filter(|c| c.0 == a) {
+                c.2 = note.clone();
             }
         }
+        let moved = std::mem::take(&mut groups[a].not_scanned);
+        groups[b].not_scanned.extend(moved);
     }
 
     // The strongest claim wins when it is one cluster's alone.
@@ -588,19 +592,20 @@ pub fn build(
         });
         assigned.insert(k, (g, format!("the {} itself", services[k].kind)));
     }
+    let mut anchors_on_ip: HashMap<IpAddr, BTreeSet<usize>> = HashMap::new();
+    for (g, grp) in groups.iter().enumerate() {
+        if merged_into[g] == g {
+            let ip = services[grp.anchor_service].endpoint.ip;
+            anchors_on_ip.entry(ip).or_default().insert(g);
+        }
+    }
+    let mut host_groups: HashMap<IpAddr, usize> = HashMap::new();
     for &k in &order {
         if assigned.contains_key(&k) {
             continue;
         }
         let ip = services[k].endpoint.ip;
-        let on_host: BTreeSet<usize> = groups
-            .iter()
-            .enumerate()
-            .filter(|(g, grp)| {
-                merged_into[*g] == *g && services[grp.anchor_service].endpoint.ip == ip
-            })
-            .map(|(g, _)| g)
-            .collect();
+        let on_host = anchors_on_ip.get(&ip).cloned().unwrap_or_default();
         let ambiguous = claims.get(&k).is_some_and(|l| !l.is_empty());
         if let ([g], false) = (
             on_host.iter().copied().collect::<Vec<_>>().as_slice(),
@@ -621,29 +626,17 @@ pub fn build(
             continue;
         }
         // A host group, found or made.
-        let existing = groups
-            .iter()
-            .enumerate()
-            .find(|(g, grp)| {
-                grp.anchor == "host"
-                    && merged_into[*g] == *g
-                    && services[grp.anchor_service].endpoint.ip == ip
-            })
-            .map(|(g, _)| g);
-        let g = match existing {
-            Some(g) => g,
-            None => {
-                let g = groups.len();
-                merged_into.push(g);
-                groups.push(Group {
-                    anchor: "host",
-                    anchor_service: k,
-                    cluster_id: None,
-                    not_scanned: Vec::new(),
-                });
-                g
-            }
-        };
+        let g = *host_groups.entry(ip).or_insert_with(|| {
+            let g = groups.len();
+            merged_into.push(g);
+            groups.push(Group {
+                anchor: "host",
+                anchor_service: k,
+                cluster_id: None,
+                not_scanned: Vec::new(),
+            });
+            g
+        });
         let why = if ambiguous {
             "same host; more than one cluster could claim it with equal evidence, so it is grouped by host"
         } else {
@@ -654,7 +647,12 @@ pub fn build(
 
     // Assemble.
     let mut clusters = Vec::new();
-    let mut endpoint_cluster: BTreeMap<String, String> = BTreeMap::new();
+    let mut cluster_services: Vec<Vec<usize>> = Vec::new();
+    let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
+    let mut members_of: HashMap<usize, Vec<(usize, &String)>> = HashMap::new();
+    for (&k, (owner, evidence)) in &assigned {
+        members_of.entry(*owner).or_default().push((k, evidence));
+    }
     for (g, grp) in groups.iter().enumerate() {
         if merged_into[g] != g {
             continue;
@@ -671,10 +669,11 @@ pub fn build(
             (None, "host") => format!("host:{}", anchor.endpoint.ip),
             (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
         };
-        let mut members: Vec<(usize, Member)> = assigned
-            .iter()
-            .filter(|(_, (owner, _))| *owner == g)
-            .map(|(&k, (_, evidence))| {
+        let mut members: Vec<(usize, Member)> = members_of
+            .remove(&g)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, evidence)| {
                 let s = &services[k];
                 (
                     k,
@@ -690,8 +689,9 @@ pub fn build(
             .collect();
         members.sort_by(|a, b| services[a.0].endpoint.cmp(&services[b.0].endpoint));
         for (_, m) in &members {
-            endpoint_cluster.insert(m.endpoint.clone(), id.clone());
+            endpoint_cluster.insert(m.endpoint.clone(), clusters.len());
         }
+        cluster_services.push(members.iter().map(|(k, _)| *k).collect());
         let member_services: Vec<&Service> = members.iter().map(|(k, _)| &services[*k]).collect();
         let hosts: Vec<String> = member_services
             .iter()
@@ -737,24 +737,24 @@ pub fn build(
         });
     }
 
-    for f in findings.iter_mut() {
-        f.cluster = endpoint_cluster.get(&f.endpoint.authority()).cloned();
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    for (i, f) in findings.iter_mut().enumerate() {
+        let owner = endpoint_cluster.get(&f.endpoint.authority()).copied();
+        f.cluster = owner
+            .and_then(|c| clusters.get(c))
+            .map(|c: &Cluster| c.id.clone());
+        if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
+            list.push(i);
+        }
     }
-    for c in &mut clusters {
-        let present: Vec<&Finding> = findings
+    for ((c, own), mine) in clusters.iter_mut().zip(&cluster_services).zip(&findings_of) {
+        let present: Vec<&Finding> = mine
             .iter()
-            .filter(|f| f.cluster.as_deref() == Some(c.id.as_str()))
+            .map(|&i| &findings[i])
             .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
             .collect();
         c.findings = present.iter().map(|f| f.id()).collect();
-        let member_services: Vec<&Service> = services
-            .iter()
-            .filter(|s| {
-                c.members
-                    .iter()
-                    .any(|m| m.endpoint == s.endpoint.authority())
-            })
-            .collect();
+        let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
         c.paths = attack_paths(&member_services, &present);
         c.posture = posture(&member_services, &present);
         c.rating = c
@@ -1805,6 +1805,52 @@ mod tests {
             {"jid": jid.to_uppercase()}, {"jid": "<script>"}, {"jid": 7}
         ]});
         assert_eq!(parse_job_ids(&json), vec![jid.to_string()]);
+    }
+
+    /// A big sweep: 200 JobManagers with 50 TaskManagers each and 20,000
+    /// lone RPC ports: indexed lookups keep grouping linear in the ports
+    /// found (under a second in a debug build).
+    #[test]
+    fn many_thousands_of_services_group_quickly_and_correctly() {
+        let mut services = Vec::new();
+        for j in 0..200u32 {
+            let ip = |n: u32| -> [u8; 4] { [10, (n >> 16) as u8, (n >> 8) as u8, n as u8] };
+            let base = 1_000_000 + j * 100;
+            let mut jm = svc(ip(base), 8081, ServiceKind::JobmanagerRest);
+            let taskmanagers = (1..=50)
+                .map(|t| TaskManagerRef {
+                    id: format!("tm{t}"),
+                    host: IpAddr::from(ip(base + t)).to_string(),
+                    rpc_port: Some(6122),
+                    data_port: None,
+                    jmx_port: None,
+                })
+                .collect();
+            jm.deployment = Some(DeploymentFacts {
+                taskmanagers,
+                taskmanagers_listed: Some(50),
+                ..Default::default()
+            });
+            services.push(jm);
+            for t in 1..=50 {
+                services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));
+            }
+        }
+        for n in 0..20_000u32 {
+            services.push(svc(
+                [172, 16, (n >> 8) as u8, n as u8],
+                6123,
+                ServiceKind::Rpc,
+            ));
+        }
+        let started = std::time::Instant::now();
+        let clusters = build(&services, &mut [], &|_, _| true);
+        let took = started.elapsed();
+        assert_eq!(clusters.len(), 200 + 20_000);
+        let jm_clusters = clusters.iter().filter(|c| c.anchor == "jobmanager");
+        assert!(jm_clusters.clone().all(|c| c.members.len() == 51));
+        assert_eq!(jm_clusters.count(), 200);
+        eprintln!("grouped {} services in {took:?}", services.len());
     }
 
     #[test]
