@@ -40,12 +40,51 @@ pub struct DeploymentFacts {
     pub config_readable: bool,
     /// The keys of [`CONFIG_KEYS`] it holds: cluster ids, ports and the
     /// hardening switches. Never a secret: see [`config_facts`].
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Serialised as `[{"key", "value"}]`, as Flink itself does: dotted
+    /// keys as object fields would nest (and clash) in Elasticsearch.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "key_value_list"
+    )]
     pub config: BTreeMap<String, String>,
     /// Job ids from `GET /jobs/overview` (at most [`MAX_JOB_IDS`]): a
     /// HistoryServer archiving a job a JobManager ran belongs to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
+}
+
+mod key_value_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Entry {
+        key: String,
+        value: String,
+    }
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<Entry> = map
+            .iter()
+            .map(|(k, v)| Entry {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let list = Vec::<Entry>::deserialize(d)?;
+        Ok(list.into_iter().map(|e| (e.key, e.value)).collect())
+    }
 }
 
 /// Job ids kept from one `/jobs/overview` answer.
@@ -1604,6 +1643,21 @@ mod tests {
             remediation: None,
             cluster: None,
         }
+    }
+
+    #[test]
+    fn configuration_keys_serialise_as_a_list_and_read_back() {
+        let facts = DeploymentFacts {
+            config: [("state.backend".to_string(), "rocksdb".to_string())].into(),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&facts).unwrap();
+        assert_eq!(
+            json["config"],
+            serde_json::json!([{"key": "state.backend", "value": "rocksdb"}])
+        );
+        let back: DeploymentFacts = serde_json::from_value(json).unwrap();
+        assert_eq!(back, facts);
     }
 
     #[test]

@@ -374,8 +374,10 @@ fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
         "severity {} (score {:.1}), CWE-{}\n",
         rule.severity, rule.security_severity, rule.cwe
     )?;
-    writeln!(out, "What it finds:\n  {}\n", shown(&rule.description))?;
-    writeln!(out, "How to fix it:\n  {}", shown(&rule.remediation))?;
+    // Descriptions have paragraphs: keep them, indented.
+    let paragraphs = |t: &str| flinkscan::untrusted::shown_lines(t.trim()).replace('\n', "\n  ");
+    writeln!(out, "What it finds:\n  {}\n", paragraphs(&rule.description))?;
+    writeln!(out, "How to fix it:\n  {}", paragraphs(&rule.remediation))?;
     if let Some(a) = &rule.advisory {
         writeln!(out, "\nAdvisory: {}", shown(&a.ids.join(" / ")))?;
         if !a.fixed.is_empty() {
