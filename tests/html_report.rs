@@ -673,3 +673,52 @@ fn rules_id_explains_one_rule_and_report_outputs_are_checked_before_probing() {
     }
     assert!(!TOUCHED.load(Ordering::Relaxed), "a probe was sent");
 }
+
+/// The progress bar on a real terminal (a pty from util-linux `script`):
+/// once the sweep is done it shows the identification phase, not a bar
+/// stuck at 100% with "ETA 0s", and rates are whole numbers.
+#[test]
+fn progress_bar_shows_the_identification_phase_with_whole_number_rates() {
+    if !have("script", &["--version"]) {
+        if std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1") {
+            eprintln!("skipped: util-linux `script` missing");
+            return;
+        }
+        panic!("this test needs util-linux `script` (apt-get install -y util-linux)");
+    }
+    // A port that accepts and stays silent keeps identification busy for
+    // the whole probe timeout.
+    let silent = Listener::start(unique_loopback(), 0, support::peers::tarpit);
+    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
+    let command = format!(
+        "{} scan {} --probe-timeout 3s --no-tls-audit",
+        bin.display(),
+        silent.addr
+    );
+    let out = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("identifying"), "{screen}");
+    assert!(screen.contains("open ports"), "{screen}");
+    assert!(!screen.contains("ETA 0s"), "{screen}");
+    let fractional = regex_like_fraction(&screen);
+    assert!(
+        fractional.is_none(),
+        "fractional rate {fractional:?} in {screen}"
+    );
+}
+
+/// The first `N.N/s` in `text`, if any.
+fn regex_like_fraction(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|w| {
+            w.strip_suffix("/s").is_some_and(|n| {
+                n.contains('.') && n.chars().all(|c| c.is_ascii_digit() || c == '.')
+            })
+        })
+        .map(str::to_string)
+}
