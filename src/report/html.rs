@@ -514,7 +514,30 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
         }
         h.push_str("</details></td></tr>\n");
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table>");
+    let fixed: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.baseline_state.as_deref() == Some("fixed"))
+        .collect();
+    if !fixed.is_empty() {
+        let _ = write!(
+            h,
+            "<h3>Fixed since the baseline ({})</h3><ul class=\"fixed\">",
+            fixed.len()
+        );
+        for f in fixed {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> {} at <code>{}</code></li>",
+                escape(&f.rule_id),
+                escape(&f.title),
+                escape(&f.endpoint.authority())
+            );
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</section>\n");
 }
 
 fn services(h: &mut String, report: &ScanReport) {
@@ -571,6 +594,30 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
         );
         assert_eq!(escape("a\u{202e}b"), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn fixed_findings_are_listed_apart_not_in_the_table() {
+        let finding = |state: &str| {
+            serde_json::json!({"rule_id": "FLINK-RPC-PLAINTEXT", "severity": "critical",
+                "title": "t", "ip": "127.0.0.1", "port": 6123, "service": "rpc",
+                "url": "tcp://127.0.0.1:6123", "detail": "d", "evidence": [],
+                "baseline_state": state})
+        };
+        let mut second = finding("new");
+        second["port"] = serde_json::json!(6124);
+        let report: ScanReport = serde_json::from_value(serde_json::json!({
+            "tool": {"name": "flinkscan", "version": "0"},
+            "scan": {"id": "i", "started": "s", "finished": "f", "duration_ms": 1, "status": "complete",
+                     "targets": ["127.0.0.1"], "ports": [6123], "shard": "0/1", "seed": 1, "intrusive": false,
+                     "addresses": "1", "probes_total": 1, "probes_shard": 1},
+            "stats": {"probed": 1, "open": 0, "closed": 1, "filtered": 0, "unreachable": 0, "services_flink": 0, "findings": 2},
+            "services": [], "findings": [finding("fixed"), second], "notices": []
+        }))
+        .unwrap();
+        let html = render(&report, &Catalog::load(None, None).unwrap());
+        assert!(html.contains("Fixed since the baseline (1)"), "{html}");
+        assert_eq!(html.matches("<tr id=\"f-").count(), 1);
     }
 
     #[test]

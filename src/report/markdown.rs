@@ -196,6 +196,24 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
         m.push('\n');
     }
+    let fixed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.baseline_state.as_deref() == Some("fixed"))
+        .collect();
+    if !fixed.is_empty() {
+        let _ = writeln!(m, "## Fixed since the baseline\n");
+        for f in fixed {
+            let _ = writeln!(
+                m,
+                "- {} {} at {}",
+                escape(&f.rule_id),
+                escape(&f.title),
+                escape(&f.endpoint.authority())
+            );
+        }
+        m.push('\n');
+    }
     if !report.services.is_empty() {
         let _ = writeln!(
             m,
