@@ -82,8 +82,17 @@ mod key_value_list {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<String, String>, D::Error> {
-        let list = Vec::<Entry>::deserialize(d)?;
-        Ok(list.into_iter().map(|e| (e.key, e.value)).collect())
+        // A map is read too, as reports written before the list form have it.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<Entry>),
+            Map(BTreeMap<String, String>),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::List(list) => list.into_iter().map(|e| (e.key, e.value)).collect(),
+            Form::Map(map) => map,
+        })
     }
 }
 
@@ -1658,6 +1667,10 @@ mod tests {
         );
         let back: DeploymentFacts = serde_json::from_value(json).unwrap();
         assert_eq!(back, facts);
+        let old: DeploymentFacts =
+            serde_json::from_value(serde_json::json!({"config": {"state.backend": "rocksdb"}}))
+                .unwrap();
+        assert_eq!(old, facts);
     }
 
     #[test]

@@ -132,6 +132,8 @@ ol.path { margin: 4px 0 10px 18px; padding: 0; } ol.path li { margin: 2px 0; }
 .controls { display: flex; gap: 8px; flex-wrap: wrap; margin-bottom: 8px; align-items: center; }
 .controls input, .controls select { padding: 4px 6px; font: inherit; max-width: 360px; }
 #findings-table td:nth-child(2), #findings-table td:nth-child(3) { white-space: nowrap; word-break: normal; }
+table.members td:first-child, table.services td:first-child { white-space: nowrap; word-break: normal; }
+table.posture code { word-break: normal; }
 details summary { cursor: pointer; }
 .fix { background: #eef7ee; border-left: 3px solid var(--pass); padding: 4px 8px; margin: 4px 0; }
 .muted { color: #666; }
