@@ -1405,7 +1405,9 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
                 format!("{} set in /jobmanager/config", set.join(", ")),
             )
         } else {
-            (PostureStatus::Fail, "no security.kerberos.login.keytab or principal in /jobmanager/config (needed where Flink talks to Kerberos-secured Hadoop, Kafka or ZooKeeper)".to_string())
+            // Not every deployment talks to a Kerberos realm: absence is
+            // not a failure the scan can prove.
+            (PostureStatus::Unknown, "no security.kerberos.login.keytab or principal in /jobmanager/config; needed only where Flink talks to Kerberos-secured Hadoop, Kafka or ZooKeeper".to_string())
         };
         items.push(item(
             "kerberos",
@@ -1810,6 +1812,8 @@ mod tests {
             .any(|p| p.steps[0].findings == ["FLINK-RPC-PLAINTEXT@10.0.0.5:6122"]));
         let internal = c.posture.iter().find(|p| p.id == "internal-tls").unwrap();
         assert_eq!(internal.status, PostureStatus::Fail);
+        let kerberos = c.posture.iter().find(|p| p.id == "kerberos").unwrap();
+        assert_eq!(kerberos.status, PostureStatus::Unknown, "{kerberos:?}");
     }
 
     #[test]
