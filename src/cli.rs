@@ -78,8 +78,11 @@ pub enum Command {
     /// Scan targets for Flink interfaces and exposures.
     #[command(after_long_help = format!("{SCAN_EXAMPLES}\n\n{EXIT_CODES}"))]
     Scan(Box<ScanArgs>),
-    /// List the rule catalog (ids to use with --rules / --skip-rules).
+    /// List the rule catalog (ids to use with --rules / --skip-rules), or explain one rule.
     Rules {
+        /// Explain this rule: what it finds, why it matters, the fix.
+        #[arg(value_name = "ID")]
+        id: Option<String>,
         /// Print the catalog as JSON.
         #[arg(long)]
         json: bool,
@@ -119,6 +122,24 @@ pub enum Command {
         /// The --advisories PATH the shards were scanned with.
         #[arg(long, value_name = "PATH")]
         advisories: Option<PathBuf>,
+    },
+    /// Render a saved or merged --json report for people: HTML, Markdown, or the terminal summary.
+    #[command(
+        after_long_help = "Examples:\n  flinkscan report scan.json --html scan.html\n  flinkscan report merged.json --html out.html --markdown out.md\n  flinkscan report scan.json            # the terminal summary"
+    )]
+    Report {
+        /// A flinkscan --json report (or the output of `flinkscan merge`).
+        #[arg(value_name = "IN.json")]
+        input: PathBuf,
+        /// Write the self-contained HTML report to FILE, or - for stdout.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Write the Markdown report to FILE, or - for stdout.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Never colour the summary.
+        #[arg(long)]
+        no_color: bool,
     },
     /// Compare two --json reports: which findings are new, unchanged or fixed.
     Diff {
@@ -294,6 +315,14 @@ pub struct ScanArgs {
     /// Field schema of --jsonl (alias --format).
     #[arg(long, alias = "format", value_enum, default_value_t = JsonlFormat::Ecs, value_name = "SCHEMA", help_heading = "Output")]
     pub jsonl_format: JsonlFormat,
+
+    /// Write a self-contained HTML report (clusters, attack paths, posture, findings) to FILE, or - for stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub html: Option<PathBuf>,
+
+    /// Write the same report as Markdown (tickets, pull-request comments) to FILE, or - for stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub markdown: Option<PathBuf>,
 
     /// Write SARIF 2.1.0 to FILE, or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]

@@ -9,6 +9,7 @@
 pub mod advisories;
 pub mod checks;
 pub mod cli;
+pub mod clusters;
 pub mod hosts;
 pub mod identify;
 pub mod model;

@@ -128,15 +128,25 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan(args) => scan_command(&args),
         Command::Rules {
+            id,
             json,
             probes,
             advisories,
         } => {
             let catalog = Catalog::load(probes.as_deref(), advisories.as_deref())
                 .map_err(|e| Usage(e.to_string()))?;
-            print_rules(&catalog, json)?;
+            match id {
+                Some(id) => explain_rule(&catalog, &id, json)?,
+                None => print_rules(&catalog, json)?,
+            }
             Ok(EXIT_CLEAN)
         }
+        Command::Report {
+            input,
+            html,
+            markdown,
+            no_color,
+        } => report_command(&input, html, markdown, no_color),
         Command::Advisories { json, advisories } => {
             let data = flinkscan::advisories::Advisories::load(advisories.as_deref())
                 .map_err(|e| Usage(e.to_string()))?;
@@ -290,6 +300,57 @@ fn write_document(out: &plan::Output, doc: &impl serde::Serialize, failures: &mu
     }
 }
 
+/// `flinkscan report IN.json`: render a saved or merged report. Clusters
+/// are grouped again, so a report written before clusters renders too.
+fn report_command(
+    input: &std::path::Path,
+    html: Option<std::path::PathBuf>,
+    markdown: Option<std::path::PathBuf>,
+    no_color: bool,
+) -> Result<u8> {
+    let [html, markdown] = plan::outputs([("--html", &html), ("--markdown", &markdown)])
+        .map_err(|e| Usage(e.to_string()))?;
+    let mut report = read_report(input)?;
+    report.normalise();
+    report.build_clusters();
+    let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
+    let mut failures = Vec::new();
+    write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
+    if html.is_none() && markdown.is_none() {
+        let color = !no_color
+            && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
+        let mut out = std::io::stdout().lock();
+        out.write_all(report::text::render(&report, &catalog, color).as_bytes())?;
+        out.flush()?;
+    }
+    if !failures.is_empty() {
+        return Err(OutputsFailed(failures).into());
+    }
+    Ok(EXIT_CLEAN)
+}
+
+/// The HTML and Markdown renderings, each to its checked destination.
+fn write_people_outputs(
+    html: &Option<plan::Output>,
+    markdown: &Option<plan::Output>,
+    report: &ScanReport,
+    catalog: &Catalog,
+    failures: &mut Vec<String>,
+) {
+    if let Some(out) = html {
+        let page = report::html::render(report, catalog);
+        if let Err(e) = out.dest.write_all(page.as_bytes()) {
+            failures.push(format!("cannot write {out}: {e}"));
+        }
+    }
+    if let Some(out) = markdown {
+        let text = report::markdown::render(report, catalog);
+        if let Err(e) = out.dest.write_all(text.as_bytes()) {
+            failures.push(format!("cannot write {out}: {e}"));
+        }
+    }
+}
+
 fn read_report(path: &std::path::Path) -> Result<ScanReport> {
     let bytes = atomic::read_capped(path, 512 << 20)
         .map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))?;
@@ -300,6 +361,58 @@ fn read_report(path: &std::path::Path) -> Result<ScanReport> {
         ))
         .into()
     })
+}
+
+/// `flinkscan rules ID`: one rule, explained for a person.
+fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
+    let Some(rule) = catalog
+        .rules
+        .values()
+        .find(|r| r.id.eq_ignore_ascii_case(id.trim()))
+    else {
+        let filter = RuleFilter {
+            only: vec![id.to_string()],
+            skip: Vec::new(),
+        };
+        let why = filter
+            .check(catalog.rules.keys().map(String::as_str))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let why = why.replacen("--rules ", "", 1);
+        return Err(Usage(format!("no rule {why}")).into());
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, rule)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let shown = flinkscan::untrusted::shown;
+    writeln!(out, "{}  {}", rule.id, shown(&rule.title))?;
+    writeln!(
+        out,
+        "severity {} (score {:.1}), CWE-{}\n",
+        rule.severity, rule.security_severity, rule.cwe
+    )?;
+    // Descriptions have paragraphs: keep them, indented.
+    let paragraphs = |t: &str| flinkscan::untrusted::shown_lines(t.trim()).replace('\n', "\n  ");
+    writeln!(out, "What it finds:\n  {}\n", paragraphs(&rule.description))?;
+    writeln!(out, "How to fix it:\n  {}", paragraphs(&rule.remediation))?;
+    if let Some(a) = &rule.advisory {
+        writeln!(out, "\nAdvisory: {}", shown(&a.ids.join(" / ")))?;
+        if !a.fixed.is_empty() {
+            writeln!(out, "Fixed in: {}", shown(&a.fixed.join(", ")))?;
+        }
+    }
+    if !rule.sources.is_empty() {
+        writeln!(out, "\nSources:")?;
+        for s in &rule.sources {
+            writeln!(out, "  {}", shown(s))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
@@ -324,7 +437,7 @@ fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
             flinkscan::untrusted::shown(&r.title)
         )?;
     }
-    writeln!(out, "\nSelect with --rules ID[,ID...] or skip with --skip-rules; a trailing * matches a prefix (FLINK-TLS-*).")?;
+    writeln!(out, "\nSelect with --rules ID[,ID...] or skip with --skip-rules; a trailing * matches a prefix (FLINK-TLS-*).\n`flinkscan rules ID` explains one rule and its fix.")?;
     Ok(())
 }
 
@@ -393,6 +506,8 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         if let (Some(base), Some(space)) = (&baseline_report, &probe_space) {
             apply_baseline(&mut report, base, space, &plan);
+            // Fixed findings open no path: judge the clusters again.
+            report.build_clusters();
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
         failures.extend(state_failure);
@@ -511,8 +626,8 @@ fn progress_bar(
     if !enabled {
         return None;
     }
+    let total = space.len();
     if !std::io::stderr().is_terminal() {
-        let total = space.len();
         let progress = Arc::clone(progress);
         let ticker = tokio::spawn(async move {
             let started = std::time::Instant::now();
@@ -524,25 +639,53 @@ fn progress_bar(
         });
         return Some((indicatif::ProgressBar::hidden(), ticker));
     }
-    let bar = indicatif::ProgressBar::new(space.len());
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} probes {per_sec} ETA {eta} | {msg}",
+    let total = space.len();
+    let bar = indicatif::ProgressBar::new(total);
+    // Rates and ETA are computed here as whole numbers: indicatif's
+    // {per_sec} prints fractions, and its ETA reads 0s while the
+    // identification phase still runs.
+    let sweep_style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] sweep {bar:30} {pos}/{len} probes {msg}",
     )
     .ok()?;
-    bar.set_style(style);
+    let identify_style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] identifying {bar:30} {pos}/{len} open ports {msg}",
+    )
+    .ok()?;
+    bar.set_style(sweep_style);
     let ticker = {
         let bar = bar.clone();
         let progress = Arc::clone(progress);
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut identifying = false;
             loop {
                 let s = &progress.sweep;
-                bar.set_position(s.probed.load(Ordering::Relaxed));
-                bar.set_message(format!(
-                    "{} open, {} identified, {} findings",
-                    s.open.load(Ordering::Relaxed),
-                    progress.identified.load(Ordering::Relaxed),
-                    progress.findings.load(Ordering::Relaxed)
-                ));
+                let probed = s.probed.load(Ordering::Relaxed);
+                let open = s.open.load(Ordering::Relaxed);
+                let identified = progress.identified.load(Ordering::Relaxed);
+                let findings = progress.findings.load(Ordering::Relaxed);
+                if !identifying && probed >= total {
+                    identifying = true;
+                    bar.set_style(identify_style.clone());
+                }
+                if identifying {
+                    bar.set_length(open.max(identified));
+                    bar.set_position(identified);
+                    bar.set_message(format!("| {findings} findings"));
+                } else {
+                    bar.set_position(probed);
+                    bar.set_message(sweep_message(
+                        SweepCounts {
+                            probed,
+                            total,
+                            open,
+                            identified,
+                            findings,
+                        },
+                        started.elapsed(),
+                    ));
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
@@ -573,6 +716,29 @@ fn progress_line(progress: &Progress, total: u64, elapsed: Duration) -> String {
     )
 }
 
+/// What the progress bar counts during the sweep.
+struct SweepCounts {
+    probed: u64,
+    total: u64,
+    open: u64,
+    identified: u64,
+    findings: u64,
+}
+
+/// The sweep's progress message: rate and ETA as whole numbers.
+fn sweep_message(c: SweepCounts, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = (c.probed as f64 / secs).round() as u64;
+    let eta = match c.total.saturating_sub(c.probed).checked_div(rate) {
+        Some(left) => format!("ETA {left}s"),
+        None => "ETA -".to_string(),
+    };
+    format!(
+        "{rate}/s {eta} | {} open, {} identified, {} findings",
+        c.open, c.identified, c.findings
+    )
+}
+
 /// Write every report; return what failed (flag, path and error), never
 /// stopping at the first failure. A closed pipe on the human summary is not
 /// a failure: `flinkscan scan ... | head -3` is a person reading.
@@ -590,13 +756,20 @@ fn write_outputs(
         let doc = sarif::render(report, catalog, args.sarif_compat);
         write_document(out, &doc, &mut failures);
     }
-    let stdout_taken = [&plan.json, &plan.sarif, &plan.jsonl]
-        .into_iter()
-        .flatten()
-        .any(|o| o.dest == atomic::Dest::Stdout);
+    write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
+    let stdout_taken = [
+        &plan.json,
+        &plan.sarif,
+        &plan.jsonl,
+        &plan.html,
+        &plan.markdown,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|o| o.dest == atomic::Dest::Stdout);
     let color = !args.no_color
         && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
-    let summary = report::text::render(report, color);
+    let summary = report::text::render(report, catalog, color);
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.
         if !args.quiet {
@@ -612,4 +785,32 @@ fn write_outputs(
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_rates_and_eta_are_whole_numbers() {
+        let counts = SweepCounts {
+            probed: 1000,
+            total: 4000,
+            open: 3,
+            identified: 1,
+            findings: 2,
+        };
+        assert_eq!(
+            sweep_message(counts, Duration::from_millis(3000)),
+            "333/s ETA 9s | 3 open, 1 identified, 2 findings"
+        );
+        let idle = SweepCounts {
+            probed: 0,
+            total: 10,
+            open: 0,
+            identified: 0,
+            findings: 0,
+        };
+        assert!(sweep_message(idle, Duration::from_secs(1)).starts_with("0/s ETA -"));
+    }
 }

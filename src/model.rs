@@ -248,6 +248,11 @@ pub struct Service {
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_profile: Option<TlsProfile>,
+    /// What a JobManager tells about its deployment (its TaskManagers and
+    /// the non-secret configuration keys that identify and harden it):
+    /// addresses, ports and key names, bounded; input to `crate::clusters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::clusters::DeploymentFacts>,
 }
 
 impl Service {
@@ -269,6 +274,7 @@ impl Service {
             errors: Vec::new(),
             inner_unreachable: false,
             tls_profile: None,
+            deployment: None,
         }
     }
 
@@ -339,6 +345,12 @@ pub struct Finding {
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advisory: Option<AdvisoryMatch>,
+    /// What to do about it: the rule's remediation (Flink keys to set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// How a version finding was decided.
@@ -380,6 +392,12 @@ impl Finding {
         self.rule_id
             .strip_prefix("FLINK-")
             .filter(|s| s.starts_with("CVE-"))
+    }
+
+    /// A stable reference to this finding within a report: rule and
+    /// endpoint (a report holds one finding per rule and endpoint).
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.rule_id, self.endpoint.authority())
     }
 
     /// Sort key that makes report order deterministic: worst first, then by place.

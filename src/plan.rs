@@ -91,6 +91,8 @@ pub struct ScanPlan {
     pub json: Option<Output>,
     pub sarif: Option<Output>,
     pub jsonl: Option<Output>,
+    pub html: Option<Output>,
+    pub markdown: Option<Output>,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
     /// `--state` or `--resume`: where checkpoints go.
@@ -169,10 +171,12 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         }
         (None, None) => Shard::ALL,
     };
-    let [json, sarif, jsonl] = outputs([
+    let [json, sarif, jsonl, html, markdown] = outputs([
         ("--json", &args.json),
         ("--sarif", &args.sarif),
         ("--jsonl", &args.jsonl),
+        ("--html", &args.html),
+        ("--markdown", &args.markdown),
     ])?;
     Ok(ScanPlan {
         targets,
@@ -200,6 +204,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         json,
         sarif,
         jsonl,
+        html,
+        markdown,
         jsonl_format: args.jsonl_format,
         progress: !args.quiet,
         state: args.resume.clone().or_else(|| args.state.clone()),

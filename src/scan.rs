@@ -470,6 +470,7 @@ pub async fn run(
                         tracing::debug!(endpoint = %service.endpoint, error = %e, "check error");
                     }
                     service.tls_profile = out.tls_profile;
+                    service.deployment = out.deployment;
                     service.errors.extend(out.errors);
                     progress.identified.fetch_add(1, Ordering::Relaxed);
                     progress
@@ -713,8 +714,10 @@ pub async fn run(
         services,
         findings,
         notices,
+        clusters: Vec::new(),
     };
     report.normalise();
+    report.build_clusters();
     Ok(ScanOutcome {
         report,
         jsonl_failure,

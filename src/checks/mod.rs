@@ -202,6 +202,8 @@ impl CheckContext {
             version: service.version.clone(),
             baseline_state: None,
             advisory: None,
+            remediation: Some(rule.remediation.clone()),
+            cluster: None,
         })
     }
 }
@@ -212,6 +214,8 @@ pub struct CheckOutput {
     pub findings: Vec<Finding>,
     pub tls_profile: Option<crate::tls::TlsProfile>,
     pub errors: Vec<String>,
+    /// What a JobManager tells about its deployment (`crate::clusters`).
+    pub deployment: Option<crate::clusters::DeploymentFacts>,
 }
 
 /// Run every applicable check on one service.
@@ -233,7 +237,19 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     if service.kind.is_http() && !service.inner_unreachable {
         http_probes(service, ctx, &mut out, false).await;
         match service.kind {
-            ServiceKind::JobmanagerRest => config_secrets(service, ctx, &mut out).await,
+            ServiceKind::JobmanagerRest => {
+                let config = config_secrets(service, ctx, &mut out).await;
+                out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
+            }
+            ServiceKind::HistoryServer => {
+                let facts = crate::clusters::DeploymentFacts {
+                    job_ids: job_ids(service, ctx, &mut out).await,
+                    ..Default::default()
+                };
+                if !facts.job_ids.is_empty() {
+                    out.deployment = Some(facts);
+                }
+            }
             ServiceKind::SqlGateway if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
             }
@@ -331,13 +347,16 @@ async fn http_probes(
 }
 
 /// `/jobmanager/config` and `/jobmanager/environment`: report keys whose
-/// values are unmasked secrets. Values never leave this function.
-async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+/// values are unmasked secrets. Secret values never leave this function
+/// or [`deployment`]; the configuration is returned for the latter.
+async fn config_secrets(
+    service: &Service,
+    ctx: &CheckContext,
+    out: &mut CheckOutput,
+) -> Option<Response> {
     const RULE: &str = rule_ids::CONFIG_SECRET_EXPOSED;
-    if !ctx.filter.allows(RULE) {
-        return;
-    }
     let target = http_target(service, ctx, false);
+    let mut config = None;
     for path in ["/jobmanager/config", "/jobmanager/environment"] {
         let resp = match target.get(path).await {
             Ok(r) if r.status == 200 => r,
@@ -347,6 +366,12 @@ async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOu
                 continue;
             }
         };
+        if path == "/jobmanager/config" {
+            config = Some(resp.clone());
+        }
+        if !ctx.filter.allows(RULE) {
+            continue;
+        }
         let keys = exposed_secret_keys(&resp);
         if keys.is_empty() {
             continue;
@@ -367,6 +392,61 @@ async fn config_secrets(service: &Service, ctx: &CheckContext, out: &mut CheckOu
             out.findings.push(f);
         }
     }
+    config
+}
+
+/// Job ids a JobManager ran or a HistoryServer archived (`GET
+/// /jobs/overview`, read-only), to tell which HistoryServer serves which
+/// cluster.
+async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -> Vec<String> {
+    match http_target(service, ctx, false).get("/jobs/overview").await {
+        Ok(r) if r.status == 200 => r
+            .json()
+            .as_ref()
+            .map(crate::clusters::parse_job_ids)
+            .unwrap_or_default(),
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            out.errors.push(format!("GET /jobs/overview: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// The JobManager's TaskManagers (`GET /taskmanagers`, read-only) and the
+/// non-secret configuration keys that name and harden the cluster:
+/// addresses, ports and switches only, bounded (`crate::clusters`).
+async fn deployment(
+    service: &Service,
+    ctx: &CheckContext,
+    config: Option<&Response>,
+    out: &mut CheckOutput,
+) -> crate::clusters::DeploymentFacts {
+    let mut facts = crate::clusters::DeploymentFacts::default();
+    if let Some(map) = config
+        .and_then(Response::json)
+        .as_ref()
+        .and_then(crate::clusters::config_facts)
+    {
+        facts.config_readable = true;
+        facts.config = map;
+    }
+    facts.job_ids = job_ids(service, ctx, out).await;
+    match http_target(service, ctx, false).get("/taskmanagers").await {
+        Ok(r) if r.status == 200 => {
+            if let Some((list, listed)) = r
+                .json()
+                .as_ref()
+                .and_then(crate::clusters::parse_taskmanagers)
+            {
+                facts.taskmanagers = list;
+                facts.taskmanagers_listed = Some(listed);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => out.errors.push(format!("GET /taskmanagers: {e}")),
+    }
+    facts
 }
 
 /// Keys (or JVM option names) whose values look like secrets and are not

@@ -110,6 +110,8 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
     crate::hosts::share_identity(&mut out.services, &mut out.findings);
     out.normalise();
     out.services.dedup_by(|a, b| a.endpoint == b.endpoint);
+    // A shard sees part of a cluster: group again over the union.
+    out.build_clusters();
     Ok(out)
 }
 
@@ -214,4 +216,63 @@ pub fn merge_sarif(inputs: &[Value]) -> Result<Value, MergeError> {
     let mut out = first.clone();
     out["runs"] = json!([run]);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clusters::{DeploymentFacts, TaskManagerRef};
+    use crate::model::{Endpoint, Service, ServiceKind};
+
+    fn shard(shard: &str, services: Vec<Service>) -> ScanReport {
+        let mut r: ScanReport = serde_json::from_value(json!({
+            "tool": {"name": "flinkscan", "version": "0"},
+            "scan": {"id": shard, "started": "a", "finished": "b", "duration_ms": 1,
+                     "status": "complete", "targets": ["10.0.0.0/24"], "ports": [8081, 6122],
+                     "shard": shard, "seed": 1, "intrusive": false, "addresses": "256",
+                     "probes_total": 512, "probes_shard": 256},
+            "stats": {"probed": 256, "open": 1, "closed": 255, "filtered": 0, "unreachable": 0,
+                      "services_flink": 1, "findings": 0},
+            "services": [], "findings": [], "notices": []
+        }))
+        .unwrap();
+        r.services = services;
+        r.build_clusters();
+        r
+    }
+
+    /// One shard holds the JobManager, the other its TaskManager: each
+    /// alone cannot link them, the merge does.
+    #[test]
+    fn a_cluster_split_across_shards_is_one_cluster_after_merge() {
+        let mut jm = Service::new(
+            Endpoint::new([10, 0, 0, 1].into(), 8081),
+            ServiceKind::JobmanagerRest,
+        );
+        jm.deployment = Some(DeploymentFacts {
+            taskmanagers: vec![TaskManagerRef {
+                id: "tm".into(),
+                host: "10.0.0.7".into(),
+                rpc_port: Some(6122),
+                data_port: None,
+                jmx_port: None,
+            }],
+            taskmanagers_listed: Some(1),
+            ..Default::default()
+        });
+        let tm = Service::new(Endpoint::new([10, 0, 0, 7].into(), 6122), ServiceKind::Rpc);
+        let a = shard("0/2", vec![jm]);
+        let b = shard("1/2", vec![tm]);
+        assert_eq!(a.clusters[0].not_scanned.len(), 1, "{:?}", a.clusters);
+        assert_eq!(b.clusters[0].id, "host:10.0.0.7");
+        let merged = merge_reports(vec![b, a]).unwrap();
+        assert_eq!(merged.clusters.len(), 1, "{:#?}", merged.clusters);
+        let c = &merged.clusters[0];
+        assert_eq!(c.id, "jobmanager:10.0.0.1:8081");
+        assert!(c.not_scanned.is_empty());
+        assert!(c
+            .members
+            .iter()
+            .any(|m| m.endpoint == "10.0.0.7:6122" && m.role == "taskmanager-rpc"));
+    }
 }

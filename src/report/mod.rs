@@ -6,7 +6,9 @@
 
 pub mod atomic;
 pub mod baseline;
+pub mod html;
 pub mod jsonl;
+pub mod markdown;
 pub mod merge;
 pub mod ocsf;
 pub mod sarif;
@@ -25,6 +27,10 @@ pub struct ScanReport {
     pub services: Vec<Service>,
     pub findings: Vec<Finding>,
     pub notices: Vec<Notice>,
+    /// The services grouped by deployment, with attack paths and posture
+    /// (`crate::clusters`); absent from reports written before clusters.
+    #[serde(default)]
+    pub clusters: Vec<crate::clusters::Cluster>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +104,35 @@ impl ScanReport {
         self.scan.not_identified.sort();
         self.stats.findings = self.findings.len() as u64;
         self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
+    }
+
+    /// Group the services into clusters (again: pure over services and
+    /// findings, so a merged or baselined report gets the same answer).
+    pub fn build_clusters(&mut self) {
+        use crate::targets::spec::{ip_to_u128, parse_spec, Hosts, Origin, Spec};
+        let parse = |texts: &[String]| -> Vec<Spec> {
+            texts
+                .iter()
+                .filter_map(|t| parse_spec(t, Origin::Arg(0)).ok())
+                .collect()
+        };
+        let targets = parse(&self.scan.targets);
+        let excluded = parse(&self.scan.excluded);
+        // Only a whole, finished scan can say a port it covers is not there.
+        let whole = self.scan.shard == "0/1" && self.scan.status == "complete";
+        let ports = self.scan.ports.clone();
+        let holds = |s: &Spec, ip: std::net::IpAddr| match s.hosts {
+            Hosts::Range { lo, hi } => (lo..=hi).contains(&ip_to_u128(ip)),
+            Hosts::Name(_) => false,
+        };
+        let swept = move |ip: std::net::IpAddr, port: u16| {
+            whole
+                && targets
+                    .iter()
+                    .any(|s| holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port))
+                && !excluded.iter().any(|s| holds(s, ip))
+        };
+        self.clusters = crate::clusters::build(&self.services, &mut self.findings, &swept);
     }
 
     pub fn worst(&self) -> Option<Severity> {

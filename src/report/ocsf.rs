@@ -148,6 +148,8 @@ mod tests {
             version: Some("1.20.1".into()),
             baseline_state: None,
             advisory: None,
+            remediation: None,
+            cluster: None,
         };
         let text = super::super::jsonl::line(finding_event(&finding, None, "scan", 0));
         assert!(

@@ -199,6 +199,13 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
             if let Some(a) = &f.advisory {
                 result["properties"]["advisory"] = json!(a);
             }
+            // Platforms group results by it: one deployment, one fix.
+            if let Some(c) = &f.cluster {
+                result["properties"]["cluster"] = json!(c);
+                if let Some(name) = report.clusters.iter().find(|k| &k.id == c).map(|k| &k.name) {
+                    result["properties"]["clusterName"] = json!(name);
+                }
+            }
             if let Some(state) = &f.baseline_state {
                 result["baselineState"] = json!(match state.as_str() {
                     "new" => "new",

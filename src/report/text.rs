@@ -1,15 +1,23 @@
-//! The human summary: counts by severity, then the worst findings first,
-//! one line each, then the identified services. Every string in it passes
-//! through `untrusted::shown`: titles, versions and notices can carry what a
-//! peer, a targets file or a probe file put there.
+//! The human summary, grouped by cluster: for each, how bad it is, what is
+//! exposed, the worst way in, its findings, and the fix (the Flink keys to
+//! set) once. Findings outside any cluster, other open ports and notices
+//! follow. Every string in it passes through `untrusted::shown`: titles,
+//! versions and notices can carry what a peer, a targets file or a probe
+//! file put there.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::ScanReport;
+use crate::checks::catalog::Catalog;
+use crate::clusters::PostureStatus;
 use crate::model::{Finding, Severity};
 use crate::untrusted::shown;
 
-pub fn render(report: &ScanReport, color: bool) -> String {
+/// Members listed per cluster before "+N more".
+const MEMBERS_SHOWN: usize = 8;
+
+pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     let mut out = String::new();
     let s = &report.stats;
     // Fixed findings (from --baseline) are absences: they are listed and
@@ -21,12 +29,12 @@ pub fn render(report: &ScanReport, color: bool) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "flinkscan {}: {} probes, {} open ports, {} Flink services, {} findings in {:.1}s ({})",
-        shown(&report.scan.id),
-        s.probed,
-        s.open,
+        "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
+        report.clusters.len(),
         s.services_flink,
         present.len(),
+        s.probed,
+        s.open,
         report.scan.duration_ms as f64 / 1000.0,
         shown(&report.scan.status)
     );
@@ -63,39 +71,134 @@ pub fn render(report: &ScanReport, color: bool) -> String {
             count("fixed")
         );
     }
-    if !report.findings.is_empty() {
-        let _ = writeln!(out);
-        for f in &report.findings {
-            let sev = paint(f.severity, color);
-            let mark = match f.baseline_state.as_deref() {
-                Some(b) if baselined => format!("{b:<9} "),
-                _ => String::new(),
-            };
+    let finding_line = |out: &mut String, f: &Finding| {
+        let sev = paint(f.severity, color);
+        let mark = match f.baseline_state.as_deref() {
+            Some(b) if baselined => format!("{b:<9} "),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {sev} {mark}{:<21} {:<34} {}",
+            shown(&f.endpoint.authority()),
+            shown(&f.rule_id),
+            shown(&f.title)
+        );
+    };
+
+    for c in &report.clusters {
+        let rating = match c.rating {
+            Some(r) => paint(r, color),
+            None => format!("{:<8}", "OK"),
+        };
+        let version = c
+            .version
+            .as_deref()
+            .map(|v| format!(", Flink {}", shown(v)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\n{rating} {}{version}, {} host{} [{}]",
+            shown(&c.name),
+            c.hosts.len(),
+            if c.hosts.len() == 1 { "" } else { "s" },
+            shown(&c.id)
+        );
+        let exposed: Vec<String> = c
+            .members
+            .iter()
+            .take(MEMBERS_SHOWN)
+            .map(|m| {
+                format!(
+                    "{} {}{}",
+                    m.role,
+                    shown(&m.endpoint),
+                    if m.tls { "" } else { " (plaintext)" }
+                )
+            })
+            .collect();
+        let more = c.members.len().saturating_sub(MEMBERS_SHOWN);
+        let _ = writeln!(
+            out,
+            "  exposed: {}{}",
+            exposed.join(", "),
+            if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            }
+        );
+        if !c.not_scanned.is_empty() {
+            let known: Vec<String> = c
+                .not_scanned
+                .iter()
+                .take(MEMBERS_SHOWN)
+                .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
+                .collect();
             let _ = writeln!(
                 out,
-                "{sev} {mark}{:<21} {:<34} {}",
-                shown(&f.endpoint.authority()),
-                shown(&f.rule_id),
-                shown(&f.title)
+                "  known from the JobManager, not scanned: {}{}",
+                known.join(", "),
+                if c.not_scanned.len() > MEMBERS_SHOWN {
+                    format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
+                } else {
+                    String::new()
+                }
             );
         }
+        if let Some(p) = c.paths.first() {
+            let steps: Vec<String> = p.steps.iter().map(|s| shown(&s.action)).collect();
+            let _ = writeln!(out, "  worst path: {}", shown(&p.title));
+            for (i, step) in steps.iter().enumerate() {
+                let _ = writeln!(out, "    {}. {step}", i + 1);
+            }
+            if c.paths.len() > 1 {
+                let others: Vec<String> = c.paths[1..].iter().map(|p| shown(&p.title)).collect();
+                let _ = writeln!(out, "  other paths: {}", others.join("; "));
+            }
+        }
+        let mine: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.cluster.as_deref() == Some(c.id.as_str()))
+            .collect();
+        for f in &mine {
+            finding_line(&mut out, f);
+        }
+        let fixes = cluster_fixes(c, &mine, catalog);
+        if !fixes.is_empty() {
+            let _ = writeln!(out, "  fix:");
+            for fix in fixes {
+                let _ = writeln!(out, "    - {fix}");
+            }
+        }
     }
-    if !report.services.is_empty() {
-        let _ = writeln!(out, "\nservices:");
-        for svc in &report.services {
-            let tls = if svc.tls.is_some() { "tls" } else { "plain" };
-            let version = shown(svc.version.as_deref().unwrap_or("-"));
-            let product = shown(svc.product.as_deref().unwrap_or("-"));
-            let flink = if svc.flink { "" } else { " (not Flink)" };
+
+    let loose: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.cluster
+                .as_deref()
+                .is_none_or(|id| !report.clusters.iter().any(|c| c.id == id))
+        })
+        .collect();
+    if !loose.is_empty() {
+        let _ = writeln!(out, "\nfindings outside any cluster:");
+        for f in loose {
+            finding_line(&mut out, f);
+        }
+    }
+    let others: Vec<_> = report.services.iter().filter(|s| !s.flink).collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "\nother open ports (not Flink):");
+        for svc in others {
             let _ = writeln!(
                 out,
-                "  {:<21} {:<20} {:<5} {:<10} {}{}",
+                "  {:<21} {:<12} {}",
                 shown(&svc.endpoint.authority()),
                 svc.kind.as_str(),
-                tls,
-                version,
-                product,
-                flink
+                shown(svc.product.as_deref().unwrap_or("-"))
             );
         }
     }
@@ -105,7 +208,46 @@ pub fn render(report: &ScanReport, color: bool) -> String {
             let _ = writeln!(out, "  {}: {}", shown(&n.target), shown(&n.message));
         }
     }
+    if !report.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nscan {}; `flinkscan rules ID` explains a rule and its fix.",
+            shown(&report.scan.id)
+        );
+    }
     out
+}
+
+/// What to change, once per cluster: the fix of each failing posture item,
+/// then the remediation of each rule those items do not cover.
+fn cluster_fixes(
+    c: &crate::clusters::Cluster,
+    findings: &[&Finding],
+    catalog: &Catalog,
+) -> Vec<String> {
+    let mut fixes = Vec::new();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    for p in c.posture.iter().filter(|p| p.status == PostureStatus::Fail) {
+        fixes.push(format!("{}: {}", shown(&p.title), shown(&p.fix)));
+        covered.extend(p.findings.iter().cloned());
+    }
+    let mut rules: BTreeSet<&str> = BTreeSet::new();
+    for f in findings {
+        if f.baseline_state.as_deref() == Some("fixed") || covered.contains(&f.id()) {
+            continue;
+        }
+        if !rules.insert(f.rule_id.as_str()) {
+            continue;
+        }
+        let fix = f
+            .remediation
+            .as_deref()
+            .or_else(|| catalog.rule(&f.rule_id).map(|r| r.remediation.as_str()));
+        if let Some(fix) = fix {
+            fixes.push(format!("{}: {}", shown(&f.rule_id), shown(fix)));
+        }
+    }
+    fixes
 }
 
 /// Colour only for a terminal that can show it and a user who has not

@@ -1,0 +1,255 @@
+//! The HTML report's content as Markdown, for tickets and pull-request
+//! comments: summary, clusters (attack paths, members, posture) and the
+//! findings with evidence and the fix. Target-derived strings go through
+//! [`escape`]: renderers such as GitHub's accept raw HTML and links, so a
+//! peer's value must not become either.
+
+use std::fmt::Write;
+
+use super::html::{present, remediation};
+use super::ScanReport;
+use crate::checks::catalog::Catalog;
+use crate::model::Severity;
+use crate::untrusted;
+
+/// One line of inert Markdown text: markup characters backslash-escaped,
+/// `<`/`>`/`&` as entities (raw HTML is rendered by many hosts), newlines
+/// and hidden characters made visible.
+pub fn escape(text: &str) -> String {
+    let shown = untrusted::shown(text);
+    let mut out = String::with_capacity(shown.len() + 8);
+    for c in shown.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // Every line starts with text of ours (a heading, list item or
+            // table cell) and newlines arrive escaped, so only inline markup
+            // (emphasis, code, links, images, strikethrough, table cells)
+            // needs escaping.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn sev(s: Option<Severity>) -> String {
+    s.map_or("NONE".into(), |s| s.as_str().to_uppercase())
+}
+
+pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
+    let findings = present(report);
+    let mut m = String::new();
+    let _ = writeln!(m, "# flinkscan report\n");
+    let _ = writeln!(
+        m,
+        "Scan {} · {} · status {} · targets {}\n",
+        escape(&report.scan.id),
+        escape(&report.scan.started),
+        escape(&report.scan.status),
+        escape(&report.scan.targets.join(" "))
+    );
+    let counts: Vec<String> = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .iter()
+    .map(|&s| {
+        format!(
+            "{} {s}",
+            findings.iter().filter(|f| f.severity == s).count()
+        )
+    })
+    .collect();
+    let _ = writeln!(
+        m,
+        "**{} clusters, {} Flink services, {} findings** ({})\n",
+        report.clusters.len(),
+        report.stats.services_flink,
+        findings.len(),
+        counts.join(", ")
+    );
+
+    for c in &report.clusters {
+        let _ = writeln!(m, "## {} — {}\n", sev(c.rating), escape(&c.name));
+        let mut facts = vec![format!("id `{}`", c.id.replace('`', "'"))];
+        if let Some(v) = &c.version {
+            facts.push(format!("Flink {}", escape(v)));
+        }
+        if let Some(cid) = &c.cluster_id {
+            facts.push(format!("{} = {}", escape(&cid.key), escape(&cid.value)));
+        }
+        facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
+        let _ = writeln!(m, "{}\n", facts.join(" · "));
+        if c.paths.is_empty() {
+            let _ = writeln!(m, "No attack path found from the scanner's position.\n");
+        } else {
+            let _ = writeln!(m, "### Attack paths\n");
+            for p in &c.paths {
+                let _ = writeln!(
+                    m,
+                    "{}. **{}** {} — {}",
+                    p.rank,
+                    sev(Some(p.severity)),
+                    escape(&p.title),
+                    escape(&p.impact)
+                );
+                for s in &p.steps {
+                    let _ = writeln!(
+                        m,
+                        "    - {} ({})",
+                        escape(&s.action),
+                        s.findings
+                            .iter()
+                            .map(|f| escape(f))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            m.push('\n');
+        }
+        let _ = writeln!(
+            m,
+            "### Members\n\n| Endpoint | Role | TLS | Evidence |\n|---|---|---|---|"
+        );
+        for mb in &c.members {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                escape(&mb.endpoint),
+                escape(&mb.role),
+                if mb.tls { "yes" } else { "no" },
+                escape(&mb.evidence)
+            );
+        }
+        for k in &c.not_scanned {
+            let _ = writeln!(
+                m,
+                "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
+                escape(&k.host),
+                k.port,
+                escape(&k.role),
+                if k.status == "not-found" {
+                    "not found by the sweep"
+                } else {
+                    "not scanned"
+                },
+                escape(&k.source)
+            );
+        }
+        m.push('\n');
+        if !c.posture.is_empty() {
+            let _ = writeln!(
+                m,
+                "### Hardening posture\n\n| Status | Item | Evidence | Fix |\n|---|---|---|---|"
+            );
+            for p in &c.posture {
+                let _ = writeln!(
+                    m,
+                    "| {} | {} | {} | {} |",
+                    p.status.as_str().to_uppercase(),
+                    escape(&p.title),
+                    escape(&p.evidence),
+                    escape(&p.fix)
+                );
+            }
+            m.push('\n');
+        }
+    }
+
+    let _ = writeln!(m, "## Findings\n");
+    for f in &findings {
+        let _ = writeln!(
+            m,
+            "### {} {} at {}\n",
+            f.severity.as_str().to_uppercase(),
+            escape(&f.title),
+            escape(&f.endpoint.authority())
+        );
+        let _ = writeln!(
+            m,
+            "- Rule: {} · cluster: {}",
+            escape(&f.rule_id),
+            escape(f.cluster.as_deref().unwrap_or("-"))
+        );
+        let _ = writeln!(m, "- Detail: {}", escape(&f.detail));
+        for e in &f.evidence {
+            let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
+            let _ = writeln!(
+                m,
+                "- Evidence: {}{}: {}",
+                escape(&e.request),
+                status,
+                escape(&e.excerpt)
+            );
+        }
+        if let Some(fix) = remediation(f, catalog) {
+            let _ = writeln!(m, "- **Fix:** {}", escape(fix));
+        }
+        m.push('\n');
+    }
+    let fixed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.baseline_state.as_deref() == Some("fixed"))
+        .collect();
+    if !fixed.is_empty() {
+        let _ = writeln!(m, "## Fixed since the baseline\n");
+        for f in fixed {
+            let _ = writeln!(
+                m,
+                "- {} {} at {}",
+                escape(&f.rule_id),
+                escape(&f.title),
+                escape(&f.endpoint.authority())
+            );
+        }
+        m.push('\n');
+    }
+    if !report.services.is_empty() {
+        let _ = writeln!(
+            m,
+            "## Open ports\n\n| Endpoint | Service | TLS | Version | Product |\n|---|---|---|---|---|"
+        );
+        for s in &report.services {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} |",
+                escape(&s.endpoint.authority()),
+                s.kind,
+                if s.tls.is_some() { "yes" } else { "no" },
+                escape(s.version.as_deref().unwrap_or("-")),
+                escape(s.product.as_deref().unwrap_or("-"))
+            );
+        }
+        m.push('\n');
+    }
+    if !report.notices.is_empty() {
+        let _ = writeln!(m, "## Notices\n");
+        for n in &report.notices {
+            let _ = writeln!(m, "- {}: {}", escape(&n.target), escape(&n.message));
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_from_a_peer_stays_text() {
+        let e = escape("<script>x</script> [a](http://evil) | `b`\n# h");
+        assert!(!e.contains('<') && e.contains("\\[a\\](http"), "{e}");
+        assert!(e.contains("\\|") && e.contains("\\`"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
