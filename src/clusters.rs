@@ -1651,6 +1651,7 @@ mod tests {
             version: s.version.clone(),
             baseline_state: None,
             advisory: None,
+            confirmed: false,
             remediation: None,
             cluster: None,
         }

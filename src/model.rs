@@ -345,6 +345,10 @@ pub struct Finding {
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advisory: Option<AdvisoryMatch>,
+    /// An active, read-only probe showed the problem (rather than a
+    /// version or a configuration flag suggesting it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
     /// What to do about it: the rule's remediation (Flink keys to set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,

@@ -202,6 +202,7 @@ impl CheckContext {
             version: service.version.clone(),
             baseline_state: None,
             advisory: None,
+            confirmed: false,
             remediation: Some(rule.remediation.clone()),
             cluster: None,
         })
@@ -340,7 +341,12 @@ async fn http_probes(
             service.endpoint.authority(),
             p.request.path
         );
-        if let Some(f) = ctx.finding(&p.rule, service, url, detail, vec![evidence]) {
+        if let Some(mut f) = ctx.finding(&p.rule, service, url, detail, vec![evidence]) {
+            // A probe file for an advisory's rule tests the flaw itself.
+            f.confirmed = ctx
+                .catalog
+                .rule(&p.rule)
+                .is_some_and(|r| r.advisory.is_some());
             out.findings.push(f);
         }
     }
@@ -536,13 +542,14 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
         status: Some(opened.status),
         excerpt: "sessionHandle returned (handle not kept)".into(),
     };
-    if let Some(f) = ctx.finding(
+    if let Some(mut f) = ctx.finding(
         RULE,
         service,
         service.url("/v1/sessions"),
         detail,
         vec![evidence],
     ) {
+        f.confirmed = true;
         out.findings.push(f);
     }
 }
@@ -795,12 +802,7 @@ pub fn tls_findings(
 /// One finding per (rule, endpoint); an active confirmation wins over a
 /// version match, and keeps the advisory data the version match carried.
 fn dedup(findings: &mut Vec<Finding>) {
-    // Version matching is the only producer of advisory data; a finding of
-    // an advisory rule without it came from an active probe.
-    let rank = |f: &Finding| match f.advisory.as_ref().map(|a| a.confidence) {
-        None | Some(MatchConfidence::Confirmed) => 0,
-        Some(_) => 1,
-    };
+    let rank = |f: &Finding| u8::from(!f.confirmed);
     findings.sort_by(|a, b| {
         (&a.rule_id, &a.endpoint)
             .cmp(&(&b.rule_id, &b.endpoint))
@@ -808,7 +810,7 @@ fn dedup(findings: &mut Vec<Finding>) {
     });
     findings.dedup_by(|later, kept| {
         let same = later.rule_id == kept.rule_id && later.endpoint == kept.endpoint;
-        if same && kept.advisory.is_none() {
+        if same && kept.confirmed && kept.advisory.is_none() {
             if let Some(mut a) = later.advisory.take() {
                 a.confidence = MatchConfidence::Confirmed;
                 kept.advisory = Some(a);

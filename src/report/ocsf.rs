@@ -148,6 +148,7 @@ mod tests {
             version: Some("1.20.1".into()),
             baseline_state: None,
             advisory: None,
+            confirmed: false,
             remediation: None,
             cluster: None,
         };
