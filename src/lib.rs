@@ -12,6 +12,7 @@ pub mod cli;
 pub mod hosts;
 pub mod identify;
 pub mod model;
+pub mod net;
 pub mod plan;
 pub mod profile;
 pub mod report;

@@ -248,6 +248,34 @@ pub struct Service {
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_profile: Option<crate::tls::TlsProfile>,
+    /// How the sweep found the port open (after how many SYNs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<PortDecision>,
+}
+
+/// How the sweep decided one port, so a user can tell a port that a
+/// firewall filters from one whose SYNs were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortDecision {
+    pub by: DecidedBy,
+    /// SYNs sent (each a fresh connection attempt).
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecidedBy {
+    /// SYN-ACK: open.
+    Answered,
+    /// RST: closed.
+    Refused,
+    /// No answer to any attempt on a host that answered on another port:
+    /// most likely filtered by a firewall.
+    TimedOutAnsweringHost,
+    /// No answer, and the host never answered anything: down, or all dropped.
+    TimedOutSilentHost,
+    /// The network said no (ICMP unreachable and the like).
+    Unreachable,
 }
 
 impl Service {
@@ -269,6 +297,7 @@ impl Service {
             errors: Vec::new(),
             inner_unreachable: false,
             tls_profile: None,
+            decided: None,
         }
     }
 

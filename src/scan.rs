@@ -174,7 +174,7 @@ pub async fn run(
         None => None,
     };
 
-    let (open_tx, mut open_rx) = mpsc::channel::<Endpoint>(1024);
+    let (open_tx, mut open_rx) = mpsc::channel::<(Endpoint, crate::model::PortDecision)>(1024);
     let (result_tx, mut result_rx) = mpsc::channel::<PortResult>(256);
 
     let sweeper = tokio::spawn(sweep::run(
@@ -227,7 +227,7 @@ pub async fn run(
             let in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<Endpoint>>> =
                 Arc::default();
             loop {
-                let endpoint = tokio::select! {
+                let (endpoint, decided) = tokio::select! {
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
                     _ = stop_rx.wait_for(|s| *s) => break,
                 };
@@ -245,6 +245,7 @@ pub async fn run(
                 tasks.spawn(async move {
                     tracing::debug!(%endpoint, "identifying");
                     let mut service = identify::identify(endpoint, &id_cfg).await;
+                    service.decided = Some(decided);
                     tracing::info!(
                         endpoint = %service.endpoint,
                         kind = %service.kind,
@@ -436,6 +437,7 @@ pub async fn run(
             closed: st.closed.load(Ordering::Relaxed),
             filtered: st.filtered.load(Ordering::Relaxed),
             unreachable: st.unreachable.load(Ordering::Relaxed),
+            decided: st.decided(),
             ..Stats::default()
         },
         services,

@@ -11,7 +11,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 use crate::model::Endpoint;
 
@@ -98,7 +97,9 @@ impl HttpTarget {
         body: Option<&str>,
     ) -> Result<Response, HttpError> {
         let addr: SocketAddr = self.endpoint.socket_addr();
-        let tcp = TcpStream::connect(addr).await.map_err(HttpError::Connect)?;
+        let tcp = crate::net::connect(addr)
+            .await
+            .map_err(HttpError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn Stream> = if self.tls {
             let sni = self.endpoint.hostname.as_deref();

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 pub const BLOB_PROBE: &[u8] = &[0x01, 0x7f];
@@ -49,7 +48,7 @@ pub async fn exchange(
 ) -> std::io::Result<Reply> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr))
+    let mut stream = tokio::time::timeout_at(deadline, crate::net::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     if !payload.is_empty() {

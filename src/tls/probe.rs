@@ -25,7 +25,7 @@ pub(crate) async fn connect_by(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<TcpStream, TlsError> {
-    match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+    match tokio::time::timeout_at(deadline, crate::net::connect(addr)).await {
         Err(_) => Err(TlsError::Timeout(timeout)),
         Ok(Err(e)) => Err(TlsError::Io(e)),
         Ok(Ok(s)) => Ok(s),
