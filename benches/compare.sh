@@ -216,7 +216,9 @@ recall() { sort -u "$2" | grep -cxFf "$1" || true; }
 # Works in the caller's network namespace (so also inside unshare -n).
 run_tool() {
   local sc="$1" tool="$2" cidr="$3" probes="$4" expect="$5" rc=0 n
-  local out="$work/$sc-$tool.out" tf="$work/$sc-$tool.time" got="$work/$sc-$tool.found"
+  # No % in file names: nmap expands it in -oG names (strftime-like).
+  local stem="$work/${sc//%/pct}-$tool"
+  local out="$stem.out" tf="$stem.time" got="$stem.found"
   local limit=600
   : > "$tf"; : > "$got"
   case "$tool" in
