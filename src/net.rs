@@ -33,6 +33,9 @@ pub const ADAPTIVE_RETRIES: u32 = 3;
 /// Identification and checks connect to ports that answered: they may try
 /// more often, bounded by their own deadline.
 const IDENTIFY_RETRIES: u32 = 4;
+/// How often a probe still waiting looks again: the estimate may have
+/// shrunk meanwhile (the sweep's window drained), or the host answered.
+const POLL: Duration = Duration::from_millis(250);
 /// Ceiling of one identification attempt's wait (the kernel's own first SYN
 /// retransmission comes at 1 s).
 const IDENTIFY_CEILING: Duration = Duration::from_secs(1);
@@ -85,6 +88,9 @@ struct Group {
 pub struct HostBook {
     groups: Mutex<HashMap<(bool, u128), Group>>,
     any_alive: AtomicBool,
+    /// The sweep has sent its last first SYN: its queueing is draining, so
+    /// waits come from the fastest round trips (as for `unloaded`).
+    quiet: AtomicBool,
 }
 
 fn group_of(ip: IpAddr) -> ((bool, u128), usize) {
@@ -122,6 +128,10 @@ impl HostBook {
             .is_some_and(|word| word & (1 << (low % 64)) != 0)
     }
 
+    pub fn set_quiet(&self, quiet: bool) {
+        self.quiet.store(quiet, Ordering::Relaxed);
+    }
+
     /// True once any host answered.
     pub fn any_alive(&self) -> bool {
         self.any_alive.load(Ordering::Relaxed)
@@ -149,6 +159,7 @@ impl HostBook {
             .get(low / 64)
             .is_some_and(|w| w & (1 << (low % 64)) != 0);
         let mut rto = g.rtt.map(|e| e.rto(RTO_FLOOR, ceiling));
+        let unloaded = unloaded || self.quiet.load(Ordering::Relaxed);
         if let (true, Some(r), Some(min)) = (unloaded, rto, g.min_rtt) {
             rto = Some(r.min((min * 4).max(RTO_FLOOR)));
         }
@@ -223,10 +234,21 @@ impl RetryPolicy {
     fn poll_every(&self, rto: Option<Duration>) -> Duration {
         rto.unwrap_or(self.timeout / 4)
             .max(RTO_FLOOR)
+            .min(POLL)
             .min(self.timeout.max(RTO_FLOOR))
     }
 
-    /// Decide at a check point, `attempts` SYNs sent and none answered.
+    /// How long attempt number `k` waits before the next SYN: one estimate
+    /// for the first two, two after (loss is random, and the few SYNs go only
+    /// to hosts that answer); never more than the timeout.
+    fn wait_for(&self, k: u32, rto: Option<Duration>) -> Duration {
+        let rto = rto.unwrap_or(self.timeout).max(RTO_FLOOR);
+        let factor = if k <= 2 { 1 } else { 2 };
+        rto.saturating_mul(factor).min(self.timeout.max(rto))
+    }
+
+    /// Decide at a check point, `attempts` SYNs sent and none answered, the
+    /// current one sent `since` ago.
     pub fn step(
         &self,
         attempts: u32,
@@ -234,6 +256,7 @@ impl RetryPolicy {
         deadline: Instant,
         alive: bool,
         rto: Option<Duration>,
+        since: Duration,
     ) -> Step {
         let more = attempts <= self.retries;
         if !self.evidence {
@@ -249,16 +272,17 @@ impl RetryPolicy {
             };
         }
         if more && alive {
-            // The first retry after one estimate, later ones after two: loss
-            // is random, and the few SYNs go only to hosts that answer. A
-            // host that answers is timed by its estimate, not the fixed
-            // timeout (as nmap does): a filtered port there costs 7 x rto.
-            let rto = rto.unwrap_or(self.timeout).max(RTO_FLOOR);
-            let factor = if attempts <= 1 { 1 } else { 2 };
-            let wait = rto.saturating_mul(factor).min(self.timeout.max(rto));
+            // A host that answers is timed by its estimate, looked up afresh
+            // at each check, not by the fixed timeout (as nmap does): a
+            // filtered port there costs 6 estimates.
+            let wait = self.wait_for(attempts, rto);
+            if since < wait {
+                return Step::Wait(now + (wait - since).min(POLL));
+            }
+            let next = self.wait_for(attempts + 1, rto);
             return Step::Retry {
-                check: now + wait,
-                deadline: now + wait,
+                check: now + next.min(POLL),
+                deadline: now + next,
             };
         }
         if now >= deadline {
@@ -316,7 +340,7 @@ pub async fn attempt_until_answered(
     } else {
         // A second pass over a host that answered since: due now.
         let (alive, rto) = book.lookup(ip, policy.timeout, policy.unloaded);
-        match policy.step(prior, now, now, alive, rto) {
+        match policy.step(prior, now, now, alive, rto, Duration::MAX) {
             Step::Retry { check, deadline } => (check, deadline),
             Step::Wait(_) | Step::GiveUp => {
                 return Attempts {
@@ -347,7 +371,7 @@ pub async fn attempt_until_answered(
                 }
                 _ = tokio::time::sleep_until(check) => {
                     let (alive, rto) = book.lookup(ip, policy.timeout, policy.unloaded);
-                    match policy.step(attempts, Instant::now(), deadline, alive, rto) {
+                    match policy.step(attempts, Instant::now(), deadline, alive, rto, started.elapsed()) {
                         Step::Wait(c) => check = c,
                         Step::GiveUp => {
                             return Attempts { result: Err(timed_out()), attempts };
@@ -479,13 +503,14 @@ mod tests {
         // then it only waits, and gives up at the deadline with one SYN.
         assert_eq!(p.first_check(t0, None), t0 + MS(250));
         assert_eq!(
-            p.step(1, t0 + MS(250), deadline, false, None),
+            p.step(1, t0 + MS(250), deadline, false, None, MS(250)),
             Step::Wait(t0 + MS(500))
         );
-        assert_eq!(p.step(1, deadline, deadline, false, None), Step::GiveUp);
+        let s = Duration::from_secs(1);
+        assert_eq!(p.step(1, deadline, deadline, false, None, s), Step::GiveUp);
         // Neighbours answered but this host did not: still no retry.
         assert_eq!(
-            p.step(1, deadline, deadline, false, Some(RTO_FLOOR)),
+            p.step(1, deadline, deadline, false, Some(RTO_FLOOR), s),
             Step::GiveUp
         );
     }
@@ -499,7 +524,7 @@ mod tests {
         assert_eq!(p.first_check(t0, rto), t0 + MS(100));
         let now = t0 + MS(100);
         assert_eq!(
-            p.step(1, now, deadline, true, rto),
+            p.step(1, now, deadline, true, rto, MS(100)),
             Step::Retry {
                 check: now + MS(100),
                 deadline: now + MS(100)
@@ -507,7 +532,7 @@ mod tests {
         );
         let now = t0 + MS(200);
         assert_eq!(
-            p.step(2, now, now, true, rto),
+            p.step(2, now, now, true, rto, MS(100)),
             Step::Retry {
                 check: now + MS(200),
                 deadline: now + MS(200)
@@ -515,24 +540,43 @@ mod tests {
         );
         let now = t0 + MS(400);
         assert_eq!(
-            p.step(3, now, now, true, rto),
+            p.step(3, now, now, true, rto, MS(200)),
             Step::Retry {
                 check: now + MS(200),
                 deadline: now + MS(200)
             }
         );
         // Retries spent: the last SYN had its wait; the port is filtered
-        // after 700 ms, not the full timeout.
+        // after 600 ms, not the full timeout.
         let now = t0 + MS(600);
-        assert_eq!(p.step(4, now, now, true, rto), Step::GiveUp);
-        // Waits never exceed the timeout.
+        assert_eq!(p.step(4, now, now, true, rto, MS(200)), Step::GiveUp);
+        // Waits never exceed the timeout, and a long wait is looked at again
+        // every 250 ms.
         assert_eq!(
-            p.step(2, now, now, true, Some(MS(800))),
+            p.step(2, now, now, true, Some(MS(800)), MS(800)),
             Step::Retry {
-                check: now + Duration::from_secs(1),
+                check: now + MS(250),
                 deadline: now + Duration::from_secs(1)
             }
         );
+    }
+
+    #[test]
+    fn a_shrinking_estimate_brings_the_retry_forward() {
+        let p = RetryPolicy::adaptive(Duration::from_secs(1));
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(1);
+        // Sent under load (estimate 900 ms): 250 ms later, keep waiting...
+        let now = t0 + MS(250);
+        assert_eq!(
+            p.step(1, now, deadline, true, Some(MS(900)), MS(250)),
+            Step::Wait(now + MS(250))
+        );
+        // ...but once the estimate fell to 200 ms, the SYN is overdue.
+        assert!(matches!(
+            p.step(1, now, deadline, true, Some(MS(200)), MS(250)),
+            Step::Retry { .. }
+        ));
     }
 
     #[test]
@@ -543,9 +587,9 @@ mod tests {
         let now = t0 + MS(750);
         // Not alive at the first looks; another port answered since.
         assert_eq!(
-            p.step(1, now, deadline, true, Some(MS(300))),
+            p.step(1, now, deadline, true, Some(MS(300)), MS(750)),
             Step::Retry {
-                check: now + MS(300),
+                check: now + MS(250),
                 deadline: now + MS(300)
             }
         );
@@ -556,22 +600,24 @@ mod tests {
         let p = RetryPolicy::fixed(Duration::from_secs(1), 1);
         let t0 = Instant::now();
         let deadline = t0 + Duration::from_secs(1);
+        let s = Duration::from_secs(1);
         assert_eq!(p.first_check(t0, Some(RTO_FLOOR)), deadline);
         assert_eq!(
-            p.step(1, t0 + MS(100), deadline, false, None),
+            p.step(1, t0 + MS(100), deadline, false, None, MS(100)),
             Step::Wait(deadline)
         );
         assert_eq!(
-            p.step(1, deadline, deadline, false, None),
+            p.step(1, deadline, deadline, false, None, s),
             Step::Retry {
                 check: deadline + Duration::from_secs(1),
                 deadline: deadline + Duration::from_secs(1)
             }
         );
         let d2 = deadline + Duration::from_secs(1);
-        assert_eq!(p.step(2, d2, d2, true, None), Step::GiveUp);
+        assert_eq!(p.step(2, d2, d2, true, None, s), Step::GiveUp);
         assert_eq!(
-            RetryPolicy::fixed(Duration::from_secs(1), 0).step(1, deadline, deadline, true, None),
+            RetryPolicy::fixed(Duration::from_secs(1), 0)
+                .step(1, deadline, deadline, true, None, s),
             Step::GiveUp
         );
     }

@@ -194,6 +194,7 @@ pub async fn run(
     let workers = cfg
         .concurrency
         .clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
+    net::book().set_quiet(false);
     let shared = Arc::new(Shared {
         space,
         policy: cfg.policy(),
@@ -251,6 +252,8 @@ async fn sweep_pass(shared: &Arc<Shared>, workers: usize, redo: Option<Arc<Vec<u
                     },
                 };
                 let Some(endpoint) = sh.space.nth(j) else {
+                    // Every first SYN is out: the window drains from here.
+                    net::book().set_quiet(true);
                     break;
                 };
                 if let Some(l) = &sh.limiter {
