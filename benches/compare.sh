@@ -9,7 +9,8 @@
 #   benches/compare.sh --rounds 5
 #   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~27 min a run; default 1
 #   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
-#   benches/compare.sh --no-silent | --no-live | --no-nmap
+#   benches/compare.sh --no-silent | --no-live | --no-lossy | --no-nmap
+#   benches/compare.sh --loss-rates "0.01 0.03 0.05"   # lossy scenario's SYN loss rates
 #
 # nmap runs twice on the silent range: "nmap" pinned to the 1 s timeout
 # (--initial/min/max-rtt-timeout 1s), whose congestion control slows it to
@@ -24,8 +25,16 @@
 # probe waits for the 1 s timeout. Floor = ceil(probes / window) x 1 s, window =
 # flinkscan's default concurrency (min(12288, hard RLIMIT_NOFILE - 512)).
 #
-# flinkscan runs with default settings (identification on) plus --timeout 1s,
-# -q and --json to a temporary file. The bare loop uses the same window.
+# Scenario "lossy": in another fresh namespace, listeners spread over
+# 127.0.0.0/20 x the 4 ports (160; smoke: /24 and 16) and iptables dropping a
+# share of incoming SYNs at random (-m statistic --mode random). Each loss
+# rate (and 0: the lossless baseline) runs flinkscan and `nmap -sT -T4` side
+# by side; the report gives recall, time and the ratio to the same tool's
+# lossless time.
+#
+# flinkscan runs with default settings (identification on; the default
+# connect timeout is the 1 s the floor uses) plus -q and --json to a
+# temporary file. The bare loop uses the same window.
 # Wall, CPU (user+sys) and peak RSS come from /usr/bin/time -f '%e %U %S %M'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +46,8 @@ nmap_silent_rounds=1
 smoke=0
 do_live=1
 do_silent=1
+do_lossy=1
+loss_rates="0.01 0.05"
 do_nmap=1
 bare_workers=""
 while [ $# -gt 0 ]; do
@@ -47,8 +58,10 @@ while [ $# -gt 0 ]; do
     --bare-workers) bare_workers="$2"; shift ;;
     --no-live) do_live=0 ;;
     --no-silent) do_silent=0 ;;
+    --no-lossy) do_lossy=0 ;;
+    --loss-rates) loss_rates="$2"; shift ;;
     --no-nmap) do_nmap=0 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -205,14 +218,16 @@ recall() { sort -u "$2" | grep -cxFf "$1" || true; }
 # Works in the caller's network namespace (so also inside unshare -n).
 run_tool() {
   local sc="$1" tool="$2" cidr="$3" probes="$4" expect="$5" rc=0 n
-  local out="$work/$sc-$tool.out" tf="$work/$sc-$tool.time" got="$work/$sc-$tool.found"
+  # No % in file names: nmap expands it in -oG names (strftime-like).
+  local stem="$work/${sc//%/pct}-$tool"
+  local out="$stem.out" tf="$stem.time" got="$stem.found"
   local limit=600
   : > "$tf"; : > "$got"
   case "$tool" in
     flinkscan)
       rm -f "$work/fs.json"
       timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" "$FLINKSCAN" scan "$cidr" --ports "$ports" \
-        --timeout "${timeout_s}s" -q --json "$work/fs.json" > "$out" 2>&1 || rc=$?
+        -q --json "$work/fs.json" > "$out" 2>&1 || rc=$?
       [ "$rc" = 1 ] && rc=0 # 1 = findings at or above --fail-on: not an error here
       found_flinkscan "$work/fs.json" > "$got" ;;
     bare)
@@ -224,6 +239,11 @@ run_tool() {
       local pin=()
       [ "$sc" = silent ] && pin=(--initial-rtt-timeout "${timeout_s}s" --min-rtt-timeout "${timeout_s}s" --max-rtt-timeout "${timeout_s}s")
       timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" nmap -sT -n -Pn -T5 --max-retries 0 "${pin[@]}" \
+        -p "$ports" "$cidr" -oG "$out" > /dev/null 2>&1 || rc=$?
+      found_nmap "$out" > "$got" ;;
+    nmap-t4)
+      # nmap's own adaptive timing and retransmission (-T4: up to 6 retries).
+      timeout -k 10 "$limit" "$TIME" -f '%e %U %S %M' -o "$tf" nmap -sT -n -Pn -T4 \
         -p "$ports" "$cidr" -oG "$out" > /dev/null 2>&1 || rc=$?
       found_nmap "$out" > "$got" ;;
     nmap-par)
@@ -359,6 +379,69 @@ NS
   [ "$ns_rc" = 0 ] || say "silent scenario failed (exit $ns_rc)"
 fi
 
+# ---------------------------------------------------------------- lossy
+if [ "$do_lossy" = 1 ]; then
+  if [ "$is_root" != 1 ] || ! need unshare || ! unshare -n true 2>/dev/null || ! need iptables; then
+    say "SKIP lossy scenario: needs root, unshare -n and iptables (Debian package: iptables)"
+    do_lossy=0
+  fi
+fi
+if [ "$do_lossy" = 1 ]; then
+  if [ "$smoke" = 1 ]; then lossy_cidr="127.0.0.0/24"; lossy_hosts=256; nlisten=16
+  else lossy_cidr="127.0.0.0/20"; lossy_hosts=4096; nlisten=160; fi
+  lossy_probes=$(( lossy_hosts * nports ))
+  # Listeners spread over the range, every port, half accept-and-close and
+  # half HTTP; a fixed seed so every run scans the same layout.
+  python3 - "$lossy_hosts" "$nlisten" "$ports" > "$work/lossy.specs" <<'PY'
+import random, sys
+hosts, n, ports = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+rng = random.Random(19)
+picked = set()
+while len(picked) < n:
+    h = rng.randrange(1, hosts - 1)
+    if h % 256 in (0, 255):
+        continue
+    picked.add((h, rng.choice(ports)))
+for i, (h, p) in enumerate(sorted(picked)):
+    print(f"{'http' if i % 2 else 'close'}:127.0.{h // 256}.{h % 256}:{p}")
+PY
+  cut -d: -f2- "$work/lossy.specs" > "$work/lossy.expected"
+  export work results ports nports FLINKSCAN TIME rounds do_nmap lossy_cidr lossy_probes loss_rates
+  export -f run_tool record recall found_flinkscan found_nmap found_rustscan order say wait_ready
+  cat > "$work/lossy.sh" <<'NS'
+set -euo pipefail
+lp=""
+trap '[ -z "$lp" ] || kill "$lp" 2>/dev/null || true' EXIT
+ip link set lo up
+# shellcheck disable=SC2046
+python3 "$work/listen.py" $(cat "$work/lossy.specs") > "$work/lossy-listen.out" 2>&1 &
+lp=$!
+wait_ready "$work/lossy-listen.out"
+tools=(flinkscan)
+[ "$do_nmap" = 1 ] && tools+=(nmap-t4)
+for r in $(seq 1 "$rounds"); do
+  for rate in 0 $loss_rates; do
+    iptables -F INPUT
+    if [ "$rate" != 0 ]; then
+      iptables -A INPUT -p tcp --syn -m statistic --mode random --probability "$rate" -j DROP
+    fi
+    pct=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 100:g}%')" "$rate")
+    say "lossy round $r/$rounds: $lossy_cidr x $ports, $pct of SYNs dropped ($(wc -l < "$work/lossy.expected") listeners)"
+    for t in $(order "$r" "${tools[@]}"); do
+      run_tool "loss-$pct" "$t" "$lossy_cidr" "$lossy_probes" "$work/lossy.expected"
+    done
+  done
+done
+NS
+  setsid unshare -n bash "$work/lossy.sh" < /dev/null > "$work/lossy.log" 2>&1 &
+  ns_pid=$!
+  pids+=("-$ns_pid")
+  ns_rc=0
+  wait "$ns_pid" || ns_rc=$?
+  cat "$work/lossy.log" >&2
+  [ "$ns_rc" = 0 ] || say "lossy scenario failed (exit $ns_rc)"
+fi
+
 say "measurements took $(( $(date +%s) - bench_started )) s"
 
 # ---------------------------------------------------------------- report
@@ -383,11 +466,12 @@ for k, v in rows.items():
     med[k] = dict(n=len(v), probes=v[0]["probes"], wall=wall, rate=v[0]["probes"] / wall if wall else 0.0,
                   cpu=statistics.median(x["cpu"] for x in v), rss=max(x["rss"] for x in v),
                   found=min(x["found"] for x in v), expected=v[0]["expected"])
-order = {"flinkscan": 0, "bare": 1, "nmap": 2, "nmap-par": 3, "rustscan": 4}
+order = {"flinkscan": 0, "bare": 1, "nmap": 2, "nmap-par": 3, "nmap-t4": 4, "rustscan": 5}
+def loss_of(sc): return float(sc[5:-1]) if sc.startswith("loss-") else -1.0
 print(f"\nmachine: {cores} cores; medians of interleaved rounds (n = runs); window {window}; RSS = max over runs")
 hdr = f"{'scenario':8} {'tool':10} {'n':>2} {'probes':>7} {'wall s':>8} {'probes/s':>9} {'CPU s':>7} {'RSS MiB':>7} {'recall':>7} {'vs bare':>7} {'vs nmap':>8}"
 print(hdr); print("-" * len(hdr))
-for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", order.get(k[1].split("/")[0], 9), k[1])):
+for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", k[0] == "silent", loss_of(k[0]), order.get(k[1].split("/")[0], 9), k[1])):
     m = med[(sc, tool)]
     def ratio(other):
         o = med.get((sc, other))
@@ -427,4 +511,22 @@ if s:
               f"--min-hostgroup 4096 (its strongest setting found here)")
     if s["found"] != s["expected"]:
         print(f"silent: flinkscan found {s['found']}/{s['expected']} listeners")
+# Lossy: recall (worst run) and median time against the same tool's lossless run.
+base = {t: med.get(("loss-0%", t)) for t in ("flinkscan", "nmap-t4")}
+lossy = sorted({sc for sc, _ in med if sc.startswith("loss-") and sc != "loss-0%"}, key=loss_of)
+for sc in lossy:
+    fs, nm = med.get((sc, "flinkscan")), med.get((sc, "nmap-t4"))
+    parts = []
+    for name, m in (("flinkscan", fs), ("nmap -T4", nm)):
+        if m:
+            b = base["flinkscan" if name == "flinkscan" else "nmap-t4"]
+            ratio = f", {m['wall'] / b['wall']:.2f}x its lossless time" if b and b["wall"] else ""
+            parts.append(f"{name} recall {m['found']}/{m['expected']} ({100 * m['found'] / m['expected']:.1f}%) in {m['wall']:.2f} s{ratio}")
+    print(f"lossy {sc[5:]:>4}: " + "; ".join(parts))
+    if fs:
+        b = base["flinkscan"]
+        ok_recall = fs["found"] >= 0.995 * fs["expected"] and (not nm or fs["found"] >= nm["found"])
+        ok_time = bool(b) and fs["wall"] <= 1.5 * b["wall"]
+        print(f"lossy {sc[5:]:>4}: flinkscan recall >= 99.5% and >= nmap -T4's, time <= 1.5x lossless: "
+              f"{verdict(ok_recall and ok_time)}")
 EOF

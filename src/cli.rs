@@ -236,9 +236,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration, help_heading = "Speed")]
     pub timeout: std::time::Duration,
 
-    /// Extra connect attempts for probes that timed out.
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Speed")]
-    pub retries: u32,
+    /// Extra connect attempts for every probe that timed out [default: decided from evidence: up to 2 for hosts that answered on another port, none for hosts that never answered].
+    #[arg(long, value_name = "N", help_heading = "Speed")]
+    pub retries: Option<u32>,
 
     /// Deadline for each identification or check exchange.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, help_heading = "Speed")]

@@ -253,6 +253,34 @@ pub struct Service {
     /// addresses, ports and key names, bounded; input to `crate::clusters`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<crate::clusters::DeploymentFacts>,
+    /// How the sweep found the port open (after how many SYNs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<PortDecision>,
+}
+
+/// How the sweep decided one port, so a user can tell a port that a
+/// firewall filters from one whose SYNs were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortDecision {
+    pub by: DecidedBy,
+    /// SYNs sent (each a fresh connection attempt).
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecidedBy {
+    /// SYN-ACK: open.
+    Answered,
+    /// RST: closed.
+    Refused,
+    /// No answer to any attempt on a host that answered on another port:
+    /// most likely filtered by a firewall.
+    TimedOutAnsweringHost,
+    /// No answer, and the host never answered anything: down, or all dropped.
+    TimedOutSilentHost,
+    /// The network said no (ICMP unreachable and the like).
+    Unreachable,
 }
 
 impl Service {
@@ -275,6 +303,7 @@ impl Service {
             inner_unreachable: false,
             tls_profile: None,
             deployment: None,
+            decided: None,
         }
     }
 

@@ -80,7 +80,7 @@ pub struct ScanPlan {
     pub proxy: Option<crate::net::Proxy>,
     pub rate: Option<u32>,
     pub timeout: Duration,
-    pub retries: u32,
+    pub retries: Option<u32>,
     pub probe_timeout: Duration,
     pub identify_concurrency: usize,
     pub max_duration: Option<Duration>,

@@ -358,7 +358,7 @@ pub async fn run(
         None => None,
     };
 
-    let (open_tx, mut open_rx) = mpsc::channel::<Endpoint>(1024);
+    let (open_tx, mut open_rx) = mpsc::channel::<(Endpoint, crate::model::PortDecision)>(1024);
     let (result_tx, mut result_rx) = mpsc::channel::<PortResult>(256);
 
     // Open ports the checkpoint had not identified go first.
@@ -367,7 +367,12 @@ pub async fn run(
         let tx = open_tx.clone();
         tokio::spawn(async move {
             for ep in pending {
-                if tx.send(ep).await.is_err() {
+                // Found open (answered) by the run that wrote the checkpoint.
+                let decided = crate::model::PortDecision {
+                    by: crate::model::DecidedBy::Answered,
+                    attempts: 1,
+                };
+                if tx.send((ep, decided)).await.is_err() {
                     break;
                 }
             }
@@ -430,7 +435,7 @@ pub async fn run(
             // Open ports the scan stopped before identifying.
             let mut not_started: Vec<Endpoint> = Vec::new();
             loop {
-                let endpoint = tokio::select! {
+                let (endpoint, decided) = tokio::select! {
                     ep = open_rx.recv() => match ep { Some(ep) => ep, None => break },
                     _ = stop.stopped() => break,
                 };
@@ -455,6 +460,7 @@ pub async fn run(
                 tasks.spawn(async move {
                     tracing::debug!(%endpoint, "identifying");
                     let mut service = identify::identify(endpoint, &id_cfg).await;
+                    service.decided = Some(decided);
                     tracing::info!(
                         endpoint = %service.endpoint,
                         kind = %service.kind,
@@ -520,7 +526,7 @@ pub async fn run(
                     }
                 };
                 let rest = async {
-                    while let Some(ep) = open_rx.recv().await {
+                    while let Some((ep, _)) = open_rx.recv().await {
                         not_started.push(ep);
                     }
                 };
@@ -709,6 +715,7 @@ pub async fn run(
             closed: st.closed.load(Ordering::Relaxed),
             filtered: st.filtered.load(Ordering::Relaxed),
             unreachable: st.unreachable.load(Ordering::Relaxed),
+            decided: st.decided(),
             ..Stats::default()
         },
         services,

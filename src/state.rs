@@ -169,7 +169,7 @@ pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> 
     };
     h.update(format!(
         "flinkscan {}\ntargets {}\nexclude {}\nports {:?}\nseed {}\nshard {}\n\
-         timeout {:?}\nretries {}\nprobe-timeout {:?}\nintrusive {}\ntls-audit {}\n\
+         timeout {:?}\nretries {:?}\nprobe-timeout {:?}\nintrusive {}\ntls-audit {}\n\
          rules {:?}\nskip-rules {:?}\nspace {}\n",
         env!("CARGO_PKG_VERSION"),
         texts(&plan.targets),

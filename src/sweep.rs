@@ -5,19 +5,27 @@
 //! semaphore traffic (measured: spawning a task per probe was 20% slower).
 //! Open ports go to the identification stage over a bounded channel; when
 //! it is busy the sweep waits instead of buffering without limit.
+//!
+//! Lost SYNs: each probe goes through [`crate::net`], which sends another
+//! SYN only to hosts that answered on some port. A probe that timed out
+//! before its host was known to answer is noted, and once the whole space
+//! is swept, those whose host has answered since get a second pass. Hosts
+//! that never answer get one SYN per probe, so silent ranges cost what they
+//! did.
 
 use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::net::TcpSocket;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::model::Endpoint;
+use crate::model::{DecidedBy, Endpoint, PortDecision};
+use crate::net::{self, RetryPolicy};
 use crate::targets::TargetSpace;
 
 #[derive(Debug, Clone)]
@@ -26,11 +34,23 @@ pub struct SweepConfig {
     pub concurrency: usize,
     /// Connection attempts per second, if limited.
     pub rate: Option<NonZeroU32>,
+    /// How long a SYN to a host that never answered waits; the ceiling of
+    /// the adaptive waits.
     pub timeout: Duration,
-    /// Extra attempts for probes that timed out.
-    pub retries: u32,
+    /// Extra attempts for every probe that timed out (`--retries`); `None`
+    /// decides from evidence ([`crate::net`]).
+    pub retries: Option<u32>,
     /// Positions for `--state` checkpoints, if any (see `state::Tracker`).
     pub tracker: Option<Arc<crate::state::Tracker>>,
+}
+
+impl SweepConfig {
+    pub fn policy(&self) -> RetryPolicy {
+        match self.retries {
+            Some(n) => RetryPolicy::fixed(self.timeout, n),
+            None => RetryPolicy::adaptive(self.timeout),
+        }
+    }
 }
 
 /// Live counters, read by the progress bar and the final report.
@@ -43,6 +63,60 @@ pub struct SweepStats {
     pub unreachable: AtomicU64,
     /// Times the process ran out of file descriptors and backed off.
     pub fd_backoffs: AtomicU64,
+    /// Filtered probes on hosts that answered elsewhere / never answered.
+    pub filtered_answering_host: AtomicU64,
+    pub filtered_silent_host: AtomicU64,
+    /// Open or closed only on a retry: a lost SYN recovered.
+    pub after_retry: AtomicU64,
+    /// SYNs beyond each probe's first.
+    pub extra_attempts: AtomicU64,
+}
+
+/// Probes by how they were decided, for the report (`stats.decided`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecidedCounts {
+    /// SYN-ACK (open).
+    pub answered: u64,
+    /// RST (closed).
+    pub refused: u64,
+    /// No answer on a host that answered on another port: filtered, after
+    /// every retry.
+    pub timed_out_answering_host: u64,
+    /// No answer from a host that never answered: one SYN each.
+    pub timed_out_silent_host: u64,
+    pub unreachable: u64,
+    /// Answered or refused only on a retry: lost SYNs recovered.
+    pub decided_after_retry: u64,
+    /// SYNs sent beyond each probe's first.
+    pub extra_attempts: u64,
+}
+
+impl DecidedCounts {
+    pub fn add(&mut self, o: &DecidedCounts) {
+        self.answered += o.answered;
+        self.refused += o.refused;
+        self.timed_out_answering_host += o.timed_out_answering_host;
+        self.timed_out_silent_host += o.timed_out_silent_host;
+        self.unreachable += o.unreachable;
+        self.decided_after_retry += o.decided_after_retry;
+        self.extra_attempts += o.extra_attempts;
+    }
+}
+
+impl SweepStats {
+    pub fn decided(&self) -> DecidedCounts {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DecidedCounts {
+            answered: get(&self.open),
+            refused: get(&self.closed),
+            timed_out_answering_host: get(&self.filtered_answering_host),
+            timed_out_silent_host: get(&self.filtered_silent_host),
+            unreachable: get(&self.unreachable),
+            decided_after_retry: get(&self.after_retry),
+            extra_attempts: get(&self.extra_attempts),
+        }
+    }
 }
 
 /// What one connect attempt found.
@@ -57,34 +131,6 @@ pub enum PortState {
     Unreachable,
     /// Local resource exhaustion; try the same probe again shortly.
     LocalBusy,
-}
-
-/// One connect attempt. The socket closes with RST (zero linger) so sweeps
-/// leave no TIME_WAIT behind.
-pub async fn probe(addr: SocketAddr, timeout: Duration) -> PortState {
-    if crate::net::proxy().is_some() {
-        // Through a jump host the proxy connects; its reply code says
-        // refused or unreachable (see `net::connect`).
-        return match tokio::time::timeout(timeout, crate::net::connect(addr)).await {
-            Err(_) => PortState::Filtered,
-            Ok(Ok(_stream)) => PortState::Open,
-            Ok(Err(e)) => classify_error(&e),
-        };
-    }
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    };
-    let socket = match socket {
-        Ok(s) => s,
-        Err(e) => return classify_error(&e),
-    };
-    let _ = socket.set_zero_linger();
-    match tokio::time::timeout(timeout, socket.connect(addr)).await {
-        Err(_) => PortState::Filtered,
-        Ok(Ok(_stream)) => PortState::Open,
-        Ok(Err(e)) => classify_error(&e),
-    }
 }
 
 fn classify_error(e: &io::Error) -> PortState {
@@ -103,27 +149,42 @@ fn classify_error(e: &io::Error) -> PortState {
     }
 }
 
-/// Sweep this process's shard of `space`, sending open endpoints to `open_tx`.
-/// Returns when every probe is done, `stop` is set, or the receiver is gone.
+/// Probes that timed out before their host was known to answer, kept for
+/// the second pass (at most this many: 8 MiB; beyond, they stay filtered).
+const DEFERRED_CAP: usize = 1 << 20;
+
+struct Shared {
+    space: Arc<TargetSpace>,
+    policy: RetryPolicy,
+    stats: Arc<SweepStats>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    stop: Arc<AtomicBool>,
+    /// Turns true with `stop`, so a probe waiting for the limiter wakes.
+    stopped: tokio::sync::watch::Receiver<bool>,
+    tracker: Option<Arc<crate::state::Tracker>>,
+    open_tx: mpsc::Sender<(Endpoint, PortDecision)>,
+    deferred: Mutex<Vec<u64>>,
+}
+
+/// Sweep this process's shard of `space`, sending open endpoints (and how
+/// they were found) to `open_tx`. Returns when every probe is done, `stop`
+/// is set, or the receiver is gone.
 pub async fn run(
     space: Arc<TargetSpace>,
     cfg: SweepConfig,
     stats: Arc<SweepStats>,
-    open_tx: mpsc::Sender<Endpoint>,
+    open_tx: mpsc::Sender<(Endpoint, PortDecision)>,
     stop: Arc<AtomicBool>,
 ) {
-    let next = Arc::new(AtomicU64::new(0));
-    let limiter: Option<Arc<DefaultDirectRateLimiter>> = cfg
-        .rate
-        .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
     let workers = cfg
         .concurrency
         .clamp(1, usize::try_from(space.len().max(1)).unwrap_or(usize::MAX));
+    net::book().set_quiet(false);
     // A probe waiting for the rate limiter must notice the stop flag too
     // (`--rate 100 --max-duration 3s` ran 17 s), so one task turns the flag
     // into a wakeup for the waiters.
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
-    let stop_watch = limiter.as_ref().map(|_| {
+    let stop_watch = cfg.rate.map(|_| {
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
@@ -132,80 +193,215 @@ pub async fn run(
             let _ = stopped_tx.send(true);
         })
     });
-    let mut tasks = tokio::task::JoinSet::new();
-    for w in 0..workers {
-        let space = Arc::clone(&space);
-        let stats = Arc::clone(&stats);
-        let next = Arc::clone(&next);
-        let open_tx = open_tx.clone();
-        let limiter = limiter.clone();
-        let stop = Arc::clone(&stop);
-        let cfg = cfg.clone();
-        let mut stopped = stopped_rx.clone();
-        tasks.spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                // Claim and count inside `--state` sections (see state::Tracker).
-                let section = cfg.tracker.as_ref().map(|t| t.section());
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(endpoint) = space.nth(j) else { break };
-                if let Some(t) = &cfg.tracker {
-                    t.claim(w, j);
-                }
-                drop(section);
-                if let Some(l) = &limiter {
-                    tokio::select! {
-                        _ = l.until_ready() => {}
-                        _ = stopped.wait_for(|s| *s) => break,
-                    }
-                }
-                let state = probe_with_retries(endpoint.socket_addr(), &cfg, &stats).await;
-                let section = cfg.tracker.as_ref().map(|t| t.section());
-                stats.probed.fetch_add(1, Ordering::Relaxed);
-                let counter = match state {
-                    PortState::Open => &stats.open,
-                    PortState::Closed => &stats.closed,
-                    PortState::Filtered => &stats.filtered,
-                    PortState::Unreachable | PortState::LocalBusy => &stats.unreachable,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                if let Some(t) = &cfg.tracker {
-                    t.release(w, (state == PortState::Open).then_some(&endpoint));
-                }
-                drop(section);
-                if state == PortState::Open {
-                    tracing::debug!(%endpoint, "open");
-                }
-                if state == PortState::Open && open_tx.send(endpoint).await.is_err() {
-                    break;
-                }
-            }
-        });
+    let shared = Arc::new(Shared {
+        space,
+        policy: cfg.policy(),
+        stats,
+        limiter: cfg.rate.map(|r| RateLimiter::direct(Quota::per_second(r))),
+        stop,
+        stopped: stopped_rx,
+        tracker: cfg.tracker.clone(),
+        open_tx,
+        deferred: Mutex::new(Vec::new()),
+    });
+    sweep_pass(&shared, workers, None).await;
+
+    // Second pass: probes that timed out before their host answered on
+    // another port. Hosts that never answered are not probed again.
+    let deferred = shared
+        .deferred
+        .lock()
+        .map(|mut d| std::mem::take(&mut *d))
+        .unwrap_or_default();
+    let book = net::book();
+    let mut redo = Vec::new();
+    for j in deferred {
+        let alive = book.any_alive() && shared.space.nth(j).is_some_and(|e| book.is_alive(e.ip));
+        if alive {
+            redo.push(j);
+        } else {
+            shared
+                .stats
+                .filtered_silent_host
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
-    drop(open_tx);
-    while tasks.join_next().await.is_some() {}
+    if !redo.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+        tracing::debug!(probes = redo.len(), "second pass over hosts that answered");
+        let workers = workers.min(redo.len());
+        sweep_pass(&shared, workers, Some(Arc::new(redo))).await;
+    }
     if let Some(w) = stop_watch {
         w.abort();
     }
 }
 
-async fn probe_with_retries(addr: SocketAddr, cfg: &SweepConfig, stats: &SweepStats) -> PortState {
-    let mut attempts = 0;
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        match probe(addr, cfg.timeout).await {
-            PortState::LocalBusy => {
-                // Out of descriptors or ports: slow down, never give up on
-                // the probe (a lost probe would be a silent false negative).
-                stats.fd_backoffs.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(500));
-                attempts += 1;
-                if attempts > 200 {
-                    return PortState::Unreachable;
+/// One pass: over the whole space (`redo` = None) or over the listed probes.
+/// Only the first pass moves the `--state` position: a second-pass probe
+/// was already counted (filtered) when the first pass released it.
+async fn sweep_pass(shared: &Arc<Shared>, workers: usize, redo: Option<Arc<Vec<u64>>>) {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let sh = Arc::clone(shared);
+        let next = Arc::clone(&next);
+        let redo = redo.clone();
+        let mut stopped = sh.stopped.clone();
+        tasks.spawn(async move {
+            let tracker = if redo.is_none() {
+                sh.tracker.clone()
+            } else {
+                None
+            };
+            while !sh.stop.load(Ordering::Relaxed) {
+                // Claim and count inside `--state` sections (see state::Tracker).
+                let section = tracker.as_ref().map(|t| t.section());
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let (j, prior) = match &redo {
+                    None => (k, 0),
+                    Some(list) => match usize::try_from(k).ok().and_then(|k| list.get(k)) {
+                        Some(&j) => (j, 1),
+                        None => break,
+                    },
+                };
+                let Some(endpoint) = sh.space.nth(j) else {
+                    // Every first SYN is out: the window drains from here.
+                    net::book().set_quiet(true);
+                    break;
+                };
+                if let Some(t) = &tracker {
+                    t.claim(w, j);
+                }
+                drop(section);
+                if let Some(l) = &sh.limiter {
+                    tokio::select! {
+                        _ = l.until_ready() => {}
+                        _ = stopped.wait_for(|s| *s) => break,
+                    }
+                }
+                let (state, attempts) =
+                    probe_port(endpoint.socket_addr(), &sh.policy, prior, &sh.stats).await;
+                let section = tracker.as_ref().map(|t| t.section());
+                let decision = record(&sh, j, &endpoint, state, attempts, prior);
+                if let Some(t) = &tracker {
+                    t.release(w, decision.is_some().then_some(&endpoint));
+                }
+                drop(section);
+                if let Some(decision) = decision {
+                    tracing::debug!(%endpoint, attempts, "open");
+                    if sh.open_tx.send((endpoint, decision)).await.is_err() {
+                        break;
+                    }
                 }
             }
-            PortState::Filtered if attempts < cfg.retries => attempts += 1,
-            state => return state,
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Count one probe's outcome; `Some` when the port is open. A second-pass
+/// probe (`prior` > 0) was counted filtered in the first pass.
+fn record(
+    sh: &Shared,
+    j: u64,
+    endpoint: &Endpoint,
+    state: PortState,
+    attempts: u32,
+    prior: u32,
+) -> Option<PortDecision> {
+    let st = &sh.stats;
+    let add = |a: &AtomicU64, n: u64| {
+        a.fetch_add(n, Ordering::Relaxed);
+    };
+    add(
+        &st.extra_attempts,
+        u64::from(attempts.saturating_sub(prior.max(1))),
+    );
+    if prior == 0 {
+        add(&st.probed, 1);
+    } else if state != PortState::Filtered {
+        st.filtered.fetch_sub(1, Ordering::Relaxed);
+    }
+    let retried = attempts > 1;
+    match state {
+        PortState::Open | PortState::Closed => {
+            add(
+                if state == PortState::Open {
+                    &st.open
+                } else {
+                    &st.closed
+                },
+                1,
+            );
+            if retried {
+                add(&st.after_retry, 1);
+            }
+        }
+        PortState::Filtered => {
+            if prior == 0 {
+                add(&st.filtered, 1);
+            }
+            if net::book().is_alive(endpoint.ip) {
+                add(&st.filtered_answering_host, 1);
+            } else if prior == 0 && sh.policy.evidence && defer(sh, j) {
+                // Decided after the sweep: the host may answer elsewhere later.
+            } else {
+                add(&st.filtered_silent_host, 1);
+            }
+        }
+        PortState::Unreachable | PortState::LocalBusy => add(&st.unreachable, 1),
+    }
+    (state == PortState::Open).then_some(PortDecision {
+        by: DecidedBy::Answered,
+        attempts,
+    })
+}
+
+fn defer(sh: &Shared, j: u64) -> bool {
+    match sh.deferred.lock() {
+        Ok(mut d) if d.len() < DEFERRED_CAP => {
+            d.push(j);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// One probe through [`net::attempt_until_answered`], backing off while the
+/// process is out of descriptors or ports.
+async fn probe_port(
+    addr: SocketAddr,
+    policy: &RetryPolicy,
+    prior: u32,
+    stats: &SweepStats,
+) -> (PortState, u32) {
+    // The second pass runs a few probes once the window has drained: its
+    // waits come from the fastest round trips, not the sweep's queueing.
+    let policy = &RetryPolicy {
+        unloaded: prior > 0,
+        ..*policy
+    };
+    let mut busy = 0;
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let deadline = tokio::time::Instant::now() + policy.timeout;
+        let out =
+            net::attempt_until_answered(addr, true, policy, net::book(), prior, deadline).await;
+        let state = match &out.result {
+            Ok(_) => PortState::Open,
+            Err(e) => classify_error(e),
+        };
+        if state != PortState::LocalBusy {
+            return (state, out.attempts);
+        }
+        // Out of descriptors or ports: slow down, never give up on the
+        // probe (a lost probe would be a silent false negative).
+        stats.fd_backoffs.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(500));
+        busy += 1;
+        if busy > 200 {
+            return (PortState::Unreachable, out.attempts);
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.stats.closed += r.stats.closed;
         out.stats.filtered += r.stats.filtered;
         out.stats.unreachable += r.stats.unreachable;
+        out.stats.decided.add(&r.stats.decided);
         out.services.extend(r.services);
         out.findings.extend(r.findings);
         out.notices.extend(r.notices);

@@ -88,6 +88,9 @@ pub struct Stats {
     pub unreachable: u64,
     pub services_flink: u64,
     pub findings: u64,
+    /// How the probes were decided, by reason (see `crate::model::DecidedBy`).
+    #[serde(default)]
+    pub decided: crate::sweep::DecidedCounts,
 }
 
 impl ScanReport {
