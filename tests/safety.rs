@@ -238,3 +238,229 @@ fn fingerprints_are_pinned_distinct_and_survive_seeds_shards_names_and_runs() {
         by_name.json
     );
 }
+
+/// A Flink Prometheus reporter look-alike: `flink_` metrics on every GET,
+/// worth exactly one low finding (FLINK-METRICS-EXPOSED).
+fn fake_prometheus(c: std::net::TcpStream) {
+    serve_http(c, "text/plain; version=0.0.4", PROMETHEUS_BODY);
+}
+
+const PROMETHEUS_BODY: &str = "# HELP flink_jobmanager_numRunningJobs Running jobs\n\
+# TYPE flink_jobmanager_numRunningJobs gauge\n\
+flink_jobmanager_numRunningJobs 0.0\n";
+
+/// Read one request head (bounded) and answer GETs with `body`.
+fn serve_http(mut c: std::net::TcpStream, content_type: &str, body: &str) {
+    use std::io::{Read, Write};
+    let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    if !seen.starts_with(b"GET ") {
+        return;
+    }
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn exit_code(target: &str, extra: &[&str]) -> i32 {
+    let out = flinkscan()
+        .args(["scan", "-q", "--probe-timeout", "2s", target])
+        .args(extra)
+        .output()
+        .unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+const LEVELS: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// Every `--fail-on` level below, at and above a low finding (metrics) and a
+/// critical one (plaintext RPC); no `--fail-on` never fails. 1 means "at
+/// least one finding at or above the threshold".
+#[test]
+fn every_fail_on_level_below_at_and_above_a_findings_severity() {
+    let metrics = Listener::start(unique_loopback(), 0, fake_prometheus);
+    let rpc = Listener::start(unique_loopback(), 0, fake_rpc);
+    let dir = tempfile::tempdir().unwrap();
+    for (listener, rule, severity) in [
+        (&metrics, "FLINK-METRICS-EXPOSED", "low"),
+        (&rpc, "FLINK-RPC-PLAINTEXT", "critical"),
+    ] {
+        let target = listener.addr.to_string();
+        let out = run(std::slice::from_ref(&target), &[], dir.path(), rule);
+        let findings = out.json["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{}", out.json);
+        assert_eq!(findings[0]["rule_id"], rule);
+        assert_eq!(findings[0]["severity"], severity);
+        assert_eq!(out.code, 0, "no --fail-on must exit 0");
+        let at = LEVELS.iter().position(|l| *l == severity).unwrap();
+        for (i, level) in LEVELS.iter().enumerate() {
+            let want = if i <= at { 1 } else { 0 };
+            assert_eq!(
+                exit_code(&target, &["--fail-on", level]),
+                want,
+                "{severity} finding with --fail-on {level}"
+            );
+        }
+    }
+}
+
+/// `(ip:port, state)` of every finding in a JSON report, sorted.
+fn json_states(doc: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<_> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                format!("{}:{}", f["ip"].as_str().unwrap(), f["port"]),
+                f["baseline_state"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `(ip:port, baselineState)` of every SARIF result, sorted.
+fn sarif_states(sarif: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<_> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["locations"][0]["logicalLocations"][0]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["baselineState"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_until_closed(addr: SocketAddr) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "{addr} still accepts");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One scan with all three baseline states: A stays (unchanged), B appears
+/// (new), C goes away (fixed). JSON, SARIF, `flinkscan diff` and its
+/// `--json` must all say so, per endpoint; the fixed critical finding fails
+/// no threshold, the new one does.
+#[test]
+fn new_unchanged_and_fixed_in_json_sarif_and_diff() {
+    let a = Listener::start(unique_loopback(), 0, fake_rpc);
+    let b = Listener::start(unique_loopback(), 0, fake_rpc);
+    let c = Listener::start(unique_loopback(), 0, fake_rpc);
+    let (a_ep, b_ep, c_ep) = (a.addr.to_string(), b.addr.to_string(), c.addr.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let base = run(&[a_ep.clone(), c_ep.clone()], &[], d, "base");
+    assert_eq!(json_states(&base.json).len(), 2, "{}", base.json);
+    let base_path = d.join("base.json");
+    let baseline = ["--baseline", base_path.to_str().unwrap()];
+
+    let c_addr = c.addr;
+    drop(c);
+    wait_until_closed(c_addr);
+    let all = [a_ep.clone(), b_ep.clone(), c_ep.clone()];
+    let now = run(&all, &baseline, d, "now");
+    let mut want = vec![
+        (a_ep.clone(), "unchanged".to_string()),
+        (b_ep.clone(), "new".into()),
+        (c_ep.clone(), "fixed".into()),
+    ];
+    want.sort();
+    assert_eq!(json_states(&now.json), want, "{}", now.json);
+    let mut want_sarif = vec![
+        (a_ep.clone(), "unchanged".to_string()),
+        (b_ep.clone(), "new".into()),
+        (c_ep.clone(), "absent".into()),
+    ];
+    want_sarif.sort();
+    assert_eq!(sarif_states(&now.sarif), want_sarif, "{}", now.sarif);
+
+    // Verdicts: B is new and critical; C is fixed and must not count.
+    let with = |t: &'static str| [&baseline[..], &["--fail-on", t]].concat();
+    assert_eq!(exit_code(&a_ep, &with("critical")), 1, "unchanged critical");
+    let only_fixed = flinkscan()
+        .args(["scan", "-q", "--probe-timeout", "2s", &c_ep])
+        .args(with("info"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        only_fixed.status.code(),
+        Some(0),
+        "a fixed finding failed the scan"
+    );
+
+    // flinkscan diff: text and JSON.
+    let diff = flinkscan()
+        .arg("diff")
+        .arg(&base_path)
+        .arg(d.join("now.json"))
+        .output()
+        .unwrap();
+    // Exit 1: something is new.
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let text = String::from_utf8(diff.stdout).unwrap();
+    assert!(text.starts_with("1 new, 1 unchanged, 1 fixed"), "{text}");
+    for (label, ep) in [("NEW", &b_ep), ("SAME", &a_ep), ("FIXED", &c_ep)] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(ep.as_str()))
+            .unwrap_or_else(|| panic!("{ep} missing: {text}"));
+        assert!(line.starts_with(label), "{ep} should be {label}: {line}");
+    }
+    let diff = flinkscan()
+        .args(["diff", "--json"])
+        .arg(&base_path)
+        .arg(d.join("now.json"))
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    let eps = |k: &str| -> Vec<String> {
+        doc[k]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {k} in {doc}"))
+            .iter()
+            .map(|f| format!("{}:{}", f["ip"].as_str().unwrap(), f["port"]))
+            .collect()
+    };
+    assert_eq!(eps("new"), vec![b_ep]);
+    assert_eq!(eps("unchanged"), vec![a_ep]);
+    assert_eq!(eps("fixed"), vec![c_ep]);
+
+    // A report against itself: its fixed finding is an absence, not a
+    // finding, so nothing is new and nothing fixed; exit 0.
+    let same = flinkscan()
+        .arg("diff")
+        .arg(d.join("now.json"))
+        .arg(d.join("now.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(same.stdout).unwrap();
+    assert!(text.starts_with("0 new, 2 unchanged, 0 fixed"), "{text}");
+    assert_eq!(same.status.code(), Some(0));
+}
