@@ -464,3 +464,124 @@ fn new_unchanged_and_fixed_in_json_sarif_and_diff() {
     assert!(text.starts_with("0 new, 2 unchanged, 0 fixed"), "{text}");
     assert_eq!(same.status.code(), Some(0));
 }
+
+/// The temporary sibling of `target` with a complete JSON report in it, if
+/// any: `.NAME.XXXX.partial` (the destination check's empty probe file does
+/// not count).
+fn complete_partial(target: &Path) -> Option<PathBuf> {
+    let name = target.file_name()?.to_str()?;
+    let prefix = format!(".{name}.");
+    std::fs::read_dir(target.parent()?)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".partial"))
+        })
+        .find(|p| {
+            std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|v| v["findings"].is_array())
+        })
+}
+
+/// Start a scan writing `--json target`, paused by the test hook between the
+/// complete temporary file and the rename; SIGKILL it there. Returns the
+/// temporary file seen.
+fn kill_during_final_write(scan_target: &str, target: &Path) -> PathBuf {
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
+        .args(["scan", "-q", "--probe-timeout", "2s", scan_target, "--json"])
+        .arg(target)
+        .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "60000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let partial = loop {
+        if let Some(p) = complete_partial(target) {
+            break p;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("flinkscan ended ({status}) before its write phase was seen");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no complete temporary file next to {}", target.display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // std's kill is SIGKILL on Unix: no handler, no cleanup.
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status}");
+    partial
+}
+
+/// Killed with SIGKILL inside the final write (the temporary file complete,
+/// the rename not yet done): the report's name holds the old file byte for
+/// byte, or nothing when there was none; never a part of the new one. The
+/// temporary file stays under its own hidden name. Unpaused, the new file
+/// replaces the old one whole.
+#[test]
+fn a_scan_killed_during_the_final_write_leaves_the_old_file_or_none() {
+    let rpc = Listener::start(unique_loopback(), 0, fake_rpc);
+    let scan_target = rpc.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let old = b"{\"old\": \"the previous complete report\"}\n";
+    std::fs::write(&report, old).unwrap();
+
+    let partial = kill_during_final_write(&scan_target, &report);
+    assert_eq!(
+        std::fs::read(&report).unwrap(),
+        old,
+        "the old report was touched"
+    );
+    assert_ne!(partial, report);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for n in &names {
+        assert!(
+            n == "report.json" || (n.starts_with(".report.json.") && n.ends_with(".partial")),
+            "unexpected file {n} in {names:?}"
+        );
+    }
+
+    // No old file: nothing appears under the name.
+    let fresh = dir.path().join("fresh.json");
+    kill_during_final_write(&scan_target, &fresh);
+    assert!(
+        !fresh.exists(),
+        "a killed write created {}",
+        fresh.display()
+    );
+
+    // Not killed: the new report, complete, in place of the old one.
+    flinkscan()
+        .args([
+            "scan",
+            "-q",
+            "--probe-timeout",
+            "2s",
+            &scan_target,
+            "--json",
+        ])
+        .arg(&report)
+        .assert()
+        .code(0);
+    let new = read_output(&report, b"");
+    let doc = parse_json(&new, &report);
+    assert_eq!(
+        doc["findings"][0]["rule_id"], "FLINK-RPC-PLAINTEXT",
+        "{doc}"
+    );
+}

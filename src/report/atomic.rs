@@ -40,6 +40,7 @@ impl AtomicFile {
     pub fn commit(self) -> io::Result<()> {
         let tmp = self.tmp.into_inner().map_err(|e| e.into_error())?;
         tmp.as_file().sync_all()?;
+        test_write_pause();
         tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
@@ -51,6 +52,26 @@ impl Write for AtomicFile {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.tmp.flush()
+    }
+}
+
+/// TEST HOOK, not a feature: `FLINKSCAN_TEST_WRITE_PAUSE_MS=N` makes every
+/// commit sleep N ms after the temporary file is complete and before the
+/// rename, so a test can kill the process inside the write phase
+/// deterministically (tests/safety.rs). Read once; unset or unparsable means
+/// no pause, and nothing else reads it.
+pub const TEST_WRITE_PAUSE_ENV: &str = "FLINKSCAN_TEST_WRITE_PAUSE_MS";
+
+fn test_write_pause() {
+    static PAUSE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        std::env::var(TEST_WRITE_PAUSE_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis)
+    });
+    if let Some(d) = pause {
+        std::thread::sleep(*d);
     }
 }
 
