@@ -585,3 +585,314 @@ fn a_scan_killed_during_the_final_write_leaves_the_old_file_or_none() {
         "{doc}"
     );
 }
+
+// ---- Secrets -------------------------------------------------------------
+
+/// Every planted value; none may appear in any output, byte for byte.
+const PLANTED: &[&str] = &[
+    "PLANTED-CONF-SECRET-1",
+    "PLANTED-CONF-URI-2",
+    "PLANTED-CONF-FREE-3",
+    "PLANTED-ENV-4",
+    "PLANTED-JVM-5",
+    "PLANTED-JVM-URI-6",
+    "PLANTED-BODY-7",
+    "PLANTED-BODY-URI-8",
+    "PLANTED-BODY-TOKEN-9",
+    "PLANTED-LABEL-10",
+    "PLANTED-LABEL-URI-11",
+    "PLANTED-BLOB-URI-12",
+    "PLANTED-BLOB-13",
+    "PLANTED-BANNER-14",
+    "PLANTED-ERROR-15",
+];
+
+/// Read one request head (bounded); returns its method and path.
+fn read_head(c: &mut std::net::TcpStream) -> Option<(String, String)> {
+    use std::io::Read;
+    let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&seen);
+    let mut first = text.lines().next()?.split(' ');
+    Some((first.next()?.to_string(), first.next()?.to_string()))
+}
+
+fn respond(c: &mut std::net::TcpStream, status: u16, content_type: &str, body: &str) {
+    use std::io::Write;
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// A Flink 1.20 JobManager REST look-alike whose configuration, JVM options
+/// and error bodies carry secrets.
+fn leaky_jobmanager(mut c: std::net::TcpStream) {
+    let Some((_, path)) = read_head(&mut c) else {
+        return;
+    };
+    let json = "application/json; charset=UTF-8";
+    let body = match path.as_str() {
+        "/config" => r#"{"refresh-interval":3000,"timezone-name":"Coordinated Universal Time","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"d9a8f0b @ 2025-01-29T21:31:04+01:00","features":{"web-submit":false,"web-cancel":false,"web-rescale":false,"web-history":false}}"#.to_string(),
+        "/overview" => r#"{"taskmanagers":0,"slots-total":0,"slots-available":0,"jobs-running":0,"jobs-finished":0,"jobs-cancelled":0,"jobs-failed":0,"flink-version":"1.20.1","flink-commit":"d9a8f0b"}"#.to_string(),
+        "/jobmanager/config" => r#"[{"key":"s3.secret-key","value":"PLANTED-CONF-SECRET-1"},{"key":"state.checkpoints.dir","value":"s3://AKIAX:PLANTED-CONF-URI-2@bucket/cp"},{"key":"env.java.opts.all","value":"-Dapp.token=PLANTED-CONF-FREE-3"},{"key":"containerized.master.env.DB_PASSWORD","value":"PLANTED-ENV-4"},{"key":"rest.port","value":"8081"}]"#.to_string(),
+        "/jobmanager/environment" => r#"{"jvm":{"version":"17","arch":"amd64","options":["-Djavax.net.ssl.keyStorePassword=PLANTED-JVM-5","-Dcustom.sink=jdbc://app:PLANTED-JVM-URI-6@db/x","-Xmx1g"]},"classpath":[]}"#.to_string(),
+        _ => {
+            let err = r#"{"errors":["Not found: handler failed with password=PLANTED-ERROR-15"]}"#;
+            respond(&mut c, 404, json, err);
+            return;
+        }
+    };
+    respond(&mut c, 200, json, &body);
+}
+
+/// Not Flink: a web application whose pages show credentials.
+fn leaky_web_app(mut c: std::net::TcpStream) {
+    if read_head(&mut c).is_none() {
+        return;
+    }
+    let body = "<html><body>db password=PLANTED-BODY-7 \
+                dsn postgres://app:PLANTED-BODY-URI-8@db:5432/x \
+                \"api_key\": \"PLANTED-BODY-TOKEN-9\"</body></html>";
+    respond(&mut c, 200, "text/html", body);
+}
+
+/// A Prometheus reporter whose metric labels carry credentials.
+fn leaky_prometheus(mut c: std::net::TcpStream) {
+    if read_head(&mut c).is_none() {
+        return;
+    }
+    let body = "flink_jobmanager_numRunningJobs{password=\"PLANTED-LABEL-10\",sink=\"s3://k:PLANTED-LABEL-URI-11@b/x\"} 0.0\n\
+                # HELP flink_jobmanager_numRunningJobs Running jobs\n\
+                # TYPE flink_jobmanager_numRunningJobs gauge\n";
+    respond(&mut c, 200, "text/plain; version=0.0.4", body);
+}
+
+/// A Java serialisation stream with two TC_STRINGs, as a BLOB server's
+/// RETURN_ERROR carries its IOException: `01`, length (LE), `ac ed ...`.
+fn blob_error(message: &str) -> Vec<u8> {
+    let mut body = vec![0xac, 0xed, 0x00, 0x05];
+    for s in ["java.io.IOException", message] {
+        body.push(0x74);
+        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        body.extend_from_slice(s.as_bytes());
+    }
+    let mut out = vec![0x01];
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A BLOB server whose error messages name a storage URI with credentials.
+fn leaky_blob(mut c: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut first = [0u8; 2];
+    if c.read_exact(&mut first).is_err() {
+        return;
+    }
+    let reply = match first {
+        [0x01, 0x7f] => blob_error(
+            "Unknown type of BLOB addressing: 127. ha storage s3://ha:PLANTED-BLOB-URI-12@bucket/ha",
+        ),
+        [0x01, 0x00] => {
+            let mut rest = [0u8; 37];
+            if c.read_exact(&mut rest).is_err() {
+                return;
+            }
+            blob_error("Cannot find required BLOB at /tmp/blobStore-1/secret=PLANTED-BLOB-13/no_job/blob_t-x")
+        }
+        _ => return,
+    };
+    let _ = c.write_all(&reply);
+}
+
+/// Talks first, not HTTP: a banner with a password in it.
+fn leaky_banner(mut c: std::net::TcpStream) {
+    use std::io::Write;
+    let _ = c.write_all(b"220 mail ready; auth password=PLANTED-BANNER-14\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
+/// Every output of `out` plus its stdout and stderr, byte-wise free of
+/// every planted value.
+fn assert_no_planted(out: &Outputs, dir: &Path, name: &str) {
+    let mut outputs: Vec<(String, Vec<u8>)> = ["json", "sarif", "jsonl"]
+        .iter()
+        .map(|ext| {
+            let p = dir.join(format!("{name}.{ext}"));
+            (format!("{name}.{ext}"), read_output(&p, &out.stderr))
+        })
+        .collect();
+    outputs.push(("stdout".into(), out.stdout.clone()));
+    outputs.push(("stderr".into(), out.stderr.clone()));
+    let mut leaks = Vec::new();
+    for (what, bytes) in &outputs {
+        assert!(!bytes.is_empty() || what == "stderr", "{what} is empty");
+        for secret in PLANTED {
+            if let Some(at) = bytes
+                .windows(secret.len())
+                .position(|w| w == secret.as_bytes())
+            {
+                let from = at.saturating_sub(120);
+                let context = String::from_utf8_lossy(&bytes[from..at + secret.len()]);
+                leaks.push(format!("{secret} in {what}: ...{context}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "planted secrets leaked:\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// Secrets where a scan turns them into evidence: configuration values,
+/// environment entries, JVM options, URIs with credentials, the pages of a
+/// non-Flink server, BLOB error messages, metric labels, banners and error
+/// bodies. None reaches JSON, JSONL (ECS and OCSF), SARIF, stdout or stderr,
+/// in a default scan or an --intrusive one, with -vv logging.
+#[test]
+fn planted_secrets_reach_no_output() {
+    let jm = Listener::start(unique_loopback(), 0, leaky_jobmanager);
+    let web = Listener::start(unique_loopback(), 0, leaky_web_app);
+    let prom = Listener::start(unique_loopback(), 0, leaky_prometheus);
+    let blob = Listener::start(unique_loopback(), 0, leaky_blob);
+    let banner = Listener::start(unique_loopback(), 0, leaky_banner);
+    let targets: Vec<String> = [&jm, &web, &prom, &blob, &banner]
+        .iter()
+        .map(|l| l.addr.to_string())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, extra) in [
+        ("default", vec!["-vv"]),
+        ("intrusive", vec!["-vv", "--intrusive"]),
+        ("ocsf", vec!["-vv", "--intrusive", "--jsonl-format", "ocsf"]),
+    ] {
+        let out = run(&targets, &extra, d, name);
+        assert_no_planted(&out, d, name);
+        // The values did travel: each peer was identified and the secrets
+        // it showed were reported by name, with the value replaced.
+        let json = out.json.to_string();
+        let kinds: Vec<&str> = out.json["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["kind"].as_str())
+            .collect();
+        for kind in ["jobmanager-rest", "prometheus-reporter", "blob-server"] {
+            assert!(kinds.contains(&kind), "{kind} not identified: {json}");
+        }
+        for key in [
+            "s3.secret-key",
+            "state.checkpoints.dir",
+            "env.java.opts.all",
+            "DB_PASSWORD",
+        ] {
+            assert!(json.contains(key), "{key} not reported: {json}");
+        }
+        assert!(json.contains("******"), "nothing was redacted: {json}");
+    }
+}
+
+/// Real Flink (1.20) with secrets in its configuration (secret keys, a URI
+/// with credentials, container environment, a metrics label), its JVM
+/// options and its BLOB storage path (which the --intrusive BLOB probe gets
+/// back in an error message): none reaches any output.
+#[test]
+fn real_flink_planted_secrets_reach_no_output() {
+    use support::flink::{free_port, Flink, FlinkOpts};
+    const REAL: &[&str] = &[
+        "PLANTED-RF-S3-1",
+        "PLANTED-RF-URI-2",
+        "PLANTED-RF-ENV-3",
+        "PLANTED-RF-LABEL-4",
+        "PLANTED-RF-JVM-5",
+        "PLANTED-RF-JVM-URI-6",
+        "PLANTED-RF-BLOB-7",
+        "PLANTED-RF-JAAS-8",
+    ];
+    let blob_root = tempfile::tempdir().unwrap();
+    let blob_dir = blob_root.path().join("token=PLANTED-RF-BLOB-7");
+    let prom = free_port();
+    let jm = Flink::start_jobmanager(
+        FlinkOpts::new("1.20.1")
+            .conf("s3.secret-key", "PLANTED-RF-S3-1")
+            .conf(
+                "state.checkpoints.dir",
+                "s3://AKIAX:PLANTED-RF-URI-2@bucket/cp",
+            )
+            .conf("containerized.master.env.DB_PASSWORD", "PLANTED-RF-ENV-3")
+            .conf(
+                "security.kerberos.login.jaas.config",
+                "planted PLANTED-RF-JAAS-8",
+            )
+            .conf("blob.storage.directory", blob_dir.to_str().unwrap())
+            .conf(
+                "metrics.reporter.prom.factory.class",
+                "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+            )
+            .conf("metrics.reporter.prom.port", &prom.to_string())
+            .conf(
+                "metrics.reporter.prom.scope.variables.additional",
+                "password:PLANTED-RF-LABEL-4",
+            )
+            .jvm("-Dflinkscan.test.password=PLANTED-RF-JVM-5")
+            .jvm("-Dflinkscan.test.sink=jdbc://app:PLANTED-RF-JVM-URI-6@db/x"),
+    );
+    let targets = vec![jm.ip.to_string()];
+    let ports = format!("8081,6123,6124,{prom}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, extra) in [
+        ("default", vec!["-vv", "--ports", &ports]),
+        ("intrusive", vec!["-vv", "--intrusive", "--ports", &ports]),
+        (
+            "ocsf",
+            vec!["-vv", "--ports", &ports, "--jsonl-format", "ocsf"],
+        ),
+    ] {
+        let out = run(&targets, &extra, d, name);
+        let json = out.json.to_string();
+        assert!(
+            // Flink masks s3.secret-key and *PASSWORD itself; the URI and
+            // the label are only caught by the scanner.
+            json.contains("FLINK-CONFIG-SECRET-EXPOSED")
+                && json.contains("state.checkpoints.dir")
+                && json.contains("scope.variables.additional"),
+            "the planted configuration was not seen: {json}\n{}",
+            jm.log_tail()
+        );
+        if name == "intrusive" {
+            // The storage path, planted part and all, came back.
+            assert!(
+                json.contains("FLINK-BLOB-PATH-LEAK"),
+                "the BLOB path was not seen: {json}"
+            );
+        }
+        for (what, bytes) in [
+            ("json", read_output(&d.join(format!("{name}.json")), b"")),
+            ("sarif", read_output(&d.join(format!("{name}.sarif")), b"")),
+            ("jsonl", read_output(&d.join(format!("{name}.jsonl")), b"")),
+            ("stdout", out.stdout.clone()),
+            ("stderr", out.stderr.clone()),
+        ] {
+            for secret in REAL {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{secret} leaked into {name} {what}: {}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+    }
+}

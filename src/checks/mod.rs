@@ -520,7 +520,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
     let Some(path) = wire::blob_error_path(&reply.bytes) else {
         return;
     };
-    let path = untrusted::inert(&untrusted::clean(&path, 200));
+    let path = untrusted::inert(&untrusted::clean(&untrusted::redact(&path), 200));
     let detail = format!("A GET for a missing BLOB was answered with the storage path {path}");
     let evidence = vec![Evidence {
         request: "blob GET, transient job-unrelated key that cannot exist".into(),

@@ -265,7 +265,7 @@ async fn identify_silent(
                     status: None,
                     excerpt: format!(
                         "RETURN_ERROR with java.io.IOException: {}",
-                        untrusted::clean(&blob.message, 120)
+                        untrusted::clean(&untrusted::redact(&blob.message), 120)
                     ),
                 });
                 return s;
