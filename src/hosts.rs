@@ -50,7 +50,15 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
             if let Some((v, kind, generation)) = host_version.get(&s.endpoint.ip) {
                 s.version = Some(v.clone());
                 s.version_source = Some(format!("inferred from {kind} on the same host"));
-                s.rpc_generation = *generation;
+                // The generation belongs to ports of the RPC stack; read
+                // from the version, as a HistoryServer or SQL Gateway has none.
+                if matches!(
+                    s.kind,
+                    ServiceKind::Rpc | ServiceKind::BlobServer | ServiceKind::TaskmanagerData
+                ) {
+                    s.rpc_generation =
+                        generation.or_else(|| crate::identify::flink_http::rpc_generation(v));
+                }
                 for f in findings.iter_mut().filter(|f| f.endpoint == s.endpoint) {
                     f.version = Some(v.clone());
                 }

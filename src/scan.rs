@@ -105,7 +105,7 @@ pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), 
 }
 
 fn spec_texts(specs: &[Spec]) -> Vec<String> {
-    specs.iter().map(|s| s.text.clone()).collect()
+    crate::targets::summary::describe(specs)
 }
 
 /// What one identification slot hands to the collector.

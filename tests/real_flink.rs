@@ -154,6 +154,8 @@ fn history_server_is_told_apart_from_a_jobmanager() {
     let svc = out.service(8082);
     assert_eq!(svc["kind"], "history-server", "{}", hs.log_tail());
     assert_eq!(svc["version"], PEKKO);
+    // No RPC port, so no RPC generation.
+    assert!(svc.get("rpc_generation").is_none(), "{svc}");
     let rules = out.rules_at(8082);
     assert!(rules.contains(&"FLINK-HISTORYSERVER-EXPOSED".to_string()));
     assert!(!rules.contains(&"FLINK-REST-UNAUTHENTICATED".to_string()));

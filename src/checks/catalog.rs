@@ -94,7 +94,11 @@ fn advisory_rule(adv: &Advisory) -> Rule {
     };
     Rule {
         id: adv.rule_id.clone(),
-        title: format!("{name}: {summary}"),
+        title: if summary.contains(name.as_str()) {
+            summary.to_string()
+        } else {
+            format!("{name}: {summary}")
+        },
         severity: adv.severity,
         security_severity: adv.score,
         cwe: adv.cwe,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -78,6 +78,12 @@ impl HttpTarget {
         self.request("GET", path, None).await
     }
 
+    /// [`get`](Self::get), and a note when the body had no length and the
+    /// connection did not end it cleanly (see [`request_noted`](Self::request_noted)).
+    pub async fn get_noted(&self, path: &str) -> Result<(Response, Option<String>), HttpError> {
+        self.request_noted("GET", path, None).await
+    }
+
     /// Send one request. Callers outside `checks::deny` must not reach here
     /// with a state-changing request; the check engine enforces that.
     pub async fn request(
@@ -86,17 +92,42 @@ impl HttpTarget {
         path: &str,
         body: Option<&str>,
     ) -> Result<Response, HttpError> {
-        tokio::time::timeout(self.timeout, self.request_inner(method, path, body))
-            .await
-            .map_err(|_| HttpError::Timeout(self.timeout))?
+        self.request_noted(method, path, body).await.map(|(r, _)| r)
     }
 
-    async fn request_inner(
+    /// Send one request; the whole exchange takes at most `timeout`.
+    ///
+    /// A body with neither Content-Length nor chunked encoding (HTTP/1.0
+    /// style) ends when the connection closes. It is read until then, up
+    /// to [`MAX_BODY`] bytes and the deadline; when the deadline, a reset or
+    /// a TLS close without close_notify ends it instead, the bytes read so
+    /// far are the body, and the note says what ended it. Bodies with a
+    /// length that end early are errors, as before.
+    pub async fn request_noted(
         &self,
         method: &str,
         path: &str,
         body: Option<&str>,
-    ) -> Result<Response, HttpError> {
+    ) -> Result<(Response, Option<String>), HttpError> {
+        // Saturating: a huge --probe-timeout must not overflow the clock.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+            .unwrap_or(now);
+        let (head, incoming, _driver) =
+            tokio::time::timeout_at(deadline, self.send(method, path, body))
+                .await
+                .map_err(|_| HttpError::Timeout(self.timeout))??;
+        read_body(head, incoming, deadline, self.timeout).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         let addr: SocketAddr = self.endpoint.socket_addr();
         let tcp = TcpStream::connect(addr).await.map_err(HttpError::Connect)?;
         let _ = tcp.set_nodelay(true);
@@ -116,9 +147,11 @@ impl HttpTarget {
             .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let driver = tokio::spawn(async move {
+        // Aborted when dropped: on every early return and when the caller's
+        // deadline drops this future, the connection goes with it.
+        let driver = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
-        });
+        }));
         let host = self
             .endpoint
             .hostname
@@ -138,41 +171,166 @@ impl HttpTarget {
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let result = async {
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|e| HttpError::Protocol(e.to_string()))?;
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_ascii_lowercase(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = Limited::new(resp.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        HttpError::TooLarge
-                    } else {
-                        HttpError::Protocol(e.to_string())
-                    }
-                })?
-                .to_bytes();
-            Ok(Response {
-                status,
-                headers,
-                body,
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
             })
+            .collect();
+        let close_delimited = !resp.headers().contains_key(hyper::header::CONTENT_LENGTH)
+            && !resp
+                .headers()
+                .contains_key(hyper::header::TRANSFER_ENCODING);
+        let head = Head {
+            status,
+            headers,
+            close_delimited,
+        };
+        Ok((head, resp.into_body(), driver))
+    }
+}
+
+/// The task driving one connection, ended with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Status line and headers of a response whose body is still to be read.
+struct Head {
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// No length and no chunking: the body ends when the connection does.
+    close_delimited: bool,
+}
+
+async fn read_body(
+    head: Head,
+    mut incoming: hyper::body::Incoming,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<(Response, Option<String>), HttpError> {
+    let mut body: Vec<u8> = Vec::new();
+    let mut note = None;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, incoming.frame()).await {
+            Err(_) if head.close_delimited => {
+                note = Some(format!(
+                    "body without a length still open after {timeout:?}: read {} bytes until then",
+                    body.len()
+                ));
+                break;
+            }
+            Err(_) => return Err(HttpError::Timeout(timeout)),
+            Ok(f) => f,
+        };
+        match frame {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    if body.len().saturating_add(data.len()) > MAX_BODY {
+                        return Err(HttpError::TooLarge);
+                    }
+                    body.extend_from_slice(data);
+                }
+            }
+            Some(Err(e)) if head.close_delimited => {
+                note = Some(format!(
+                    "body without a length ended by an unclean close ({e}) after {} bytes",
+                    body.len()
+                ));
+                break;
+            }
+            Some(Err(e)) => return Err(HttpError::Protocol(e.to_string())),
         }
+    }
+    Ok((
+        Response {
+            status: head.status,
+            headers: head.headers,
+            body: Bytes::from(body),
+        },
+        note,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One loopback peer answering every connection with `reply`, then
+    /// holding it open for `hold`.
+    async fn peer(reply: &'static [u8], hold: Duration) -> Endpoint {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let _ = c.read(&mut buf).await;
+                    let _ = c.write_all(reply).await;
+                    tokio::time::sleep(hold).await;
+                });
+            }
+        });
+        Endpoint::new(addr.ip(), addr.port())
+    }
+
+    #[tokio::test]
+    async fn close_delimited_body_ends_at_the_deadline_with_a_note() {
+        let endpoint = peer(b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}", Duration::from_secs(30)).await;
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::from_millis(300),
+        };
+        let (resp, note) = target
+            .get_noted("/config")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&resp.body[..], b"{\"a\":1}");
+        assert!(note.is_some_and(|n| n.contains("still open")));
+        // With a length, an unfinished body is still an error.
+        let endpoint = peer(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":1}",
+            Duration::from_secs(30),
+        )
         .await;
-        driver.abort();
-        result
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::from_millis(300),
+        };
+        assert!(matches!(
+            target.get("/config").await,
+            Err(HttpError::Timeout(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn huge_timeouts_do_not_overflow() {
+        let endpoint = peer(b"HTTP/1.1 204 No Content\r\n\r\n", Duration::ZERO).await;
+        let target = HttpTarget {
+            endpoint,
+            tls: false,
+            timeout: Duration::MAX,
+        };
+        let resp = target.get("/").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status, 204);
     }
 }

@@ -4,8 +4,15 @@
 //! 1. A plaintext HTTP request for `/config`. HTTP services are told apart by
 //!    their answers (JobManager, HistoryServer, SQL Gateway, Prometheus,
 //!    other); a TaskManager data port answers with Flink's netty magic.
-//! 2. Only if that was closed, alerted or redirected to https: a TLS sniff
-//!    (a ClientHello); on TLS, step 1 runs again inside TLS.
+//! 2. Only if that was closed, alerted, redirected to https or answered
+//!    400 (how nginx answers plain HTTP on a TLS port): a TLS sniff (a
+//!    ClientHello); on TLS, step 1 runs again inside TLS.
+//!
+//! A probe that fails is never read as "absent": it is recorded in
+//! `Service::errors`, lowers the confidence, and where two classifications
+//! remain, the one worse for the defender is kept (a dashboard whose
+//! `/overview` cannot be read stays a JobManager unless HistoryServer
+//! evidence exists).
 //! 3. Silent ports: the BLOB probe `01 7f`, then, only if that got no
 //!    answer, the RPC heartbeat (its leading `00` would be a PUT to a BLOB
 //!    server), then the JRMI header. These three wait a multiple of the
@@ -67,13 +74,23 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
     // TLS servers reject an HTTP request at once (alert or close); a port
     // that just waits for more bytes (RPC, TaskManager data, tarpits) is
     // not sniffed, which would cost a whole probe timeout.
+    // A TLS terminator (nginx: "The plain HTTP request was sent to HTTPS
+    // port") answers plain HTTP with a 400: HTTP, but not the service
+    // behind it, which only TLS reaches.
     let maybe_tls = (banner.bytes.is_empty() && !banner.timed_out)
         || banner.bytes.starts_with(&[0x15, 0x03])
-        || banner_redirects_to_https(&banner.bytes);
+        || banner_redirects_to_https(&banner.bytes)
+        || banner_status(&banner.bytes) == Some(400);
     if maybe_tls {
         let sni = endpoint.hostname.clone();
-        match crate::tls::sniff(addr, sni.as_deref(), cfg.timeout).await {
-            Ok(Some(summary)) => return identify_tls(&endpoint, summary, cfg).await,
+        match crate::tls::sniff_with_notes(addr, sni.as_deref(), cfg.timeout).await {
+            Ok(Some(sniffed)) => {
+                let mut s = identify_tls(&endpoint, sniffed.summary, cfg).await;
+                for note in sniffed.notes.into_iter().rev() {
+                    s.errors.insert(0, note);
+                }
+                return s;
+            }
             Ok(None) => {}
             Err(e) => {
                 let mut s = identify_plain(&endpoint, banner, cfg).await;
@@ -94,6 +111,15 @@ fn banner_complete(b: &[u8]) -> bool {
     }
 }
 
+/// The status code of an HTTP/1.x status line.
+fn banner_status(bytes: &[u8]) -> Option<u16> {
+    let line = bytes.get(..bytes.len().min(64))?;
+    if !line.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    std::str::from_utf8(line.get(9..12)?).ok()?.parse().ok()
+}
+
 fn banner_redirects_to_https(bytes: &[u8]) -> bool {
     let head = String::from_utf8_lossy(bytes.get(..bytes.len().min(4096)).unwrap_or(bytes))
         .to_ascii_lowercase();
@@ -111,8 +137,8 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         status: None,
         excerpt: tls_excerpt(&summary),
     };
-    let mut service = match target.get(BANNER_REQUEST_PATH).await {
-        Ok(resp) => identify_http(&target, resp).await,
+    let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
+        Ok((resp, note)) => identify_http(&target, resp, note).await,
         Err(e) => {
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
@@ -156,22 +182,29 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
         tls: false,
         timeout: cfg.timeout,
     };
-    if let Ok(resp) = plain.get(BANNER_REQUEST_PATH).await {
-        if let Some(loc) = flink_http::https_redirect_location(&resp) {
-            let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
-            if loc.ends_with(&expected_suffix) {
-                let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
-                s.product = Some("Apache Flink".into());
-                s.confidence = 70;
-                s.evidence
-                    .push(evidence_http("GET /config (plain HTTP)", &resp));
-                return s;
+    let mut errors = Vec::new();
+    match plain.get(BANNER_REQUEST_PATH).await {
+        Ok(resp) => {
+            if let Some(loc) = flink_http::https_redirect_location(&resp) {
+                let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
+                if loc.ends_with(&expected_suffix) {
+                    let mut s = Service::new(endpoint.clone(), ServiceKind::JobmanagerRest);
+                    s.product = Some("Apache Flink".into());
+                    s.confidence = 70;
+                    s.evidence
+                        .push(evidence_http("GET /config (plain HTTP)", &resp));
+                    return s;
+                }
             }
         }
+        // Closed or answered with TLS: that is the answer (no redirect).
+        Err(http::HttpError::Protocol(_)) => {}
+        Err(e) => errors.push(format!("GET /config (plain HTTP, for a redirect): {e}")),
     }
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
     s.product = Some("TLS service (inner protocol not reachable)".into());
     s.confidence = 0;
+    s.errors = errors;
     s
 }
 
@@ -182,8 +215,8 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
             tls: false,
             timeout: cfg.timeout,
         };
-        return match target.get(BANNER_REQUEST_PATH).await {
-            Ok(resp) => identify_http(&target, resp).await,
+        return match target.get_noted(BANNER_REQUEST_PATH).await {
+            Ok((resp, note)) => identify_http(&target, resp, note).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
                 s.evidence.push(raw_evidence("GET /config", &banner.bytes));
@@ -342,42 +375,84 @@ async fn identify_silent(
 
     let mut s = Service::new(endpoint.clone(), ServiceKind::Unknown);
     if errors.is_empty() {
+        // The BLOB/RPC/JRMI wait is measured from the connect time, so it
+        // is left out: the same port must give the same report every scan.
         errors.push(format!(
-            "no answer to the HTTP (waited up to {:?}), BLOB, RPC or JRMI probes (up to {:?} each): the port accepts connections, then stays silent or closes",
-            cfg.timeout, blob_wait
+            "no answer to the HTTP (waited up to {:?}), BLOB, RPC or JRMI probes (each waited a multiple of the connect round trip, at most {:?}): the port accepts connections, then stays silent or closes",
+            cfg.timeout, cfg.timeout
         ));
     }
     s.errors = errors;
     s
 }
 
+/// Classify an HTTP service; what cut a body short (`config_note` for
+/// `/config`) is recorded and costs confidence.
+async fn identify_http(
+    target: &HttpTarget,
+    config: Response,
+    config_note: Option<String>,
+) -> Service {
+    let mut notes: Vec<String> = config_note
+        .map(|n| format!("GET {BANNER_REQUEST_PATH}: {n}"))
+        .into_iter()
+        .collect();
+    let mut s = classify_http(target, config, &mut notes).await;
+    if !notes.is_empty() {
+        s.confidence = s.confidence.saturating_sub(10);
+        s.errors.append(&mut notes);
+    }
+    s
+}
+
+/// GET that keeps a body its connection ended uncleanly, noting how.
+async fn get_noted(
+    target: &HttpTarget,
+    path: &str,
+    notes: &mut Vec<String>,
+) -> Result<Response, http::HttpError> {
+    let (resp, note) = target.get_noted(path).await?;
+    if let Some(n) = note {
+        notes.push(format!("GET {path}: {n}"));
+    }
+    Ok(resp)
+}
+
 /// Classify an HTTP service from its `/config` answer, asking more only
 /// where needed.
-async fn identify_http(target: &HttpTarget, config: Response) -> Service {
+async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<String>) -> Service {
     let endpoint = target.endpoint.clone();
     let mut evidence = vec![evidence_http("GET /config", &config)];
 
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
-        let overview = target.get("/overview").await;
-        let is_jm = overview
-            .as_ref()
-            .map(flink_http::is_jobmanager_overview)
-            .unwrap_or(false);
-        let kind = if is_jm {
-            ServiceKind::JobmanagerRest
-        } else {
-            ServiceKind::HistoryServer
-        };
-        let mut s = Service::new(endpoint, kind);
+        let overview = get_noted(target, "/overview", notes).await;
+        let verdict = flink_http::overview_verdict(&overview);
+        let decision = flink_http::decide_dashboard(dash.web_history, &verdict);
+        let mut s = Service::new(endpoint, decision.kind);
         s.product = Some("Apache Flink".into());
         s.version = dash.version.clone();
         s.revision = dash.revision.clone();
         s.features = dash.features;
-        s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
-        s.confidence = if s.version.is_some() { 100 } else { 80 };
+        // Only a JobManager has an RPC port whose stack the version names;
+        // a HistoryServer has none.
+        if decision.kind == ServiceKind::JobmanagerRest {
+            s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
+        }
+        let mut confidence: u8 = if s.version.is_some() { 100 } else { 80 };
+        for note in &dash.ambiguities {
+            s.errors.push(format!("GET /config: {note}"));
+        }
+        if !dash.ambiguities.is_empty() {
+            confidence = confidence.saturating_sub(30);
+        }
+        if let Some(doubt) = decision.doubt {
+            s.errors.push(doubt);
+            confidence = confidence.saturating_sub(40);
+        }
+        s.confidence = confidence.max(10);
         if let Ok(o) = &overview {
             evidence.push(evidence_http("GET /overview", o));
-            if s.revision.is_none() {
+            if s.revision.is_none() && verdict == flink_http::Overview::Jobmanager {
                 s.revision = flink_http::overview_commit(o);
             }
         }
@@ -393,27 +468,29 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
         return s;
     }
 
-    if let Ok(info) = target.get("/v1/info").await {
-        if let Some(version) = flink_http::parse_gateway_info(&info) {
-            let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
-            s.product = Some("Apache Flink SQL Gateway".into());
-            s.rpc_generation = version.as_deref().and_then(flink_http::rpc_generation);
-            s.version = version;
-            s.confidence = 95;
-            evidence.push(evidence_http("GET /v1/info", &info));
-            if let Ok(v) = target.get("/v1/api_versions").await {
-                let versions = flink_http::parse_api_versions(&v);
-                if !versions.is_empty() {
-                    evidence.push(Evidence {
-                        request: "GET /v1/api_versions".into(),
-                        status: Some(v.status),
-                        excerpt: versions.join(","),
-                    });
-                }
+    let mut errors = Vec::new();
+    match get_noted(target, "/v1/info", notes).await {
+        Ok(info) => {
+            if let Some(version) = flink_http::parse_gateway_info(&info) {
+                return sql_gateway(target, endpoint, evidence, &info, version, notes).await;
             }
-            s.evidence = evidence;
-            return s;
+            if info.status >= 500 {
+                errors.push(format!("GET /v1/info: answered {}", info.status));
+            }
         }
+        Err(e) => errors.push(format!("GET /v1/info: {e}")),
+    }
+    if !errors.is_empty() && flink_http::is_flink_rest_not_found(&config, BANNER_REQUEST_PATH) {
+        // Flink's REST router answered /config, so this is a Flink REST
+        // endpoint without a dashboard: the SQL Gateway is the one that
+        // exists. Unconfirmed, so said so, but never demoted to "not Flink".
+        let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
+        s.product = Some("Apache Flink SQL Gateway".into());
+        s.confidence = 50;
+        errors.push("not confirmed; kept as SQL Gateway because /config was answered by Flink's REST router".into());
+        s.errors = errors;
+        s.evidence = evidence;
+        return s;
     }
 
     let mut s = Service::new(endpoint, ServiceKind::OtherHttp);
@@ -421,7 +498,50 @@ async fn identify_http(target: &HttpTarget, config: Response) -> Service {
         .header("server")
         .map(|v| untrusted::clean(v, 80))
         .or_else(|| Some("HTTP server".into()));
-    s.confidence = 90;
+    // A probe that could have shown Flink failed: less sure it is not.
+    s.confidence = if errors.is_empty() { 90 } else { 50 };
+    s.errors = errors;
+    s.evidence = evidence;
+    s
+}
+
+async fn sql_gateway(
+    target: &HttpTarget,
+    endpoint: Endpoint,
+    mut evidence: Vec<Evidence>,
+    info: &Response,
+    version: Option<String>,
+    notes: &mut Vec<String>,
+) -> Service {
+    let mut s = Service::new(endpoint, ServiceKind::SqlGateway);
+    s.product = Some("Apache Flink SQL Gateway".into());
+    // The gateway talks to its cluster over REST: no RPC port of its own.
+    s.version = version;
+    s.confidence = 95;
+    if let Some((note, differ)) = flink_http::gateway_version_repeats(info) {
+        s.errors.push(format!("GET /v1/info: {note}"));
+        s.confidence = 65;
+        if differ {
+            s.version = None;
+        }
+    }
+    evidence.push(evidence_http("GET /v1/info", info));
+    match get_noted(target, "/v1/api_versions", notes).await {
+        Ok(v) => {
+            let versions = flink_http::parse_api_versions(&v);
+            if !versions.is_empty() {
+                evidence.push(Evidence {
+                    request: "GET /v1/api_versions".into(),
+                    status: Some(v.status),
+                    excerpt: versions.join(","),
+                });
+            }
+        }
+        Err(e) => {
+            s.errors.push(format!("GET /v1/api_versions: {e}"));
+            s.confidence = s.confidence.saturating_sub(10);
+        }
+    }
     s.evidence = evidence;
     s
 }
@@ -462,4 +582,27 @@ fn guess_banner_product(bytes: &[u8]) -> String {
         "unrecognised service"
     };
     product.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_status_lines() {
+        assert_eq!(
+            banner_status(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(banner_status(b"HTTP/1.0 200 OK\r\n\r\n"), Some(200));
+        for not in [
+            &b"HTTP/1.1 4"[..],
+            b"HTTP/2 400",
+            b"SSH-2.0-x",
+            b"",
+            b"HTTP/1.1 abc",
+        ] {
+            assert_eq!(banner_status(not), None, "{not:?}");
+        }
+    }
 }

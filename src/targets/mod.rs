@@ -9,6 +9,7 @@ pub mod permute;
 pub mod ports;
 pub mod resolve;
 pub mod spec;
+pub mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;

@@ -23,6 +23,7 @@ use super::cert::summarize;
 use super::error::TlsError;
 use super::hello::server_name;
 use super::record::MAX_CERTS;
+use super::reframe::Coalesce;
 use crate::model::CertSummary;
 
 /// Accepts every certificate chain; still verifies the handshake signature
@@ -145,12 +146,14 @@ fn map_handshake_error(e: std::io::Error, asked: bool) -> TlsError {
 /// TLS 1.2/1.3 handshake over `stream` that accepts any certificate.
 ///
 /// `sni` is sent when it is a DNS name (IP literals and `None` send no SNI).
-/// The whole handshake is bounded by `timeout`.
+/// The whole handshake is bounded by `timeout`. The server's plaintext
+/// handshake records are re-framed on the way in ([`Coalesce`]), so a
+/// flight cut into tiny records does not overflow rustls' buffer.
 pub async fn connect(
     stream: TcpStream,
     sni: Option<&str>,
     timeout: Duration,
-) -> Result<TlsStream<TcpStream>, TlsError> {
+) -> Result<TlsStream<Coalesce<TcpStream>>, TlsError> {
     connect_with_info(stream, sni, timeout)
         .await
         .map(|(s, _)| s)
@@ -164,21 +167,22 @@ pub async fn connect_with_info(
     stream: TcpStream,
     sni: Option<&str>,
     timeout: Duration,
-) -> Result<(TlsStream<TcpStream>, ConnectInfo), TlsError> {
+) -> Result<(TlsStream<Coalesce<TcpStream>>, ConnectInfo), TlsError> {
     let name = target_name(&stream, sni)?;
     let resolver = Arc::new(RecordCertRequest::default());
     let config = client_config(Arc::clone(&resolver))?;
     let connector = TlsConnector::from(Arc::new(config));
-    let tls = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
-        Err(_) => return Err(TlsError::Timeout(timeout)),
-        Ok(Err(e)) => {
-            return Err(map_handshake_error(
-                e,
-                resolver.asked.load(Ordering::Relaxed),
-            ))
-        }
-        Ok(Ok(tls)) => tls,
-    };
+    let tls =
+        match tokio::time::timeout(timeout, connector.connect(name, Coalesce::new(stream))).await {
+            Err(_) => return Err(TlsError::Timeout(timeout)),
+            Ok(Err(e)) => {
+                return Err(map_handshake_error(
+                    e,
+                    resolver.asked.load(Ordering::Relaxed),
+                ))
+            }
+            Ok(Ok(tls)) => tls,
+        };
     let conn = tls.get_ref().1;
     let info = ConnectInfo {
         version: conn.protocol_version().map(|v| match v {

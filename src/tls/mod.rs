@@ -26,6 +26,7 @@ mod error;
 mod hello;
 mod probe;
 pub mod record;
+mod reframe;
 mod suites;
 pub mod weakness;
 
@@ -37,6 +38,7 @@ pub use cert::{name_matches, summarize as summarize_certificate};
 pub use client::{connect, connect_with_info, ConnectInfo};
 pub use error::TlsError;
 pub use hello::ProtocolVersion;
+pub use reframe::Coalesce;
 pub use suites::{describe as describe_suite, SuiteInfo, TLS13_SUITES};
 pub use weakness::{weaknesses, TlsWeakness};
 
@@ -51,6 +53,15 @@ pub mod rules {
 
 use crate::model::TlsSummary;
 use record::Reply;
+
+/// What [`sniff_with_notes`] saw: the summary, and what it could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sniff {
+    pub summary: TlsSummary,
+    /// Trouble worth reporting on a port that does speak TLS: a handshake
+    /// message past our cap, a flight cut short before ServerHelloDone.
+    pub notes: Vec<String>,
+}
 
 /// Sniff a port: send one TLS 1.2-compatible ClientHello (record version
 /// TLS 1.0, every TLS 1.0-1.2 suite including legacy ones, SNI when `sni` is
@@ -67,6 +78,19 @@ pub async fn sniff(
     sni: Option<&str>,
     timeout: Duration,
 ) -> Result<Option<TlsSummary>, TlsError> {
+    Ok(sniff_with_notes(addr, sni, timeout)
+        .await?
+        .map(|s| s.summary))
+}
+
+/// [`sniff`], keeping what could not be read: a ServerHello followed by a
+/// handshake message past [`record::MAX_HANDSHAKE_MSG`] (a huge certificate)
+/// is TLS with a note, not "not TLS".
+pub async fn sniff_with_notes(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    timeout: Duration,
+) -> Result<Option<Sniff>, TlsError> {
     let sni = hello::server_name(sni)?;
     let suites = suites::offer_for(ProtocolVersion::Tls12);
     let spec = hello::ClientHelloSpec {
@@ -74,16 +98,30 @@ pub async fn sniff(
         suites: &suites,
         sni: sni.as_deref(),
     };
-    let flight = match probe::exchange(addr, &spec, timeout, false).await {
+    let (flight, complete) = match probe::exchange(addr, &spec, timeout, false).await {
         Err(TlsError::NotTls) | Ok(Reply::Closed) => return Ok(None),
         Err(e) => return Err(e),
-        Ok(Reply::Flight { flight, .. }) => flight,
+        Ok(Reply::Flight { flight, complete }) => (flight, complete),
     };
     let hello = flight.server_hello.as_ref();
-    Ok(Some(TlsSummary {
+    let summary = TlsSummary {
         version: hello.map(|sh| hello::version_name(sh.version)),
         cipher_suite: hello.map(|sh| suites::suite_name(sh.cipher_suite)),
         client_cert_required: flight.certificate_request,
         certificate: flight.certificates.first().map(|der| cert::summarize(der)),
-    }))
+    };
+    let mut notes: Vec<String> = flight.oversized.iter().map(|o| o.to_string()).collect();
+    if !complete {
+        // What did not arrive is unknown, not absent: the certificate or a
+        // CertificateRequest (mutual TLS) may be among it.
+        notes.push(format!(
+            "TLS flight cut short (deadline {timeout:?}, reset or close) before ServerHelloDone: {}",
+            if flight.certificates.is_empty() {
+                "no certificate read, client-certificate request unknown"
+            } else {
+                "client-certificate request unknown"
+            }
+        ));
+    }
+    Ok(Some(Sniff { summary, notes }))
 }

@@ -20,8 +20,11 @@ use super::error::TlsError;
 pub const MAX_RECORD_LEN: usize = 16384 + 2048;
 /// Largest single handshake message (a long certificate chain fits).
 pub const MAX_HANDSHAKE_MSG: usize = 128 * 1024;
-/// Most bytes read from one server for one flight.
+/// Most handshake payload read from one server for one flight.
 pub const MAX_FLIGHT_BYTES: usize = 256 * 1024;
+/// Most bytes on the wire for one flight: a flight cut into 1-byte records
+/// costs 6 bytes per byte of payload, and is still legal TLS.
+pub const MAX_FLIGHT_WIRE_BYTES: usize = 6 * MAX_FLIGHT_BYTES;
 /// Most certificates kept from one Certificate message.
 pub const MAX_CERTS: usize = 10;
 
@@ -88,6 +91,34 @@ pub struct ServerFlight {
     pub saw_record: bool,
     /// Bytes received.
     pub bytes: usize,
+    /// Record payload received.
+    pub payload: usize,
+    /// A handshake message after the ServerHello was larger than
+    /// [`MAX_HANDSHAKE_MSG`]; the flight ended there, unread.
+    pub oversized: Option<OversizedMessage>,
+}
+
+/// A handshake message we would not buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OversizedMessage {
+    /// Handshake type (11 is Certificate).
+    pub msg_type: u8,
+    /// Its length as announced.
+    pub len: usize,
+}
+
+impl std::fmt::Display for OversizedMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.msg_type {
+            HT_CERTIFICATE => "Certificate message".to_string(),
+            t => format!("handshake message of type {t}"),
+        };
+        write!(
+            f,
+            "TLS {what} of {} bytes exceeds the {MAX_HANDSHAKE_MSG}-byte cap: not read",
+            self.len
+        )
+    }
 }
 
 /// Whether the flight needs more bytes.
@@ -162,14 +193,15 @@ impl FlightParser {
     /// Errors: [`TlsError::NotTls`] when the first bytes are not a TLS
     /// record (or the "reply" is our own ClientHello echoed back),
     /// [`TlsError::Malformed`] for broken TLS after that,
-    /// [`TlsError::TooLarge`] past [`MAX_FLIGHT_BYTES`].
+    /// [`TlsError::TooLarge`] past [`MAX_FLIGHT_BYTES`] of payload or
+    /// [`MAX_FLIGHT_WIRE_BYTES`] on the wire.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, TlsError> {
         if self.done {
             return Ok(Progress::Done);
         }
         self.flight.bytes = self.flight.bytes.saturating_add(data.len());
-        if self.flight.bytes > MAX_FLIGHT_BYTES {
-            return Err(TlsError::TooLarge(MAX_FLIGHT_BYTES));
+        if self.flight.bytes > MAX_FLIGHT_WIRE_BYTES {
+            return Err(TlsError::TooLarge(MAX_FLIGHT_WIRE_BYTES));
         }
         self.raw.extend_from_slice(data);
         let mut start = 0usize;
@@ -200,6 +232,10 @@ impl FlightParser {
             let body = body.to_vec();
             start += 5 + len;
             self.flight.saw_record = true;
+            self.flight.payload = self.flight.payload.saturating_add(len);
+            if self.flight.payload > MAX_FLIGHT_BYTES {
+                break Err(TlsError::TooLarge(MAX_FLIGHT_BYTES));
+            }
             if let Err(e) = self.record(ct, &body) {
                 break Err(e);
             }
@@ -262,6 +298,14 @@ impl FlightParser {
             let (Some(&ht), Some(len)) = (buf.first(), be24(buf, 1)) else {
                 break;
             };
+            if len > MAX_HANDSHAKE_MSG && self.flight.server_hello.is_some() {
+                // The ServerHello already proved TLS: a message past our
+                // cap (a huge certificate chain) is recorded and ends the
+                // flight; it does not make the port something else.
+                self.flight.oversized = Some(OversizedMessage { msg_type: ht, len });
+                self.done = true;
+                break;
+            }
             if len > MAX_HANDSHAKE_MSG {
                 outcome = Err(TlsError::malformed(format!(
                     "handshake message type {ht} of {len} bytes"
@@ -774,6 +818,60 @@ mod tests {
             let _ = parse_server_hello(&data);
             let _ = parse_certificates(&data);
         }
+    }
+
+    #[test]
+    fn oversized_certificate_after_server_hello_is_recorded_not_fatal() {
+        let mut p = FlightParser::new(false);
+        let mut bytes = record(22, &hs(2, &server_hello(0x0303, 0x002f, &[])));
+        // A Certificate message announcing 200,000 bytes, and its start.
+        let mut cert = vec![11, 0x03, 0x0d, 0x40];
+        cert.extend_from_slice(&[0x30; 1000]);
+        bytes.extend(record(22, &cert));
+        assert_eq!(p.feed(&bytes).ok(), Some(Progress::Done));
+        let f = p.into_flight();
+        assert!(f.server_hello.is_some());
+        assert!(f.certificates.is_empty());
+        let o = f.oversized.expect("oversized recorded");
+        assert_eq!((o.msg_type, o.len), (11, 200_000));
+        assert!(o
+            .to_string()
+            .contains("Certificate message of 200000 bytes"));
+    }
+
+    #[test]
+    fn long_flight_in_one_byte_records_parses_within_bounds() {
+        // 60 KB of certificates: 360 KB on the wire as 1-byte records.
+        let big = vec![0x42u8; 30_000];
+        let mut flight = hs(2, &server_hello(0x0303, 0x002f, &[]));
+        flight.extend(hs(11, &certificate_msg(&[&big, &big])));
+        flight.extend(hs(14, &[]));
+        let mut p = FlightParser::new(false);
+        let mut last = Progress::NeedMore;
+        for b in &flight {
+            last = p
+                .feed(&record(22, std::slice::from_ref(b)))
+                .expect("parses");
+        }
+        assert_eq!(last, Progress::Done);
+        let f = p.into_flight();
+        assert_eq!(f.certificates.len(), 2);
+        assert!(f.bytes > 300_000 && f.payload == flight.len());
+        // Still bounded: endless 1-byte records end in TooLarge.
+        let mut p = FlightParser::new(false);
+        assert!(p
+            .feed(&record(22, &hs(2, &server_hello(0x0303, 0x2f, &[]))))
+            .is_ok());
+        let one = record(22, &[0]);
+        let mut fed = 0usize;
+        let err = loop {
+            match p.feed(&one) {
+                Ok(_) => fed += one.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= MAX_FLIGHT_WIRE_BYTES, "no bound");
+        };
+        assert!(matches!(err, TlsError::TooLarge(_)), "{err:?}");
     }
 
     #[test]
