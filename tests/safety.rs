@@ -896,3 +896,123 @@ fn real_flink_planted_secrets_reach_no_output() {
         }
     }
 }
+
+// ---- The deny-list on the wire ----------------------------------------------
+
+/// A transparent TCP proxy to `upstream` on its own loopback address that
+/// records the request line of every HTTP request passing through it.
+fn recording_proxy(
+    upstream: SocketAddr,
+) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let l = TcpListener::bind((unique_loopback(), 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for client in l.incoming() {
+            let Ok(mut client) = client else { continue };
+            let log = Arc::clone(&log2);
+            std::thread::spawn(move || {
+                let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+                    return;
+                };
+                let timeout = Some(std::time::Duration::from_secs(30));
+                let _ = client.set_read_timeout(timeout);
+                let _ = server.set_read_timeout(timeout);
+                let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
+                    return;
+                };
+                // Server to client in its own thread.
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let mut head = Vec::new();
+                let mut recorded = false;
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match client.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if !recorded {
+                        head.extend_from_slice(&buf[..n]);
+                        if let Some(end) = head.windows(2).position(|w| w == b"\r\n") {
+                            let line = String::from_utf8_lossy(&head[..end]).into_owned();
+                            log.lock().unwrap().push(line);
+                            recorded = true;
+                        } else if head.len() > 65_536 {
+                            recorded = true;
+                        }
+                    }
+                    if server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = server.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// The HTTP requests among recorded first lines: `(method, target)` for
+/// lines shaped `METHOD TARGET HTTP/1.x`; raw probes (TLS, RPC, BLOB bytes)
+/// are not HTTP and are left out.
+fn http_requests(lines: &[String]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let mut parts = l.split(' ');
+            let (m, t, v) = (parts.next()?, parts.next()?, parts.next()?);
+            (v.starts_with("HTTP/") && m.chars().all(|c| c.is_ascii_uppercase()))
+                .then(|| (m.to_string(), t.to_string()))
+        })
+        .collect()
+}
+
+/// Every HTTP request a default and an --intrusive scan of real Flink send
+/// (identification, checks and probe files), as seen on the wire by a
+/// recording proxy, passes the deny-list; and the default scan sends reads
+/// only.
+#[test]
+fn every_request_of_a_real_flink_scan_passes_the_deny_list() {
+    use support::flink::{Flink, FlinkOpts};
+    let jm = Flink::start_jobmanager(FlinkOpts::new("1.20.1"));
+    let (proxy, log) = recording_proxy(jm.rest());
+    let dir = tempfile::tempdir().unwrap();
+    for (name, intrusive) in [("default", false), ("intrusive", true)] {
+        log.lock().unwrap().clear();
+        let mut extra = vec![];
+        if intrusive {
+            extra.push("--intrusive");
+        }
+        let out = run(&[proxy.to_string()], &extra, dir.path(), name);
+        assert!(
+            out.json.to_string().contains("FLINK-REST-UNAUTHENTICATED"),
+            "the proxied REST endpoint was not scanned: {}\n{}",
+            out.json,
+            jm.log_tail()
+        );
+        let lines = log.lock().unwrap().clone();
+        let requests = http_requests(&lines);
+        for want in ["/config", "/overview", "/jobmanager/config", "/jars"] {
+            assert!(
+                requests.iter().any(|(m, p)| m == "GET" && p == want),
+                "GET {want} not seen in {name}: {lines:?}"
+            );
+        }
+        for (m, p) in &requests {
+            assert_eq!(
+                flinkscan::checks::deny::check(m, p, intrusive),
+                Ok(()),
+                "{name} scan sent {m} {p}"
+            );
+            if !intrusive {
+                assert!(["GET", "HEAD", "OPTIONS"].contains(&m.as_str()), "{m} {p}");
+            }
+        }
+    }
+}

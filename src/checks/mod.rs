@@ -262,6 +262,7 @@ fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTa
         endpoint: service.endpoint.clone(),
         tls: service.tls.is_some() && !plaintext,
         timeout: ctx.timeout,
+        intrusive: ctx.intrusive,
     }
 }
 
