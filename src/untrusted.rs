@@ -298,6 +298,12 @@ mod tests {
         assert_eq!(excerpt(b"abcdef", 3), "abc…");
         assert_eq!(excerpt(b"abc", 3), "abc");
         assert_eq!(excerpt(&[0x61, 0xff, 0x62], 10), "a\u{fffd}b");
+        // Up to four bytes per character are read: wide characters are
+        // not cut into replacement characters.
+        assert_eq!(
+            excerpt("\u{1d11e}\u{1d11e}\u{1d11e}".as_bytes(), 3),
+            "\u{1d11e}\u{1d11e}\u{1d11e}"
+        );
         // Only the first 4*max bytes are looked at.
         let long = format!("{}password=x", "a".repeat(40));
         assert_eq!(excerpt(long.as_bytes(), 10), "aaaaaaaaaa…");

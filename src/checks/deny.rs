@@ -281,4 +281,15 @@ mod tests {
         let write = check("PUT", "/config", true).unwrap_err();
         assert!(write.contains("only GET, HEAD and OPTIONS"), "{write}");
     }
+
+    /// Up to three rounds of percent-encoding are decoded; a fourth refuses
+    /// the path even when what it hides is harmless.
+    #[test]
+    fn encoding_depth_is_bounded_at_three_rounds() {
+        assert_eq!(check("GET", "/%63onfig", false), Ok(()));
+        assert_eq!(check("GET", "/%2563onfig", false), Ok(()));
+        assert_eq!(check("GET", "/%252563onfig", false), Ok(()));
+        let deep = check("GET", "/%25252563onfig", false).unwrap_err();
+        assert!(deep.contains("encoded more than 3 times"), "{deep}");
+    }
 }

@@ -312,4 +312,47 @@ mod tests {
         let again = Dest::File(dir.path().join(".").join("out.json"));
         assert_eq!(Dest::File(p).identity(), again.identity());
     }
+
+    /// Flushing (as the JSONL stream does per event) puts the bytes in the
+    /// temporary file, and only there, before the commit.
+    #[test]
+    fn flush_reaches_the_temporary_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"one\n").unwrap();
+        AtomicFile::flush(&mut f).unwrap();
+        let tmp = f.tmp.get_ref().path().to_path_buf();
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"one\n");
+        f.write_all(b"two\n").unwrap();
+        Write::flush(&mut f).unwrap();
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"one\ntwo\n");
+        assert!(!p.exists());
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one\ntwo\n");
+        assert!(!tmp.exists());
+    }
+
+    /// A whole document replaces the old file, and a line stream is only
+    /// visible once finished.
+    #[test]
+    fn documents_and_streams_replace_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("report.json");
+        std::fs::write(&p, b"old").unwrap();
+        Dest::File(p.clone()).write_all(b"new document").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new document");
+        let mut s = Dest::File(p.clone()).open_stream().unwrap();
+        s.write_all(b"line\n").unwrap();
+        s.flush().unwrap();
+        let Stream::File(f) = &s else {
+            panic!("a regular file streams through an AtomicFile")
+        };
+        assert_eq!(std::fs::read(f.tmp.get_ref().path()).unwrap(), b"line\n");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new document");
+        s.finish().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"line\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(read_capped(&p, 2).unwrap(), b"li");
+    }
 }
