@@ -144,13 +144,15 @@ fn key_value_secrets() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         constant_regex(
-            r#"(?i)((?:password|passwd|secret|token|apikey|api[-_]key|access[-_.]?key|credential|jaas\.config|basic-auth|authorization)[a-z0-9_.\-]*"?\s*[:=]\s*"?)([^",}\s]+)"#,
+            r#"(?i)((?:password|passwd|secret|token|apikey|api[-_]key|access[-_.]?key|credential|jaas\.config|basic-auth|authorization)[a-z0-9_.\-]*"?\s*[:=]\s*"?)((?:(?:basic|bearer|digest|negotiate)\s+)?[^",}\s]+)"#,
         )
     })
 }
 
 /// Redact credentials inside URIs (`s3://user:pass@`) and values of
-/// secret-looking keys in free text or JSON.
+/// secret-looking keys in free text or JSON. An `Authorization` value loses
+/// its scheme word too, else `Basic` would be redacted and the credential
+/// after it kept.
 pub fn redact(text: &str) -> String {
     let t = uri_credentials().replace_all(text, "${1}${2}:******@");
     key_value_secrets()
@@ -231,5 +233,132 @@ mod tests {
         assert_eq!(clean("a\u{202e}b", 10), "a\\u{202e}b");
         assert_eq!(version("1.20.1"), Some("1.20.1".into()));
         assert_eq!(version("<script>"), None);
+    }
+
+    /// Every word of the list, in any case, inside a longer key; and keys
+    /// that merely look close are not secrets.
+    #[test]
+    fn every_sensitive_word_is_recognised() {
+        for key in [
+            "a.password",
+            "x.SECRET.y",
+            "oauth.token",
+            "x.apikey",
+            "x.api-key",
+            "x.api_key",
+            "s3.access-key",
+            "s3.access.key",
+            "fs.accesskey",
+            "gcs.credentials",
+            "security.kerberos.login.jaas.config",
+            "metrics.reporter.x.basic-auth",
+            "ssl.private-key",
+            "pulsar.auth-params",
+            "azure.sas",
+            "security.ssl.keystore.key",
+        ] {
+            assert!(is_sensitive_key(key), "{key}");
+            assert!(is_sensitive_key(&key.to_ascii_uppercase()), "{key}");
+        }
+        for key in ["rest.port", "jobmanager.memory", "", "keystore", "pass"] {
+            assert!(!is_sensitive_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn redact_replaces_values_and_keeps_everything_else() {
+        for (input, want) in [
+            ("s3://bob:hunter2@bucket/x", "s3://bob:******@bucket/x"),
+            ("JDBC:mysql://u:p@h/db", "JDBC:mysql://u:******@h/db"),
+            ("password=abc rest", "password=****** rest"),
+            ("Password: abc", "Password: ******"),
+            (r#""api_key": "k1","x":1"#, r#""api_key": "******","x":1"#),
+            ("token=t1,next", "token=******,next"),
+            ("s3.access-key=AK}", "s3.access-key=******}"),
+            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: ******"),
+            (
+                "authorization=bearer eyJ0 next",
+                "authorization=****** next",
+            ),
+            ("jaas.config=x", "jaas.config=******"),
+            ("credentials_file=/etc/c", "credentials_file=******"),
+            (
+                "hdfs://nn:8020/x rest.port=8081",
+                "hdfs://nn:8020/x rest.port=8081",
+            ),
+            ("", ""),
+        ] {
+            assert_eq!(redact(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_redacted_cleaned_and_bounded() {
+        assert_eq!(excerpt(b"a\npassword=x", 100), "a password=******");
+        assert_eq!(excerpt(b"abcdef", 3), "abc…");
+        assert_eq!(excerpt(b"abc", 3), "abc");
+        assert_eq!(excerpt(&[0x61, 0xff, 0x62], 10), "a\u{fffd}b");
+        // Up to four bytes per character are read: wide characters are
+        // not cut into replacement characters.
+        assert_eq!(
+            excerpt("\u{1d11e}\u{1d11e}\u{1d11e}".as_bytes(), 3),
+            "\u{1d11e}\u{1d11e}\u{1d11e}"
+        );
+        // Only the first 4*max bytes are looked at.
+        let long = format!("{}password=x", "a".repeat(40));
+        assert_eq!(excerpt(long.as_bytes(), 10), "aaaaaaaaaa…");
+        assert_eq!(hex_excerpt(&[1, 2, 3], 2), "0102…");
+        assert_eq!(hex_excerpt(&[1, 2], 2), "0102");
+        assert_eq!(
+            inert("<a href='x'>{$y|z&w;`}\"</a>"),
+            "?a href=?x????y?z?w?????/a?"
+        );
+        assert_eq!(inert("plain text"), "plain text");
+    }
+
+    #[test]
+    fn version_and_hidden_bounds() {
+        assert_eq!(version(" 1.20.1 "), Some("1.20.1".into()));
+        assert_eq!(version("master-custom_2"), Some("master-custom_2".into()));
+        assert_eq!(version(&"1".repeat(32)), Some("1".repeat(32)));
+        assert_eq!(version(&"1".repeat(33)), None);
+        assert_eq!(version(""), None);
+        assert_eq!(version(".1"), None);
+        assert_eq!(version("1.2 3"), None);
+        for c in [
+            '\u{AD}',
+            '\u{61C}',
+            '\u{180E}',
+            '\u{200B}',
+            '\u{200F}',
+            '\u{2028}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{206F}',
+            '\u{FEFF}',
+            '\u{FFF9}',
+            '\u{FFFB}',
+            '\u{E0000}',
+            '\u{E007F}',
+            '\x07',
+        ] {
+            assert!(is_hidden(c), "{c:?}");
+        }
+        for c in [
+            'a',
+            ' ',
+            'é',
+            '\u{2027}',
+            '\u{2030}',
+            '\u{FFFC}',
+            '\u{E0080}',
+            '\u{1F600}',
+        ] {
+            assert!(!is_hidden(c), "{c:?}");
+        }
+        assert_eq!(shown("plain"), "plain");
+        assert_eq!(shown("a\nb"), "a\\u{a}b");
+        assert_eq!(clean("ab", 2), "ab");
+        assert_eq!(clean("a\u{200b}", 5), "a\\u{200b}");
     }
 }

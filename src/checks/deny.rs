@@ -4,13 +4,15 @@
 //! Some of Flink's GET endpoints act (DESIGN.md): `/jobs/:id/yarn-cancel` and
 //! `/jobs/:id/yarn-stop` cancel or stop jobs, `/jars/:id/plan` runs a jar's
 //! `main()`. Uploads, job submission, cancel, rescale, savepoints, shutdown
-//! and jar deletion are writes. `--intrusive` only unlocks the few requests
-//! listed in `INTRUSIVE_ALLOWED`, which open and close a SQL Gateway session.
+//! and jar deletion are writes. `--intrusive` only unlocks the two requests
+//! in [`intrusive_allowed`], which open and close a SQL Gateway session.
+//!
+//! The HTTP transport (`identify::http::HttpTarget`) calls [`check`] on every
+//! request it is asked to send, so identification, checks and probe files
+//! cannot bypass it; the callers' own checks only give earlier, nicer errors.
 
-/// Requests allowed only with `--intrusive`: (method, path prefix).
-const INTRUSIVE_ALLOWED: &[(&str, &str)] = &[("POST", "/v1/sessions"), ("DELETE", "/v1/sessions/")];
-
-/// Path fragments that are never requested, whatever the method.
+/// Path fragments that are never requested, whatever the method; matched
+/// on the decoded, lower-cased path (query included).
 const DENIED_FRAGMENTS: &[&str] = &[
     "yarn-cancel",
     "yarn-stop",
@@ -18,6 +20,7 @@ const DENIED_FRAGMENTS: &[&str] = &[
     "/run",
     "/upload",
     "/savepoints",
+    "/savepoint-disposal",
     "/stop",
     "/rescaling",
     "/cluster",
@@ -25,14 +28,20 @@ const DENIED_FRAGMENTS: &[&str] = &[
     "/operations",
     "/configure-session",
     "/complete-statement",
+    "/scripts",
 ];
+
+/// Percent-decoding rounds before a path is refused as too deeply encoded.
+const MAX_DECODE_ROUNDS: usize = 3;
 
 /// `Ok` if the request may be sent; `Err` says why not.
 pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
     let method = method.to_ascii_uppercase();
-    let lower = path.to_ascii_lowercase();
-    // Normalise the obvious encodings so `%2f` tricks do not slip through.
-    let decoded = lower.replace("%2f", "/").replace("%252f", "/");
+    let Some(decoded) = normalise(path) else {
+        return Err(format!(
+            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
+        ));
+    };
     for frag in DENIED_FRAGMENTS {
         if decoded.contains(frag) {
             return Err(format!(
@@ -42,48 +51,245 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
     }
     match method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Ok(()),
-        _ => {
-            let allowed = INTRUSIVE_ALLOWED
-                .iter()
-                .any(|(m, p)| *m == method && decoded.starts_with(p));
-            if allowed && intrusive {
+        _ if intrusive_allowed(&method, &decoded) => {
+            if intrusive {
                 Ok(())
-            } else if allowed {
+            } else {
                 Err(format!(
                     "{method} {path} changes target state; it needs --intrusive"
                 ))
-            } else {
-                Err(format!(
-                    "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
-                ))
+            }
+        }
+        _ => Err(format!(
+            "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
+        )),
+    }
+}
+
+/// With `--intrusive`: open a SQL Gateway session (`POST /v1/sessions`) and
+/// close one by its handle (`DELETE /v1/sessions/<handle>`); nothing else,
+/// not even other requests under `/v1/sessions`.
+fn intrusive_allowed(method: &str, decoded: &str) -> bool {
+    match method {
+        "POST" => decoded == "/v1/sessions",
+        "DELETE" => decoded.strip_prefix("/v1/sessions/").is_some_and(|handle| {
+            !handle.is_empty() && handle.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        }),
+        _ => false,
+    }
+}
+
+/// The path as a server would see it after decoding: percent-decoded until
+/// stable, backslashes as slashes, lower case. None when it is still
+/// changing after [`MAX_DECODE_ROUNDS`] or holds control characters or
+/// whitespace (which no request we send needs).
+fn normalise(path: &str) -> Option<String> {
+    let mut current = path.to_string();
+    let mut rounds = 0;
+    loop {
+        let next = percent_decode(&current);
+        if next == current {
+            break;
+        }
+        rounds += 1;
+        if rounds > MAX_DECODE_ROUNDS {
+            return None;
+        }
+        current = next;
+    }
+    if current.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    Some(current.replace('\\', "/").to_ascii_lowercase())
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
             }
         }
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::check;
 
+    /// Every state-changing operation of Flink's REST API and SQL Gateway,
+    /// by the method and path Flink serves it on: refused even with
+    /// `--intrusive`.
+    const DENIED_OPERATIONS: &[(&str, &str)] = &[
+        // Jars: upload, run, plan (runs main(), also as GET), delete.
+        ("POST", "/jars/upload"),
+        ("POST", "/v1/jars/upload"),
+        ("POST", "/jars/a1b2_job.jar/run"),
+        ("POST", "/jars/a1b2_job.jar/run?entry-class=x&parallelism=1"),
+        ("GET", "/jars/a1b2_job.jar/run"),
+        ("POST", "/jars/a1b2_job.jar/plan"),
+        ("GET", "/jars/a1b2_job.jar/plan"),
+        ("GET", "/jars/a1b2_job.jar/plan?entry-class=x"),
+        ("DELETE", "/jars/a1b2_job.jar"),
+        // Jobs: submit, cancel, stop, rescale, savepoints, checkpoints.
+        ("POST", "/jobs"),
+        ("PATCH", "/jobs/0123456789abcdef0123456789abcdef"),
+        (
+            "PATCH",
+            "/jobs/0123456789abcdef0123456789abcdef?mode=cancel",
+        ),
+        ("GET", "/jobs/0123456789abcdef0123456789abcdef/yarn-cancel"),
+        ("GET", "/jobs/0123456789abcdef0123456789abcdef/yarn-stop"),
+        ("POST", "/jobs/0123456789abcdef0123456789abcdef/stop"),
+        (
+            "PATCH",
+            "/jobs/0123456789abcdef0123456789abcdef/rescaling?parallelism=2",
+        ),
+        ("POST", "/jobs/0123456789abcdef0123456789abcdef/rescaling"),
+        ("GET", "/jobs/0123456789abcdef0123456789abcdef/rescaling"),
+        ("POST", "/jobs/0123456789abcdef0123456789abcdef/savepoints"),
+        ("GET", "/jobs/0123456789abcdef0123456789abcdef/savepoints"),
+        ("POST", "/savepoint-disposal"),
+        ("POST", "/jobs/0123456789abcdef0123456789abcdef/checkpoints"),
+        (
+            "PUT",
+            "/jobs/0123456789abcdef0123456789abcdef/resource-requirements",
+        ),
+        (
+            "POST",
+            "/jobs/0123456789abcdef0123456789abcdef/clientHeartbeat",
+        ),
+        ("DELETE", "/datasets/0123456789abcdef0123456789abcdef"),
+        // Cluster shutdown.
+        ("DELETE", "/cluster"),
+        ("GET", "/cluster"),
+        // SQL Gateway: statements, session configuration, completion,
+        // heartbeats, operations, scripts, materialized tables.
+        ("POST", "/v1/sessions/5e2f-1a/statements"),
+        ("POST", "/v2/sessions/5e2f-1a/statements"),
+        ("GET", "/v1/sessions/5e2f-1a/statements"),
+        ("POST", "/v1/sessions/5e2f-1a/configure-session"),
+        ("POST", "/v1/sessions/5e2f-1a/complete-statement"),
+        (
+            "GET",
+            "/v1/sessions/5e2f-1a/complete-statement?statement=x&position=1",
+        ),
+        ("POST", "/v1/sessions/5e2f-1a/heartbeat"),
+        ("POST", "/v1/sessions/5e2f-1a/operations/77/cancel"),
+        ("DELETE", "/v1/sessions/5e2f-1a/operations/77/close"),
+        ("GET", "/v1/sessions/5e2f-1a/operations/77/result/0"),
+        ("POST", "/v3/sessions/5e2f-1a/scripts"),
+        ("POST", "/v3/sessions/5e2f-1a/materialized-tables/t/refresh"),
+        ("POST", "/v1/sessions/"),
+        ("POST", "/v1/sessions?x=1"),
+        ("POST", "/v1/sessionsx"),
+        ("DELETE", "/v1/sessions/5e2f-1a/x"),
+        ("DELETE", "/v1/sessions/"),
+        // Any other write method.
+        ("PUT", "/config"),
+        ("PATCH", "/overview"),
+        ("CONNECT", "/"),
+        ("TRACE", "/"),
+    ];
+
     #[test]
-    fn state_changing_requests_are_refused() {
+    fn every_denied_operation_of_flinks_rest_api_is_refused() {
+        for (m, p) in DENIED_OPERATIONS {
+            assert!(
+                check(m, p, true).is_err(),
+                "{m} {p} passed with --intrusive"
+            );
+            assert!(check(m, p, false).is_err(), "{m} {p} passed");
+        }
+    }
+
+    /// Case, percent-encoding (single, double, triple, of letters and of
+    /// slashes), backslashes, dot segments and trailing parts do not get a
+    /// denied request through.
+    #[test]
+    fn encoded_and_case_variants_are_refused() {
         for (m, p) in [
-            ("GET", "/jobs/abc/yarn-cancel"),
-            ("GET", "/jobs/abc/yarn-stop"),
-            ("GET", "/jars/x.jar/plan"),
-            ("POST", "/jars/upload"),
-            ("POST", "/jobs"),
-            ("PATCH", "/jobs/abc"),
-            ("DELETE", "/jars/x.jar"),
-            ("DELETE", "/cluster"),
-            ("POST", "/v1/sessions/h/statements"),
-            ("GET", "/jobs/abc%2fyarn-cancel"),
+            ("get", "/jobs/x/yarn-cancel"),
+            ("GET", "/JOBS/X/YARN-CANCEL"),
+            ("GET", "/jobs/x/Yarn-Stop"),
+            ("GET", "/jobs/x%2fyarn-cancel"),
+            ("GET", "/jobs/x%2Fyarn-cancel"),
+            ("GET", "/jobs/x%252fyarn-cancel"),
+            ("GET", "/jobs/x%25252fyarn-cancel"),
+            ("GET", "/jars/x.jar/%72un"),
+            ("GET", "/jars/x.jar/%52%55%4E"),
+            ("GET", "/jars/x.jar%2Fplan"),
+            ("GET", "/jars/x.jar\\run"),
+            ("GET", "/jars/x.jar/./run"),
+            ("GET", "/jars/x.jar//run/"),
+            ("GET", "/jars/x.jar/run;x=1"),
+            ("GET", "/jobs/x/yarn%2Dcancel"),
+            ("delete", "/cluster"),
+            ("Delete", "/CLUSTER"),
+            ("post", "/v1/sessions/h/Statements"),
+            ("post", "/v1/sessions/h/%73tatements"),
+            ("GET", "/jobs/x%2525252fyarn-cancel"),
+            ("GET", "/config\r\nX: y"),
+            ("GET", "/jobs/x/yarn-cancel\u{0}"),
+            ("GET", "/a b"),
         ] {
-            assert!(check(m, p, true).is_err(), "{m} {p}");
+            assert!(check(m, p, true).is_err(), "{m} {p:?} passed");
+        }
+    }
+
+    #[test]
+    fn reads_and_the_intrusive_session_pair_pass() {
+        for (m, p) in [
+            ("GET", "/config"),
+            ("GET", "/overview"),
+            ("GET", "/jars"),
+            ("GET", "/jobmanager/config"),
+            ("GET", "/jobmanager/environment"),
+            ("HEAD", "/"),
+            ("OPTIONS", "/config"),
+            ("get", "/v1/info"),
+            ("GET", "/v1/api_versions"),
+            ("GET", "/metrics"),
+            ("GET", "/jobs/overview"),
+            ("GET", "/%63onfig"),
+            ("GET", "/jars/a%2Fb"),
+        ] {
+            assert_eq!(check(m, p, false), Ok(()), "{m} {p}");
         }
         assert!(check("POST", "/v1/sessions", false).is_err());
-        assert!(check("POST", "/v1/sessions", true).is_ok());
-        assert!(check("GET", "/jars", false).is_ok());
-        assert!(check("GET", "/jobmanager/config", false).is_ok());
+        assert_eq!(check("POST", "/v1/sessions", true), Ok(()));
+        assert_eq!(check("post", "/V1/Sessions", true), Ok(()));
+        assert!(check("DELETE", "/v1/sessions/5e2f-1a", false).is_err());
+        assert_eq!(check("DELETE", "/v1/sessions/5e2f-1A", true), Ok(()));
+        let needs = check("POST", "/v1/sessions", false).unwrap_err();
+        assert!(needs.contains("--intrusive"), "{needs}");
+        let denied = check("GET", "/jars/x/run", true).unwrap_err();
+        assert!(denied.contains("`/run`"), "{denied}");
+        let write = check("PUT", "/config", true).unwrap_err();
+        assert!(write.contains("only GET, HEAD and OPTIONS"), "{write}");
+    }
+
+    /// Up to three rounds of percent-encoding are decoded; a fourth refuses
+    /// the path even when what it hides is harmless.
+    #[test]
+    fn encoding_depth_is_bounded_at_three_rounds() {
+        assert_eq!(check("GET", "/%63onfig", false), Ok(()));
+        assert_eq!(check("GET", "/%2563onfig", false), Ok(()));
+        assert_eq!(check("GET", "/%252563onfig", false), Ok(()));
+        let deep = check("GET", "/%25252563onfig", false).unwrap_err();
+        assert!(deep.contains("encoded more than 3 times"), "{deep}");
     }
 }

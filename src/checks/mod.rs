@@ -279,6 +279,7 @@ fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTa
         endpoint: service.endpoint.clone(),
         tls: service.tls.is_some() && !plaintext,
         timeout: ctx.timeout,
+        intrusive: ctx.intrusive,
     }
 }
 
@@ -607,7 +608,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
     let Some(path) = wire::blob_error_path(&reply.bytes) else {
         return;
     };
-    let path = untrusted::inert(&untrusted::clean(&path, 200));
+    let path = untrusted::inert(&untrusted::clean(&untrusted::redact(&path), 200));
     let detail = format!("A GET for a missing BLOB was answered with the storage path {path}");
     let evidence = vec![Evidence {
         request: "blob GET, transient job-unrelated key that cannot exist".into(),

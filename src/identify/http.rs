@@ -36,6 +36,9 @@ pub enum HttpError {
     Protocol(String),
     #[error("body larger than {MAX_BODY} bytes")]
     TooLarge,
+    /// Never sent: the deny-list refuses it (`checks::deny`).
+    #[error("not sent: {0}")]
+    Denied(String),
 }
 
 /// A response, with its body already bounded.
@@ -70,6 +73,8 @@ pub struct HttpTarget {
     pub endpoint: Endpoint,
     pub tls: bool,
     pub timeout: Duration,
+    /// `--intrusive`: lets the deny-list pass the SQL Gateway session pair.
+    pub intrusive: bool,
 }
 
 impl HttpTarget {
@@ -83,8 +88,9 @@ impl HttpTarget {
         self.request_noted("GET", path, None).await
     }
 
-    /// Send one request. Callers outside `checks::deny` must not reach here
-    /// with a state-changing request; the check engine enforces that.
+    /// Send one request. Every request of identification, checks and probe
+    /// files comes through [`send`](Self::send), which refuses what the
+    /// deny-list (`checks::deny`) names before a byte is written.
     pub async fn request(
         &self,
         method: &str,
@@ -127,6 +133,8 @@ impl HttpTarget {
         path: &str,
         body: Option<&str>,
     ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
+        // The one place every HTTP request passes: no caller can forget it.
+        crate::checks::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
         let addr: SocketAddr = self.endpoint.socket_addr();
         let tcp = crate::net::connect(addr)
             .await
@@ -299,6 +307,7 @@ mod tests {
             endpoint,
             tls: false,
             timeout: Duration::from_millis(300),
+            intrusive: false,
         };
         let (resp, note) = target
             .get_noted("/config")
@@ -316,6 +325,7 @@ mod tests {
             endpoint,
             tls: false,
             timeout: Duration::from_millis(300),
+            intrusive: false,
         };
         assert!(matches!(
             target.get("/config").await,
@@ -330,8 +340,51 @@ mod tests {
             endpoint,
             tls: false,
             timeout: Duration::MAX,
+            intrusive: false,
         };
         let resp = target.get("/").await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resp.status, 204);
+    }
+
+    /// The transport itself refuses what the deny-list names, for every
+    /// entry point, before it connects: the listener sees no connection.
+    #[tokio::test]
+    async fn denied_requests_are_refused_before_connecting() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let target = HttpTarget {
+            endpoint: Endpoint::new(addr.ip(), addr.port()),
+            tls: false,
+            timeout: Duration::from_millis(500),
+            intrusive: false,
+        };
+        let denied = |r: Result<Response, HttpError>| matches!(r, Err(HttpError::Denied(_)));
+        assert!(denied(target.get("/jars/x.jar/run").await));
+        assert!(denied(target.get("/jobs/j/YARN%2dCANCEL").await));
+        assert!(denied(target.request("DELETE", "/cluster", None).await));
+        assert!(denied(
+            target.request("POST", "/v1/sessions", Some("{}")).await
+        ));
+        assert!(matches!(
+            target.get_noted("/jars/x.jar/plan").await,
+            Err(HttpError::Denied(_))
+        ));
+        let intrusive = HttpTarget {
+            intrusive: true,
+            ..target.clone()
+        };
+        assert!(denied(
+            intrusive
+                .request("POST", "/v1/sessions/h/statements", None)
+                .await
+        ));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), l.accept())
+                .await
+                .is_err(),
+            "a denied request connected"
+        );
     }
 }

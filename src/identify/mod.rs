@@ -131,6 +131,7 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         endpoint: endpoint.clone(),
         tls: true,
         timeout: cfg.timeout,
+        intrusive: false,
     };
     let mut tls_evidence = Evidence {
         request: "tls ClientHello".into(),
@@ -181,6 +182,7 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
         endpoint: endpoint.clone(),
         tls: false,
         timeout: cfg.timeout,
+        intrusive: false,
     };
     let mut errors = Vec::new();
     match plain.get(BANNER_REQUEST_PATH).await {
@@ -215,6 +217,7 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
             endpoint: endpoint.clone(),
             tls: false,
             timeout: cfg.timeout,
+            intrusive: false,
         };
         return match target.get_noted(BANNER_REQUEST_PATH).await {
             Ok((resp, note)) => identify_http(&target, resp, note).await,
@@ -312,7 +315,7 @@ async fn identify_silent(
                     status: None,
                     excerpt: format!(
                         "RETURN_ERROR with java.io.IOException: {}",
-                        untrusted::clean(&blob.message, 120)
+                        untrusted::clean(&untrusted::redact(&blob.message), 120)
                     ),
                 });
             }

@@ -40,6 +40,7 @@ impl AtomicFile {
     pub fn commit(self) -> io::Result<()> {
         let tmp = self.tmp.into_inner().map_err(|e| e.into_error())?;
         tmp.as_file().sync_all()?;
+        test_write_pause();
         tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
@@ -51,6 +52,26 @@ impl Write for AtomicFile {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.tmp.flush()
+    }
+}
+
+/// TEST HOOK, not a feature: `FLINKSCAN_TEST_WRITE_PAUSE_MS=N` makes every
+/// commit sleep N ms after the temporary file is complete and before the
+/// rename, so a test can kill the process inside the write phase
+/// deterministically (tests/safety.rs). Read once; unset or unparsable means
+/// no pause, and nothing else reads it.
+pub const TEST_WRITE_PAUSE_ENV: &str = "FLINKSCAN_TEST_WRITE_PAUSE_MS";
+
+fn test_write_pause() {
+    static PAUSE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        std::env::var(TEST_WRITE_PAUSE_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis)
+    });
+    if let Some(d) = pause {
+        std::thread::sleep(*d);
     }
 }
 
@@ -290,5 +311,48 @@ mod tests {
         // Two names of one new file are one identity.
         let again = Dest::File(dir.path().join(".").join("out.json"));
         assert_eq!(Dest::File(p).identity(), again.identity());
+    }
+
+    /// Flushing (as the JSONL stream does per event) puts the bytes in the
+    /// temporary file, and only there, before the commit.
+    #[test]
+    fn flush_reaches_the_temporary_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"one\n").unwrap();
+        AtomicFile::flush(&mut f).unwrap();
+        let tmp = f.tmp.get_ref().path().to_path_buf();
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"one\n");
+        f.write_all(b"two\n").unwrap();
+        Write::flush(&mut f).unwrap();
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"one\ntwo\n");
+        assert!(!p.exists());
+        f.commit().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one\ntwo\n");
+        assert!(!tmp.exists());
+    }
+
+    /// A whole document replaces the old file, and a line stream is only
+    /// visible once finished.
+    #[test]
+    fn documents_and_streams_replace_the_old_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("report.json");
+        std::fs::write(&p, b"old").unwrap();
+        Dest::File(p.clone()).write_all(b"new document").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new document");
+        let mut s = Dest::File(p.clone()).open_stream().unwrap();
+        s.write_all(b"line\n").unwrap();
+        s.flush().unwrap();
+        let Stream::File(f) = &s else {
+            panic!("a regular file streams through an AtomicFile")
+        };
+        assert_eq!(std::fs::read(f.tmp.get_ref().path()).unwrap(), b"line\n");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new document");
+        s.finish().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"line\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(read_capped(&p, 2).unwrap(), b"li");
     }
 }

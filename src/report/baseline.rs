@@ -149,3 +149,182 @@ pub fn render_diff(d: &Diff) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ServiceKind, Severity};
+    use crate::report::{ScanMeta, Stats, ToolInfo};
+    use crate::targets::{Shard, SpaceInput};
+
+    fn finding(rule: &str, last: u8, port: u16) -> Finding {
+        Finding {
+            rule_id: rule.into(),
+            severity: Severity::Critical,
+            title: format!("{rule} title"),
+            endpoint: Endpoint::new([127, 0, 0, last].into(), port),
+            service: ServiceKind::Rpc,
+            url: format!("tcp://127.0.0.{last}:{port}"),
+            detail: String::new(),
+            evidence: vec![],
+            version: None,
+            baseline_state: None,
+            advisory: None,
+        }
+    }
+
+    fn report(id: &str, findings: Vec<Finding>) -> ScanReport {
+        ScanReport {
+            tool: ToolInfo::default(),
+            scan: ScanMeta {
+                id: id.into(),
+                started: String::new(),
+                finished: String::new(),
+                duration_ms: 0,
+                status: "complete".into(),
+                targets: vec![],
+                excluded: vec![],
+                ports: vec![],
+                shard: "0/1".into(),
+                seed: 0,
+                intrusive: false,
+                addresses: String::new(),
+                probes_total: 0,
+                probes_shard: 0,
+            },
+            stats: Stats::default(),
+            services: vec![],
+            findings,
+            notices: vec![],
+        }
+    }
+
+    fn states(r: &ScanReport) -> Vec<(String, u8, String)> {
+        r.findings
+            .iter()
+            .map(|f| {
+                let IpAddr::V4(v4) = f.endpoint.ip else {
+                    panic!("v4 only")
+                };
+                (
+                    f.rule_id.clone(),
+                    v4.octets()[3],
+                    f.baseline_state.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    const RPC: &str = "FLINK-RPC-PLAINTEXT";
+    const BLOB: &str = "FLINK-BLOB-PLAINTEXT";
+
+    #[test]
+    fn diff_splits_by_rule_and_endpoint_ignoring_names_and_old_absences() {
+        let mut gone_before = finding(RPC, 9, 1);
+        gone_before.baseline_state = Some("fixed".into());
+        let old = report(
+            "old",
+            vec![finding(RPC, 1, 1), finding(RPC, 2, 1), gone_before],
+        );
+        let mut named = finding(RPC, 1, 1);
+        named.endpoint.hostname = Some("jm.example".into());
+        let new = report(
+            "new",
+            vec![
+                named,
+                finding(BLOB, 2, 1),
+                finding(RPC, 3, 1),
+                finding(RPC, 2, 2),
+            ],
+        );
+        let d = diff(&old, &new);
+        assert_eq!((d.old_scan.as_str(), d.new_scan.as_str()), ("old", "new"));
+        let eps = |l: &[Finding]| -> Vec<(String, String)> {
+            l.iter()
+                .map(|f| (f.rule_id.clone(), f.endpoint.authority()))
+                .collect()
+        };
+        assert_eq!(eps(&d.unchanged), vec![(RPC.into(), "127.0.0.1:1".into())]);
+        assert_eq!(
+            eps(&d.new),
+            vec![
+                (BLOB.into(), "127.0.0.2:1".into()),
+                (RPC.into(), "127.0.0.2:2".into()),
+                (RPC.into(), "127.0.0.3:1".into()),
+            ]
+        );
+        // 127.0.0.9 was already fixed in the old report: not fixed again.
+        assert_eq!(eps(&d.fixed), vec![(RPC.into(), "127.0.0.2:1".into())]);
+        let text = render_diff(&d);
+        assert!(
+            text.starts_with("3 new, 1 unchanged, 1 fixed (old scan old, new scan new)\n"),
+            "{text}"
+        );
+        let labels: Vec<&str> = text.lines().skip(1).map(|l| &l[..6]).collect();
+        assert_eq!(labels, ["NEW   ", "NEW   ", "NEW   ", "FIXED ", "SAME  "]);
+    }
+
+    #[test]
+    fn apply_marks_new_unchanged_and_only_checked_fixed() {
+        let base = report(
+            "b",
+            vec![finding(RPC, 1, 1), finding(RPC, 2, 1), finding(RPC, 3, 1)],
+        );
+        let mut now = report("n", vec![finding(RPC, 1, 1), finding(RPC, 4, 1)]);
+        // 127.0.0.3 was not looked at by this scan.
+        let left_out = apply(&mut now, &base, |f| {
+            f.endpoint.ip != IpAddr::from([127, 0, 0, 3])
+        });
+        assert_eq!(left_out, 1);
+        assert_eq!(
+            states(&now),
+            vec![
+                (RPC.into(), 1, "unchanged".into()),
+                (RPC.into(), 2, "fixed".into()),
+                (RPC.into(), 4, "new".into()),
+            ]
+        );
+        assert_eq!(now.stats.findings, 3, "normalised after adding fixed");
+
+        let mut none = report("n", vec![]);
+        assert_eq!(apply(&mut none, &base, |_| false), 3);
+        assert!(none.findings.is_empty());
+    }
+
+    #[test]
+    fn probed_among_finds_only_endpoints_of_this_shard() {
+        let ip = |last: u8| crate::targets::spec::ip_to_u128(IpAddr::from([127, 0, 0, last]));
+        let input = SpaceInput {
+            ranges: vec![(ip(1), ip(4))],
+            ..Default::default()
+        };
+        let wanted: BTreeSet<(IpAddr, u16)> = [
+            (IpAddr::from([127, 0, 0, 1]), 80),
+            (IpAddr::from([127, 0, 0, 4]), 81),
+            (IpAddr::from([127, 0, 0, 5]), 80),
+            (IpAddr::from([127, 0, 0, 2]), 99),
+        ]
+        .into_iter()
+        .collect();
+        let all = TargetSpace::build(input.clone(), &[80, 81], 3, Shard::ALL, false).unwrap();
+        let found = probed_among(&all, &wanted);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            vec![
+                (IpAddr::from([127, 0, 0, 1]), 80),
+                (IpAddr::from([127, 0, 0, 4]), 81)
+            ]
+        );
+        let mut union = BTreeSet::new();
+        for k in 0..2 {
+            let shard = Shard { index: k, count: 2 };
+            let s = TargetSpace::build(input.clone(), &[80, 81], 3, shard, false).unwrap();
+            let part = probed_among(&s, &wanted);
+            let listed: BTreeSet<_> = s.iter().map(|e| (e.ip, e.port)).collect();
+            assert!(part.is_subset(&listed));
+            union.extend(part);
+        }
+        assert_eq!(union.len(), 2);
+        assert!(probed_among(&all, &BTreeSet::new()).is_empty());
+    }
+}

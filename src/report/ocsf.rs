@@ -165,4 +165,41 @@ mod tests {
             "FLINK-REST-UNAUTHENTICATED"
         );
     }
+
+    /// The OCSF uid is the SARIF fingerprint, and
+    /// pinned: `printf 'FLINK-RPC-PLAINTEXT|127.0.0.1|6123' | sha256sum`.
+    #[test]
+    fn uid_is_the_pinned_fingerprint_shared_with_sarif_and_ecs() {
+        let mut finding = Finding {
+            rule_id: "FLINK-RPC-PLAINTEXT".into(),
+            severity: Severity::Critical,
+            title: "t".into(),
+            endpoint: Endpoint::new([127, 0, 0, 1].into(), 6123),
+            service: ServiceKind::Rpc,
+            url: "tcp://127.0.0.1:6123".into(),
+            detail: "d".into(),
+            evidence: vec![],
+            version: None,
+            baseline_state: None,
+            advisory: None,
+        };
+        let pinned = "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2";
+        let event = finding_event(&finding, None, "scan-a", 1);
+        assert_eq!(event["finding_info"]["uid"], pinned);
+        assert_eq!(super::super::sarif::fingerprint(&finding), pinned);
+        // Another scan, time and host name: the same uid.
+        finding.endpoint.hostname = Some("localhost".into());
+        let again = finding_event(&finding, None, "scan-b", 2);
+        assert_eq!(again["finding_info"]["uid"], pinned);
+        // Another port or rule: another uid.
+        finding.endpoint.port = 6124;
+        let port = finding_event(&finding, None, "scan-a", 1);
+        finding.rule_id = "FLINK-BLOB-PLAINTEXT".into();
+        let rule = finding_event(&finding, None, "scan-a", 1);
+        let uids: std::collections::BTreeSet<String> = [&event, &port, &rule]
+            .iter()
+            .map(|e| e["finding_info"]["uid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(uids.len(), 3);
+    }
 }

@@ -244,3 +244,81 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
         }],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, ServiceKind};
+    use std::collections::BTreeSet;
+
+    fn finding(rule: &str, ip: [u8; 4], port: u16) -> Finding {
+        Finding {
+            rule_id: rule.into(),
+            severity: Severity::Critical,
+            title: "title".into(),
+            endpoint: Endpoint::new(ip.into(), port),
+            service: ServiceKind::Rpc,
+            url: format!("tcp://{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]),
+            detail: "detail".into(),
+            evidence: vec![],
+            version: None,
+            baseline_state: None,
+            advisory: None,
+        }
+    }
+
+    /// Pinned: a change of the fingerprint recipe re-opens every finding in
+    /// every code-scanning dashboard, so it must be a deliberate one.
+    /// The value is `printf 'FLINK-RPC-PLAINTEXT|127.0.0.1|6123' | sha256sum`.
+    #[test]
+    fn fingerprint_is_pinned_to_a_known_value() {
+        let f = finding("FLINK-RPC-PLAINTEXT", [127, 0, 0, 1], 6123);
+        assert_eq!(
+            fingerprint(&f),
+            "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2"
+        );
+        let mut v6 = finding("FLINK-REST-PLAINTEXT", [0; 4], 8081);
+        v6.endpoint.ip = "::1".parse().unwrap();
+        // printf 'FLINK-REST-PLAINTEXT|::1|8081' | sha256sum
+        assert_eq!(
+            fingerprint(&v6),
+            "292e49a2702e0fb6bb63161b1d03c4270810be27c7a8078a65d3c45c81ff6f7e"
+        );
+    }
+
+    /// Only rule and endpoint count: the name a target was given by, the
+    /// wording, severity, evidence, version and baseline state do not.
+    #[test]
+    fn fingerprint_ignores_everything_but_rule_and_endpoint() {
+        let base = finding("FLINK-RPC-PLAINTEXT", [127, 0, 0, 1], 6123);
+        let mut other = base.clone();
+        other.endpoint.hostname = Some("localhost".into());
+        other.title = "another title".into();
+        other.detail = "another detail".into();
+        other.severity = Severity::Low;
+        other.url = "tcp://localhost:6123".into();
+        other.version = Some("1.20.1".into());
+        other.baseline_state = Some("new".into());
+        other.evidence = vec![crate::model::Evidence {
+            request: "x".into(),
+            status: None,
+            excerpt: "y".into(),
+        }];
+        assert_eq!(fingerprint(&base), fingerprint(&other));
+    }
+
+    #[test]
+    fn fingerprints_are_distinct_per_rule_and_endpoint() {
+        let mut seen = BTreeSet::new();
+        for rule in ["FLINK-RPC-PLAINTEXT", "FLINK-BLOB-PLAINTEXT"] {
+            for ip in [[127, 0, 0, 1], [127, 0, 0, 2], [10, 0, 0, 1]] {
+                for port in [6123, 6124, 61230] {
+                    let fp = fingerprint(&finding(rule, ip, port));
+                    assert_eq!(fp.len(), 64);
+                    assert!(fp.chars().all(|c| c.is_ascii_hexdigit()));
+                    assert!(seen.insert(fp), "{rule} {ip:?} {port} collides");
+                }
+            }
+        }
+    }
+}

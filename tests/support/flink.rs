@@ -638,7 +638,7 @@ pub fn scan(targets: &[String], extra: &[&str]) -> ScanOutput {
         "flinkscan failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let read = |p: &Path| std::fs::read(p).unwrap_or_default();
+    let read = |p: &Path| read_output(p, &out.stderr);
     let doc: serde_json::Value = serde_json::from_slice(&read(&json)).expect("json report");
     // Every real-Flink scan's stream must be what a SIEM expects.
     if !extra.contains(&"ocsf") {
@@ -656,6 +656,19 @@ pub fn scan(targets: &[String], extra: &[&str]) -> ScanOutput {
             ("stderr".into(), out.stderr.clone()),
         ],
     }
+}
+
+/// The bytes of an output file the scan was asked to write. A missing output
+/// is a failure naming the file, never an empty read: "absent from every
+/// output" must not pass on an output that was never written.
+pub fn read_output(path: &Path, stderr: &[u8]) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "expected output {} was not written ({e}); flinkscan stderr: {}",
+            path.display(),
+            String::from_utf8_lossy(stderr)
+        )
+    })
 }
 
 impl ScanOutput {
@@ -678,13 +691,14 @@ impl ScanOutput {
             .unwrap_or_default()
     }
 
-    /// One output (json, jsonl, sarif, stdout, stderr) as text.
+    /// One output (json, jsonl, sarif, stdout, stderr) as text; an unknown
+    /// name panics rather than reading as empty.
     pub fn text(&self, name: &str) -> String {
         self.raw
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("no output named {name}"))
     }
 
     /// Panics if `needle` appears in any output.
