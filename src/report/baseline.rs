@@ -170,6 +170,9 @@ mod tests {
             version: None,
             baseline_state: None,
             advisory: None,
+            confirmed: false,
+            remediation: None,
+            cluster: None,
         }
     }
 
@@ -191,11 +194,14 @@ mod tests {
                 addresses: String::new(),
                 probes_total: 0,
                 probes_shard: 0,
+                cut_short: vec![],
+                not_identified: vec![],
             },
             stats: Stats::default(),
             services: vec![],
             findings,
             notices: vec![],
+            clusters: vec![],
         }
     }
 

@@ -182,6 +182,9 @@ mod tests {
             version: None,
             baseline_state: None,
             advisory: None,
+            confirmed: false,
+            remediation: None,
+            cluster: None,
         };
         let pinned = "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2";
         let event = finding_event(&finding, None, "scan-a", 1);

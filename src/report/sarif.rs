@@ -264,6 +264,9 @@ mod tests {
             version: None,
             baseline_state: None,
             advisory: None,
+            confirmed: false,
+            remediation: None,
+            cluster: None,
         }
     }
 
