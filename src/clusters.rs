@@ -25,76 +25,9 @@ use crate::untrusted;
 /// counted in `taskmanagers_listed` but not listed.
 pub const MAX_TASKMANAGERS: usize = 512;
 
-/// What a JobManager tells about its deployment. Addresses, ports and
-/// non-secret configuration values only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct DeploymentFacts {
-    /// From `GET /taskmanagers`, at most [`MAX_TASKMANAGERS`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub taskmanagers: Vec<TaskManagerRef>,
-    /// How many TaskManagers the JobManager listed (`None`: not readable).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub taskmanagers_listed: Option<usize>,
-    /// `GET /jobmanager/config` answered with a configuration.
-    #[serde(default)]
-    pub config_readable: bool,
-    /// The keys of [`CONFIG_KEYS`] it holds: cluster ids, ports and the
-    /// hardening switches. Never a secret: see [`config_facts`].
-    /// Serialised as `[{"key", "value"}]`, as Flink itself does: dotted
-    /// keys as object fields would nest (and clash) in Elasticsearch.
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        with = "key_value_list"
-    )]
-    pub config: BTreeMap<String, String>,
-    /// Job ids from `GET /jobs/overview` (at most [`MAX_JOB_IDS`]): a
-    /// HistoryServer archiving a job a JobManager ran belongs to it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub job_ids: Vec<String>,
-}
-
-mod key_value_list {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    struct Entry {
-        key: String,
-        value: String,
-    }
-
-    pub fn serialize<S: Serializer>(
-        map: &BTreeMap<String, String>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let list: Vec<Entry> = map
-            .iter()
-            .map(|(k, v)| Entry {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        list.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<String, String>, D::Error> {
-        // A map is read too, as reports written before the list form have it.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            List(Vec<Entry>),
-            Map(BTreeMap<String, String>),
-        }
-        Ok(match Form::deserialize(d)? {
-            Form::List(list) => list.into_iter().map(|e| (e.key, e.value)).collect(),
-            Form::Map(map) => map,
-        })
-    }
-}
+// The deployment facts a JobManager reports are records of the model
+// (a Service holds them); this module reads and groups them.
+pub use crate::model::{DeploymentFacts, TaskManagerRef};
 
 /// Job ids kept from one `/jobs/overview` answer.
 pub const MAX_JOB_IDS: usize = 200;
@@ -115,20 +48,6 @@ pub fn parse_job_ids(json: &serde_json::Value) -> Vec<String> {
     ids.dedup();
     ids.truncate(MAX_JOB_IDS);
     ids
-}
-
-/// One TaskManager as its JobManager lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskManagerRef {
-    pub id: String,
-    /// The host of its RPC address (an IP address or a name).
-    pub host: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpc_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jmx_port: Option<u16>,
 }
 
 /// Configuration keys that name the deployment, in order of preference.

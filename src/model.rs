@@ -252,7 +252,7 @@ pub struct Service {
     /// the non-secret configuration keys that identify and harden it):
     /// addresses, ports and key names, bounded; input to `crate::clusters`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<crate::clusters::DeploymentFacts>,
+    pub deployment: Option<DeploymentFacts>,
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
@@ -545,4 +545,89 @@ pub struct TlsWeakness {
     pub rule_id: String,
     /// Host-specific detail (which versions, suites or certificate).
     pub detail: String,
+}
+
+/// What a JobManager tells about its deployment. Addresses, ports and
+/// non-secret configuration values only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DeploymentFacts {
+    /// From `GET /taskmanagers`, at most `crate::clusters::MAX_TASKMANAGERS`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taskmanagers: Vec<TaskManagerRef>,
+    /// How many TaskManagers the JobManager listed (`None`: not readable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taskmanagers_listed: Option<usize>,
+    /// `GET /jobmanager/config` answered with a configuration.
+    #[serde(default)]
+    pub config_readable: bool,
+    /// The keys of `crate::clusters::CONFIG_KEYS` it holds: cluster ids, ports and the
+    /// hardening switches. Never a secret: see `crate::clusters::config_facts`.
+    /// Serialised as `[{"key", "value"}]`, as Flink itself does: dotted
+    /// keys as object fields would nest (and clash) in Elasticsearch.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "key_value_list"
+    )]
+    pub config: BTreeMap<String, String>,
+    /// Job ids from `GET /jobs/overview` (at most `crate::clusters::MAX_JOB_IDS`): a
+    /// HistoryServer archiving a job a JobManager ran belongs to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<String>,
+}
+
+mod key_value_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Entry {
+        key: String,
+        value: String,
+    }
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<Entry> = map
+            .iter()
+            .map(|(k, v)| Entry {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        // A map is read too, as reports written before the list form have it.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<Entry>),
+            Map(BTreeMap<String, String>),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::List(list) => list.into_iter().map(|e| (e.key, e.value)).collect(),
+            Form::Map(map) => map,
+        })
+    }
+}
+
+/// One TaskManager as its JobManager lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskManagerRef {
+    pub id: String,
+    /// The host of its RPC address (an IP address or a name).
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jmx_port: Option<u16>,
 }
