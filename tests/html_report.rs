@@ -123,8 +123,9 @@ fn have(cmd: &str, args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
-/// `None`: run; `Some(reason)`: skip (only with FLINKSCAN_ALLOW_MISSING=1).
-fn browser_missing() -> Option<String> {
+/// Chromium and Playwright are there; a missing one fails the test naming
+/// it, unless the person running the tests opted out (then: `false`, skip).
+fn browser_available() -> bool {
     let mut missing = Vec::new();
     let chromium = std::env::var("FLINKSCAN_CHROMIUM")
         .ok()
@@ -138,19 +139,18 @@ fn browser_missing() -> Option<String> {
         missing.push("Playwright for Python (pip install playwright; the system chromium is used, no `playwright install`)");
     }
     if missing.is_empty() {
-        return None;
+        return true;
     }
-    let reason = format!("the HTML report test needs {}", missing.join(" and "));
-    if std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1") {
-        Some(reason)
-    } else {
-        panic!("{reason}; set FLINKSCAN_ALLOW_MISSING=1 to skip");
-    }
+    support::missing(
+        "the HTML report test's browser",
+        &format!("install {}", missing.join(" and ")),
+    );
+    false
 }
 
 #[test]
 fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
-    let skip = browser_missing();
+    let browser = browser_available();
 
     // Cluster A: JobManager + its RPC + one reachable TaskManager.
     let jm_ip = unique_loopback();
@@ -422,9 +422,8 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         let _ = std::fs::copy(out("scan.html"), Path::new(&keep).join("scan.html"));
         let _ = std::fs::write(Path::new(&keep).join("expect.json"), expect.to_string());
     }
-    match skip {
-        Some(reason) => eprintln!("skipped the browser part: {reason}"),
-        None => browser_check(&out("scan.html"), &expect, dir.path()),
+    if browser {
+        browser_check(&out("scan.html"), &expect, dir.path());
     }
 }
 
@@ -493,7 +492,7 @@ fn browser_check(html: &Path, expect: &Value, dir: &Path) {
 fn real_flink_clusters_render_in_a_real_browser() {
     use support::flink::{self, Flink, FlinkOpts};
     const VERSION: &str = "1.20.1";
-    let skip = browser_missing();
+    let browser = browser_available();
     let m = flink::tls_material();
     let hs_ip = unique_loopback();
     let (open, tm, locked, ssl, hs) = thread::scope(|s| {
@@ -612,9 +611,8 @@ fn real_flink_clusters_render_in_a_real_browser() {
     let html = std::fs::read_to_string(out("scan.html")).unwrap();
     assert!(!html.contains(PLANTED));
     let expect = expectations(&doc, "FLINK-REST-UNAUTHENTICATED", &[]);
-    match skip {
-        Some(reason) => eprintln!("skipped the browser part: {reason}"),
-        None => browser_check(&out("scan.html"), &expect, dir.path()),
+    if browser {
+        browser_check(&out("scan.html"), &expect, dir.path());
     }
 }
 
@@ -679,12 +677,8 @@ fn rules_id_explains_one_rule_and_report_outputs_are_checked_before_probing() {
 /// stuck at 100% with "ETA 0s", and rates are whole numbers.
 #[test]
 fn progress_bar_shows_the_identification_phase_with_whole_number_rates() {
-    if !have("script", &["--version"]) {
-        if std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1") {
-            eprintln!("skipped: util-linux `script` missing");
-            return;
-        }
-        panic!("this test needs util-linux `script` (apt-get install -y util-linux)");
+    if support::require("script", "util-linux").is_none() {
+        return;
     }
     // A port that accepts and stays silent keeps identification busy for
     // the whole probe timeout.

@@ -426,18 +426,7 @@ fn http10_close_delimited_body_is_read_until_close() {
 /// The openssl CLI, or a failure naming it (`FLINKSCAN_ALLOW_MISSING=1`
 /// turns that into a skip).
 fn have_openssl() -> bool {
-    let ok = std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1"),
-            "the openssl CLI is missing: install openssl (or set FLINKSCAN_ALLOW_MISSING=1 to skip)"
-        );
-        eprintln!("openssl missing: skipped");
-    }
-    ok
+    support::require("openssl", "openssl").is_some()
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -801,18 +790,7 @@ impl Drop for Nginx {
 }
 
 fn have_nginx() -> bool {
-    let ok = std::process::Command::new("nginx")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1"),
-            "nginx is missing: install nginx (or set FLINKSCAN_ALLOW_MISSING=1 to skip)"
-        );
-        eprintln!("nginx missing: skipped");
-    }
-    ok
+    support::require("nginx", "nginx-light").is_some()
 }
 
 impl Nginx {
