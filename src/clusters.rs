@@ -794,7 +794,7 @@ fn role_of(s: &Service, claims: &BTreeMap<usize, Vec<(usize, u8, String)>>, k: u
 }
 
 /// A port that demands a client certificate next to Flink: in practice
-/// RPC or BLOB under internal SSL (see `scan::correlate_hosts`).
+/// RPC or BLOB under internal SSL (see `hosts::correlate`).
 fn is_mtls_internal(s: &Service) -> bool {
     s.kind == ServiceKind::Unknown
         && s.flink

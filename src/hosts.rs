@@ -9,8 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
+use crate::checks::{self, CheckContext};
 use crate::identify::RPC_CORROBORATED_CONFIDENCE;
 use crate::model::{Finding, RpcGeneration, Service, ServiceKind};
+use crate::targets::spec::ip_to_u128;
 
 pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
     let mut host_version: HashMap<IpAddr, (String, ServiceKind, Option<RpcGeneration>)> =
@@ -64,5 +66,64 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
                 }
             }
         }
+    }
+}
+
+/// Nothing at the end of a scan can change this service: it is not Flink's
+/// and host correlation ([`correlate`]) cannot make it Flink's (only a JMX
+/// registry or a port demanding a client certificate can become Flink's).
+/// Clusters and [`share_identity`] look at Flink services only, so settled
+/// services may leave memory as soon as they are found.
+pub fn settled(s: &Service) -> bool {
+    !s.flink
+        && matches!(
+            s.kind,
+            ServiceKind::OtherHttp | ServiceKind::Other | ServiceKind::Unknown
+        )
+        && !s.tls.as_ref().is_some_and(|t| t.client_cert_required)
+}
+
+/// Host correlation at the end of a scan: a JMX registry, or a port that
+/// demands a client certificate, counts as Flink's only on a host where
+/// Flink was found (and then gets its findings); then versions and RPC
+/// confidence are shared across the host's ports ([`share_identity`],
+/// which `merge` runs again over all shards).
+pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ctx: &CheckContext) {
+    let flink_hosts: BTreeSet<u128> = services
+        .iter()
+        .filter(|s| s.flink)
+        .map(|s| ip_to_u128(s.endpoint.ip))
+        .collect();
+    for s in services.iter_mut() {
+        if s.flink || !flink_hosts.contains(&ip_to_u128(s.endpoint.ip)) {
+            continue;
+        }
+        // A port that demands a client certificate next to Flink is, in
+        // practice, Flink's RPC or BLOB server under internal SSL.
+        let mtls_unknown = s.kind == ServiceKind::Unknown
+            && s.tls.as_ref().is_some_and(|t| t.client_cert_required);
+        if mtls_unknown {
+            s.flink = true;
+            s.confidence = 50;
+            s.product = Some(
+                "mutual-TLS port next to Flink (likely RPC or BLOB under internal SSL)".into(),
+            );
+            if let Some(profile) = s.tls_profile.as_ref() {
+                findings.extend(checks::tls_findings(s, profile, ctx));
+            }
+        }
+        if s.kind == ServiceKind::JmxRmi {
+            s.flink = true;
+            s.product = Some("Java RMI registry (JMX) next to Flink".into());
+            findings.extend(checks::run(s, ctx).await.findings);
+        }
+    }
+    share_identity(services, findings);
+    // Only now do the JMX ports know the version of their host.
+    for s in services
+        .iter()
+        .filter(|s| s.kind == ServiceKind::JmxRmi && s.flink)
+    {
+        findings.extend(checks::inferred_version_findings(s, ctx));
     }
 }

@@ -289,12 +289,11 @@ fn merge_command(
 /// Write one JSON document to an output; a failure is noted, not returned,
 /// so the other outputs are still written.
 fn write_document(out: &plan::Output, doc: &impl serde::Serialize, failures: &mut Vec<String>) {
-    let written = serde_json::to_vec_pretty(doc)
-        .map_err(std::io::Error::other)
-        .and_then(|mut bytes| {
-            bytes.push(b'\n');
-            out.dest.write_all(&bytes)
-        });
+    // Streamed: a report of many services is never held whole as text.
+    let written = out.dest.write_with(|w| {
+        serde_json::to_writer_pretty(&mut *w, doc).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    });
     if let Err(e) = written {
         failures.push(format!("cannot write {out}: {e}"));
     }

@@ -162,21 +162,33 @@ impl Dest {
 
     /// Write a whole document.
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        self.write_with(|w| w.write_all(bytes))
+    }
+
+    /// Write a document that `produce` streams out piece by piece (a big
+    /// report is never built whole in memory): buffered, and for a regular
+    /// file renamed into place only once `produce` succeeded.
+    pub fn write_with(
+        &self,
+        produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         match self {
             Dest::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(bytes)?;
+                let mut out = io::BufWriter::new(io::stdout().lock());
+                produce(&mut out)?;
                 out.flush()
             }
             Dest::Special(path) => {
-                let mut f = open_special(path)?;
-                f.write_all(bytes)?;
+                let mut f = io::BufWriter::new(open_special(path)?);
+                produce(&mut f)?;
                 f.flush()
             }
             Dest::File(path) => {
-                let mut f = AtomicFile::create(path)?;
-                f.write_all(bytes)?;
-                f.commit()
+                let mut f = io::BufWriter::new(AtomicFile::create(path)?);
+                produce(&mut f)?;
+                f.into_inner()
+                    .map_err(io::IntoInnerError::into_error)?
+                    .commit()
             }
         }
     }

@@ -198,7 +198,7 @@ mod tests {
                 not_identified: vec![],
             },
             stats: Stats::default(),
-            services: vec![],
+            services: Vec::new().into(),
             findings,
             notices: vec![],
             clusters: vec![],

@@ -546,8 +546,9 @@ fn services(h: &mut String, report: &ScanReport) {
     if report.services.is_empty() {
         return;
     }
+    let listing = report.services.for_people(super::services::PEOPLE_OTHERS);
     h.push_str("<section id=\"services\"><h2>Open ports</h2><table class=\"services\"><thead><tr><th>Endpoint</th><th>Service</th><th>TLS</th><th>Version</th><th>Product</th><th>Cluster</th></tr></thead><tbody>");
-    for s in &report.services {
+    for s in &listing.shown {
         let authority = s.endpoint.authority();
         let cluster = report
             .clusters
@@ -566,7 +567,22 @@ fn services(h: &mut String, report: &ScanReport) {
             escape(cluster)
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table>");
+    if listing.more > 0 {
+        let _ = write!(
+            h,
+            "<p>{} more open ports that are not Flink's are left out; the JSON report lists every one.</p>",
+            listing.more
+        );
+    }
+    if let Some(e) = &listing.error {
+        let _ = write!(
+            h,
+            "<p>The rest could not be read back: {}</p>",
+            escape(&e.to_string())
+        );
+    }
+    h.push_str("</section>\n");
 }
 
 fn notices(h: &mut String, report: &ScanReport) {

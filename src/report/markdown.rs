@@ -219,7 +219,8 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             m,
             "## Open ports\n\n| Endpoint | Service | TLS | Version | Product |\n|---|---|---|---|---|"
         );
-        for s in &report.services {
+        let listing = report.services.for_people(super::services::PEOPLE_OTHERS);
+        for s in &listing.shown {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} | {} |",
@@ -231,6 +232,20 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             );
         }
         m.push('\n');
+        if listing.more > 0 {
+            let _ = writeln!(
+                m,
+                "{} more open ports that are not Flink's are left out; the JSON report lists every one.\n",
+                listing.more
+            );
+        }
+        if let Some(e) = &listing.error {
+            let _ = writeln!(
+                m,
+                "The rest could not be read back: {}\n",
+                escape(&e.to_string())
+            );
+        }
     }
     if !report.notices.is_empty() {
         let _ = writeln!(m, "## Notices\n");

@@ -32,6 +32,12 @@ pub enum MergeError {
     ShardCount(String, String),
     #[error("input {0} is not a SARIF log with one run")]
     NotSarif(usize),
+    #[error("reading back the services of input {index}: {source}")]
+    Services {
+        index: usize,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Merge shard reports (any order) into one.
@@ -90,7 +96,11 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.stats.filtered += r.stats.filtered;
         out.stats.unreachable += r.stats.unreachable;
         out.stats.decided.add(&r.stats.decided);
-        out.services.extend(r.services);
+        let services = r
+            .services
+            .into_held()
+            .map_err(|source| MergeError::Services { index, source })?;
+        out.services.held_mut().extend(services);
         out.findings.extend(r.findings);
         out.notices.extend(r.notices);
     }
@@ -108,9 +118,11 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
     out.scan.id = uuid::Uuid::new_v4().to_string();
     // Shards split a host's ports: share versions and RPC confidence again
     // over the union, as the unsharded scan did over the whole host.
-    crate::hosts::share_identity(&mut out.services, &mut out.findings);
+    crate::hosts::share_identity(out.services.held_mut(), &mut out.findings);
     out.normalise();
-    out.services.dedup_by(|a, b| a.endpoint == b.endpoint);
+    out.services
+        .held_mut()
+        .dedup_by(|a, b| a.endpoint == b.endpoint);
     // A shard sees part of a cluster: group again over the union.
     out.build_clusters();
     Ok(out)
@@ -237,7 +249,7 @@ mod tests {
             "services": [], "findings": [], "notices": []
         }))
         .unwrap();
-        r.services = services;
+        r.services = services.into();
         r.build_clusters();
         r
     }

@@ -12,11 +12,13 @@ pub mod markdown;
 pub mod merge;
 pub mod ocsf;
 pub mod sarif;
+pub mod services;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Finding, Notice, Service, Severity};
+use crate::model::{Finding, Notice, Severity};
+pub use services::Services;
 
 /// The whole result of one scan (or one shard of it): what `--json` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,7 +26,8 @@ pub struct ScanReport {
     pub tool: ToolInfo,
     pub scan: ScanMeta,
     pub stats: Stats,
-    pub services: Vec<Service>,
+    /// Streamed from disk when the scan spilled them ([`services`]).
+    pub services: Services,
     pub findings: Vec<Finding>,
     pub notices: Vec<Notice>,
     /// The services grouped by deployment, with attack paths and posture
@@ -97,7 +100,9 @@ impl ScanReport {
     /// Sort everything so two scans of the same state are byte-identical
     /// apart from ids and timestamps.
     pub fn normalise(&mut self) {
-        self.services.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        self.services
+            .held_mut()
+            .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         self.findings
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.notices
@@ -106,7 +111,8 @@ impl ScanReport {
         self.scan.cut_short.sort();
         self.scan.not_identified.sort();
         self.stats.findings = self.findings.len() as u64;
-        self.stats.services_flink = self.services.iter().filter(|s| s.flink).count() as u64;
+        // Spilled services are never Flink's (`crate::hosts::settled`).
+        self.stats.services_flink = self.services.held().iter().filter(|s| s.flink).count() as u64;
     }
 
     /// Group the services into clusters (again: pure over services and
@@ -135,7 +141,7 @@ impl ScanReport {
                     .any(|s| holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port))
                 && !excluded.iter().any(|s| holds(s, ip))
         };
-        self.clusters = crate::clusters::build(&self.services, &mut self.findings, &swept);
+        self.clusters = crate::clusters::build(self.services.held(), &mut self.findings, &swept);
     }
 
     pub fn worst(&self) -> Option<Severity> {

@@ -189,19 +189,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             finding_line(&mut out, f);
         }
     }
-    let others: Vec<_> = report.services.iter().filter(|s| !s.flink).collect();
-    if !others.is_empty() {
-        let _ = writeln!(out, "\nother open ports (not Flink):");
-        for svc in others {
-            let _ = writeln!(
-                out,
-                "  {:<21} {:<12} {}",
-                shown(&svc.endpoint.authority()),
-                svc.kind.as_str(),
-                shown(svc.product.as_deref().unwrap_or("-"))
-            );
-        }
-    }
+    other_ports(&mut out, report);
     if !report.notices.is_empty() {
         let _ = writeln!(out, "\nnotices:");
         for n in &report.notices {
@@ -253,6 +241,29 @@ fn cluster_fixes(
 /// Colour only for a terminal that can show it and a user who has not
 /// opted out: `NO_COLOR` set to anything non-empty (no-color.org) or
 /// `TERM=dumb` (or unset), which is what editors' shells and CI logs use.
+/// A person reads the first [`OTHERS_SHOWN`] non-Flink ports; a sweep
+/// where every port answers has far more, and the JSON report lists them all.
+pub const OTHERS_SHOWN: usize = 50;
+
+fn other_ports(out: &mut String, report: &ScanReport) {
+    let listing = report.services.for_people(OTHERS_SHOWN);
+    let others: Vec<_> = listing.shown.iter().filter(|s| !s.flink).collect();
+    if others.is_empty() && listing.error.is_none() {
+        return;
+    }
+    let _ = writeln!(out, "\nother open ports (not Flink):");
+    for svc in others {
+        let _ = writeln!(
+            out,
+            "  {:<21} {:<12} {}",
+            shown(&svc.endpoint.authority()),
+            svc.kind.as_str(),
+            shown(svc.product.as_deref().unwrap_or("-"))
+        );
+    }
+    super::services::listing_tail(out, &listing);
+}
+
 pub fn color_wanted(is_terminal: bool, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
     let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
     let dumb = env("TERM").is_none_or(|t| t.is_empty() || t == "dumb");

@@ -1,0 +1,395 @@
+//! The report's services, kept small in memory.
+//!
+//! A sweep where every port answers finds far more non-Flink services than
+//! Flink ones, and only Flink's (plus the few that host correlation may still
+//! turn into Flink's, see [`crate::hosts::settled`]) are needed again before
+//! the reports are written: clusters, correlation and the summary's
+//! cluster view work on those. The settled rest is written to an unlinked
+//! temporary file as it arrives and read back one service at a time while a
+//! report streams it out, so memory stays flat however many ports answered.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io;
+use std::net::IpAddr;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use serde::ser::{Error as _, SerializeSeq};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::Service;
+
+/// Every service of a report: those in memory (`held`) and those spilled
+/// to disk during the scan. Reports read from a file hold everything.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    held: Vec<Service>,
+    spilled: Option<Arc<Spilled>>,
+}
+
+/// Where one spilled service sits in the file, and its sort key.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    ip: IpAddr,
+    port: u16,
+    at: u64,
+    len: u32,
+}
+
+/// Spilled services, sorted by endpoint, read-only.
+#[derive(Debug)]
+struct Spilled {
+    file: File,
+    keys: Vec<Key>,
+}
+
+/// Collects services during a scan: settled ones go to the file.
+#[derive(Debug)]
+pub struct Spiller {
+    held: Vec<Service>,
+    file: Option<File>,
+    keys: Vec<Key>,
+    end: u64,
+    buf: Vec<u8>,
+    /// Why spilling stopped (the file could not be created or written):
+    /// services are then held in memory, never lost.
+    pub failure: Option<String>,
+}
+
+impl Spiller {
+    /// A spiller writing to an unlinked file in the system's temporary
+    /// directory (`TMPDIR`); if none can be created, everything is held.
+    pub fn new() -> Spiller {
+        let (file, failure) = match tempfile::tempfile() {
+            Ok(f) => (Some(f), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "cannot create a temporary file for services, keeping them in memory: {e}"
+                )),
+            ),
+        };
+        Spiller {
+            held: Vec::new(),
+            file,
+            keys: Vec::new(),
+            end: 0,
+            buf: Vec::new(),
+            failure,
+        }
+    }
+
+    /// A spiller that keeps everything in memory.
+    pub fn in_memory() -> Spiller {
+        Spiller {
+            held: Vec::new(),
+            file: None,
+            keys: Vec::new(),
+            end: 0,
+            buf: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// Keep a service: `settled` ones (nothing later can change them) are
+    /// spilled while the file works.
+    pub fn push(&mut self, service: Service, settled: bool) {
+        if settled {
+            if let Some(file) = &self.file {
+                match spill_one(file, &service, self.end, &mut self.buf) {
+                    Ok(len) => {
+                        self.keys.push(Key {
+                            ip: service.endpoint.ip,
+                            port: service.endpoint.port,
+                            at: self.end,
+                            len,
+                        });
+                        self.end += u64::from(len);
+                        return;
+                    }
+                    Err(e) => {
+                        self.failure = Some(format!(
+                            "cannot write services to a temporary file, keeping them in memory: {e}"
+                        ));
+                        self.file = None;
+                    }
+                }
+            }
+        }
+        self.held.push(service);
+    }
+
+    pub fn held_mut(&mut self) -> &mut Vec<Service> {
+        &mut self.held
+    }
+
+    pub fn finish(self) -> Services {
+        let spilled = match self.file {
+            Some(file) if !self.keys.is_empty() => {
+                let mut keys = self.keys;
+                keys.sort_by_key(|k| (k.ip, k.port));
+                Some(Arc::new(Spilled { file, keys }))
+            }
+            _ => None,
+        };
+        Services {
+            held: self.held,
+            spilled,
+        }
+    }
+}
+
+impl Default for Spiller {
+    fn default() -> Self {
+        Spiller::in_memory()
+    }
+}
+
+fn spill_one(file: &File, service: &Service, at: u64, buf: &mut Vec<u8>) -> io::Result<u32> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, service).map_err(io::Error::other)?;
+    let len = u32::try_from(buf.len()).map_err(io::Error::other)?;
+    file.write_all_at(buf, at)?;
+    Ok(len)
+}
+
+impl Services {
+    /// The services in memory: every Flink service and everything host
+    /// correlation may still change (all of them for a report read back).
+    pub fn held(&self) -> &[Service] {
+        &self.held
+    }
+
+    pub fn held_mut(&mut self) -> &mut Vec<Service> {
+        &mut self.held
+    }
+
+    pub fn into_held(self) -> Result<Vec<Service>, io::Error> {
+        if self.spilled.is_none() {
+            return Ok(self.held);
+        }
+        self.iter()
+            .map(|s| s.map(Cow::into_owned))
+            .collect::<Result<_, _>>()
+    }
+
+    pub fn len(&self) -> usize {
+        self.held.len() + self.spilled.as_ref().map_or(0, |s| s.keys.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many services are on disk rather than in memory.
+    pub fn spilled(&self) -> usize {
+        self.spilled.as_ref().map_or(0, |s| s.keys.len())
+    }
+
+    /// Every service, held and spilled merged by endpoint (held ones in
+    /// the order they are kept: sorted once the report is normalised).
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            held: self.held.iter().peekable(),
+            keys: self
+                .spilled
+                .as_deref()
+                .map_or(&[][..], |s| &s.keys)
+                .iter()
+                .peekable(),
+            file: self.spilled.as_deref().map(|s| &s.file),
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// What a report for people lists: see [`Services::for_people`].
+#[derive(Debug, Default)]
+pub struct Listing<'a> {
+    pub shown: Vec<Cow<'a, Service>>,
+    /// Non-Flink services left out.
+    pub more: usize,
+    /// Reading back stopped the listing here.
+    pub error: Option<io::Error>,
+}
+
+impl Services {
+    /// Every Flink service and the first `others` non-Flink ones, in
+    /// endpoint order: a sweep where every port answers has far more than
+    /// a person reads, and the JSON report lists them all.
+    pub fn for_people(&self, others: usize) -> Listing<'_> {
+        let mut out = Listing::default();
+        let mut taken = 0;
+        for s in self.iter() {
+            match s {
+                Ok(s) if s.flink => out.shown.push(s),
+                Ok(s) if taken < others => {
+                    taken += 1;
+                    out.shown.push(s);
+                }
+                Ok(_) => out.more += 1,
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Non-Flink services the HTML and Markdown reports list.
+pub const PEOPLE_OTHERS: usize = 1000;
+
+/// The line a listing ends with when services were left out or could not
+/// be read back (plain text: the summary and Markdown).
+pub fn listing_tail(out: &mut String, listing: &Listing<'_>) {
+    use std::fmt::Write as _;
+    if listing.more > 0 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more open ports that are not Flink's (the --json report lists every one)",
+            listing.more
+        );
+    }
+    if let Some(e) = &listing.error {
+        let _ = writeln!(out, "  (the rest could not be read back: {e})");
+    }
+}
+
+impl From<Vec<Service>> for Services {
+    fn from(held: Vec<Service>) -> Self {
+        Services {
+            held,
+            spilled: None,
+        }
+    }
+}
+
+/// See [`Services::iter`]. A spilled service that cannot be read back (a
+/// failing disk) is an error item, never a silent gap.
+pub struct Iter<'a> {
+    held: std::iter::Peekable<std::slice::Iter<'a, Service>>,
+    keys: std::iter::Peekable<std::slice::Iter<'a, Key>>,
+    file: Option<&'a File>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = io::Result<Cow<'a, Service>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_held = match (self.held.peek(), self.keys.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(h), Some(k)) => (h.endpoint.ip, h.endpoint.port) <= (k.ip, k.port),
+        };
+        if take_held {
+            return self.held.next().map(|s| Ok(Cow::Borrowed(s)));
+        }
+        let key = *self.keys.next()?;
+        Some(self.read(key).map(Cow::Owned))
+    }
+}
+
+impl Iter<'_> {
+    fn read(&mut self, key: Key) -> io::Result<Service> {
+        let file = self
+            .file
+            .ok_or_else(|| io::Error::other("spilled services without their file"))?;
+        self.buf.resize(key.len as usize, 0);
+        file.read_exact_at(&mut self.buf, key.at)?;
+        serde_json::from_slice(&self.buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+impl Serialize for Services {
+    /// Streams: one spilled service in memory at a time.
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.len()))?;
+        for s in self.iter() {
+            let s = s.map_err(|e| S::Error::custom(format!("reading back a service: {e}")))?;
+            seq.serialize_element(s.as_ref())?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Services {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        Vec::<Service>::deserialize(de).map(Services::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, ServiceKind};
+
+    fn svc(ip: &str, port: u16, flink: bool) -> Service {
+        let mut s = Service::new(
+            Endpoint::new(ip.parse().unwrap(), port),
+            ServiceKind::OtherHttp,
+        );
+        s.flink = flink;
+        s.product = Some(format!("product on {ip}:{port}"));
+        s
+    }
+
+    #[test]
+    fn spilled_and_held_come_back_whole_and_in_endpoint_order() {
+        let mut sp = Spiller::new();
+        assert!(sp.failure.is_none());
+        let input = [
+            ("10.0.0.9", 80, false),
+            ("10.0.0.1", 8081, true),
+            ("10.0.0.3", 80, false),
+            ("::1", 80, false),
+            ("10.0.0.2", 443, true),
+            ("10.0.0.1", 80, false),
+        ];
+        for (ip, port, flink) in input {
+            sp.push(svc(ip, port, flink), !flink);
+        }
+        let mut services = sp.finish();
+        services
+            .held_mut()
+            .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        assert_eq!(services.held().len(), 2);
+        assert_eq!(services.spilled(), 4);
+        assert_eq!(services.len(), 6);
+        let back: Vec<Service> = services.iter().map(|s| s.unwrap().into_owned()).collect();
+        let mut want: Vec<Service> = input.iter().map(|&(i, p, f)| svc(i, p, f)).collect();
+        want.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        assert_eq!(back, want);
+        // The JSON is the same as for a plain list, and reads back.
+        let json = serde_json::to_string(&services).unwrap();
+        assert_eq!(json, serde_json::to_string(&want).unwrap());
+        let again: Services = serde_json::from_str(&json).unwrap();
+        assert_eq!(again.into_held().unwrap(), want);
+    }
+
+    #[test]
+    fn people_get_every_flink_service_and_the_first_others() {
+        let mut sp = Spiller::new();
+        for i in 0..10u8 {
+            let flink = i % 3 == 0;
+            sp.push(svc(&format!("10.0.0.{i}"), 80, flink), !flink);
+        }
+        let services = sp.finish();
+        let l = services.for_people(2);
+        let flink = l.shown.iter().filter(|s| s.flink).count();
+        assert_eq!((flink, l.shown.len(), l.more), (4, 6, 4));
+        assert!(l.error.is_none());
+    }
+
+    #[test]
+    fn in_memory_spiller_holds_everything() {
+        let mut sp = Spiller::in_memory();
+        sp.push(svc("10.0.0.1", 80, false), true);
+        let s = sp.finish();
+        assert_eq!((s.held().len(), s.spilled()), (1, 0));
+    }
+}

@@ -1,0 +1,161 @@
+//! The end of a scan: correlate hosts, bring what that changed to the
+//! `--jsonl` stream, close the stream, and assemble the report.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::collect::Collected;
+use super::identify_pool::Unfinished;
+use crate::checks::{catalog::Catalog, CheckContext};
+use crate::hosts;
+use crate::model::{Notice, Service};
+use crate::plan::ScanPlan;
+use crate::report::atomic::Dest;
+use crate::report::{self, jsonl, ScanMeta, ScanReport, Stats, ToolInfo};
+use crate::sweep::SweepStats;
+use crate::targets::summary::describe;
+use crate::targets::TargetSpace;
+
+pub struct Finish<'a> {
+    pub plan: &'a ScanPlan,
+    pub space: &'a TargetSpace,
+    pub catalog: &'a Catalog,
+    pub ctx: &'a CheckContext,
+    pub stats: &'a SweepStats,
+    pub scan_id: String,
+    pub started: String,
+    pub started_at: Instant,
+    pub status: &'static str,
+}
+
+pub struct Finished {
+    pub report: ScanReport,
+    pub jsonl_failure: Option<super::ScanError>,
+}
+
+/// What host correlation may change on a service.
+fn correlated_view(s: &Service) -> (u8, Option<String>, bool, Option<String>) {
+    (s.confidence, s.version.clone(), s.flink, s.product.clone())
+}
+
+impl Finish<'_> {
+    pub async fn run(
+        self,
+        collected: Collected,
+        mut notices: Vec<Notice>,
+        unfinished: Unfinished,
+    ) -> Finished {
+        let Collected {
+            services: mut spiller,
+            mut findings,
+            notices: service_notices,
+            mut sink,
+        } = collected;
+        notices.extend(service_notices);
+        // Only held services can change: spilled ones are settled.
+        let before = findings.len();
+        let held = spiller.held_mut();
+        let seen: Vec<_> = held.iter().map(correlated_view).collect();
+        hosts::correlate(held, &mut findings, self.ctx).await;
+        // What only the whole host revealed reaches the stream too: services
+        // it changed (a later event with the final state) and findings it made.
+        if let Some(s) = sink.as_mut() {
+            let changed = held
+                .iter()
+                .zip(&seen)
+                .filter(|(svc, old)| correlated_view(svc) != **old);
+            let format = self.plan.jsonl_format;
+            let mut events = Vec::new();
+            for (svc, _) in changed {
+                events.extend(jsonl::events(
+                    Some(svc),
+                    &[],
+                    self.catalog,
+                    &self.scan_id,
+                    format,
+                ));
+            }
+            events.extend(jsonl::events(
+                None,
+                &findings[before..],
+                self.catalog,
+                &self.scan_id,
+                format,
+            ));
+            s.write_each(events);
+        }
+        // A machine stream that broke is a failed output, not a reason to
+        // lose the scan: the other reports still get written and say what
+        // happened.
+        let mut jsonl_failure = None;
+        if let (Some(s), Some(out)) = (sink, &self.plan.jsonl) {
+            let lines = s.lines();
+            if let Err(source) = s.finish() {
+                let message = match out.dest {
+                    Dest::File(_) => format!(
+                        "writing failed after {lines} events, which the file holds (whole lines); \
+                         the rest is missing from it: {source}"
+                    ),
+                    _ => format!(
+                        "stream broke after {lines} events, the rest of it is lost: {source}"
+                    ),
+                };
+                notices.push(Notice {
+                    target: out.to_string(),
+                    message,
+                });
+                jsonl_failure = Some(super::output_err(out, source));
+            }
+        }
+        let mut report = ScanReport {
+            tool: ToolInfo::default(),
+            scan: self.meta(unfinished),
+            stats: self.stats(),
+            services: spiller.finish(),
+            findings,
+            notices,
+            clusters: Vec::new(),
+        };
+        report.normalise();
+        report.build_clusters();
+        Finished {
+            report,
+            jsonl_failure,
+        }
+    }
+
+    fn meta(&self, unfinished: Unfinished) -> ScanMeta {
+        let plan = self.plan;
+        ScanMeta {
+            id: self.scan_id.clone(),
+            started: self.started.clone(),
+            finished: report::now_rfc3339(),
+            duration_ms: self.started_at.elapsed().as_millis() as u64,
+            status: self.status.to_string(),
+            targets: describe(&plan.targets),
+            excluded: describe(&plan.excludes),
+            ports: plan.ports.clone(),
+            shard: self.space.shard().to_string(),
+            seed: plan.seed,
+            intrusive: plan.intrusive,
+            addresses: self.space.addresses().to_string(),
+            probes_total: self.space.total(),
+            probes_shard: self.space.len(),
+            cut_short: unfinished.cut_short,
+            not_identified: unfinished.not_identified,
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let st = self.stats;
+        Stats {
+            probed: st.probed.load(Ordering::Relaxed),
+            open: st.open.load(Ordering::Relaxed),
+            closed: st.closed.load(Ordering::Relaxed),
+            filtered: st.filtered.load(Ordering::Relaxed),
+            unreachable: st.unreachable.load(Ordering::Relaxed),
+            decided: st.decided(),
+            ..Stats::default()
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The pipeline: targets -> sweep -> identify -> checks -> report.
+//!
+//! [`run`] wires the stages: the sweep ([`crate::sweep`]) feeds open ports
+//! into a bounded channel; the identification pool ([`identify_pool`]) takes
+//! them, runs the checks and hands results to one collector ([`collect`])
+//! that streams JSON Lines and keeps what the final reports need, spilling
+//! settled services to disk; [`finish`] correlates hosts and assembles the
+//! report. [`stop`] and [`checkpoint`] run beside them. Memory grows with
+//! the Flink services found, never with the size of the range.
+
+pub mod checkpoint;
+pub mod collect;
+pub mod finish;
+pub mod identify_pool;
+pub mod stop;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::checks::{catalog::Catalog, CheckContext, RuleFilter};
+use crate::identify::IdentifyConfig;
+use crate::model::{DecidedBy, Endpoint, Notice, PortDecision};
+use crate::plan::ScanPlan;
+use crate::report::jsonl::JsonlSink;
+use crate::report::{self, ScanReport};
+use crate::state::Tracker;
+use crate::sweep::{self, SweepConfig, SweepStats};
+use crate::targets::resolve::resolve_all;
+use crate::targets::{spec_ranges, Hosts, SpaceInput, TargetError, TargetSpace};
+
+pub use checkpoint::{prepare_checkpoint, Checkpoint};
+pub use stop::{listen_for_signals, Stop, StopReason, SIGNAL_GRACE};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    #[error(transparent)]
+    Targets(#[from] TargetError),
+    /// `path` names the flag too: `--jsonl -`.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no target could be resolved, nothing was scanned: {}",
+        .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    NothingResolved(Vec<crate::targets::resolve::ResolveError>),
+}
+
+/// Live counters for the progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sweep: Arc<SweepStats>,
+    pub identified: AtomicU64,
+    pub findings: AtomicU64,
+}
+
+/// Resolve names and build the target space (no packet is sent to targets).
+pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), ScanError> {
+    let names: Vec<String> = plan
+        .targets
+        .iter()
+        .chain(plan.excludes.iter())
+        .filter_map(|s| match &s.hosts {
+            Hosts::Name(n) => Some(n.clone()),
+            Hosts::Range { .. } => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (resolved, errors) = resolve_all(&names, plan.probe_timeout).await;
+    let notices: Vec<Notice> = errors
+        .iter()
+        .map(|e| Notice {
+            target: e.name.clone(),
+            message: format!("not scanned: {}", e.reason),
+        })
+        .collect();
+    let mut input = SpaceInput::default();
+    for spec in &plan.targets {
+        let ranges = spec_ranges(spec, &resolved);
+        if let Hosts::Name(name) = &spec.hosts {
+            for &(lo, _) in &ranges {
+                input
+                    .hostnames
+                    .entry(crate::targets::spec::u128_to_ip(lo))
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        match spec.port {
+            Some(p) => input
+                .with_port
+                .extend(ranges.into_iter().map(|(lo, hi)| (lo, hi, p))),
+            None => input.ranges.extend(ranges),
+        }
+    }
+    for spec in &plan.excludes {
+        input.exclude.extend(spec_ranges(spec, &resolved));
+    }
+    let any_resolvable = plan
+        .targets
+        .iter()
+        .any(|s| matches!(s.hosts, Hosts::Range { .. }) || !spec_ranges(s, &resolved).is_empty());
+    if !any_resolvable {
+        return Err(ScanError::NothingResolved(errors));
+    }
+    let space = TargetSpace::build(input, &plan.ports, plan.seed, plan.shard, plan.allow_large)?;
+    Ok((space, notices))
+}
+
+/// A finished scan. A `--jsonl` stream that failed did not stop it: the
+/// failure is here (and among the report's notices) for the exit code.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    pub report: ScanReport,
+    pub jsonl_failure: Option<ScanError>,
+    /// The final `--state` checkpoint could not be written.
+    pub state_failure: Option<String>,
+}
+
+/// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
+pub async fn run(
+    plan: &ScanPlan,
+    space: TargetSpace,
+    mut notices: Vec<Notice>,
+    catalog: Arc<Catalog>,
+    progress: Arc<Progress>,
+    stop: Stop,
+    mut checkpoint: Option<Checkpoint>,
+) -> Result<ScanOutcome, ScanError> {
+    let started_at = Instant::now();
+    let from = checkpoint.as_mut().and_then(|c| c.from.take());
+    // A resumed scan is the same scan: same id and start in every output.
+    let (scan_id, started) = match &from {
+        Some(s) => (s.scan_id.clone(), s.started.clone()),
+        None => (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
+    };
+    if let Some(s) = &from {
+        s.counts.restore(&progress.sweep);
+    }
+    let space = Arc::new(space);
+
+    let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
+    let tracker = checkpoint
+        .as_ref()
+        .map(|_| Arc::new(Tracker::new(concurrency, from.as_ref())));
+    let ctx = check_context(plan, &catalog);
+    notices.extend(stale_data_notice(&catalog, &ctx));
+    let sink = match &plan.jsonl {
+        Some(out) => Some(
+            JsonlSink::open(&out.dest, from.is_some()).map_err(|source| output_err(out, source))?,
+        ),
+        None => None,
+    };
+
+    let (open_tx, open_rx) = mpsc::channel::<(Endpoint, PortDecision)>(1024);
+    let (result_tx, result_rx) = mpsc::channel(256);
+    if let Some(t) = &tracker {
+        requeue_pending(t, open_tx.clone());
+    }
+    let checkpointer = match (&checkpoint, &tracker) {
+        (Some(c), Some(t)) => Some(checkpoint::spawn_writer(
+            c,
+            t,
+            &space,
+            &progress.sweep,
+            &scan_id,
+            &started,
+        )),
+        _ => None,
+    };
+    let sweeper = tokio::spawn(sweep::run(
+        Arc::clone(&space),
+        SweepConfig {
+            concurrency,
+            rate: plan.rate.and_then(std::num::NonZeroU32::new),
+            timeout: plan.timeout,
+            retries: plan.retries,
+            tracker: tracker.clone(),
+        },
+        Arc::clone(&progress.sweep),
+        open_tx,
+        stop.flag(),
+    ));
+    let watchdog = stop::watchdog(plan.max_duration, &stop);
+    let identifier = tokio::spawn(
+        identify_pool::Pool {
+            slots: plan.identify_concurrency,
+            id_cfg: IdentifyConfig {
+                timeout: plan.probe_timeout,
+            },
+            ctx: ctx.clone(),
+            progress: Arc::clone(&progress),
+            stop: stop.clone(),
+        }
+        .run(open_rx, result_tx),
+    );
+    let collector = tokio::spawn(
+        collect::Collector {
+            sink,
+            tracker: tracker.clone(),
+            catalog: Arc::clone(&catalog),
+            scan_id: scan_id.clone(),
+            format: plan.jsonl_format,
+            spill: true,
+        }
+        .run(result_rx),
+    );
+
+    let _ = sweeper.await;
+    let unfinished = identifier.await.unwrap_or_default();
+    let collected = collector.await.unwrap_or_else(|_| collect::Collected {
+        services: report::services::Spiller::in_memory(),
+        findings: Vec::new(),
+        notices: Vec::new(),
+        sink: None,
+    });
+    for task in [watchdog, checkpointer].into_iter().flatten() {
+        task.abort();
+    }
+    let state_failure = match (&checkpoint, &tracker) {
+        (Some(c), Some(t)) => {
+            checkpoint::write_last(c, t, &space, &progress.sweep, &scan_id, &started).err()
+        }
+        _ => None,
+    };
+    let finished = finish::Finish {
+        plan,
+        space: &space,
+        catalog: &catalog,
+        ctx: &ctx,
+        stats: &progress.sweep,
+        scan_id,
+        started,
+        started_at,
+        status: stop.reason().map_or("complete", StopReason::status),
+    }
+    .run(collected, notices, unfinished)
+    .await;
+    Ok(ScanOutcome {
+        report: finished.report,
+        jsonl_failure: finished.jsonl_failure,
+        state_failure,
+    })
+}
+
+/// What the checks of this scan may do.
+fn check_context(plan: &ScanPlan, catalog: &Arc<Catalog>) -> CheckContext {
+    CheckContext {
+        catalog: Arc::clone(catalog),
+        filter: RuleFilter {
+            only: plan.rules.clone(),
+            skip: plan.skip_rules.clone(),
+        },
+        intrusive: plan.intrusive,
+        timeout: plan.probe_timeout,
+        tls_audit: plan.tls_audit,
+        scan_date: time::OffsetDateTime::now_utc().date(),
+    }
+}
+
+fn stale_data_notice(catalog: &Catalog, ctx: &CheckContext) -> Option<Notice> {
+    let days = catalog.advisories.releases.stale_days(ctx.scan_date)?;
+    Some(Notice {
+        target: "advisory data".into(),
+        message: format!(
+            "the advisory and release data was last checked {} ({days} days before this scan): \
+             newer advisories and release lines are unknown to it; update flinkscan or pass \
+             --advisories with current OSV records",
+            catalog.advisories.releases.file.checked
+        ),
+    })
+}
+
+/// Open ports the checkpoint had not identified go first.
+fn requeue_pending(tracker: &Tracker, tx: mpsc::Sender<(Endpoint, PortDecision)>) {
+    let pending = tracker.pending();
+    tokio::spawn(async move {
+        for ep in pending {
+            // Found open (answered) by the run that wrote the checkpoint.
+            let decided = PortDecision {
+                by: DecidedBy::Answered,
+                attempts: 1,
+            };
+            if tx.send((ep, decided)).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn output_err(out: &crate::plan::Output, source: std::io::Error) -> ScanError {
+    ScanError::Output {
+        path: out.to_string(),
+        source,
+    }
+}
