@@ -9,7 +9,7 @@
 #   benches/compare.sh --rounds 5
 #   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~27 min a run; default 1
 #   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
-#   benches/compare.sh --no-silent | --no-live | --no-lossy | --no-nmap
+#   benches/compare.sh --no-silent | --no-live | --no-lossy | --no-memory | --no-nmap
 #   benches/compare.sh --loss-rates "0.01 0.03 0.05"   # lossy scenario's SYN loss rates
 #
 # nmap runs twice on the silent range: "nmap" pinned to the 1 s timeout
@@ -32,6 +32,13 @@
 # by side; the report gives recall, time and the ratio to the same tool's
 # lossless time.
 #
+# Scenario "memory": in another fresh namespace, iptables redirects every TCP
+# connection to 127.20.0.0/16 to one HTTP server, so every probe of
+# 127.20.0.0/16 x 2 ports finds a service (131,072; smoke: a /22, 2,048) and
+# flinkscan identifies each one, writing --json, --sarif and --jsonl. The
+# report gives flinkscan's peak RSS against the target (< 64 MiB for 100,000
+# services) and the services its JSON report lists.
+#
 # flinkscan runs with default settings (identification on; the default
 # connect timeout is the 1 s the floor uses) plus -q and --json to a
 # temporary file. The bare loop uses the same window.
@@ -47,6 +54,7 @@ smoke=0
 do_live=1
 do_silent=1
 do_lossy=1
+do_memory=1
 loss_rates="0.01 0.05"
 do_nmap=1
 bare_workers=""
@@ -59,9 +67,10 @@ while [ $# -gt 0 ]; do
     --no-live) do_live=0 ;;
     --no-silent) do_silent=0 ;;
     --no-lossy) do_lossy=0 ;;
+    --no-memory) do_memory=0 ;;
     --loss-rates) loss_rates="$2"; shift ;;
     --no-nmap) do_nmap=0 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -442,6 +451,47 @@ NS
   [ "$ns_rc" = 0 ] || say "lossy scenario failed (exit $ns_rc)"
 fi
 
+# ---------------------------------------------------------------- memory
+if [ "$do_memory" = 1 ]; then
+  if [ "$is_root" != 1 ] || ! need unshare || ! unshare -n true 2>/dev/null || ! need iptables; then
+    say "SKIP memory scenario: needs root, unshare -n and iptables (Debian package: iptables)"
+    do_memory=0
+  fi
+fi
+if [ "$do_memory" = 1 ]; then
+  if [ "$smoke" = 1 ]; then memory_cidr="127.20.0.0/22"; memory_probes=2048
+  else memory_cidr="127.20.0.0/16"; memory_probes=131072; fi
+  export work results FLINKSCAN TIME memory_cidr memory_probes
+  export -f record say wait_ready
+  cat > "$work/memory.sh" <<'NS'
+set -euo pipefail
+lp=""
+trap '[ -z "$lp" ] || kill "$lp" 2>/dev/null || true' EXIT
+ip link set lo up
+sysctl -q -w net.core.somaxconn=65535 2>/dev/null || true
+# Every connection to the range lands on one server: every probe is a service.
+iptables -t nat -A OUTPUT -p tcp -d 127.20.0.0/16 -j REDIRECT --to-ports 9000
+python3 "$work/listen.py" http:127.0.0.1:9000 > "$work/memory-listen.out" 2>&1 &
+lp=$!
+wait_ready "$work/memory-listen.out"
+say "memory: $memory_cidr x 8081,8083 ($memory_probes probes), every one answering HTTP"
+rc=0
+timeout -k 10 1800 "$TIME" -f '%e %U %S %M' -o "$work/memory.time" "$FLINKSCAN" scan "$memory_cidr" \
+  --ports 8081,8083 -q --json "$work/memory.json" --sarif "$work/memory.sarif" \
+  --jsonl "$work/memory.jsonl" > "$work/memory.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && rc=0
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["services"]))' "$work/memory.json" 2>/dev/null || echo 0)
+record memory flinkscan "$memory_probes" "$memory_probes" "$n" "$rc" "$work/memory.time"
+NS
+  setsid unshare -n bash "$work/memory.sh" < /dev/null > "$work/memory.log" 2>&1 &
+  ns_pid=$!
+  pids+=("-$ns_pid")
+  ns_rc=0
+  wait "$ns_pid" || ns_rc=$?
+  cat "$work/memory.log" >&2
+  [ "$ns_rc" = 0 ] || say "memory scenario failed (exit $ns_rc)"
+fi
+
 say "measurements took $(( $(date +%s) - bench_started )) s"
 
 # ---------------------------------------------------------------- report
@@ -471,7 +521,7 @@ def loss_of(sc): return float(sc[5:-1]) if sc.startswith("loss-") else -1.0
 print(f"\nmachine: {cores} cores; medians of interleaved rounds (n = runs); window {window}; RSS = max over runs")
 hdr = f"{'scenario':8} {'tool':10} {'n':>2} {'probes':>7} {'wall s':>8} {'probes/s':>9} {'CPU s':>7} {'RSS MiB':>7} {'recall':>7} {'vs bare':>7} {'vs nmap':>8}"
 print(hdr); print("-" * len(hdr))
-for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", k[0] == "silent", loss_of(k[0]), order.get(k[1].split("/")[0], 9), k[1])):
+for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", k[0] == "silent", k[0] == "memory", loss_of(k[0]), order.get(k[1].split("/")[0], 9), k[1])):
     m = med[(sc, tool)]
     def ratio(other):
         o = med.get((sc, other))
@@ -511,6 +561,11 @@ if s:
               f"--min-hostgroup 4096 (its strongest setting found here)")
     if s["found"] != s["expected"]:
         print(f"silent: flinkscan found {s['found']}/{s['expected']} listeners")
+m = med.get(("memory", "flinkscan"))
+if m:
+    print(f"memory: flinkscan peak RSS {m['rss']:.1f} MiB while identifying {m['found']} services "
+          f"({m['expected']} probes, every one answering), JSON + SARIF + JSONL written "
+          f"(target < 64 MiB for 100,000 services): {verdict(m['rss'] < 64 and m['found'] >= min(m['expected'], 100000))}")
 # Lossy: recall (worst run) and median time against the same tool's lossless run.
 base = {t: med.get(("loss-0%", t)) for t in ("flinkscan", "nmap-t4")}
 lossy = sorted({sc for sc, _ in med if sc.startswith("loss-") and sc != "loss-0%"}, key=loss_of)

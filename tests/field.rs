@@ -59,8 +59,13 @@ fn spawn(args: &[String], stdin: Option<&str>) -> Running {
 }
 
 fn spawn_program(program: &Path, args: &[String], stdin: Option<&str>) -> Running {
-    let mut child = Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    start(cmd, stdin)
+}
+
+fn start(mut cmd: Command, stdin: Option<&str>) -> Running {
+    let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -356,9 +361,65 @@ fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
             load(p);
         }
     }
-    assert!(visible_files(dir.path())
-        .iter()
-        .all(|f| ["out.json", "out.jsonl", "out.sarif"].contains(&f.as_str())));
+    // Nothing else either: no hidden temporary file left behind.
+    let all: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        all.iter()
+            .all(|f| ["out.json", "out.jsonl", "out.sarif"].contains(&f.as_str())),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn a_signal_during_the_final_write_removes_the_temporary_files() {
+    let ip = unique_loopback();
+    let (quick, pits) = mid_identification_peers(ip);
+    let dir = tempfile::tempdir().unwrap();
+    let out = outputs(dir.path());
+    let ports = ports_of(&quick, &pits);
+    // --max-duration stops the scan (so a signal now means "quit at once"),
+    // and the test hook holds every finished temporary file before its
+    // rename, so the signal lands while `.out.json.*.partial` exists.
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("flinkscan"));
+    cmd.args(args(
+        &[
+            "scan",
+            &ip.to_string(),
+            "--ports",
+            &ports,
+            "--probe-timeout",
+            "1s",
+            "--max-duration",
+            "2s",
+        ],
+        &out,
+    ))
+    .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "20000");
+    let run = start(cmd, None);
+    let hidden = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "a temporary output file being written",
+        || hidden().iter().any(|n| n.ends_with(".partial")),
+    );
+    run.signal("INT");
+    let (code, _, stderr) = run.wait(Duration::from_secs(15));
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("quitting now"), "{stderr}");
+    assert_eq!(
+        hidden(),
+        Vec::<String>::new(),
+        "temporary files left behind"
+    );
 }
 
 fn strings(v: &Value) -> Vec<String> {

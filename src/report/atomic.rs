@@ -12,6 +12,44 @@ use tempfile::NamedTempFile;
 pub struct AtomicFile {
     path: PathBuf,
     tmp: BufWriter<NamedTempFile>,
+    _partial: Partial,
+}
+
+/// Temporary files being written now, so a process that must exit at once
+/// (a second Ctrl-C: `std::process::exit` runs no destructor) can remove
+/// them first ([`remove_partials`]).
+static PARTIALS: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// One registered temporary file; forgotten when its [`AtomicFile`] is
+/// committed or dropped.
+struct Partial(PathBuf);
+
+impl Partial {
+    fn new(path: &Path) -> Partial {
+        if let Ok(mut set) = PARTIALS.lock() {
+            set.insert(path.to_path_buf());
+        }
+        Partial(path.to_path_buf())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Ok(mut set) = PARTIALS.lock() {
+            set.remove(&self.0);
+        }
+    }
+}
+
+/// Remove every temporary output file still being written: for an exit
+/// that skips destructors. Whole files under their real names stay.
+pub fn remove_partials() {
+    if let Ok(set) = PARTIALS.lock() {
+        for p in set.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl AtomicFile {
@@ -28,6 +66,7 @@ impl AtomicFile {
             .tempfile_in(&dir)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
+            _partial: Partial::new(tmp.path()),
             tmp: BufWriter::new(tmp),
         })
     }

@@ -49,6 +49,9 @@ struct Spilled {
 pub struct Spiller {
     held: Vec<Service>,
     file: Option<File>,
+    /// False once a write failed: what the file holds stays readable,
+    /// new services are held.
+    spilling: bool,
     keys: Vec<Key>,
     end: u64,
     buf: Vec<u8>,
@@ -72,6 +75,7 @@ impl Spiller {
         };
         Spiller {
             held: Vec::new(),
+            spilling: file.is_some(),
             file,
             keys: Vec::new(),
             end: 0,
@@ -85,6 +89,7 @@ impl Spiller {
         Spiller {
             held: Vec::new(),
             file: None,
+            spilling: false,
             keys: Vec::new(),
             end: 0,
             buf: Vec::new(),
@@ -95,7 +100,7 @@ impl Spiller {
     /// Keep a service: `settled` ones (nothing later can change them) are
     /// spilled while the file works.
     pub fn push(&mut self, service: Service, settled: bool) {
-        if settled {
+        if settled && self.spilling {
             if let Some(file) = &self.file {
                 match spill_one(file, &service, self.end, &mut self.buf) {
                     Ok(len) => {
@@ -112,7 +117,7 @@ impl Spiller {
                         self.failure = Some(format!(
                             "cannot write services to a temporary file, keeping them in memory: {e}"
                         ));
-                        self.file = None;
+                        self.spilling = false;
                     }
                 }
             }
@@ -383,6 +388,28 @@ mod tests {
         let flink = l.shown.iter().filter(|s| s.flink).count();
         assert_eq!((flink, l.shown.len(), l.more), (4, 6, 4));
         assert!(l.error.is_none());
+    }
+
+    #[test]
+    fn a_spill_file_that_stops_taking_writes_loses_nothing() {
+        let named = tempfile::NamedTempFile::new().unwrap();
+        let mut sp = Spiller::in_memory();
+        sp.file = Some(named.reopen().unwrap());
+        sp.spilling = true;
+        sp.push(svc("10.0.0.1", 80, false), true);
+        sp.push(svc("10.0.0.2", 80, false), true);
+        // The same file, read-only: the next write fails (a full disk).
+        sp.file = Some(File::open(named.path()).unwrap());
+        sp.push(svc("10.0.0.3", 80, false), true);
+        sp.push(svc("10.0.0.4", 80, false), true);
+        assert!(sp.failure.is_some());
+        let s = sp.finish();
+        assert_eq!((s.spilled(), s.held().len()), (2, 2));
+        let ips: Vec<String> = s
+            .iter()
+            .map(|r| r.unwrap().endpoint.ip.to_string())
+            .collect();
+        assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]);
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Collector {
         }
         if let Some(why) = &services.failure {
             notices.push(Notice {
-                target: "memory".into(),
+                target: "temporary file".into(),
                 message: why.clone(),
             });
         }

@@ -78,7 +78,7 @@ impl Stop {
 /// Turn SIGINT and SIGTERM into a stop: the first stops starting probes and
 /// lets the scan write every output; the second exits at once with
 /// 128 + signal (outputs are renamed into place whole or not at all, and a
-/// temporary file left behind is hidden: `.NAME.*.partial`). Installing the
+/// temporary files being written are removed). Installing the
 /// handler also makes SIGTERM work when flinkscan is PID 1 in a container,
 /// where the kernel drops signals that have no handler.
 pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
@@ -96,6 +96,8 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
             // operator wants out now.
             if stop.reason().is_some() {
                 eprintln!("flinkscan: {name} while stopping: quitting now, outputs not written");
+                // exit() runs no destructor: temporary files would stay.
+                crate::report::atomic::remove_partials();
                 std::process::exit(128 + number);
             }
             eprintln!(
