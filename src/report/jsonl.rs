@@ -314,34 +314,3 @@ impl JsonlSink {
         }
     }
 }
-
-/// The `--jsonl` events for one identified service (if any) and its findings.
-pub fn events(
-    service: Option<&Service>,
-    findings: &[Finding],
-    catalog: &crate::checks::catalog::Catalog,
-    scan_id: &str,
-    format: Format,
-) -> Vec<serde_json::Value> {
-    match format {
-        Format::Ecs => {
-            let ts = super::now_rfc3339();
-            service
-                .map(|s| service_event(s, scan_id, &ts))
-                .into_iter()
-                .chain(
-                    findings
-                        .iter()
-                        .map(|f| finding_event(f, catalog.rule(&f.rule_id), scan_id, &ts)),
-                )
-                .collect()
-        }
-        Format::Ocsf => {
-            let ms = super::now_unix_ms();
-            findings
-                .iter()
-                .map(|f| super::ocsf::finding_event(f, catalog.rule(&f.rule_id), scan_id, ms))
-                .collect()
-        }
-    }
-}

@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod baseline;
+pub mod events;
 pub mod html;
 pub mod jsonl;
 pub mod markdown;

@@ -59,7 +59,7 @@ impl Collector {
                 t.identified(&r.service, &r.findings);
             }
             if let Some(s) = self.sink.as_mut() {
-                s.write_each(jsonl::events(
+                s.write_each(crate::report::events::for_results(
                     Some(&r.service),
                     &r.findings,
                     &self.catalog,

@@ -11,7 +11,7 @@ use crate::hosts;
 use crate::model::{Notice, Service};
 use crate::plan::ScanPlan;
 use crate::report::atomic::Dest;
-use crate::report::{self, jsonl, ScanMeta, ScanReport, Stats, ToolInfo};
+use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
 use crate::sweep::SweepStats;
 use crate::targets::summary::describe;
 use crate::targets::TargetSpace;
@@ -67,7 +67,7 @@ impl Finish<'_> {
             let format = self.plan.jsonl_format;
             let mut events = Vec::new();
             for (svc, _) in changed {
-                events.extend(jsonl::events(
+                events.extend(report::events::for_results(
                     Some(svc),
                     &[],
                     self.catalog,
@@ -75,7 +75,7 @@ impl Finish<'_> {
                     format,
                 ));
             }
-            events.extend(jsonl::events(
+            events.extend(report::events::for_results(
                 None,
                 &findings[before..],
                 self.catalog,
