@@ -25,7 +25,6 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{Endpoint, Finding, Service};
 use crate::plan::ScanPlan;
-use crate::sweep::SweepStats;
 use crate::targets::TargetSpace;
 
 /// How often a running scan checkpoints.
@@ -74,27 +73,6 @@ pub struct Counts {
     pub closed: u64,
     pub filtered: u64,
     pub unreachable: u64,
-}
-
-impl Counts {
-    fn of(s: &SweepStats) -> Counts {
-        Counts {
-            probed: s.probed.load(Ordering::Relaxed),
-            open: s.open.load(Ordering::Relaxed),
-            closed: s.closed.load(Ordering::Relaxed),
-            filtered: s.filtered.load(Ordering::Relaxed),
-            unreachable: s.unreachable.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Start a resumed sweep's counters where the checkpoint left them.
-    pub fn restore(&self, s: &SweepStats) {
-        s.probed.store(self.probed, Ordering::Relaxed);
-        s.open.store(self.open, Ordering::Relaxed);
-        s.closed.store(self.closed, Ordering::Relaxed);
-        s.filtered.store(self.filtered, Ordering::Relaxed);
-        s.unreachable.store(self.unreachable, Ordering::Relaxed);
-    }
 }
 
 /// One checkpoint, as written to the state file.
@@ -334,7 +312,7 @@ impl Tracker {
     pub fn snapshot(
         &self,
         space: &TargetSpace,
-        stats: &SweepStats,
+        counts: impl FnOnce() -> Counts,
         id: (&str, &str, &str),
     ) -> State {
         let _all = self.lock.write();
@@ -348,7 +326,8 @@ impl Tracker {
         );
         in_flight.sort_unstable();
         in_flight.dedup();
-        let counts = Counts::of(stats);
+        // Read under the write lock: no probe is counted and in flight.
+        let counts = counts();
         let (pending, services, findings) = self
             .results
             .lock()
@@ -393,7 +372,7 @@ mod tests {
     #[test]
     fn a_checkpoint_holds_what_is_in_flight_pending_and_done() {
         let space = space();
-        let stats = SweepStats::default();
+        let stats = crate::sweep::SweepStats::default();
         let t = Tracker::new(3, None);
         for (w, j) in [(0, 0), (1, 1), (2, 2)] {
             let _s = t.section();
@@ -406,12 +385,12 @@ mod tests {
             t.release(0, None);
             t.release(1, Some(&open));
         }
-        let s = t.snapshot(&space, &stats, ("d", "id", "t0"));
+        let s = t.snapshot(&space, || stats.counts(), ("d", "id", "t0"));
         assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
         assert_eq!(s.pending, vec![open.clone()]);
         assert_eq!(s.counts.probed, 2);
         t.identified(&Service::new(open, crate::model::ServiceKind::Unknown), &[]);
-        let s = t.snapshot(&space, &stats, ("d", "id", "t0"));
+        let s = t.snapshot(&space, || stats.counts(), ("d", "id", "t0"));
         assert!(s.pending.is_empty());
         assert_eq!(s.services.len(), 1);
 
@@ -428,7 +407,7 @@ mod tests {
             t.claim(1, 1);
         }
         t.release(0, None);
-        let s2 = t.snapshot(&resumed, &stats, ("d", "id", "t0"));
+        let s2 = t.snapshot(&resumed, || stats.counts(), ("d", "id", "t0"));
         assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
         assert_eq!(s2.services.len(), 1);
     }
@@ -438,7 +417,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         let t = Tracker::new(1, None);
-        let s = t.snapshot(&space(), &SweepStats::default(), ("abc", "id", "t0"));
+        let s = t.snapshot(&space(), Counts::default, ("abc", "id", "t0"));
         s.save(&path).unwrap();
         assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");
         assert!(matches!(
@@ -446,7 +425,7 @@ mod tests {
             Err(StateError::Mismatch { .. })
         ));
         // A periodic write that comes after the last one changes nothing.
-        let later = t.snapshot(&space(), &SweepStats::default(), ("abc", "late", "t0"));
+        let later = t.snapshot(&space(), Counts::default, ("abc", "late", "t0"));
         t.save_last(&s, &path).unwrap();
         t.save(&later, &path).unwrap();
         assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");

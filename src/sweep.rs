@@ -105,6 +105,26 @@ impl DecidedCounts {
 }
 
 impl SweepStats {
+    /// The counters a `--state` checkpoint saves.
+    pub fn counts(&self) -> crate::state::Counts {
+        crate::state::Counts {
+            probed: self.probed.load(Ordering::Relaxed),
+            open: self.open.load(Ordering::Relaxed),
+            closed: self.closed.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            unreachable: self.unreachable.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Start a resumed sweep's counters where the checkpoint left them.
+    pub fn restore(&self, c: &crate::state::Counts) {
+        self.probed.store(c.probed, Ordering::Relaxed);
+        self.open.store(c.open, Ordering::Relaxed);
+        self.closed.store(c.closed, Ordering::Relaxed);
+        self.filtered.store(c.filtered, Ordering::Relaxed);
+        self.unreachable.store(c.unreachable, Ordering::Relaxed);
+    }
+
     pub fn decided(&self) -> DecidedCounts {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         DecidedCounts {

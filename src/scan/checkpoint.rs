@@ -90,7 +90,7 @@ pub fn spawn_writer(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(crate::state::CHECKPOINT_EVERY).await;
-            let state = t.snapshot(&space, &stats, (&id.0, &id.1, &id.2));
+            let state = t.snapshot(&space, || stats.counts(), (&id.0, &id.1, &id.2));
             let (path, t) = (path.clone(), Arc::clone(&t));
             let saved = tokio::task::spawn_blocking(move || t.save(&state, &path)).await;
             if let Ok(Err(e)) = saved {
@@ -111,7 +111,11 @@ pub fn write_last(
     scan_id: &str,
     started: &str,
 ) -> Result<(), String> {
-    let state = tracker.snapshot(space, stats, (&checkpoint.digest, scan_id, started));
+    let state = tracker.snapshot(
+        space,
+        || stats.counts(),
+        (&checkpoint.digest, scan_id, started),
+    );
     tracker.save_last(&state, &checkpoint.path).map_err(|e| {
         format!(
             "cannot write the checkpoint {}: {e}",

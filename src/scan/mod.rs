@@ -142,7 +142,7 @@ pub async fn run(
         None => (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
     };
     if let Some(s) = &from {
-        s.counts.restore(&progress.sweep);
+        progress.sweep.restore(&s.counts);
     }
     let space = Arc::new(space);
 
