@@ -565,7 +565,7 @@ fn apply_baseline(
         let wanted = base
             .findings
             .iter()
-            .map(|f| (f.endpoint.ip, f.endpoint.port))
+            .map(|f| (f.endpoint.host_key(), f.endpoint.port))
             .collect();
         baseline::probed_among(space, &wanted)
     } else {
@@ -576,7 +576,7 @@ fn apply_baseline(
         skip: plan.skip_rules.clone(),
     };
     let left_out = baseline::apply(report, base, |f| {
-        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.ip, f.endpoint.port))
+        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.host_key(), f.endpoint.port))
     });
     if left_out > 0 {
         report.notices.push(flinkscan::model::Notice {

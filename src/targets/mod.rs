@@ -549,7 +549,7 @@ mod tests {
                 1234,
             )],
             exclude: vec![r("127.0.0.128", "127.0.0.255")],
-            hostnames: HashMap::new(),
+            ..Default::default()
         };
         let space = TargetSpace::build(input.clone(), &[80, 81], 5, Shard::ALL, false).unwrap();
         assert_eq!(space.total(), (128 + 1) * 2 + 1);
