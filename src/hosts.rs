@@ -36,7 +36,8 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
                     .get(&s.endpoint.host_key())
                     .is_none_or(|(_, k, _)| *k != ServiceKind::JobmanagerRest);
                 if better {
-                    host_version.insert(s.endpoint.host_key(), (v.clone(), s.kind, s.rpc_generation));
+                    host_version
+                        .insert(s.endpoint.host_key(), (v.clone(), s.kind, s.rpc_generation));
                 }
             }
         }

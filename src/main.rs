@@ -604,7 +604,7 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
     }
     out.flush()?;
     eprintln!(
-        "flinkscan: dry run: {} probes over {} addresses (shard {}), nothing sent",
+        "flinkscan: dry run: {} probes over {} hosts (shard {}), nothing sent",
         space.len(),
         space.addresses(),
         space.shard()

@@ -147,6 +147,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         return Err(TargetError::BadSpecs(link_local).into());
     }
     let excludes = collect_specs(&args.exclude, &args.exclude_file)?;
+    let names = crate::targets::assemble::Names::of(args.proxy.as_ref());
+    crate::targets::assemble::check_excludes(&excludes, names)?;
     let ports = match &args.ports {
         Some(list) => parse_ports(list)?,
         None => DEFAULT_PORTS.to_vec(),

@@ -212,10 +212,7 @@ pub struct Progress {
 /// Resolve names (unless a socks5h:// proxy does) and build the target
 /// space (no packet is sent to targets).
 pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), ScanError> {
-    let names = match &plan.proxy {
-        Some(p) if p.remote_dns => assemble::Names::Proxy,
-        _ => assemble::Names::Local,
-    };
+    let names = assemble::Names::of(plan.proxy.as_ref());
     let to_resolve = assemble::names_to_resolve(&plan.targets, &plan.excludes, names);
     let (resolved, errors) = resolve_all(&to_resolve, plan.dns_timeout).await;
     let (input, notices) =

@@ -215,7 +215,8 @@ pub async fn run(
     let book = net::book();
     let mut redo = Vec::new();
     for j in deferred {
-        let alive = book.any_alive() && shared
+        let alive = book.any_alive()
+            && shared
                 .space
                 .nth(j)
                 .and_then(|e| e.known_ip())
@@ -344,7 +345,10 @@ fn record(
             if prior == 0 {
                 add(&st.filtered, 1);
             }
-            if endpoint.known_ip().is_some_and(|ip| net::book().is_alive(ip)) {
+            if endpoint
+                .known_ip()
+                .is_some_and(|ip| net::book().is_alive(ip))
+            {
                 add(&st.filtered_answering_host, 1);
             } else if prior == 0 && sh.policy.evidence && defer(sh, j) {
                 // Decided after the sweep: the host may answer elsewhere later.

@@ -155,9 +155,9 @@ pub fn render_diff(d: &Diff) -> String {
 mod tests {
     use super::*;
     use crate::model::{ServiceKind, Severity};
-    use std::net::IpAddr;
     use crate::report::{ScanMeta, Stats, ToolInfo};
     use crate::targets::{Shard, SpaceInput};
+    use std::net::IpAddr;
 
     fn finding(rule: &str, last: u8, port: u16) -> Finding {
         Finding {
@@ -308,8 +308,8 @@ mod tests {
         };
         let at = |last: u8| HostKey::Ip(IpAddr::from([127, 0, 0, last]));
         let wanted: BTreeSet<(HostKey, u16)> = [(at(1), 80), (at(4), 81), (at(5), 80), (at(2), 99)]
-        .into_iter()
-        .collect();
+            .into_iter()
+            .collect();
         let all = TargetSpace::build(input.clone(), &[80, 81], 3, Shard::ALL, false).unwrap();
         let found = probed_among(&all, &wanted);
         assert_eq!(

@@ -322,4 +322,3 @@ fn destination(e: &Endpoint) -> Value {
         None => json!({"ip": e.ip.to_string(), "port": e.port}),
     }
 }
-

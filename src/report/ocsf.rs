@@ -120,7 +120,9 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
     // A name only the socks5h:// proxy resolved has no address to show.
     if let (Some(name), Some(flink)) = (
         finding.endpoint.proxy_name(),
-        event.pointer_mut("/unmapped/flink").and_then(Value::as_object_mut),
+        event
+            .pointer_mut("/unmapped/flink")
+            .and_then(Value::as_object_mut),
     ) {
         flink.remove("ip");
         flink.insert("hostname".into(), json!(name));

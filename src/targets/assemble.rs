@@ -26,6 +26,35 @@ pub enum Names {
     Proxy,
 }
 
+impl Names {
+    /// Who resolves names for a scan through `proxy` (or none).
+    pub fn of(proxy: Option<&crate::net::Proxy>) -> Names {
+        match proxy {
+            Some(p) if p.remote_dns => Names::Proxy,
+            _ => Names::Local,
+        }
+    }
+}
+
+/// With [`Names::Proxy`] an exclusion must be an address, CIDR or range:
+/// a name cannot be compared with addresses flinkscan never learns. Checked
+/// when the command line is read, before the proxy is contacted.
+pub fn check_excludes(excludes: &[Spec], names: Names) -> Result<(), TargetError> {
+    if names == Names::Local {
+        return Ok(());
+    }
+    match excludes.iter().find_map(|s| match &s.hosts {
+        Hosts::Name(name) => Some((name, s)),
+        Hosts::Range { .. } => None,
+    }) {
+        Some((name, spec)) => Err(TargetError::NameExcludeViaProxy {
+            name: name.clone(),
+            origin: spec.origin.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Why no space can be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum AssembleError {
@@ -87,18 +116,10 @@ pub fn assemble(
     errors: &[ResolveError],
     names: Names,
 ) -> Result<(SpaceInput, Vec<Notice>), AssembleError> {
+    check_excludes(excludes, names)?;
     let mut input = SpaceInput::default();
     for spec in excludes {
-        match (&spec.hosts, names) {
-            (Hosts::Name(name), Names::Proxy) => {
-                return Err(TargetError::NameExcludeViaProxy {
-                    name: name.clone(),
-                    origin: spec.origin.clone(),
-                }
-                .into())
-            }
-            _ => input.exclude.extend(spec_ranges(spec, resolved)),
-        }
+        input.exclude.extend(spec_ranges(spec, resolved));
     }
     let mut any = false;
     for spec in targets {
@@ -168,8 +189,7 @@ mod tests {
             names_to_resolve(&t, &[], Names::Local),
             ["b.test", "flink-jm.internal.test"]
         );
-        let (input, notices) =
-            assemble(&t, &[], &HashMap::new(), &[], Names::Proxy).unwrap();
+        let (input, notices) = assemble(&t, &[], &HashMap::new(), &[], Names::Proxy).unwrap();
         assert!(notices.is_empty());
         assert_eq!(input.names, ["flink-jm.internal.test"]);
         assert_eq!(input.names_with_port, [("b.test".to_string(), 9999)]);
@@ -216,7 +236,10 @@ mod tests {
         assert_eq!(notices[0].target, "gone.test");
         assert!(input.names.is_empty());
         assert_eq!(
-            input.hostnames.get(&"127.0.0.5".parse().unwrap()).map(String::as_str),
+            input
+                .hostnames
+                .get(&"127.0.0.5".parse().unwrap())
+                .map(String::as_str),
             Some("jm.test")
         );
         // The exclusion (resolved to the same address) removes jm.test.
@@ -247,7 +270,10 @@ mod tests {
             AssembleError::Targets(TargetError::NameExcludeViaProxy { .. })
         ));
         let m = e.to_string();
-        assert!(m.starts_with("argument 2:") && m.contains("`jm.test`"), "{m}");
+        assert!(
+            m.starts_with("argument 2:") && m.contains("`jm.test`"),
+            "{m}"
+        );
         // Address excludes still apply through the proxy.
         let (input, _) = assemble(&t, &x[..1], &HashMap::new(), &[], Names::Proxy).unwrap();
         assert_eq!(build(input, Shard::ALL).total(), 3 * 2);

@@ -245,7 +245,9 @@ impl Block {
         let port = *self.ports.get((index % nports) as usize)?;
         match &self.members {
             Members::Addresses { ranges, starts } => {
-                let k = starts.partition_point(|&s| s <= host_index).checked_sub(1)?;
+                let k = starts
+                    .partition_point(|&s| s <= host_index)
+                    .checked_sub(1)?;
                 let (lo, _) = *ranges.get(k)?;
                 let offset = u128::from(host_index - starts.get(k)?);
                 Some(Endpoint::new(u128_to_ip(lo + offset), port))
