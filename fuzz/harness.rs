@@ -8,9 +8,13 @@ use flinkscan::identify::http::Response;
 use flinkscan::identify::wire;
 
 /// Target specs, target files, port lists and shards; then the target
-/// space built from what parsed, checked to be a bijection when small.
+/// space built from what parsed (through `targets::assemble`, as a scan
+/// does: names answered by a made-up resolver, or left to a proxy), checked
+/// to be a bijection when small.
 pub fn target_spec(data: &[u8]) {
-    use flinkscan::targets::{self, Hosts, Shard, SpaceInput, TargetSpace};
+    use flinkscan::targets::assemble::{self, Names};
+    use flinkscan::targets::resolve::ResolveError;
+    use flinkscan::targets::{self, Shard, TargetSpace};
     let text = String::from_utf8_lossy(data);
     let _ = targets::parse_spec(&text, targets::Origin::Arg(1));
     let _ = targets::ports::parse_ports(&text);
@@ -22,17 +26,41 @@ pub fn target_spec(data: &[u8]) {
     let Ok(specs) = targets::parse_lines("fuzz.txt", rest) else {
         return;
     };
-    let mut input = SpaceInput::default();
-    for (i, spec) in specs.iter().enumerate() {
-        let Hosts::Range { lo, hi } = spec.hosts else {
-            continue;
-        };
-        match (spec.port, i % 3) {
-            (_, 2) => input.exclude.push((lo, hi)),
-            (Some(p), _) => input.with_port.push((lo, hi, p)),
-            (None, _) => input.ranges.push((lo, hi)),
+    // Every third spec is an exclusion.
+    let (mut targets, mut excludes) = (Vec::new(), Vec::new());
+    for (i, spec) in specs.into_iter().enumerate() {
+        if i % 3 == 2 {
+            excludes.push(spec);
+        } else {
+            targets.push(spec);
         }
     }
+    let names = if data.len() % 2 == 0 {
+        Names::Local
+    } else {
+        Names::Proxy
+    };
+    // A name's length decides its answer: none, or 1-3 loopback addresses.
+    let mut resolved = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    for name in assemble::names_to_resolve(&targets, &excludes, names) {
+        let n = name.len() % 4;
+        if n == 0 {
+            errors.push(ResolveError {
+                name,
+                reason: "fuzz".into(),
+            });
+        } else {
+            let ips = (0..n)
+                .map(|k| std::net::IpAddr::from([127, 0, name.len() as u8, k as u8]))
+                .collect();
+            resolved.insert(name, ips);
+        }
+    }
+    let Ok((input, _notices)) = assemble::assemble(&targets, &excludes, &resolved, &errors, names)
+    else {
+        return;
+    };
     let seed = data.len() as u64;
     let shard = Shard::parse(first).unwrap_or(Shard::ALL);
     let Ok(space) = TargetSpace::build(input, &ports, seed, shard, true) else {

@@ -222,9 +222,11 @@ pub struct ScanArgs {
     pub concurrency: Option<usize>,
 
     /// Send every connection (sweep, identification, checks, TLS audit) through a SOCKS5 jump
-    /// host: socks5://[user:pass@]host:port, or socks5h:// to let the proxy resolve the proxy
-    /// name. The proxy is checked (greeting and credentials) before the first probe; through
-    /// it the default --concurrency is 256. Credentials never appear in reports or logs.
+    /// host: socks5://[user:pass@]host:port (target names resolved here), or socks5h://... (target
+    /// names never resolved here: each travels to the proxy, which resolves it; a name cannot
+    /// then be excluded). The proxy is checked (greeting and credentials) before the first
+    /// probe; through it the default --concurrency is 256. Credentials never appear in reports
+    /// or logs.
     #[arg(long, value_name = "URL", value_parser = crate::net::parse_proxy, help_heading = "Speed")]
     pub proxy: Option<crate::net::Proxy>,
 
@@ -243,6 +245,10 @@ pub struct ScanArgs {
     /// Deadline for each identification or check exchange.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, help_heading = "Speed")]
     pub probe_timeout: std::time::Duration,
+
+    /// Deadline for resolving target and exclusion names (per DNS query, two attempts).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, help_heading = "Speed")]
+    pub dns_timeout: std::time::Duration,
 
     /// Open ports identified and checked at once (at least 1).
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = parse_concurrency, help_heading = "Speed")]

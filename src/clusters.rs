@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Finding, Service, ServiceKind, Severity};
+use crate::model::{Finding, HostKey, Service, ServiceKind, Severity};
 use crate::untrusted;
 
 /// TaskManagers kept from one `/taskmanagers` answer; a bigger cluster is
@@ -347,16 +347,16 @@ pub fn build(
     // Per service: (group, strength, evidence) claims.
     let mut claims: BTreeMap<usize, Vec<(usize, u8, String)>> = BTreeMap::new();
     // Indexes, so a scan with many thousands of ports stays linear.
-    let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
-    let mut by_endpoint: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    let mut by_host: HashMap<HostKey, Vec<usize>> = HashMap::new();
+    let mut by_endpoint: HashMap<(HostKey, u16), usize> = HashMap::new();
     for &i in &order {
         let e = &services[i].endpoint;
-        by_ip.entry(e.ip).or_default().push(i);
-        by_endpoint.entry((e.ip, e.port)).or_insert(i);
+        by_host.entry(e.host_key()).or_default().push(i);
+        by_endpoint.entry((e.host_key(), e.port)).or_insert(i);
     }
     let no_services: Vec<usize> = Vec::new();
-    let on_ip = |ip: IpAddr| by_ip.get(&ip).unwrap_or(&no_services);
-    let find = |ip: IpAddr, port: u16| by_endpoint.get(&(ip, port)).copied();
+    let on_host = |h: &HostKey| by_host.get(h).unwrap_or(&no_services);
+    let find = |ip: IpAddr, port: u16| by_endpoint.get(&(HostKey::Ip(ip), port)).copied();
 
     for &j in &order {
         let jm = &services[j];
@@ -377,7 +377,7 @@ pub fn build(
             LINK_SELF,
             "the JobManager REST API itself (GET /config and GET /overview)".into(),
         ));
-        for &k in on_ip(jm.endpoint.ip) {
+        for &k in on_host(&jm.endpoint.host_key()) {
             let s = &services[k];
             if k == j || s.kind == ServiceKind::JobmanagerRest {
                 continue;
@@ -441,7 +441,7 @@ pub fn build(
             }
         }
         for (ip, tm_id) in &tm_hosts {
-            for &k in on_ip(*ip) {
+            for &k in on_host(&HostKey::Ip(*ip)) {
                 let s = &services[k];
                 if matches!(
                     s.kind,
@@ -559,20 +559,20 @@ pub fn build(
         });
         assigned.insert(k, (g, format!("the {} itself", services[k].kind)));
     }
-    let mut anchors_on_ip: HashMap<IpAddr, BTreeSet<usize>> = HashMap::new();
+    let mut anchors_on_host: HashMap<HostKey, BTreeSet<usize>> = HashMap::new();
     for (g, grp) in groups.iter().enumerate() {
         if merged_into[g] == g {
-            let ip = services[grp.anchor_service].endpoint.ip;
-            anchors_on_ip.entry(ip).or_default().insert(g);
+            let host = services[grp.anchor_service].endpoint.host_key();
+            anchors_on_host.entry(host).or_default().insert(g);
         }
     }
-    let mut host_groups: HashMap<IpAddr, usize> = HashMap::new();
+    let mut host_groups: HashMap<HostKey, usize> = HashMap::new();
     for &k in &order {
         if assigned.contains_key(&k) {
             continue;
         }
-        let ip = services[k].endpoint.ip;
-        let on_host = anchors_on_ip.get(&ip).cloned().unwrap_or_default();
+        let host = services[k].endpoint.host_key();
+        let on_host = anchors_on_host.get(&host).cloned().unwrap_or_default();
         let ambiguous = claims.get(&k).is_some_and(|l| !l.is_empty());
         if let ([g], false) = (
             on_host.iter().copied().collect::<Vec<_>>().as_slice(),
@@ -593,7 +593,7 @@ pub fn build(
             continue;
         }
         // A host group, found or made.
-        let g = *host_groups.entry(ip).or_insert_with(|| {
+        let g = *host_groups.entry(host).or_insert_with(|| {
             let g = groups.len();
             merged_into.push(g);
             groups.push(Group {
@@ -633,7 +633,7 @@ pub fn build(
                     .map_or("id", |(_, s)| *s);
                 format!("{short}:{}", id_safe(&cid.value))
             }
-            (None, "host") => format!("host:{}", anchor.endpoint.ip),
+            (None, "host") => format!("host:{}", anchor.endpoint.host_key()),
             (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
         };
         let mut members: Vec<(usize, Member)> = members_of
@@ -662,7 +662,7 @@ pub fn build(
         let member_services: Vec<&Service> = members.iter().map(|(k, _)| &services[*k]).collect();
         let hosts: Vec<String> = member_services
             .iter()
-            .map(|s| s.endpoint.ip.to_string())
+            .map(|s| s.endpoint.host_key().to_string())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -683,7 +683,7 @@ pub fn build(
             ),
             ("sql-gateway", _) => format!("SQL Gateway {}", anchor.endpoint.authority()),
             ("history-server", _) => format!("HistoryServer {}", anchor.endpoint.authority()),
-            _ => format!("Flink services on host {}", anchor.endpoint.ip),
+            _ => format!("Flink services on host {}", anchor.endpoint.host_key()),
         };
         let mut not_scanned = grp.not_scanned.clone();
         not_scanned.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));

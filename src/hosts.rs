@@ -7,19 +7,17 @@
 //! again over the union of shards (which split a host's ports).
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
 
 use crate::checks::{self, CheckContext};
 use crate::identify::RPC_CORROBORATED_CONFIDENCE;
-use crate::model::{Finding, RpcGeneration, Service, ServiceKind};
-use crate::targets::spec::ip_to_u128;
+use crate::model::{Finding, HostKey, RpcGeneration, Service, ServiceKind};
 
 pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
-    let mut host_version: HashMap<IpAddr, (String, ServiceKind, Option<RpcGeneration>)> =
+    let mut host_version: HashMap<HostKey, (String, ServiceKind, Option<RpcGeneration>)> =
         HashMap::new();
     // Hosts with a Flink interface that no other product speaks (REST,
     // BLOB, data port, ...): they corroborate an Akka/Pekko RPC port.
-    let mut corroborating: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut corroborating: BTreeSet<HostKey> = BTreeSet::new();
     for s in services.iter() {
         if s.flink
             && !matches!(
@@ -27,7 +25,7 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
                 ServiceKind::Rpc | ServiceKind::JmxRmi | ServiceKind::Unknown
             )
         {
-            corroborating.insert(s.endpoint.ip);
+            corroborating.insert(s.endpoint.host_key());
         }
         if let (Some(v), true) = (&s.version, s.version_source.is_none()) {
             if matches!(
@@ -36,20 +34,21 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
             ) {
                 // Prefer the JobManager's own answer.
                 let better = host_version
-                    .get(&s.endpoint.ip)
+                    .get(&s.endpoint.host_key())
                     .is_none_or(|(_, k, _)| *k != ServiceKind::JobmanagerRest);
                 if better {
-                    host_version.insert(s.endpoint.ip, (v.clone(), s.kind, s.rpc_generation));
+                    host_version
+                        .insert(s.endpoint.host_key(), (v.clone(), s.kind, s.rpc_generation));
                 }
             }
         }
     }
     for s in services.iter_mut() {
-        if s.kind == ServiceKind::Rpc && corroborating.contains(&s.endpoint.ip) {
+        if s.kind == ServiceKind::Rpc && corroborating.contains(&s.endpoint.host_key()) {
             s.confidence = s.confidence.max(RPC_CORROBORATED_CONFIDENCE);
         }
         if s.version.is_none() && s.flink {
-            if let Some((v, kind, generation)) = host_version.get(&s.endpoint.ip) {
+            if let Some((v, kind, generation)) = host_version.get(&s.endpoint.host_key()) {
                 s.version = Some(v.clone());
                 s.version_source = Some(format!("inferred from {kind} on the same host"));
                 // The generation belongs to ports of the RPC stack; read
@@ -89,13 +88,13 @@ pub fn settled(s: &Service) -> bool {
 /// confidence are shared across the host's ports ([`share_identity`],
 /// which `merge` runs again over all shards).
 pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ctx: &CheckContext) {
-    let flink_hosts: BTreeSet<u128> = services
+    let flink_hosts: BTreeSet<HostKey> = services
         .iter()
         .filter(|s| s.flink)
-        .map(|s| ip_to_u128(s.endpoint.ip))
+        .map(|s| s.endpoint.host_key())
         .collect();
     for s in services.iter_mut() {
-        if s.flink || !flink_hosts.contains(&ip_to_u128(s.endpoint.ip)) {
+        if s.flink || !flink_hosts.contains(&s.endpoint.host_key()) {
             continue;
         }
         // A port that demands a client certificate next to Flink is, in

@@ -564,7 +564,7 @@ fn apply_baseline(
         let wanted = base
             .findings
             .iter()
-            .map(|f| (f.endpoint.ip, f.endpoint.port))
+            .map(|f| (f.endpoint.host_key(), f.endpoint.port))
             .collect();
         baseline::probed_among(space, &wanted)
     } else {
@@ -575,7 +575,7 @@ fn apply_baseline(
         skip: plan.skip_rules.clone(),
     };
     let left_out = baseline::apply(report, base, |f| {
-        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.ip, f.endpoint.port))
+        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.host_key(), f.endpoint.port))
     });
     if left_out > 0 {
         report.notices.push(flinkscan::model::Notice {
@@ -603,7 +603,7 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
     }
     out.flush()?;
     eprintln!(
-        "flinkscan: dry run: {} probes over {} addresses (shard {}), nothing sent",
+        "flinkscan: dry run: {} probes over {} hosts (shard {}), nothing sent",
         space.len(),
         space.addresses(),
         space.shard()

@@ -51,14 +51,113 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One address and port to probe; `host` is the name the user gave, if any,
-/// so that TLS SNI and certificate name checks use it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// One address and port to probe; `hostname` is the name the user gave, if
+/// any, so that TLS SNI and certificate name checks use it.
+///
+/// With `socks5h://` a name travels to the proxy unresolved: such an endpoint
+/// has `resolved_by: Some(ResolvedBy::Proxy)`, and its `ip` is the
+/// unspecified address `::`, a placeholder never serialized or shown (reports
+/// show the name). Compare hosts with [`Endpoint::host_key`], not `ip`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 pub struct Endpoint {
+    #[serde(default = "unknown_ip")]
     pub ip: IpAddr,
     pub port: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub hostname: Option<String>,
+    #[serde(default)]
+    pub resolved_by: Option<ResolvedBy>,
+}
+
+/// Who turned a target name into an address, when flinkscan did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedBy {
+    /// The SOCKS5 proxy (`socks5h://`): flinkscan never learns the address.
+    Proxy,
+}
+
+fn unknown_ip() -> IpAddr {
+    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+}
+
+impl Serialize for Endpoint {
+    // Hand-written so that a proxy-resolved endpoint has no `ip` at all:
+    // the placeholder must never read as an address that was probed.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Endpoint", 4)?;
+        match self.resolved_by {
+            None => st.serialize_field("ip", &self.ip)?,
+            Some(_) => st.skip_field("ip")?,
+        }
+        st.serialize_field("port", &self.port)?;
+        match &self.hostname {
+            Some(h) => st.serialize_field("hostname", h)?,
+            None => st.skip_field("hostname")?,
+        }
+        match &self.resolved_by {
+            Some(r) => st.serialize_field("resolved_by", r)?,
+            None => st.skip_field("resolved_by")?,
+        }
+        st.end()
+    }
+}
+
+/// Where a connection goes: an address, or a name only the proxy resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dest {
+    Addr(SocketAddr),
+    /// `socks5h://`: sent to the proxy as a name (SOCKS5 ATYP domain).
+    Name(String, u16),
+}
+
+impl Dest {
+    /// The address, when flinkscan knows it.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Dest::Addr(a) => Some(a.ip()),
+            Dest::Name(..) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for Dest {
+    fn from(a: SocketAddr) -> Self {
+        Dest::Addr(a)
+    }
+}
+
+impl From<&Dest> for Dest {
+    fn from(d: &Dest) -> Self {
+        d.clone()
+    }
+}
+
+impl fmt::Display for Dest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dest::Addr(a) => write!(f, "{a}"),
+            Dest::Name(n, p) => write!(f, "{n}:{p}"),
+        }
+    }
+}
+
+/// What identifies a host for grouping a host's ports together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostKey {
+    Ip(IpAddr),
+    /// A name only the proxy resolved: its address is unknown here.
+    Name(String),
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostKey::Ip(ip) => write!(f, "{ip}"),
+            HostKey::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 impl Endpoint {
@@ -67,15 +166,54 @@ impl Endpoint {
             ip,
             port,
             hostname: None,
+            resolved_by: None,
         }
     }
 
-    pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.port)
+    /// A name the proxy resolves (`socks5h://`); see the type's docs.
+    pub fn via_proxy(name: String, port: u16) -> Self {
+        Endpoint {
+            ip: unknown_ip(),
+            port,
+            hostname: Some(name),
+            resolved_by: Some(ResolvedBy::Proxy),
+        }
     }
 
-    /// `host:port` with IPv6 in brackets, as used in URLs and logical locations.
+    /// The name when only the proxy knows the address.
+    pub fn proxy_name(&self) -> Option<&str> {
+        match self.resolved_by {
+            Some(ResolvedBy::Proxy) => self.hostname.as_deref(),
+            None => None,
+        }
+    }
+
+    /// The address flinkscan itself knows, `None` for a proxy-resolved name.
+    pub fn known_ip(&self) -> Option<IpAddr> {
+        self.proxy_name().is_none().then_some(self.ip)
+    }
+
+    pub fn host_key(&self) -> HostKey {
+        match self.proxy_name() {
+            Some(n) => HostKey::Name(n.to_string()),
+            None => HostKey::Ip(self.ip),
+        }
+    }
+
+    /// Where connections to this endpoint go.
+    pub fn dest(&self) -> Dest {
+        match self.proxy_name() {
+            Some(n) => Dest::Name(n.to_string(), self.port),
+            None => Dest::Addr(SocketAddr::new(self.ip, self.port)),
+        }
+    }
+
+    /// `host:port` with IPv6 in brackets, as used in URLs and logical
+    /// locations; the name for a proxy-resolved endpoint.
     pub fn authority(&self) -> String {
+        if let Some(n) = self.proxy_name() {
+            return format!("{n}:{}", self.port);
+        }
         match self.ip {
             IpAddr::V4(v4) => format!("{v4}:{}", self.port),
             IpAddr::V6(v6) => format!("[{v6}]:{}", self.port),

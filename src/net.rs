@@ -31,6 +31,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
+use crate::model::Dest;
+
 /// No retry wait below this: loopback and LAN round trips are far shorter,
 /// but a loaded scanner delays its own reading of answers (nmap -T4 uses
 /// the same minimum).
@@ -312,9 +314,8 @@ pub struct Proxy {
     /// `host:port` as given; resolved when the scan starts.
     pub server: String,
     pub auth: Option<(String, String)>,
-    /// `socks5h://`: the proxy should resolve host names. flinkscan resolves
-    /// its targets before the sweep, so today this behaves like `socks5://`
-    /// and says so (see README).
+    /// `socks5h://`: target names are never resolved here; they travel to
+    /// the proxy in each CONNECT (see `crate::targets::assemble`).
     pub remote_dns: bool,
 }
 
@@ -450,11 +451,6 @@ pub async fn use_proxy(proxy: Proxy, timeout: Duration) -> Result<(), ProxyError
         Ok(Err(m)) => return Err(unusable(m)),
         Ok(Ok(())) => {}
     }
-    if proxy.remote_dns {
-        tracing::warn!(
-            "socks5h: target names are still resolved locally before the sweep; only addresses reach the proxy"
-        );
-    }
     ROUTE
         .set(Some(Route { proxy, addr }))
         .map_err(|_| ProxyError::AlreadySet)
@@ -512,12 +508,17 @@ pub fn proxy() -> Option<&'static Proxy> {
 /// One connection through the proxy. SOCKS5 reply codes become the errors
 /// a direct connect would give: refused stays refused (the port is closed);
 /// host or network unreachable and TTL expired read as a timeout (filtered).
-async fn via_proxy(route: &Route, addr: SocketAddr) -> io::Result<TcpStream> {
+async fn via_proxy(route: &Route, dest: &Dest) -> io::Result<TcpStream> {
+    use tokio_socks::{tcp::Socks5Stream, TargetAddr};
+    let target: TargetAddr<'_> = match dest {
+        Dest::Addr(a) => TargetAddr::Ip(*a),
+        // ATYP domain: the proxy resolves it (`socks5h://`).
+        Dest::Name(name, port) => TargetAddr::Domain(name.as_str().into(), *port),
+    };
     let result = match &route.proxy.auth {
-        None => tokio_socks::tcp::Socks5Stream::connect(route.addr, addr).await,
+        None => Socks5Stream::connect(route.addr, target).await,
         Some((user, pass)) => {
-            tokio_socks::tcp::Socks5Stream::connect_with_password(route.addr, addr, user, pass)
-                .await
+            Socks5Stream::connect_with_password(route.addr, target, user, pass).await
         }
     };
     match result {
@@ -546,10 +547,21 @@ pub struct Attempts {
     pub attempts: u32,
 }
 
-async fn attempt(addr: SocketAddr, zero_linger: bool) -> io::Result<TcpStream> {
+async fn attempt(dest: &Dest, zero_linger: bool) -> io::Result<TcpStream> {
     if let Some(Some(route)) = ROUTE.get() {
-        return via_proxy(route, addr).await;
+        return via_proxy(route, dest).await;
     }
+    let addr = match dest {
+        Dest::Addr(a) => *a,
+        // Only `crate::targets::assemble` makes named endpoints, and only
+        // when a socks5h proxy is set.
+        Dest::Name(name, _) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name} is to be resolved by a proxy, and none is set"),
+            ))
+        }
+    };
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -561,27 +573,34 @@ async fn attempt(addr: SocketAddr, zero_linger: bool) -> io::Result<TcpStream> {
     socket.connect(addr).await
 }
 
-/// Connect to `addr`, sending a fresh SYN whenever `policy` says so; every
-/// answer (SYN-ACK or RST) feeds `book`. `prior` attempts were already made
+/// Connect to `dest`, sending a fresh SYN whenever `policy` says so; every
+/// answer (SYN-ACK or RST) to a known address feeds `book` (a name the
+/// proxy resolves has no address to learn about, so it earns no
+/// evidence-based retries). `prior` attempts were already made
 /// (a late second pass); the first one made here gives up at `deadline`
 /// unless the policy extends it. One attempt at a time, so a probe never
 /// holds more than one descriptor.
 pub async fn attempt_until_answered(
-    addr: SocketAddr,
+    dest: impl Into<Dest>,
     zero_linger: bool,
     policy: &RetryPolicy,
     book: &HostBook,
     prior: u32,
     deadline: Instant,
 ) -> Attempts {
-    let ip = addr.ip();
+    let dest = dest.into();
+    let ip = dest.ip();
+    let lookup = |book: &HostBook| match ip {
+        Some(ip) => book.lookup(ip, policy.timeout, policy.unloaded),
+        None => (false, None),
+    };
     let now = Instant::now();
     let (mut check, mut deadline) = if prior == 0 {
-        let (_, rto) = book.lookup(ip, policy.timeout, policy.unloaded);
+        let (_, rto) = lookup(book);
         (policy.first_check(now, rto), deadline)
     } else {
         // A second pass over a host that answered since: due now.
-        let (alive, rto) = book.lookup(ip, policy.timeout, policy.unloaded);
+        let (alive, rto) = lookup(book);
         match policy.step(prior, now, now, alive, rto, Duration::MAX) {
             Step::Retry { check, deadline } => (check, deadline),
             Step::Wait(_) | Step::GiveUp => {
@@ -595,7 +614,7 @@ pub async fn attempt_until_answered(
     let mut attempts = prior;
     loop {
         let started = Instant::now();
-        let conn = attempt(addr, zero_linger);
+        let conn = attempt(&dest, zero_linger);
         tokio::pin!(conn);
         attempts += 1;
         loop {
@@ -606,13 +625,13 @@ pub async fn attempt_until_answered(
                         Ok(_) => true,
                         Err(e) => e.kind() == io::ErrorKind::ConnectionRefused,
                     };
-                    if answered {
+                    if let (true, Some(ip)) = (answered, ip) {
                         book.answered(ip, started.elapsed());
                     }
                     return Attempts { result: r, attempts };
                 }
                 _ = tokio::time::sleep_until(check) => {
-                    let (alive, rto) = book.lookup(ip, policy.timeout, policy.unloaded);
+                    let (alive, rto) = lookup(book);
                     match policy.step(attempts, Instant::now(), deadline, alive, rto, started.elapsed()) {
                         Step::Wait(c) => check = c,
                         Step::GiveUp => {
@@ -638,7 +657,7 @@ fn timed_out() -> io::Error {
 /// SYN that goes unanswered past the subnet's estimate is sent again (a
 /// fresh socket); otherwise one plain attempt. No deadline of its own:
 /// callers bound it with theirs, as they did `TcpStream::connect`.
-pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+pub async fn connect(dest: impl Into<Dest>) -> io::Result<TcpStream> {
     let policy = RetryPolicy {
         timeout: IDENTIFY_CEILING,
         retries: IDENTIFY_RETRIES,
@@ -647,7 +666,7 @@ pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     };
     // A day: the caller's deadline ends it long before.
     let far = Instant::now() + Duration::from_secs(86_400);
-    attempt_until_answered(addr, false, &policy, book(), 0, far)
+    attempt_until_answered(dest, false, &policy, book(), 0, far)
         .await
         .result
 }

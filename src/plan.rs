@@ -82,6 +82,8 @@ pub struct ScanPlan {
     pub timeout: Duration,
     pub retries: Option<u32>,
     pub probe_timeout: Duration,
+    /// Resolving target and exclusion names.
+    pub dns_timeout: Duration,
     pub identify_concurrency: usize,
     pub max_duration: Option<Duration>,
     pub intrusive: bool,
@@ -145,6 +147,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         return Err(TargetError::BadSpecs(link_local).into());
     }
     let excludes = collect_specs(&args.exclude, &args.exclude_file)?;
+    let names = crate::targets::assemble::Names::of(args.proxy.as_ref());
+    crate::targets::assemble::check_excludes(&excludes, names)?;
     let ports = match &args.ports {
         Some(list) => parse_ports(list)?,
         None => DEFAULT_PORTS.to_vec(),
@@ -195,6 +199,7 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         timeout: args.timeout,
         retries: args.retries,
         probe_timeout: args.probe_timeout,
+        dns_timeout: args.dns_timeout,
         identify_concurrency: args.identify_concurrency.max(1),
         max_duration: args.max_duration,
         intrusive: args.intrusive,

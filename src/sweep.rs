@@ -14,7 +14,6 @@
 //! did.
 
 use std::io;
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +23,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::model::{DecidedBy, Endpoint, PortDecision};
+use crate::model::{DecidedBy, Dest, Endpoint, PortDecision};
 use crate::net::{self, RetryPolicy};
 use crate::targets::TargetSpace;
 
@@ -236,7 +235,12 @@ pub async fn run(
     let book = net::book();
     let mut redo = Vec::new();
     for j in deferred {
-        let alive = book.any_alive() && shared.space.nth(j).is_some_and(|e| book.is_alive(e.ip));
+        let alive = book.any_alive()
+            && shared
+                .space
+                .nth(j)
+                .and_then(|e| e.known_ip())
+                .is_some_and(|ip| book.is_alive(ip));
         if alive {
             redo.push(j);
         } else {
@@ -300,7 +304,7 @@ async fn sweep_pass(shared: &Arc<Shared>, workers: usize, redo: Option<Arc<Vec<u
                     }
                 }
                 let (state, attempts) =
-                    probe_port(endpoint.socket_addr(), &sh.policy, prior, &sh.stats).await;
+                    probe_port(endpoint.dest(), &sh.policy, prior, &sh.stats).await;
                 let section = tracker.as_ref().map(|t| t.section());
                 let decision = record(&sh, j, &endpoint, state, attempts, prior);
                 if let Some(t) = &tracker {
@@ -361,7 +365,10 @@ fn record(
             if prior == 0 {
                 add(&st.filtered, 1);
             }
-            if net::book().is_alive(endpoint.ip) {
+            if endpoint
+                .known_ip()
+                .is_some_and(|ip| net::book().is_alive(ip))
+            {
                 add(&st.filtered_answering_host, 1);
             } else if prior == 0 && sh.policy.evidence && defer(sh, j) {
                 // Decided after the sweep: the host may answer elsewhere later.
@@ -390,7 +397,7 @@ fn defer(sh: &Shared, j: u64) -> bool {
 /// One probe through [`net::attempt_until_answered`], backing off while the
 /// process is out of descriptors or ports.
 async fn probe_port(
-    addr: SocketAddr,
+    dest: Dest,
     policy: &RetryPolicy,
     prior: u32,
     stats: &SweepStats,
@@ -406,7 +413,7 @@ async fn probe_port(
     loop {
         let deadline = tokio::time::Instant::now() + policy.timeout;
         let out =
-            net::attempt_until_answered(addr, true, policy, net::book(), prior, deadline).await;
+            net::attempt_until_answered(&dest, true, policy, net::book(), prior, deadline).await;
         let state = match &out.result {
             Ok(_) => PortState::Open,
             Err(e) => classify_error(e),

@@ -8,6 +8,11 @@
 //! real SOCKS5 server (Debian's microsocks) binds its outgoing connections to
 //! that source. A direct scan therefore misses Flink; a scan through the
 //! proxy finds it.
+//!
+//! For `socks5h://`, one more microsocks runs in a private mount namespace
+//! whose /etc/hosts alone knows `flink-jm.internal.test`: only the proxy can
+//! resolve that name, so finding Flink under it proves the name travelled
+//! to the proxy unresolved.
 
 mod support;
 
@@ -67,7 +72,32 @@ impl Drop for Proxy {
 }
 
 fn microsocks(listen: Ipv4Addr, port: u16, bind: Ipv4Addr, auth: Option<(&str, &str)>) -> Proxy {
-    let mut cmd = Command::new("microsocks");
+    spawn_microsocks(Command::new("microsocks"), listen, port, bind, auth)
+}
+
+/// microsocks whose resolver reads `hosts` as /etc/hosts: bind-mounted in a
+/// mount namespace of its own (private propagation, so nothing outside it,
+/// flinkscan included, sees that file).
+fn microsocks_resolving(
+    hosts: &std::path::Path,
+    listen: Ipv4Addr,
+    port: u16,
+    bind: Ipv4Addr,
+) -> Proxy {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc/hosts && exec microsocks "$@""#)
+        .arg(hosts);
+    spawn_microsocks(cmd, listen, port, bind, None)
+}
+
+fn spawn_microsocks(
+    mut cmd: Command,
+    listen: Ipv4Addr,
+    port: u16,
+    bind: Ipv4Addr,
+    auth: Option<(&str, &str)>,
+) -> Proxy {
     cmd.args([
         "-i",
         &listen.to_string(),
@@ -171,6 +201,8 @@ fn inside_private_netns() {
     );
     assert_eq!(via.json["stats"]["filtered"], 0, "{}", via.json["stats"]);
 
+    socks5h_names_reach_the_proxy_unresolved(flink_ip, proxy_ip, proxy_src, &ports);
+
     let _auth = microsocks(
         proxy_ip,
         1081,
@@ -212,4 +244,95 @@ fn inside_private_netns() {
         assert!(err.contains(says), "{url}: {err}");
         assert!(!err.contains("wrong"), "a password reached stderr: {err}");
     }
+}
+
+/// `socks5h://`: a name only the proxy can resolve is scanned under that
+/// name; the same scan with `socks5://` (local resolution) cannot even start.
+fn socks5h_names_reach_the_proxy_unresolved(
+    flink_ip: Ipv4Addr,
+    proxy_ip: Ipv4Addr,
+    proxy_src: Ipv4Addr,
+    ports: &[&str],
+) {
+    const NAME: &str = "flink-jm.internal.test";
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{flink_ip} {NAME}\n")).unwrap();
+    let _resolving = microsocks_resolving(&hosts, proxy_ip, 1082, proxy_src);
+    let proxy = |scheme: &str| format!("{scheme}://{proxy_ip}:1082");
+
+    // Local resolution (socks5://) cannot know the name: a usage-free
+    // failure naming it, before any probe.
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
+        .args([
+            "scan",
+            NAME,
+            "--dns-timeout",
+            "1s",
+            "--proxy",
+            &proxy("socks5"),
+        ])
+        .args(ports)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no target could be resolved")
+            && err.contains(&format!("cannot resolve {NAME}")),
+        "{err}"
+    );
+
+    // The proxy resolves it: REST, RPC and BLOB found under the name.
+    let via = flink::scan(
+        &[NAME.to_string()],
+        &[
+            ports,
+            &["-q", "--dns-timeout", "1s", "--proxy", &proxy("socks5h")],
+        ]
+        .concat(),
+    );
+    let k = kinds(&via.json);
+    assert!(k.contains(&(8081, "jobmanager-rest".into())), "{k:?}");
+    assert!(k.contains(&(6123, "rpc".into())), "{k:?}");
+    assert!(k.contains(&(6124, "blob-server".into())), "{k:?}");
+    assert_eq!(via.service(8081)["version"], VERSION);
+    for s in via.json["services"].as_array().unwrap() {
+        assert_eq!(s["hostname"], NAME, "{s}");
+        assert_eq!(s["resolved_by"], "proxy", "{s}");
+        // flinkscan never learned the address: none is shown.
+        assert!(s.get("ip").is_none(), "{s}");
+    }
+    assert!(via
+        .rules_at(8081)
+        .contains(&"FLINK-REST-UNAUTHENTICATED".to_string()));
+    let rest_url = format!("http://{NAME}:8081/");
+    assert!(via.text("json").contains(&rest_url), "{}", via.text("json"));
+    assert!(via.text("sarif").contains(&format!("{NAME}:8081")));
+    let jsonl = via.text("jsonl");
+    assert!(jsonl.contains(&format!(r#""domain":"{NAME}""#)), "{jsonl}");
+    assert_eq!(via.json["stats"]["filtered"], 0, "{}", via.json["stats"]);
+    // The placeholder address never appears as if it had been probed.
+    for absent in ["\"::\"", "[::]"] {
+        via.assert_absent(absent);
+    }
+
+    // An exclusion by name cannot be honoured without resolving it.
+    let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
+        .args([
+            "scan",
+            NAME,
+            "--exclude",
+            NAME,
+            "--proxy",
+            &proxy("socks5h"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot exclude the name") && err.contains(NAME),
+        "{err}"
+    );
 }

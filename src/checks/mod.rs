@@ -226,7 +226,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     // only for Flink services.
     if service.tls.is_some() && ctx.tls_audit {
         let sni = service.endpoint.hostname.as_deref();
-        match crate::tls::audit(service.endpoint.socket_addr(), sni, ctx.timeout).await {
+        match crate::tls::audit(service.endpoint.dest(), sni, ctx.timeout).await {
             Ok(p) => out.tls_profile = Some(p),
             Err(e) => out.errors.push(format!("TLS audit: {e}")),
         }
@@ -591,7 +591,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
     let random: [u8; 36] = rand::random();
     let probe = wire::blob_missing_key_probe(&random);
     let reply = match wire::exchange(
-        service.endpoint.socket_addr(),
+        service.endpoint.dest(),
         &probe,
         ctx.timeout,
         8192,

@@ -3,7 +3,6 @@
 //! proxies, caps on header and body size, and one deadline for the whole
 //! exchange.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -135,8 +134,7 @@ impl HttpTarget {
     ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         // The one place every HTTP request passes: no caller can forget it.
         crate::checks::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
-        let addr: SocketAddr = self.endpoint.socket_addr();
-        let tcp = crate::net::connect(addr)
+        let tcp = crate::net::connect(self.endpoint.dest())
             .await
             .map_err(HttpError::Connect)?;
         let _ = tcp.set_nodelay(true);

@@ -47,7 +47,7 @@ const RAW_CAP: usize = 16 * 1024;
 
 /// Identify the service on one open endpoint.
 pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
-    let addr = endpoint.socket_addr();
+    let addr = endpoint.dest();
     // Plain HTTP first: Flink's REST endpoint waits for more bytes after a
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
     // HTTP request at once with an alert, a close, or Flink's redirect.
@@ -56,7 +56,7 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
         endpoint.authority()
     );
     let banner = match wire::exchange(
-        addr,
+        &addr,
         request.as_bytes(),
         cfg.timeout,
         RAW_CAP,
@@ -83,7 +83,7 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
         || banner_status(&banner.bytes) == Some(400);
     if maybe_tls {
         let sni = endpoint.hostname.clone();
-        match crate::tls::sniff_with_notes(addr, sni.as_deref(), cfg.timeout).await {
+        match crate::tls::sniff_with_notes(&addr, sni.as_deref(), cfg.timeout).await {
             Ok(Some(sniffed)) => {
                 let mut s = identify_tls(&endpoint, sniffed.summary, cfg).await;
                 for note in sniffed.notes.into_iter().rev() {
@@ -290,11 +290,11 @@ async fn identify_silent(
     cfg: &IdentifyConfig,
     blob_wait: Duration,
 ) -> Service {
-    let addr = endpoint.socket_addr();
+    let addr = endpoint.dest();
     let mut errors = Vec::new();
 
     match wire::exchange(
-        addr,
+        &addr,
         wire::BLOB_PROBE,
         blob_wait,
         4096,
@@ -331,7 +331,7 @@ async fn identify_silent(
 
     // RPC and RMI servers answer these at once too: a silent port costs a
     // few round-trip multiples per probe, not whole probe timeouts.
-    match wire::exchange(addr, wire::RPC_HEARTBEAT, blob_wait, 64, |b| b.len() >= 12).await {
+    match wire::exchange(&addr, wire::RPC_HEARTBEAT, blob_wait, 64, |b| b.len() >= 12).await {
         Ok(reply) if wire::is_rpc_disassociate(&reply.bytes) => {
             // Any Akka/Pekko classic-remoting server answers the same way
             // (Spark 1.x used Akka remoting too): certain only next to
@@ -365,7 +365,7 @@ async fn identify_silent(
         Err(e) => errors.push(format!("rpc probe: {e}")),
     }
 
-    match wire::exchange(addr, wire::JRMI_PROBE, blob_wait, 512, wire::is_jrmi_ack).await {
+    match wire::exchange(&addr, wire::JRMI_PROBE, blob_wait, 512, wire::is_jrmi_ack).await {
         Ok(reply) if wire::is_jrmi_ack(&reply.bytes) => {
             let mut s = Service::identified(
                 endpoint.clone(),

@@ -13,11 +13,12 @@
 //! The parsers take untrusted bytes and never panic: they only look at
 //! prefixes and search for fixed strings. Nothing is ever Java-deserialised.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
+
+use crate::model::Dest;
 
 pub const BLOB_PROBE: &[u8] = &[0x01, 0x7f];
 pub const RPC_HEARTBEAT: &[u8] = &[0x00, 0x00, 0x00, 0x04, 0x12, 0x02, 0x08, 0x03];
@@ -40,7 +41,7 @@ pub struct Reply {
 /// Connect, send `payload`, and read until the peer closes, `cap` bytes
 /// arrive, `done` says the reply is complete, or `timeout` passes.
 pub async fn exchange(
-    addr: SocketAddr,
+    addr: impl Into<Dest>,
     payload: &[u8],
     timeout: Duration,
     cap: usize,
@@ -48,7 +49,7 @@ pub async fn exchange(
 ) -> std::io::Result<Reply> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut stream = tokio::time::timeout_at(deadline, crate::net::connect(addr))
+    let mut stream = tokio::time::timeout_at(deadline, crate::net::connect(addr.into()))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     if !payload.is_empty() {

@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use super::ScanReport;
-use crate::model::{Endpoint, Finding};
+use crate::model::{Endpoint, Finding, HostKey};
 use crate::targets::TargetSpace;
 
 type Key = (String, Endpoint);
@@ -17,7 +16,9 @@ fn key(f: &Finding) -> Key {
     (
         f.rule_id.clone(),
         Endpoint {
-            hostname: None,
+            // The name identifies a proxy-resolved endpoint; elsewhere it
+            // is only how the user spelled the address.
+            hostname: f.endpoint.proxy_name().map(str::to_string),
             ..f.endpoint.clone()
         },
     )
@@ -106,14 +107,14 @@ pub fn apply(
 /// (the sweep did the same walk), stopping as soon as all are found.
 pub fn probed_among(
     space: &TargetSpace,
-    wanted: &BTreeSet<(IpAddr, u16)>,
-) -> BTreeSet<(IpAddr, u16)> {
+    wanted: &BTreeSet<(HostKey, u16)>,
+) -> BTreeSet<(HostKey, u16)> {
     let mut found = BTreeSet::new();
     if wanted.is_empty() {
         return found;
     }
     for ep in space.iter() {
-        let k = (ep.ip, ep.port);
+        let k = (ep.host_key(), ep.port);
         if wanted.contains(&k) {
             found.insert(k);
             if found.len() == wanted.len() {
@@ -156,6 +157,7 @@ mod tests {
     use crate::model::{ServiceKind, Severity};
     use crate::report::{ScanMeta, Stats, ToolInfo};
     use crate::targets::{Shard, SpaceInput};
+    use std::net::IpAddr;
 
     fn finding(rule: &str, last: u8, port: u16) -> Finding {
         Finding {
@@ -304,29 +306,22 @@ mod tests {
             ranges: vec![(ip(1), ip(4))],
             ..Default::default()
         };
-        let wanted: BTreeSet<(IpAddr, u16)> = [
-            (IpAddr::from([127, 0, 0, 1]), 80),
-            (IpAddr::from([127, 0, 0, 4]), 81),
-            (IpAddr::from([127, 0, 0, 5]), 80),
-            (IpAddr::from([127, 0, 0, 2]), 99),
-        ]
-        .into_iter()
-        .collect();
+        let at = |last: u8| HostKey::Ip(IpAddr::from([127, 0, 0, last]));
+        let wanted: BTreeSet<(HostKey, u16)> = [(at(1), 80), (at(4), 81), (at(5), 80), (at(2), 99)]
+            .into_iter()
+            .collect();
         let all = TargetSpace::build(input.clone(), &[80, 81], 3, Shard::ALL, false).unwrap();
         let found = probed_among(&all, &wanted);
         assert_eq!(
             found.into_iter().collect::<Vec<_>>(),
-            vec![
-                (IpAddr::from([127, 0, 0, 1]), 80),
-                (IpAddr::from([127, 0, 0, 4]), 81)
-            ]
+            vec![(at(1), 80), (at(4), 81)]
         );
         let mut union = BTreeSet::new();
         for k in 0..2 {
             let shard = Shard { index: k, count: 2 };
             let s = TargetSpace::build(input.clone(), &[80, 81], 3, shard, false).unwrap();
             let part = probed_among(&s, &wanted);
-            let listed: BTreeSet<_> = s.iter().map(|e| (e.ip, e.port)).collect();
+            let listed: BTreeSet<_> = s.iter().map(|e| (e.host_key(), e.port)).collect();
             assert!(part.is_subset(&listed));
             union.extend(part);
         }

@@ -32,7 +32,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use crate::checks::catalog::Rule;
-use crate::model::{Finding, Service};
+use crate::model::{Endpoint, Finding, Service};
 use crate::untrusted;
 
 pub const ECS_VERSION: &str = "8.17.0";
@@ -76,7 +76,7 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
             "module": "flinkscan",
         },
         "observer": observer(),
-        "destination": {"ip": service.endpoint.ip.to_string(), "port": service.endpoint.port},
+        "destination": destination(&service.endpoint),
         "network": {"transport": "tcp"},
         "url": {"full": service.url("/")},
         "service": {"type": service.kind.as_str(), "version": service.version},
@@ -131,7 +131,7 @@ pub fn finding_event(
             "report_id": scan_id,
             "scanner": {"vendor": "flinkscan"},
         },
-        "destination": {"ip": finding.endpoint.ip.to_string(), "port": finding.endpoint.port},
+        "destination": destination(&finding.endpoint),
         "network": {"transport": "tcp"},
         "url": {"full": finding.url},
         "flink": {
@@ -312,5 +312,13 @@ impl JsonlSink {
             Out::Stream(s) => s.finish(),
             Out::File(f, _) => f.sync_all(),
         }
+    }
+}
+/// ECS `destination`: the address, or for a name only the `socks5h://`
+/// proxy resolved, `destination.domain` (flinkscan never saw the address).
+fn destination(e: &Endpoint) -> Value {
+    match e.proxy_name() {
+        Some(name) => json!({"domain": name, "port": e.port}),
+        None => json!({"ip": e.ip.to_string(), "port": e.port}),
     }
 }

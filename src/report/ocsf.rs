@@ -63,7 +63,7 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
 
     let evidence = super::jsonl::evidence_json(finding);
 
-    json!({
+    let mut event = json!({
         "activity_id": activity_id,
         "activity_name": activity_name,
         "category_uid": CATEGORY_UID,
@@ -116,7 +116,18 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
                 "evidence": evidence,
             },
         },
-    })
+    });
+    // A name only the socks5h:// proxy resolved has no address to show.
+    if let (Some(name), Some(flink)) = (
+        finding.endpoint.proxy_name(),
+        event
+            .pointer_mut("/unmapped/flink")
+            .and_then(Value::as_object_mut),
+    ) {
+        flink.remove("ip");
+        flink.insert("hostname".into(), json!(name));
+    }
+    event
 }
 
 #[cfg(test)]

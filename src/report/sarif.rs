@@ -36,7 +36,9 @@ pub fn fingerprint(f: &Finding) -> String {
     let mut h = Sha256::new();
     h.update(format!(
         "{}|{}|{}",
-        f.rule_id, f.endpoint.ip, f.endpoint.port
+        f.rule_id,
+        f.endpoint.host_key(),
+        f.endpoint.port
     ));
     hex::encode(h.finalize())
 }
@@ -140,7 +142,7 @@ fn rule_help(rule: &Rule) -> (String, String) {
 
 fn github_uri(f: &Finding) -> String {
     // Relative, scheme-less, stable: host_port/path.
-    let host = f.endpoint.ip.to_string().replace(':', "_");
+    let host = f.endpoint.host_key().to_string().replace(':', "_");
     let path = f
         .url
         .split_once("://")

@@ -28,13 +28,26 @@ pub struct Services {
     spilled: Option<Arc<Spilled>>,
 }
 
-/// Where one spilled service sits in the file, and its sort key.
-#[derive(Debug, Clone, Copy)]
+/// Where one spilled service sits in the file, and its sort key (the
+/// endpoint's order: address, port, then the name, which tells apart the
+/// names a `socks5h://` proxy resolves).
+#[derive(Debug, Clone)]
 struct Key {
     ip: IpAddr,
     port: u16,
+    host: Option<Box<str>>,
     at: u64,
     len: u32,
+}
+
+impl Key {
+    fn order(&self) -> (IpAddr, u16, Option<&str>) {
+        (self.ip, self.port, self.host.as_deref())
+    }
+}
+
+fn order(e: &crate::model::Endpoint) -> (IpAddr, u16, Option<&str>) {
+    (e.ip, e.port, e.hostname.as_deref())
 }
 
 /// Spilled services, sorted by endpoint, read-only.
@@ -107,6 +120,7 @@ impl Spiller {
                         self.keys.push(Key {
                             ip: service.endpoint.ip,
                             port: service.endpoint.port,
+                            host: service.endpoint.hostname.as_deref().map(Box::from),
                             at: self.end,
                             len,
                         });
@@ -133,7 +147,7 @@ impl Spiller {
         let spilled = match self.file {
             Some(file) if !self.keys.is_empty() => {
                 let mut keys = self.keys;
-                keys.sort_by_key(|k| (k.ip, k.port));
+                keys.sort_by(|a, b| a.order().cmp(&b.order()));
                 Some(Arc::new(Spilled { file, keys }))
             }
             _ => None,
@@ -289,23 +303,23 @@ impl<'a> Iterator for Iter<'a> {
             (None, None) => return None,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(h), Some(k)) => (h.endpoint.ip, h.endpoint.port) <= (k.ip, k.port),
+            (Some(h), Some(k)) => order(&h.endpoint) <= k.order(),
         };
         if take_held {
             return self.held.next().map(|s| Ok(Cow::Borrowed(s)));
         }
-        let key = *self.keys.next()?;
-        Some(self.read(key).map(Cow::Owned))
+        let key = self.keys.next()?;
+        Some(self.read(key.at, key.len).map(Cow::Owned))
     }
 }
 
 impl Iter<'_> {
-    fn read(&mut self, key: Key) -> io::Result<Service> {
+    fn read(&mut self, at: u64, len: u32) -> io::Result<Service> {
         let file = self
             .file
             .ok_or_else(|| io::Error::other("spilled services without their file"))?;
-        self.buf.resize(key.len as usize, 0);
-        file.read_exact_at(&mut self.buf, key.at)?;
+        self.buf.resize(len as usize, 0);
+        file.read_exact_at(&mut self.buf, at)?;
         serde_json::from_slice(&self.buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 }
@@ -358,15 +372,25 @@ mod tests {
         for (ip, port, flink) in input {
             sp.push(svc(ip, port, flink), !flink);
         }
+        // Names a socks5h:// proxy resolves share a placeholder address.
+        let named = |n: &str| {
+            Service::new(
+                crate::model::Endpoint::via_proxy(n.to_string(), 80),
+                ServiceKind::OtherHttp,
+            )
+        };
+        sp.push(named("b.internal.test"), true);
+        sp.push(named("a.internal.test"), true);
         let mut services = sp.finish();
         services
             .held_mut()
             .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         assert_eq!(services.held().len(), 2);
-        assert_eq!(services.spilled(), 4);
-        assert_eq!(services.len(), 6);
+        assert_eq!(services.spilled(), 6);
+        assert_eq!(services.len(), 8);
         let back: Vec<Service> = services.iter().map(|s| s.unwrap().into_owned()).collect();
         let mut want: Vec<Service> = input.iter().map(|&(i, p, f)| svc(i, p, f)).collect();
+        want.extend([named("b.internal.test"), named("a.internal.test")]);
         want.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         assert_eq!(back, want);
         // The JSON is the same as for a plain list, and reads back.

@@ -29,7 +29,7 @@ use crate::report::{self, ScanReport};
 use crate::state::Tracker;
 use crate::sweep::{self, SweepConfig, SweepStats};
 use crate::targets::resolve::resolve_all;
-use crate::targets::{spec_ranges, Hosts, SpaceInput, TargetError, TargetSpace};
+use crate::targets::{assemble, TargetError, TargetSpace};
 
 pub use checkpoint::{prepare_checkpoint, Checkpoint};
 pub use stop::{listen_for_signals, Stop, StopReason, SIGNAL_GRACE};
@@ -61,55 +61,19 @@ pub struct Progress {
     pub findings: AtomicU64,
 }
 
-/// Resolve names and build the target space (no packet is sent to targets).
+/// Resolve names (unless a socks5h:// proxy does) and build the target
+/// space (no packet is sent to targets).
 pub async fn build_space(plan: &ScanPlan) -> Result<(TargetSpace, Vec<Notice>), ScanError> {
-    let names: Vec<String> = plan
-        .targets
-        .iter()
-        .chain(plan.excludes.iter())
-        .filter_map(|s| match &s.hosts {
-            Hosts::Name(n) => Some(n.clone()),
-            Hosts::Range { .. } => None,
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let (resolved, errors) = resolve_all(&names, plan.probe_timeout).await;
-    let notices: Vec<Notice> = errors
-        .iter()
-        .map(|e| Notice {
-            target: e.name.clone(),
-            message: format!("not scanned: {}", e.reason),
-        })
-        .collect();
-    let mut input = SpaceInput::default();
-    for spec in &plan.targets {
-        let ranges = spec_ranges(spec, &resolved);
-        if let Hosts::Name(name) = &spec.hosts {
-            for &(lo, _) in &ranges {
-                input
-                    .hostnames
-                    .entry(crate::targets::spec::u128_to_ip(lo))
-                    .or_insert_with(|| name.clone());
-            }
-        }
-        match spec.port {
-            Some(p) => input
-                .with_port
-                .extend(ranges.into_iter().map(|(lo, hi)| (lo, hi, p))),
-            None => input.ranges.extend(ranges),
-        }
-    }
-    for spec in &plan.excludes {
-        input.exclude.extend(spec_ranges(spec, &resolved));
-    }
-    let any_resolvable = plan
-        .targets
-        .iter()
-        .any(|s| matches!(s.hosts, Hosts::Range { .. }) || !spec_ranges(s, &resolved).is_empty());
-    if !any_resolvable {
-        return Err(ScanError::NothingResolved(errors));
-    }
+    let names = assemble::Names::of(plan.proxy.as_ref());
+    let to_resolve = assemble::names_to_resolve(&plan.targets, &plan.excludes, names);
+    let (resolved, errors) = resolve_all(&to_resolve, plan.dns_timeout).await;
+    let (input, notices) =
+        assemble::assemble(&plan.targets, &plan.excludes, &resolved, &errors, names).map_err(
+            |e| match e {
+                assemble::AssembleError::Targets(t) => ScanError::Targets(t),
+                assemble::AssembleError::NothingResolved(e) => ScanError::NothingResolved(e),
+            },
+        )?;
     let space = TargetSpace::build(input, &plan.ports, plan.seed, plan.shard, plan.allow_large)?;
     Ok((space, notices))
 }

@@ -3,20 +3,23 @@
 //!
 //! A /8 with seven ports is 117M probes; nothing here grows with that number.
 //! The space is a list of disjoint address intervals per port set; probe index
-//! `i` maps to an interval by binary search over prefix sums.
+//! `i` maps to an interval by binary search over prefix sums. Names that only
+//! a `socks5h://` proxy resolves sit beside them as a sorted set per port set:
+//! they are counted, permuted and sharded like addresses.
 
+pub mod assemble;
 pub mod permute;
 pub mod ports;
 pub mod resolve;
 pub mod spec;
 pub mod summary;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use crate::model::Endpoint;
 use permute::Permutation;
-use spec::{ip_to_u128, u128_to_ip};
+use spec::u128_to_ip;
 pub use spec::{parse_lines, parse_spec, Hosts, Origin, Spec, SpecError};
 
 /// Errors building the target space.
@@ -43,6 +46,16 @@ pub enum TargetError {
     StdinTwice,
     #[error("shard {}: expected K/N with 0 <= K < N (for example 0/4)", crate::untrusted::shown(.0))]
     BadShard(String),
+    /// With `socks5h://` names are never resolved here, so a name cannot be
+    /// compared with the addresses of other targets.
+    #[error(
+        "{}: cannot exclude the name `{}` with a socks5h:// proxy: names are resolved by the \
+         proxy, so flinkscan cannot tell which addresses it stands for; exclude addresses or \
+         CIDRs, or use socks5:// to resolve names locally",
+        crate::untrusted::shown(&.origin.to_string()),
+        crate::untrusted::shown(.name)
+    )]
+    NameExcludeViaProxy { name: String, origin: Origin },
 }
 
 /// How `-i -` (standard input) is named in messages: `<stdin>:3: ...`.
@@ -173,14 +186,23 @@ impl IntervalSet {
     }
 }
 
-/// Addresses that share one port list.
+/// Hosts that share one port list.
 #[derive(Debug, Clone)]
 struct Block {
-    ranges: Vec<(u128, u128)>,
-    /// `starts[k]` = number of addresses before `ranges[k]`.
-    starts: Vec<u64>,
+    members: Members,
     ports: Vec<u16>,
     probes: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Members {
+    Addresses {
+        ranges: Vec<(u128, u128)>,
+        /// `starts[k]` = number of addresses before `ranges[k]`.
+        starts: Vec<u64>,
+    },
+    /// Sorted, distinct names a `socks5h://` proxy resolves.
+    Names(Vec<String>),
 }
 
 impl Block {
@@ -192,27 +214,49 @@ impl Block {
             // `hi - lo + 1` overflows for `::/0`; saturate into Overflow below.
             total = total.saturating_add(hi - lo).saturating_add(1);
         }
-        let probes = total.saturating_mul(ports.len() as u128);
+        Block::with(
+            Members::Addresses {
+                ranges: set.ranges,
+                starts,
+            },
+            total,
+            ports,
+        )
+    }
+
+    fn names(names: BTreeSet<String>, ports: Vec<u16>) -> Result<Block, TargetError> {
+        let hosts = names.len() as u128;
+        Block::with(Members::Names(names.into_iter().collect()), hosts, ports)
+    }
+
+    fn with(members: Members, hosts: u128, ports: Vec<u16>) -> Result<Block, TargetError> {
+        let probes = hosts.saturating_mul(ports.len() as u128);
         let probes = u64::try_from(probes).map_err(|_| TargetError::Overflow(probes))?;
         Ok(Block {
-            ranges: set.ranges,
-            starts,
+            members,
             ports,
             probes,
         })
     }
 
-    fn get(&self, index: u64) -> Option<(IpAddr, u16)> {
+    fn get(&self, index: u64) -> Option<Endpoint> {
         let nports = self.ports.len() as u64;
-        let addr_index = index / nports;
+        let host_index = index / nports;
         let port = *self.ports.get((index % nports) as usize)?;
-        let k = self
-            .starts
-            .partition_point(|&s| s <= addr_index)
-            .checked_sub(1)?;
-        let (lo, _) = *self.ranges.get(k)?;
-        let offset = u128::from(addr_index - self.starts.get(k)?);
-        Some((u128_to_ip(lo + offset), port))
+        match &self.members {
+            Members::Addresses { ranges, starts } => {
+                let k = starts
+                    .partition_point(|&s| s <= host_index)
+                    .checked_sub(1)?;
+                let (lo, _) = *ranges.get(k)?;
+                let offset = u128::from(host_index - starts.get(k)?);
+                Some(Endpoint::new(u128_to_ip(lo + offset), port))
+            }
+            Members::Names(names) => {
+                let name = names.get(usize::try_from(host_index).ok()?)?;
+                Some(Endpoint::via_proxy(name.clone(), port))
+            }
+        }
     }
 }
 
@@ -248,6 +292,11 @@ pub struct SpaceInput {
     pub exclude: Vec<(u128, u128)>,
     /// Name the user gave for an address, for SNI and certificate checks.
     pub hostnames: HashMap<IpAddr, String>,
+    /// Names a `socks5h://` proxy resolves, on the default port list. No
+    /// exclusion applies to them (see [`TargetError::NameExcludeViaProxy`]).
+    pub names: Vec<String>,
+    /// Names a `socks5h://` proxy resolves, each with one explicit port.
+    pub names_with_port: Vec<(String, u16)>,
 }
 
 impl TargetSpace {
@@ -291,6 +340,27 @@ impl TargetSpace {
             blocks.push(Block::new(set, vec![port])?);
         }
         addresses = addresses.max(all.len());
+
+        // Names the proxy resolves: the same grouping, by name instead of
+        // by address. Two names may stand for one address; only the proxy
+        // could tell, so each name is probed.
+        let default_names: BTreeSet<String> = input.names.into_iter().collect();
+        let mut named_hosts = default_names.clone();
+        if !default_names.is_empty() && !ports.is_empty() {
+            blocks.push(Block::names(default_names.clone(), ports.to_vec())?);
+        }
+        let mut names_by_port: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+        for (name, port) in input.names_with_port {
+            if ports.contains(&port) && default_names.contains(&name) {
+                continue;
+            }
+            named_hosts.insert(name.clone());
+            names_by_port.entry(port).or_default().insert(name);
+        }
+        for (port, names) in names_by_port {
+            blocks.push(Block::names(names, vec![port])?);
+        }
+        addresses = addresses.saturating_add(named_hosts.len() as u128);
         if addresses > 65_536 && !allow_large {
             return Err(TargetError::TooLarge { addresses });
         }
@@ -356,8 +426,18 @@ impl TargetSpace {
         let mut h = Sha256::new();
         for (b, start) in self.blocks.iter().zip(&self.block_starts) {
             h.update(format!("block {start} ports {:?}\n", b.ports));
-            for (lo, hi) in &b.ranges {
-                h.update(format!("{lo}-{hi}\n"));
+            match &b.members {
+                Members::Addresses { ranges, .. } => {
+                    for (lo, hi) in ranges {
+                        h.update(format!("{lo}-{hi}\n"));
+                    }
+                }
+                Members::Names(names) => {
+                    for name in names {
+                        // Names are validated hostnames: no newline inside.
+                        h.update(format!("name {name}\n"));
+                    }
+                }
             }
         }
         h.update(format!(
@@ -372,7 +452,8 @@ impl TargetSpace {
         self.total
     }
 
-    /// Distinct addresses in the whole space.
+    /// Distinct hosts in the whole space: addresses, and names a
+    /// `socks5h://` proxy resolves.
     pub fn addresses(&self) -> u128 {
         self.addresses
     }
@@ -410,12 +491,11 @@ impl TargetSpace {
             .partition_point(|&s| s <= index)
             .checked_sub(1)?;
         let block = self.blocks.get(b)?;
-        let (ip, port) = block.get(index - self.block_starts.get(b)?)?;
-        Some(Endpoint {
-            ip,
-            port,
-            hostname: self.hostnames.get(&ip).cloned(),
-        })
+        let mut endpoint = block.get(index - self.block_starts.get(b)?)?;
+        if endpoint.resolved_by.is_none() {
+            endpoint.hostname = self.hostnames.get(&endpoint.ip).cloned();
+        }
+        Some(endpoint)
     }
 
     /// Iterate this shard's probes lazily.
@@ -428,27 +508,10 @@ impl TargetSpace {
     }
 }
 
-/// Convert parsed specs whose names are already resolved into ranges.
-pub fn spec_ranges(spec: &Spec, resolved: &HashMap<String, Vec<IpAddr>>) -> Vec<(u128, u128)> {
-    match &spec.hosts {
-        Hosts::Range { lo, hi } => vec![(*lo, *hi)],
-        Hosts::Name(name) => resolved
-            .get(name)
-            .map(|ips| {
-                ips.iter()
-                    .map(|ip| {
-                        let n = ip_to_u128(*ip);
-                        (n, n)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spec::ip_to_u128;
     use std::collections::HashSet;
 
     fn r(a: &str, b: &str) -> (u128, u128) {
@@ -488,7 +551,7 @@ mod tests {
                 1234,
             )],
             exclude: vec![r("127.0.0.128", "127.0.0.255")],
-            hostnames: HashMap::new(),
+            ..Default::default()
         };
         let space = TargetSpace::build(input.clone(), &[80, 81], 5, Shard::ALL, false).unwrap();
         assert_eq!(space.total(), (128 + 1) * 2 + 1);

@@ -3,7 +3,6 @@
 //! server that enforces its own order this yields the server's preference
 //! order; whether it does is tested with one extra, reversed hello.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -16,7 +15,7 @@ use super::probe::{connect_by, deadline_after, exchange};
 use super::record::Reply;
 use super::suites::{describe, offer_for};
 use super::weakness::weaknesses;
-use crate::model::{CertSummary, ProtocolSupport, TlsProfile};
+use crate::model::{CertSummary, Dest, ProtocolSupport, TlsProfile};
 
 /// Most handshakes spent on one protocol version (accepted suites + 2).
 pub const MAX_HANDSHAKES_PER_VERSION: u32 = 128;
@@ -43,7 +42,7 @@ enum Pick {
 }
 
 async fn enumerate(
-    addr: SocketAddr,
+    addr: &Dest,
     sni: Option<&str>,
     version: ProtocolVersion,
     timeout: Duration,
@@ -151,7 +150,7 @@ async fn enumerate(
 /// TLS 1.3 chain and mTLS check through rustls, for servers whose TLS 1.3
 /// Certificate is encrypted and that accept nothing older.
 async fn tls13_details(
-    addr: SocketAddr,
+    addr: &Dest,
     sni: Option<&str>,
     timeout: Duration,
 ) -> Result<(Vec<CertSummary>, bool), TlsError> {
@@ -176,7 +175,7 @@ async fn tls13_details(
 /// the error is `NotTls`/`Malformed` if any peer answered that way, else the
 /// first `Timeout`/`Io`, else `NotTls` (every hello met a bare close).
 pub async fn audit(
-    addr: SocketAddr,
+    addr: impl Into<Dest>,
     sni: Option<&str>,
     timeout: Duration,
 ) -> Result<TlsProfile, TlsError> {
@@ -185,11 +184,12 @@ pub async fn audit(
 
 /// [`audit`] with the clock given, for reproducible certificate checks.
 pub async fn audit_at(
-    addr: SocketAddr,
+    addr: impl Into<Dest>,
     sni: Option<&str>,
     timeout: Duration,
     now: OffsetDateTime,
 ) -> Result<TlsProfile, TlsError> {
+    let addr = &addr.into();
     let sni = server_name(sni)?;
     let sni = sni.as_deref();
     let (s3, t10, t11, t12, t13) = tokio::join!(
@@ -262,7 +262,9 @@ pub async fn audit_at(
         weaknesses: Vec::new(),
         handshakes,
     };
-    let ip = addr.ip().to_string();
+    // Without a name the certificate is checked against the address; a
+    // proxy-resolved endpoint always has its name as SNI.
+    let ip = addr.ip().map(|ip| ip.to_string()).unwrap_or_default();
     profile.weaknesses = weaknesses(&profile, sni.unwrap_or(&ip), now);
     Ok(profile)
 }

@@ -30,7 +30,6 @@ mod reframe;
 mod suites;
 pub mod weakness;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use audit::{audit, audit_at, MAX_HANDSHAKES_PER_VERSION};
@@ -53,7 +52,7 @@ pub mod rules {
     };
 }
 
-use crate::model::TlsSummary;
+use crate::model::{Dest, TlsSummary};
 use record::Reply;
 
 /// What [`sniff_with_notes`] saw: the summary, and what it could not read.
@@ -76,7 +75,7 @@ pub struct Sniff {
 /// - `Err(Timeout)` when nothing came back in `timeout`; `Err(Io)` for
 ///   refused or reset connections.
 pub async fn sniff(
-    addr: SocketAddr,
+    addr: impl Into<Dest>,
     sni: Option<&str>,
     timeout: Duration,
 ) -> Result<Option<TlsSummary>, TlsError> {
@@ -89,7 +88,7 @@ pub async fn sniff(
 /// handshake message past [`record::MAX_HANDSHAKE_MSG`] (a huge certificate)
 /// is TLS with a note, not "not TLS".
 pub async fn sniff_with_notes(
-    addr: SocketAddr,
+    addr: impl Into<Dest>,
     sni: Option<&str>,
     timeout: Duration,
 ) -> Result<Option<Sniff>, TlsError> {
@@ -100,7 +99,7 @@ pub async fn sniff_with_notes(
         suites: &suites,
         sni: sni.as_deref(),
     };
-    let (flight, complete) = match probe::exchange(addr, &spec, timeout, false).await {
+    let (flight, complete) = match probe::exchange(&addr.into(), &spec, timeout, false).await {
         Err(TlsError::NotTls) | Ok(Reply::Closed) => return Ok(None),
         Err(e) => return Err(e),
         Ok(Reply::Flight { flight, complete }) => (flight, complete),

@@ -1,6 +1,5 @@
 //! One hello exchange: connect, send a ClientHello, read the first flight.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -10,6 +9,7 @@ use tokio::time::Instant;
 use super::error::TlsError;
 use super::hello::{build_client_hello, ClientHelloSpec, HelloRandom};
 use super::record::{is_reset, read_flight, Reply};
+use crate::model::Dest;
 
 /// `now + timeout`, saturating instead of panicking on huge timeouts.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
@@ -21,7 +21,7 @@ pub(crate) fn deadline_after(timeout: Duration) -> Instant {
 
 /// Connect to `addr` within the deadline.
 pub(crate) async fn connect_by(
-    addr: SocketAddr,
+    addr: &Dest,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<TcpStream, TlsError> {
@@ -35,7 +35,7 @@ pub(crate) async fn connect_by(
 /// Send `spec` as a ClientHello on a fresh connection and read the reply.
 /// Connect, write and read together take at most `timeout`.
 pub(crate) async fn exchange(
-    addr: SocketAddr,
+    addr: &Dest,
     spec: &ClientHelloSpec<'_>,
     timeout: Duration,
     stop_after_hello: bool,
