@@ -303,8 +303,11 @@ async fn sweep_pass(shared: &Arc<Shared>, workers: usize, redo: Option<Arc<Vec<u
                         _ = stopped.wait_for(|s| *s) => break,
                     }
                 }
-                let (state, attempts) =
-                    probe_port(endpoint.dest(), &sh.policy, prior, &sh.stats).await;
+                let Some((state, attempts)) =
+                    probe_port(endpoint.dest(), &sh.policy, prior, &sh.stats, &mut stopped).await
+                else {
+                    break;
+                };
                 let section = tracker.as_ref().map(|t| t.section());
                 let decision = record(&sh, j, &endpoint, state, attempts, prior);
                 if let Some(t) = &tracker {
@@ -395,13 +398,16 @@ fn defer(sh: &Shared, j: u64) -> bool {
 }
 
 /// One probe through [`net::attempt_until_answered`], backing off while the
-/// process is out of descriptors or ports.
+/// process is out of descriptors or ports. `None`: the scan stopped during
+/// a back-off, and the probe stays undecided (a `--state` checkpoint keeps
+/// it in flight, so a resumed scan sends it again).
 async fn probe_port(
     dest: Dest,
     policy: &RetryPolicy,
     prior: u32,
     stats: &SweepStats,
-) -> (PortState, u32) {
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<(PortState, u32)> {
     // The second pass runs a few probes once the window has drained: its
     // waits come from the fastest round trips, not the sweep's queueing.
     let policy = &RetryPolicy {
@@ -419,16 +425,20 @@ async fn probe_port(
             Err(e) => classify_error(e),
         };
         if state != PortState::LocalBusy {
-            return (state, out.attempts);
+            return Some((state, out.attempts));
         }
         // Out of descriptors or ports: slow down, never give up on the
-        // probe (a lost probe would be a silent false negative).
+        // probe (a lost probe would be a silent false negative), unless
+        // the scan is stopping.
         stats.fd_backoffs.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.wait_for(|s| *s) => return None,
+        }
         backoff = (backoff * 2).min(Duration::from_millis(500));
         busy += 1;
         if busy > 200 {
-            return (PortState::Unreachable, out.attempts);
+            return Some((PortState::Unreachable, out.attempts));
         }
     }
 }
