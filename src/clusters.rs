@@ -719,7 +719,7 @@ pub fn build(
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
-            .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
+            .filter(|f| !f.is_fixed())
             .collect();
         c.findings = present.iter().map(|f| f.id()).collect();
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();

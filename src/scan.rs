@@ -55,10 +55,10 @@ pub enum StopReason {
 
 impl StopReason {
     /// The report's `scan.status`.
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> report::ScanStatus {
         match self {
-            StopReason::MaxDuration => "max-duration",
-            StopReason::Signal(_) => "interrupted",
+            StopReason::MaxDuration => report::ScanStatus::MaxDuration,
+            StopReason::Signal(_) => report::ScanStatus::Interrupted,
         }
     }
 }
@@ -688,7 +688,9 @@ pub async fn run(
     }
 
     let st = &progress.sweep;
-    let status = stop.reason().map_or("complete", StopReason::status);
+    let status = stop
+        .reason()
+        .map_or(report::ScanStatus::Complete, StopReason::status);
     let mut report = ScanReport {
         tool: ToolInfo::default(),
         scan: ScanMeta {
@@ -696,11 +698,11 @@ pub async fn run(
             started,
             finished: report::now_rfc3339(),
             duration_ms: started_at.elapsed().as_millis() as u64,
-            status: status.to_string(),
+            status,
             targets: spec_texts(&plan.targets),
             excluded: spec_texts(&plan.excludes),
             ports: plan.ports.clone(),
-            shard: space.shard().to_string(),
+            shard: space.shard().into(),
             seed: plan.seed,
             intrusive: plan.intrusive,
             addresses: space.addresses().to_string(),

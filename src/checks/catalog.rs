@@ -330,4 +330,28 @@ mod tests {
         assert!(e.starts_with("http/bad.toml"), "{e}");
         assert!(e.contains("method"), "{e}");
     }
+
+    /// A misspelt service is a load error naming the file, the field and
+    /// the names it could have been, not a probe that never runs.
+    #[test]
+    fn unknown_probe_service_names_file_and_field() {
+        let mut files = BTreeMap::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        let good = files["http/rest-jar-upload.toml"].clone();
+        let typo = good.replace("\"jobmanager-rest\"", "\"jobmanger-rest\"");
+        assert_ne!(good, typo);
+        files.insert("http/rest-jar-upload.toml".into(), typo);
+        let e = Catalog::from_files(&files, Advisories::load(None).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("http/rest-jar-upload.toml"), "{e}");
+        assert!(
+            e.contains("services") && e.contains("jobmanger-rest"),
+            "{e}"
+        );
+        assert!(
+            e.contains("jobmanager-rest") && e.contains("sql-gateway"),
+            "{e}"
+        );
+    }
 }

@@ -294,7 +294,7 @@ async fn http_probes(
         if plaintext_only && !p.request.plaintext {
             continue;
         }
-        if !p.applies_to(service.kind.as_str(), tls) || !ctx.filter.allows(&p.rule) {
+        if !p.applies_to(service.kind, tls) || !ctx.filter.allows(&p.rule) {
             continue;
         }
         if p.intrusive && !ctx.intrusive {
