@@ -96,7 +96,9 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
     }
     // All N shards present: the merge is the whole scan. Counts and
     // repeats were refused above, so the union exists.
-    out.scan.shard = Shards::union(shards).ok_or(MergeError::Empty)?;
+    let given: Vec<String> = shards.iter().map(|s| s.to_string()).collect();
+    out.scan.shard = Shards::union(shards)
+        .ok_or_else(|| MergeError::ShardCount(given.join(","), first.scan.shard.to_string()))?;
     out.scan.id = uuid::Uuid::new_v4().to_string();
     // Shards split a host's ports: share versions and RPC confidence again
     // over the union, as the unsharded scan did over the whole host.
