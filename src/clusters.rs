@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::rule_ids;
 use crate::model::{Finding, HostKey, Service, ServiceKind, Severity};
 use crate::untrusted;
 
@@ -718,7 +719,7 @@ pub fn build(
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
-            .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
+            .filter(|f| !f.is_fixed())
             .collect();
         c.findings = present.iter().map(|f| f.id()).collect();
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
@@ -835,9 +836,9 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         .filter_map(|s| s.deployment.as_ref()?.taskmanagers_listed)
         .max();
 
-    let rest = rule("FLINK-REST-UNAUTHENTICATED");
+    let rest = rule(rule_ids::REST_UNAUTHENTICATED);
     if let Some(first) = rest.first() {
-        let jars = rule("FLINK-REST-JAR-UPLOAD");
+        let jars = rule(rule_ids::REST_JAR_UPLOAD);
         let submit = if jars.is_empty() {
             PathStep {
                 action:
@@ -875,7 +876,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let gateway = rule("FLINK-SQL-GATEWAY-UNAUTHENTICATED");
+    let gateway = rule(rule_ids::SQL_GATEWAY_UNAUTHENTICATED);
     if let Some(first) = gateway.first() {
         let mut steps = vec![PathStep {
             action: format!(
@@ -925,7 +926,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let rpc = rule("FLINK-RPC-PLAINTEXT");
+    let rpc = rule(rule_ids::RPC_PLAINTEXT);
     if let Some(first) = rpc.first() {
         paths.push(AttackPath {
             rank: 0,
@@ -949,7 +950,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let secrets = rule("FLINK-CONFIG-SECRET-EXPOSED");
+    let secrets = rule(rule_ids::CONFIG_SECRET_EXPOSED);
     if let Some(first) = secrets.first() {
         let storage = services
             .iter()
@@ -992,7 +993,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let blob = rule("FLINK-BLOB-PLAINTEXT");
+    let blob = rule(rule_ids::BLOB_PLAINTEXT);
     if let Some(first) = blob.first() {
         paths.push(AttackPath {
             rank: 0,
@@ -1012,7 +1013,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let jmx = rule("FLINK-JMX-EXPOSED");
+    let jmx = rule(rule_ids::JMX_EXPOSED);
     if let Some(first) = jmx.first() {
         paths.push(AttackPath {
             rank: 0,
@@ -1033,7 +1034,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
         });
     }
 
-    let control = rule("FLINK-REST-JOB-CONTROL");
+    let control = rule(rule_ids::REST_JOB_CONTROL);
     if let Some(first) = control.first() {
         paths.push(AttackPath {
             rank: 0,
@@ -1168,7 +1169,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
             "REST API over TLS",
             status,
             evidence,
-            rule("FLINK-REST-PLAINTEXT"),
+            rule(rule_ids::REST_PLAINTEXT),
             "security.ssl.rest.enabled: true with security.ssl.rest.keystore, security.ssl.rest.keystore-password, security.ssl.rest.key-password",
         ));
         let mtls: Vec<String> = rest
@@ -1183,7 +1184,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
                 PostureStatus::Pass,
                 format!("client certificate required on {}", mtls.join(", ")),
             )
-        } else if !rule("FLINK-REST-UNAUTHENTICATED").is_empty() {
+        } else if !rule(rule_ids::REST_UNAUTHENTICATED).is_empty() {
             (
                 PostureStatus::Fail,
                 "GET /config answered without any credential".to_string(),
@@ -1210,7 +1211,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
             "REST API requires client certificates (mutual TLS)",
             status,
             evidence,
-            rule("FLINK-REST-UNAUTHENTICATED"),
+            rule(rule_ids::REST_UNAUTHENTICATED),
             "security.ssl.rest.authentication-enabled: true with security.ssl.rest.truststore (or an authenticating reverse proxy in front of rest.port)",
         ));
     }
@@ -1230,9 +1231,9 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
         .map(|s| s.endpoint.authority())
         .collect();
     let internal_findings: Vec<String> = [
-        "FLINK-RPC-PLAINTEXT",
-        "FLINK-BLOB-PLAINTEXT",
-        "FLINK-TASKMANAGER-DATA-PLAINTEXT",
+        rule_ids::RPC_PLAINTEXT,
+        rule_ids::BLOB_PLAINTEXT,
+        rule_ids::TASKMANAGER_DATA_PLAINTEXT,
     ]
     .iter()
     .flat_map(|r| rule(r))
@@ -1279,7 +1280,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
         .filter(|s| s.kind == ServiceKind::SqlGateway)
         .collect();
     if !gateways.is_empty() {
-        let open = rule("FLINK-SQL-GATEWAY-UNAUTHENTICATED");
+        let open = rule(rule_ids::SQL_GATEWAY_UNAUTHENTICATED);
         let guarded = gateways
             .iter()
             .all(|s| s.inner_unreachable || s.tls.as_ref().is_some_and(|t| t.client_cert_required));
@@ -1369,7 +1370,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
                 None => (PostureStatus::Unknown, format!("GET /config did not report {feature}")),
             }
         };
-        let linked = if id == "web-submit" { rule("FLINK-REST-JAR-UPLOAD") } else { rule("FLINK-REST-JOB-CONTROL") };
+        let linked = if id == "web-submit" { rule(rule_ids::REST_JAR_UPLOAD) } else { rule(rule_ids::REST_JOB_CONTROL) };
         items.push(item(id, title, status, evidence, linked, fix));
     }
 
@@ -1415,7 +1416,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
             "pipeline.generic-types: false, and register the types that need Kryo (pipeline.serialization-config)",
         ));
 
-        let secret_findings = rule("FLINK-CONFIG-SECRET-EXPOSED");
+        let secret_findings = rule(rule_ids::CONFIG_SECRET_EXPOSED);
         let dirs: Vec<String> = [
             "state.checkpoints.dir",
             "execution.checkpointing.dir",
@@ -1491,7 +1492,7 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
         .filter(|s| s.kind == ServiceKind::HistoryServer)
         .collect();
     if !history.is_empty() {
-        let exposed = rule("FLINK-HISTORYSERVER-EXPOSED");
+        let exposed = rule(rule_ids::HISTORYSERVER_EXPOSED);
         let (status, evidence) = if !exposed.is_empty() {
             (
                 PostureStatus::Fail,

@@ -4,12 +4,14 @@
 //! `targets` -> `sweep` -> `identify` -> `checks` -> `report`, driven by
 //! `scan`. `plan` validates user input before anything is sent; `tls` holds
 //! the handshakes and the TLS audit; `untrusted` is the only way text from a
-//! remote host reaches a report.
+//! remote host reaches a report; `datafiles` is the only way a user's data
+//! directory or archive is read.
 
 pub mod advisories;
 pub mod checks;
 pub mod cli;
 pub mod clusters;
+pub mod datafiles;
 pub mod hosts;
 pub mod identify;
 pub mod model;

@@ -515,7 +515,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             return Err(OutputsFailed(failures).into());
         }
         if let Some(path) = &plan.state {
-            if report.scan.status == "complete" {
+            if report.scan.status == report::ScanStatus::Complete {
                 // Done and written: the next run with this --state starts afresh.
                 if let Err(e) = std::fs::remove_file(path) {
                     return Err(OutputsFailed(vec![format!(
@@ -534,8 +534,8 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         // An interrupted scan is not a clean one, whatever it found (a
         // signal that came after the scan ended changes nothing).
-        if let (Some(scan::StopReason::Signal(n)), "interrupted") =
-            (stop.reason(), report.scan.status.as_str())
+        if let (Some(scan::StopReason::Signal(n)), report::ScanStatus::Interrupted) =
+            (stop.reason(), report.scan.status)
         {
             return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
@@ -543,7 +543,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             Some(threshold) => report
                 .findings
                 .iter()
-                .any(|f| f.severity >= threshold && f.baseline_state.as_deref() != Some("fixed")),
+                .any(|f| f.severity >= threshold && !f.is_fixed()),
             None => false,
         };
         Ok(if failed { EXIT_FINDINGS } else { EXIT_CLEAN })
@@ -560,7 +560,7 @@ fn apply_baseline(
     space: &TargetSpace,
     plan: &plan::ScanPlan,
 ) {
-    let probed = if report.scan.status == "complete" {
+    let probed = if report.scan.status == report::ScanStatus::Complete {
         let wanted = base
             .findings
             .iter()

@@ -505,9 +505,9 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Set by `--baseline`: new, unchanged or fixed.
+    /// Set by `--baseline`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline_state: Option<String>,
+    pub baseline_state: Option<BaselineState>,
     /// For findings that come from an advisory: which one, how sure, and
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -522,6 +522,57 @@ pub struct Finding {
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+}
+
+/// A finding against `--baseline`'s report. `Fixed` marks an absence: the
+/// baseline had it and this scan looked and did not find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    New,
+    Unchanged,
+    Fixed,
+}
+
+impl BaselineState {
+    pub const ALL: [BaselineState; 3] = [
+        BaselineState::New,
+        BaselineState::Unchanged,
+        BaselineState::Fixed,
+    ];
+
+    /// The name in JSON, JSON Lines and the text report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineState::New => "new",
+            BaselineState::Unchanged => "unchanged",
+            BaselineState::Fixed => "fixed",
+        }
+    }
+
+    /// SARIF 2.1.0 `result.baselineState` (§3.27.24): a fixed finding is
+    /// `absent` there.
+    pub fn sarif(self) -> &'static str {
+        match self {
+            BaselineState::New => "new",
+            BaselineState::Unchanged => "unchanged",
+            BaselineState::Fixed => "absent",
+        }
+    }
+}
+
+impl fmt::Display for BaselineState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Finding {
+    /// A baseline's finding this scan no longer sees: an absence, never
+    /// counted or reported as a finding of this scan.
+    pub fn is_fixed(&self) -> bool {
+        self.baseline_state == Some(BaselineState::Fixed)
+    }
 }
 
 /// How a version finding was decided.
@@ -768,4 +819,26 @@ pub struct TaskManagerRef {
     pub data_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jmx_port: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reports written before the enum hold these exact strings; SARIF has
+    /// its own names for them.
+    #[test]
+    fn baseline_states_keep_their_json_and_sarif_names() {
+        for (state, json, sarif) in [
+            (BaselineState::New, "\"new\"", "new"),
+            (BaselineState::Unchanged, "\"unchanged\"", "unchanged"),
+            (BaselineState::Fixed, "\"fixed\"", "absent"),
+        ] {
+            assert_eq!(serde_json::to_string(&state).unwrap(), json);
+            assert_eq!(serde_json::from_str::<BaselineState>(json).unwrap(), state);
+            assert_eq!(format!("\"{state}\""), json);
+            assert_eq!(state.sarif(), sarif);
+        }
+        assert!(serde_json::from_str::<BaselineState>("\"absent\"").is_err());
+    }
 }

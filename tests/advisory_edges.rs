@@ -10,15 +10,13 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::flink;
+use support::peers::Listener;
 
 type V = (u64, u64, u64);
 
@@ -179,44 +177,17 @@ fn expected(records: &[Record], kind: &str, v: V) -> BTreeSet<String> {
         .collect()
 }
 
-/// A loopback listener answering with `reply` until dropped.
-struct Peer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn peer(ip: Ipv4Addr, reply: fn(&str, &mut TcpStream, &[u8]), version: String) -> Peer {
-    let l = TcpListener::bind((ip, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    l.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
-    thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((mut c, _)) => {
-                    let _ = c.set_nonblocking(false);
-                    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-                    let version = version.clone();
-                    thread::spawn(move || {
-                        let mut first = [0u8; 4];
-                        if c.peek(&mut first).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        reply(&version, &mut c, &first);
-                    });
-                }
-                Err(_) => thread::sleep(Duration::from_millis(5)),
-            }
+/// A loopback listener answering with `reply` until dropped; a
+/// connection that sends nothing is closed unanswered.
+fn peer(ip: Ipv4Addr, reply: fn(&str, &mut TcpStream, &[u8]), version: String) -> Listener {
+    Listener::start(ip, 0, move |mut c| {
+        let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut first = [0u8; 4];
+        if c.peek(&mut first).unwrap_or(0) == 0 {
+            return;
         }
-    });
-    Peer { port, stop }
+        reply(&version, &mut c, &first);
+    })
 }
 
 fn http_path(c: &mut TcpStream) -> Option<String> {
@@ -339,12 +310,12 @@ fn every_range_edge_of_every_advisory_end_to_end() {
                 jobmanager
             };
             let p = peer(ip, f, show(*v));
-            targets.push(format!("{ip}:{}", p.port));
+            targets.push(format!("{ip}:{}", p.port()));
             cases.push(Case {
                 kind,
                 version: show(*v),
                 ip,
-                port: p.port,
+                port: p.port(),
             });
             peers.push(p);
         }
@@ -354,13 +325,13 @@ fn every_range_edge_of_every_advisory_end_to_end() {
         let host = flink::unique_loopback();
         let rest = peer(host, jobmanager, show(*v));
         let reg = peer(host, jmx, String::new());
-        targets.push(format!("{host}:{}", rest.port));
-        targets.push(format!("{host}:{}", reg.port));
+        targets.push(format!("{host}:{}", rest.port()));
+        targets.push(format!("{host}:{}", reg.port()));
         cases.push(Case {
             kind: "jmx-rmi",
             version: show(*v),
             ip: host,
-            port: reg.port,
+            port: reg.port(),
         });
         peers.push(rest);
         peers.push(reg);
@@ -368,8 +339,8 @@ fn every_range_edge_of_every_advisory_end_to_end() {
     // Strings the matcher must not skip: a vendor build and an unorderable one.
     let vendor = peer(ip, jobmanager, "1.11.2-amzn-0".into());
     let odd = peer(ip, jobmanager, "master-custom".into());
-    targets.push(format!("{ip}:{}", vendor.port));
-    targets.push(format!("{ip}:{}", odd.port));
+    targets.push(format!("{ip}:{}", vendor.port()));
+    targets.push(format!("{ip}:{}", odd.port()));
 
     let out = flink::scan(&targets, &["-q", "--probe-timeout", "2s"]);
     let findings = out.json["findings"].as_array().unwrap();
@@ -440,7 +411,7 @@ fn every_range_edge_of_every_advisory_end_to_end() {
         assert_eq!(f["advisory"]["confidence"], "version-match");
     }
 
-    let vendor_rules: Vec<&Value> = at(ip, vendor.port);
+    let vendor_rules: Vec<&Value> = at(ip, vendor.port());
     let v17519 = vendor_rules
         .iter()
         .find(|f| f["rule_id"] == "FLINK-CVE-2020-17519")
@@ -451,7 +422,7 @@ fn every_range_edge_of_every_advisory_end_to_end() {
         "{v17519}"
     );
 
-    let odd_rules: Vec<String> = at(ip, odd.port)
+    let odd_rules: Vec<String> = at(ip, odd.port())
         .iter()
         .map(|f| f["rule_id"].as_str().unwrap().to_string())
         .collect();
@@ -656,7 +627,7 @@ fn advisories_from_a_directory_and_a_zip_are_added() {
     let ip = flink::unique_loopback();
     let jm = peer(ip, jobmanager, "1.20.1".into());
     let out = flink::scan(
-        &[format!("{ip}:{}", jm.port)],
+        &[format!("{ip}:{}", jm.port())],
         &[
             "-q",
             "--probe-timeout",
@@ -728,7 +699,7 @@ fn stale_release_data_says_so() {
     let ip = flink::unique_loopback();
     let jm = peer(ip, jobmanager, "1.20.1".into());
     let out = flink::scan(
-        &[format!("{ip}:{}", jm.port)],
+        &[format!("{ip}:{}", jm.port())],
         &[
             "-q",
             "--probe-timeout",
@@ -749,7 +720,7 @@ fn stale_release_data_says_so() {
     );
     // With the shipped data, no such notice.
     let fresh = flink::scan(
-        &[format!("{ip}:{}", jm.port)],
+        &[format!("{ip}:{}", jm.port())],
         &["-q", "--probe-timeout", "2s"],
     );
     assert!(!fresh.json["notices"].to_string().contains("advisory data"));
@@ -769,7 +740,7 @@ fn merge_keeps_rules_loaded_at_scan_time() {
     let status = flinkscan()
         .args([
             "scan",
-            &format!("{ip}:{}", jm.port),
+            &format!("{ip}:{}", jm.port()),
             "-q",
             "--probe-timeout",
             "2s",

@@ -250,14 +250,7 @@ struct Scan {
 
 impl Scan {
     fn service(&self, addr: SocketAddr) -> &Value {
-        self.json["services"]
-            .as_array()
-            .and_then(|a| {
-                a.iter().find(|s| {
-                    s["port"] == addr.port() && s["ip"].as_str() == Some(&addr.ip().to_string())
-                })
-            })
-            .unwrap_or_else(|| panic!("{addr} not in services: {}", self.json["services"]))
+        support::peers::service_at(&self.json, addr)
     }
 
     fn findings_at(&self, addr: SocketAddr) -> Vec<&Value> {
@@ -294,26 +287,22 @@ impl Scan {
 fn run_scan(ip: IpAddr, ports: &str, extra: &[&str]) -> Scan {
     assert!(ip.is_loopback(), "tests scan loopback only");
     let dir = tempfile::tempdir().unwrap();
-    let out_json = dir.path().join("out.json");
-    let start = Instant::now();
-    let out = assert_cmd::Command::cargo_bin("flinkscan")
-        .unwrap()
-        .timeout(Duration::from_secs(240))
-        .args(["scan", "-q", &ip.to_string(), "--ports", ports])
-        .args(extra)
-        .arg("--json")
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let took = start.elapsed();
+    let target = ip.to_string();
+    let run = support::peers::scan_to(
+        dir.path(),
+        "out",
+        &[&[target.as_str(), "--ports", ports], extra].concat(),
+    );
     assert_eq!(
-        out.status.code(),
+        run.code,
         Some(0),
         "flinkscan scan {ip} --ports {ports} {extra:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        run.stderr
     );
-    let json = serde_json::from_slice(&std::fs::read(&out_json).unwrap()).unwrap();
-    Scan { json, took }
+    Scan {
+        json: run.json,
+        took: run.took,
+    }
 }
 
 fn scan_peer(addr: SocketAddr) -> Scan {

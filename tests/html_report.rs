@@ -16,7 +16,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,33 +36,8 @@ const PLANTED: &str = "AKIAPLANTEDSECRET0001";
 type Route = Arc<dyn Fn(&str) -> Option<(u16, String)> + Send + Sync>;
 
 /// An HTTP peer on `ip:port` answering GETs from `route` until dropped.
-struct Http {
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Http {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn http(ip: Ipv4Addr, port: u16, server: &'static str, route: Route) -> Http {
-    let l = TcpListener::bind((ip, port)).expect("bind loopback");
-    l.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
-    thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((c, _)) => {
-                    let route = Arc::clone(&route);
-                    thread::spawn(move || serve(c, server, &route));
-                }
-                Err(_) => thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    Http { stop }
+fn http(ip: Ipv4Addr, port: u16, server: &'static str, route: Route) -> Listener {
+    Listener::start(ip, port, move |c| serve(c, server, &route))
 }
 
 fn serve(mut c: TcpStream, server: &str, route: &Route) {

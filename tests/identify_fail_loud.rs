@@ -129,14 +129,7 @@ struct Scan {
 
 impl Scan {
     fn service(&self, addr: SocketAddr) -> &Value {
-        self.json["services"]
-            .as_array()
-            .and_then(|a| {
-                a.iter().find(|s| {
-                    s["port"] == addr.port() && s["ip"].as_str() == Some(&addr.ip().to_string())
-                })
-            })
-            .unwrap_or_else(|| panic!("{addr} not in services: {}", self.json["services"]))
+        support::peers::service_at(&self.json, addr)
     }
 
     fn errors(&self, addr: SocketAddr) -> String {
@@ -164,28 +157,17 @@ impl Scan {
 fn scan(addr: SocketAddr, extra: &[&str]) -> Scan {
     assert!(addr.ip().is_loopback(), "tests scan loopback only");
     let dir = tempfile::tempdir().unwrap();
-    let out_json = dir.path().join("out.json");
-    let start = Instant::now();
-    let out = assert_cmd::Command::cargo_bin("flinkscan")
-        .unwrap()
-        .timeout(Duration::from_secs(240))
-        .args(["scan", "-q", &addr.ip().to_string(), "--ports"])
-        .arg(addr.port().to_string())
-        .args(["--probe-timeout", "2s"])
-        .args(extra)
-        .arg("--json")
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let took = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = serde_json::from_slice(&std::fs::read(&out_json).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON report ({e}): {stderr}"));
+    let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
+    let run = support::peers::scan_to(
+        dir.path(),
+        "out",
+        &[&[ip.as_str(), "--ports", port.as_str()], extra].concat(),
+    );
     Scan {
-        code: out.status.code(),
-        json,
-        took,
-        stderr,
+        code: run.code,
+        json: run.json,
+        took: run.took,
+        stderr: run.stderr,
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command as StdCommand, Output, Stdio};
@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
-use support::peers::{fake_rpc, flinkscan, json_file, Listener};
+use support::peers::{
+    fake_prometheus, fake_rpc, finding_states, flinkscan, json_file, rule_ids, scan_to, Listener,
+};
 
 /// Run flinkscan with its stdout pipe closed before it writes a byte, as
 /// `flinkscan ... | head -0` would; returns exit code and stderr.
@@ -74,55 +76,6 @@ fn counting_listener(ip: Ipv4Addr, hold: Duration) -> (SocketAddr, Arc<AtomicUsi
         }
     });
     (addr, count)
-}
-
-/// A Flink Prometheus reporter look-alike: `flink_` metrics on every path,
-/// which is worth exactly one low finding (FLINK-METRICS-EXPOSED).
-fn fake_prometheus(mut c: TcpStream) {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    if !seen.starts_with(b"GET ") {
-        return;
-    }
-    let body = "# HELP flink_jobmanager_numRunningJobs Running jobs\n\
-                # TYPE flink_jobmanager_numRunningJobs gauge\n\
-                flink_jobmanager_numRunningJobs 0.0\n";
-    let _ = write!(
-        c,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
-
-fn rule_ids(doc: &Value) -> Vec<String> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// `(endpoint, baseline_state)` of every finding in a JSON report.
-fn states(doc: &Value) -> Vec<(String, String)> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                format!("{}:{}", f["ip"].as_str().unwrap(), f["port"]),
-                f["baseline_state"].as_str().unwrap_or("-").to_string(),
-            )
-        })
-        .collect()
 }
 
 fn wait_until_closed(addr: SocketAddr) {
@@ -443,24 +396,14 @@ fn two_outputs_on_stdout_or_one_path_twice_are_refused() {
 
 /// Scan `targets` with a JSON report at `dir/name.json`; returns it and stdout.
 fn scan_json(targets: &[String], extra: &[&str], dir: &Path, name: &str) -> (Value, String) {
-    let json = dir.join(format!("{name}.json"));
-    let out = flinkscan()
-        .args(["scan", "-q", "--no-color", "--probe-timeout", "2s"])
-        .args(targets)
-        .args(extra)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code() == Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        json_file(&json),
-        String::from_utf8_lossy(&out.stdout).into(),
-    )
+    let args: Vec<&str> = targets
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
+    let run = scan_to(dir, name, &args);
+    assert!(run.code == Some(0), "{}", run.stderr);
+    (run.json, run.stdout)
 }
 
 #[test]
@@ -478,7 +421,7 @@ fn a_baseline_of_more_hosts_marks_only_probed_endpoints_fixed() {
     // Only host A: B's finding was not looked at, so it is not fixed.
     let (doc, summary) = scan_json(std::slice::from_ref(&a_ep), &baseline, dir.path(), "subset");
     assert_eq!(
-        states(&doc),
+        finding_states(&doc),
         vec![(a_ep.clone(), "unchanged".into())],
         "{doc}"
     );
@@ -512,7 +455,7 @@ fn a_baseline_of_more_hosts_marks_only_probed_endpoints_fixed() {
         "shard",
     );
     assert_eq!(
-        states(&doc),
+        finding_states(&doc),
         vec![(in_shard.clone(), "unchanged".into())],
         "{doc}"
     );
@@ -522,7 +465,7 @@ fn a_baseline_of_more_hosts_marks_only_probed_endpoints_fixed() {
     drop(a);
     wait_until_closed(a_addr);
     let (doc, summary) = scan_json(&both, &baseline, dir.path(), "after");
-    let mut got = states(&doc);
+    let mut got = finding_states(&doc);
     got.sort();
     let mut want = vec![
         (a_ep.clone(), "fixed".to_string()),
@@ -594,7 +537,10 @@ fn fail_on_counts_equal_and_higher_severities_never_lower_or_fixed() {
         .arg(&json)
         .assert()
         .code(0);
-    assert_eq!(states(&json_file(&json)), vec![(rpc_ep, "fixed".into())]);
+    assert_eq!(
+        finding_states(&json_file(&json)),
+        vec![(rpc_ep, "fixed".into())]
+    );
 }
 
 #[test]
@@ -613,7 +559,7 @@ fn a_baseline_finding_is_not_fixed_by_a_skipped_rule_or_a_cut_short_scan() {
         dir.path(),
         "skipped",
     );
-    assert_eq!(states(&doc), vec![], "{doc}");
+    assert_eq!(finding_states(&doc), vec![], "{doc}");
     assert!(
         doc["notices"]
             .as_array()
@@ -640,5 +586,5 @@ fn a_baseline_finding_is_not_fixed_by_a_skipped_rule_or_a_cut_short_scan() {
         "cut",
     );
     assert_eq!(doc["scan"]["status"], "max-duration", "{doc}");
-    assert_eq!(states(&doc), vec![], "{doc}");
+    assert_eq!(finding_states(&doc), vec![], "{doc}");
 }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::flink::{read_output, unique_loopback};
-use support::peers::{fake_rpc, flinkscan, Listener};
+use support::peers::{fake_prometheus, fake_rpc, finding_states, flinkscan, Listener};
 
 /// What one scan wrote: the JSON report, the SARIF log, the JSON Lines.
 #[allow(dead_code)]
@@ -239,36 +239,11 @@ fn fingerprints_are_pinned_distinct_and_survive_seeds_shards_names_and_runs() {
     );
 }
 
-/// A Flink Prometheus reporter look-alike: `flink_` metrics on every GET,
-/// worth exactly one low finding (FLINK-METRICS-EXPOSED).
-fn fake_prometheus(c: std::net::TcpStream) {
-    serve_http(c, "text/plain; version=0.0.4", PROMETHEUS_BODY);
-}
-
-const PROMETHEUS_BODY: &str = "# HELP flink_jobmanager_numRunningJobs Running jobs\n\
-# TYPE flink_jobmanager_numRunningJobs gauge\n\
-flink_jobmanager_numRunningJobs 0.0\n";
-
-/// Read one request head (bounded) and answer GETs with `body`.
-fn serve_http(mut c: std::net::TcpStream, content_type: &str, body: &str) {
-    use std::io::{Read, Write};
-    let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    if !seen.starts_with(b"GET ") {
-        return;
-    }
-    let _ = write!(
-        c,
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+/// `(ip:port, state)` of every finding in a JSON report, sorted.
+fn sorted_states(doc: &Value) -> Vec<(String, String)> {
+    let mut v = finding_states(doc);
+    v.sort();
+    v
 }
 
 fn exit_code(target: &str, extra: &[&str]) -> i32 {
@@ -313,23 +288,6 @@ fn every_fail_on_level_below_at_and_above_a_findings_severity() {
     }
 }
 
-/// `(ip:port, state)` of every finding in a JSON report, sorted.
-fn json_states(doc: &Value) -> Vec<(String, String)> {
-    let mut v: Vec<_> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                format!("{}:{}", f["ip"].as_str().unwrap(), f["port"]),
-                f["baseline_state"].as_str().unwrap_or("-").to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// `(ip:port, baselineState)` of every SARIF result, sorted.
 fn sarif_states(sarif: &Value) -> Vec<(String, String)> {
     let mut v: Vec<_> = sarif["runs"][0]["results"]
@@ -371,7 +329,7 @@ fn new_unchanged_and_fixed_in_json_sarif_and_diff() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let base = run(&[a_ep.clone(), c_ep.clone()], &[], d, "base");
-    assert_eq!(json_states(&base.json).len(), 2, "{}", base.json);
+    assert_eq!(sorted_states(&base.json).len(), 2, "{}", base.json);
     let base_path = d.join("base.json");
     let baseline = ["--baseline", base_path.to_str().unwrap()];
 
@@ -386,7 +344,7 @@ fn new_unchanged_and_fixed_in_json_sarif_and_diff() {
         (c_ep.clone(), "fixed".into()),
     ];
     want.sort();
-    assert_eq!(json_states(&now.json), want, "{}", now.json);
+    assert_eq!(sorted_states(&now.json), want, "{}", now.json);
     let mut want_sarif = vec![
         (a_ep.clone(), "unchanged".to_string()),
         (b_ep.clone(), "new".into()),

@@ -3,30 +3,26 @@
 //! (no registry ships the gateway jar; see tests/fixtures/sql-gateway).
 //! The replay server listens on its own loopback address.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
+use support::peers::{rule_ids, scan_to, Listener};
 
 struct Replay {
     ip: Ipv4Addr,
     port: u16,
-    stop: Arc<AtomicBool>,
+    /// Serves until the replay is dropped.
+    _listener: Listener,
     /// Every request line the scanner sent, in order.
     requests: Arc<Mutex<Vec<String>>>,
     posts: Arc<AtomicUsize>,
-}
-
-impl Drop for Replay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 fn fixture_name(method: &str, path: &str) -> String {
@@ -91,29 +87,14 @@ fn replay(version: &str, third: u8) -> Replay {
     let dir = PathBuf::from(format!("tests/fixtures/sql-gateway/{version}"));
     let second = (std::process::id() % 150) as u8 + 50;
     let ip = Ipv4Addr::new(127, second, third, 83);
-    let l = TcpListener::bind((ip, 0)).unwrap();
-    let port = l.local_addr().unwrap().port();
-    l.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(Mutex::new(Vec::new()));
     let posts = Arc::new(AtomicUsize::new(0));
-    let (s, r, p) = (Arc::clone(&stop), Arc::clone(&requests), Arc::clone(&posts));
-    thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((c, _)) => {
-                    let _ = c.set_nonblocking(false);
-                    let (dir, r, p) = (dir.clone(), Arc::clone(&r), Arc::clone(&p));
-                    thread::spawn(move || respond(&dir, c, &r, &p));
-                }
-                Err(_) => thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
+    let (r, p) = (Arc::clone(&requests), Arc::clone(&posts));
+    let listener = Listener::start(ip, 0, move |c| respond(&dir, c, &r, &p));
     Replay {
         ip,
-        port,
-        stop,
+        port: listener.port(),
+        _listener: listener,
         requests,
         posts,
     }
@@ -121,34 +102,14 @@ fn replay(version: &str, third: u8) -> Replay {
 
 fn scan(g: &Replay, extra: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("gw.json");
-    Command::cargo_bin("flinkscan")
-        .unwrap()
-        .timeout(Duration::from_secs(60))
-        .args([
-            "scan",
-            "-q",
-            &g.ip.to_string(),
-            "--ports",
-            &g.port.to_string(),
-            "--probe-timeout",
-            "2s",
-        ])
-        .args(extra)
-        .arg("--json")
-        .arg(&json)
-        .assert()
-        .success();
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
-}
-
-fn rule_ids(doc: &Value) -> Vec<String> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule_id"].as_str().unwrap().to_string())
-        .collect()
+    let (ip, port) = (g.ip.to_string(), g.port.to_string());
+    let run = scan_to(
+        dir.path(),
+        "gw",
+        &[&[ip.as_str(), "--ports", port.as_str()], extra].concat(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run.json
 }
 
 #[test]

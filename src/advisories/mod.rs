@@ -13,7 +13,6 @@ pub mod releases;
 pub mod version;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use include_dir::{include_dir, Dir};
@@ -27,10 +26,6 @@ use version::{FlinkVersion, VersionError};
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/advisories");
 
-/// Per-record cap: an OSV record is a few KiB; a bulk export holds many.
-const RECORD_CAP: u64 = 4 << 20;
-const ZIP_ENTRIES_CAP: usize = 1_000_000;
-
 /// Malformed advisory data, named so the user can fix it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +38,16 @@ pub enum AdvisoryError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::datafiles::DataError> for AdvisoryError {
+    fn from(e: crate::datafiles::DataError) -> Self {
+        use crate::datafiles::DataError;
+        match e {
+            DataError::Invalid { file, message } => AdvisoryError::Invalid { file, message },
+            DataError::Read { file, source } => AdvisoryError::Read { file, source },
+        }
+    }
 }
 
 fn invalid(file: &str, message: impl Into<String>) -> AdvisoryError {
@@ -193,10 +198,8 @@ impl Advisories {
         let mut files = Files::default();
         collect_embedded(&EMBEDDED, &mut files, "advisories/");
         if let Some(path) = extra {
-            if path.is_dir() {
-                collect_dir(path, path, &mut files)?;
-            } else {
-                collect_zip(path, &mut files)?;
+            for f in crate::datafiles::read(path, &[".json", ".toml"])? {
+                files.add(&f.rel, f.origin, f.bytes, true)?;
             }
         }
         Advisories::from_files(files)
@@ -466,79 +469,4 @@ fn collect_embedded(dir: &Dir<'_>, out: &mut Files, prefix: &str) {
     for sub in dir.dirs() {
         collect_embedded(sub, out, prefix);
     }
-}
-
-fn read_err(p: &Path, source: std::io::Error) -> AdvisoryError {
-    AdvisoryError::Read {
-        file: p.display().to_string(),
-        source,
-    }
-}
-
-fn collect_dir(root: &Path, dir: &Path, out: &mut Files) -> Result<(), AdvisoryError> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| read_err(dir, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| read_err(dir, e))?;
-    entries.sort_by_key(|e| e.path());
-    for entry in entries {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_dir(root, &path, out)?;
-            continue;
-        }
-        let rel = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        if !(rel.ends_with(".json") || rel.ends_with(".toml")) {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(RECORD_CAP + 1).read_to_end(&mut bytes))
-            .map_err(|e| read_err(&path, e))?;
-        if bytes.len() as u64 > RECORD_CAP {
-            return Err(invalid(&path.display().to_string(), "larger than 4 MiB"));
-        }
-        out.add(&rel, path.display().to_string(), bytes, true)?;
-    }
-    Ok(())
-}
-
-fn collect_zip(path: &Path, out: &mut Files) -> Result<(), AdvisoryError> {
-    let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
-    let name = path.display().to_string();
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| invalid(&name, format!("neither a directory nor a zip archive: {e}")))?;
-    if zip.len() > ZIP_ENTRIES_CAP {
-        return Err(invalid(
-            &name,
-            format!("more than {ZIP_ENTRIES_CAP} entries"),
-        ));
-    }
-    for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| invalid(&name, format!("entry {i}: {e}")))?;
-        if !entry.is_file() {
-            continue;
-        }
-        let inner = entry.name().to_string();
-        if !(inner.ends_with(".json") || inner.ends_with(".toml")) {
-            continue;
-        }
-        let origin = format!("{name}:{inner}");
-        let mut bytes = Vec::new();
-        (&mut entry)
-            .take(RECORD_CAP + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| invalid(&origin, e.to_string()))?;
-        if bytes.len() as u64 > RECORD_CAP {
-            return Err(invalid(&origin, "larger than 4 MiB"));
-        }
-        out.add(&inner, origin, bytes, true)?;
-    }
-    Ok(())
 }

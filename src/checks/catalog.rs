@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::probe::ProbeFile;
 use crate::advisories::{Advisories, Advisory, AdvisoryError};
+use crate::datafiles::DataError;
 use crate::model::Severity;
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/probes");
@@ -29,6 +30,15 @@ pub enum CatalogError {
     Invalid { file: String, message: String },
     #[error(transparent)]
     Advisory(#[from] AdvisoryError),
+}
+
+impl From<DataError> for CatalogError {
+    fn from(e: DataError) -> Self {
+        match e {
+            DataError::Invalid { file, message } => CatalogError::Invalid { file, message },
+            DataError::Read { file, source } => CatalogError::Read { file, source },
+        }
+    }
 }
 
 /// One check's metadata: what SARIF calls a rule.
@@ -164,8 +174,8 @@ impl Catalog {
     pub fn load(extra: Option<&Path>, advisories: Option<&Path>) -> Result<Catalog, CatalogError> {
         let mut files: BTreeMap<String, String> = BTreeMap::new();
         collect_embedded(&EMBEDDED, &mut files);
-        if let Some(dir) = extra {
-            collect_dir(dir, dir, &mut files)?;
+        if let Some(path) = extra {
+            collect_extra(path, &mut files)?;
         }
         let advisories = Advisories::load(advisories)?;
         Catalog::from_files(&files, advisories)
@@ -271,35 +281,16 @@ fn collect_embedded(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
     }
 }
 
-fn collect_dir(
-    root: &Path,
-    dir: &Path,
-    out: &mut BTreeMap<String, String>,
-) -> Result<(), CatalogError> {
-    let read_err = |p: &Path, source| CatalogError::Read {
-        file: p.display().to_string(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(|e| read_err(dir, e))? {
-        let entry = entry.map_err(|e| read_err(dir, e))?;
-        let path = entry.path();
-        if path.is_dir() {
-            collect_dir(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            let rel = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            // A bare probe file dropped in DIR is an HTTP probe.
-            let rel = if rel.contains('/') || rel == "rules.toml" {
-                rel
-            } else {
-                format!("http/{rel}")
-            };
-            let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
-            out.insert(rel, text);
-        }
+/// `--probes`: a directory (or a zip) of TOML files, keyed as in `probes/`.
+fn collect_extra(path: &Path, out: &mut BTreeMap<String, String>) -> Result<(), CatalogError> {
+    for file in crate::datafiles::read(path, &[".toml"])? {
+        // A bare probe file dropped in DIR is an HTTP probe.
+        let rel = if file.rel.contains('/') || file.rel == "rules.toml" {
+            file.rel.clone()
+        } else {
+            format!("http/{}", file.rel)
+        };
+        out.insert(rel, file.text()?.to_string());
     }
     Ok(())
 }
@@ -329,5 +320,65 @@ mod tests {
             .to_string();
         assert!(e.starts_with("http/bad.toml"), "{e}");
         assert!(e.contains("method"), "{e}");
+    }
+
+    /// A misspelt service is a load error naming the file, the field and
+    /// the names it could have been, not a probe that never runs.
+    #[test]
+    fn unknown_probe_service_names_file_and_field() {
+        let mut files = BTreeMap::new();
+        collect_embedded(&EMBEDDED, &mut files);
+        let good = files["http/rest-jar-upload.toml"].clone();
+        let typo = good.replace("\"jobmanager-rest\"", "\"jobmanger-rest\"");
+        assert_ne!(good, typo);
+        files.insert("http/rest-jar-upload.toml".into(), typo);
+        let e = Catalog::from_files(&files, Advisories::load(None).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("http/rest-jar-upload.toml"), "{e}");
+        assert!(
+            e.contains("services") && e.contains("jobmanger-rest"),
+            "{e}"
+        );
+        assert!(
+            e.contains("jobmanager-rest") && e.contains("sql-gateway"),
+            "{e}"
+        );
+    }
+
+    /// `--probes` is read by the shared loader: bounded, loop-safe, and a
+    /// zip works as a directory does.
+    #[test]
+    fn extra_probes_are_bounded_and_loop_safe_and_may_be_a_zip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; 5 << 20]).unwrap_or_else(|e| panic!("{e}"));
+        let e = Catalog::load(Some(dir.path()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.toml") && e.contains("larger than"), "{e}");
+        std::fs::remove_file(&big).unwrap_or_else(|e| panic!("{e}"));
+
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("loop"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = Catalog::load(Some(dir.path()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("levels deep"), "{e}");
+
+        let probe = EMBEDDED
+            .get_file("http/rest-jar-upload.toml")
+            .and_then(|f| f.contents_utf8())
+            .unwrap_or_else(|| panic!("embedded probe missing"))
+            .replace("id = \"rest-jar-upload\"", "id = \"zipped\"");
+        let zip_path = dir.path().join("probes.zip");
+        let mut zip =
+            zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap_or_else(|e| panic!("{e}")));
+        zip.start_file("zipped.toml", zip::write::SimpleFileOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::io::Write::write_all(&mut zip, probe.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        zip.finish().unwrap_or_else(|e| panic!("{e}"));
+        let c = Catalog::load(Some(&zip_path), None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.probes.iter().any(|p| p.id == "zipped"));
     }
 }

@@ -275,12 +275,12 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
 }
 
 fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTarget {
-    HttpTarget {
-        endpoint: service.endpoint.clone(),
-        tls: service.tls.is_some() && !plaintext,
-        timeout: ctx.timeout,
-        intrusive: ctx.intrusive,
-    }
+    HttpTarget::new(
+        service.endpoint.clone(),
+        service.tls.is_some() && !plaintext,
+        ctx.timeout,
+    )
+    .intrusive(ctx.intrusive)
 }
 
 async fn http_probes(
@@ -294,7 +294,7 @@ async fn http_probes(
         if plaintext_only && !p.request.plaintext {
             continue;
         }
-        if !p.applies_to(service.kind.as_str(), tls) || !ctx.filter.allows(&p.rule) {
+        if !p.applies_to(service.kind, tls) || !ctx.filter.allows(&p.rule) {
             continue;
         }
         if p.intrusive && !ctx.intrusive {

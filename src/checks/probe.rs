@@ -40,6 +40,7 @@ use serde::Deserialize;
 
 use super::deny;
 use crate::identify::http::Response;
+use crate::model::ServiceKind;
 use crate::untrusted;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +48,7 @@ use crate::untrusted;
 pub struct ProbeFile {
     pub id: String,
     pub rule: String,
-    pub services: Vec<String>,
+    pub services: Vec<ProbeService>,
     pub detail: String,
     #[serde(default)]
     pub intrusive: bool,
@@ -60,6 +61,29 @@ pub struct ProbeFile {
     pub matchers: Vec<Matcher>,
     #[serde(default)]
     pub extractors: Vec<Extractor>,
+}
+
+/// The services a probe file may name: the HTTP services the probe stage
+/// runs on. A name outside this list fails the load, naming the file and
+/// the value, rather than loading a probe that never runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeService {
+    JobmanagerRest,
+    HistoryServer,
+    SqlGateway,
+    PrometheusReporter,
+}
+
+impl ProbeService {
+    pub fn kind(self) -> ServiceKind {
+        match self {
+            ProbeService::JobmanagerRest => ServiceKind::JobmanagerRest,
+            ProbeService::HistoryServer => ServiceKind::HistoryServer,
+            ProbeService::SqlGateway => ServiceKind::SqlGateway,
+            ProbeService::PrometheusReporter => ServiceKind::PrometheusReporter,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,13 +192,6 @@ pub enum ExtractorKind {
     Regex,
 }
 
-const KNOWN_SERVICES: &[&str] = &[
-    "jobmanager-rest",
-    "history-server",
-    "sql-gateway",
-    "prometheus-reporter",
-];
-
 impl ProbeFile {
     /// Checks that serde cannot express. Returns a message naming the field.
     pub fn validate(&self) -> Result<(), String> {
@@ -183,14 +200,6 @@ impl ProbeFile {
         }
         if self.services.is_empty() {
             return Err("field `services` is empty".into());
-        }
-        for s in &self.services {
-            if !KNOWN_SERVICES.contains(&s.as_str()) {
-                return Err(format!(
-                    "field `services`: `{s}` is not one of {}",
-                    KNOWN_SERVICES.join(", ")
-                ));
-            }
         }
         if !self.request.path.starts_with('/') {
             return Err("field `request.path` must start with `/`".into());
@@ -252,8 +261,8 @@ impl ProbeFile {
         Ok(())
     }
 
-    pub fn applies_to(&self, kind: &str, tls: bool) -> bool {
-        self.services.iter().any(|s| s == kind) && self.when_tls.is_none_or(|w| w == tls)
+    pub fn applies_to(&self, kind: ServiceKind, tls: bool) -> bool {
+        self.services.iter().any(|s| s.kind() == kind) && self.when_tls.is_none_or(|w| w == tls)
     }
 
     /// Whether the response matches this probe.
@@ -406,6 +415,29 @@ pointer = "/features/web-submit"
         assert!(!p.matches(&no));
         let x = p.extract(&yes);
         assert_eq!(p.render_detail(200, None, &x), "status 200, submit=true");
+    }
+
+    #[test]
+    fn services_map_to_the_kinds_they_name() {
+        let p = probe(
+            r#"
+id = "t"
+rule = "R"
+services = ["history-server", "prometheus-reporter"]
+detail = ""
+when_tls = false
+[request]
+path = "/"
+[[matchers]]
+kind = "status"
+values = [200]
+"#,
+        );
+        assert!(p.applies_to(ServiceKind::HistoryServer, false));
+        assert!(p.applies_to(ServiceKind::PrometheusReporter, false));
+        assert!(!p.applies_to(ServiceKind::HistoryServer, true));
+        assert!(!p.applies_to(ServiceKind::JobmanagerRest, false));
+        assert!(!p.applies_to(ServiceKind::SqlGateway, false));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Every rule id the code emits (probe files and advisories name their own,
-//! and are checked when loaded). One place, so a rename cannot leave a
-//! finding without its rule; a test holds each against the catalog.
+//! Every rule id the code emits or reads back (probe files and advisories
+//! name their own, and are checked when loaded). One place, so a rename
+//! cannot leave a finding without its rule, nor a cluster view looking for
+//! findings under a name that no longer exists; a test holds each against
+//! the catalog.
 
 pub const CONFIG_SECRET_EXPOSED: &str = "FLINK-CONFIG-SECRET-EXPOSED";
 pub const SQL_GATEWAY_UNAUTHENTICATED: &str = "FLINK-SQL-GATEWAY-UNAUTHENTICATED";
@@ -12,10 +14,23 @@ pub const BLOB_PATH_LEAK: &str = "FLINK-BLOB-PATH-LEAK";
 pub const EOL_VERSION: &str = "FLINK-EOL-VERSION";
 pub const VERSION_UNORDERED: &str = "FLINK-VERSION-UNORDERED";
 
+// Emitted by the built-in probe files; the cluster view (attack paths,
+// posture) reads findings back by these ids.
+pub const REST_UNAUTHENTICATED: &str = "FLINK-REST-UNAUTHENTICATED";
+pub const REST_JAR_UPLOAD: &str = "FLINK-REST-JAR-UPLOAD";
+pub const REST_JOB_CONTROL: &str = "FLINK-REST-JOB-CONTROL";
+pub const REST_PLAINTEXT: &str = "FLINK-REST-PLAINTEXT";
+pub const HISTORYSERVER_EXPOSED: &str = "FLINK-HISTORYSERVER-EXPOSED";
+
 use crate::tls::weakness as tls;
 
 /// The code's rule ids, the TLS audit's included.
 pub const ALL: &[&str] = &[
+    REST_UNAUTHENTICATED,
+    REST_JAR_UPLOAD,
+    REST_JOB_CONTROL,
+    REST_PLAINTEXT,
+    HISTORYSERVER_EXPOSED,
     CONFIG_SECRET_EXPOSED,
     SQL_GATEWAY_UNAUTHENTICATED,
     RPC_PLAINTEXT,

@@ -77,6 +77,21 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
+    /// A read-only target: the deny-list refuses every intrusive request.
+    pub fn new(endpoint: Endpoint, tls: bool, timeout: Duration) -> HttpTarget {
+        HttpTarget {
+            endpoint,
+            tls,
+            timeout,
+            intrusive: false,
+        }
+    }
+
+    /// `--intrusive` lets the deny-list pass the SQL Gateway session pair.
+    pub fn intrusive(self, intrusive: bool) -> HttpTarget {
+        HttpTarget { intrusive, ..self }
+    }
+
     pub async fn get(&self, path: &str) -> Result<Response, HttpError> {
         self.request("GET", path, None).await
     }
@@ -301,12 +316,7 @@ mod tests {
     #[tokio::test]
     async fn close_delimited_body_ends_at_the_deadline_with_a_note() {
         let endpoint = peer(b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}", Duration::from_secs(30)).await;
-        let target = HttpTarget {
-            endpoint,
-            tls: false,
-            timeout: Duration::from_millis(300),
-            intrusive: false,
-        };
+        let target = HttpTarget::new(endpoint, false, Duration::from_millis(300));
         let (resp, note) = target
             .get_noted("/config")
             .await
@@ -319,12 +329,7 @@ mod tests {
             Duration::from_secs(30),
         )
         .await;
-        let target = HttpTarget {
-            endpoint,
-            tls: false,
-            timeout: Duration::from_millis(300),
-            intrusive: false,
-        };
+        let target = HttpTarget::new(endpoint, false, Duration::from_millis(300));
         assert!(matches!(
             target.get("/config").await,
             Err(HttpError::Timeout(_))
@@ -334,12 +339,7 @@ mod tests {
     #[tokio::test]
     async fn huge_timeouts_do_not_overflow() {
         let endpoint = peer(b"HTTP/1.1 204 No Content\r\n\r\n", Duration::ZERO).await;
-        let target = HttpTarget {
-            endpoint,
-            tls: false,
-            timeout: Duration::MAX,
-            intrusive: false,
-        };
+        let target = HttpTarget::new(endpoint, false, Duration::MAX);
         let resp = target.get("/").await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resp.status, 204);
     }
@@ -352,12 +352,11 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
-        let target = HttpTarget {
-            endpoint: Endpoint::new(addr.ip(), addr.port()),
-            tls: false,
-            timeout: Duration::from_millis(500),
-            intrusive: false,
-        };
+        let target = HttpTarget::new(
+            Endpoint::new(addr.ip(), addr.port()),
+            false,
+            Duration::from_millis(500),
+        );
         let denied = |r: Result<Response, HttpError>| matches!(r, Err(HttpError::Denied(_)));
         assert!(denied(target.get("/jars/x.jar/run").await));
         assert!(denied(target.get("/jobs/j/YARN%2dCANCEL").await));
@@ -369,10 +368,7 @@ mod tests {
             target.get_noted("/jars/x.jar/plan").await,
             Err(HttpError::Denied(_))
         ));
-        let intrusive = HttpTarget {
-            intrusive: true,
-            ..target.clone()
-        };
+        let intrusive = target.clone().intrusive(true);
         assert!(denied(
             intrusive
                 .request("POST", "/v1/sessions/h/statements", None)

@@ -127,12 +127,7 @@ fn banner_redirects_to_https(bytes: &[u8]) -> bool {
 }
 
 async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyConfig) -> Service {
-    let target = HttpTarget {
-        endpoint: endpoint.clone(),
-        tls: true,
-        timeout: cfg.timeout,
-        intrusive: false,
-    };
+    let target = HttpTarget::new(endpoint.clone(), true, cfg.timeout);
     let mut tls_evidence = Evidence {
         request: "tls ClientHello".into(),
         status: None,
@@ -178,12 +173,7 @@ fn tls_excerpt(t: &TlsSummary) -> String {
 /// redirect identifies it; otherwise it stays unknown (never guessed from
 /// the port number).
 async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
-    let plain = HttpTarget {
-        endpoint: endpoint.clone(),
-        tls: false,
-        timeout: cfg.timeout,
-        intrusive: false,
-    };
+    let plain = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
     let mut errors = Vec::new();
     match plain.get(BANNER_REQUEST_PATH).await {
         Ok(resp) => {
@@ -213,12 +203,7 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
 
 async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &IdentifyConfig) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
-        let target = HttpTarget {
-            endpoint: endpoint.clone(),
-            tls: false,
-            timeout: cfg.timeout,
-            intrusive: false,
-        };
+        let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
         return match target.get_noted(BANNER_REQUEST_PATH).await {
             Ok((resp, note)) => identify_http(&target, resp, note).await,
             Err(e) => {

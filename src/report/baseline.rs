@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::ScanReport;
-use crate::model::{Endpoint, Finding, HostKey};
+use crate::model::{BaselineState, Endpoint, Finding, HostKey};
 use crate::targets::TargetSpace;
 
 type Key = (String, Endpoint);
@@ -39,7 +39,7 @@ pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
     let present = |r: &'_ ScanReport| -> BTreeMap<Key, Finding> {
         r.findings
             .iter()
-            .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
+            .filter(|f| !f.is_fixed())
             .map(|f| (key(f), f.clone()))
             .collect()
     };
@@ -81,14 +81,11 @@ pub fn apply(
     let d = diff(baseline, report);
     let new_keys: std::collections::BTreeSet<Key> = d.new.iter().map(key).collect();
     for f in &mut report.findings {
-        f.baseline_state = Some(
-            if new_keys.contains(&key(f)) {
-                "new"
-            } else {
-                "unchanged"
-            }
-            .to_string(),
-        );
+        f.baseline_state = Some(if new_keys.contains(&key(f)) {
+            BaselineState::New
+        } else {
+            BaselineState::Unchanged
+        });
     }
     let mut left_out = 0;
     for mut f in d.fixed {
@@ -96,7 +93,7 @@ pub fn apply(
             left_out += 1;
             continue;
         }
-        f.baseline_state = Some("fixed".into());
+        f.baseline_state = Some(BaselineState::Fixed);
         report.findings.push(f);
     }
     report.normalise();
@@ -186,11 +183,11 @@ mod tests {
                 started: String::new(),
                 finished: String::new(),
                 duration_ms: 0,
-                status: "complete".into(),
+                status: crate::report::ScanStatus::Complete,
                 targets: vec![],
                 excluded: vec![],
                 ports: vec![],
-                shard: "0/1".into(),
+                shard: crate::report::Shards::whole(),
                 seed: 0,
                 intrusive: false,
                 addresses: String::new(),
@@ -217,7 +214,7 @@ mod tests {
                 (
                     f.rule_id.clone(),
                     v4.octets()[3],
-                    f.baseline_state.clone().unwrap_or_default(),
+                    f.baseline_state.map(|s| s.to_string()).unwrap_or_default(),
                 )
             })
             .collect()
@@ -229,7 +226,7 @@ mod tests {
     #[test]
     fn diff_splits_by_rule_and_endpoint_ignoring_names_and_old_absences() {
         let mut gone_before = finding(RPC, 9, 1);
-        gone_before.baseline_state = Some("fixed".into());
+        gone_before.baseline_state = Some(BaselineState::Fixed);
         let old = report(
             "old",
             vec![finding(RPC, 1, 1), finding(RPC, 2, 1), gone_before],

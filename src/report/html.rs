@@ -183,11 +183,7 @@ pub fn remediation<'a>(f: &'a Finding, catalog: &'a Catalog) -> Option<&'a str> 
 
 /// Findings a person should see: a `--baseline` fixed one is an absence.
 pub fn present(report: &ScanReport) -> Vec<&Finding> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
-        .collect()
+    report.findings.iter().filter(|f| !f.is_fixed()).collect()
 }
 
 fn sev_badge(sev: Option<Severity>) -> String {
@@ -241,7 +237,7 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
         escape(&report.scan.id),
         escape(&report.scan.started),
         escape(&report.scan.finished),
-        escape(&report.scan.status),
+        report.scan.status,
         escape(&report.tool.version),
         escape(&report.scan.targets.join(" ")),
         escape(
@@ -517,11 +513,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
         h.push_str("</details></td></tr>\n");
     }
     h.push_str("</tbody></table>");
-    let fixed: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.baseline_state.as_deref() == Some("fixed"))
-        .collect();
+    let fixed: Vec<&Finding> = report.findings.iter().filter(|f| f.is_fixed()).collect();
     if !fixed.is_empty() {
         let _ = write!(
             h,

@@ -50,7 +50,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         "Scan {} · {} · status {} · targets {}\n",
         escape(&report.scan.id),
         escape(&report.scan.started),
-        escape(&report.scan.status),
+        report.scan.status,
         escape(&report.scan.targets.join(" "))
     );
     let counts: Vec<String> = [
@@ -196,11 +196,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
         m.push('\n');
     }
-    let fixed: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.baseline_state.as_deref() == Some("fixed"))
-        .collect();
+    let fixed: Vec<_> = report.findings.iter().filter(|f| f.is_fixed()).collect();
     if !fixed.is_empty() {
         let _ = writeln!(m, "## Fixed since the baseline\n");
         for f in fixed {

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::ScanReport;
+use super::{ScanReport, ScanStatus, Shards};
+use crate::targets::Shard;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,10 +46,10 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
     if inputs.is_empty() {
         return Err(MergeError::Empty);
     }
-    inputs.sort_by(|a, b| a.scan.shard.cmp(&b.scan.shard));
+    inputs.sort_by_key(|r| r.scan.shard.iter().map(|s| s.index).min());
     let first = inputs.remove(0);
     let mut out = first.clone();
-    let mut shards = vec![first.scan.shard.clone()];
+    let mut shards: Vec<Shard> = first.scan.shard.iter().copied().collect();
     for (i, r) in inputs.into_iter().enumerate() {
         let index = i + 1;
         let check = |what: &'static str, a: String, b: String| {
@@ -70,22 +71,21 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         )?;
         check("seed", first.scan.seed.to_string(), r.scan.seed.to_string())?;
         // The same shard twice would double-count every finding and probe.
-        if shards.contains(&r.scan.shard) {
-            return Err(MergeError::DuplicateShard(r.scan.shard.clone()));
+        if let Some(s) = r.scan.shard.iter().find(|s| shards.contains(s)) {
+            return Err(MergeError::DuplicateShard(s.to_string()));
         }
-        let count = |s: &str| s.split_once('/').map(|(_, n)| n.to_string());
-        if count(&first.scan.shard) != count(&r.scan.shard) {
+        if first.scan.shard.count() != r.scan.shard.count() {
             return Err(MergeError::ShardCount(
-                first.scan.shard.clone(),
-                r.scan.shard.clone(),
+                first.scan.shard.to_string(),
+                r.scan.shard.to_string(),
             ));
         }
-        shards.push(r.scan.shard.clone());
+        shards.extend(r.scan.shard.iter());
         out.scan.started = out.scan.started.min(r.scan.started);
         out.scan.finished = out.scan.finished.max(r.scan.finished);
         out.scan.duration_ms = out.scan.duration_ms.max(r.scan.duration_ms);
-        if r.scan.status != "complete" {
-            out.scan.status = r.scan.status.clone();
+        if r.scan.status != ScanStatus::Complete {
+            out.scan.status = r.scan.status;
         }
         out.scan.probes_shard += r.scan.probes_shard;
         out.scan.cut_short.extend(r.scan.cut_short);
@@ -104,17 +104,11 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.findings.extend(r.findings);
         out.notices.extend(r.notices);
     }
-    // All N shards present: the merge is the whole scan.
-    let count = shards
-        .first()
-        .and_then(|s| s.split_once('/'))
-        .and_then(|(_, n)| n.parse::<usize>().ok());
-    out.scan.shard = match count {
-        Some(n) if n == shards.len() && (0..n).all(|k| shards.contains(&format!("{k}/{n}"))) => {
-            "0/1".to_string()
-        }
-        _ => shards.join(","),
-    };
+    // All N shards present: the merge is the whole scan. Counts and
+    // repeats were refused above, so the union exists.
+    let given: Vec<String> = shards.iter().map(|s| s.to_string()).collect();
+    out.scan.shard = Shards::union(shards)
+        .ok_or_else(|| MergeError::ShardCount(given.join(","), first.scan.shard.to_string()))?;
     out.scan.id = uuid::Uuid::new_v4().to_string();
     // Shards split a host's ports: share versions and RPC confidence again
     // over the union, as the unsharded scan did over the whole host.
@@ -287,5 +281,63 @@ mod tests {
             .members
             .iter()
             .any(|m| m.endpoint == "10.0.0.7:6122" && m.role == "taskmanager-rpc"));
+    }
+
+    /// Merges of some shards merge again into the whole; a shard given
+    /// twice, even inside a merged list, is refused.
+    #[test]
+    fn partial_merges_merge_into_the_whole_scan() {
+        let part = |a: &str, b: &str| {
+            merge_reports(vec![shard(a, vec![]), shard(b, vec![])])
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let low = part("1/4", "0/4");
+        let high = part("2/4", "3/4");
+        assert_eq!(low.scan.shard.to_string(), "0/4,1/4");
+        let json = serde_json::to_value(&low).unwrap();
+        assert_eq!(json["scan"]["shard"], "0/4,1/4");
+        let whole =
+            merge_reports(vec![high.clone(), low.clone()]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(whole.scan.shard.is_whole(), "{}", whole.scan.shard);
+        assert_eq!(whole.scan.probes_shard, 4 * 256);
+        assert!(matches!(
+            merge_reports(vec![low, shard("1/4", vec![])]),
+            Err(MergeError::DuplicateShard(s)) if s == "1/4"
+        ));
+        assert!(matches!(
+            merge_reports(vec![high, shard("0/2", vec![])]),
+            Err(MergeError::ShardCount(..))
+        ));
+    }
+
+    #[test]
+    fn shard_lists_parse_only_as_written_by_a_scan_or_merge() {
+        for ok in ["0/1", "3/4", "0/4,2/4"] {
+            let s: Shards = ok.parse().unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(s.to_string(), ok);
+        }
+        for bad in ["", "4/4", "0/4,0/4", "0/2,1/4", "0/4,", "a/b"] {
+            assert!(bad.parse::<Shards>().is_err(), "{bad:?} parsed");
+            let doc = json!({"tool": {"name": "flinkscan", "version": "0"}, "scan": bad});
+            assert!(serde_json::from_value::<Shards>(doc["scan"].clone()).is_err());
+        }
+    }
+
+    /// `scan.status` reads and writes the names reports always had.
+    #[test]
+    fn scan_status_keeps_its_names() {
+        for (status, text) in [
+            (ScanStatus::Complete, "complete"),
+            (ScanStatus::Interrupted, "interrupted"),
+            (ScanStatus::MaxDuration, "max-duration"),
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+            assert_eq!(
+                serde_json::from_value::<ScanStatus>(json!(text)).unwrap(),
+                status
+            );
+            assert_eq!(status.to_string(), text);
+        }
+        assert!(serde_json::from_value::<ScanStatus>(json!("done")).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub mod text;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Finding, Notice, Severity};
+use crate::targets::Shard;
 pub use services::Services;
 
 /// The whole result of one scan (or one shard of it): what `--json` writes.
@@ -59,13 +60,12 @@ pub struct ScanMeta {
     pub started: String,
     pub finished: String,
     pub duration_ms: u64,
-    /// `complete`, `interrupted` or `max-duration`.
-    pub status: String,
+    pub status: ScanStatus,
     pub targets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<String>,
     pub ports: Vec<u16>,
-    pub shard: String,
+    pub shard: Shards,
     pub seed: u64,
     pub intrusive: bool,
     /// Distinct addresses in the whole target space (all shards).
@@ -81,6 +81,130 @@ pub struct ScanMeta {
     /// stopped first. Both lists are also services of kind `unknown`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_identified: Vec<String>,
+}
+
+/// The slices of the target space a report covers (`scan.shard`): one
+/// (`2/4`), the whole (`0/1`), or after a merge of some but not all of a
+/// scan's shards, several of one count (`0/4,2/4`). Text in JSON, as it
+/// always was; a list that mixes counts or repeats a slice does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shards(Vec<Shard>);
+
+impl Shards {
+    pub fn whole() -> Shards {
+        Shards(vec![Shard::ALL])
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.0 == [Shard::ALL]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Shard> {
+        self.0.iter()
+    }
+
+    /// How many slices the scan was cut into.
+    pub fn count(&self) -> u64 {
+        self.0.first().map_or(1, |s| s.count)
+    }
+
+    /// The slices of one count in index order, or the whole when all of
+    /// them are there. None if the counts differ or a slice repeats.
+    pub fn union(mut slices: Vec<Shard>) -> Option<Shards> {
+        let count = slices.first()?.count;
+        if slices.iter().any(|s| s.count != count) {
+            return None;
+        }
+        slices.sort_by_key(|s| s.index);
+        if slices.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        Some(if slices.len() as u64 == count {
+            Shards::whole()
+        } else {
+            Shards(slices)
+        })
+    }
+}
+
+impl From<Shard> for Shards {
+    fn from(s: Shard) -> Shards {
+        Shards(vec![s])
+    }
+}
+
+impl std::fmt::Display for Shards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Shards {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shards, String> {
+        let slices = text
+            .split(',')
+            .map(|t| Shard::parse(t).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Kept in the order written: a shard list is only ever written sorted.
+        let parsed = Shards(slices.clone());
+        match Shards::union(slices) {
+            Some(_) => Ok(parsed),
+            None => Err(format!(
+                "shard list {text:?} mixes shard counts or repeats a shard"
+            )),
+        }
+    }
+}
+
+impl Serialize for Shards {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Shards {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Shards, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a scan ended. Only a complete scan can say a port it covers is
+/// closed (baselines, clusters) or exit clean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanStatus {
+    #[default]
+    Complete,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// `--max-duration` elapsed.
+    MaxDuration,
+}
+
+impl ScanStatus {
+    /// The name in every output: `complete`, `interrupted`, `max-duration`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Complete => "complete",
+            ScanStatus::Interrupted => "interrupted",
+            ScanStatus::MaxDuration => "max-duration",
+        }
+    }
+}
+
+impl std::fmt::Display for ScanStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -129,7 +253,7 @@ impl ScanReport {
         let targets = parse(&self.scan.targets);
         let excluded = parse(&self.scan.excluded);
         // Only a whole, finished scan can say a port it covers is not there.
-        let whole = self.scan.shard == "0/1" && self.scan.status == "complete";
+        let whole = self.scan.shard.is_whole() && self.scan.status == ScanStatus::Complete;
         let ports = self.scan.ports.clone();
         let holds = |s: &Spec, ip: std::net::IpAddr| match s.hosts {
             Hosts::Range { lo, hi } => (lo..=hi).contains(&ip_to_u128(ip)),

@@ -208,12 +208,8 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
                     result["properties"]["clusterName"] = json!(name);
                 }
             }
-            if let Some(state) = &f.baseline_state {
-                result["baselineState"] = json!(match state.as_str() {
-                    "new" => "new",
-                    "fixed" => "absent",
-                    _ => "unchanged",
-                });
+            if let Some(state) = f.baseline_state {
+                result["baselineState"] = json!(state.sarif());
             }
             result
         })
@@ -234,9 +230,9 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
                 "informationUri": "https://flink.apache.org/what-is-flink/security/",
                 "rules": rules.iter().map(|r| rule_json(r)).collect::<Vec<_>>(),
             }},
-            "automationDetails": {"id": format!("flinkscan/{}/", report.scan.shard.replace('/', "-of-"))},
+            "automationDetails": {"id": format!("flinkscan/{}/", report.scan.shard.to_string().replace('/', "-of-"))},
             "invocations": [{
-                "executionSuccessful": report.scan.status == "complete",
+                "executionSuccessful": report.scan.status == super::ScanStatus::Complete,
                 "startTimeUtc": report.scan.started,
                 "endTimeUtc": report.scan.finished,
                 "toolExecutionNotifications": notifications,
@@ -303,7 +299,7 @@ mod tests {
         other.severity = Severity::Low;
         other.url = "tcp://localhost:6123".into();
         other.version = Some("1.20.1".into());
-        other.baseline_state = Some("new".into());
+        other.baseline_state = Some(crate::model::BaselineState::New);
         other.evidence = vec![crate::model::Evidence {
             request: "x".into(),
             status: None,

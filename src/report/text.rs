@@ -11,7 +11,7 @@ use std::fmt::Write;
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
 use crate::clusters::PostureStatus;
-use crate::model::{Finding, Severity};
+use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted::shown;
 
 /// Members listed per cluster before "+N more".
@@ -22,11 +22,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     let s = &report.stats;
     // Fixed findings (from --baseline) are absences: they are listed and
     // counted apart, never as findings of this scan.
-    let present: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.baseline_state.as_deref() != Some("fixed"))
-        .collect();
+    let present: Vec<&Finding> = report.findings.iter().filter(|f| !f.is_fixed()).collect();
     let _ = writeln!(
         out,
         "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
@@ -36,7 +32,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         s.probed,
         s.open,
         report.scan.duration_ms as f64 / 1000.0,
-        shown(&report.scan.status)
+        report.scan.status
     );
     let mut counts = Vec::new();
     for sev in [
@@ -56,25 +52,23 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     }
     let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
     if baselined {
-        let count = |label: &str| {
-            report
-                .findings
-                .iter()
-                .filter(|f| f.baseline_state.as_deref() == Some(label))
-                .count()
-        };
-        let _ = writeln!(
-            out,
-            "baseline: {} new, {} unchanged, {} fixed",
-            count("new"),
-            count("unchanged"),
-            count("fixed")
-        );
+        let counts: Vec<String> = BaselineState::ALL
+            .iter()
+            .map(|state| {
+                let n = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.baseline_state == Some(*state))
+                    .count();
+                format!("{n} {state}")
+            })
+            .collect();
+        let _ = writeln!(out, "baseline: {}", counts.join(", "));
     }
     let finding_line = |out: &mut String, f: &Finding| {
         let sev = paint(f.severity, color);
-        let mark = match f.baseline_state.as_deref() {
-            Some(b) if baselined => format!("{b:<9} "),
+        let mark = match f.baseline_state {
+            Some(b) if baselined => format!("{:<9} ", b.as_str()),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -221,7 +215,7 @@ fn cluster_fixes(
     }
     let mut rules: BTreeSet<&str> = BTreeSet::new();
     for f in findings {
-        if f.baseline_state.as_deref() == Some("fixed") || covered.contains(&f.id()) {
+        if f.is_fixed() || covered.contains(&f.id()) {
             continue;
         }
         if !rules.insert(f.rule_id.as_str()) {

@@ -25,7 +25,7 @@ pub struct Finish<'a> {
     pub scan_id: String,
     pub started: String,
     pub started_at: Instant,
-    pub status: &'static str,
+    pub status: report::ScanStatus,
 }
 
 pub struct Finished {
@@ -131,11 +131,11 @@ impl Finish<'_> {
             started: self.started.clone(),
             finished: report::now_rfc3339(),
             duration_ms: self.started_at.elapsed().as_millis() as u64,
-            status: self.status.to_string(),
+            status: self.status,
             targets: describe(&plan.targets),
             excluded: describe(&plan.excludes),
             ports: plan.ports.clone(),
-            shard: self.space.shard().to_string(),
+            shard: self.space.shard().into(),
             seed: plan.seed,
             intrusive: plan.intrusive,
             addresses: self.space.addresses().to_string(),

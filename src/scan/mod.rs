@@ -203,7 +203,9 @@ pub async fn run(
         scan_id,
         started,
         started_at,
-        status: stop.reason().map_or("complete", StopReason::status),
+        status: stop
+            .reason()
+            .map_or(report::ScanStatus::Complete, StopReason::status),
     }
     .run(collected, notices, unfinished)
     .await;

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::report::ScanStatus;
+
 /// Why a scan stopped before its sweep ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -16,10 +18,10 @@ pub enum StopReason {
 
 impl StopReason {
     /// The report's `scan.status`.
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> ScanStatus {
         match self {
-            StopReason::MaxDuration => "max-duration",
-            StopReason::Signal(_) => "interrupted",
+            StopReason::MaxDuration => ScanStatus::MaxDuration,
+            StopReason::Signal(_) => ScanStatus::Interrupted,
         }
     }
 }

@@ -26,25 +26,30 @@ pub fn random_octet() -> u8 {
     (std::process::id().wrapping_mul(2_654_435_761) ^ t) as u8 % 200 + 20
 }
 
-/// A listener that runs `serve` on each connection (in its own thread)
-/// until dropped.
+/// A loopback listener that runs `serve` on each connection (in its own
+/// thread, blocking) until dropped. Port 0 picks a free port.
 pub struct Listener {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
 }
 
 impl Listener {
-    pub fn start(ip: Ipv4Addr, port: u16, serve: fn(TcpStream)) -> Listener {
+    pub fn start<F>(ip: Ipv4Addr, port: u16, serve: F) -> Listener
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
         let l = TcpListener::bind((ip, port)).expect("bind loopback");
         let addr = l.local_addr().expect("addr");
         l.set_nonblocking(true).expect("nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let s = Arc::clone(&stop);
+        let serve = Arc::new(serve);
         thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((c, _)) => {
                         let _ = c.set_nonblocking(false);
+                        let serve = Arc::clone(&serve);
                         thread::spawn(move || serve(c));
                     }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
@@ -87,4 +92,118 @@ pub fn tarpit(c: TcpStream) {
 pub fn json_file(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("read output");
     serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// Read one request head (bounded) and answer a GET with `body`; close on
+/// anything else.
+pub fn serve_get(mut c: TcpStream, content_type: &str, body: &str) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    if !seen.starts_with(b"GET ") {
+        return;
+    }
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// The rule ids of a JSON report's findings, in report order.
+pub fn rule_ids(doc: &serde_json::Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule_id"].as_str().expect("rule_id").to_string())
+        .collect()
+}
+
+/// `(ip:port, baseline_state)` of every finding in a JSON report, in
+/// report order; `-` where the state is absent.
+pub fn finding_states(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                format!("{}:{}", f["ip"].as_str().expect("ip"), f["port"]),
+                f["baseline_state"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The service at `addr` in a JSON report, or a failure listing them.
+pub fn service_at(doc: &serde_json::Value, addr: SocketAddr) -> &serde_json::Value {
+    doc["services"]
+        .as_array()
+        .and_then(|a| {
+            a.iter().find(|s| {
+                s["port"] == addr.port() && s["ip"].as_str() == Some(&addr.ip().to_string())
+            })
+        })
+        .unwrap_or_else(|| panic!("{addr} not in services: {}", doc["services"]))
+}
+
+/// A Flink Prometheus reporter look-alike: `flink_` metrics on every GET,
+/// worth exactly one low finding (FLINK-METRICS-EXPOSED).
+pub fn fake_prometheus(c: TcpStream) {
+    serve_get(c, "text/plain; version=0.0.4", PROMETHEUS_BODY);
+}
+
+pub const PROMETHEUS_BODY: &str = "# HELP flink_jobmanager_numRunningJobs Running jobs\n\
+# TYPE flink_jobmanager_numRunningJobs gauge\n\
+flink_jobmanager_numRunningJobs 0.0\n";
+
+/// What one `flinkscan scan` run left behind.
+pub struct ScanRun {
+    pub code: Option<i32>,
+    /// The `--json` report.
+    pub json: serde_json::Value,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: Duration,
+}
+
+impl ScanRun {
+    pub fn service(&self, addr: SocketAddr) -> &serde_json::Value {
+        service_at(&self.json, addr)
+    }
+}
+
+/// `flinkscan scan -q --no-color --probe-timeout 2s ARGS --json DIR/NAME.json`
+/// against loopback peers. ARGS are targets and options (a later
+/// `--probe-timeout` wins). The report must exist whatever the exit code;
+/// the caller judges the code.
+pub fn scan_to(dir: &std::path::Path, name: &str, args: &[&str]) -> ScanRun {
+    let json = dir.join(format!("{name}.json"));
+    let start = std::time::Instant::now();
+    let out = flinkscan()
+        .args(["scan", "-q", "--no-color", "--probe-timeout", "2s"])
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run flinkscan");
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON report {} ({e}): {stderr}", json.display()));
+    ScanRun {
+        code: out.status.code(),
+        json: serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("report is not JSON ({e}): {stderr}")),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+        took,
+    }
 }
