@@ -7,10 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flinkscan::checks::catalog::Catalog;
-use flinkscan::identify::http::Response;
 use flinkscan::targets::permute::Permutation;
 use flinkscan::targets::spec::ip_to_u128;
 use flinkscan::targets::{Shard, SpaceInput, TargetSpace};
+use flinkscan::transport::http::Response;
 
 fn permutation(c: &mut Criterion) {
     let mut g = c.benchmark_group("permutation");

@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use flinkscan::checks::probe::ProbeFile;
-use flinkscan::identify::http::Response;
-use flinkscan::identify::wire;
+use flinkscan::transport::http::Response;
+use flinkscan::transport::wire;
 
 /// Target specs, target files, port lists and shards; then the target
 /// space built from what parsed (through `targets::assemble`, as a scan

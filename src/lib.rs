@@ -24,4 +24,5 @@ pub mod state;
 pub mod sweep;
 pub mod targets;
 pub mod tls;
+pub mod transport;
 pub mod untrusted;

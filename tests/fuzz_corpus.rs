@@ -54,10 +54,10 @@ fn known_seeds_parse_as_what_they_are() {
             .1
             .clone()
     };
-    assert!(flinkscan::identify::wire::parse_blob_reply(&get("blob")).is_some());
-    assert!(flinkscan::identify::wire::is_rpc_disassociate(&get("rpc")));
-    assert!(flinkscan::identify::wire::is_jrmi_ack(&get("jrmi")));
-    assert!(flinkscan::identify::wire::is_taskmanager_data(&get("tm")));
+    assert!(flinkscan::transport::wire::parse_blob_reply(&get("blob")).is_some());
+    assert!(flinkscan::transport::wire::is_rpc_disassociate(&get("rpc")));
+    assert!(flinkscan::transport::wire::is_jrmi_ack(&get("jrmi")));
+    assert!(flinkscan::transport::wire::is_taskmanager_data(&get("tm")));
 
     let tls = corpus("tls_records");
     let mtls = &tls

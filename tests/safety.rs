@@ -964,7 +964,7 @@ fn every_request_of_a_real_flink_scan_passes_the_deny_list() {
         }
         for (m, p) in &requests {
             assert_eq!(
-                flinkscan::checks::deny::check(m, p, intrusive),
+                flinkscan::transport::deny::check(m, p, intrusive),
                 Ok(()),
                 "{name} scan sent {m} {p}"
             );

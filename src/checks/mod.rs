@@ -6,7 +6,6 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
-pub mod deny;
 pub mod probe;
 pub mod rule_ids;
 
@@ -19,11 +18,11 @@ use probe::EvidenceMode;
 use crate::advisories::releases::Support;
 use crate::advisories::version::FlinkVersion;
 use crate::advisories::Verdict;
-use crate::identify::http::{HttpTarget, Response};
-use crate::identify::wire;
 use crate::model::{
     AdvisoryMatch, Evidence, Finding, MatchConfidence, Service, ServiceKind, Severity,
 };
+use crate::transport::http::{HttpTarget, Response};
+use crate::transport::{deny, wire};
 use crate::untrusted;
 
 /// Which rules to run: `--rules` keeps only matches, `--skip-rules` drops
@@ -328,7 +327,7 @@ async fn http_probes(
         let detail = p.render_detail(resp.status, service.version.as_deref(), &extracted);
         let request = format!("{} {}", p.request.method, p.request.path);
         let evidence = match p.request.evidence {
-            EvidenceMode::Excerpt => crate::identify::evidence_http(&request, &resp),
+            EvidenceMode::Excerpt => crate::transport::evidence_http(&request, &resp),
             EvidenceMode::StatusOnly => Evidence {
                 request,
                 status: Some(resp.status),

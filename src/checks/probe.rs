@@ -30,7 +30,7 @@
 //! header = "location"
 //! ```
 //! No templating language, no redirects, no loops: a probe is one request.
-//! The deny-list in `checks::deny` is applied when a file is loaded and again
+//! The deny-list in `transport::deny` is applied when a file is loaded and again
 //! before every request.
 
 use std::sync::OnceLock;
@@ -38,9 +38,9 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::deny;
-use crate::identify::http::Response;
 use crate::model::ServiceKind;
+use crate::transport::deny;
+use crate::transport::http::Response;
 use crate::untrusted;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::http::Response;
 use crate::model::RpcGeneration;
+use crate::transport::http::Response;
 use crate::untrusted;
 
 /// What `GET /config` tells on a JobManager or HistoryServer.

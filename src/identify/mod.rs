@@ -22,14 +22,14 @@
 //! to a port (a BLOB server stalls the cluster at 50).
 
 pub mod flink_http;
-pub mod http;
-pub mod wire;
 
 use std::time::Duration;
 
 use crate::model::{Endpoint, Evidence, Service, ServiceKind, TlsSummary};
+use crate::transport::evidence_http;
+use crate::transport::http::{self, HttpTarget, Response};
+use crate::transport::wire;
 use crate::untrusted;
-use http::{HttpTarget, Response};
 
 /// Limits for identification.
 #[derive(Debug, Clone)]
@@ -551,14 +551,6 @@ async fn sql_gateway(
     }
     s.evidence = evidence;
     s
-}
-
-pub fn evidence_http(request: &str, resp: &Response) -> Evidence {
-    Evidence {
-        request: request.to_string(),
-        status: Some(resp.status),
-        excerpt: untrusted::excerpt(&resp.body, 200),
-    }
 }
 
 fn raw_evidence(request: &str, bytes: &[u8]) -> Evidence {

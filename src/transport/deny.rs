@@ -7,7 +7,7 @@
 //! and jar deletion are writes. `--intrusive` only unlocks the two requests
 //! in [`intrusive_allowed`], which open and close a SQL Gateway session.
 //!
-//! The HTTP transport (`identify::http::HttpTarget`) calls [`check`] on every
+//! The HTTP transport (`transport::http::HttpTarget`) calls [`check`] on every
 //! request it is asked to send, so identification, checks and probe files
 //! cannot bypass it; the callers' own checks only give earlier, nicer errors.
 

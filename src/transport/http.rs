@@ -35,7 +35,7 @@ pub enum HttpError {
     Protocol(String),
     #[error("body larger than {MAX_BODY} bytes")]
     TooLarge,
-    /// Never sent: the deny-list refuses it (`checks::deny`).
+    /// Never sent: the deny-list refuses it (`transport::deny`).
     #[error("not sent: {0}")]
     Denied(String),
 }
@@ -104,7 +104,7 @@ impl HttpTarget {
 
     /// Send one request. Every request of identification, checks and probe
     /// files comes through [`send`](Self::send), which refuses what the
-    /// deny-list (`checks::deny`) names before a byte is written.
+    /// deny-list (`transport::deny`) names before a byte is written.
     pub async fn request(
         &self,
         method: &str,
@@ -148,7 +148,7 @@ impl HttpTarget {
         body: Option<&str>,
     ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         // The one place every HTTP request passes: no caller can forget it.
-        crate::checks::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
+        crate::transport::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
         let tcp = crate::net::connect(self.endpoint.dest())
             .await
             .map_err(HttpError::Connect)?;
