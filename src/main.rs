@@ -213,13 +213,15 @@ fn merge_command(
     }
     let all_sarif = docs.iter().all(|d| d.get("runs").is_some());
     let findings;
-    let bytes = if all_sarif {
+    if all_sarif {
         let merged = report::merge::merge_sarif(&docs).map_err(|e| Usage(e.to_string()))?;
         findings = merged
             .pointer("/runs/0/results")
             .and_then(|r| r.as_array())
             .map_or(0, Vec::len);
-        serde_json::to_vec_pretty(&merged)?
+        if let Some(out) = &output {
+            report::outputs::write_document(out, &merged, &mut failures);
+        }
     } else {
         let reports = docs
             .into_iter()
@@ -252,15 +254,10 @@ fn merge_command(
                 .into());
             }
             let doc = sarif::render(&merged, catalog, sarif::Compat::Standard);
-            write_document(out, &doc, &mut failures);
+            report::outputs::write_document(out, &doc, &mut failures);
         }
-        serde_json::to_vec_pretty(&merged)?
-    };
-    let mut bytes = bytes;
-    bytes.push(b'\n');
-    if let Some(out) = &output {
-        if let Err(e) = out.dest.write_all(&bytes) {
-            failures.push(format!("cannot write {out}: {e}"));
+        if let Some(out) = &output {
+            report::outputs::write_document(out, &merged, &mut failures);
         }
     }
     if !failures.is_empty() {
@@ -286,19 +283,6 @@ fn merge_command(
     Ok(EXIT_CLEAN)
 }
 
-/// Write one JSON document to an output; a failure is noted, not returned,
-/// so the other outputs are still written.
-fn write_document(out: &plan::Output, doc: &impl serde::Serialize, failures: &mut Vec<String>) {
-    // Streamed: a report of many services is never held whole as text.
-    let written = out.dest.write_with(|w| {
-        serde_json::to_writer_pretty(&mut *w, doc).map_err(std::io::Error::other)?;
-        w.write_all(b"\n")
-    });
-    if let Err(e) = written {
-        failures.push(format!("cannot write {out}: {e}"));
-    }
-}
-
 /// `flinkscan report IN.json`: render a saved or merged report. Clusters
 /// are grouped again, so a report written before clusters renders too.
 fn report_command(
@@ -314,7 +298,7 @@ fn report_command(
     report.build_clusters();
     let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
     let mut failures = Vec::new();
-    write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
+    report::outputs::write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
     if html.is_none() && markdown.is_none() {
         let color = !no_color
             && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
@@ -326,28 +310,6 @@ fn report_command(
         return Err(OutputsFailed(failures).into());
     }
     Ok(EXIT_CLEAN)
-}
-
-/// The HTML and Markdown renderings, each to its checked destination.
-fn write_people_outputs(
-    html: &Option<plan::Output>,
-    markdown: &Option<plan::Output>,
-    report: &ScanReport,
-    catalog: &Catalog,
-    failures: &mut Vec<String>,
-) {
-    if let Some(out) = html {
-        let page = report::html::render(report, catalog);
-        if let Err(e) = out.dest.write_all(page.as_bytes()) {
-            failures.push(format!("cannot write {out}: {e}"));
-        }
-    }
-    if let Some(out) = markdown {
-        let text = report::markdown::render(report, catalog);
-        if let Err(e) = out.dest.write_all(text.as_bytes()) {
-            failures.push(format!("cannot write {out}: {e}"));
-        }
-    }
 }
 
 fn read_report(path: &std::path::Path) -> Result<ScanReport> {
@@ -510,7 +472,16 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
         failures.extend(state_failure);
-        failures.extend(write_outputs(&plan, args, &report, &catalog));
+        failures.extend(report::outputs::write_scan_outputs(
+            &plan,
+            &report,
+            &catalog,
+            report::outputs::Rendering {
+                sarif: args.sarif_compat,
+                color: !args.no_color,
+                quiet: args.quiet,
+            },
+        ));
         if !failures.is_empty() {
             return Err(OutputsFailed(failures).into());
         }
@@ -736,54 +707,6 @@ fn sweep_message(c: SweepCounts, elapsed: Duration) -> String {
         "{rate}/s {eta} | {} open, {} identified, {} findings",
         c.open, c.identified, c.findings
     )
-}
-
-/// Write every report; return what failed (flag, path and error), never
-/// stopping at the first failure. A closed pipe on the human summary is not
-/// a failure: `flinkscan scan ... | head -3` is a person reading.
-fn write_outputs(
-    plan: &plan::ScanPlan,
-    args: &ScanArgs,
-    report: &ScanReport,
-    catalog: &Catalog,
-) -> Vec<String> {
-    let mut failures = Vec::new();
-    if let Some(out) = &plan.json {
-        write_document(out, report, &mut failures);
-    }
-    if let Some(out) = &plan.sarif {
-        let doc = sarif::render(report, catalog, args.sarif_compat);
-        write_document(out, &doc, &mut failures);
-    }
-    write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
-    let stdout_taken = [
-        &plan.json,
-        &plan.sarif,
-        &plan.jsonl,
-        &plan.html,
-        &plan.markdown,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|o| o.dest == atomic::Dest::Stdout);
-    let color = !args.no_color
-        && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
-    let summary = report::text::render(report, catalog, color);
-    if stdout_taken {
-        // Machine output owns stdout; the person still gets the summary.
-        if !args.quiet {
-            let _ = std::io::stderr().write_all(summary.as_bytes());
-        }
-    } else {
-        let mut out = std::io::stdout().lock();
-        let written = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
-        match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => failures.push(format!("cannot write the summary to stdout: {e}")),
-            Ok(()) => {}
-        }
-    }
-    failures
 }
 
 #[cfg(test)]

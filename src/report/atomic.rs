@@ -25,15 +25,6 @@ static PARTIALS: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
 /// committed or dropped.
 struct Partial(PathBuf);
 
-impl Partial {
-    fn new(path: &Path) -> Partial {
-        if let Ok(mut set) = PARTIALS.lock() {
-            set.insert(path.to_path_buf());
-        }
-        Partial(path.to_path_buf())
-    }
-}
-
 impl Drop for Partial {
     fn drop(&mut self) {
         if let Ok(mut set) = PARTIALS.lock() {
@@ -42,14 +33,18 @@ impl Drop for Partial {
     }
 }
 
-/// Remove every temporary output file still being written: for an exit
-/// that skips destructors. Whole files under their real names stay.
-pub fn remove_partials() {
-    if let Ok(set) = PARTIALS.lock() {
+/// Remove every temporary output file still being written, then exit
+/// with `code` (exit runs no destructor). The registry stays locked until
+/// the process is gone, so no new temporary file appears meanwhile. Whole
+/// files under their real names stay.
+pub fn remove_partials_and_exit(code: i32) -> ! {
+    let guard = PARTIALS.lock();
+    if let Ok(set) = &guard {
         for p in set.iter() {
             let _ = std::fs::remove_file(p);
         }
     }
+    std::process::exit(code)
 }
 
 impl AtomicFile {
@@ -59,14 +54,21 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
+        // Created and registered under one lock, so a quitting process
+        // (which holds it until exit) never misses a file.
+        let mut partials = PARTIALS
+            .lock()
+            .map_err(|_| io::Error::other("poisoned lock"))?;
         // tempfile creates the file with mode 0600.
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".partial")
             .tempfile_in(&dir)?;
+        partials.insert(tmp.path().to_path_buf());
+        drop(partials);
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            _partial: Partial::new(tmp.path()),
+            _partial: Partial(tmp.path().to_path_buf()),
             tmp: BufWriter::new(tmp),
         })
     }

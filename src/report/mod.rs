@@ -12,6 +12,7 @@ pub mod jsonl;
 pub mod markdown;
 pub mod merge;
 pub mod ocsf;
+pub mod outputs;
 pub mod sarif;
 pub mod services;
 pub mod text;

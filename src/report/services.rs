@@ -75,25 +75,12 @@ pub struct Spiller {
 
 impl Spiller {
     /// A spiller writing to an unlinked file in the system's temporary
-    /// directory (`TMPDIR`); if none can be created, everything is held.
+    /// directory (`TMPDIR`), created with the first settled service; if it
+    /// cannot be created or written, services are held in memory.
     pub fn new() -> Spiller {
-        let (file, failure) = match tempfile::tempfile() {
-            Ok(f) => (Some(f), None),
-            Err(e) => (
-                None,
-                Some(format!(
-                    "cannot create a temporary file for services, keeping them in memory: {e}"
-                )),
-            ),
-        };
         Spiller {
-            held: Vec::new(),
-            spilling: file.is_some(),
-            file,
-            keys: Vec::new(),
-            end: 0,
-            buf: Vec::new(),
-            failure,
+            spilling: true,
+            ..Spiller::in_memory()
         }
     }
 
@@ -114,29 +101,35 @@ impl Spiller {
     /// spilled while the file works.
     pub fn push(&mut self, service: Service, settled: bool) {
         if settled && self.spilling {
-            if let Some(file) = &self.file {
-                match spill_one(file, &service, self.end, &mut self.buf) {
-                    Ok(len) => {
-                        self.keys.push(Key {
-                            ip: service.endpoint.ip,
-                            port: service.endpoint.port,
-                            host: service.endpoint.hostname.as_deref().map(Box::from),
-                            at: self.end,
-                            len,
-                        });
-                        self.end += u64::from(len);
-                        return;
-                    }
-                    Err(e) => {
-                        self.failure = Some(format!(
-                            "cannot write services to a temporary file, keeping them in memory: {e}"
-                        ));
-                        self.spilling = false;
-                    }
+            match self.spill(&service) {
+                Ok(()) => return,
+                Err(e) => {
+                    self.failure = Some(format!(
+                        "cannot write services to a temporary file in TMPDIR, keeping the rest in \
+                         memory: {e}"
+                    ));
+                    self.spilling = false;
                 }
             }
         }
         self.held.push(service);
+    }
+
+    fn spill(&mut self, service: &Service) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            none => none.insert(tempfile::tempfile()?),
+        };
+        let len = spill_one(file, service, self.end, &mut self.buf)?;
+        self.keys.push(Key {
+            ip: service.endpoint.ip,
+            port: service.endpoint.port,
+            host: service.endpoint.hostname.as_deref().map(Box::from),
+            at: self.end,
+            len,
+        });
+        self.end += u64::from(len);
+        Ok(())
     }
 
     pub fn held_mut(&mut self) -> &mut Vec<Service> {
@@ -240,7 +233,8 @@ impl Services {
     pub fn for_people(&self, others: usize) -> Listing<'_> {
         let mut out = Listing::default();
         let mut taken = 0;
-        for s in self.iter() {
+        let mut iter = self.iter();
+        while let Some(s) = iter.next() {
             match s {
                 Ok(s) if s.flink => out.shown.push(s),
                 Ok(s) if taken < others => {
@@ -249,8 +243,10 @@ impl Services {
                 }
                 Ok(_) => out.more += 1,
                 Err(e) => {
+                    // The file failed: what memory holds (every Flink
+                    // service) is still listed.
                     out.error = Some(e);
-                    break;
+                    iter.skip_spilled();
                 }
             }
         }
@@ -314,6 +310,11 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl Iter<'_> {
+    /// Yield only the held services from here on.
+    fn skip_spilled(&mut self) {
+        for _ in self.keys.by_ref() {}
+    }
+
     fn read(&mut self, at: u64, len: u32) -> io::Result<Service> {
         let file = self
             .file
@@ -417,9 +418,8 @@ mod tests {
     #[test]
     fn a_spill_file_that_stops_taking_writes_loses_nothing() {
         let named = tempfile::NamedTempFile::new().unwrap();
-        let mut sp = Spiller::in_memory();
+        let mut sp = Spiller::new();
         sp.file = Some(named.reopen().unwrap());
-        sp.spilling = true;
         sp.push(svc("10.0.0.1", 80, false), true);
         sp.push(svc("10.0.0.2", 80, false), true);
         // The same file, read-only: the next write fails (a full disk).
@@ -434,6 +434,31 @@ mod tests {
             .map(|r| r.unwrap().endpoint.ip.to_string())
             .collect();
         assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]);
+    }
+
+    #[test]
+    fn a_spill_file_that_cannot_be_read_back_still_lists_the_held_flink_services() {
+        let mut sp = Spiller::new();
+        sp.push(svc("10.0.0.1", 80, false), true);
+        sp.push(svc("10.0.0.2", 8081, true), false);
+        sp.push(svc("10.0.0.3", 80, false), true);
+        let services = sp.finish();
+        // Cut the file: the first spilled service cannot be read back.
+        let spilled = services.spilled.as_ref().unwrap();
+        spilled.file.set_len(3).unwrap();
+        let l = services.for_people(10);
+        assert!(l.error.is_some());
+        let shown: Vec<String> = l.shown.iter().map(|s| s.endpoint.authority()).collect();
+        assert_eq!(shown, ["10.0.0.2:8081"]);
+    }
+
+    #[test]
+    fn no_file_until_a_service_is_spilled() {
+        let mut sp = Spiller::new();
+        sp.push(svc("10.0.0.2", 8081, true), false);
+        assert!(sp.file.is_none() && sp.failure.is_none());
+        sp.push(svc("10.0.0.1", 80, false), true);
+        assert!(sp.file.is_some());
     }
 
     #[test]

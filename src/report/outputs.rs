@@ -1,0 +1,105 @@
+//! Writing a finished scan's outputs: every one the plan names, each to the
+//! destination checked before the first probe ([`crate::plan::outputs`]).
+//! A failing output never stops the others; the caller gets each failure
+//! (flag, path and error) for its exit code. JSON documents are streamed,
+//! never built whole as text.
+
+use std::io::{IsTerminal, Write};
+
+use super::{atomic::Dest, html, markdown, sarif, text, ScanReport};
+use crate::checks::catalog::Catalog;
+use crate::plan::{Output, ScanPlan};
+
+/// How the person-facing parts are rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendering {
+    pub sarif: sarif::Compat,
+    /// `--no-color` was not given (the terminal and `TERM` still decide).
+    pub color: bool,
+    /// `--quiet`: no summary on stderr when machine output owns stdout.
+    pub quiet: bool,
+}
+
+/// Write one JSON document to an output; a failure is noted, not returned,
+/// so the other outputs are still written.
+pub fn write_document(out: &Output, doc: &impl serde::Serialize, failures: &mut Vec<String>) {
+    // Streamed: a report of many services is never held whole as text.
+    let written = out.dest.write_with(|w| {
+        serde_json::to_writer_pretty(&mut *w, doc).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    });
+    if let Err(e) = written {
+        failures.push(format!("cannot write {out}: {e}"));
+    }
+}
+
+/// The HTML and Markdown renderings, each to its checked destination.
+pub fn write_people_outputs(
+    html_out: &Option<Output>,
+    markdown_out: &Option<Output>,
+    report: &ScanReport,
+    catalog: &Catalog,
+    failures: &mut Vec<String>,
+) {
+    if let Some(out) = html_out {
+        let page = html::render(report, catalog);
+        if let Err(e) = out.dest.write_all(page.as_bytes()) {
+            failures.push(format!("cannot write {out}: {e}"));
+        }
+    }
+    if let Some(out) = markdown_out {
+        let text = markdown::render(report, catalog);
+        if let Err(e) = out.dest.write_all(text.as_bytes()) {
+            failures.push(format!("cannot write {out}: {e}"));
+        }
+    }
+}
+
+/// Write every report of a scan and the summary for people; return what
+/// failed, never stopping at the first failure. A closed pipe on the human
+/// summary is not a failure: `flinkscan scan ... | head -3` is a person
+/// reading.
+pub fn write_scan_outputs(
+    plan: &ScanPlan,
+    report: &ScanReport,
+    catalog: &Catalog,
+    how: Rendering,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    if let Some(out) = &plan.json {
+        write_document(out, report, &mut failures);
+    }
+    if let Some(out) = &plan.sarif {
+        let doc = sarif::render(report, catalog, how.sarif);
+        write_document(out, &doc, &mut failures);
+    }
+    write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
+    let stdout_taken = [
+        &plan.json,
+        &plan.sarif,
+        &plan.jsonl,
+        &plan.html,
+        &plan.markdown,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|o| o.dest == Dest::Stdout);
+    let color =
+        how.color && text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
+    let summary = text::render(report, catalog, color);
+    if stdout_taken {
+        // Machine output owns stdout; the person still gets the summary.
+        if !how.quiet {
+            let _ = std::io::stderr().write_all(summary.as_bytes());
+        }
+    } else {
+        let mut out = std::io::stdout().lock();
+        let written = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => failures.push(format!("cannot write the summary to stdout: {e}")),
+            Ok(()) => {}
+        }
+    }
+    failures
+}
