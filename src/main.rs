@@ -466,7 +466,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             bar.finish_and_clear();
         }
         if let (Some(base), Some(space)) = (&baseline_report, &probe_space) {
-            apply_baseline(&mut report, base, space, &plan);
+            let rules = RuleFilter {
+                only: plan.rules.clone(),
+                skip: plan.skip_rules.clone(),
+            };
+            baseline::apply_to_scan(&mut report, base, space, &rules);
             // Fixed findings open no path: judge the clusters again.
             report.build_clusters();
         }
@@ -510,53 +514,12 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         {
             return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
-        let failed = match args.fail_on {
-            Some(threshold) => report
-                .findings
-                .iter()
-                .any(|f| f.severity >= threshold && !f.is_fixed()),
-            None => false,
-        };
-        Ok(if failed { EXIT_FINDINGS } else { EXIT_CLEAN })
+        Ok(if report.fails(args.fail_on) {
+            EXIT_FINDINGS
+        } else {
+            EXIT_CLEAN
+        })
     })
-}
-
-/// Mark findings against the baseline. Only what this scan looked for can
-/// be fixed: an endpoint it probed (a complete sweep of its shard; an
-/// interrupted one cannot tell which closed ports it reached) and a rule it
-/// ran. Other baseline findings are left out, and a notice says how many.
-fn apply_baseline(
-    report: &mut ScanReport,
-    base: &ScanReport,
-    space: &TargetSpace,
-    plan: &plan::ScanPlan,
-) {
-    let probed = if report.scan.status == report::ScanStatus::Complete {
-        let wanted = base
-            .findings
-            .iter()
-            .map(|f| (f.endpoint.host_key(), f.endpoint.port))
-            .collect();
-        baseline::probed_among(space, &wanted)
-    } else {
-        Default::default()
-    };
-    let rules = RuleFilter {
-        only: plan.rules.clone(),
-        skip: plan.skip_rules.clone(),
-    };
-    let left_out = baseline::apply(report, base, |f| {
-        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.host_key(), f.endpoint.port))
-    });
-    if left_out > 0 {
-        report.notices.push(flinkscan::model::Notice {
-            target: "--baseline".into(),
-            message: format!(
-                "{left_out} baseline findings left out: this scan did not probe their endpoint or run their rule, so it cannot tell whether they are fixed"
-            ),
-        });
-        report.normalise();
-    }
 }
 
 fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<()> {

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::ScanReport;
+use crate::checks::RuleFilter;
 use crate::model::{BaselineState, Endpoint, Finding, HostKey};
 use crate::targets::TargetSpace;
 
@@ -146,6 +147,40 @@ pub fn render_diff(d: &Diff) -> String {
         }
     }
     out
+}
+
+/// Mark findings against the baseline. Only what this scan looked for can
+/// be fixed: an endpoint it probed (a complete sweep of its shard; an
+/// interrupted one cannot tell which closed ports it reached) and a rule it
+/// ran. Other baseline findings are left out, and a notice says how many.
+pub fn apply_to_scan(
+    report: &mut ScanReport,
+    base: &ScanReport,
+    space: &TargetSpace,
+    rules: &RuleFilter,
+) {
+    let probed = if report.scan.status == super::ScanStatus::Complete {
+        let wanted = base
+            .findings
+            .iter()
+            .map(|f| (f.endpoint.host_key(), f.endpoint.port))
+            .collect();
+        probed_among(space, &wanted)
+    } else {
+        Default::default()
+    };
+    let left_out = apply(report, base, |f| {
+        rules.allows(&f.rule_id) && probed.contains(&(f.endpoint.host_key(), f.endpoint.port))
+    });
+    if left_out > 0 {
+        report.notices.push(crate::model::Notice {
+            target: "--baseline".into(),
+            message: format!(
+                "{left_out} baseline findings left out: this scan did not probe their endpoint or run their rule, so it cannot tell whether they are fixed"
+            ),
+        });
+        report.normalise();
+    }
 }
 
 #[cfg(test)]

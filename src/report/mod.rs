@@ -270,6 +270,15 @@ impl ScanReport {
         self.clusters = crate::clusters::build(self.services.held(), &mut self.findings, &swept);
     }
 
+    /// `--fail-on`: a finding at or above `threshold` that is not fixed.
+    pub fn fails(&self, threshold: Option<Severity>) -> bool {
+        threshold.is_some_and(|t| {
+            self.findings
+                .iter()
+                .any(|f| f.severity >= t && !f.is_fixed())
+        })
+    }
+
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
