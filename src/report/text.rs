@@ -34,6 +34,9 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         report.scan.duration_ms as f64 / 1000.0,
         report.scan.status
     );
+    if let Some(line) = network_line(&s.decided) {
+        let _ = writeln!(out, "{line}");
+    }
     let mut counts = Vec::new();
     for sev in [
         Severity::Critical,
@@ -235,6 +238,32 @@ fn cluster_fixes(
 /// Colour only for a terminal that can show it and a user who has not
 /// opted out: `NO_COLOR` set to anything non-empty (no-color.org) or
 /// `TERM=dumb` (or unset), which is what editors' shells and CI logs use.
+/// What the network did to the sweep, when it did something: lost SYNs
+/// recovered by a retry, ports silent on hosts that answered elsewhere
+/// (filtered, or loss beyond every retry), hosts that never answered.
+fn network_line(d: &crate::sweep::DecidedCounts) -> Option<String> {
+    let mut parts = Vec::new();
+    if d.decided_after_retry > 0 {
+        parts.push(format!(
+            "{} ports decided only on a retry (lost SYNs, {} extra SYNs sent)",
+            d.decided_after_retry, d.extra_attempts
+        ));
+    }
+    if d.timed_out_answering_host > 0 {
+        parts.push(format!(
+            "{} ports silent on hosts that answered on another port (filtered)",
+            d.timed_out_answering_host
+        ));
+    }
+    if d.timed_out_silent_host > 0 {
+        parts.push(format!(
+            "{} probes to hosts that never answered",
+            d.timed_out_silent_host
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("network: {}", parts.join("; ")))
+}
+
 /// A person reads the first [`OTHERS_SHOWN`] non-Flink ports; a sweep
 /// where every port answers has far more, and the JSON report lists them all.
 pub const OTHERS_SHOWN: usize = 50;
@@ -291,6 +320,23 @@ mod tests {
                 .find(|(key, _)| *key == k)
                 .map(|(_, v)| OsString::from(v))
         }
+    }
+
+    #[test]
+    fn the_network_line_says_what_loss_and_filtering_did() {
+        let mut d = crate::sweep::DecidedCounts::default();
+        assert_eq!(network_line(&d), None);
+        d.decided_after_retry = 3;
+        d.extra_attempts = 5;
+        d.timed_out_answering_host = 2;
+        let line = network_line(&d).unwrap();
+        assert!(line.contains("3 ports decided only on a retry"), "{line}");
+        assert!(line.contains("5 extra SYNs"), "{line}");
+        assert!(
+            line.contains("2 ports silent on hosts that answered"),
+            "{line}"
+        );
+        assert!(!line.contains("never answered"), "{line}");
     }
 
     #[test]
