@@ -209,8 +209,10 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
-    assert_eq!(events.len(), 2, "{text}");
-    for e in &events {
+    // A service, its finding, and the cluster (host) they form, last.
+    assert_eq!(events.len(), 3, "{text}");
+    assert_eq!(events[2]["event"]["dataset"], "flinkscan.cluster");
+    for e in &events[..2] {
         assert_eq!(e["ecs"]["version"], "8.17.0");
         assert_eq!(e["observer"]["type"], "scanner");
         assert_eq!(

@@ -307,7 +307,8 @@ fn special_files_are_written_in_place_never_replaced() {
     let jsonl = jsonl_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the JSONL events arrive through the FIFO");
-    assert_eq!(jsonl.lines().count(), 2, "{jsonl}");
+    // The service, its finding and the cluster they form.
+    assert_eq!(jsonl.lines().count(), 3, "{jsonl}");
     assert!(is_fifo(&json_fifo) && is_fifo(&jsonl_fifo), "still FIFOs");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 

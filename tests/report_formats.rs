@@ -233,11 +233,27 @@ fn jsonl_lines_are_compact_ecs_and_small() {
         jsonl.lines().count() >= 2,
         "a service and a finding: {jsonl}"
     );
+    // The stream ends with one event per cluster, once clusters exist.
+    let last: Value = serde_json::from_str(jsonl.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"]["dataset"], "flinkscan.cluster", "{jsonl}");
+    assert!(last["flink"]["cluster"]["id"].is_string(), "{last}");
+    assert!(last["flink"]["cluster"]["members"].is_array(), "{last}");
+    assert_eq!(
+        jsonl
+            .lines()
+            .filter(|l| l.contains("\"flinkscan.cluster\""))
+            .count(),
+        1
+    );
     for line in jsonl.lines() {
         support::ecs::assert_ecs_line(line);
         assert!(line.len() < 10_000);
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(line).unwrap();
+        if v["event"]["dataset"] == "flinkscan.cluster" {
+            assert!(v["message"].is_string());
+            continue;
+        }
         assert!(v["destination"]["port"].is_u64(), "port is a number");
         assert!(v["destination"]["ip"].is_string());
         assert!(["asset", "state"].contains(&v["event"]["kind"].as_str().unwrap()));

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::jsonl;
 use crate::checks::catalog::Catalog;
+use crate::clusters::Cluster;
 use crate::model::{Finding, Service};
 
 /// The `--jsonl` events for one identified service (if any) and its findings.
@@ -35,5 +36,20 @@ pub fn for_results(
                 .map(|f| super::ocsf::finding_event(f, catalog.rule(&f.rule_id), scan_id, ms))
                 .collect()
         }
+    }
+}
+
+/// The events that end a `--jsonl` stream: one per cluster (ECS only; the
+/// OCSF stream carries findings alone).
+pub fn for_clusters(clusters: &[Cluster], scan_id: &str, format: jsonl::Format) -> Vec<Value> {
+    match format {
+        jsonl::Format::Ecs => {
+            let ts = super::now_rfc3339();
+            clusters
+                .iter()
+                .map(|c| jsonl::cluster_event(c, scan_id, &ts))
+                .collect()
+        }
+        jsonl::Format::Ocsf => Vec::new(),
     }
 }

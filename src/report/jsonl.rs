@@ -84,6 +84,25 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
     })
 }
 
+/// One deployment at the end of the scan: its services, attack paths and
+/// posture (`crate::clusters`), so a SIEM can group by `flink.cluster.id`.
+pub fn cluster_event(cluster: &crate::clusters::Cluster, scan_id: &str, timestamp: &str) -> Value {
+    json!({
+        "@timestamp": timestamp,
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "state",
+            "category": ["configuration"],
+            "type": ["info"],
+            "dataset": "flinkscan.cluster",
+            "module": "flinkscan",
+        },
+        "observer": observer(),
+        "message": untrusted::clean(&cluster.name, 300),
+        "flink": {"scan": {"id": scan_id}, "cluster": cluster},
+    })
+}
+
 pub fn finding_event(
     finding: &Finding,
     rule: Option<&Rule>,

@@ -84,6 +84,25 @@ impl Finish<'_> {
             ));
             s.write_each(events);
         }
+        let mut report = ScanReport {
+            tool: ToolInfo::default(),
+            scan: self.meta(unfinished),
+            stats: self.stats(),
+            services: spiller.finish(),
+            findings,
+            notices,
+            clusters: Vec::new(),
+        };
+        report.normalise();
+        report.build_clusters();
+        // Clusters exist only now: the stream ends with one event each.
+        if let Some(s) = sink.as_mut() {
+            s.write_each(report::events::for_clusters(
+                &report.clusters,
+                &self.scan_id,
+                self.plan.jsonl_format,
+            ));
+        }
         // A machine stream that broke is a failed output, not a reason to
         // lose the scan: the other reports still get written and say what
         // happened.
@@ -100,24 +119,14 @@ impl Finish<'_> {
                         "stream broke after {lines} events, the rest of it is lost: {source}"
                     ),
                 };
-                notices.push(Notice {
+                report.notices.push(Notice {
                     target: out.to_string(),
                     message,
                 });
+                report.normalise();
                 jsonl_failure = Some(super::output_err(out, source));
             }
         }
-        let mut report = ScanReport {
-            tool: ToolInfo::default(),
-            scan: self.meta(unfinished),
-            stats: self.stats(),
-            services: spiller.finish(),
-            findings,
-            notices,
-            clusters: Vec::new(),
-        };
-        report.normalise();
-        report.build_clusters();
         Finished {
             report,
             jsonl_failure,
