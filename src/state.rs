@@ -71,6 +71,11 @@ pub enum StateError {
     NotAFile { path: String },
     #[error("--state {path}: its results file {sidecar} must be a regular file")]
     SidecarNotAFile { path: String, sidecar: String },
+    #[error(
+        "--state {path}: {sidecar} exists and is not a flinkscan results file; move it away or \
+         name the checkpoint differently"
+    )]
+    SidecarForeign { path: String, sidecar: String },
     #[error("--state {path}: cannot open its results file {sidecar}: {source}")]
     Sidecar {
         path: String,
@@ -201,6 +206,9 @@ pub fn results_path(state: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// How every sidecar line starts (serde writes the fields in order).
+const RECORD_START: &[u8] = br#"{"service":"#;
+
 /// One sidecar line: an identified port and its findings.
 #[derive(Serialize)]
 struct RecordRef<'a> {
@@ -245,10 +253,20 @@ impl ResultLog {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .mode(0o600)
             .open(&path)
             .map_err(err)?;
+        // A stale sidecar (its scan died before a checkpoint, or its
+        // checkpoint was deleted) is emptied; someone's file that happens
+        // to have the name is not.
+        if !is_results_file(&path) {
+            return Err(StateError::SidecarForeign {
+                path: state.display().to_string(),
+                sidecar: path.display().to_string(),
+            });
+        }
+        file.set_len(0).map_err(err)?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(err)?;
         Ok(ResultLog {
@@ -360,6 +378,14 @@ impl ResultLog {
             hex::encode(self.sha.clone().finalize()),
         ))
     }
+}
+
+/// Empty, or starting the way every record does.
+fn is_results_file(path: &Path) -> bool {
+    let mut head = Vec::new();
+    let read =
+        File::open(path).and_then(|f| f.take(RECORD_START.len() as u64).read_to_end(&mut head));
+    read.is_ok() && (head.is_empty() || head == RECORD_START)
 }
 
 /// The sidecar is written in place: never through a symlink or into a
@@ -864,6 +890,25 @@ mod tests {
             ResultLog::create(&path),
             Err(StateError::SidecarNotAFile { .. })
         ));
+    }
+
+    #[test]
+    fn a_new_scan_empties_a_stale_results_file_but_no_other_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let sidecar = results_path(&path);
+        let t = Tracker::new(1, None, Some(ResultLog::create(&path).unwrap()));
+        t.identified(&service(&space(), 1), &[]);
+        drop(t);
+        assert!(std::fs::metadata(&sidecar).unwrap().len() > 0);
+        ResultLog::create(&path).unwrap();
+        assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), 0);
+        std::fs::write(&sidecar, b"someone's notes\n").unwrap();
+        assert!(matches!(
+            ResultLog::create(&path),
+            Err(StateError::SidecarForeign { .. })
+        ));
+        assert_eq!(std::fs::read(&sidecar).unwrap(), b"someone's notes\n");
     }
 
     fn tempfile_with(bytes: &[u8]) -> File {
