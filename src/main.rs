@@ -491,13 +491,22 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         if let Some(path) = &plan.state {
             if report.scan.status == report::ScanStatus::Complete {
-                // Done and written: the next run with this --state starts afresh.
-                if let Err(e) = std::fs::remove_file(path) {
-                    return Err(OutputsFailed(vec![format!(
-                        "cannot remove the finished checkpoint {}: {e}",
-                        path.display()
-                    )])
-                    .into());
+                // Done and written: the next run with this --state starts
+                // afresh. The checkpoint goes first: one left without its
+                // results would be refused on resume.
+                let sidecar = flinkscan::state::results_path(path);
+                for p in [path, &sidecar] {
+                    match std::fs::remove_file(p) {
+                        Err(e) if p == &sidecar && e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(OutputsFailed(vec![format!(
+                                "cannot remove the finished checkpoint {}: {e}",
+                                p.display()
+                            )])
+                            .into())
+                        }
+                        Ok(()) => {}
+                    }
                 }
             } else if !args.quiet {
                 eprintln!(

@@ -4,17 +4,29 @@
 //! A checkpoint holds a digest of everything that decides which probes are
 //! sent and what they do, the position in the permuted sweep (the shard
 //! positions claimed so far and those of them not finished), the sweep
-//! counters, the open ports not yet identified and the results so far. It
-//! grows with results, never with the range: positions below `next` that
-//! are not in flight are done. A resumed sweep probes the ones in flight
-//! again first (at most the in-flight window), then continues at `next`.
+//! counters and the open ports not yet identified. It grows with neither
+//! the range nor the results: positions below `next` that are not in
+//! flight are done, and the results go to an append-only sidecar,
+//! `FILE.results` ([`ResultLog`]), one JSON line per identified port,
+//! written as they arrive. The checkpoint records how many bytes of it it
+//! covers and their SHA-256; a resume reads that much back, one record at
+//! a time, and cuts off the rest (ports identified after the checkpoint,
+//! still pending in it, so identified again). A resumed sweep probes the
+//! positions in flight again first (at most the in-flight window), then
+//! continues at `next`.
 //!
 //! Consistency: the sweep claims a position and, after its probe, counts
 //! it, records an open port and releases the position inside short
 //! sections that share a lock with the checkpoint, so a checkpoint never
 //! sees a probe counted and still in flight, or claimed and in neither.
+//! An identified port leaves `pending` and enters the sidecar under one
+//! lock, the one under which a checkpoint reads both, so a port is in the
+//! checkpoint's `pending` or in the bytes it covers, never in neither.
 
 use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -31,8 +43,12 @@ use crate::targets::TargetSpace;
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
 
 const FORMAT: &str = "flinkscan-state";
-const VERSION: u32 = 1;
+/// 2: results moved to the sidecar (version 1 held them in the state file).
+const VERSION: u32 = 2;
 const IDLE: u64 = u64::MAX;
+/// The longest sidecar line read back. A service record is a few KB (its
+/// evidence is capped when identified); anything near this is corruption.
+const RECORD_CAP: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -53,10 +69,39 @@ pub enum StateError {
         "--state {path}: must be a regular file (it is replaced atomically at each checkpoint)"
     )]
     NotAFile { path: String },
+    #[error("--state {path}: its results file {sidecar} must be a regular file")]
+    SidecarNotAFile { path: String, sidecar: String },
+    #[error(
+        "--state {path}: {sidecar} exists and is not a flinkscan results file; move it away or \
+         name the checkpoint differently"
+    )]
+    SidecarForeign { path: String, sidecar: String },
+    #[error("--state {path}: cannot open its results file {sidecar}: {source}")]
+    Sidecar {
+        path: String,
+        sidecar: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("--state {path} and {output} name the same file; give the checkpoint its own")]
     Clash { path: String, output: String },
     #[error("{path} is not a flinkscan --state checkpoint (or one of another version): {reason}")]
     Invalid { path: String, reason: String },
+    #[error(
+        "{path} is a checkpoint of flinkscan state version {found}; this flinkscan reads only \
+         version {VERSION}. Finish the scan with the flinkscan that wrote it, or delete {path} \
+         (and {path}.results) to start over"
+    )]
+    OtherVersion { path: String, found: u32 },
+    #[error(
+        "{sidecar}, the results of checkpoint {path}, is damaged: {reason}. Delete both to \
+         start over"
+    )]
+    Damaged {
+        path: String,
+        sidecar: String,
+        reason: String,
+    },
     #[error(
         "{path} holds a checkpoint of a different scan: the targets (or what their names resolve \
          to), exclusions, ports, seed, shard, probe options, probe files or advisories differ from \
@@ -90,30 +135,50 @@ pub struct State {
     pub counts: Counts,
     /// Open ports found whose identification has not finished.
     pub pending: Vec<Endpoint>,
-    pub services: Vec<Service>,
-    pub findings: Vec<Finding>,
+    /// The sidecar's first `results` bytes hold the identified ports...
+    pub results: u64,
+    /// ...in `records` lines, whose SHA-256 (hex) is this.
+    pub records: u64,
+    pub results_sha256: String,
+}
+
+/// Only what tells the format apart, read first: an older checkpoint
+/// lacks fields of this one and must be named as older, not as broken.
+#[derive(Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
 }
 
 impl State {
     /// Read a checkpoint and check that it belongs to this scan.
     pub fn load(path: &Path, digest: &str) -> Result<State, StateError> {
         let shown = path.display().to_string();
+        // Small whatever the scan found: pending ports and the window.
         let bytes = crate::report::atomic::read_capped(path, 1 << 30).map_err(|source| {
             StateError::Read {
                 path: shown.clone(),
                 source,
             }
         })?;
-        let state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
+        let invalid = |e: serde_json::Error| StateError::Invalid {
             path: shown.clone(),
             reason: e.to_string(),
-        })?;
-        if state.format != FORMAT || state.version != VERSION {
+        };
+        let header: Header = serde_json::from_slice(&bytes).map_err(invalid)?;
+        if header.format != FORMAT {
             return Err(StateError::Invalid {
                 path: shown,
-                reason: format!("format {} version {}", state.format, state.version),
+                reason: format!("format {:?}", header.format),
             });
         }
+        if header.version != VERSION {
+            return Err(StateError::OtherVersion {
+                path: shown,
+                found: header.version,
+            });
+        }
+        let state: State = serde_json::from_slice(&bytes).map_err(invalid)?;
         if state.digest != digest {
             return Err(StateError::Mismatch { path: shown });
         }
@@ -132,6 +197,259 @@ impl State {
 
 fn poisoned() -> std::io::Error {
     std::io::Error::other("a checkpoint write panicked")
+}
+
+/// Where the results of the checkpoint `state` go: `STATE.results`.
+pub fn results_path(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".results");
+    PathBuf::from(name)
+}
+
+/// How every sidecar line starts (serde writes the fields in order).
+const RECORD_START: &[u8] = br#"{"service":"#;
+
+/// One sidecar line: an identified port and its findings.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    service: &'a Service,
+    findings: &'a [Finding],
+}
+
+#[derive(Deserialize)]
+struct Record {
+    service: Service,
+    findings: Vec<Finding>,
+}
+
+/// The results sidecar: appended (buffered) as ports are identified,
+/// flushed by each checkpoint and fsynced before the checkpoint that
+/// covers it is written.
+#[derive(Debug)]
+pub struct ResultLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// Bytes appended so far, buffered ones included.
+    len: u64,
+    records: u64,
+    sha: Sha256,
+    /// Why appending stopped: no later checkpoint may claim what the
+    /// file holds (the last good one stays).
+    failure: Option<String>,
+    /// The records a resumed scan continues with: bytes `0..end`.
+    replay: Option<(File, u64)>,
+}
+
+impl ResultLog {
+    /// A new, empty sidecar for `state` (a stale one is emptied).
+    pub fn create(state: &Path) -> Result<ResultLog, StateError> {
+        let path = results_path(state);
+        let err = |source| StateError::Sidecar {
+            path: state.display().to_string(),
+            sidecar: path.display().to_string(),
+            source,
+        };
+        check_regular(state, &path)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(err)?;
+        // A stale sidecar (its scan died before a checkpoint, or its
+        // checkpoint was deleted) is emptied; someone's file that happens
+        // to have the name is not.
+        if !is_results_file(&path) {
+            return Err(StateError::SidecarForeign {
+                path: state.display().to_string(),
+                sidecar: path.display().to_string(),
+            });
+        }
+        file.set_len(0).map_err(err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        Ok(ResultLog {
+            path,
+            out: BufWriter::with_capacity(64 << 10, file),
+            len: 0,
+            records: 0,
+            sha: Sha256::new(),
+            failure: None,
+            replay: None,
+        })
+    }
+
+    /// The sidecar of checkpoint `state` (at `state_path`): its covered
+    /// bytes are read through once (bounded lines, each a record, their
+    /// SHA-256 as recorded), the bytes beyond are cut off, and appending
+    /// continues there. The records are read again, one at a time, by
+    /// [`Tracker::replay`].
+    pub fn resume(state_path: &Path, state: &State) -> Result<ResultLog, StateError> {
+        let path = results_path(state_path);
+        let shown = |p: &Path| p.display().to_string();
+        let err = |source| StateError::Sidecar {
+            path: shown(state_path),
+            sidecar: shown(&path),
+            source,
+        };
+        let damaged = |reason: String| StateError::Damaged {
+            path: shown(state_path),
+            sidecar: shown(&path),
+            reason,
+        };
+        check_regular(state_path, &path)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        let size = file.metadata().map_err(err)?.len();
+        if size < state.results {
+            return Err(damaged(format!(
+                "it holds {size} bytes, the checkpoint covers {}",
+                state.results
+            )));
+        }
+        let mut sha = Sha256::new();
+        let mut records = 0;
+        read_records(&file, state.results, |line, bytes| {
+            sha.update(bytes);
+            records += 1;
+            serde_json::from_slice::<Record>(bytes)
+                .map(drop)
+                .map_err(|e| format!("line {line}: {e}"))
+        })
+        .map_err(damaged)?;
+        let digest = hex::encode(sha.clone().finalize());
+        if records != state.records || digest != state.results_sha256 {
+            return Err(damaged(format!(
+                "its first {} bytes ({records} records) are not those the checkpoint recorded \
+                 ({} records)",
+                state.results, state.records
+            )));
+        }
+        // Past the checkpoint: those ports are still pending in it.
+        file.set_len(state.results).map_err(err)?;
+        file.sync_all().map_err(err)?;
+        let mut out = file.try_clone().map_err(err)?;
+        io::Seek::seek(&mut out, io::SeekFrom::End(0)).map_err(err)?;
+        Ok(ResultLog {
+            path,
+            out: BufWriter::with_capacity(64 << 10, out),
+            len: state.results,
+            records,
+            sha,
+            failure: None,
+            replay: Some((file, state.results)),
+        })
+    }
+
+    fn append(&mut self, line: &[u8]) {
+        if self.failure.is_some() {
+            return;
+        }
+        match self.out.write_all(line) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                self.records += 1;
+                self.sha.update(line);
+            }
+            Err(e) => self.failure = Some(format!("cannot append to {}: {e}", self.path.display())),
+        }
+    }
+
+    /// Everything appended reaches the file (not yet the disk): the
+    /// length, count and hash a checkpoint may record.
+    fn flushed(&mut self) -> io::Result<(u64, u64, String)> {
+        if let Some(why) = &self.failure {
+            return Err(io::Error::other(why.clone()));
+        }
+        if let Err(e) = self.out.flush() {
+            let why = format!("cannot append to {}: {e}", self.path.display());
+            self.failure = Some(why.clone());
+            return Err(io::Error::other(why));
+        }
+        Ok((
+            self.len,
+            self.records,
+            hex::encode(self.sha.clone().finalize()),
+        ))
+    }
+}
+
+/// Empty, or starting the way every record does.
+fn is_results_file(path: &Path) -> bool {
+    let mut head = Vec::new();
+    let read =
+        File::open(path).and_then(|f| f.take(RECORD_START.len() as u64).read_to_end(&mut head));
+    read.is_ok() && (head.is_empty() || head == RECORD_START)
+}
+
+/// The sidecar is written in place: never through a symlink or into a
+/// device, FIFO or directory.
+fn check_regular(state: &Path, sidecar: &Path) -> Result<(), StateError> {
+    match std::fs::symlink_metadata(sidecar) {
+        Ok(m) if !m.file_type().is_file() => Err(StateError::SidecarNotAFile {
+            path: state.display().to_string(),
+            sidecar: sidecar.display().to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads `0..end` of a file at its own offset (the appending handle
+/// shares none with it).
+struct Span<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for Span<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Hand every line of `file`'s bytes `0..end` to `each` (1-based line
+/// number, the line with its newline) until it fails. A line longer than
+/// [`RECORD_CAP`] or one the covered bytes cut short is an error.
+fn read_records(
+    file: &File,
+    end: u64,
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut r = BufReader::with_capacity(64 << 10, Span { file, at: 0, end });
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        let got = (&mut r)
+            .take(RECORD_CAP as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("line {n}: {e}"))?;
+        if got == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(if line.len() > RECORD_CAP {
+                format!("line {n}: longer than {RECORD_CAP} bytes")
+            } else {
+                format!("line {n}: cut short")
+            });
+        }
+        each(n, &line)?;
+    }
+    Ok(())
 }
 
 /// The digest of what defines a scan's probes: the plan's target, port
@@ -194,7 +512,7 @@ fn hash_path(h: &mut Sha256, path: &Path, depth: u32) {
 }
 
 /// What a checkpoint is taken from while the scan runs: the sweep's
-/// positions and counters, and the results the collector has.
+/// positions and counters, the open ports pending and the results sidecar.
 #[derive(Debug)]
 pub struct Tracker {
     /// Sections of the sweep take it shared; a checkpoint exclusively.
@@ -204,16 +522,18 @@ pub struct Tracker {
     /// One past the highest sweep order claimed: every order below it was.
     claimed: AtomicU64,
     results: Mutex<Results>,
+    /// The sidecar's file, for the fsync before a checkpoint is written
+    /// (outside the lock: appending goes on meanwhile).
+    sync: Option<File>,
     /// Held while a checkpoint is written; true once the last one is, so
     /// a periodic write still under way can never land after it.
     written_last: Mutex<bool>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Results {
     pending: BTreeSet<Endpoint>,
-    services: Vec<Service>,
-    findings: Vec<Finding>,
+    log: Option<ResultLog>,
 }
 
 /// A shared section of the sweep; see the module documentation.
@@ -222,21 +542,19 @@ pub struct Section<'a> {
 }
 
 impl Tracker {
-    pub fn new(workers: usize, from: Option<&State>) -> Tracker {
-        let results = match from {
-            Some(s) => Results {
-                pending: s.pending.iter().cloned().collect(),
-                services: s.services.clone(),
-                findings: s.findings.clone(),
-            },
-            None => Results::default(),
-        };
+    /// `log` is where results go; without one (tests of the positions)
+    /// a checkpoint covers none.
+    pub fn new(workers: usize, from: Option<&State>, log: Option<ResultLog>) -> Tracker {
+        let pending = from
+            .map(|s| s.pending.iter().cloned().collect())
+            .unwrap_or_default();
         Tracker {
             lock: RwLock::new(()),
             slots: (0..workers.max(1)).map(|_| AtomicU64::new(IDLE)).collect(),
             claimed: AtomicU64::new(0),
             written_last: Mutex::new(false),
-            results: Mutex::new(results),
+            sync: log.as_ref().and_then(|l| l.out.get_ref().try_clone().ok()),
+            results: Mutex::new(Results { pending, log }),
         }
     }
 
@@ -267,21 +585,43 @@ impl Tracker {
         }
     }
 
-    /// An open port's identification finished.
+    /// An open port's identification finished: it leaves `pending` and
+    /// its record is appended to the sidecar, together.
     pub fn identified(&self, service: &Service, findings: &[Finding]) {
+        // Serialized outside the lock the sweep's sections wait for.
+        let line = serde_json::to_vec(&RecordRef { service, findings }).map(|mut l| {
+            l.push(b'\n');
+            l
+        });
         if let Ok(mut r) = self.results.lock() {
             r.pending.remove(&service.endpoint);
-            r.services.push(service.clone());
-            r.findings.extend(findings.iter().cloned());
+            if let Some(log) = r.log.as_mut() {
+                match &line {
+                    Ok(line) => log.append(line),
+                    Err(e) => log.failure = Some(format!("cannot record a result: {e}")),
+                }
+            }
         }
     }
 
-    /// Results restored from a checkpoint and gathered since.
-    pub fn results(&self) -> (Vec<Service>, Vec<Finding>) {
-        self.results
-            .lock()
-            .map(|r| (r.services.clone(), r.findings.clone()))
-            .unwrap_or_default()
+    /// Hand the records a resumed scan continues with to `each`, one at a
+    /// time (once: later calls find none). An error names the sidecar
+    /// and the line.
+    pub fn replay(&self, mut each: impl FnMut(Service, Vec<Finding>)) -> Result<(), String> {
+        let replay = self.results.lock().ok().and_then(|mut r| {
+            r.log
+                .as_mut()
+                .and_then(|l| l.replay.take().map(|x| (x, l.path.clone())))
+        });
+        let Some(((file, end), path)) = replay else {
+            return Ok(());
+        };
+        read_records(&file, end, |_, bytes| {
+            let r: Record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+            each(r.service, r.findings);
+            Ok(())
+        })
+        .map_err(|e| format!("cannot read back {}: {e}", path.display()))
     }
 
     /// Open ports from the checkpoint still to identify.
@@ -298,23 +638,34 @@ impl Tracker {
         if *last {
             return Ok(());
         }
-        state.save(path)
+        self.write(state, path)
     }
 
     /// Write the scan's last checkpoint; later periodic ones are dropped.
     pub fn save_last(&self, state: &State, path: &Path) -> std::io::Result<()> {
         let mut last = self.written_last.lock().map_err(|_| poisoned())?;
         *last = true;
+        self.write(state, path)
+    }
+
+    /// The sidecar bytes `state` covers were flushed when it was taken;
+    /// on disk they must be before the checkpoint that points at them.
+    fn write(&self, state: &State, path: &Path) -> std::io::Result<()> {
+        if let Some(f) = &self.sync {
+            f.sync_data()?;
+        }
         state.save(path)
     }
 
-    /// A consistent checkpoint (`id`: digest, scan id, start time).
+    /// A consistent checkpoint (`id`: digest, scan id, start time). An
+    /// error means the sidecar cannot take results: no checkpoint may
+    /// claim them.
     pub fn snapshot(
         &self,
         space: &TargetSpace,
         counts: impl FnOnce() -> Counts,
         id: (&str, &str, &str),
-    ) -> State {
+    ) -> std::io::Result<State> {
         let _all = self.lock.write();
         let (mut in_flight, next) = space.unstarted(self.claimed.load(Ordering::Relaxed));
         in_flight.extend(
@@ -328,18 +679,13 @@ impl Tracker {
         in_flight.dedup();
         // Read under the write lock: no probe is counted and in flight.
         let counts = counts();
-        let (pending, services, findings) = self
-            .results
-            .lock()
-            .map(|r| {
-                (
-                    r.pending.iter().cloned().collect(),
-                    r.services.clone(),
-                    r.findings.clone(),
-                )
-            })
-            .unwrap_or_default();
-        State {
+        let mut r = self.results.lock().map_err(|_| poisoned())?;
+        let pending = r.pending.iter().cloned().collect();
+        let (results, records, results_sha256) = match r.log.as_mut() {
+            Some(log) => log.flushed()?,
+            None => (0, 0, hex::encode(Sha256::new().finalize())),
+        };
+        Ok(State {
             format: FORMAT.into(),
             version: VERSION,
             digest: id.0.into(),
@@ -349,9 +695,10 @@ impl Tracker {
             in_flight,
             counts,
             pending,
-            services,
-            findings,
-        }
+            results,
+            records,
+            results_sha256,
+        })
     }
 }
 
@@ -369,11 +716,24 @@ mod tests {
         TargetSpace::build(input, &[1], 9, Shard::ALL, false).unwrap()
     }
 
+    fn service(space: &TargetSpace, n: u64) -> Service {
+        Service::new(space.nth(n).unwrap(), crate::model::ServiceKind::Unknown)
+    }
+
+    /// Every service a resumed tracker hands back, by endpoint.
+    fn replayed(t: &Tracker) -> Vec<Endpoint> {
+        let mut got = Vec::new();
+        t.replay(|s, _| got.push(s.endpoint)).unwrap();
+        got
+    }
+
     #[test]
     fn a_checkpoint_holds_what_is_in_flight_pending_and_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
         let space = space();
         let stats = crate::sweep::SweepStats::default();
-        let t = Tracker::new(3, None);
+        let t = Tracker::new(3, None, Some(ResultLog::create(&path).unwrap()));
         for (w, j) in [(0, 0), (1, 1), (2, 2)] {
             let _s = t.section();
             t.claim(w, j);
@@ -385,14 +745,28 @@ mod tests {
             t.release(0, None);
             t.release(1, Some(&open));
         }
-        let s = t.snapshot(&space, || stats.counts(), ("d", "id", "t0"));
+        let s = t
+            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
+            .unwrap();
         assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
         assert_eq!(s.pending, vec![open.clone()]);
-        assert_eq!(s.counts.probed, 2);
-        t.identified(&Service::new(open, crate::model::ServiceKind::Unknown), &[]);
-        let s = t.snapshot(&space, || stats.counts(), ("d", "id", "t0"));
+        assert_eq!((s.counts.probed, s.results, s.records), (2, 0, 0));
+        t.identified(
+            &Service::new(open.clone(), crate::model::ServiceKind::Unknown),
+            &[],
+        );
+        let s = t
+            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
+            .unwrap();
         assert!(s.pending.is_empty());
-        assert_eq!(s.services.len(), 1);
+        assert_eq!(s.records, 1);
+        // What the checkpoint covers is in the file once it is taken.
+        let sidecar = results_path(&path);
+        assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), s.results);
+        assert_eq!(
+            std::fs::metadata(&sidecar).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
 
         // A resumed space reports positions, not sweep orders.
         let mut resumed = space.clone();
@@ -400,24 +774,172 @@ mod tests {
             first: vec![2],
             next: 3,
         });
-        let t = Tracker::new(2, Some(&s));
+        let t = Tracker::new(2, Some(&s), Some(ResultLog::resume(&path, &s).unwrap()));
         {
             let _s = t.section();
             t.claim(0, 0);
             t.claim(1, 1);
         }
         t.release(0, None);
-        let s2 = t.snapshot(&resumed, || stats.counts(), ("d", "id", "t0"));
+        let s2 = t
+            .snapshot(&resumed, || stats.counts(), ("d", "id", "t0"))
+            .unwrap();
         assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
-        assert_eq!(s2.services.len(), 1);
+        assert_eq!((s2.results, s2.records), (s.results, 1));
+        assert_eq!(replayed(&t), vec![open]);
     }
 
     #[test]
-    fn a_checkpoint_of_another_scan_is_refused() {
+    fn a_resume_reads_the_covered_results_and_cuts_off_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
-        let t = Tracker::new(1, None);
-        let s = t.snapshot(&space(), Counts::default, ("abc", "id", "t0"));
+        let space = space();
+        let t = Tracker::new(1, None, Some(ResultLog::create(&path).unwrap()));
+        let (a, b, c) = (service(&space, 1), service(&space, 2), service(&space, 3));
+        for s in [&a, &b, &c] {
+            let _s = t.section();
+            t.claim(0, 0);
+            t.release(0, Some(&s.endpoint));
+        }
+        t.identified(&a, &[]);
+        let s = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        t.save(&s, &path).unwrap();
+        // Identified after the checkpoint: in its pending, and (flushed
+        // by a later snapshot that was never saved) past its length.
+        t.identified(&b, &[]);
+        t.snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        drop(t);
+        let sidecar = results_path(&path);
+        assert!(std::fs::metadata(&sidecar).unwrap().len() > s.results);
+
+        let from = State::load(&path, "d").unwrap();
+        assert_eq!(from.pending, vec![b.endpoint.clone(), c.endpoint.clone()]);
+        let t = Tracker::new(
+            1,
+            Some(&from),
+            Some(ResultLog::resume(&path, &from).unwrap()),
+        );
+        assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), from.results);
+        assert_eq!(replayed(&t), vec![a.endpoint.clone()]);
+        assert!(replayed(&t).is_empty(), "replayed twice");
+        // Appending continues after the covered bytes.
+        t.identified(&b, &[]);
+        let s = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        assert_eq!(
+            (s.records, s.pending.clone()),
+            (2, vec![c.endpoint.clone()])
+        );
+        t.save_last(&s, &path).unwrap();
+        drop(t);
+        let t = Tracker::new(1, Some(&s), Some(ResultLog::resume(&path, &s).unwrap()));
+        assert_eq!(replayed(&t), vec![a.endpoint, b.endpoint]);
+    }
+
+    #[test]
+    fn a_damaged_results_file_is_refused_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let space = space();
+        let t = Tracker::new(1, None, Some(ResultLog::create(&path).unwrap()));
+        for n in 1..=3 {
+            t.identified(&service(&space, n), &[]);
+        }
+        let s = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        drop(t);
+        let sidecar = results_path(&path);
+        let good = std::fs::read(&sidecar).unwrap();
+        let resume_err = |bytes: &[u8]| {
+            std::fs::write(&sidecar, bytes).unwrap();
+            let e = ResultLog::resume(&path, &s).unwrap_err();
+            assert!(matches!(e, StateError::Damaged { .. }), "{e}");
+            let e = e.to_string();
+            assert!(e.contains(&sidecar.display().to_string()), "{e}");
+            e
+        };
+        // A byte of the second line changed: not JSON any more.
+        let second = good.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut bad = good.clone();
+        bad[second] = b'x';
+        assert!(resume_err(&bad).contains("line 2"));
+        // Still valid records, but not those recorded.
+        let mut swapped = good[second..].to_vec();
+        swapped.extend_from_slice(&good[..second]);
+        assert!(resume_err(&swapped).contains("not those the checkpoint recorded"));
+        // Shorter than the checkpoint covers.
+        assert!(resume_err(&good[..good.len() - 1]).contains("bytes"));
+        // One line over the cap is cut off at the cap, not read whole.
+        let mut long = vec![b' '; RECORD_CAP + 10];
+        long.push(b'\n');
+        let e = read_records(&tempfile_with(&long), long.len() as u64, |_, _| Ok(()));
+        assert!(e.unwrap_err().contains("line 1: longer than"));
+        // A sidecar that is no regular file is refused before it is opened.
+        std::fs::remove_file(&sidecar).unwrap();
+        std::fs::create_dir(&sidecar).unwrap();
+        assert!(matches!(
+            ResultLog::resume(&path, &s),
+            Err(StateError::SidecarNotAFile { .. })
+        ));
+        assert!(matches!(
+            ResultLog::create(&path),
+            Err(StateError::SidecarNotAFile { .. })
+        ));
+    }
+
+    #[test]
+    fn a_new_scan_empties_a_stale_results_file_but_no_other_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let sidecar = results_path(&path);
+        let t = Tracker::new(1, None, Some(ResultLog::create(&path).unwrap()));
+        t.identified(&service(&space(), 1), &[]);
+        drop(t);
+        assert!(std::fs::metadata(&sidecar).unwrap().len() > 0);
+        ResultLog::create(&path).unwrap();
+        assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), 0);
+        std::fs::write(&sidecar, b"someone's notes\n").unwrap();
+        assert!(matches!(
+            ResultLog::create(&path),
+            Err(StateError::SidecarForeign { .. })
+        ));
+        assert_eq!(std::fs::read(&sidecar).unwrap(), b"someone's notes\n");
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn a_results_write_that_fails_stops_the_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let space = space();
+        let mut log = ResultLog::create(&path).unwrap();
+        log.failure = Some("disk full".into());
+        let t = Tracker::new(1, None, Some(log));
+        t.identified(&service(&space, 1), &[]);
+        let e = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_scan_or_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let t = Tracker::new(1, None, None);
+        let s = t
+            .snapshot(&space(), Counts::default, ("abc", "id", "t0"))
+            .unwrap();
         s.save(&path).unwrap();
         assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");
         assert!(matches!(
@@ -425,7 +947,9 @@ mod tests {
             Err(StateError::Mismatch { .. })
         ));
         // A periodic write that comes after the last one changes nothing.
-        let later = t.snapshot(&space(), Counts::default, ("abc", "late", "t0"));
+        let later = t
+            .snapshot(&space(), Counts::default, ("abc", "late", "t0"))
+            .unwrap();
         t.save_last(&s, &path).unwrap();
         t.save(&later, &path).unwrap();
         assert_eq!(State::load(&path, "abc").unwrap().scan_id, "id");
@@ -434,5 +958,20 @@ mod tests {
             State::load(&path, "abc"),
             Err(StateError::Invalid { .. })
         ));
+        // Version 1 held the results itself and lacks the sidecar fields.
+        std::fs::write(
+            &path,
+            br#"{"format":"flinkscan-state","version":1,"digest":"abc","scan_id":"id",
+                "started":"t0","next":0,"in_flight":[],"counts":{"probed":0,"open":0,
+                "closed":0,"filtered":0,"unreachable":0},"pending":[],"services":[],
+                "findings":[]}"#,
+        )
+        .unwrap();
+        let e = State::load(&path, "abc").unwrap_err();
+        assert!(
+            matches!(e, StateError::OtherVersion { found: 1, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("version 1"), "{e}");
     }
 }

@@ -906,3 +906,89 @@ fn a_sigterm_checkpoint_resumes_to_a_complete_scan() {
     assert_eq!(doc["services"].as_array().unwrap().len(), 2);
     assert!(!state.exists());
 }
+
+#[test]
+fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_removes() {
+    use std::os::unix::fs::PermissionsExt;
+    let ip = unique_loopback();
+    let (_ls, ports) = quick_peers(ip, 8);
+    let o = ip.octets();
+    let range = format!("{}.{}.{}.0/24", o[0], o[1], o[2]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let sidecar = dir.path().join("s.state.results");
+    let json = dir.path().join("out.json");
+    let a = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "scan",
+            "-q",
+            &range,
+            "--ports",
+            &ports,
+            "--json",
+            &json.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let st = state.display().to_string();
+    // 2,048 probes at 200/s: about 10 s. SIGTERM once a checkpoint covers
+    // an identified port (8 open ports spread over the permuted sweep).
+    let mut run = spawn(&a(&["--rate", "200", "--state", &st]), None);
+    let records = |p: &Path| -> u64 {
+        std::fs::read(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["records"].as_u64())
+            .unwrap_or(0)
+    };
+    wait_until(Duration::from_secs(30), "a checkpoint with results", || {
+        records(&state) > 0 || !run.running()
+    });
+    run.signal("TERM");
+    let (code, _, stderr) = run.wait(Duration::from_secs(30));
+    assert_eq!(code, 143, "{stderr}");
+
+    // The checkpoint holds no results; the sidecar holds one line each.
+    let doc: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(doc.get("services").is_none(), "{doc}");
+    let lines = std::fs::read(&sidecar).unwrap();
+    let n = doc["records"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(lines.len() as u64, doc["results"].as_u64().unwrap());
+    assert_eq!(lines.iter().filter(|&&b| b == b'\n').count() as u64, n);
+    let mode = std::fs::metadata(&sidecar).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // No output may overwrite it.
+    let clash = a(&["--resume", &st, "--jsonl", &sidecar.display().to_string()]);
+    let (code, _, stderr) = spawn(&clash, None).wait(Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("same file"), "{stderr}");
+    // A damaged line is refused before any probe, naming file and line.
+    let mut bad = lines.clone();
+    bad[0] = b'x';
+    std::fs::write(&sidecar, &bad).unwrap();
+    let (code, _, stderr) = spawn(&a(&["--resume", &st]), None).wait(Duration::from_secs(30));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("s.state.results") && stderr.contains("line 1"),
+        "{stderr}"
+    );
+    std::fs::write(&sidecar, &lines).unwrap();
+
+    let (code, _, stderr) = spawn(&a(&["--resume", &st]), None).wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let doc = load(&json);
+    assert_eq!(doc["scan"]["status"], "complete");
+    assert_eq!(doc["stats"]["probed"], 2048);
+    assert_eq!(doc["services"].as_array().unwrap().len(), 8);
+    assert!(
+        !state.exists() && !sidecar.exists(),
+        "{:?}",
+        visible_files(dir.path())
+    );
+}

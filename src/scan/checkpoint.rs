@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::plan::ScanPlan;
-use crate::state::{State, Tracker};
+use crate::state::{ResultLog, State, Tracker};
 use crate::sweep::SweepStats;
 use crate::targets::TargetSpace;
 
@@ -15,6 +15,15 @@ pub struct Checkpoint {
     pub path: std::path::PathBuf,
     pub digest: String,
     pub from: Option<State>,
+    /// The results sidecar, until the scan's tracker takes it.
+    pub log: Option<ResultLog>,
+}
+
+impl Checkpoint {
+    /// The tracker of this scan's checkpoints; it takes the sidecar.
+    pub fn tracker(&mut self, workers: usize, from: Option<&State>) -> Tracker {
+        Tracker::new(workers, from, self.log.take())
+    }
 }
 
 /// Read the checkpoint for this scan, if `--state` or `--resume` names
@@ -39,8 +48,12 @@ pub fn prepare_checkpoint(
             path: path.display().to_string(),
         });
     }
+    // The sidecar is the checkpoint's too: no output may overwrite it.
+    let sidecar = crate::state::results_path(path);
+    let sidecar_id = crate::report::atomic::Dest::File(sidecar.clone()).identity();
     for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
-        if out.dest.identity() == dest.identity() {
+        let id = out.dest.identity();
+        if id == dest.identity() || id == sidecar_id {
             return Err(crate::state::StateError::Clash {
                 path: path.display().to_string(),
                 output: out.to_string(),
@@ -53,6 +66,10 @@ pub fn prepare_checkpoint(
     } else {
         None
     };
+    let log = match &from {
+        Some(s) => ResultLog::resume(path, s)?,
+        None => ResultLog::create(path)?,
+    };
     if let Some(s) = &from {
         space.resume(crate::targets::Resume {
             first: s.in_flight.clone(),
@@ -63,6 +80,7 @@ pub fn prepare_checkpoint(
         path: path.clone(),
         digest,
         from,
+        log: Some(log),
     }))
 }
 
@@ -90,9 +108,19 @@ pub fn spawn_writer(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(crate::state::CHECKPOINT_EVERY).await;
-            let state = t.snapshot(&space, || stats.counts(), (&id.0, &id.1, &id.2));
-            let (path, t) = (path.clone(), Arc::clone(&t));
-            let saved = tokio::task::spawn_blocking(move || t.save(&state, &path)).await;
+            let (path, t, space, stats, id) = (
+                path.clone(),
+                Arc::clone(&t),
+                Arc::clone(&space),
+                Arc::clone(&stats),
+                id.clone(),
+            );
+            // Blocking: the sidecar is flushed, then fsynced.
+            let saved = tokio::task::spawn_blocking(move || {
+                let state = t.snapshot(&space, || stats.counts(), (&id.0, &id.1, &id.2))?;
+                t.save(&state, &path)
+            })
+            .await;
             if let Ok(Err(e)) = saved {
                 tracing::warn!(error = %e, "cannot write the --state checkpoint");
             }
@@ -111,15 +139,17 @@ pub fn write_last(
     scan_id: &str,
     started: &str,
 ) -> Result<(), String> {
-    let state = tracker.snapshot(
-        space,
-        || stats.counts(),
-        (&checkpoint.digest, scan_id, started),
-    );
-    tracker.save_last(&state, &checkpoint.path).map_err(|e| {
-        format!(
-            "cannot write the checkpoint {}: {e}",
-            checkpoint.path.display()
+    tracker
+        .snapshot(
+            space,
+            || stats.counts(),
+            (&checkpoint.digest, scan_id, started),
         )
-    })
+        .and_then(|state| tracker.save_last(&state, &checkpoint.path))
+        .map_err(|e| {
+            format!(
+                "cannot write the checkpoint {}: {e}",
+                checkpoint.path.display()
+            )
+        })
 }

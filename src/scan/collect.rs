@@ -43,16 +43,22 @@ impl Collector {
         };
         let mut findings = Vec::new();
         let mut notices = Vec::new();
-        // A resumed scan starts with the checkpoint's results (their JSONL
-        // events were written by the run that found them).
+        // A resumed scan starts with the checkpoint's results, read back
+        // one at a time (their JSONL events were written by the run that
+        // found them).
         if let Some(t) = &self.tracker {
-            let (held, found) = t.results();
-            for s in held {
+            let replayed = t.replay(|s, found| {
                 notices.extend(error_notices(&s));
                 let settled = hosts::settled(&s);
                 services.push(s, settled);
+                findings.extend(found);
+            });
+            if let Err(why) = replayed {
+                notices.push(Notice {
+                    target: "--state results".into(),
+                    message: format!("results of the resumed run are missing: {why}"),
+                });
             }
-            findings.extend(found);
         }
         while let Some(r) = results.recv().await {
             if let (Some(t), false) = (&self.tracker, r.unfinished) {

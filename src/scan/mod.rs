@@ -112,8 +112,8 @@ pub async fn run(
 
     let concurrency = sweep::raise_fd_limit_and_size_window(plan.concurrency);
     let tracker = checkpoint
-        .as_ref()
-        .map(|_| Arc::new(Tracker::new(concurrency, from.as_ref())));
+        .as_mut()
+        .map(|c| Arc::new(c.tracker(concurrency, from.as_ref())));
     let ctx = check_context(plan, &catalog);
     notices.extend(stale_data_notice(&catalog, &ctx));
     let sink = match &plan.jsonl {
