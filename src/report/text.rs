@@ -189,9 +189,28 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     other_ports(&mut out, report);
     if !report.notices.is_empty() {
         let _ = writeln!(out, "\nnotices:");
-        for n in &report.notices {
+        for n in report.notices.iter().take(NOTICES_SHOWN) {
             let _ = writeln!(out, "  {}: {}", shown(&n.target), shown(&n.message));
         }
+        if report.notices.len() > NOTICES_SHOWN {
+            let _ = writeln!(
+                out,
+                "  ... and {} more notices (every one is in the --json report)",
+                report.notices.len() - NOTICES_SHOWN
+            );
+        }
+    }
+    let (cut, waiting) = (
+        report.scan.cut_short.len(),
+        report.scan.not_identified.len(),
+    );
+    if cut + waiting > 0 {
+        let _ = writeln!(
+            out,
+            "\nstopped early: {waiting} open ports never identified, {cut} cut short while \
+             identifying (scan.not_identified and scan.cut_short in the --json report; \
+             --resume with a --state file continues)"
+        );
     }
     if !report.findings.is_empty() {
         let _ = writeln!(
@@ -264,6 +283,9 @@ fn network_line(d: &crate::sweep::DecidedCounts) -> Option<String> {
     (!parts.is_empty()).then(|| format!("network: {}", parts.join("; ")))
 }
 
+/// A stopped scan of a big range can leave a notice on thousands of ports.
+pub const NOTICES_SHOWN: usize = 50;
+
 /// A person reads the first [`OTHERS_SHOWN`] non-Flink ports; a sweep
 /// where every port answers has far more, and the JSON report lists them all.
 pub const OTHERS_SHOWN: usize = 50;
@@ -320,6 +342,33 @@ mod tests {
                 .find(|(key, _)| *key == k)
                 .map(|(_, v)| OsString::from(v))
         }
+    }
+
+    #[test]
+    fn a_stopped_big_scan_summarises_its_notices_and_unfinished_ports() {
+        let notices: Vec<serde_json::Value> = (0..60)
+            .map(|i| serde_json::json!({"target": format!("10.0.0.{i}:80"), "message": "open, not identified"}))
+            .collect();
+        let report: ScanReport = serde_json::from_value(serde_json::json!({
+            "tool": {"name": "flinkscan", "version": "0"},
+            "scan": {"id": "x", "started": "a", "finished": "b", "duration_ms": 1,
+                     "status": "interrupted", "targets": ["10.0.0.0/24"], "ports": [80],
+                     "shard": "0/1", "seed": 1, "intrusive": false, "addresses": "256",
+                     "probes_total": 256, "probes_shard": 256,
+                     "not_identified": ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"],
+                     "cut_short": ["10.0.0.4:80"]},
+            "stats": {"probed": 256, "open": 60, "closed": 196, "filtered": 0, "unreachable": 0,
+                      "services_flink": 0, "findings": 0},
+            "services": [], "findings": [], "notices": notices
+        }))
+        .unwrap();
+        let text = render(&report, &Catalog::load(None, None).unwrap(), false);
+        assert_eq!(text.matches("open, not identified").count(), NOTICES_SHOWN);
+        assert!(text.contains("... and 10 more notices"), "{text}");
+        assert!(
+            text.contains("stopped early: 3 open ports never identified, 1 cut short"),
+            "{text}"
+        );
     }
 
     #[test]
