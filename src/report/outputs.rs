@@ -67,7 +67,18 @@ pub fn write_scan_outputs(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     if let Some(out) = &plan.json {
-        write_document(out, report, &mut failures);
+        // A regular file is replaced only once whole; a stream cannot take
+        // back what it printed, so the spilled services are read first.
+        let checked = match out.dest {
+            Dest::File(_) => Ok(()),
+            _ => report.services.verify(),
+        };
+        match checked {
+            Ok(()) => write_document(out, report, &mut failures),
+            Err(e) => failures.push(format!(
+                "cannot write {out}: reading back the services failed, nothing was written: {e}"
+            )),
+        }
     }
     if let Some(out) = &plan.sarif {
         let doc = sarif::render(report, catalog, how.sarif);

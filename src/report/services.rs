@@ -199,6 +199,13 @@ impl Services {
         self.spilled.as_ref().map_or(0, |s| s.keys.len())
     }
 
+    /// Read every spilled service back once: a destination that cannot be
+    /// replaced atomically (stdout, a FIFO) must not receive half a
+    /// document when the file fails midway.
+    pub fn verify(&self) -> io::Result<()> {
+        self.iter().try_for_each(|s| s.map(drop))
+    }
+
     /// Every service, held and spilled merged by endpoint (held ones in
     /// the order they are kept: sorted once the report is normalised).
     pub fn iter(&self) -> Iter<'_> {
@@ -446,6 +453,7 @@ mod tests {
         // Cut the file: the first spilled service cannot be read back.
         let spilled = services.spilled.as_ref().unwrap();
         spilled.file.set_len(3).unwrap();
+        assert!(services.verify().is_err());
         let l = services.for_people(10);
         assert!(l.error.is_some());
         let shown: Vec<String> = l.shown.iter().map(|s| s.endpoint.authority()).collect();
