@@ -15,12 +15,26 @@ fn octet() -> u8 {
     random_octet()
 }
 
-/// Plain listeners plus fake RPC ports (answering the heartbeat) on `port`.
-fn listen(addrs: &[(Ipv4Addr, bool)], port: u16) -> Vec<Listener> {
-    addrs
-        .iter()
-        .map(|&(ip, rpc)| Listener::start(ip, port, if rpc { fake_rpc } else { close_at_once }))
-        .collect()
+/// Plain listeners plus fake RPC ports (answering the heartbeat), all on
+/// one port that is free on every address: a port another process holds on
+/// one of them (or on 0.0.0.0) means trying another.
+fn listen(addrs: &[(Ipv4Addr, bool)]) -> (u16, Vec<Listener>) {
+    for _ in 0..50 {
+        let port = TcpListener::bind((addrs[0].0, 0))
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let started: Result<Vec<Listener>, _> = addrs
+            .iter()
+            .map(|&(ip, rpc)| {
+                Listener::try_start(ip, port, if rpc { fake_rpc } else { close_at_once })
+            })
+            .collect();
+        if let Ok(listeners) = started {
+            return (port, listeners);
+        }
+    }
+    panic!("no port free on all of {addrs:?} after 50 tries");
 }
 
 fn dry_run(range: &str, ports: &str, shard: Option<&str>) -> Vec<String> {
@@ -137,9 +151,6 @@ fn scan(range: &str, port: u16, shard: Option<String>, out: &Path) {
 #[test]
 fn merged_shards_equal_the_unsharded_scan() {
     let second = octet();
-    let probe = TcpListener::bind((Ipv4Addr::new(127, second, 0, 9), 0)).unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
     let addrs: Vec<(Ipv4Addr, bool)> = [
         (0u8, 9u8, true),
         (0, 200, false),
@@ -150,7 +161,7 @@ fn merged_shards_equal_the_unsharded_scan() {
     .iter()
     .map(|&(c, d, rpc)| (Ipv4Addr::new(127, second, c, d), rpc))
     .collect();
-    let _l = listen(&addrs, port);
+    let (port, _l) = listen(&addrs);
     let range = format!("127.{second}.0.0/22");
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole.json");

@@ -38,9 +38,18 @@ impl Listener {
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
-        let l = TcpListener::bind((ip, port)).expect("bind loopback");
-        let addr = l.local_addr().expect("addr");
-        l.set_nonblocking(true).expect("nonblocking");
+        Listener::try_start(ip, port, serve).expect("bind loopback")
+    }
+
+    /// As [`Listener::start`], but a port already taken is an error the
+    /// caller can answer by picking another.
+    pub fn try_start<F>(ip: Ipv4Addr, port: u16, serve: F) -> std::io::Result<Listener>
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let l = TcpListener::bind((ip, port))?;
+        let addr = l.local_addr()?;
+        l.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let s = Arc::clone(&stop);
         let serve = Arc::new(serve);
@@ -56,7 +65,7 @@ impl Listener {
                 }
             }
         });
-        Listener { addr, stop }
+        Ok(Listener { addr, stop })
     }
 
     pub fn port(&self) -> u16 {
