@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 use serde_json::Value;
 use support::peers::{
-    close_at_once, fake_rpc, flinkscan, json_file, random_octet, tarpit, Listener,
+    close_at_once, fake_rpc, flinkscan, json_file, on_one_free_port, random_octet, tarpit, Listener,
 };
 
 mod support;
@@ -125,15 +125,14 @@ fn exclusions_win() {
 #[test]
 fn sweep_of_a_slash16_finds_exactly_the_listeners() {
     let second = random_octet();
-    // One port for every listener: find a free one on the first address.
-    let probe = TcpListener::bind((Ipv4Addr::new(127, second, 1, 1), 0)).unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
+    // One port for every listener, free on each address.
     let hosts = [(1u8, 1u8), (7, 200), (128, 3), (255, 254), (42, 42)];
-    let listeners: Vec<Listener> = hosts
-        .iter()
-        .map(|&(a, b)| Listener::start(Ipv4Addr::new(127, second, a, b), port, close_at_once))
-        .collect();
+    let (port, listeners) = on_one_free_port(
+        &hosts
+            .iter()
+            .map(|&(a, b)| (Ipv4Addr::new(127, second, a, b), close_at_once as fn(_)))
+            .collect::<Vec<_>>(),
+    );
     // A listener on another port of a scanned host must not be reported.
     let _other = Listener::start(Ipv4Addr::new(127, second, 1, 1), 0, close_at_once);
 
@@ -347,14 +346,13 @@ fn rules_lists_the_catalog() {
 #[test]
 fn a_low_open_file_limit_slows_the_sweep_but_loses_nothing() {
     let second = random_octet();
-    let probe = TcpListener::bind((Ipv4Addr::new(127, second, 2, 1), 0)).unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
     let hosts = [(2u8, 1u8), (3, 77), (0, 5)];
-    let listeners: Vec<Listener> = hosts
-        .iter()
-        .map(|&(a, b)| Listener::start(Ipv4Addr::new(127, second, a, b), port, close_at_once))
-        .collect();
+    let (port, listeners) = on_one_free_port(
+        &hosts
+            .iter()
+            .map(|&(a, b)| (Ipv4Addr::new(127, second, a, b), close_at_once as fn(_)))
+            .collect::<Vec<_>>(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("lowfd.json");
     let bin = assert_cmd::cargo::cargo_bin("flinkscan");

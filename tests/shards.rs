@@ -3,11 +3,13 @@
 //! Indexed Job way of choosing one, and merging shard outputs. Loopback only.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde_json::Value;
-use support::peers::{close_at_once, fake_rpc, flinkscan, random_octet, Listener};
+use support::peers::{
+    close_at_once, fake_rpc, flinkscan, on_one_free_port, random_octet, Listener,
+};
 
 mod support;
 
@@ -16,25 +18,22 @@ fn octet() -> u8 {
 }
 
 /// Plain listeners plus fake RPC ports (answering the heartbeat), all on
-/// one port that is free on every address: a port another process holds on
-/// one of them (or on 0.0.0.0) means trying another.
+/// one free port.
 fn listen(addrs: &[(Ipv4Addr, bool)]) -> (u16, Vec<Listener>) {
-    for _ in 0..50 {
-        let port = TcpListener::bind((addrs[0].0, 0))
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let started: Result<Vec<Listener>, _> = addrs
-            .iter()
-            .map(|&(ip, rpc)| {
-                Listener::try_start(ip, port, if rpc { fake_rpc } else { close_at_once })
-            })
-            .collect();
-        if let Ok(listeners) = started {
-            return (port, listeners);
-        }
-    }
-    panic!("no port free on all of {addrs:?} after 50 tries");
+    let peers: Vec<support::peers::Peer> = addrs
+        .iter()
+        .map(|&(ip, rpc)| {
+            (
+                ip,
+                if rpc {
+                    fake_rpc as fn(_)
+                } else {
+                    close_at_once
+                },
+            )
+        })
+        .collect();
+    on_one_free_port(&peers)
 }
 
 fn dry_run(range: &str, ports: &str, shard: Option<&str>) -> Vec<String> {

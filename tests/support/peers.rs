@@ -73,6 +73,32 @@ impl Listener {
     }
 }
 
+/// An address and what a listener there does with each connection.
+pub type Peer = (Ipv4Addr, fn(TcpStream));
+
+/// Listeners on one port that is free on every address (`serve` each):
+/// a port another process holds on one of them (or on 0.0.0.0) means
+/// trying another.
+pub fn on_one_free_port(peers: &[Peer]) -> (u16, Vec<Listener>) {
+    for _ in 0..50 {
+        let port = TcpListener::bind((peers[0].0, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port on loopback")
+            .port();
+        let started: std::io::Result<Vec<Listener>> = peers
+            .iter()
+            .map(|&(ip, serve)| Listener::try_start(ip, port, serve))
+            .collect();
+        if let Ok(listeners) = started {
+            return (port, listeners);
+        }
+    }
+    panic!(
+        "no port free on all of {:?} after 50 tries",
+        peers.iter().map(|p| p.0).collect::<Vec<_>>()
+    );
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
