@@ -1556,24 +1556,13 @@ mod tests {
 
     fn finding(rule: &str, sev: Severity, s: &Service) -> Finding {
         Finding {
-            rule_id: rule.into(),
-            severity: sev,
-            title: rule.into(),
-            endpoint: s.endpoint.clone(),
-            service: s.kind,
-            url: s.url("/"),
-            detail: String::new(),
             evidence: vec![Evidence {
                 request: "x".into(),
                 status: None,
                 excerpt: String::new(),
             }],
             version: s.version.clone(),
-            baseline_state: None,
-            advisory: None,
-            confirmed: false,
-            remediation: None,
-            cluster: None,
+            ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
         }
     }
 

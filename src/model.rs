@@ -568,6 +568,34 @@ impl fmt::Display for BaselineState {
 }
 
 impl Finding {
+    /// A finding of `rule_id` on `endpoint` with nothing more said yet: no
+    /// detail, evidence, version, baseline state, advisory or remediation.
+    pub fn new(
+        rule_id: impl Into<String>,
+        severity: Severity,
+        title: impl Into<String>,
+        endpoint: Endpoint,
+        service: ServiceKind,
+        url: String,
+    ) -> Finding {
+        Finding {
+            rule_id: rule_id.into(),
+            severity,
+            title: title.into(),
+            endpoint,
+            service,
+            url,
+            detail: String::new(),
+            evidence: Vec::new(),
+            version: None,
+            baseline_state: None,
+            advisory: None,
+            confirmed: false,
+            remediation: None,
+            cluster: None,
+        }
+    }
+
     /// A baseline's finding this scan no longer sees: an absence, never
     /// counted or reported as a finding of this scan.
     pub fn is_fixed(&self) -> bool {

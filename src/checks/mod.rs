@@ -190,20 +190,18 @@ impl CheckContext {
             return None;
         };
         Some(Finding {
-            rule_id: rule.id.clone(),
-            severity: rule.severity,
-            title: rule.title.clone(),
-            endpoint: service.endpoint.clone(),
-            service: service.kind,
-            url,
             detail,
             evidence,
             version: service.version.clone(),
-            baseline_state: None,
-            advisory: None,
-            confirmed: false,
             remediation: Some(rule.remediation.clone()),
-            cluster: None,
+            ..Finding::new(
+                rule.id.clone(),
+                rule.severity,
+                rule.title.clone(),
+                service.endpoint.clone(),
+                service.kind,
+                url,
+            )
         })
     }
 }

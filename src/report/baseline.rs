@@ -192,22 +192,14 @@ mod tests {
     use std::net::IpAddr;
 
     fn finding(rule: &str, last: u8, port: u16) -> Finding {
-        Finding {
-            rule_id: rule.into(),
-            severity: Severity::Critical,
-            title: format!("{rule} title"),
-            endpoint: Endpoint::new([127, 0, 0, last].into(), port),
-            service: ServiceKind::Rpc,
-            url: format!("tcp://127.0.0.{last}:{port}"),
-            detail: String::new(),
-            evidence: vec![],
-            version: None,
-            baseline_state: None,
-            advisory: None,
-            confirmed: false,
-            remediation: None,
-            cluster: None,
-        }
+        Finding::new(
+            rule,
+            Severity::Critical,
+            format!("{rule} title"),
+            Endpoint::new([127, 0, 0, last].into(), port),
+            ServiceKind::Rpc,
+            format!("tcp://127.0.0.{last}:{port}"),
+        )
     }
 
     fn report(id: &str, findings: Vec<Finding>) -> ScanReport {

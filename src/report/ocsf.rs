@@ -182,20 +182,15 @@ mod tests {
     #[test]
     fn uid_is_the_pinned_fingerprint_shared_with_sarif_and_ecs() {
         let mut finding = Finding {
-            rule_id: "FLINK-RPC-PLAINTEXT".into(),
-            severity: Severity::Critical,
-            title: "t".into(),
-            endpoint: Endpoint::new([127, 0, 0, 1].into(), 6123),
-            service: ServiceKind::Rpc,
-            url: "tcp://127.0.0.1:6123".into(),
             detail: "d".into(),
-            evidence: vec![],
-            version: None,
-            baseline_state: None,
-            advisory: None,
-            confirmed: false,
-            remediation: None,
-            cluster: None,
+            ..Finding::new(
+                "FLINK-RPC-PLAINTEXT",
+                Severity::Critical,
+                "t",
+                Endpoint::new([127, 0, 0, 1].into(), 6123),
+                ServiceKind::Rpc,
+                "tcp://127.0.0.1:6123".into(),
+            )
         };
         let pinned = "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2";
         let event = finding_event(&finding, None, "scan-a", 1);

@@ -251,20 +251,15 @@ mod tests {
 
     fn finding(rule: &str, ip: [u8; 4], port: u16) -> Finding {
         Finding {
-            rule_id: rule.into(),
-            severity: Severity::Critical,
-            title: "title".into(),
-            endpoint: Endpoint::new(ip.into(), port),
-            service: ServiceKind::Rpc,
-            url: format!("tcp://{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]),
             detail: "detail".into(),
-            evidence: vec![],
-            version: None,
-            baseline_state: None,
-            advisory: None,
-            confirmed: false,
-            remediation: None,
-            cluster: None,
+            ..Finding::new(
+                rule,
+                Severity::Critical,
+                "title",
+                Endpoint::new(ip.into(), port),
+                ServiceKind::Rpc,
+                format!("tcp://{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]),
+            )
         }
     }
 
