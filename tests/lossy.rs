@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Lossy networks: every open port is found with default settings when a
 //! share of SYNs is dropped at random, and hosts that never answer get no
 //! retry. Runs in a private network namespace this test creates (`ip netns
@@ -12,17 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod support;
+
 const PORTS: [u16; 4] = [8081, 8083, 6123, 6124];
 /// Listeners on the answering half of 127.0.0.0/24.
 const LISTENERS: usize = 40;
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// True when the test can run; panics naming what is missing otherwise,
 /// unless FLINKSCAN_ALLOW_MISSING=1 turns it into a skip.
@@ -33,7 +28,7 @@ fn prerequisites() -> bool {
         ("iptables", "iptables"),
         ("python3", "python3"),
     ] {
-        if !have(tool) {
+        if support::find_on_path(tool, std::env::var_os("PATH").as_deref()).is_none() {
             missing.push(format!("{tool} (Debian package {package})"));
         }
     }
@@ -47,12 +42,12 @@ fn prerequisites() -> bool {
     if missing.is_empty() {
         return true;
     }
-    let msg = format!("lossy-network test needs: {}", missing.join(", "));
-    if std::env::var("FLINKSCAN_ALLOW_MISSING").as_deref() == Ok("1") {
-        eprintln!("SKIP: {msg}");
-        return false;
-    }
-    panic!("{msg}; install it (FLINKSCAN_ALLOW_MISSING=1 skips)");
+    // Fails naming what is missing, unless the runner opted out.
+    support::missing(
+        &format!("what the lossy-network test needs ({})", missing.join(", ")),
+        "install it and run as root (.ci/run does both)",
+    );
+    false
 }
 
 /// A network namespace that is deleted, with what runs in it, on drop
