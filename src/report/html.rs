@@ -179,7 +179,7 @@ ol.path { margin: 4px 0 10px 18px; padding: 0; } ol.path li { margin: 2px 0; }
 .bl { display: inline-block; margin-top: 3px; border: 1px solid; border-radius: 4px; padding: 0 5px; font-size: 11px; font-weight: 600; text-transform: uppercase; }
 .bl-new { color: #b34700; background: #fff3e0; } .bl-unchanged { color: #555; background: #f0f0f0; }
 .stat-new b { color: #b34700; } a.stat { color: inherit; text-decoration: none; }
-.sev, .bl { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.sev, .bl { white-space: nowrap; overflow-wrap: normal; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 details summary { cursor: pointer; }
 .fix { background: #eef7ee; border-left: 3px solid var(--pass); padding: 4px 8px; margin: 4px 0; }
 .muted { color: #666; }
