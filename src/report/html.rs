@@ -170,7 +170,8 @@ code, .mono { font-family: ui-monospace, monospace; font-size: 12px; }
    cannot fit a line at all, so no cell forces a table wider than the page.
    Identifiers (.ident) carry <wbr> after their separators and keep their
    longest piece whole: a table column is never narrower than that piece. */
-td, .meta, li, p, .fix { overflow-wrap: anywhere; }
+body { overflow-wrap: anywhere; }
+th { overflow-wrap: normal; }
 .ident, .fix code, table.posture code { overflow-wrap: break-word; word-break: normal; }
 ol.path { margin: 4px 0 10px 18px; padding: 0; } ol.path li { margin: 2px 0; }
 .refs a { font-family: ui-monospace, monospace; font-size: 11px; margin-right: 6px; }
@@ -302,7 +303,7 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
     let _ = write!(
         h,
         "<header><h1>flinkscan report</h1>\
-<div class=\"meta\">scan <span class=\"mono\">{}</span> · {} to {} · status {} · flinkscan {}</div>\
+<div class=\"meta\">scan <span class=\"mono ident\">{}</span> · {} to {} · status {} · flinkscan {}</div>\
 <div class=\"meta\">targets: {} · ports: {}</div>\
 <div class=\"stats\">\
 <div class=\"stat\" id=\"stat-clusters\"><b>{}</b>clusters</div>\
@@ -454,9 +455,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for m in &c.members {
         let _ = write!(
             h,
-            "<tr><td class=\"mono ident\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>{}</td><td>{}</td></tr>",
             ident(&m.endpoint),
-            escape(&m.role),
+            ident(&m.role),
             if m.tls { "yes" } else { "no" },
             escape(&m.evidence)
         );
@@ -464,9 +465,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = write!(
             h,
-            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td>{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
+            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
-            escape(&k.role),
+            ident(&k.role),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );

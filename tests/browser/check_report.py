@@ -59,6 +59,7 @@ IDENT_CELLS = ", ".join(
         "#findings-table tbody td:nth-child(3)",
         "#findings-table tbody td:nth-child(4)",
         "table.members tbody td:first-child",
+        "table.members tbody td:nth-child(2)",
         "table.services tbody td:first-child",
         "table.services tbody td:nth-child(6)",
         "article.cluster .card-head .id",
