@@ -65,7 +65,7 @@ fn a_missing_program_fails_the_test_naming_its_package() {
         assert!(
             text.contains(
                 "`openssl` (not on PATH) is missing: install the Debian package openssl \
-                 (`.ci/run` installs it); or set FLINKSCAN_ALLOW_MISSING=1"
+                 (`scripts/test.sh` installs it); or set FLINKSCAN_ALLOW_MISSING=1"
             ),
             "{allow:?}:\n{text}"
         );
