@@ -27,12 +27,12 @@ components=(
   "python3 -c 'import ensurepip, venv'|python3-venv" # validate-*.sh: checkov, sarif-tools
   "npm|npm"                               # validate-external.sh: sarif-multitool
   "test -x /usr/bin/time|time"            # benches/compare.sh
-  "iptables|iptables"                     # benches/compare.sh silent scenario, tests/proxy.rs
+  "iptables|iptables"                     # benches/compare.sh silent scenario, tests/it/proxy.rs
   "ip|iproute2"                           # benches/compare.sh
   "ss|iproute2"                           # benches/compare.sh
-  "unshare|util-linux"                    # benches/compare.sh, tests/proxy.rs
+  "unshare|util-linux"                    # benches/compare.sh, tests/it/proxy.rs
   "flock|util-linux"                      # scripts/flink-home.sh
-  "microsocks|microsocks"                 # tests/proxy.rs: a real SOCKS5 jump host
+  "microsocks|microsocks"                 # tests/it/proxy.rs: a real SOCKS5 jump host
 )
 
 have() { # CHECK
@@ -67,14 +67,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# IPv6 on loopback (tests/foundation.rs scans [::1]).
+# IPv6 on loopback (tests/it/foundation.rs scans [::1]).
 v6() { python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; }
 if ! v6; then
   sysctl -q -w net.ipv6.conf.lo.disable_ipv6=0 >/dev/null 2>&1 || true
   v6 || { echo "scripts/test.sh: no IPv6 on loopback (::1) and sysctl could not enable it" >&2; exit 1; }
 fi
 
-# A real browser for the HTML report test (tests/html_report.rs): Debian's
+# A real browser for the HTML report test (tests/it/html_report.rs): Debian's
 # Chromium driven by Playwright for Python, which uses the system Chromium
 # (never `playwright install`, which downloads its own browser).
 if ! command -v chromium >/dev/null && ! command -v chromium-headless-shell >/dev/null; then
