@@ -1,7 +1,9 @@
 //! One self-contained HTML file for people: the scan summary, a severity
 //! chart, one card per cluster (members, attack paths, posture), and a
 //! findings table that sorts, filters and searches, with evidence and the
-//! fix per finding.
+//! fix per finding. Against a `--baseline`: new/unchanged/fixed counts, a
+//! badge per finding and a filter. It prints on A4 and Letter portrait, and
+//! identifiers wrap only after a separator ([`ident`]).
 //!
 //! It works offline and asks nothing of any network: CSS and JS are inline,
 //! the chart is inline SVG, and a Content-Security-Policy allows only the

@@ -8,8 +8,12 @@
 //! carry `<script>`. The scan writes JSON, SARIF, HTML and Markdown; the
 //! HTML is opened in Debian's Chromium through Playwright
 //! (tests/browser/check_report.py), which fails on any network request,
-//! console error or script that ran. Missing Chromium or Playwright fails
-//! the test naming what to install (FLINKSCAN_ALLOW_MISSING=1 skips).
+//! console error or script that ran, and checks the print layout at A4 and
+//! Letter width and how identifiers wrap. The same scan is then run against
+//! a baseline, whose new/unchanged/fixed counts and badges are checked in
+//! the terminal summary, the Markdown and the browser, and the summary's
+//! wrapping at COLUMNS and at 80. Missing Chromium or Playwright fails the
+//! test naming what to install (FLINKSCAN_ALLOW_MISSING=1 skips).
 
 use crate::support;
 
