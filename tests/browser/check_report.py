@@ -124,12 +124,11 @@ def mid_token_breaks(lines):
     `.` counts unless digits stand on both sides: addresses stay whole)."""
     bad = []
     for a, b in zip(lines, lines[1:]):
-        a, b = a.rstrip(), b.lstrip()
-        if not a or not b:
-            continue
+        if a[-1:].isspace() or b[:1].isspace():
+            continue  # a break at a space (a role such as `rpc (mutual TLS)`)
         c = a[-1]
         digits = len(a) > 1 and a[-2].isdigit() and b[0].isdigit()
-        if c in SEPARATORS or (c == "." and not digits) or c.isspace():
+        if c in SEPARATORS or (c == "." and not digits):
             continue
         bad.append(f"{a!r} / {b!r}")
     return bad
