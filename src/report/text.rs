@@ -46,6 +46,7 @@ pub fn summary_width(to_stderr: bool) -> usize {
     )
 }
 
+/// [`summary_width`]'s choice from `COLUMNS` and the terminal's width.
 pub fn width_wanted(columns: Option<&str>, terminal: Option<u16>) -> usize {
     columns
         .and_then(|c| c.trim().parse::<usize>().ok())
