@@ -20,10 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::model::{DecidedBy, Dest, Endpoint, PortDecision};
+use crate::model::{DecidedBy, DecidedCounts, Dest, Endpoint, PortDecision};
 use crate::net::{self, RetryPolicy};
 use crate::targets::TargetSpace;
 
@@ -69,38 +68,6 @@ pub struct SweepStats {
     pub after_retry: AtomicU64,
     /// SYNs beyond each probe's first.
     pub extra_attempts: AtomicU64,
-}
-
-/// Probes by how they were decided, for the report (`stats.decided`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DecidedCounts {
-    /// SYN-ACK (open).
-    pub answered: u64,
-    /// RST (closed).
-    pub refused: u64,
-    /// No answer on a host that answered on another port: filtered, after
-    /// every retry.
-    pub timed_out_answering_host: u64,
-    /// No answer from a host that never answered: one SYN each.
-    pub timed_out_silent_host: u64,
-    pub unreachable: u64,
-    /// Answered or refused only on a retry: lost SYNs recovered.
-    pub decided_after_retry: u64,
-    /// SYNs sent beyond each probe's first.
-    pub extra_attempts: u64,
-}
-
-impl DecidedCounts {
-    pub fn add(&mut self, o: &DecidedCounts) {
-        self.answered += o.answered;
-        self.refused += o.refused;
-        self.timed_out_answering_host += o.timed_out_answering_host;
-        self.timed_out_silent_host += o.timed_out_silent_host;
-        self.unreachable += o.unreachable;
-        self.decided_after_retry += o.decided_after_retry;
-        self.extra_attempts += o.extra_attempts;
-    }
 }
 
 impl SweepStats {

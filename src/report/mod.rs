@@ -219,7 +219,7 @@ pub struct Stats {
     pub findings: u64,
     /// How the probes were decided, by reason (see `crate::model::DecidedBy`).
     #[serde(default)]
-    pub decided: crate::sweep::DecidedCounts,
+    pub decided: crate::model::DecidedCounts,
 }
 
 impl ScanReport {

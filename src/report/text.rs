@@ -355,7 +355,7 @@ fn cluster_fixes(
 /// What the network did to the sweep, when it did something: lost SYNs
 /// recovered by a retry, ports silent on hosts that answered elsewhere
 /// (filtered, or loss beyond every retry), hosts that never answered.
-fn network_line(d: &crate::sweep::DecidedCounts) -> Option<String> {
+fn network_line(d: &crate::model::DecidedCounts) -> Option<String> {
     let mut parts = Vec::new();
     if d.decided_after_retry > 0 {
         parts.push(format!(
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_network_line_says_what_loss_and_filtering_did() {
-        let mut d = crate::sweep::DecidedCounts::default();
+        let mut d = crate::model::DecidedCounts::default();
         assert_eq!(network_line(&d), None);
         d.decided_after_retry = 3;
         d.extra_attempts = 5;
