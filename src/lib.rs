@@ -8,6 +8,7 @@
 //! directory or archive is read.
 
 pub mod advisories;
+pub mod atomic;
 pub mod checks;
 pub mod cli;
 pub mod clusters;

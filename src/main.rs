@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use flinkscan::atomic;
 use flinkscan::checks::catalog::Catalog;
 use flinkscan::checks::RuleFilter;
 use flinkscan::cli::{Cli, Command, ScanArgs};
-use flinkscan::report::{self, atomic, baseline, sarif, ScanReport};
+use flinkscan::report::{self, baseline, sarif, ScanReport};
 use flinkscan::scan::{self, Progress};
 use flinkscan::{plan, targets::TargetSpace};
 
@@ -220,7 +221,7 @@ fn merge_command(
             .and_then(|r| r.as_array())
             .map_or(0, Vec::len);
         if let Some(out) = &output {
-            report::outputs::write_document(out, &merged, &mut failures);
+            scan::outputs::write_document(out, &merged, &mut failures);
         }
     } else {
         let reports = docs
@@ -254,10 +255,10 @@ fn merge_command(
                 .into());
             }
             let doc = sarif::render(&merged, catalog, sarif::Compat::Standard);
-            report::outputs::write_document(out, &doc, &mut failures);
+            scan::outputs::write_document(out, &doc, &mut failures);
         }
         if let Some(out) = &output {
-            report::outputs::write_document(out, &merged, &mut failures);
+            scan::outputs::write_document(out, &merged, &mut failures);
         }
     }
     if !failures.is_empty() {
@@ -298,7 +299,7 @@ fn report_command(
     report.build_clusters();
     let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
     let mut failures = Vec::new();
-    report::outputs::write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
+    scan::outputs::write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
     if html.is_none() && markdown.is_none() {
         let color = !no_color
             && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
@@ -479,11 +480,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
         failures.extend(state_failure);
-        failures.extend(report::outputs::write_scan_outputs(
+        failures.extend(scan::outputs::write_scan_outputs(
             &plan,
             &report,
             &catalog,
-            report::outputs::Rendering {
+            scan::outputs::Rendering {
                 sarif: args.sarif_compat,
                 color: !args.no_color,
                 quiet: args.quiet,

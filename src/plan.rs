@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::atomic::{Dest, DestError};
 use crate::checks::catalog::Catalog;
 use crate::checks::RuleFilter;
 use crate::cli::ScanArgs;
-use crate::report::atomic::{Dest, DestError};
 use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
 use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 

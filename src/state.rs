@@ -36,7 +36,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Endpoint, Finding, Service};
-use crate::plan::ScanPlan;
 use crate::targets::TargetSpace;
 
 /// How often a running scan checkpoints.
@@ -63,7 +62,7 @@ pub enum StateError {
     Unwritable {
         path: String,
         #[source]
-        source: crate::report::atomic::DestError,
+        source: crate::atomic::DestError,
     },
     #[error(
         "--state {path}: must be a regular file (it is replaced atomically at each checkpoint)"
@@ -155,12 +154,11 @@ impl State {
     pub fn load(path: &Path, digest: &str) -> Result<State, StateError> {
         let shown = path.display().to_string();
         // Small whatever the scan found: pending ports and the window.
-        let bytes = crate::report::atomic::read_capped(path, 1 << 30).map_err(|source| {
-            StateError::Read {
+        let bytes =
+            crate::atomic::read_capped(path, 1 << 30).map_err(|source| StateError::Read {
                 path: shown.clone(),
                 source,
-            }
-        })?;
+            })?;
         let invalid = |e: serde_json::Error| StateError::Invalid {
             path: shown.clone(),
             reason: e.to_string(),
@@ -189,7 +187,7 @@ impl State {
     /// previous checkpoint or this one.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        let mut f = crate::report::atomic::AtomicFile::create(path)?;
+        let mut f = crate::atomic::AtomicFile::create(path)?;
         std::io::Write::write_all(&mut f, &bytes)?;
         f.commit()
     }
@@ -450,65 +448,6 @@ fn read_records(
         each(n, &line)?;
     }
     Ok(())
-}
-
-/// The digest of what defines a scan's probes: the plan's target, port
-/// and probe options, the resolved space, the probe and advisory files.
-pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> String {
-    let mut h = Sha256::new();
-    let texts = |specs: &[crate::targets::Spec]| {
-        specs
-            .iter()
-            .map(|s| s.text.clone())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    h.update(format!(
-        "flinkscan {}\ntargets {}\nexclude {}\nports {:?}\nseed {}\nshard {}\n\
-         timeout {:?}\nretries {:?}\nprobe-timeout {:?}\nintrusive {}\ntls-audit {}\n\
-         rules {:?}\nskip-rules {:?}\nspace {}\n",
-        env!("CARGO_PKG_VERSION"),
-        texts(&plan.targets),
-        texts(&plan.excludes),
-        plan.ports,
-        plan.seed,
-        plan.shard,
-        plan.timeout,
-        plan.retries,
-        plan.probe_timeout,
-        plan.intrusive,
-        plan.tls_audit,
-        plan.rules,
-        plan.skip_rules,
-        space.fingerprint(),
-    ));
-    for f in files {
-        match f {
-            Some(p) => hash_path(&mut h, p, 0),
-            None => h.update(b"none\n"),
-        }
-    }
-    hex::encode(h.finalize())
-}
-
-/// Names and contents of a file or a directory tree, in name order (a
-/// symlink loop ends at a fixed depth).
-fn hash_path(h: &mut Sha256, path: &Path, depth: u32) {
-    h.update(format!("path {}\n", path.display()));
-    if path.is_dir() && depth < 8 {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        entries.sort();
-        for e in entries {
-            hash_path(h, &e, depth + 1);
-        }
-    } else {
-        match std::fs::read(path) {
-            Ok(bytes) => h.update(&bytes),
-            Err(e) => h.update(format!("unreadable {e}\n")),
-        }
-    }
 }
 
 /// What a checkpoint is taken from while the scan runs: the sweep's

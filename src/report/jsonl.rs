@@ -243,7 +243,7 @@ pub struct JsonlSink {
 }
 
 enum Out {
-    Stream(super::atomic::Stream),
+    Stream(crate::atomic::Stream),
     /// A regular file and the length of its whole lines.
     File(std::fs::File, u64),
 }
@@ -251,9 +251,9 @@ enum Out {
 impl JsonlSink {
     /// Open `dest`; a regular file is created (mode 0600) and emptied, or
     /// with `append` kept and added to (a resumed scan).
-    pub fn open(dest: &super::atomic::Dest, append: bool) -> std::io::Result<JsonlSink> {
+    pub fn open(dest: &crate::atomic::Dest, append: bool) -> std::io::Result<JsonlSink> {
         let out = match dest {
-            super::atomic::Dest::File(path) => {
+            crate::atomic::Dest::File(path) => {
                 use std::os::unix::fs::OpenOptionsExt;
                 let file = std::fs::OpenOptions::new()
                     .create(true)

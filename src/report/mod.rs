@@ -4,7 +4,6 @@
 //! summary are rendered from the finished [`ScanReport`]. Every file is
 //! written atomically with mode 0600 (`atomic`).
 
-pub mod atomic;
 pub mod baseline;
 pub mod events;
 pub mod html;
@@ -12,7 +11,6 @@ pub mod jsonl;
 pub mod markdown;
 pub mod merge;
 pub mod ocsf;
-pub mod outputs;
 pub mod sarif;
 pub mod services;
 pub mod text;

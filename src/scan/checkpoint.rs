@@ -1,7 +1,10 @@
 //! `--state` / `--resume`: read the checkpoint a scan continues from, write
 //! one every few seconds, and the last one when the scan ends.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 use crate::plan::ScanPlan;
 use crate::state::{ResultLog, State, Tracker};
@@ -37,20 +40,20 @@ pub fn prepare_checkpoint(
         return Ok(None);
     };
     // An hour's scan must not find out at its first checkpoint.
-    let dest = crate::report::atomic::Dest::check(path).map_err(|source| {
+    let dest = crate::atomic::Dest::check(path).map_err(|source| {
         crate::state::StateError::Unwritable {
             path: path.display().to_string(),
             source,
         }
     })?;
-    if !matches!(dest, crate::report::atomic::Dest::File(_)) {
+    if !matches!(dest, crate::atomic::Dest::File(_)) {
         return Err(crate::state::StateError::NotAFile {
             path: path.display().to_string(),
         });
     }
     // The sidecar is the checkpoint's too: no output may overwrite it.
     let sidecar = crate::state::results_path(path);
-    let sidecar_id = crate::report::atomic::Dest::File(sidecar.clone()).identity();
+    let sidecar_id = crate::atomic::Dest::File(sidecar.clone()).identity();
     for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
         let id = out.dest.identity();
         if id == dest.identity() || id == sidecar_id {
@@ -60,7 +63,7 @@ pub fn prepare_checkpoint(
             });
         }
     }
-    let digest = crate::state::digest(plan, space, files);
+    let digest = digest(plan, space, files);
     let from = if plan.resume || path.exists() {
         Some(State::load(path, &digest)?)
     } else {
@@ -152,4 +155,63 @@ pub fn write_last(
                 checkpoint.path.display()
             )
         })
+}
+
+/// The digest of what defines a scan's probes: the plan's target, port
+/// and probe options, the resolved space, the probe and advisory files.
+pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> String {
+    let mut h = Sha256::new();
+    let texts = |specs: &[crate::targets::Spec]| {
+        specs
+            .iter()
+            .map(|s| s.text.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    h.update(format!(
+        "flinkscan {}\ntargets {}\nexclude {}\nports {:?}\nseed {}\nshard {}\n\
+         timeout {:?}\nretries {:?}\nprobe-timeout {:?}\nintrusive {}\ntls-audit {}\n\
+         rules {:?}\nskip-rules {:?}\nspace {}\n",
+        env!("CARGO_PKG_VERSION"),
+        texts(&plan.targets),
+        texts(&plan.excludes),
+        plan.ports,
+        plan.seed,
+        plan.shard,
+        plan.timeout,
+        plan.retries,
+        plan.probe_timeout,
+        plan.intrusive,
+        plan.tls_audit,
+        plan.rules,
+        plan.skip_rules,
+        space.fingerprint(),
+    ));
+    for f in files {
+        match f {
+            Some(p) => hash_path(&mut h, p, 0),
+            None => h.update(b"none\n"),
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Names and contents of a file or a directory tree, in name order (a
+/// symlink loop ends at a fixed depth).
+fn hash_path(h: &mut Sha256, path: &Path, depth: u32) {
+    h.update(format!("path {}\n", path.display()));
+    if path.is_dir() && depth < 8 {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for e in entries {
+            hash_path(h, &e, depth + 1);
+        }
+    } else {
+        match std::fs::read(path) {
+            Ok(bytes) => h.update(&bytes),
+            Err(e) => h.update(format!("unreadable {e}\n")),
+        }
+    }
 }

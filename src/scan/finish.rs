@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use super::collect::Collected;
 use super::identify_pool::Unfinished;
+use crate::atomic::Dest;
 use crate::checks::{catalog::Catalog, CheckContext};
 use crate::hosts;
 use crate::model::{Notice, Service};
 use crate::plan::ScanPlan;
-use crate::report::atomic::Dest;
 use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
 use crate::sweep::SweepStats;
 use crate::targets::summary::describe;

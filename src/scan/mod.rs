@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod collect;
 pub mod finish;
 pub mod identify_pool;
+pub mod outputs;
 pub mod stop;
 
 use std::sync::atomic::AtomicU64;

@@ -99,7 +99,7 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
             if stop.reason().is_some() {
                 eprintln!("flinkscan: {name} while stopping: quitting now, outputs not written");
                 // exit() runs no destructor: temporary files would stay.
-                crate::report::atomic::remove_partials_and_exit(128 + number);
+                crate::atomic::remove_partials_and_exit(128 + number);
             }
             eprintln!(
                 "flinkscan: {name}: stopping; identification in flight gets up to {} s, then \

@@ -6,9 +6,10 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::{atomic::Dest, html, markdown, sarif, text, ScanReport};
+use crate::atomic::Dest;
 use crate::checks::catalog::Catalog;
 use crate::plan::{Output, ScanPlan};
+use crate::report::{html, markdown, sarif, text, ScanReport};
 
 /// How the person-facing parts are rendered.
 #[derive(Debug, Clone, Copy)]
