@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod checks;
 pub mod cli;
 pub mod clusters;
+pub mod commands;
 pub mod datafiles;
 pub mod hosts;
 pub mod identify;

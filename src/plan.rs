@@ -7,8 +7,7 @@ use std::time::Duration;
 use crate::atomic::{Dest, DestError};
 use crate::checks::catalog::Catalog;
 use crate::checks::RuleFilter;
-use crate::cli::ScanArgs;
-use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
+use crate::targets::ports::PortsError;
 use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 
 pub use crate::targets::permute::DEFAULT_SEED;
@@ -104,7 +103,7 @@ pub struct ScanPlan {
 }
 
 /// Parse command-line tokens and files into specs, collecting every error.
-fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, TargetError> {
+pub fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, TargetError> {
     let mut specs = Vec::new();
     let mut errors: Vec<SpecError> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
@@ -125,97 +124,6 @@ fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, Targ
     } else {
         Err(TargetError::BadSpecs(errors))
     }
-}
-
-pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<ScanPlan, PlanError> {
-    let stdin_uses = args
-        .input
-        .iter()
-        .chain(&args.exclude_file)
-        .filter(|p| p.as_os_str() == "-")
-        .count();
-    if stdin_uses > 1 {
-        return Err(TargetError::StdinTwice.into());
-    }
-    let targets = collect_specs(&args.targets, &args.input)?;
-    if targets.is_empty() {
-        return Err(TargetError::Empty.into());
-    }
-    // Link-local only as a target: excluding fe80::/10 is harmless.
-    let link_local: Vec<SpecError> = targets.iter().filter_map(Spec::link_local_error).collect();
-    if !link_local.is_empty() {
-        return Err(TargetError::BadSpecs(link_local).into());
-    }
-    let excludes = collect_specs(&args.exclude, &args.exclude_file)?;
-    let names = crate::targets::assemble::Names::of(args.proxy.as_ref());
-    crate::targets::assemble::check_excludes(&excludes, names)?;
-    let ports = match &args.ports {
-        Some(list) => parse_ports(list)?,
-        None => DEFAULT_PORTS.to_vec(),
-    };
-    let shard = match (&args.shard, args.shard_count) {
-        (Some(_), Some(_)) => return Err(PlanError::ShardBoth),
-        (Some(s), None) => Shard::parse(s)?,
-        (None, Some(count)) => {
-            let var = &args.shard_index_env;
-            let problem = |p: &str| PlanError::ShardEnv {
-                count,
-                var: var.clone(),
-                problem: p.to_string(),
-            };
-            let value = env(var).ok_or_else(|| problem("is not set"))?;
-            let index: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| problem(&format!("is `{value}`, not a number")))?;
-            if count == 0 || index >= count {
-                return Err(problem(&format!("is {index}, outside 0..{count}")));
-            }
-            Shard { index, count }
-        }
-        (None, None) => Shard::ALL,
-    };
-    let [json, sarif, jsonl, html, markdown] = outputs([
-        ("--json", &args.json),
-        ("--sarif", &args.sarif),
-        ("--jsonl", &args.jsonl),
-        ("--html", &args.html),
-        ("--markdown", &args.markdown),
-    ])?;
-    Ok(ScanPlan {
-        targets,
-        excludes,
-        ports,
-        seed: args.seed,
-        shard,
-        allow_large: args.allow_large,
-        // A jump host is one machine's sockets and often a small VM: keep
-        // the window modest unless asked otherwise.
-        concurrency: args
-            .concurrency
-            .or(args.proxy.as_ref().map(|_| PROXY_DEFAULT_CONCURRENCY)),
-        proxy: args.proxy.clone(),
-        rate: args.rate,
-        timeout: args.timeout,
-        retries: args.retries,
-        probe_timeout: args.probe_timeout,
-        dns_timeout: args.dns_timeout,
-        identify_concurrency: args.identify_concurrency.max(1),
-        max_duration: args.max_duration,
-        intrusive: args.intrusive,
-        tls_audit: !args.no_tls_audit,
-        rules: args.rules.clone(),
-        skip_rules: args.skip_rules.clone(),
-        json,
-        sarif,
-        jsonl,
-        html,
-        markdown,
-        jsonl_format: args.jsonl_format,
-        progress: !args.quiet,
-        state: args.resume.clone().or_else(|| args.state.clone()),
-        resume: args.resume.is_some(),
-    })
 }
 
 /// `--rules` and `--skip-rules` against the catalog the scan will use

@@ -26,29 +26,9 @@ use version::{FlinkVersion, VersionError};
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/advisories");
 
-/// Malformed advisory data, named so the user can fix it.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AdvisoryError {
-    #[error("{file}: {message}")]
-    Invalid { file: String, message: String },
-    #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl From<crate::datafiles::DataError> for AdvisoryError {
-    fn from(e: crate::datafiles::DataError) -> Self {
-        use crate::datafiles::DataError;
-        match e {
-            DataError::Invalid { file, message } => AdvisoryError::Invalid { file, message },
-            DataError::Read { file, source } => AdvisoryError::Read { file, source },
-        }
-    }
-}
+/// Malformed or unreadable advisory data, named so the user can fix it:
+/// the data directory's own error ([`crate::datafiles`]).
+pub use crate::datafiles::DataError as AdvisoryError;
 
 fn invalid(file: &str, message: impl Into<String>) -> AdvisoryError {
     AdvisoryError::Invalid {

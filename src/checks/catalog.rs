@@ -8,7 +8,7 @@ use include_dir::{include_dir, Dir};
 use serde::{Deserialize, Serialize};
 
 use super::probe::ProbeFile;
-use crate::advisories::{Advisories, Advisory, AdvisoryError};
+use crate::advisories::{Advisories, Advisory};
 use crate::datafiles::DataError;
 use crate::model::Severity;
 
@@ -20,25 +20,12 @@ static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/probes");
 pub enum CatalogError {
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
-    #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    /// An unreadable or malformed file of a data directory or archive
+    /// (`--probes`, `--advisories`).
     #[error(transparent)]
-    Advisory(#[from] AdvisoryError),
-}
-
-impl From<DataError> for CatalogError {
-    fn from(e: DataError) -> Self {
-        match e {
-            DataError::Invalid { file, message } => CatalogError::Invalid { file, message },
-            DataError::Read { file, source } => CatalogError::Read { file, source },
-        }
-    }
+    Data(#[from] DataError),
 }
 
 /// One check's metadata: what SARIF calls a rule.

@@ -149,6 +149,18 @@ pub fn render_diff(d: &Diff) -> String {
     out
 }
 
+/// `scan --baseline`: mark the findings ([`apply_to_scan`]), then judge
+/// the clusters again, since fixed findings open no path.
+pub fn mark_scan(
+    report: &mut ScanReport,
+    base: &ScanReport,
+    space: &TargetSpace,
+    rules: &RuleFilter,
+) {
+    apply_to_scan(report, base, space, rules);
+    report.build_clusters();
+}
+
 /// Mark findings against the baseline. Only what this scan looked for can
 /// be fixed: an endpoint it probed (a complete sweep of its shard; an
 /// interrupted one cannot tell which closed ports it reached) and a rule it

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::plan::ScanPlan;
+use crate::report::ScanStatus;
 use crate::state::{ResultLog, State, Tracker};
 use crate::sweep::SweepStats;
 use crate::targets::TargetSpace;
@@ -131,9 +132,26 @@ pub fn spawn_writer(
     })
 }
 
+/// A checkpoint file that could not be written or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot write the checkpoint {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove the finished checkpoint {}: {source}", .path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The last checkpoint: where a stopped scan resumes. A complete scan's is
-/// removed once its outputs are written. An error says why it could not be
-/// written.
+/// removed once its outputs are written ([`retire`]). An error says why it
+/// could not be written.
 pub fn write_last(
     checkpoint: &Checkpoint,
     tracker: &Tracker,
@@ -141,7 +159,7 @@ pub fn write_last(
     stats: &SweepStats,
     scan_id: &str,
     started: &str,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     tracker
         .snapshot(
             space,
@@ -149,12 +167,35 @@ pub fn write_last(
             (&checkpoint.digest, scan_id, started),
         )
         .and_then(|state| tracker.save_last(&state, &checkpoint.path))
-        .map_err(|e| {
-            format!(
-                "cannot write the checkpoint {}: {e}",
-                checkpoint.path.display()
-            )
+        .map_err(|source| CheckpointError::Write {
+            path: checkpoint.path.clone(),
+            source,
         })
+}
+
+/// After the outputs are written: a complete scan's checkpoint is removed,
+/// so the next run with this `--state` starts afresh (`Ok(true)`); a
+/// stopped scan's is kept for `--resume` (`Ok(false)`).
+pub fn retire(path: &Path, status: ScanStatus) -> Result<bool, CheckpointError> {
+    if status != ScanStatus::Complete {
+        return Ok(false);
+    }
+    // The checkpoint goes first: one left without its results would be
+    // refused on resume.
+    let sidecar = crate::state::results_path(path);
+    for p in [path, sidecar.as_path()] {
+        match std::fs::remove_file(p) {
+            Err(e) if p == sidecar.as_path() && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(CheckpointError::Remove {
+                    path: p.to_path_buf(),
+                    source,
+                })
+            }
+            Ok(()) => {}
+        }
+    }
+    Ok(true)
 }
 
 /// The digest of what defines a scan's probes: the plan's target, port

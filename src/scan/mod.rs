@@ -86,7 +86,7 @@ pub struct ScanOutcome {
     pub report: ScanReport,
     pub jsonl_failure: Option<ScanError>,
     /// The final `--state` checkpoint could not be written.
-    pub state_failure: Option<String>,
+    pub state_failure: Option<checkpoint::CheckpointError>,
 }
 
 /// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.

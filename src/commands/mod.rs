@@ -1,0 +1,79 @@
+//! The subcommands, one module each, reachable without the binary:
+//! `scan` (plan, run, baseline, outputs, checkpoint, verdict), `merge`,
+//! `report`, `rules`, `advisories`, `diff`; `progress` draws the scan's
+//! progress on stderr. `main.rs` only parses the command line, calls one of
+//! them and turns the result into an exit code with [`exit_code`], the one
+//! place that decides it (documented in `--help` and docs/usage.md).
+
+pub mod advisories;
+pub mod diff;
+mod error;
+pub mod merge;
+pub mod progress;
+pub mod report;
+pub mod rules;
+pub mod scan;
+
+pub use error::{CommandError, ErrorClass};
+
+use crate::report::ScanReport;
+
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to act on (exit 0).
+    Clean,
+    /// Findings at or above `--fail-on`, or new ones in a diff (exit 1).
+    Findings,
+    /// The scan stopped on this signal (exit 128 + the signal number).
+    Signal(i32),
+}
+
+const EXIT_CLEAN: u8 = 0;
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_FAILURE: u8 = 3;
+
+/// The exit code of a command's result: 0 clean, 1 findings, 2 bad input
+/// (like clap's own errors), 3 failure, 128+N stopped by signal N. A
+/// listing for a person cut short by a closed pipe (`rules | head`) is
+/// clean.
+pub fn exit_code(result: &Result<Outcome, CommandError>) -> u8 {
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => e.class().exit_code(),
+    }
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => EXIT_CLEAN,
+            Outcome::Findings => EXIT_FINDINGS,
+            Outcome::Signal(n) => u8::try_from(128 + n).unwrap_or(EXIT_FAILURE),
+        }
+    }
+}
+
+impl ErrorClass {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorClass::ReaderGone => EXIT_CLEAN,
+            ErrorClass::Usage => EXIT_USAGE,
+            ErrorClass::Runtime | ErrorClass::Outputs => EXIT_FAILURE,
+        }
+    }
+}
+
+/// Read a saved `--json` report (`--baseline`, `diff`, `report`).
+pub fn read_report(path: &std::path::Path) -> Result<ScanReport, CommandError> {
+    let bytes =
+        crate::atomic::read_capped(path, 512 << 20).map_err(|source| CommandError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    serde_json::from_slice(&bytes).map_err(|source| CommandError::NotReport {
+        path: path.to_path_buf(),
+        source,
+    })
+}
