@@ -3,12 +3,14 @@
 //! TaskManager ports next to it (marked as inferred), and an Akka/Pekko RPC
 //! port is Flink's for certain only next to another Flink interface.
 //!
-//! Pure and deterministic, so a scan runs it at its end and `merge` runs it
-//! again over the union of shards (which split a host's ports).
+//! Pure and deterministic (no network I/O), so a scan runs it at its end
+//! and `merge` runs it again over the union of shards (which split a host's
+//! ports). Where a port becomes Flink's, correlation says which checks it
+//! needs ([`Extra`]); the check stage runs them.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::checks::{self, CheckContext};
+use crate::checks::{self, CheckContext, Extra};
 use crate::identify::RPC_CORROBORATED_CONFIDENCE;
 use crate::model::{Finding, HostKey, RpcGeneration, Service, ServiceKind};
 
@@ -69,7 +71,7 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
 }
 
 /// Nothing at the end of a scan can change this service: it is not Flink's
-/// and host correlation ([`correlate`]) cannot make it Flink's (only a JMX
+/// and host correlation ([`adopt`]) cannot make it Flink's (only a JMX
 /// registry or a port demanding a client certificate can become Flink's).
 /// Clusters and [`share_identity`] look at Flink services only, so settled
 /// services may leave memory as soon as they are found.
@@ -82,18 +84,19 @@ pub fn settled(s: &Service) -> bool {
         && !s.tls.as_ref().is_some_and(|t| t.client_cert_required)
 }
 
-/// Host correlation at the end of a scan: a JMX registry, or a port that
-/// demands a client certificate, counts as Flink's only on a host where
-/// Flink was found (and then gets its findings); then versions and RPC
-/// confidence are shared across the host's ports ([`share_identity`],
-/// which `merge` runs again over all shards).
-pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ctx: &CheckContext) {
+/// Host correlation at the end of a scan, first half: a JMX registry, or a
+/// port that demands a client certificate, counts as Flink's only on a host
+/// where Flink was found. Returns the checks each such service now needs,
+/// in service order; the check stage runs them ([`checks::run_extra`])
+/// before [`conclude`].
+pub fn adopt(services: &mut [Service]) -> Vec<(usize, Extra)> {
     let flink_hosts: BTreeSet<HostKey> = services
         .iter()
         .filter(|s| s.flink)
         .map(|s| s.endpoint.host_key())
         .collect();
-    for s in services.iter_mut() {
+    let mut wanted = Vec::new();
+    for (i, s) in services.iter_mut().enumerate() {
         if s.flink || !flink_hosts.contains(&s.endpoint.host_key()) {
             continue;
         }
@@ -107,16 +110,22 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
             s.product = Some(
                 "mutual-TLS port next to Flink (likely RPC or BLOB under internal SSL)".into(),
             );
-            if let Some(profile) = s.tls_profile.as_ref() {
-                findings.extend(checks::tls_findings(s, profile, ctx));
-            }
+            wanted.push((i, Extra::TlsFindings));
         }
         if s.kind == ServiceKind::JmxRmi {
             s.flink = true;
             s.product = Some("Java RMI registry (JMX) next to Flink".into());
-            findings.extend(checks::run(s, ctx).await.findings);
+            wanted.push((i, Extra::All));
         }
     }
+    wanted
+}
+
+/// Host correlation, second half (after the extra checks): versions and
+/// RPC confidence are shared across the host's ports ([`share_identity`],
+/// which `merge` runs again over all shards), and the JMX ports get the
+/// advisory findings of the version they now know.
+pub fn conclude(services: &mut [Service], findings: &mut Vec<Finding>, ctx: &CheckContext) {
     share_identity(services, findings);
     // Only now do the JMX ports know the version of their host.
     for s in services

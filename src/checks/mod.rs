@@ -216,6 +216,38 @@ pub struct CheckOutput {
     pub deployment: Option<crate::clusters::DeploymentFacts>,
 }
 
+/// A check a service needs once host correlation made it Flink's
+/// (`crate::hosts::adopt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// A mutual-TLS port next to Flink: the findings of the TLS profile
+    /// its identification recorded (nothing is sent).
+    TlsFindings,
+    /// A JMX registry next to Flink: every check of its kind ([`run`]).
+    All,
+}
+
+/// The checks host correlation asked for, in its order; their findings.
+pub async fn run_extra(
+    services: &[Service],
+    wanted: &[(usize, Extra)],
+    ctx: &CheckContext,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for &(i, extra) in wanted {
+        let Some(s) = services.get(i) else { continue };
+        match extra {
+            Extra::TlsFindings => {
+                if let Some(profile) = s.tls_profile.as_ref() {
+                    findings.extend(tls_findings(s, profile, ctx));
+                }
+            }
+            Extra::All => findings.extend(run(s, ctx).await.findings),
+        }
+    }
+    findings
+}
+
 /// Run every applicable check on one service.
 pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     let mut out = CheckOutput::default();

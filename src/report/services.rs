@@ -132,6 +132,10 @@ impl Spiller {
         Ok(())
     }
 
+    pub fn held(&self) -> &[Service] {
+        &self.held
+    }
+
     pub fn held_mut(&mut self) -> &mut Vec<Service> {
         &mut self.held
     }

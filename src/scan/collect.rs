@@ -24,6 +24,18 @@ pub struct Collected {
     pub sink: Option<JsonlSink>,
 }
 
+impl Collected {
+    /// What is left when the collector task failed.
+    pub fn empty() -> Collected {
+        Collected {
+            services: Spiller::in_memory(),
+            findings: Vec::new(),
+            notices: Vec::new(),
+            sink: None,
+        }
+    }
+}
+
 pub struct Collector {
     pub sink: Option<JsonlSink>,
     pub tracker: Option<Arc<Tracker>>,

@@ -1,5 +1,6 @@
-//! The end of a scan: correlate hosts, bring what that changed to the
-//! `--jsonl` stream, close the stream, and assemble the report.
+//! The end of a scan, after host correlation and its extra checks
+//! ([`super::correlate_hosts`]): bring what they changed to the `--jsonl`
+//! stream, close the stream, and assemble the report. No network I/O.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -7,8 +8,7 @@ use std::time::Instant;
 use super::collect::Collected;
 use super::identify_pool::Unfinished;
 use crate::atomic::Dest;
-use crate::checks::{catalog::Catalog, CheckContext};
-use crate::hosts;
+use crate::checks::catalog::Catalog;
 use crate::model::{Notice, Service};
 use crate::plan::ScanPlan;
 use crate::report::{self, ScanMeta, ScanReport, Stats, ToolInfo};
@@ -20,7 +20,6 @@ pub struct Finish<'a> {
     pub plan: &'a ScanPlan,
     pub space: &'a TargetSpace,
     pub catalog: &'a Catalog,
-    pub ctx: &'a CheckContext,
     pub stats: &'a SweepStats,
     pub scan_id: String,
     pub started: String,
@@ -34,29 +33,54 @@ pub struct Finished {
 }
 
 /// What host correlation may change on a service.
-fn correlated_view(s: &Service) -> (u8, Option<String>, bool, Option<String>) {
+type View = (u8, Option<String>, bool, Option<String>);
+
+fn correlated_view(s: &Service) -> View {
     (s.confidence, s.version.clone(), s.flink, s.product.clone())
 }
 
+/// The held services and the findings as they were before host
+/// correlation, to tell what it changed.
+pub struct Before {
+    findings: usize,
+    views: Vec<View>,
+}
+
+impl Before {
+    pub fn of(collected: &Collected) -> Before {
+        Before {
+            findings: collected.findings.len(),
+            views: collected
+                .services
+                .held()
+                .iter()
+                .map(correlated_view)
+                .collect(),
+        }
+    }
+}
+
 impl Finish<'_> {
-    pub async fn run(
+    pub fn run(
         self,
         collected: Collected,
+        before: Before,
         mut notices: Vec<Notice>,
         unfinished: Unfinished,
     ) -> Finished {
         let Collected {
-            services: mut spiller,
-            mut findings,
+            services: spiller,
+            findings,
             notices: service_notices,
             mut sink,
         } = collected;
         notices.extend(service_notices);
         // Only held services can change: spilled ones are settled.
-        let before = findings.len();
-        let held = spiller.held_mut();
-        let seen: Vec<_> = held.iter().map(correlated_view).collect();
-        hosts::correlate(held, &mut findings, self.ctx).await;
+        let Before {
+            findings: before,
+            views: seen,
+        } = before;
+        let held = spiller.held();
         // What only the whole host revealed reaches the stream too: services
         // it changed (a later event with the final state) and findings it made.
         if let Some(s) = sink.as_mut() {

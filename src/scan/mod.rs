@@ -4,8 +4,10 @@
 //! into a bounded channel; the identification pool ([`identify_pool`]) takes
 //! them, runs the checks and hands results to one collector ([`collect`])
 //! that streams JSON Lines and keeps what the final reports need, spilling
-//! settled services to disk; [`finish`] correlates hosts and assembles the
-//! report. [`stop`] and [`checkpoint`] run beside them. Memory grows with
+//! settled services to disk; host correlation ([`crate::hosts`]) says which
+//! services next to Flink need more checks, the check stage runs them, and
+//! [`finish`] assembles the report without sending anything. [`stop`] and
+//! [`checkpoint`] run beside them; [`outputs`] writes what the plan names. Memory grows with
 //! the Flink services found, never with the size of the range.
 
 pub mod checkpoint;
@@ -21,7 +23,8 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::checks::{catalog::Catalog, CheckContext, RuleFilter};
+use crate::checks::{self, catalog::Catalog, CheckContext, RuleFilter};
+use crate::hosts;
 use crate::identify::IdentifyConfig;
 use crate::model::{DecidedBy, Endpoint, Notice, PortDecision};
 use crate::plan::ScanPlan;
@@ -117,12 +120,7 @@ pub async fn run(
         .map(|c| Arc::new(c.tracker(concurrency, from.as_ref())));
     let ctx = check_context(plan, &catalog);
     notices.extend(stale_data_notice(&catalog, &ctx));
-    let sink = match &plan.jsonl {
-        Some(out) => Some(
-            JsonlSink::open(&out.dest, from.is_some()).map_err(|source| output_err(out, source))?,
-        ),
-        None => None,
-    };
+    let sink = open_sink(plan, from.is_some())?;
 
     let (open_tx, open_rx) = mpsc::channel::<(Endpoint, PortDecision)>(1024);
     let (result_tx, result_rx) = mpsc::channel(256);
@@ -180,12 +178,9 @@ pub async fn run(
 
     let _ = sweeper.await;
     let unfinished = identifier.await.unwrap_or_default();
-    let collected = collector.await.unwrap_or_else(|_| collect::Collected {
-        services: report::services::Spiller::in_memory(),
-        findings: Vec::new(),
-        notices: Vec::new(),
-        sink: None,
-    });
+    let mut collected = collector
+        .await
+        .unwrap_or_else(|_| collect::Collected::empty());
     for task in [watchdog, checkpointer].into_iter().flatten() {
         task.abort();
     }
@@ -195,11 +190,11 @@ pub async fn run(
         }
         _ => None,
     };
+    let before = correlate_hosts(&mut collected, &ctx).await;
     let finished = finish::Finish {
         plan,
         space: &space,
         catalog: &catalog,
-        ctx: &ctx,
         stats: &progress.sweep,
         scan_id,
         started,
@@ -208,13 +203,35 @@ pub async fn run(
             .reason()
             .map_or(report::ScanStatus::Complete, StopReason::status),
     }
-    .run(collected, notices, unfinished)
-    .await;
+    .run(collected, before, notices, unfinished);
     Ok(ScanOutcome {
         report: finished.report,
         jsonl_failure: finished.jsonl_failure,
         state_failure,
     })
+}
+
+/// The `--jsonl` stream, appended to on a resume.
+fn open_sink(plan: &ScanPlan, resumed: bool) -> Result<Option<JsonlSink>, ScanError> {
+    match &plan.jsonl {
+        Some(out) => Ok(Some(
+            JsonlSink::open(&out.dest, resumed).map_err(|source| output_err(out, source))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Host correlation ([`hosts::adopt`]) and the checks it asks for, run by
+/// the check stage ([`checks::run_extra`]), before the finish, which sends
+/// nothing. Returns what the services were before, for the stream.
+async fn correlate_hosts(collected: &mut collect::Collected, ctx: &CheckContext) -> finish::Before {
+    let before = finish::Before::of(collected);
+    let held = collected.services.held_mut();
+    let wanted = hosts::adopt(held);
+    let extra = checks::run_extra(held, &wanted, ctx).await;
+    collected.findings.extend(extra);
+    hosts::conclude(collected.services.held_mut(), &mut collected.findings, ctx);
+    before
 }
 
 /// What the checks of this scan may do.
