@@ -359,51 +359,60 @@ pub struct ScanArgs {
     pub no_color: bool,
 }
 
+/// A flag value clap cannot take; clap names the flag.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("`{0}`: must be a positive duration (e.g. 1s, 500ms, 2m)")]
+    NotPositive(String),
+    #[error("`{0}`: {1} (use e.g. 1s, 500ms, 2m)")]
+    Duration(String, humantime::DurationError),
+    #[error("`{0}`: must be greater than zero")]
+    ZeroDuration(String),
+    #[error(
+        "0 would send nothing: give at least 1 connection per second, \
+         or leave --rate out for no limit"
+    )]
+    ZeroRate,
+    #[error("`{}` is not a whole number of connections per second", crate::untrusted::shown(.0))]
+    Rate(String),
+    #[error("0 would scan nothing: give at least 1")]
+    ZeroConcurrency,
+    #[error("`{}` is not a whole number", crate::untrusted::shown(.0))]
+    Concurrency(String),
+}
+
 /// `1s`, `500ms`, `2m`, `1h30m`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, ValueError> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<f64>() {
         if secs.is_finite() && secs > 0.0 && secs < 1e9 {
             return Ok(std::time::Duration::from_secs_f64(secs));
         }
-        return Err(format!(
-            "`{text}`: must be a positive duration (e.g. 1s, 500ms, 2m)"
-        ));
+        return Err(ValueError::NotPositive(text.to_string()));
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;
+    let d = humantime::parse_duration(t).map_err(|e| ValueError::Duration(text.to_string(), e))?;
     if d.is_zero() {
-        return Err(format!("`{text}`: must be greater than zero"));
+        return Err(ValueError::ZeroDuration(text.to_string()));
     }
     Ok(d)
 }
 
 /// `--rate`: 0 used to mean "unlimited" silently, the opposite of what it
 /// says; unlimited is leaving the flag out.
-pub fn parse_rate(text: &str) -> Result<u32, String> {
+pub fn parse_rate(text: &str) -> Result<u32, ValueError> {
     match text.trim().parse::<u32>() {
-        Ok(0) => Err(
-            "0 would send nothing: give at least 1 connection per second, \
-                      or leave --rate out for no limit"
-                .into(),
-        ),
+        Ok(0) => Err(ValueError::ZeroRate),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!(
-            "`{}` is not a whole number of connections per second",
-            crate::untrusted::shown(text)
-        )),
+        Err(_) => Err(ValueError::Rate(text.to_string())),
     }
 }
 
 /// `--concurrency`, `--identify-concurrency`: 0 used to become 1 silently.
-pub fn parse_concurrency(text: &str) -> Result<usize, String> {
+pub fn parse_concurrency(text: &str) -> Result<usize, ValueError> {
     match text.trim().parse::<usize>() {
-        Ok(0) => Err("0 would scan nothing: give at least 1".into()),
+        Ok(0) => Err(ValueError::ZeroConcurrency),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!(
-            "`{}` is not a whole number",
-            crate::untrusted::shown(text)
-        )),
+        Err(_) => Err(ValueError::Concurrency(text.to_string())),
     }
 }
 
@@ -413,10 +422,11 @@ mod tests {
 
     #[test]
     fn zero_rate_and_concurrency_are_refused_with_a_reason() {
-        assert!(parse_rate("0").unwrap_err().contains("leave --rate out"));
+        let message = |e: ValueError| e.to_string();
+        assert!(message(parse_rate("0").unwrap_err()).contains("leave --rate out"));
         assert_eq!(parse_rate("50"), Ok(50));
-        assert!(parse_concurrency("0").unwrap_err().contains("at least 1"));
+        assert!(message(parse_concurrency("0").unwrap_err()).contains("at least 1"));
         assert_eq!(parse_concurrency("8"), Ok(8));
-        assert!(parse_rate("\u{1b}[2J").unwrap_err().contains("\\u{1b}"));
+        assert!(message(parse_rate("\u{1b}[2J").unwrap_err()).contains("\\u{1b}"));
     }
 }

@@ -417,11 +417,12 @@ pub enum ProxyError {
         #[source]
         source: io::Error,
     },
-    #[error("proxy {proxy} at {addr}: {message}")]
+    #[error("proxy {proxy} at {addr}: {reason}")]
     Unusable {
         proxy: String,
         addr: SocketAddr,
-        message: String,
+        #[source]
+        reason: Refusal,
     },
     #[error("a different proxy is already set for this process")]
     AlreadySet,
@@ -441,14 +442,14 @@ pub async fn use_proxy(proxy: Proxy, timeout: Duration) -> Result<(), ProxyError
             proxy: proxy.redacted(),
             source,
         })?;
-    let unusable = |message: String| ProxyError::Unusable {
+    let unusable = |reason: Refusal| ProxyError::Unusable {
         proxy: proxy.redacted(),
         addr,
-        message,
+        reason,
     };
     match tokio::time::timeout(timeout.max(Duration::from_secs(1)), preflight(addr, &proxy)).await {
-        Err(_) => return Err(unusable("no answer to the SOCKS5 greeting".into())),
-        Ok(Err(m)) => return Err(unusable(m)),
+        Err(_) => return Err(unusable(Refusal::NoAnswer)),
+        Ok(Err(r)) => return Err(unusable(r)),
         Ok(Ok(())) => {}
     }
     ROUTE
@@ -456,11 +457,32 @@ pub async fn use_proxy(proxy: Proxy, timeout: Duration) -> Result<(), ProxyError
         .map_err(|_| ProxyError::AlreadySet)
 }
 
+/// Why the SOCKS5 proxy cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("no answer to the SOCKS5 greeting")]
+    NoAnswer,
+    #[error("cannot connect: {0}")]
+    Connect(#[source] io::Error),
+    #[error("{0}")]
+    Write(#[source] io::Error),
+    #[error("not a SOCKS5 server ({0})")]
+    NoReply(#[source] io::Error),
+    #[error("not a SOCKS5 server (wrong version in its reply)")]
+    WrongVersion,
+    #[error("it requires a user and password (socks5://user:pass@host:port)")]
+    NeedsCredentials,
+    #[error("it accepts none of the offered authentication methods")]
+    NoMethod,
+    #[error("closed during authentication ({0})")]
+    ClosedInAuth(#[source] io::Error),
+    #[error("it rejected the user and password")]
+    Rejected,
+}
+
 /// Greeting and authentication only (RFC 1928 / RFC 1929), then close.
-async fn preflight(addr: SocketAddr, proxy: &Proxy) -> Result<(), String> {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+async fn preflight(addr: SocketAddr, proxy: &Proxy) -> Result<(), Refusal> {
+    let mut s = TcpStream::connect(addr).await.map_err(Refusal::Connect)?;
     // Without credentials offer user/password too, only to learn whether
     // the proxy insists on it and say so.
     let greeting: &[u8] = if proxy.auth.is_some() {
@@ -469,18 +491,16 @@ async fn preflight(addr: SocketAddr, proxy: &Proxy) -> Result<(), String> {
         &[0x05, 0x02, 0x00, 0x02]
     };
     let method: u8 = if proxy.auth.is_some() { 0x02 } else { 0x00 };
-    s.write_all(greeting).await.map_err(|e| e.to_string())?;
+    s.write_all(greeting).await.map_err(Refusal::Write)?;
     let mut reply = [0u8; 2];
-    s.read_exact(&mut reply)
-        .await
-        .map_err(|e| format!("not a SOCKS5 server ({e})"))?;
+    s.read_exact(&mut reply).await.map_err(Refusal::NoReply)?;
     if reply[0] != 0x05 {
-        return Err("not a SOCKS5 server (wrong version in its reply)".into());
+        return Err(Refusal::WrongVersion);
     }
     if reply[1] != method {
         return Err(match (method, reply[1]) {
-            (0x00, 0x02) => "it requires a user and password (socks5://user:pass@host:port)".into(),
-            _ => "it accepts none of the offered authentication methods".into(),
+            (0x00, 0x02) => Refusal::NeedsCredentials,
+            _ => Refusal::NoMethod,
         });
     }
     if let Some((user, pass)) = &proxy.auth {
@@ -488,13 +508,13 @@ async fn preflight(addr: SocketAddr, proxy: &Proxy) -> Result<(), String> {
         msg.extend_from_slice(user.as_bytes());
         msg.push(pass.len() as u8);
         msg.extend_from_slice(pass.as_bytes());
-        s.write_all(&msg).await.map_err(|e| e.to_string())?;
+        s.write_all(&msg).await.map_err(Refusal::Write)?;
         let mut status = [0u8; 2];
         s.read_exact(&mut status)
             .await
-            .map_err(|e| format!("closed during authentication ({e})"))?;
+            .map_err(Refusal::ClosedInAuth)?;
         if status[1] != 0x00 {
-            return Err("it rejected the user and password".into());
+            return Err(Refusal::Rejected);
         }
     }
     Ok(())

@@ -318,9 +318,9 @@ impl ResultLog {
             records += 1;
             serde_json::from_slice::<Record>(bytes)
                 .map(drop)
-                .map_err(|e| format!("line {line}: {e}"))
+                .map_err(|source| RecordError::BadLine { line, source })
         })
-        .map_err(damaged)?;
+        .map_err(|e| damaged(e.to_string()))?;
         let digest = hex::encode(sha.clone().finalize());
         if records != state.records || digest != state.results_sha256 {
             return Err(damaged(format!(
@@ -419,14 +419,43 @@ impl Read for Span<'_> {
     }
 }
 
+/// A record of the results sidecar that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("line {line}: {source}")]
+    Read {
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("line {line}: longer than {RECORD_CAP} bytes")]
+    TooLong { line: u64 },
+    #[error("line {line}: cut short")]
+    CutShort { line: u64 },
+    #[error("line {line}: {source}")]
+    BadLine {
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    BadRecord(#[source] serde_json::Error),
+    #[error("cannot read back {}: {source}", .path.display())]
+    ReadBack {
+        path: PathBuf,
+        #[source]
+        source: Box<RecordError>,
+    },
+}
+
 /// Hand every line of `file`'s bytes `0..end` to `each` (1-based line
 /// number, the line with its newline) until it fails. A line longer than
 /// [`RECORD_CAP`] or one the covered bytes cut short is an error.
 fn read_records(
     file: &File,
     end: u64,
-    mut each: impl FnMut(u64, &[u8]) -> Result<(), String>,
-) -> Result<(), String> {
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), RecordError>,
+) -> Result<(), RecordError> {
     let mut r = BufReader::with_capacity(64 << 10, Span { file, at: 0, end });
     let mut line = Vec::new();
     for n in 1.. {
@@ -434,15 +463,15 @@ fn read_records(
         let got = (&mut r)
             .take(RECORD_CAP as u64 + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|e| format!("line {n}: {e}"))?;
+            .map_err(|source| RecordError::Read { line: n, source })?;
         if got == 0 {
             break;
         }
         if line.last() != Some(&b'\n') {
             return Err(if line.len() > RECORD_CAP {
-                format!("line {n}: longer than {RECORD_CAP} bytes")
+                RecordError::TooLong { line: n }
             } else {
-                format!("line {n}: cut short")
+                RecordError::CutShort { line: n }
             });
         }
         each(n, &line)?;
@@ -546,7 +575,7 @@ impl Tracker {
     /// Hand the records a resumed scan continues with to `each`, one at a
     /// time (once: later calls find none). An error names the sidecar
     /// and the line.
-    pub fn replay(&self, mut each: impl FnMut(Service, Vec<Finding>)) -> Result<(), String> {
+    pub fn replay(&self, mut each: impl FnMut(Service, Vec<Finding>)) -> Result<(), RecordError> {
         let replay = self.results.lock().ok().and_then(|mut r| {
             r.log
                 .as_mut()
@@ -556,11 +585,14 @@ impl Tracker {
             return Ok(());
         };
         read_records(&file, end, |_, bytes| {
-            let r: Record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+            let r: Record = serde_json::from_slice(bytes).map_err(RecordError::BadRecord)?;
             each(r.service, r.findings);
             Ok(())
         })
-        .map_err(|e| format!("cannot read back {}: {e}", path.display()))
+        .map_err(|e| RecordError::ReadBack {
+            path,
+            source: Box::new(e),
+        })
     }
 
     /// Open ports from the checkpoint still to identify.
@@ -817,7 +849,7 @@ mod tests {
         let mut long = vec![b' '; RECORD_CAP + 10];
         long.push(b'\n');
         let e = read_records(&tempfile_with(&long), long.len() as u64, |_, _| Ok(()));
-        assert!(e.unwrap_err().contains("line 1: longer than"));
+        assert!(e.unwrap_err().to_string().contains("line 1: longer than"));
         // A sidecar that is no regular file is refused before it is opened.
         std::fs::remove_file(&sidecar).unwrap();
         std::fs::create_dir(&sidecar).unwrap();

@@ -30,6 +30,54 @@ static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/advisories");
 /// the data directory's own error ([`crate::datafiles`]).
 pub use crate::datafiles::DataError as AdvisoryError;
 
+/// What is wrong in an OSV record or the release data, naming the field.
+/// Becomes the message of a [`DataError::Invalid`](AdvisoryError) for the
+/// file.
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    /// Not a record: `path` is where serde stopped ("." for the root).
+    #[error("{}", if path == "." { source.to_string() } else { format!("{path}: {source}") })]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("{field}: {problem}")]
+    Event {
+        field: String,
+        problem: &'static str,
+    },
+    #[error("{field}: {source}")]
+    Version {
+        field: String,
+        #[source]
+        source: VersionError,
+    },
+    #[error("{0}.ranges[{1}].events: a range needs an introduced event")]
+    NoIntroduced(String, usize),
+    #[error("supported_lines must be at least 1")]
+    NoSupportedLines,
+    #[error("release[{index}].latest: {latest} is not on line {line}")]
+    OffLine {
+        index: usize,
+        latest: String,
+        line: String,
+    },
+    #[error("a release line is listed twice")]
+    LineTwice,
+    #[error("severity[{index}].score: `{score}`: {source}")]
+    Score {
+        index: usize,
+        score: String,
+        #[source]
+        source: cvss::Error,
+    },
+    #[error("severity: no CVSS v3 or v4 vector and no database_specific.severity label")]
+    NoSeverity,
+}
+
 fn invalid(file: &str, message: impl Into<String>) -> AdvisoryError {
     AdvisoryError::Invalid {
         file: file.to_string(),
@@ -189,7 +237,7 @@ impl Advisories {
         let interfaces: InterfacesFile = toml::from_str(&files.interfaces.1)
             .map_err(|e| invalid(&files.interfaces.0, e.to_string().trim_end()))?;
         let releases = Releases::parse(&files.releases.1)
-            .map_err(|m| invalid(&files.releases.0, m.trim_end()))?;
+            .map_err(|m| invalid(&files.releases.0, m.to_string().trim_end()))?;
         let map: BTreeMap<(String, String), &InterfaceMapping> = interfaces
             .package
             .iter()
@@ -199,7 +247,7 @@ impl Advisories {
         let mut by_rule: BTreeMap<String, Advisory> = BTreeMap::new();
         let mut ignored = 0;
         for (origin, bytes, user) in &files.records {
-            let record = osv::parse(bytes).map_err(|m| invalid(origin, m))?;
+            let record = osv::parse(bytes).map_err(|m| invalid(origin, m.to_string()))?;
             if record.withdrawn.is_some() {
                 ignored += 1;
                 continue;
@@ -278,8 +326,8 @@ fn compile(
         let Some(mapping) = map.get(&key) else {
             continue;
         };
-        let affected =
-            Affected::compile(entry, &format!("affected[{i}]")).map_err(|m| invalid(origin, m))?;
+        let affected = Affected::compile(entry, &format!("affected[{i}]"))
+            .map_err(|m| invalid(origin, m.to_string()))?;
         packages.push(AffectedPackage {
             package: entry.package.clone(),
             affected,
@@ -317,7 +365,8 @@ fn compile(
             ),
         ));
     }
-    let (cvss, severity, score) = severity_of(&record).map_err(|m| invalid(origin, m))?;
+    let (cvss, severity, score) =
+        severity_of(&record).map_err(|m| invalid(origin, m.to_string()))?;
     let db = record.database_specific.clone().unwrap_or_default();
     let cwe = db
         .cwe_ids
@@ -343,7 +392,7 @@ fn compile(
 /// Severity from the record's CVSS vector (v3.x preferred, then v4.0); a
 /// record without one falls back to its source's label, scored at the
 /// label's lower bound, and says so.
-fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), String> {
+fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Malformed> {
     let pick = |prefix: &str| {
         record
             .severity
@@ -352,10 +401,11 @@ fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Stri
             .find(|(_, s)| s.score.starts_with(prefix))
     };
     if let Some((i, s)) = pick("CVSS:3").or_else(|| pick("CVSS:4")) {
-        let parsed: cvss::Cvss = s
-            .score
-            .parse()
-            .map_err(|e| format!("severity[{i}].score: `{}`: {e}", s.score))?;
+        let parsed: cvss::Cvss = s.score.parse().map_err(|source| Malformed::Score {
+            index: i,
+            score: s.score.clone(),
+            source,
+        })?;
         let score = parsed.score();
         let severity = match parsed.severity() {
             cvss::Severity::Critical => Severity::Critical,
@@ -383,11 +433,7 @@ fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Stri
         Some("HIGH") => (Severity::High, 7.0),
         Some("MODERATE") | Some("MEDIUM") => (Severity::Medium, 4.0),
         Some("LOW") => (Severity::Low, 0.1),
-        _ => {
-            return Err(
-                "severity: no CVSS v3 or v4 vector and no database_specific.severity label".into(),
-            )
-        }
+        _ => return Err(Malformed::NoSeverity),
     };
     Ok((None, severity, score))
 }

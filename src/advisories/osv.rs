@@ -96,16 +96,11 @@ pub struct DatabaseSpecific {
 }
 
 /// Parse one record, naming the field that is wrong.
-pub fn parse(bytes: &[u8]) -> Result<OsvRecord, String> {
+pub fn parse(bytes: &[u8]) -> Result<OsvRecord, super::Malformed> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
+    serde_path_to_error::deserialize(de).map_err(|e| super::Malformed::Json {
+        path: e.path().to_string(),
+        source: e.into_inner(),
     })
 }
 
@@ -154,10 +149,14 @@ mod tests {
 
     #[test]
     fn malformed_field_is_named() {
-        let e = parse(br#"{"id":"X","affected":[{"package":{"ecosystem":"Maven"}}]}"#).unwrap_err();
+        let e = parse(br#"{"id":"X","affected":[{"package":{"ecosystem":"Maven"}}]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("affected[0].package"), "{e}");
         assert!(e.contains("name"), "{e}");
-        let e = parse(br#"{"id":"X","aliases":"CVE-1"}"#).unwrap_err();
+        let e = parse(br#"{"id":"X","aliases":"CVE-1"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("aliases"), "{e}");
     }
 

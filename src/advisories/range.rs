@@ -3,6 +3,7 @@
 
 use super::osv::{EventKind, OsvAffected};
 use super::version::FlinkVersion;
+use super::Malformed;
 
 /// One event with its version parsed; `None` is OSV's `introduced: "0"`.
 #[derive(Debug, Clone)]
@@ -20,7 +21,7 @@ pub struct Affected {
 
 impl Affected {
     /// Compile an OSV `affected` entry; errors name the field.
-    pub fn compile(entry: &OsvAffected, at: &str) -> Result<Affected, String> {
+    pub fn compile(entry: &OsvAffected, at: &str) -> Result<Affected, Malformed> {
         let mut ranges = Vec::new();
         for (ri, range) in entry.ranges.iter().enumerate() {
             // GIT ranges are commit hashes: nothing a scan can compare.
@@ -30,21 +31,24 @@ impl Affected {
             let mut events = Vec::new();
             for (ei, event) in range.events.iter().enumerate() {
                 let field = format!("{at}.ranges[{ri}].events[{ei}]");
-                let (kind, text) = event.single().map_err(|m| format!("{field}: {m}"))?;
+                let (kind, text) = event.single().map_err(|problem| Malformed::Event {
+                    field: field.clone(),
+                    problem,
+                })?;
                 let at = if kind == EventKind::Introduced && text == "0" {
                     None
                 } else {
                     Some(
-                        FlinkVersion::parse(text)
-                            .map_err(|e| format!("{field}.{}: {e}", kind.as_str()))?,
+                        FlinkVersion::parse(text).map_err(|source| Malformed::Version {
+                            field: format!("{field}.{}", kind.as_str()),
+                            source,
+                        })?,
                     )
                 };
                 events.push(Event { kind, at });
             }
             if !events.iter().any(|e| e.kind == EventKind::Introduced) {
-                return Err(format!(
-                    "{at}.ranges[{ri}].events: a range needs an introduced event"
-                ));
+                return Err(Malformed::NoIntroduced(at.to_string(), ri));
             }
             // Sorted by version, "0" first; at equal versions an introduced
             // event comes first so [X, X) stays empty.
@@ -59,7 +63,12 @@ impl Affected {
             .versions
             .iter()
             .enumerate()
-            .map(|(i, v)| FlinkVersion::parse(v).map_err(|e| format!("{at}.versions[{i}]: {e}")))
+            .map(|(i, v)| {
+                FlinkVersion::parse(v).map_err(|source| Malformed::Version {
+                    field: format!("{at}.versions[{i}]"),
+                    source,
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Affected { ranges, versions })
     }
@@ -182,7 +191,9 @@ mod tests {
                 {"type":"ECOSYSTEM","events":[{"introduced":"1.0"},{"fixed":"one"}]}]}"#,
         )
         .unwrap();
-        let err = Affected::compile(&e, "affected[0]").unwrap_err();
+        let err = Affected::compile(&e, "affected[0]")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("affected[0].ranges[0].events[1].fixed"),
             "{err}"
@@ -194,6 +205,7 @@ mod tests {
         .unwrap();
         assert!(Affected::compile(&e, "a")
             .unwrap_err()
+            .to_string()
             .contains("more than one"));
         let _ = osv::EventKind::Fixed;
     }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use time::Date;
 
 use super::version::FlinkVersion;
+use super::Malformed;
 
 time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
@@ -71,29 +72,35 @@ pub struct Releases {
 }
 
 impl Releases {
-    pub fn parse(text: &str) -> Result<Releases, String> {
-        let file: ReleasesFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Releases, Malformed> {
+        let file: ReleasesFile = toml::from_str(text)?;
         if file.supported_lines == 0 {
-            return Err("supported_lines must be at least 1".into());
+            return Err(Malformed::NoSupportedLines);
         }
         let mut lines = Vec::new();
         for (i, l) in file.lines.iter().enumerate() {
-            let v = FlinkVersion::parse(&l.line).map_err(|e| format!("release[{i}].line: {e}"))?;
+            let v = FlinkVersion::parse(&l.line).map_err(|source| Malformed::Version {
+                field: format!("release[{i}].line"),
+                source,
+            })?;
             if let Some(latest) = &l.latest {
-                let p =
-                    FlinkVersion::parse(latest).map_err(|e| format!("release[{i}].latest: {e}"))?;
+                let p = FlinkVersion::parse(latest).map_err(|source| Malformed::Version {
+                    field: format!("release[{i}].latest"),
+                    source,
+                })?;
                 if p.line() != v.line() {
-                    return Err(format!(
-                        "release[{i}].latest: {latest} is not on line {}",
-                        l.line
-                    ));
+                    return Err(Malformed::OffLine {
+                        index: i,
+                        latest: latest.clone(),
+                        line: l.line.clone(),
+                    });
                 }
             }
             lines.push((v.line(), l.clone()));
         }
         lines.sort_by_key(|l| std::cmp::Reverse(l.0));
         if lines.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err("a release line is listed twice".into());
+            return Err(Malformed::LineTwice);
         }
         Ok(Releases { file, lines })
     }
@@ -218,7 +225,8 @@ latest = "2.2.0"
     fn bad_data_is_named() {
         assert!(Releases::parse("checked = \"x\"").is_err());
         let e = Releases::parse(&DATA.replace("latest = \"1.20.3\"", "latest = \"1.19.3\""))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("release[1].latest"), "{e}");
     }
 }

@@ -211,9 +211,9 @@ impl Catalog {
                 continue;
             }
             let probe: ProbeFile = toml::from_str(text).map_err(|e| parse_err(name, e))?;
-            probe.validate().map_err(|message| CatalogError::Invalid {
+            probe.validate().map_err(|e| CatalogError::Invalid {
                 file: name.clone(),
-                message,
+                message: e.to_string(),
             })?;
             if !map.contains_key(&probe.rule) {
                 return Err(CatalogError::Invalid {

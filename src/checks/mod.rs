@@ -556,7 +556,7 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
             .await
             .map(|r| r.status),
         Err(reason) => {
-            out.errors.push(reason);
+            out.errors.push(reason.to_string());
             return;
         }
     };

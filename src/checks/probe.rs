@@ -192,33 +192,59 @@ pub enum ExtractorKind {
     Regex,
 }
 
+/// What is wrong with a probe file, naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    #[error("field `{0}` is empty")]
+    Empty(&'static str),
+    #[error("field `request.path` must start with `/`")]
+    RelativePath,
+    #[error("field `request`: {0}")]
+    Denied(deny::Denied),
+    #[error("field `matchers` is empty: a probe must test something")]
+    NoMatchers,
+    #[error("field `matchers[{index}].{field}` is required for kind {kind:?}")]
+    MatcherField {
+        index: usize,
+        field: String,
+        kind: MatcherKind,
+    },
+    #[error("field `matchers[{0}].pointer` must start with `/`")]
+    Pointer(usize),
+    #[error("field `{0}.regex`: {1}")]
+    Regex(String, regex::Error),
+    #[error("field `extractors[{0}]`: kind {1:?} needs its `pointer`, `header` or `regex`")]
+    Extractor(usize, ExtractorKind),
+}
+
 impl ProbeFile {
     /// Checks that serde cannot express. Returns a message naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.id.is_empty() {
-            return Err("field `id` is empty".into());
+            return Err(Invalid::Empty("id"));
         }
         if self.services.is_empty() {
-            return Err("field `services` is empty".into());
+            return Err(Invalid::Empty("services"));
         }
         if !self.request.path.starts_with('/') {
-            return Err("field `request.path` must start with `/`".into());
+            return Err(Invalid::RelativePath);
         }
         if let Err(reason) = deny::check(&self.request.method, &self.request.path, self.intrusive) {
-            return Err(format!("field `request`: {reason}"));
+            return Err(Invalid::Denied(reason));
         }
         if self.matchers.is_empty() {
-            return Err("field `matchers` is empty: a probe must test something".into());
+            return Err(Invalid::NoMatchers);
         }
         for (i, m) in self.matchers.iter().enumerate() {
             let need = |field: &str, ok: bool| {
                 if ok {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "field `matchers[{i}].{field}` is required for kind {:?}",
-                        m.kind
-                    ))
+                    Err(Invalid::MatcherField {
+                        index: i,
+                        field: field.to_string(),
+                        kind: m.kind,
+                    })
                 }
             };
             match m.kind {
@@ -226,7 +252,7 @@ impl ProbeFile {
                 MatcherKind::Json => {
                     need("pointer", m.pointer.is_some())?;
                     if !m.pointer.as_deref().unwrap_or("").starts_with('/') {
-                        return Err(format!("field `matchers[{i}].pointer` must start with `/`"));
+                        return Err(Invalid::Pointer(i));
                     }
                 }
                 MatcherKind::Header => {
@@ -236,7 +262,7 @@ impl ProbeFile {
                 MatcherKind::Regex => need("regex", m.regex.is_some())?,
             }
             if let Some(re) = &m.regex {
-                Regex::new(re).map_err(|e| format!("field `matchers[{i}].regex`: {e}"))?;
+                Regex::new(re).map_err(|e| Invalid::Regex(format!("matchers[{i}]"), e))?;
             }
         }
         for (i, x) in self.extractors.iter().enumerate() {
@@ -245,17 +271,14 @@ impl ProbeFile {
                 ExtractorKind::Header => x.header.is_some(),
                 ExtractorKind::Regex => match &x.regex {
                     Some(r) => {
-                        Regex::new(r).map_err(|e| format!("field `extractors[{i}].regex`: {e}"))?;
+                        Regex::new(r).map_err(|e| Invalid::Regex(format!("extractors[{i}]"), e))?;
                         true
                     }
                     None => false,
                 },
             };
             if !ok {
-                return Err(format!(
-                    "field `extractors[{i}]`: kind {:?} needs its `pointer`, `header` or `regex`",
-                    x.kind
-                ));
+                return Err(Invalid::Extractor(i, x.kind));
             }
         }
         Ok(())
@@ -455,7 +478,7 @@ kind = "status"
 values = [200]
 "#;
         let p: ProbeFile = toml::from_str(text).unwrap();
-        let e = p.validate().unwrap_err();
+        let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("request"), "{e}");
     }
 }

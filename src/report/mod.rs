@@ -144,21 +144,28 @@ impl std::fmt::Display for Shards {
     }
 }
 
-impl std::str::FromStr for Shards {
-    type Err = String;
+/// A report's `scan.shard` that is not a shard list.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardsError {
+    #[error(transparent)]
+    Shard(#[from] crate::targets::TargetError),
+    #[error("shard list {0:?} mixes shard counts or repeats a shard")]
+    Inconsistent(String),
+}
 
-    fn from_str(text: &str) -> Result<Shards, String> {
+impl std::str::FromStr for Shards {
+    type Err = ShardsError;
+
+    fn from_str(text: &str) -> Result<Shards, ShardsError> {
         let slices = text
             .split(',')
-            .map(|t| Shard::parse(t).map_err(|e| e.to_string()))
+            .map(Shard::parse)
             .collect::<Result<Vec<_>, _>>()?;
         // Kept in the order written: a shard list is only ever written sorted.
         let parsed = Shards(slices.clone());
         match Shards::union(slices) {
             Some(_) => Ok(parsed),
-            None => Err(format!(
-                "shard list {text:?} mixes shard counts or repeats a shard"
-            )),
+            None => Err(ShardsError::Inconsistent(text.to_string())),
         }
     }
 }

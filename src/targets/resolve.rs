@@ -32,7 +32,8 @@ pub async fn resolve_all(
     }
     let resolver = match build(timeout) {
         Ok(r) => r,
-        Err(reason) => {
+        Err(e) => {
+            let reason = e.to_string();
             errors.extend(names.iter().map(|n| ResolveError {
                 name: n.clone(),
                 reason: reason.clone(),
@@ -59,7 +60,10 @@ pub async fn resolve_all(
                 ips.dedup();
                 found.insert(name, ips);
             }
-            Ok(Err(reason)) => errors.push(ResolveError { name, reason }),
+            Ok(Err(e)) => errors.push(ResolveError {
+                name,
+                reason: e.to_string(),
+            }),
             Ok(_) => errors.push(ResolveError {
                 name,
                 reason: NO_ADDRESSES.into(),
@@ -74,21 +78,25 @@ pub async fn resolve_all(
     (found, errors)
 }
 
+/// A name whose every address is IPv6 link-local.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "resolves only to IPv6 link-local addresses (fe80::/10), which need an \
+     interface flinkscan does not support"
+)]
+struct OnlyLinkLocal;
+
 /// Drop IPv6 link-local addresses: without an interface they cannot be
 /// reached, and a name that has only those must say so rather than be
 /// probed into silence.
-fn scannable(mut ips: Vec<IpAddr>) -> Result<Vec<IpAddr>, String> {
+fn scannable(mut ips: Vec<IpAddr>) -> Result<Vec<IpAddr>, OnlyLinkLocal> {
     let had = ips.len();
     ips.retain(|ip| match ip {
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
         IpAddr::V4(_) => true,
     });
     if had > 0 && ips.is_empty() {
-        return Err(
-            "resolves only to IPv6 link-local addresses (fe80::/10), which need an \
-                    interface flinkscan does not support"
-                .into(),
-        );
+        return Err(OnlyLinkLocal);
     }
     Ok(ips)
 }
@@ -121,11 +129,11 @@ fn plain_reason(e: &NetError, timeout: Duration) -> String {
     }
 }
 
-fn build(timeout: Duration) -> Result<TokioResolver, String> {
-    let mut builder = TokioResolver::builder_tokio().map_err(|e| e.to_string())?;
+fn build(timeout: Duration) -> Result<TokioResolver, NetError> {
+    let mut builder = TokioResolver::builder_tokio()?;
     builder.options_mut().timeout = timeout;
     builder.options_mut().attempts = 2;
-    builder.build().map_err(|e| e.to_string())
+    builder.build()
 }
 
 #[cfg(test)]
@@ -159,7 +167,10 @@ mod tests {
         let global: IpAddr = "2001:db8::1".parse().unwrap();
         let v4: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(scannable(vec![ll, global, v4]), Ok(vec![global, v4]));
-        assert!(scannable(vec![ll]).unwrap_err().contains("link-local"));
+        assert!(scannable(vec![ll])
+            .unwrap_err()
+            .to_string()
+            .contains("link-local"));
         assert_eq!(scannable(vec![]), Ok(vec![]));
     }
 

@@ -60,6 +60,40 @@ pub struct SpecError {
     pub reason: String,
 }
 
+/// What is wrong with a target token (the `reason` of a [`SpecError`]).
+#[derive(Debug, thiserror::Error)]
+enum Problem {
+    #[error("unclosed `[`")]
+    UnclosedBracket,
+    #[error("expected `:PORT` after `]`")]
+    NoPortAfterBracket,
+    #[error("port 0 is not a valid port")]
+    PortZero,
+    #[error("`{0}` is not a port number (1-65535)")]
+    NotAPort(String),
+    #[error(
+        "IPv6 zone ids (`%{0}`) are not supported: flinkscan cannot scan link-local \
+         addresses; scan the host's global or unique-local address instead"
+    )]
+    ZoneId(String),
+    #[error("bad CIDR ({0}); expected ADDRESS/PREFIX")]
+    BadCidr(ipnetwork::IpNetworkError),
+    #[error("range mixes IPv4 and IPv6")]
+    MixedRange,
+    #[error("range end is before its start")]
+    BackwardRange,
+    #[error("not a valid IP address, CIDR or range")]
+    NotAnAddress,
+    #[error("hostname must be 1-253 characters")]
+    NameLength,
+    #[error("hostname labels must be 1-63 characters")]
+    LabelLength,
+    #[error("hostname may contain only letters, digits, `-`, `_` and `.`")]
+    NameChars,
+    #[error("hostname labels cannot start or end with `-`")]
+    LabelHyphen,
+}
+
 const V4_MAPPED: u128 = 0xffff_u128 << 32;
 
 pub fn ip_to_u128(ip: IpAddr) -> u128 {
@@ -97,8 +131,8 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
     if text.contains("://") {
         return Err(err("give a host, not a URL (drop the scheme)"));
     }
-    let (host_part, port) = split_port(text).map_err(|r| err(&r))?;
-    let hosts = parse_hosts(host_part).map_err(|r| err(&r))?;
+    let (host_part, port) = split_port(text).map_err(|r| err(&r.to_string()))?;
+    let hosts = parse_hosts(host_part).map_err(|r| err(&r.to_string()))?;
     Ok(Spec {
         hosts,
         port,
@@ -108,10 +142,10 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
 }
 
 /// Split `host:port`, `[v6]:port`; a bare IPv6 address keeps its colons.
-fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
+fn split_port(text: &str) -> Result<(&str, Option<u16>), Problem> {
     if let Some(rest) = text.strip_prefix('[') {
         let Some(close) = rest.find(']') else {
-            return Err("unclosed `[`".into());
+            return Err(Problem::UnclosedBracket);
         };
         let host = &rest[..close];
         let after = &rest[close + 1..];
@@ -119,7 +153,7 @@ fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
             return Ok((host, None));
         }
         let Some(port) = after.strip_prefix(':') else {
-            return Err("expected `:PORT` after `]`".into());
+            return Err(Problem::NoPortAfterBracket);
         };
         return Ok((host, Some(parse_port(port)?)));
     }
@@ -134,29 +168,24 @@ fn split_port(text: &str) -> Result<(&str, Option<u16>), String> {
     }
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
+fn parse_port(text: &str) -> Result<u16, Problem> {
     match text.parse::<u16>() {
-        Ok(0) => Err("port 0 is not a valid port".into()),
+        Ok(0) => Err(Problem::PortZero),
         Ok(p) => Ok(p),
-        Err(_) => Err(format!("`{text}` is not a port number (1-65535)")),
+        Err(_) => Err(Problem::NotAPort(text.to_string())),
     }
 }
 
-fn parse_hosts(text: &str) -> Result<Hosts, String> {
+fn parse_hosts(text: &str) -> Result<Hosts, Problem> {
     if let Some((_, zone)) = text.split_once('%') {
-        return Err(format!(
-            "IPv6 zone ids (`%{zone}`) are not supported: flinkscan cannot scan link-local \
-             addresses; scan the host's global or unique-local address instead"
-        ));
+        return Err(Problem::ZoneId(zone.to_string()));
     }
     if let Ok(ip) = text.parse::<IpAddr>() {
         let n = ip_to_u128(ip);
         return Ok(Hosts::Range { lo: n, hi: n });
     }
     if text.contains('/') {
-        let net: IpNetwork = text
-            .parse()
-            .map_err(|e| format!("bad CIDR ({e}); expected ADDRESS/PREFIX"))?;
+        let net: IpNetwork = text.parse().map_err(Problem::BadCidr)?;
         let base = ip_to_u128(net.network());
         let host_bits = match net {
             IpNetwork::V4(n) => 32 - u32::from(n.prefix()),
@@ -176,10 +205,10 @@ fn parse_hosts(text: &str) -> Result<Hosts, String> {
         if let (Ok(a), Ok(b)) = (a.trim().parse::<IpAddr>(), b.trim().parse::<IpAddr>()) {
             let (lo, hi) = (ip_to_u128(a), ip_to_u128(b));
             if is_v4(lo) != is_v4(hi) {
-                return Err("range mixes IPv4 and IPv6".into());
+                return Err(Problem::MixedRange);
             }
             if lo > hi {
-                return Err("range end is before its start".into());
+                return Err(Problem::BackwardRange);
             }
             return Ok(Hosts::Range { lo, hi });
         }
@@ -191,13 +220,13 @@ fn parse_hosts(text: &str) -> Result<Hosts, String> {
                 octets[0], octets[1], octets[2], last,
             )));
             if lo > hi {
-                return Err("range end is before its start".into());
+                return Err(Problem::BackwardRange);
             }
             return Ok(Hosts::Range { lo, hi });
         }
     }
     if looks_like_ip_attempt(text) {
-        return Err("not a valid IP address, CIDR or range".into());
+        return Err(Problem::NotAnAddress);
     }
     validate_hostname(text)?;
     Ok(Hosts::Name(text.trim_end_matches('.').to_ascii_lowercase()))
@@ -213,23 +242,23 @@ fn looks_like_ip_attempt(text: &str) -> bool {
     all_v4ish || v6ish
 }
 
-fn validate_hostname(text: &str) -> Result<(), String> {
+fn validate_hostname(text: &str) -> Result<(), Problem> {
     let name = text.trim_end_matches('.');
     if name.is_empty() || name.len() > 253 {
-        return Err("hostname must be 1-253 characters".into());
+        return Err(Problem::NameLength);
     }
     for label in name.split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err("hostname labels must be 1-63 characters".into());
+            return Err(Problem::LabelLength);
         }
         if !label
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err("hostname may contain only letters, digits, `-`, `_` and `.`".into());
+            return Err(Problem::NameChars);
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err("hostname labels cannot start or end with `-`".into());
+            return Err(Problem::LabelHyphen);
         }
     }
     Ok(())

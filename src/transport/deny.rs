@@ -34,19 +34,35 @@ const DENIED_FRAGMENTS: &[&str] = &[
 /// Percent-decoding rounds before a path is refused as too deeply encoded.
 const MAX_DECODE_ROUNDS: usize = 3;
 
+/// Why a request is never sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters")]
+    Encoding { path: String },
+    #[error("`{path}` is on the deny-list (`{fragment}` changes cluster state)")]
+    Fragment {
+        path: String,
+        fragment: &'static str,
+    },
+    #[error("{method} {path} changes target state; it needs --intrusive")]
+    NeedsIntrusive { method: String, path: String },
+    #[error("{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent")]
+    Method { method: String, path: String },
+}
+
 /// `Ok` if the request may be sent; `Err` says why not.
-pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
+pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), Denied> {
     let method = method.to_ascii_uppercase();
+    let path_owned = || path.to_string();
     let Some(decoded) = normalise(path) else {
-        return Err(format!(
-            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
-        ));
+        return Err(Denied::Encoding { path: path_owned() });
     };
     for frag in DENIED_FRAGMENTS {
         if decoded.contains(frag) {
-            return Err(format!(
-                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
-            ));
+            return Err(Denied::Fragment {
+                path: path_owned(),
+                fragment: frag,
+            });
         }
     }
     match method.as_str() {
@@ -55,14 +71,16 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
             if intrusive {
                 Ok(())
             } else {
-                Err(format!(
-                    "{method} {path} changes target state; it needs --intrusive"
-                ))
+                Err(Denied::NeedsIntrusive {
+                    method,
+                    path: path_owned(),
+                })
             }
         }
-        _ => Err(format!(
-            "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
-        )),
+        _ => Err(Denied::Method {
+            method,
+            path: path_owned(),
+        }),
     }
 }
 
@@ -274,11 +292,13 @@ mod tests {
         assert_eq!(check("post", "/V1/Sessions", true), Ok(()));
         assert!(check("DELETE", "/v1/sessions/5e2f-1a", false).is_err());
         assert_eq!(check("DELETE", "/v1/sessions/5e2f-1A", true), Ok(()));
-        let needs = check("POST", "/v1/sessions", false).unwrap_err();
+        let needs = check("POST", "/v1/sessions", false)
+            .unwrap_err()
+            .to_string();
         assert!(needs.contains("--intrusive"), "{needs}");
-        let denied = check("GET", "/jars/x/run", true).unwrap_err();
+        let denied = check("GET", "/jars/x/run", true).unwrap_err().to_string();
         assert!(denied.contains("`/run`"), "{denied}");
-        let write = check("PUT", "/config", true).unwrap_err();
+        let write = check("PUT", "/config", true).unwrap_err().to_string();
         assert!(write.contains("only GET, HEAD and OPTIONS"), "{write}");
     }
 
@@ -289,7 +309,9 @@ mod tests {
         assert_eq!(check("GET", "/%63onfig", false), Ok(()));
         assert_eq!(check("GET", "/%2563onfig", false), Ok(()));
         assert_eq!(check("GET", "/%252563onfig", false), Ok(()));
-        let deep = check("GET", "/%25252563onfig", false).unwrap_err();
+        let deep = check("GET", "/%25252563onfig", false)
+            .unwrap_err()
+            .to_string();
         assert!(deep.contains("encoded more than 3 times"), "{deep}");
     }
 }

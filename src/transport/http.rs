@@ -37,7 +37,7 @@ pub enum HttpError {
     TooLarge,
     /// Never sent: the deny-list refuses it (`transport::deny`).
     #[error("not sent: {0}")]
-    Denied(String),
+    Denied(crate::transport::deny::Denied),
 }
 
 /// A response, with its body already bounded.
