@@ -416,6 +416,13 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     let _ = write!(h, "<p class=\"meta\">{}</p>", facts.join(" · "));
 
     // Attack paths first: they are why the card matters.
+    attack_paths(h, c);
+    members(h, c);
+    posture(h, c);
+    h.push_str("</article>\n");
+}
+
+fn attack_paths(h: &mut String, c: &Cluster) {
     if c.paths.is_empty() {
         h.push_str("<p class=\"muted\">No attack path found from the scanner's position.</p>");
     } else {
@@ -452,7 +459,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
             h.push_str("</ol></div>");
         }
     }
+}
 
+fn members(h: &mut String, c: &Cluster) {
     h.push_str("<h4>Members</h4><table class=\"members\"><thead><tr><th>Endpoint</th><th>Role</th><th>TLS</th><th>Why it belongs here</th></tr></thead><tbody>");
     for m in &c.members {
         let _ = write!(
@@ -475,7 +484,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
         );
     }
     h.push_str("</tbody></table>");
+}
 
+fn posture(h: &mut String, c: &Cluster) {
     if !c.posture.is_empty() {
         h.push_str("<h4>Hardening posture</h4><table class=\"posture\"><thead><tr><th>Status</th><th>Item</th><th>Evidence</th><th>Fix</th></tr></thead><tbody>");
         for p in &c.posture {
@@ -515,10 +526,20 @@ fn cluster_card(h: &mut String, c: &Cluster) {
             c.posture.len()
         );
     }
-    h.push_str("</article>\n");
 }
 
 fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], catalog: &Catalog) {
+    findings_controls(h, report, findings);
+    for f in findings {
+        finding_row(h, f, catalog);
+    }
+    h.push_str("</tbody></table>");
+    fixed_list(h, report);
+    h.push_str("</section>\n");
+}
+
+/// The section's heading, search, filters and the table head.
+fn findings_controls(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
     let _ = write!(
         h,
         "<section id=\"findings\"><h2>Findings (<span id=\"f-count\">{}</span> of {} shown)</h2>\
@@ -553,76 +574,80 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
 <th data-sortable>Severity</th><th data-sortable>Rule</th><th data-sortable>Endpoint</th>\
 <th data-sortable>Cluster</th><th>Finding</th></tr></thead><tbody>",
     );
-    for f in findings {
-        let id = f.id();
-        let cluster = f.cluster.as_deref().unwrap_or("");
-        let rank = f.severity as u8;
-        let (state, badge) = match f.baseline_state {
-            Some(b) => (
-                format!(" data-baseline=\"{b}\""),
-                format!("<br><span class=\"bl bl-{b}\">{b}</span>"),
-            ),
-            None => (String::new(), String::new()),
-        };
+}
+
+/// One finding: a row whose last cell opens to the details and the fix.
+fn finding_row(h: &mut String, f: &Finding, catalog: &Catalog) {
+    let id = f.id();
+    let cluster = f.cluster.as_deref().unwrap_or("");
+    let rank = f.severity as u8;
+    let (state, badge) = match f.baseline_state {
+        Some(b) => (
+            format!(" data-baseline=\"{b}\""),
+            format!("<br><span class=\"bl bl-{b}\">{b}</span>"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let _ = write!(
+                h,
+                "<tr id=\"{}\" data-severity=\"{}\" data-cluster=\"{}\" data-rule=\"{}\"{state}>\
+    <td data-v=\"{rank}\">{}{badge}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td>",
+                anchor(&id),
+                f.severity,
+                escape(cluster),
+                escape(&f.rule_id),
+                sev_badge(Some(f.severity)),
+                ident(&f.rule_id),
+                ident(&f.endpoint.authority()),
+                ident(cluster),
+            );
+    let _ = write!(
+        h,
+        "<details><summary>{}</summary><p>{}</p>",
+        escape(&f.title),
+        escape(&f.detail)
+    );
+    if let Some(v) = &f.version {
+        let _ = write!(h, "<p>Version: <code>{}</code></p>", escape(v));
+    }
+    if let Some(a) = &f.advisory {
         let _ = write!(
             h,
-            "<tr id=\"{}\" data-severity=\"{}\" data-cluster=\"{}\" data-rule=\"{}\"{state}>\
-<td data-v=\"{rank}\">{}{badge}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td>",
-            anchor(&id),
-            f.severity,
-            escape(cluster),
-            escape(&f.rule_id),
-            sev_badge(Some(f.severity)),
-            ident(&f.rule_id),
-            ident(&f.endpoint.authority()),
-            ident(cluster),
+            "<p>Advisory: {}{}</p>",
+            escape(&a.ids.join(" / ")),
+            if a.upgrade_to.is_empty() {
+                String::new()
+            } else {
+                format!("; upgrade to {}", escape(&a.upgrade_to.join(" or ")))
+            }
         );
-        let _ = write!(
-            h,
-            "<details><summary>{}</summary><p>{}</p>",
-            escape(&f.title),
-            escape(&f.detail)
-        );
-        if let Some(v) = &f.version {
-            let _ = write!(h, "<p>Version: <code>{}</code></p>", escape(v));
-        }
-        if let Some(a) = &f.advisory {
+    }
+    let _ = write!(
+        h,
+        "<p>URL: <code class=\"ident\">{}</code></p>",
+        ident(&f.url)
+    );
+    if !f.evidence.is_empty() {
+        h.push_str("<p>Evidence:</p><ul class=\"evidence\">");
+        for e in &f.evidence {
+            let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
             let _ = write!(
                 h,
-                "<p>Advisory: {}{}</p>",
-                escape(&a.ids.join(" / ")),
-                if a.upgrade_to.is_empty() {
-                    String::new()
-                } else {
-                    format!("; upgrade to {}", escape(&a.upgrade_to.join(" or ")))
-                }
+                "<li><code>{}{}</code>: <code>{}</code></li>",
+                escape(&e.request),
+                status,
+                escape(&e.excerpt)
             );
         }
-        let _ = write!(
-            h,
-            "<p>URL: <code class=\"ident\">{}</code></p>",
-            ident(&f.url)
-        );
-        if !f.evidence.is_empty() {
-            h.push_str("<p>Evidence:</p><ul class=\"evidence\">");
-            for e in &f.evidence {
-                let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
-                let _ = write!(
-                    h,
-                    "<li><code>{}{}</code>: <code>{}</code></li>",
-                    escape(&e.request),
-                    status,
-                    escape(&e.excerpt)
-                );
-            }
-            h.push_str("</ul>");
-        }
-        if let Some(fix) = remediation(f, catalog) {
-            let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", escape(fix));
-        }
-        h.push_str("</details></td></tr>\n");
+        h.push_str("</ul>");
     }
-    h.push_str("</tbody></table>");
+    if let Some(fix) = remediation(f, catalog) {
+        let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", escape(fix));
+    }
+    h.push_str("</details></td></tr>\n");
+}
+
+fn fixed_list(h: &mut String, report: &ScanReport) {
     let fixed: Vec<&Finding> = report.findings.iter().filter(|f| f.is_fixed()).collect();
     if !fixed.is_empty() {
         let _ = write!(
@@ -641,7 +666,6 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
         }
         h.push_str("</ul>");
     }
-    h.push_str("</section>\n");
 }
 
 fn services(h: &mut String, report: &ScanReport) {

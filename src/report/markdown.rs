@@ -9,6 +9,7 @@ use std::fmt::Write;
 use super::html::{present, remediation};
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
+use crate::clusters::Cluster;
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
@@ -44,6 +45,20 @@ fn sev(s: Option<Severity>) -> String {
 pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
     let findings = present(report);
     let mut m = String::new();
+    let baselined = header(&mut m, report, &findings);
+    for c in &report.clusters {
+        cluster(&mut m, c);
+    }
+    finding_groups(&mut m, &findings, baselined, catalog);
+    fixed_findings(&mut m, report);
+    open_ports(&mut m, report);
+    notices(&mut m, report);
+    m
+}
+
+/// Title, scan line, counts and, against a baseline, what is new; returns
+/// whether the findings are baselined.
+fn header(m: &mut String, report: &ScanReport, findings: &[&Finding]) -> bool {
     let _ = writeln!(m, "# flinkscan report\n");
     let _ = writeln!(
         m,
@@ -94,94 +109,99 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         );
     }
 
-    for c in &report.clusters {
-        let _ = writeln!(m, "## {} — {}\n", sev(c.rating), escape(&c.name));
-        let mut facts = vec![format!("id `{}`", c.id.replace('`', "'"))];
-        if let Some(v) = &c.version {
-            facts.push(format!("Flink {}", escape(v)));
-        }
-        if let Some(cid) = &c.cluster_id {
-            facts.push(format!("{} = {}", escape(&cid.key), escape(&cid.value)));
-        }
-        facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
-        let _ = writeln!(m, "{}\n", facts.join(" · "));
-        if c.paths.is_empty() {
-            let _ = writeln!(m, "No attack path found from the scanner's position.\n");
-        } else {
-            let _ = writeln!(m, "### Attack paths\n");
-            for p in &c.paths {
+    baselined
+}
+
+/// One cluster: facts, attack paths, members, hardening posture.
+fn cluster(m: &mut String, c: &Cluster) {
+    let _ = writeln!(m, "## {} — {}\n", sev(c.rating), escape(&c.name));
+    let mut facts = vec![format!("id `{}`", c.id.replace('`', "'"))];
+    if let Some(v) = &c.version {
+        facts.push(format!("Flink {}", escape(v)));
+    }
+    if let Some(cid) = &c.cluster_id {
+        facts.push(format!("{} = {}", escape(&cid.key), escape(&cid.value)));
+    }
+    facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
+    let _ = writeln!(m, "{}\n", facts.join(" · "));
+    if c.paths.is_empty() {
+        let _ = writeln!(m, "No attack path found from the scanner's position.\n");
+    } else {
+        let _ = writeln!(m, "### Attack paths\n");
+        for p in &c.paths {
+            let _ = writeln!(
+                m,
+                "{}. **{}** {} — {}",
+                p.rank,
+                sev(Some(p.severity)),
+                escape(&p.title),
+                escape(&p.impact)
+            );
+            for s in &p.steps {
                 let _ = writeln!(
                     m,
-                    "{}. **{}** {} — {}",
-                    p.rank,
-                    sev(Some(p.severity)),
-                    escape(&p.title),
-                    escape(&p.impact)
+                    "    - {} ({})",
+                    escape(&s.action),
+                    s.findings
+                        .iter()
+                        .map(|f| escape(f))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-                for s in &p.steps {
-                    let _ = writeln!(
-                        m,
-                        "    - {} ({})",
-                        escape(&s.action),
-                        s.findings
-                            .iter()
-                            .map(|f| escape(f))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
             }
-            m.push('\n');
         }
+        m.push('\n');
+    }
+    let _ = writeln!(
+        m,
+        "### Members\n\n| Endpoint | Role | TLS | Evidence |\n|---|---|---|---|"
+    );
+    for mb in &c.members {
         let _ = writeln!(
             m,
-            "### Members\n\n| Endpoint | Role | TLS | Evidence |\n|---|---|---|---|"
+            "| {} | {} | {} | {} |",
+            escape(&mb.endpoint),
+            escape(&mb.role),
+            if mb.tls { "yes" } else { "no" },
+            escape(&mb.evidence)
         );
-        for mb in &c.members {
+    }
+    for k in &c.not_scanned {
+        let _ = writeln!(
+            m,
+            "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
+            escape(&k.host),
+            k.port,
+            escape(&k.role),
+            if k.status == "not-found" {
+                "not found by the sweep"
+            } else {
+                "not scanned"
+            },
+            escape(&k.source)
+        );
+    }
+    m.push('\n');
+    if !c.posture.is_empty() {
+        let _ = writeln!(
+            m,
+            "### Hardening posture\n\n| Status | Item | Evidence | Fix |\n|---|---|---|---|"
+        );
+        for p in &c.posture {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} |",
-                escape(&mb.endpoint),
-                escape(&mb.role),
-                if mb.tls { "yes" } else { "no" },
-                escape(&mb.evidence)
-            );
-        }
-        for k in &c.not_scanned {
-            let _ = writeln!(
-                m,
-                "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
-                escape(&k.host),
-                k.port,
-                escape(&k.role),
-                if k.status == "not-found" {
-                    "not found by the sweep"
-                } else {
-                    "not scanned"
-                },
-                escape(&k.source)
+                p.status.as_str().to_uppercase(),
+                escape(&p.title),
+                escape(&p.evidence),
+                escape(&p.fix)
             );
         }
         m.push('\n');
-        if !c.posture.is_empty() {
-            let _ = writeln!(
-                m,
-                "### Hardening posture\n\n| Status | Item | Evidence | Fix |\n|---|---|---|---|"
-            );
-            for p in &c.posture {
-                let _ = writeln!(
-                    m,
-                    "| {} | {} | {} | {} |",
-                    p.status.as_str().to_uppercase(),
-                    escape(&p.title),
-                    escape(&p.evidence),
-                    escape(&p.fix)
-                );
-            }
-            m.push('\n');
-        }
     }
+}
 
+fn finding_groups(m: &mut String, findings: &[&Finding], baselined: bool, catalog: &Catalog) {
     // With a baseline the findings come in two groups, new first: the
     // Markdown stand-in for the HTML report's filter.
     let groups: Vec<(String, Vec<&Finding>)> = if baselined {
@@ -200,7 +220,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         })
         .collect()
     } else {
-        vec![("Findings".to_string(), findings.clone())]
+        vec![("Findings".to_string(), findings.to_vec())]
     };
     for (heading, list) in groups {
         let _ = writeln!(m, "## {heading}\n");
@@ -208,9 +228,12 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             let _ = writeln!(m, "None.\n");
         }
         for f in list {
-            finding(&mut m, f, catalog);
+            finding(m, f, catalog);
         }
     }
+}
+
+fn fixed_findings(m: &mut String, report: &ScanReport) {
     let fixed: Vec<_> = report.findings.iter().filter(|f| f.is_fixed()).collect();
     if !fixed.is_empty() {
         let _ = writeln!(m, "## Fixed since the baseline ({})\n", fixed.len());
@@ -225,6 +248,9 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
         m.push('\n');
     }
+}
+
+fn open_ports(m: &mut String, report: &ScanReport) {
     if !report.services.is_empty() {
         let _ = writeln!(
             m,
@@ -258,13 +284,15 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             );
         }
     }
+}
+
+fn notices(m: &mut String, report: &ScanReport) {
     if !report.notices.is_empty() {
         let _ = writeln!(m, "## Notices\n");
         for n in &report.notices {
             let _ = writeln!(m, "- {}: {}", escape(&n.target), escape(&n.message));
         }
     }
-    m
 }
 
 /// One finding: heading with its severity and, against a baseline, a

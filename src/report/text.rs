@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::PostureStatus;
+use crate::clusters::{Cluster, PostureStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted::shown;
 
@@ -87,169 +87,17 @@ fn wrap(text: &str, width: usize) -> String {
 
 fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     let mut out = String::new();
-    let s = &report.stats;
     // Fixed findings (from --baseline) are absences: they are listed and
     // counted apart, never as findings of this scan.
     let present: Vec<&Finding> = report.findings.iter().filter(|f| !f.is_fixed()).collect();
     let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
     if baselined {
-        // With a baseline, what changed is the news: it comes first, each
-        // new finding with its cluster, before the whole picture.
-        let _ = writeln!(out, "flinkscan {}", baseline_counts(report));
-        for f in present
-            .iter()
-            .filter(|f| f.baseline_state == Some(BaselineState::New))
-        {
-            let cluster = f
-                .cluster
-                .as_deref()
-                .and_then(|id| report.clusters.iter().find(|c| c.id == id))
-                .map(|c| format!(" [{}]", shown(&c.name)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  NEW {} {} {} {}{cluster}",
-                paint(f.severity, color),
-                shown(&f.endpoint.authority()),
-                shown(&f.rule_id),
-                shown(&f.title)
-            );
-        }
-        out.push('\n');
+        new_first(&mut out, report, &present, color);
     }
-    let _ = writeln!(
-        out,
-        "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
-        report.clusters.len(),
-        s.services_flink,
-        present.len(),
-        s.probed,
-        s.open,
-        report.scan.duration_ms as f64 / 1000.0,
-        report.scan.status
-    );
-    if let Some(line) = network_line(&s.decided) {
-        let _ = writeln!(out, "{line}");
-    }
-    let mut counts = Vec::new();
-    for sev in [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ] {
-        let n = present.iter().filter(|f| f.severity == sev).count();
-        if n > 0 {
-            counts.push(format!("{n} {sev}"));
-        }
-    }
-    if !counts.is_empty() {
-        let _ = writeln!(out, "findings: {}", counts.join(", "));
-    }
-    let finding_line = |out: &mut String, f: &Finding| {
-        let sev = paint(f.severity, color);
-        let mark = match f.baseline_state {
-            Some(b) if baselined => format!("{:<9} ", b.as_str()),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "  {sev} {mark}{:<21} {:<34} {}",
-            shown(&f.endpoint.authority()),
-            shown(&f.rule_id),
-            shown(&f.title)
-        );
-    };
-
+    totals(&mut out, report, &present);
     for c in &report.clusters {
-        let rating = match c.rating {
-            Some(r) => paint(r, color),
-            None => format!("{:<8}", "OK"),
-        };
-        let version = c
-            .version
-            .as_deref()
-            .map(|v| format!(", Flink {}", shown(v)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "\n{rating} {}{version}, {} host{} [{}]",
-            shown(&c.name),
-            c.hosts.len(),
-            if c.hosts.len() == 1 { "" } else { "s" },
-            shown(&c.id)
-        );
-        let exposed: Vec<String> = c
-            .members
-            .iter()
-            .take(MEMBERS_SHOWN)
-            .map(|m| {
-                format!(
-                    "{} {}{}",
-                    m.role,
-                    shown(&m.endpoint),
-                    if m.tls { "" } else { " (plaintext)" }
-                )
-            })
-            .collect();
-        let more = c.members.len().saturating_sub(MEMBERS_SHOWN);
-        let _ = writeln!(
-            out,
-            "  exposed: {}{}",
-            exposed.join(", "),
-            if more > 0 {
-                format!(", +{more} more")
-            } else {
-                String::new()
-            }
-        );
-        if !c.not_scanned.is_empty() {
-            let known: Vec<String> = c
-                .not_scanned
-                .iter()
-                .take(MEMBERS_SHOWN)
-                .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  known from the JobManager, not scanned: {}{}",
-                known.join(", "),
-                if c.not_scanned.len() > MEMBERS_SHOWN {
-                    format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        if let Some(p) = c.paths.first() {
-            let steps: Vec<String> = p.steps.iter().map(|s| shown(&s.action)).collect();
-            let _ = writeln!(out, "  worst path: {}", shown(&p.title));
-            for (i, step) in steps.iter().enumerate() {
-                let _ = writeln!(out, "    {}. {step}", i + 1);
-            }
-            if c.paths.len() > 1 {
-                let others: Vec<String> = c.paths[1..].iter().map(|p| shown(&p.title)).collect();
-                let _ = writeln!(out, "  other paths: {}", others.join("; "));
-            }
-        }
-        let mine: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.cluster.as_deref() == Some(c.id.as_str()))
-            .collect();
-        for f in &mine {
-            finding_line(&mut out, f);
-        }
-        let fixes = cluster_fixes(c, &mine, catalog);
-        if !fixes.is_empty() {
-            let _ = writeln!(out, "  fix:");
-            for fix in fixes {
-                let _ = writeln!(out, "    - {fix}");
-            }
-        }
+        cluster(&mut out, report, c, catalog, color, baselined);
     }
-
     let loose: Vec<&Finding> = report
         .findings
         .iter()
@@ -262,7 +110,7 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     if !loose.is_empty() {
         let _ = writeln!(out, "\nfindings outside any cluster:");
         for f in loose {
-            finding_line(&mut out, f);
+            finding_line(&mut out, f, color, baselined);
         }
     }
     other_ports(&mut out, report);
@@ -299,6 +147,178 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         );
     }
     out
+}
+
+/// With a baseline, what changed is the news: it comes first, each new
+/// finding with its cluster, before the whole picture.
+fn new_first(out: &mut String, report: &ScanReport, present: &[&Finding], color: bool) {
+    let _ = writeln!(out, "flinkscan {}", baseline_counts(report));
+    for f in present
+        .iter()
+        .filter(|f| f.baseline_state == Some(BaselineState::New))
+    {
+        let cluster = f
+            .cluster
+            .as_deref()
+            .and_then(|id| report.clusters.iter().find(|c| c.id == id))
+            .map(|c| format!(" [{}]", shown(&c.name)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  NEW {} {} {} {}{cluster}",
+            paint(f.severity, color),
+            shown(&f.endpoint.authority()),
+            shown(&f.rule_id),
+            shown(&f.title)
+        );
+    }
+    out.push('\n');
+}
+
+/// The totals line, the network line and the findings by severity.
+fn totals(out: &mut String, report: &ScanReport, present: &[&Finding]) {
+    let s = &report.stats;
+    let _ = writeln!(
+        out,
+        "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
+        report.clusters.len(),
+        s.services_flink,
+        present.len(),
+        s.probed,
+        s.open,
+        report.scan.duration_ms as f64 / 1000.0,
+        report.scan.status
+    );
+    if let Some(line) = network_line(&s.decided) {
+        let _ = writeln!(out, "{line}");
+    }
+    let mut counts = Vec::new();
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
+        let n = present.iter().filter(|f| f.severity == sev).count();
+        if n > 0 {
+            counts.push(format!("{n} {sev}"));
+        }
+    }
+    if !counts.is_empty() {
+        let _ = writeln!(out, "findings: {}", counts.join(", "));
+    }
+}
+
+fn finding_line(out: &mut String, f: &Finding, color: bool, baselined: bool) {
+    let sev = paint(f.severity, color);
+    let mark = match f.baseline_state {
+        Some(b) if baselined => format!("{:<9} ", b.as_str()),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {sev} {mark}{:<21} {:<34} {}",
+        shown(&f.endpoint.authority()),
+        shown(&f.rule_id),
+        shown(&f.title)
+    );
+}
+
+/// One cluster: rating, members, worst path, its findings and fixes.
+fn cluster(
+    out: &mut String,
+    report: &ScanReport,
+    c: &Cluster,
+    catalog: &Catalog,
+    color: bool,
+    baselined: bool,
+) {
+    let rating = match c.rating {
+        Some(r) => paint(r, color),
+        None => format!("{:<8}", "OK"),
+    };
+    let version = c
+        .version
+        .as_deref()
+        .map(|v| format!(", Flink {}", shown(v)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n{rating} {}{version}, {} host{} [{}]",
+        shown(&c.name),
+        c.hosts.len(),
+        if c.hosts.len() == 1 { "" } else { "s" },
+        shown(&c.id)
+    );
+    let exposed: Vec<String> = c
+        .members
+        .iter()
+        .take(MEMBERS_SHOWN)
+        .map(|m| {
+            format!(
+                "{} {}{}",
+                m.role,
+                shown(&m.endpoint),
+                if m.tls { "" } else { " (plaintext)" }
+            )
+        })
+        .collect();
+    let more = c.members.len().saturating_sub(MEMBERS_SHOWN);
+    let _ = writeln!(
+        out,
+        "  exposed: {}{}",
+        exposed.join(", "),
+        if more > 0 {
+            format!(", +{more} more")
+        } else {
+            String::new()
+        }
+    );
+    if !c.not_scanned.is_empty() {
+        let known: Vec<String> = c
+            .not_scanned
+            .iter()
+            .take(MEMBERS_SHOWN)
+            .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  known from the JobManager, not scanned: {}{}",
+            known.join(", "),
+            if c.not_scanned.len() > MEMBERS_SHOWN {
+                format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(p) = c.paths.first() {
+        let steps: Vec<String> = p.steps.iter().map(|s| shown(&s.action)).collect();
+        let _ = writeln!(out, "  worst path: {}", shown(&p.title));
+        for (i, step) in steps.iter().enumerate() {
+            let _ = writeln!(out, "    {}. {step}", i + 1);
+        }
+        if c.paths.len() > 1 {
+            let others: Vec<String> = c.paths[1..].iter().map(|p| shown(&p.title)).collect();
+            let _ = writeln!(out, "  other paths: {}", others.join("; "));
+        }
+    }
+    let mine: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.cluster.as_deref() == Some(c.id.as_str()))
+        .collect();
+    for f in &mine {
+        finding_line(out, f, color, baselined);
+    }
+    let fixes = cluster_fixes(c, &mine, catalog);
+    if !fixes.is_empty() {
+        let _ = writeln!(out, "  fix:");
+        for fix in fixes {
+            let _ = writeln!(out, "    - {fix}");
+        }
+    }
 }
 
 /// `baseline: N new, N unchanged, N fixed`.
