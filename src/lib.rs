@@ -1,11 +1,18 @@
 //! flinkscan: an active network exposure scanner for Apache Flink.
 //!
 //! The pipeline stages are the top-level modules, in the order data flows:
-//! `targets` -> `sweep` -> `identify` -> `checks` -> `report`, driven by
-//! `scan`. `plan` validates user input before anything is sent; `tls` holds
-//! the handshakes and the TLS audit; `untrusted` is the only way text from a
-//! remote host reaches a report; `datafiles` is the only way a user's data
-//! directory or archive is read.
+//! `targets` -> `sweep` -> `identify` -> `checks` -> `hosts`/`clusters` ->
+//! `report`, driven by `scan`; `commands` holds the subcommands the binary
+//! dispatches to. `plan` validates user input before anything is sent; `tls`
+//! holds the handshakes and the TLS audit; `untrusted` is the only way text
+//! from a remote host reaches a report; `datafiles` is the only way a user's
+//! data directory or archive is read; `atomic` writes every output file.
+//!
+//! Imports point down these layers, from the bottom: `untrusted`, `model`,
+//! `datafiles`, `atomic`; `net`, `tls`, `transport`; `targets`,
+//! `advisories`; `state`; `sweep`, `identify`, `checks`; `hosts`,
+//! `clusters`; `report`; `plan`; `scan`; `cli`, `profile`; `commands`. See
+//! docs/development.md.
 
 pub mod advisories;
 pub mod atomic;

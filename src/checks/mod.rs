@@ -1,5 +1,10 @@
 //! Checks: turn an identified service into findings.
 //!
+//! [`run`] is the check stage for one service; [`run_extra`] runs what host
+//! correlation (`crate::hosts`) asked for on services it made Flink's.
+//! `catalog` holds the rules (embedded and `--probes DIR`), `probe` the
+//! data-driven HTTP probes, `rule_ids` the ids code emits.
+//!
 //! HTTP checks are data (`probes/http/*.toml`, run by `probe`); protocols
 //! that are not HTTP, and checks that must walk a whole document without
 //! copying values (configuration secrets), are code here. Findings never

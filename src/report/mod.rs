@@ -1,8 +1,13 @@
 //! Reports: the scan document and its renderings.
 //!
 //! JSON Lines is streamed while the scan runs; JSON, SARIF and the text
-//! summary are rendered from the finished [`ScanReport`]. Every file is
-//! written atomically with mode 0600 (`atomic`).
+//! summary are rendered from the finished [`ScanReport`]. What lives here:
+//! the document itself (this module), `sarif`, `jsonl` (ECS) with `ocsf`
+//! and `events`, `html`, `markdown`, `text` (the terminal summary),
+//! `services` (spilling settled services to keep memory flat), `baseline`
+//! (`--baseline`, `diff`) and `merge` (shards). Renderers are pure: writing
+//! them to the planned destinations is the scan driver's
+//! (`crate::scan::outputs`), through `crate::atomic` (mode 0600, atomic).
 
 pub mod baseline;
 pub mod events;

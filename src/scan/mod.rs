@@ -7,8 +7,10 @@
 //! settled services to disk; host correlation ([`crate::hosts`]) says which
 //! services next to Flink need more checks, the check stage runs them, and
 //! [`finish`] assembles the report without sending anything. [`stop`] and
-//! [`checkpoint`] run beside them; [`outputs`] writes what the plan names. Memory grows with
-//! the Flink services found, never with the size of the range.
+//! [`checkpoint`] run beside them (and [`checkpoint::retire`] ends a
+//! finished scan's checkpoint); [`outputs`] writes what the plan names.
+//! Memory grows with the Flink services found, never with the size of the
+//! range.
 
 pub mod checkpoint;
 pub mod collect;
