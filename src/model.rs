@@ -768,7 +768,7 @@ pub struct TlsWeakness {
 /// non-secret configuration values only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct DeploymentFacts {
-    /// From `GET /taskmanagers`, at most `crate::clusters::MAX_TASKMANAGERS`.
+    /// From `GET /taskmanagers`, at most `crate::flink_rest::MAX_TASKMANAGERS`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taskmanagers: Vec<TaskManagerRef>,
     /// How many TaskManagers the JobManager listed (`None`: not readable).
@@ -777,8 +777,8 @@ pub struct DeploymentFacts {
     /// `GET /jobmanager/config` answered with a configuration.
     #[serde(default)]
     pub config_readable: bool,
-    /// The keys of `crate::clusters::CONFIG_KEYS` it holds: cluster ids, ports and the
-    /// hardening switches. Never a secret: see `crate::clusters::config_facts`.
+    /// The keys of `crate::flink_rest::CONFIG_KEYS` it holds: cluster ids, ports and the
+    /// hardening switches. Never a secret: see `crate::flink_rest::config_facts`.
     /// Serialised as `[{"key", "value"}]`, as Flink itself does: dotted
     /// keys as object fields would nest (and clash) in Elasticsearch.
     #[serde(
@@ -787,7 +787,7 @@ pub struct DeploymentFacts {
         with = "key_value_list"
     )]
     pub config: BTreeMap<String, String>,
-    /// Job ids from `GET /jobs/overview` (at most `crate::clusters::MAX_JOB_IDS`): a
+    /// Job ids from `GET /jobs/overview` (at most `crate::flink_rest::MAX_JOB_IDS`): a
     /// HistoryServer archiving a job a JobManager ran belongs to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
