@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::TaskManagerRef;
+use crate::model::{ConfigValue, TaskManagerRef};
 use crate::untrusted;
 
 /// TaskManagers kept from one `/taskmanagers` answer; a bigger cluster is
@@ -82,7 +82,7 @@ const PRESENCE_ONLY: &[&str] = &[
 ];
 
 /// The kept keys of a `/jobmanager/config` answer (`[{"key","value"}]`).
-pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, String>> {
+pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, ConfigValue>> {
     let items = json.as_array()?;
     let mut out = BTreeMap::new();
     for item in items.iter().take(10_000) {
@@ -94,36 +94,31 @@ pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, String>
         }
         let value = item.get("value").and_then(|v| v.as_str()).unwrap_or("");
         let kept = if PRESENCE_ONLY.contains(&key) {
-            "(set)".to_string()
+            ConfigValue::Set
         } else if untrusted::has_uri_credentials(value) {
             // The location matters, the password in it must not travel.
-            format!(
-                "{} (credentials in the URI, value not kept)",
-                uri_scheme(value)
-            )
+            ConfigValue::UriWithCredentials {
+                scheme: uri_scheme(value),
+            }
         } else if untrusted::redact(value) != value {
-            "(secret-looking value not kept)".to_string()
+            ConfigValue::Withheld
         } else {
-            untrusted::clean(value, 160)
+            ConfigValue::Kept(untrusted::clean(value, 160))
         };
         out.insert(key.to_string(), kept);
     }
     Some(out)
 }
 
-fn uri_scheme(value: &str) -> String {
-    match value.split_once("://") {
-        Some((scheme, _))
-            if !scheme.is_empty()
-                && scheme.len() <= 16
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
-        {
-            format!("{scheme}://…")
-        }
-        _ => "a URI".to_string(),
-    }
+/// The scheme of a URI, when it is a plain one (letters, digits, `+`).
+fn uri_scheme(value: &str) -> Option<String> {
+    let (scheme, _) = value.split_once("://")?;
+    let plain = !scheme.is_empty()
+        && scheme.len() <= 16
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+');
+    plain.then(|| scheme.to_string())
 }
 
 /// TaskManagers of a `/taskmanagers` answer and how many were listed.
@@ -189,7 +184,11 @@ mod tests {
     #[test]
     fn configuration_keys_serialise_as_a_list_and_read_back() {
         let facts = DeploymentFacts {
-            config: [("state.backend".to_string(), "rocksdb".to_string())].into(),
+            config: [(
+                "state.backend".to_string(),
+                ConfigValue::Kept("rocksdb".into()),
+            )]
+            .into(),
             ..Default::default()
         };
         let json = serde_json::to_value(&facts).unwrap();
@@ -230,24 +229,60 @@ mod tests {
         )
         .unwrap();
         let c = config_facts(&json).unwrap();
+        let kept = |k: &str| c.get(k).and_then(ConfigValue::kept);
+        assert_eq!(kept("kubernetes.cluster-id"), Some("prod-a"));
+        assert_eq!(kept("jobmanager.rpc.port"), Some("6123"));
         assert_eq!(
-            c.get("kubernetes.cluster-id").map(String::as_str),
-            Some("prod-a")
+            c.get("security.kerberos.login.principal"),
+            Some(&ConfigValue::Set)
         );
         assert_eq!(
-            c.get("jobmanager.rpc.port").map(String::as_str),
-            Some("6123")
-        );
-        assert_eq!(
-            c.get("security.kerberos.login.principal")
-                .map(String::as_str),
-            Some("(set)")
+            c.get("state.checkpoints.dir"),
+            Some(&ConfigValue::UriWithCredentials {
+                scheme: Some("s3".into())
+            })
         );
         assert!(!c.contains_key("s3.secret-key"));
         let all = format!("{c:?}");
         assert!(
             !all.contains("hunter2") && !all.contains("PLANTED") && !all.contains("CORP"),
             "{all}"
+        );
+    }
+
+    /// Reports carry each kind of value as the same text they always did,
+    /// and a merge reads that text back into the same kind.
+    #[test]
+    fn config_values_keep_their_report_text_and_read_back() {
+        let json: serde_json::Value = serde_json::from_str(
+            r#"[{"key":"state.checkpoints.dir","value":"s3://bob:hunter2@bucket/cp"},
+                {"key":"state.savepoints.dir","value":"we ird://bob:hunter2@host/sp"},
+                {"key":"jobmanager.archive.fs.dir","value":"password=hunter2"},
+                {"key":"security.kerberos.login.keytab","value":"/etc/flink.keytab"},
+                {"key":"state.backend","value":"rocksdb"}]"#,
+        )
+        .unwrap();
+        let facts = DeploymentFacts {
+            config: config_facts(&json).unwrap(),
+            ..Default::default()
+        };
+        let text = serde_json::to_value(&facts).unwrap()["config"].clone();
+        assert_eq!(
+            text,
+            serde_json::json!([
+                {"key": "jobmanager.archive.fs.dir", "value": "(secret-looking value not kept)"},
+                {"key": "security.kerberos.login.keytab", "value": "(set)"},
+                {"key": "state.backend", "value": "rocksdb"},
+                {"key": "state.checkpoints.dir", "value": "s3://… (credentials in the URI, value not kept)"},
+                {"key": "state.savepoints.dir", "value": "a URI (credentials in the URI, value not kept)"},
+            ])
+        );
+        let back: DeploymentFacts =
+            serde_json::from_value(serde_json::json!({ "config": text })).unwrap();
+        assert_eq!(back, facts);
+        assert_eq!(
+            back.config.get("jobmanager.archive.fs.dir"),
+            Some(&ConfigValue::Withheld)
         );
     }
 }

@@ -12,16 +12,29 @@
 //! Pure and deterministic over the report's services and findings, so a
 //! scan runs it at its end and `merge` runs it again over the union of
 //! shards.
+//!
+//! - [`grouping`]: which services form one cluster (claims and their
+//!   evidence, standbys merged, the rest grouped by host);
+//! - [`paths`]: the attack paths a cluster's findings make possible;
+//! - [`posture`]: the hardening guidance, one table entry per item;
+//! - this module: the records a report carries and [`build`], which turns
+//!   groups into those records.
+//!
+//! What a JobManager's REST answers say is read in `crate::flink_rest`.
 
 mod grouping;
 mod paths;
 mod posture;
 
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ServiceKind, Severity};
+use crate::model::{Finding, Service, ServiceKind, Severity};
+use crate::untrusted;
 
-pub use grouping::build;
+pub use grouping::CLUSTER_ID_KEYS;
 pub use paths::attack_paths;
 pub use posture::posture;
 
@@ -142,6 +155,178 @@ pub struct PostureItem {
     pub fix: String,
 }
 
+/// Build the clusters of a report and mark each finding with its cluster.
+/// `swept(ip, port)` says whether the scan certainly probed that endpoint
+/// (to tell "not found" from "not scanned").
+pub fn build(
+    services: &[Service],
+    findings: &mut [Finding],
+    swept: &dyn Fn(IpAddr, u16) -> bool,
+) -> Vec<Cluster> {
+    let grouped = grouping::group(services, swept);
+    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) = grouped
+        .groups
+        .iter()
+        .map(|g| record(g, services, &grouped.roles))
+        .unzip();
+    let findings_of = mark_findings(&clusters, findings);
+    for ((c, own), mine) in clusters.iter_mut().zip(&members).zip(&findings_of) {
+        let present: Vec<&Finding> = mine
+            .iter()
+            .map(|&i| &findings[i])
+            .filter(|f| !f.is_fixed())
+            .collect();
+        let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
+        judge(c, &member_services, &present);
+    }
+    // Worst first; among equals, the one with more ways in and findings.
+    clusters.sort_by(|a, b| {
+        b.rating
+            .cmp(&a.rating)
+            .then(b.paths.len().cmp(&a.paths.len()))
+            .then(b.findings.len().cmp(&a.findings.len()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    clusters
+}
+
+/// A group as a report's cluster record (not judged yet), and the indexes
+/// of its services in member order.
+fn record(
+    grp: &grouping::Group,
+    services: &[Service],
+    roles: &HashMap<usize, String>,
+) -> (Cluster, Vec<usize>) {
+    let anchor = &services[grp.anchor_service];
+    let mut members: Vec<(usize, Member)> = grp
+        .members
+        .iter()
+        .map(|(k, evidence)| {
+            let s = &services[*k];
+            let member = Member {
+                endpoint: s.endpoint.authority(),
+                kind: s.kind,
+                role: roles.get(k).cloned().unwrap_or_default(),
+                tls: s.tls.is_some(),
+                evidence: evidence.clone(),
+            };
+            (*k, member)
+        })
+        .collect();
+    members.sort_by(|a, b| services[a.0].endpoint.cmp(&services[b.0].endpoint));
+    let member_services: Vec<&Service> = members.iter().map(|(k, _)| &services[*k]).collect();
+    let hosts: Vec<String> = member_services
+        .iter()
+        .map(|s| s.endpoint.host_key().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let version = anchor
+        .version
+        .clone()
+        .or_else(|| member_services.iter().find_map(|s| s.version.clone()));
+    let mut not_scanned = grp.not_scanned.clone();
+    not_scanned.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+    not_scanned.dedup_by(|a, b| a.host == b.host && a.port == b.port);
+    let cluster = Cluster {
+        id: cluster_id(grp, anchor),
+        name: cluster_name(grp, anchor),
+        anchor: grp.anchor.to_string(),
+        cluster_id: grp.cluster_id.clone(),
+        rating: None,
+        version,
+        hosts,
+        members: Vec::new(),
+        not_scanned,
+        findings: Vec::new(),
+        paths: Vec::new(),
+        posture: Vec::new(),
+    };
+    let order = members.iter().map(|(k, _)| *k).collect();
+    let members = members.into_iter().map(|(_, m)| m).collect();
+    (Cluster { members, ..cluster }, order)
+}
+
+/// `k8s:ID`, `yarn:ID`, `ha:ID` from the configuration, else the anchor's
+/// kind and address.
+fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
+    match (&grp.cluster_id, grp.anchor) {
+        (Some(cid), _) => {
+            let short = CLUSTER_ID_KEYS
+                .iter()
+                .find(|(k, _)| *k == cid.key)
+                .map_or("id", |(_, s)| *s);
+            format!("{short}:{}", id_safe(&cid.value))
+        }
+        (None, "host") => format!("host:{}", anchor.endpoint.host_key()),
+        (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
+    }
+}
+
+fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
+    let at = anchor.endpoint.authority();
+    match (grp.anchor, &grp.cluster_id) {
+        ("jobmanager", Some(cid)) => format!(
+            "Flink cluster {} ({}), JobManager {at}",
+            untrusted::clean(&cid.value, 64),
+            cid.key,
+        ),
+        ("jobmanager", None) => format!("Flink cluster of JobManager {at}"),
+        ("sql-gateway", _) => format!("SQL Gateway {at}"),
+        ("history-server", _) => format!("HistoryServer {at}"),
+        _ => format!("Flink services on host {}", anchor.endpoint.host_key()),
+    }
+}
+
+/// Ids must survive URLs, SARIF properties and HTML attributes unharmed.
+fn id_safe(value: &str) -> String {
+    value
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Mark each finding with the cluster of its endpoint; per cluster, the
+/// indexes of its findings.
+fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usize>> {
+    let mut endpoint_cluster: HashMap<&str, usize> = HashMap::new();
+    for (c, cluster) in clusters.iter().enumerate() {
+        for m in &cluster.members {
+            endpoint_cluster.insert(m.endpoint.as_str(), c);
+        }
+    }
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    for (i, f) in findings.iter_mut().enumerate() {
+        let owner = endpoint_cluster
+            .get(f.endpoint.authority().as_str())
+            .copied();
+        f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
+        if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
+            list.push(i);
+        }
+    }
+    findings_of
+}
+
+/// Findings, attack paths, posture and rating of one cluster.
+fn judge(c: &mut Cluster, services: &[&Service], present: &[&Finding]) {
+    c.findings = present.iter().map(|f| f.id()).collect();
+    c.paths = attack_paths(services, present);
+    c.posture = posture(services, present);
+    c.rating = c
+        .paths
+        .first()
+        .map(|p| p.severity)
+        .or_else(|| present.iter().map(|f| f.severity).max());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +334,9 @@ mod tests {
     use std::net::IpAddr;
 
     use crate::flink_rest::parse_job_ids;
-    use crate::model::{DeploymentFacts, Endpoint, Evidence, Finding, Service, TaskManagerRef};
+    use crate::model::{
+        ConfigValue, DeploymentFacts, Endpoint, Evidence, Finding, Service, TaskManagerRef,
+    };
 
     fn svc(ip: [u8; 4], port: u16, kind: ServiceKind) -> Service {
         let mut s = Service::new(Endpoint::new(ip.into(), port), kind);
@@ -191,7 +378,11 @@ mod tests {
             ],
             taskmanagers_listed: Some(2),
             config_readable: true,
-            config: [("jobmanager.rpc.port".to_string(), "6123".to_string())].into(),
+            config: [(
+                "jobmanager.rpc.port".to_string(),
+                ConfigValue::Kept("6123".into()),
+            )]
+            .into(),
             job_ids: Vec::new(),
         });
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
@@ -268,7 +459,11 @@ mod tests {
     fn standby_jobmanagers_with_one_cluster_id_are_one_cluster_and_defaults_are_not_ids() {
         let facts = |id: &str| DeploymentFacts {
             config_readable: true,
-            config: [("high-availability.cluster-id".to_string(), id.to_string())].into(),
+            config: [(
+                "high-availability.cluster-id".to_string(),
+                ConfigValue::Kept(id.into()),
+            )]
+            .into(),
             ..Default::default()
         };
         let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
