@@ -228,6 +228,7 @@ fn record(
     let mut not_scanned = grp.not_scanned.clone();
     not_scanned.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
     not_scanned.dedup_by(|a, b| a.host == b.host && a.port == b.port);
+    let order = members.iter().map(|(k, _)| *k).collect();
     let cluster = Cluster {
         id: cluster_id(grp, anchor),
         name: cluster_name(grp, anchor),
@@ -236,15 +237,13 @@ fn record(
         rating: None,
         version,
         hosts,
-        members: Vec::new(),
+        members: members.into_iter().map(|(_, m)| m).collect(),
         not_scanned,
         findings: Vec::new(),
         paths: Vec::new(),
         posture: Vec::new(),
     };
-    let order = members.iter().map(|(k, _)| *k).collect();
-    let members = members.into_iter().map(|(_, m)| m).collect();
-    (Cluster { members, ..cluster }, order)
+    (cluster, order)
 }
 
 /// `k8s:ID`, `yarn:ID`, `ha:ID` from the configuration, else the anchor's

@@ -485,3 +485,21 @@ fn history_server(seen: &Seen) -> Option<Verdict> {
         verdict(Unknown, evidence, exposed)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each item is written once: one id, one title, one fix, whichever
+    /// branch of its judge decides.
+    #[test]
+    fn every_item_is_written_once() {
+        let mut ids: Vec<&str> = ITEMS.iter().map(|i| i.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), ITEMS.len());
+        assert!(ITEMS
+            .iter()
+            .all(|i| !i.title.is_empty() && !i.fix.is_empty()));
+    }
+}
