@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 //! The HTML report in a real browser, and the cluster model end to end.
 //!
 //! Peers are replayed on loopback (no JVM): a JobManager whose
@@ -13,7 +11,7 @@
 //! console error or script that ran. Missing Chromium or Playwright fails
 //! the test naming what to install (FLINKSCAN_ALLOW_MISSING=1 skips).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
