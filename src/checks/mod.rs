@@ -212,7 +212,7 @@ pub struct CheckOutput {
     pub findings: Vec<Finding>,
     pub tls_profile: Option<crate::tls::TlsProfile>,
     pub errors: Vec<String>,
-    /// What a JobManager tells about its deployment (`crate::clusters`).
+    /// What a JobManager tells about its deployment (read by `crate::flink_rest`, grouped by `crate::clusters`).
     pub deployment: Option<crate::model::DeploymentFacts>,
 }
 
