@@ -21,6 +21,7 @@ pub mod cli;
 pub mod clusters;
 pub mod commands;
 pub mod datafiles;
+pub mod flink_rest;
 pub mod hosts;
 pub mod identify;
 pub mod model;
