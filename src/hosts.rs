@@ -135,3 +135,40 @@ pub fn conclude(services: &mut [Service], findings: &mut Vec<Finding>, ctx: &Che
         findings.extend(checks::inferred_version_findings(s, ctx));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, TlsSummary};
+
+    fn service(last: u8, port: u16, kind: ServiceKind, flink: bool) -> Service {
+        let ip = std::net::IpAddr::from([127, 0, 0, last]);
+        let mut s = Service::new(Endpoint::new(ip, port), kind);
+        s.flink = flink;
+        s
+    }
+
+    /// Correlation only decides: it names the services that need more
+    /// checks, in service order, and the check stage runs them.
+    #[test]
+    fn adopt_names_the_checks_next_to_flink_only() {
+        let mut mtls = service(1, 6123, ServiceKind::Unknown, false);
+        mtls.tls = Some(TlsSummary {
+            client_cert_required: true,
+            ..TlsSummary::default()
+        });
+        let mut services = vec![
+            service(1, 8081, ServiceKind::JobmanagerRest, true),
+            mtls,
+            service(1, 8789, ServiceKind::JmxRmi, false),
+            // Another host without Flink: its JMX registry stays a stranger.
+            service(2, 8789, ServiceKind::JmxRmi, false),
+        ];
+        let wanted = adopt(&mut services);
+        assert_eq!(wanted, vec![(1, Extra::TlsFindings), (2, Extra::All)]);
+        assert!(services[1].flink && services[2].flink);
+        assert_eq!(services[1].confidence, 50);
+        assert!(!services[3].flink);
+        assert!(services[3].product.is_none());
+    }
+}

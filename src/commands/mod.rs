@@ -77,3 +77,47 @@ pub fn read_report(path: &std::path::Path) -> Result<ScanReport, CommandError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_has_its_exit_code() {
+        let usage = CommandError::NoRule("FLINK-NOPE".into());
+        assert_eq!(exit_code(&Err(usage)), 2);
+        let outputs = CommandError::OutputsFailed(vec!["cannot write --json x: full".into()]);
+        assert_eq!(exit_code(&Err(outputs)), 3);
+        let runtime = CommandError::Runtime(std::io::Error::other("no threads"));
+        assert_eq!(exit_code(&Err(runtime)), 3);
+        // `rules | head`: the reader went away, nothing failed.
+        let gone = CommandError::Io(std::io::ErrorKind::BrokenPipe.into());
+        assert_eq!(gone.class(), ErrorClass::ReaderGone);
+        assert_eq!(exit_code(&Err(gone)), 0);
+        assert_eq!(exit_code(&Ok(Outcome::Clean)), 0);
+        assert_eq!(exit_code(&Ok(Outcome::Findings)), 1);
+        assert_eq!(exit_code(&Ok(Outcome::Signal(15))), 143);
+        assert_eq!(exit_code(&Ok(Outcome::Signal(2))), 130);
+    }
+
+    #[test]
+    fn several_failed_outputs_are_counted_and_each_named() {
+        let e = CommandError::OutputsFailed(vec!["a".into(), "b".into()]);
+        assert_eq!(e.to_string(), "2 outputs failed: a; b");
+        let one = CommandError::OutputsFailed(vec!["cannot write --sarif x: gone".into()]);
+        assert_eq!(one.to_string(), "cannot write --sarif x: gone");
+    }
+
+    #[test]
+    fn a_report_that_is_not_one_is_a_usage_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, b"{\"not\": \"a report\"}").unwrap();
+        let e = read_report(&path).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Usage);
+        assert!(e.to_string().contains("is not a flinkscan --json report"), "{e}");
+        let missing = read_report(&dir.path().join("none.json")).unwrap_err();
+        assert!(missing.to_string().starts_with("cannot read "), "{missing}");
+        assert_eq!(exit_code(&Err(missing)), 2);
+    }
+}
