@@ -93,6 +93,13 @@ pub const CONFIG_KEYS: &[&str] = &[
     "state.savepoints.dir",
     "execution.checkpointing.savepoint-dir",
     "jobmanager.archive.fs.dir",
+    // Kubernetes: the namespace, how REST is published, and the key the
+    // Flink Kubernetes Operator sets on every cluster it deploys
+    // (`crate::platforms`).
+    "kubernetes.namespace",
+    "kubernetes.rest-service.exposed.type",
+    "execution.target",
+    "$internal.flink.version",
 ];
 
 /// Keys whose presence matters and whose value is nobody's business
@@ -131,6 +138,7 @@ pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, String>
         };
         out.insert(key.to_string(), kept);
     }
+    crate::platforms::note_operator_keys(items, &mut out);
     Some(out)
 }
 
@@ -226,6 +234,10 @@ pub struct Cluster {
     pub version: Option<String>,
     pub hosts: Vec<String>,
     pub members: Vec<Member>,
+    /// The platform that deploys it, when its configuration or the
+    /// platform itself says so (`crate::platforms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
     #[serde(default)]
     pub not_scanned: Vec<KnownPort>,
@@ -342,7 +354,10 @@ pub fn build(
     findings: &mut [Finding],
     swept: &dyn Fn(IpAddr, u16) -> bool,
 ) -> Vec<Cluster> {
-    let mut order: Vec<usize> = (0..services.len()).filter(|&i| services[i].flink).collect();
+    // Platforms (YARN, the Kubernetes operator) are grouped by `crate::platforms`.
+    let mut order: Vec<usize> = (0..services.len())
+        .filter(|&i| services[i].flink && !services[i].kind.is_platform())
+        .collect();
     order.sort_by(|&a, &b| services[a].endpoint.cmp(&services[b].endpoint));
     let mut groups: Vec<Group> = Vec::new();
     // Per service: (group, strength, evidence) claims.
@@ -698,6 +713,7 @@ pub fn build(
             version,
             hosts,
             members: members.into_iter().map(|(_, m)| m).collect(),
+            managed_by: None,
             not_scanned,
             findings: Vec::new(),
             paths: Vec::new(),
@@ -731,6 +747,7 @@ pub fn build(
             .map(|p| p.severity)
             .or_else(|| present.iter().map(|f| f.severity).max());
     }
+    crate::platforms::extend(services, findings, &mut clusters, swept);
     // Worst first; among equals, the one with more ways in and findings.
     clusters.sort_by(|a, b| {
         b.rating
@@ -759,7 +776,7 @@ fn cluster_id_of(facts: &DeploymentFacts, source: &str) -> Option<ConfigId> {
 }
 
 /// Ids must survive URLs, SARIF properties and HTML attributes unharmed.
-fn id_safe(value: &str) -> String {
+pub(crate) fn id_safe(value: &str) -> String {
     value
         .chars()
         .take(64)
@@ -1485,6 +1502,10 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
                 },
             ));
         }
+    }
+
+    if let Some(item) = crate::platforms::rest_exposure_posture(&config) {
+        items.push(item);
     }
 
     let history: Vec<&&Service> = services

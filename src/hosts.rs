@@ -47,7 +47,8 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
         if s.kind == ServiceKind::Rpc && corroborating.contains(&s.endpoint.host_key()) {
             s.confidence = s.confidence.max(RPC_CORROBORATED_CONFIDENCE);
         }
-        if s.version.is_none() && s.flink {
+        // A platform (YARN, the operator) runs no Flink of its own.
+        if s.version.is_none() && s.flink && !s.kind.is_platform() {
             if let Some((v, kind, generation)) = host_version.get(&s.endpoint.host_key()) {
                 s.version = Some(v.clone());
                 s.version_source = Some(format!("inferred from {kind} on the same host"));
@@ -96,6 +97,14 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
     for s in services.iter_mut() {
         if s.flink || !flink_hosts.contains(&s.endpoint.host_key()) {
             continue;
+        }
+        // The operator's health probe is two bytes of text: its own only
+        // next to another operator (or Flink) interface.
+        if s.kind == ServiceKind::K8sOperatorHealth {
+            s.flink = true;
+            s.confidence = 90;
+            s.errors
+                .retain(|e| !e.contains("confirmed only next to another operator"));
         }
         // A port that demands a client certificate next to Flink is, in
         // practice, Flink's RPC or BLOB server under internal SSL.

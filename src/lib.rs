@@ -17,6 +17,7 @@ pub mod identify;
 pub mod model;
 pub mod net;
 pub mod plan;
+pub mod platforms;
 pub mod profile;
 pub mod report;
 pub mod scan;

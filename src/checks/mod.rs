@@ -6,6 +6,7 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
+pub mod platforms;
 pub mod probe;
 pub mod rule_ids;
 
@@ -214,6 +215,8 @@ pub struct CheckOutput {
     pub errors: Vec<String>,
     /// What a JobManager tells about its deployment (`crate::clusters`).
     pub deployment: Option<crate::clusters::DeploymentFacts>,
+    /// What a YARN ResourceManager lists (its Flink applications).
+    pub yarn: Option<crate::identify::yarn::YarnFacts>,
 }
 
 /// Run every applicable check on one service.
@@ -232,7 +235,9 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
         // Look-alikes never produce a Flink finding.
         return out;
     }
-    if service.kind.is_http() && !service.inner_unreachable {
+    if service.kind.is_platform() && !service.inner_unreachable {
+        platforms::run(service, ctx, &mut out).await;
+    } else if service.kind.is_http() && !service.inner_unreachable {
         http_probes(service, ctx, &mut out, false).await;
         match service.kind {
             ServiceKind::JobmanagerRest => {
@@ -622,7 +627,9 @@ fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     // would double-count a host's CVEs on every port. Interfaces that can
     // never tell their own version (JMX) are matched after host
     // correlation ([`inferred_version_findings`]).
-    if service.version_source.is_some() {
+    // A ResourceManager's version is Hadoop's: no Flink advisory or end
+    // of life applies to it.
+    if service.version_source.is_some() || service.kind == ServiceKind::YarnResourcemanager {
         return;
     }
     let (mut findings, mut errors) = version_findings(service, ctx);
@@ -704,7 +711,13 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                     findings.push(f);
                 }
             }
-            match advisories.releases.support(&v, ctx.scan_date) {
+            // Flink's release lines say nothing of the operator's.
+            let support = if service.kind.is_platform() {
+                Support::Supported
+            } else {
+                advisories.releases.support(&v, ctx.scan_date)
+            };
+            match support {
                 Support::Supported => {}
                 Support::Unknown => errors.push(format!(
                     "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",

@@ -153,6 +153,9 @@ impl Pool {
             }
             service.tls_profile = out.tls_profile;
             service.deployment = out.deployment;
+            if out.yarn.is_some() {
+                service.yarn = out.yarn;
+            }
             service.errors.extend(out.errors);
             progress.identified.fetch_add(1, Ordering::Relaxed);
             progress
