@@ -103,8 +103,7 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
         if s.kind == ServiceKind::K8sOperatorHealth {
             s.flink = true;
             s.confidence = 90;
-            s.errors
-                .retain(|e| !e.contains("confirmed only next to another operator"));
+            s.product = Some(crate::identify::k8s_operator::HEALTH.into());
         }
         // A port that demands a client certificate next to Flink is, in
         // practice, Flink's RPC or BLOB server under internal SSL.

@@ -829,7 +829,7 @@ pub struct DeploymentFacts {
     pub job_ids: Vec<String>,
 }
 
-mod key_value_list {
+pub(crate) mod key_value_list {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

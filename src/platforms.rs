@@ -141,7 +141,7 @@ pub fn extend(
             ),
             "yarn-resourcemanager",
         );
-        c.version = rm.version.clone();
+        // `version` is Flink's in every report; Hadoop's is in the name.
         c.hosts = vec![rm.endpoint.host_key().to_string()];
         c.members = vec![member(
             rm,

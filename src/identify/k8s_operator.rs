@@ -35,6 +35,11 @@ use crate::untrusted;
 pub const WEBHOOK_SERVICE: &str = "flink-operator-webhook-service.";
 /// The path asked of a suspected webhook to confirm it echoes paths.
 pub const WEBHOOK_CONFIRM_PATH: &str = "/healthz";
+/// The product of a health probe seen alone on its host.
+pub const HEALTH_UNCONFIRMED: &str =
+    "HTTP health probe answering like the Flink Kubernetes Operator's (unconfirmed: no other operator or Flink interface on its host)";
+/// The product of one next to another operator or Flink interface.
+pub const HEALTH: &str = "Flink Kubernetes Operator health probe";
 /// Managed namespaces and resource names kept from one metrics page.
 pub const MAX_NAMES: usize = 32;
 

@@ -579,19 +579,16 @@ async fn platform_by_banner(
         if k8s_operator::health_answer(&second) != Some(healthy) {
             return None;
         }
-        let mut s = Service::identified(
-            endpoint,
-            ServiceKind::K8sOperatorHealth,
-            "Flink Kubernetes Operator health probe",
-            60,
-        );
         // Two bytes of plain text are weak evidence alone: it counts as the
         // operator's next to another operator or Flink interface
         // (`crate::hosts::correlate`).
-        s.flink = false;
-        s.errors.push(
-            "answers every path with the operator health probe's exact reply; confirmed only next to another operator or Flink interface".into(),
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorHealth,
+            k8s_operator::HEALTH_UNCONFIRMED,
+            60,
         );
+        s.flink = false;
         s.evidence = evidence.to_vec();
         s.evidence
             .push(evidence_http(&format!("GET {confirm}"), &second));

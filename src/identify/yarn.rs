@@ -106,7 +106,11 @@ pub struct ProxiedFlink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
     /// The kept keys of `/jobmanager/config` (`crate::clusters::CONFIG_KEYS`).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        with = "crate::model::key_value_list"
+    )]
     pub config: std::collections::BTreeMap<String, String>,
     /// Keys of `/jobmanager/config` with unmasked secret values (names only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
