@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::flink;
+use support::flink::{self, Flink, FlinkOpts};
 use support::peers::{rule_ids, scan_to};
 
 const SERVICE_NAME: &str = "flink-operator-webhook-service.flink-operator.svc";
@@ -155,6 +155,7 @@ fn operator_webhook_health_and_metrics_are_identified_and_reported() {
     let health = run.service(SocketAddr::from((ip, 8085)));
     assert_eq!(health["kind"], "k8s-operator-health", "{health:#}");
     assert_eq!(health["flink"], true, "next to the webhook: {health:#}");
+    assert_eq!(health["product"], "Flink Kubernetes Operator health probe");
 
     let metrics = run.service(SocketAddr::from((ip, 9999)));
     assert_eq!(metrics["kind"], "k8s-operator-metrics", "{metrics:#}");
@@ -250,7 +251,61 @@ fn look_alikes_are_not_the_operator() {
     let s = run.service(SocketAddr::from((lone, 8085)));
     assert_eq!(s["kind"], "k8s-operator-health", "{s:#}");
     assert_eq!(s["flink"], false, "{s:#}");
+    assert!(
+        s["product"].as_str().unwrap().contains("unconfirmed"),
+        "{s:#}"
+    );
     assert!(rule_ids(&run.json).is_empty());
+}
+
+/// A real JobManager carrying the keys the operator writes into every
+/// cluster it deploys (`FlinkConfigBuilder`: kubernetes.cluster-id,
+/// kubernetes.namespace, $internal.flink.version) and a REST service
+/// published as a NodePort.
+#[test]
+fn clusters_the_operator_deployed_are_recognised_from_their_configuration() {
+    let jm = Flink::start_jobmanager(
+        FlinkOpts::new("1.20.1")
+            .conf("kubernetes.cluster-id", "fraud-detector")
+            .conf("kubernetes.namespace", "payments")
+            .conf("$internal.flink.version", "v1_20")
+            .conf("kubernetes.rest-service.exposed.type", "NodePort"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = scan_to(
+        dir.path(),
+        "managed",
+        &[
+            &jm.ip.to_string(),
+            "--ports",
+            &jm.rest_port.to_string(),
+            "--probe-timeout",
+            "5s",
+        ],
+    );
+    let c = run.json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "k8s:fraud-detector")
+        .unwrap_or_else(|| panic!("{:#}", run.json["clusters"]));
+    let by = c["managed_by"].as_str().unwrap_or_default();
+    assert!(
+        by.starts_with("Flink Kubernetes Operator, namespace payments"),
+        "{c:#}"
+    );
+    assert!(c["name"]
+        .as_str()
+        .unwrap()
+        .contains("managed by the Flink Kubernetes Operator"));
+    let item = c["posture"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "k8s-rest-service")
+        .unwrap_or_else(|| panic!("{c:#}"));
+    assert_eq!(item["status"], "fail", "{item:#}");
+    assert!(item["evidence"].as_str().unwrap().contains("NodePort"));
 }
 
 #[test]
