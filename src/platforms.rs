@@ -524,6 +524,51 @@ mod tests {
         assert!(managed_by(&keys).unwrap().contains(OPERATOR_KEYS));
     }
 
+    /// The operator's advisory applies to the operator's surfaces and the
+    /// operator's own versions only; a Flink version on the same host is
+    /// never lent to them.
+    #[test]
+    fn operator_advisory_needs_the_operators_own_version() {
+        use crate::advisories::{Advisories, Verdict};
+        let a = Advisories::load(None).unwrap();
+        let hits = |v: &str, k: ServiceKind| -> Vec<String> {
+            match a.matching(v, k) {
+                Verdict::Ordered { hits, .. } => {
+                    hits.iter().map(|h| h.advisory.rule_id.clone()).collect()
+                }
+                Verdict::Unordered { .. } => Vec::new(),
+            }
+        };
+        let cve = "FLINK-CVE-2026-40564".to_string();
+        for k in [
+            ServiceKind::K8sOperatorWebhook,
+            ServiceKind::K8sOperatorHealth,
+            ServiceKind::K8sOperatorMetrics,
+        ] {
+            assert!(hits("1.3.0", k).contains(&cve), "{k}");
+            assert!(hits("1.14.1", k).contains(&cve), "{k}");
+            assert!(!hits("1.15.0", k).contains(&cve), "{k}");
+            assert!(!hits("1.2.0", k).contains(&cve), "{k}");
+        }
+        assert!(!hits("1.14.1", ServiceKind::JobmanagerRest).contains(&cve));
+        assert!(hits("3.3.6", ServiceKind::YarnResourcemanager).is_empty());
+
+        let ep = |port| crate::model::Endpoint::new([127, 0, 0, 9].into(), port);
+        let mut jm = Service::new(ep(8081), ServiceKind::JobmanagerRest);
+        jm.version = Some("1.14.1".into());
+        let mut services = vec![
+            jm,
+            Service::new(ep(9999), ServiceKind::K8sOperatorMetrics),
+            Service::new(ep(6123), ServiceKind::Rpc),
+        ];
+        crate::hosts::share_identity(&mut services, &mut []);
+        assert_eq!(
+            services[1].version, None,
+            "the operator got Flink's version"
+        );
+        assert_eq!(services[2].version.as_deref(), Some("1.14.1"));
+    }
+
     #[test]
     fn rest_service_exposure_is_judged() {
         let item = |v: &str| {
