@@ -99,7 +99,7 @@ fn free_port(ip: Ipv4Addr) -> u16 {
         .port()
 }
 
-fn findings_at<'a>(doc: &'a Value, port: u16) -> Vec<&'a Value> {
+fn findings_at(doc: &Value, port: u16) -> Vec<&Value> {
     doc["findings"]
         .as_array()
         .unwrap()
@@ -173,6 +173,14 @@ fn operator_webhook_health_and_metrics_are_identified_and_reported() {
         "{:?}",
         at(9443)
     );
+    // cert-manager's self-signed issuer is the chart's default, and the API
+    // server calls the webhook by service name: information, not a flaw.
+    for f in findings_at(doc, 9443) {
+        let rule = f["rule_id"].as_str().unwrap();
+        if rule == "FLINK-TLS-CERT-SELF-SIGNED" || rule == "FLINK-TLS-CERT-NAME-MISMATCH" {
+            assert_eq!(f["severity"], "info", "{f:#}");
+        }
+    }
     let m = findings_at(doc, 9999);
     let exposed = m
         .iter()

@@ -784,7 +784,12 @@ pub fn tls_findings(
     profile: &crate::tls::TlsProfile,
     ctx: &CheckContext,
 ) -> Vec<Finding> {
-    let internal = !service.kind.is_http() || service.kind == ServiceKind::Unknown;
+    // The operator's webhook is called by the API server only, which trusts
+    // it through the webhook configuration's caBundle: the Helm chart's
+    // default issuer is cert-manager's self-signed one.
+    let internal = !service.kind.is_http()
+        || service.kind == ServiceKind::Unknown
+        || service.kind == ServiceKind::K8sOperatorWebhook;
     let mut findings = Vec::new();
     for w in &profile.weaknesses {
         let Some(mut f) = ctx.finding(
@@ -803,6 +808,13 @@ pub fn tls_findings(
         // Flink's docs recommend self-signed certificates pinned in the
         // truststore for internal ports: rank that as information there.
         if internal && f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
+            f.severity = Severity::Info;
+        }
+        // The API server calls the webhook by its service name, which a
+        // scan by address cannot match.
+        if service.kind == ServiceKind::K8sOperatorWebhook
+            && f.rule_id == crate::tls::weakness::CERT_NAME_MISMATCH
+        {
             f.severity = Severity::Info;
         }
         findings.push(f);
