@@ -265,3 +265,49 @@ fn http_servers_that_are_not_yarn_are_not_called_yarn() {
         );
     }
 }
+
+/// With security on, the proxy shows a non-owner a warning page instead of
+/// the application: no JobManager is read, the report says why, and the
+/// application is still a cluster of its own.
+#[test]
+fn a_proxy_that_warns_non_owners_is_not_read_as_flink() {
+    let Some(python) = support::require("python3", "the Debian package python3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The address the listing names is never contacted: nothing listens there.
+    let unused = SocketAddr::from((flink::unique_loopback(), 8081));
+    let rm = replay(&python, dir.path(), "rm-warn", Some(unused));
+    let run = scan_to(
+        dir.path(),
+        "rm-warn",
+        &[
+            &rm.addr.ip().to_string(),
+            "--ports",
+            &rm.addr.port().to_string(),
+        ],
+    );
+    let s = run.service(rm.addr);
+    assert_eq!(s["kind"], "yarn-resourcemanager");
+    let app = &s["yarn"]["apps"][0];
+    assert_eq!(app["proxied"]["flink"], false, "{app:#}");
+    assert!(
+        app["proxied"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("non-owner"),
+        "{app:#}"
+    );
+    let rules = rule_ids(&run.json);
+    assert!(rules.contains(&"FLINK-YARN-RM-UNAUTHENTICATED".to_string()));
+    assert!(
+        !rules.contains(&"FLINK-YARN-PROXY-REST-EXPOSED".to_string()),
+        "{rules:?}"
+    );
+    let c = cluster(&run.json, &format!("yarn:{APP}"));
+    assert!(c.get("version").is_none(), "{c:#}");
+    assert!(c["members"][0]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("non-owner"));
+}
