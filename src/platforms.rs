@@ -149,7 +149,10 @@ pub fn extend(
             "the ResourceManager itself (GET /ws/v1/cluster/info)".into(),
         )];
         c.findings = own.iter().map(|f| f.id()).collect();
-        c.paths = rm_paths(&own, facts.apps_listed);
+        // With Hadoop security on, anonymous writes are refused: no path.
+        if facts.security.as_deref() != Some("kerberos") {
+            c.paths = rm_paths(&own, facts.apps_listed);
+        }
         c.rating = rating(&c.paths, &own);
         clusters.push(c);
         for app in &facts.apps {

@@ -7,7 +7,7 @@
 use super::{rule_ids, CheckContext, CheckOutput};
 use crate::identify::flink_http;
 use crate::identify::yarn::{self, ProxiedFlink, YarnFacts};
-use crate::model::{Evidence, Service, ServiceKind};
+use crate::model::{Evidence, Service, ServiceKind, Severity};
 use crate::transport::evidence_http;
 use crate::transport::http::HttpTarget;
 use crate::untrusted;
@@ -28,34 +28,61 @@ fn target(service: &Service, ctx: &CheckContext) -> HttpTarget {
 
 async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     let mut facts = service.yarn.clone().unwrap_or_default();
-    let auth = service
+    let t = target(service, ctx);
+    let mut evidence: Vec<Evidence> = service
         .evidence
         .iter()
-        .find(|e| e.request.ends_with(yarn::INFO_PATH))
-        .cloned();
-    if let Some(info) = auth.clone() {
+        .filter(|e| e.request.ends_with(yarn::INFO_PATH))
+        .cloned()
+        .collect();
+    match t.get(yarn::SECURITY_PATH).await {
+        Ok(r) => {
+            facts.security = yarn::parse_security(&r);
+            if facts.security.is_some() {
+                evidence.push(evidence_http(&format!("GET {}", yarn::SECURITY_PATH), &r));
+            }
+        }
+        Err(e) => out.errors.push(format!("GET {}: {e}", yarn::SECURITY_PATH)),
+    }
+    if !evidence.is_empty() {
         let ha = facts
             .ha_state
             .as_deref()
             .map(|h| format!(", HA state {h}"))
             .unwrap_or_default();
-        let detail = format!(
-            "GET {} answered without any credential (Hadoop {}{ha}): the ResourceManager's REST API accepts anonymous requests, so anyone who reaches it can submit a YARN application (POST /ws/v1/cluster/apps/new-application, then POST /ws/v1/cluster/apps) and run commands in the cluster's containers, and kill or move applications. Not tried: the scan only reads.",
+        let head = format!(
+            "GET {} answered without any credential (Hadoop {}{ha}).",
             yarn::INFO_PATH,
             facts.hadoop_version.as_deref().unwrap_or("version unknown"),
         );
-        if let Some(f) = ctx.finding(
+        let (detail, severity) = match facts.security.as_deref() {
+            Some("kerberos") => (
+                format!("{head} hadoop.security.authentication is kerberos (GET /conf), so anonymous writes are refused: anyone who reaches it reads the cluster, its applications and their users, but cannot submit one."),
+                Some(Severity::Medium),
+            ),
+            Some(_) => (
+                format!("{head} hadoop.security.authentication is simple (GET /conf): an anonymous request runs as the static web user, so anyone who reaches it can submit a YARN application (POST /ws/v1/cluster/apps/new-application, then POST /ws/v1/cluster/apps) and run commands in the cluster's containers, and kill or move applications. Not tried: the scan only reads."),
+                None,
+            ),
+            None => (
+                format!("{head} Anyone who reaches it can submit a YARN application and run commands in the cluster's containers unless Hadoop security (Kerberos) is on, which GET /conf did not tell. Not tried: the scan only reads."),
+                None,
+            ),
+        };
+        if let Some(mut f) = ctx.finding(
             rule_ids::YARN_RM_UNAUTHENTICATED,
             service,
             service.url(yarn::INFO_PATH),
             detail,
-            vec![info],
+            evidence,
         ) {
+            if let Some(s) = severity {
+                f.severity = s;
+            }
             out.findings.push(f);
         }
     }
 
-    let t = target(service, ctx);
     let apps = match t.get(yarn::APPS_PATH).await {
         Ok(r) => match yarn::parse_apps(&r) {
             Some(parsed) => Some(parsed),

@@ -34,6 +34,13 @@ pub const INFO_PATH: &str = "/ws/v1/cluster/info";
 /// [`MAX_APPS`]. A finished application's proxy only redirects.
 pub const APPS_PATH: &str =
     "/ws/v1/cluster/apps?applicationTypes=Apache%20Flink&states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING&limit=64";
+/// Hadoop's `ConfServlet` with one property, as JSON
+/// (`Configuration.dumpConfiguration`: `{"property": {"key", "value",
+/// "isFinal", "resource"}}`): whether Hadoop security is on. With
+/// `kerberos` the ResourceManager refuses anonymous writes (403) even where
+/// it serves reads (Hadoop's `TestRMWebappAuthentication`); with `simple`
+/// an anonymous request runs as the static web user and may submit.
+pub const SECURITY_PATH: &str = "/conf?name=hadoop.security.authentication";
 /// Applications kept from one listing; more are counted, not kept.
 pub const MAX_APPS: usize = 64;
 /// Applications whose JobManager is asked through the proxy, per ResourceManager.
@@ -58,6 +65,10 @@ pub struct YarnFacts {
     /// application id of this cluster carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<u64>,
+    /// `hadoop.security.authentication` as `GET /conf` tells it (`simple`,
+    /// `kerberos`), when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<String>,
     /// How many Flink applications the listing held (`None`: not readable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps_listed: Option<usize>,
@@ -162,9 +173,24 @@ pub fn parse_cluster_info(resp: &Response) -> Option<YarnFacts> {
         ha_state: info.get("haState").and_then(|v| v.as_str()).and_then(word),
         state: word(state),
         cluster_id: Some(cluster_id),
+        security: None,
         apps_listed: None,
         apps: Vec::new(),
     })
+}
+
+/// `hadoop.security.authentication` from a `ConfServlet` answer.
+pub fn parse_security(resp: &Response) -> Option<String> {
+    if resp.status != 200 {
+        return None;
+    }
+    let json = resp.json()?;
+    let p = json.as_object()?.get("property")?.as_object()?;
+    if p.get("key")?.as_str()? != "hadoop.security.authentication" {
+        return None;
+    }
+    let v = p.get("value")?.as_str()?.trim().to_ascii_lowercase();
+    matches!(v.as_str(), "simple" | "kerberos").then_some(v)
 }
 
 /// A Hadoop version string (`3.3.6`, `3.0.0-cdh6.3.3`, `3.3.1-amzn-1`):
@@ -423,6 +449,29 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((apps.len(), listed), (MAX_APPS, 200));
+    }
+
+    #[test]
+    fn security_from_the_conf_servlet() {
+        let body = r#"{"property":{"key":"hadoop.security.authentication","value":"kerberos","isFinal":false,"resource":"core-site.xml"}}"#;
+        assert_eq!(
+            parse_security(&resp(200, body)).as_deref(),
+            Some("kerberos")
+        );
+        let simple = body.replace("kerberos", "Simple");
+        assert_eq!(
+            parse_security(&resp(200, &simple)).as_deref(),
+            Some("simple")
+        );
+        for bad in [
+            r#"{"property":{"key":"other","value":"simple"}}"#,
+            r#"{"property":{"key":"hadoop.security.authentication","value":"token"}}"#,
+            r#"{"properties":[]}"#,
+            "<configuration/>",
+        ] {
+            assert_eq!(parse_security(&resp(200, bad)), None, "{bad}");
+        }
+        assert_eq!(parse_security(&resp(403, body)), None);
     }
 
     #[test]

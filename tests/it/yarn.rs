@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Flink on YARN, end to end through the binary: a replayed Hadoop YARN
 //! ResourceManager (tests/fixtures/yarn/rm_replay.py, built from Hadoop's
 //! REST documentation and source: no registry ships Hadoop) whose web
@@ -6,7 +5,7 @@
 //! not be called YARN. Loopback only; the replay logs every request so the
 //! test can hold the scan to GET.
 
-mod support;
+use crate::support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -118,6 +117,7 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
     assert_eq!(s["kind"], "yarn-resourcemanager", "{s:#}");
     assert_eq!(s["version"], "3.3.6");
     assert_eq!(s["yarn"]["ha_state"], "ACTIVE");
+    assert_eq!(s["yarn"]["security"], "simple");
     assert_eq!(
         s["yarn"]["apps_listed"], 1,
         "the MapReduce application is left out: {s:#}"
@@ -298,8 +298,22 @@ fn a_proxy_that_warns_non_owners_is_not_read_as_flink() {
             .contains("non-owner"),
         "{app:#}"
     );
+    assert_eq!(s["yarn"]["security"], "kerberos");
+    // Reads without credentials, but anonymous writes are refused: medium,
+    // and no path to code execution.
+    let open = run.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-YARN-RM-UNAUTHENTICATED")
+        .expect("the open REST API is still reported");
+    assert_eq!(open["severity"], "medium", "{open:#}");
+    let rm_cluster = cluster(
+        &run.json,
+        &format!("yarn-rm:{}_{}", rm.addr.ip(), rm.addr.port()),
+    );
+    assert!(rm_cluster["paths"].as_array().unwrap().is_empty());
     let rules = rule_ids(&run.json);
-    assert!(rules.contains(&"FLINK-YARN-RM-UNAUTHENTICATED".to_string()));
     assert!(
         !rules.contains(&"FLINK-YARN-PROXY-REST-EXPOSED".to_string()),
         "{rules:?}"

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Flink Kubernetes Operator's surfaces, end to end through the binary:
 //! replays built from the operator's source (tests/fixtures/k8s-operator/
 //! operator_replay.py; no operator runs without Kubernetes) of its admission
@@ -7,7 +6,7 @@
 //! default port of one loopback address; and look-alikes that must not be
 //! called the operator. Loopback only, only the ports the replays hold.
 
-mod support;
+use crate::support;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
