@@ -105,6 +105,16 @@ pub fn rest_exposure_posture(config: &BTreeMap<String, String>) -> Option<Postur
     })
 }
 
+/// Who named a cluster's `not_scanned` ports: its JobManager, or for a YARN
+/// application the ResourceManager's listing.
+pub fn known_from(c: &Cluster) -> &'static str {
+    if c.anchor == "yarn-application" {
+        "ResourceManager"
+    } else {
+        "JobManager"
+    }
+}
+
 /// Add the platforms' clusters to `clusters`, mark operator-deployed ones,
 /// and give the platforms' findings their cluster.
 pub fn extend(

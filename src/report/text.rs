@@ -213,7 +213,8 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "  known from the JobManager, not scanned: {}{}",
+                "  known from the {}, not scanned: {}{}",
+                crate::platforms::known_from(c),
                 known.join(", "),
                 if c.not_scanned.len() > MEMBERS_SHOWN {
                     format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
