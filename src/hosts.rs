@@ -20,6 +20,7 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
     let mut corroborating: BTreeSet<HostKey> = BTreeSet::new();
     for s in services.iter() {
         if s.flink
+            && !s.kind.is_platform()
             && !matches!(
                 s.kind,
                 ServiceKind::Rpc | ServiceKind::JmxRmi | ServiceKind::Unknown
@@ -94,6 +95,13 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
         .filter(|s| s.flink)
         .map(|s| s.endpoint.host_key())
         .collect();
+    // A platform (a YARN ResourceManager, the operator) runs no Flink
+    // process: a JMX registry or a mutual-TLS port next to it is not Flink's.
+    let flink_process_hosts: BTreeSet<HostKey> = services
+        .iter()
+        .filter(|s| s.flink && !s.kind.is_platform())
+        .map(|s| s.endpoint.host_key())
+        .collect();
     for s in services.iter_mut() {
         if s.flink || !flink_hosts.contains(&s.endpoint.host_key()) {
             continue;
@@ -104,6 +112,10 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
             s.flink = true;
             s.confidence = 90;
             s.product = Some(crate::identify::k8s_operator::HEALTH.into());
+            continue;
+        }
+        if !flink_process_hosts.contains(&s.endpoint.host_key()) {
+            continue;
         }
         // A port that demands a client certificate next to Flink is, in
         // practice, Flink's RPC or BLOB server under internal SSL.

@@ -580,6 +580,20 @@ mod tests {
             "the operator got Flink's version"
         );
         assert_eq!(services[2].version.as_deref(), Some("1.14.1"));
+
+        // An Akka/Pekko-like RPC port next to a ResourceManager alone is not
+        // corroborated: YARN is no Flink process.
+        let mut rpc = Service::new(ep(6123), ServiceKind::Rpc);
+        rpc.confidence = crate::identify::RPC_ALONE_CONFIDENCE;
+        let mut services = vec![
+            Service::new(ep(8088), ServiceKind::YarnResourcemanager),
+            rpc,
+        ];
+        crate::hosts::share_identity(&mut services, &mut []);
+        assert_eq!(
+            services[1].confidence,
+            crate::identify::RPC_ALONE_CONFIDENCE
+        );
     }
 
     #[test]
