@@ -15,7 +15,7 @@ use crate::clusters::{
     id_safe, AttackPath, Cluster, ConfigId, KnownPort, Member, PathStep, PostureItem, PostureStatus,
 };
 use crate::identify::yarn::YarnApp;
-use crate::model::{Finding, HostKey, Service, ServiceKind, Severity};
+use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity};
 use crate::untrusted;
 
 /// The key the Flink Kubernetes Operator sets on every cluster it deploys
@@ -28,22 +28,23 @@ pub const OPERATOR_KEYS: &str = "kubernetes.operator.*";
 
 /// Record that `/jobmanager/config` holds `kubernetes.operator.*` keys
 /// (names only; their values are the operator's business).
-pub fn note_operator_keys(items: &[serde_json::Value], out: &mut BTreeMap<String, String>) {
+pub fn note_operator_keys(items: &[serde_json::Value], out: &mut BTreeMap<String, ConfigValue>) {
     let any = items.iter().take(10_000).any(|i| {
         i.get("key")
             .and_then(|k| k.as_str())
             .is_some_and(|k| k.starts_with("kubernetes.operator."))
     });
     if any {
-        out.insert(OPERATOR_KEYS.to_string(), "(set)".to_string());
+        out.insert(OPERATOR_KEYS.to_string(), ConfigValue::Set);
     }
 }
 
 /// Who deployed a cluster, by its configuration: the operator (its keys),
 /// or native Kubernetes (`kubernetes.cluster-id` alone).
-pub fn managed_by(config: &BTreeMap<String, String>) -> Option<String> {
+pub fn managed_by(config: &BTreeMap<String, ConfigValue>) -> Option<String> {
     let ns = config
         .get("kubernetes.namespace")
+        .and_then(ConfigValue::kept)
         .map(|n| format!(", namespace {}", untrusted::clean(n, 63)))
         .unwrap_or_default();
     if config.contains_key(OPERATOR_MARKER) || config.contains_key(OPERATOR_KEYS) {
@@ -61,10 +62,16 @@ pub fn managed_by(config: &BTreeMap<String, String>) -> Option<String> {
         .then(|| format!("Kubernetes (native){ns}"))
 }
 
+/// The posture item's title and fix (written once, used by
+/// `crate::clusters::posture` and for YARN applications seen through a proxy).
+pub const K8S_REST_TITLE: &str = "REST service kept inside the Kubernetes cluster network";
+pub const K8S_REST_FIX: &str = "kubernetes.rest-service.exposed.type: ClusterIP, and an authenticating Ingress or proxy where users need the UI";
+
 /// How a Kubernetes cluster publishes its REST API
 /// (`kubernetes.rest-service.exposed.type`): `ClusterIP` keeps it inside the
-/// cluster network; `NodePort` and `LoadBalancer` put it outside.
-pub fn rest_exposure_posture(config: &BTreeMap<String, String>) -> Option<PostureItem> {
+/// cluster network; `NodePort` and `LoadBalancer` put it outside. `None`
+/// for a cluster not on Kubernetes.
+pub fn rest_exposure(config: &BTreeMap<String, ConfigValue>) -> Option<(PostureStatus, String)> {
     let on_k8s = config.contains_key("kubernetes.cluster-id")
         || config.contains_key(OPERATOR_MARKER)
         || config.contains_key("kubernetes.rest-service.exposed.type");
@@ -72,21 +79,26 @@ pub fn rest_exposure_posture(config: &BTreeMap<String, String>) -> Option<Postur
         return None;
     }
     let key = "kubernetes.rest-service.exposed.type";
-    let (status, evidence) = match config.get(key).map(|v| v.trim()) {
-        Some(v) if v.eq_ignore_ascii_case("ClusterIP") || v.eq_ignore_ascii_case("Headless_ClusterIP") => (
-            PostureStatus::Pass,
-            format!("{key}: {v} in /jobmanager/config"),
-        ),
-        Some(v) if v.eq_ignore_ascii_case("NodePort") || v.eq_ignore_ascii_case("LoadBalancer") => (
+    Some(match config.get(key).map(|v| v.kept().map(str::trim)) {
+        Some(Some(v))
+            if v.eq_ignore_ascii_case("ClusterIP") || v.eq_ignore_ascii_case("Headless_ClusterIP") =>
+        {
+            (PostureStatus::Pass, format!("{key}: {v} in /jobmanager/config"))
+        }
+        Some(Some(v)) if v.eq_ignore_ascii_case("NodePort") || v.eq_ignore_ascii_case("LoadBalancer") => (
             PostureStatus::Fail,
             format!(
                 "{key}: {} in /jobmanager/config: the REST API is published outside the cluster network",
                 untrusted::clean(v, 32)
             ),
         ),
-        Some(v) => (
+        Some(Some(v)) => (
             PostureStatus::Unknown,
             format!("{key}: {} in /jobmanager/config", untrusted::clean(v, 32)),
+        ),
+        Some(None) => (
+            PostureStatus::Unknown,
+            format!("{key} in /jobmanager/config, its value not kept"),
         ),
         // The operator sets ClusterIP unless told otherwise; native
         // Kubernetes has defaulted to ClusterIP since Flink 1.15.
@@ -94,14 +106,19 @@ pub fn rest_exposure_posture(config: &BTreeMap<String, String>) -> Option<Postur
             PostureStatus::Unknown,
             format!("{key} not in /jobmanager/config (the default is ClusterIP since Flink 1.15, LoadBalancer before)"),
         ),
-    };
+    })
+}
+
+/// [`rest_exposure`] as a posture item.
+pub fn rest_exposure_posture(config: &BTreeMap<String, ConfigValue>) -> Option<PostureItem> {
+    let (status, evidence) = rest_exposure(config)?;
     Some(PostureItem {
         id: "k8s-rest-service".into(),
-        title: "REST service kept inside the Kubernetes cluster network".into(),
+        title: K8S_REST_TITLE.into(),
         status,
         evidence,
         findings: Vec::new(),
-        fix: "kubernetes.rest-service.exposed.type: ClusterIP, and an authenticating Ingress or proxy where users need the UI".into(),
+        fix: K8S_REST_FIX.into(),
     })
 }
 
@@ -504,10 +521,10 @@ fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
 mod tests {
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, ConfigValue> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), ConfigValue::Kept(v.to_string())))
             .collect()
     }
 
@@ -533,7 +550,7 @@ mod tests {
             ],
             &mut keys,
         );
-        assert_eq!(keys.get(OPERATOR_KEYS).map(String::as_str), Some("(set)"));
+        assert_eq!(keys.get(OPERATOR_KEYS), Some(&ConfigValue::Set));
         assert!(managed_by(&keys).unwrap().contains(OPERATOR_KEYS));
     }
 

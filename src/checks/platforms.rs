@@ -155,7 +155,7 @@ async fn proxy_jobmanagers(
         let config_path = app.proxy_path("/jobmanager/config");
         match t.get(&config_path).await {
             Ok(r) if r.status == 200 => {
-                if let Some(map) = r.json().as_ref().and_then(crate::clusters::config_facts) {
+                if let Some(map) = r.json().as_ref().and_then(crate::flink_rest::config_facts) {
                     proxied.config = map;
                 }
                 proxied.secret_keys = super::exposed_secret_keys(&r);

@@ -122,7 +122,7 @@ pub struct ProxiedFlink {
         skip_serializing_if = "std::collections::BTreeMap::is_empty",
         with = "crate::model::key_value_list"
     )]
-    pub config: std::collections::BTreeMap<String, String>,
+    pub config: std::collections::BTreeMap<String, crate::model::ConfigValue>,
     /// Keys of `/jobmanager/config` with unmasked secret values (names only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_keys: Vec<String>,
