@@ -158,6 +158,7 @@ pub async fn run(
             slots: plan.identify_concurrency,
             id_cfg: IdentifyConfig {
                 timeout: plan.probe_timeout,
+                discover_prefixes: plan.discover_prefixes,
             },
             ctx: ctx.clone(),
             progress: Arc::clone(&progress),

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use super::resolve::ResolveError;
 use super::spec::{ip_to_u128, u128_to_ip, Hosts, Spec};
 use super::{SpaceInput, TargetError};
-use crate::model::Notice;
+use crate::model::{Endpoint, Notice};
 
 /// Who resolves target names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,12 @@ pub fn assemble(
     }
     let mut any = false;
     for spec in targets {
+        if let (Some(base), Some(port)) = (spec.base_path(), spec.port) {
+            let endpoints = url_endpoints(spec, base, port, resolved, names);
+            any |= !endpoints.is_empty();
+            input.urls.extend(endpoints);
+            continue;
+        }
         if let (Hosts::Name(name), Names::Proxy) = (&spec.hosts, names) {
             any = true;
             match spec.port {
@@ -161,10 +167,38 @@ pub fn assemble(
     Ok((input, notices))
 }
 
+/// The endpoints of a URL target under a path prefix: its address, each
+/// address its name resolved to (keeping the name for SNI and `Host`), or
+/// the name itself for the proxy.
+fn url_endpoints(
+    spec: &Spec,
+    base: &str,
+    port: u16,
+    resolved: &HashMap<String, Vec<IpAddr>>,
+    names: Names,
+) -> Vec<Endpoint> {
+    let base = Some(base.to_string());
+    match (&spec.hosts, names) {
+        (Hosts::Name(name), Names::Proxy) => {
+            vec![Endpoint::via_proxy(name.clone(), port).under(base)]
+        }
+        (hosts, _) => spec_ranges(spec, resolved)
+            .into_iter()
+            .map(|(lo, _)| {
+                let mut e = Endpoint::new(u128_to_ip(lo), port).under(base.clone());
+                if let Hosts::Name(name) = hosts {
+                    e.hostname = Some(name.clone());
+                }
+                e
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, ResolvedBy};
+    use crate::model::ResolvedBy;
     use crate::targets::spec::{parse_spec, Origin};
     use crate::targets::{Shard, TargetSpace};
     use std::collections::HashSet;
