@@ -45,6 +45,8 @@ pub struct Pool {
     pub ctx: CheckContext,
     pub progress: Arc<Progress>,
     pub stop: Stop,
+    /// Where the endpoints identified services name go (`--follow`).
+    pub named: Option<mpsc::Sender<Vec<super::follow::NamedEndpoint>>>,
 }
 
 type InFlight = Arc<Mutex<BTreeSet<Endpoint>>>;
@@ -136,6 +138,7 @@ impl Pool {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let id_cfg = self.id_cfg.clone();
         let ctx = self.ctx.clone();
+        let named_tx = self.named.clone();
         let progress = Arc::clone(&self.progress);
         async move {
             tracing::debug!(%endpoint, "identifying");
@@ -158,6 +161,12 @@ impl Pool {
             service.tls_profile = out.tls_profile;
             service.deployment = out.deployment;
             service.errors.extend(out.errors);
+            if let Some(tx) = &named_tx {
+                let named = super::follow::named_by(&service);
+                if !named.is_empty() {
+                    let _ = tx.send(named).await;
+                }
+            }
             progress.identified.fetch_add(1, Ordering::Relaxed);
             progress
                 .findings

@@ -550,6 +550,50 @@ impl TargetSpace {
         (0..self.len()).map_while(|j| self.nth(j))
     }
 
+    /// Whether the sweep of the whole space (every shard) probes `ip` on
+    /// some port, or on `port` when given. Exclusions are already gone.
+    pub fn covers(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        let n = spec::ip_to_u128(ip);
+        self.blocks.iter().any(|b| match &b.members {
+            Members::Addresses { ranges, .. } => {
+                let i = ranges.partition_point(|&(_, hi)| hi < n);
+                ranges.get(i).is_some_and(|&(lo, _)| lo <= n)
+                    && port.is_none_or(|p| b.ports.contains(&p))
+            }
+            Members::Fixed(endpoints) => endpoints
+                .iter()
+                .any(|e| e.known_ip() == Some(ip) && port.is_none_or(|p| e.port == p)),
+            Members::Names(_) => false,
+        })
+    }
+
+    /// [`covers`](Self::covers) for a name a `socks5h://` proxy resolves.
+    pub fn covers_name(&self, name: &str, port: Option<u16>) -> bool {
+        self.blocks.iter().any(|b| match &b.members {
+            Members::Names(names) => {
+                names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+                    && port.is_none_or(|p| b.ports.contains(&p))
+            }
+            Members::Fixed(endpoints) => endpoints
+                .iter()
+                .any(|e| e.proxy_name() == Some(name) && port.is_none_or(|p| e.port == p)),
+            Members::Addresses { .. } => false,
+        })
+    }
+
+    /// The addresses a target name was resolved to (`jm.internal` given
+    /// as a target).
+    pub fn addresses_of(&self, name: &str) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = self
+            .hostnames
+            .iter()
+            .filter(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(ip, _)| *ip)
+            .collect();
+        ips.sort();
+        ips
+    }
+
     pub fn hostname(&self, ip: &IpAddr) -> Option<&str> {
         self.hostnames.get(ip).map(String::as_str)
     }
