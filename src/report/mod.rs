@@ -271,9 +271,10 @@ impl ScanReport {
         let swept = move |ip: std::net::IpAddr, port: u16| {
             let followed = || followed.contains(&crate::model::Endpoint::new(ip, port).authority());
             whole
-                && (targets.iter().any(|s| {
-                    holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port)
-                }) || followed())
+                && (targets
+                    .iter()
+                    .any(|s| holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port))
+                    || followed())
                 && !excluded.iter().any(|s| holds(s, ip))
         };
         self.clusters = crate::clusters::build(self.services.held(), &mut self.findings, &swept);

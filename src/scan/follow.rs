@@ -61,7 +61,14 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
         Some(name) => name.to_string(),
         None => service.endpoint.ip.to_string(),
     };
-    let mut hosts = vec![jm_host.clone()];
+    // Behind a reverse proxy the endpoint's address is the proxy's, not
+    // the JobManager's: its own ports are not on that host.
+    let behind_proxy = service.endpoint.base_path.is_some();
+    let mut hosts = if behind_proxy {
+        Vec::new()
+    } else {
+        vec![jm_host.clone()]
+    };
     for tm in &facts.taskmanagers {
         for (port, role) in [
             (tm.rpc_port, "taskmanager-rpc"),
@@ -85,7 +92,7 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
         ("blob.server.port", "blob-server"),
     ] {
         if let Some(port) = facts.config.get(key).and_then(|v| v.trim().parse().ok()) {
-            if port > 0 {
+            if port > 0 && !behind_proxy {
                 out.push(NamedEndpoint {
                     host: jm_host.clone(),
                     port,
@@ -318,12 +325,19 @@ mod tests {
             ("192.0.2.9", 9250, "metrics-reporter"),
             ("192.0.2.9", 9251, "metrics-reporter"),
         ];
-        let want: Vec<(String, u16, &str)> =
-            want.iter().map(|(h, p, r)| (h.to_string(), *p, *r)).collect();
+        let want: Vec<(String, u16, &str)> = want
+            .iter()
+            .map(|(h, p, r)| (h.to_string(), *p, *r))
+            .collect();
         assert_eq!(named, want);
         let mut other = jobmanager();
         other.kind = ServiceKind::HistoryServer;
         assert!(named_by(&other).is_empty());
+        // Behind a reverse proxy only the TaskManagers' hosts are named.
+        let mut proxied = jobmanager();
+        proxied.endpoint.base_path = Some("/flink".into());
+        assert!(named_by(&proxied).iter().all(|n| n.host != "127.0.0.1"));
+        assert_eq!(named_by(&proxied).len(), 8);
     }
 
     #[test]
