@@ -125,19 +125,32 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 String::new()
             }
         );
-        if !c.not_scanned.is_empty() {
-            let known: Vec<String> = c
+        for (status, said) in [
+            ("not-scanned", "known from the JobManager, not scanned"),
+            (
+                "not-found",
+                "known from the JobManager, probed, nothing there",
+            ),
+        ] {
+            let ports: Vec<_> = c
                 .not_scanned
+                .iter()
+                .filter(|k| k.status == status)
+                .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            let known: Vec<String> = ports
                 .iter()
                 .take(MEMBERS_SHOWN)
                 .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
                 .collect();
             let _ = writeln!(
                 out,
-                "  known from the JobManager, not scanned: {}{}",
+                "  {said}: {}{}",
                 known.join(", "),
-                if c.not_scanned.len() > MEMBERS_SHOWN {
-                    format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
+                if ports.len() > MEMBERS_SHOWN {
+                    format!(", +{} more", ports.len() - MEMBERS_SHOWN)
                 } else {
                     String::new()
                 }
