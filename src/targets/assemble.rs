@@ -346,6 +346,58 @@ mod tests {
         }
     }
 
+    /// A URL target under a prefix is one probe of its own, beside the
+    /// same host's swept ports; exclusions remove it; the proxy gets the name.
+    #[test]
+    fn url_targets_are_probes_under_their_prefix() {
+        let t = specs(&[
+            "127.0.0.1",
+            "http://127.0.0.1:8080/flink/",
+            "https://jm.test/ui/",
+        ]);
+        let resolved = HashMap::from([("jm.test".to_string(), vec!["127.0.0.5".parse().unwrap()])]);
+        let (input, _) = assemble(&t, &[], &resolved, &[], Names::Local).unwrap();
+        let space = build(input, Shard::ALL);
+        let mut places: Vec<String> = space.iter().map(|e| e.place()).collect();
+        places.sort();
+        assert_eq!(
+            places,
+            [
+                "127.0.0.1:6123",
+                "127.0.0.1:8080/flink",
+                "127.0.0.1:8081",
+                "127.0.0.5:443/ui"
+            ]
+        );
+        let named = space.iter().find(|e| e.port == 443).unwrap();
+        assert_eq!(named.hostname.as_deref(), Some("jm.test"));
+        assert_eq!(space.addresses(), 2);
+        let x = specs(&["127.0.0.5"]);
+        let (input, _) = assemble(&t, &x, &resolved, &[], Names::Local).unwrap();
+        assert_eq!(build(input, Shard::ALL).total(), 3);
+        let (input, _) = assemble(&t, &[], &HashMap::new(), &[], Names::Proxy).unwrap();
+        let space = build(input, Shard::ALL);
+        let proxied = space.iter().find(|e| e.port == 443).unwrap();
+        assert_eq!(proxied.proxy_name(), Some("jm.test"));
+        assert_eq!(proxied.base_path.as_deref(), Some("/ui"));
+        assert_ne!(
+            space.fingerprint(),
+            build(
+                assemble(
+                    &specs(&["127.0.0.1"]),
+                    &[],
+                    &HashMap::new(),
+                    &[],
+                    Names::Proxy
+                )
+                .unwrap()
+                .0,
+                Shard::ALL
+            )
+            .fingerprint()
+        );
+    }
+
     /// The checkpoint digest changes with the named set, so `--resume`
     /// refuses a command line that names other hosts.
     #[test]
