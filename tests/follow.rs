@@ -12,7 +12,6 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use support::flink::{self, Flink, FlinkOpts, ScanOutput};
 

@@ -86,7 +86,7 @@ fn services_at(out: &ScanOutput, port: u16) -> Vec<&serde_json::Value> {
 }
 
 /// The JobManager under `/flink`, as the report shows it.
-fn flink_under_prefix<'a>(out: &'a ScanOutput, ip: Ipv4Addr) -> &'a serde_json::Value {
+fn flink_under_prefix(out: &ScanOutput, ip: Ipv4Addr) -> &serde_json::Value {
     let found = services_at(out, PROXY_PORT)
         .into_iter()
         .find(|s| s["base_path"] == "/flink")
