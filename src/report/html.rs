@@ -468,7 +468,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
             escape(&f.rule_id),
             sev_badge(Some(f.severity)),
             escape(&f.rule_id),
-            escape(&f.endpoint.authority()),
+            escape(&f.endpoint.place()),
             escape(cluster),
         );
         let _ = write!(
@@ -526,7 +526,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
                 "<li><code>{}</code> {} at <code>{}</code></li>",
                 escape(&f.rule_id),
                 escape(&f.title),
-                escape(&f.endpoint.authority())
+                escape(&f.endpoint.place())
             );
         }
         h.push_str("</ul>");

@@ -77,7 +77,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         let _ = writeln!(
             out,
             "  {sev} {mark}{:<21} {:<34} {}",
-            shown(&f.endpoint.authority()),
+            shown(&f.endpoint.place()),
             shown(&f.rule_id),
             shown(&f.title)
         );
@@ -314,7 +314,7 @@ fn other_ports(out: &mut String, report: &ScanReport) {
         let _ = writeln!(
             out,
             "  {:<21} {:<12} {}",
-            shown(&svc.endpoint.authority()),
+            shown(&svc.endpoint.place()),
             svc.kind.as_str(),
             shown(svc.product.as_deref().unwrap_or("-"))
         );
