@@ -186,6 +186,8 @@ impl Scope {
 pub struct FollowConfig {
     pub timeout: Duration,
     pub retries: Option<u32>,
+    /// `--rate` holds for follow-up connections too.
+    pub rate: Option<std::num::NonZeroU32>,
 }
 
 /// Endpoints followed so far (probed, whatever the answer): the report
@@ -204,6 +206,9 @@ pub async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
+    let limiter = cfg
+        .rate
+        .map(|r| governor::RateLimiter::direct(governor::Quota::per_second(r)));
     let policy = match cfg.retries {
         Some(n) => RetryPolicy::fixed(cfg.timeout, n),
         None => RetryPolicy::adaptive(cfg.timeout),
@@ -225,6 +230,9 @@ pub async fn run(
                 let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                     break;
                 };
+                if let Some(l) = &limiter {
+                    l.until_ready().await;
+                }
                 let open_tx = open_tx.clone();
                 tasks.spawn(async move {
                     let deadline = tokio::time::Instant::now() + policy.timeout;

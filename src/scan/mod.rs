@@ -178,6 +178,7 @@ pub async fn run(
             follow::FollowConfig {
                 timeout: plan.timeout,
                 retries: plan.retries,
+                rate: plan.rate.and_then(std::num::NonZeroU32::new),
             },
             named_rx,
             followed_tx,
