@@ -16,6 +16,10 @@ use support::flink::{self, Flink, FlinkOpts, ScanOutput};
 
 const VERSION: &str = "1.20.1";
 const PROXY_PORT: u16 = 8080;
+/// A proxy whose root redirects to Flink's prefix (not in the built-in list).
+const REDIRECT_PORT: u16 = 8090;
+/// A proxy whose root page links to Flink's prefix (not in the built-in list).
+const LINK_PORT: u16 = 8091;
 
 /// nginx, stopped on drop.
 struct Nginx(Child);
@@ -40,6 +44,13 @@ fn start_nginx(
         "<html><body>intranet</body></html>",
     )
     .unwrap();
+    let portal = dir.join("portal");
+    std::fs::create_dir_all(&portal).unwrap();
+    std::fs::write(
+        portal.join("index.html"),
+        "<html><body><a href=\"/wiki/\">wiki</a> <a href=\"/streaming/#/overview\">jobs</a></body></html>",
+    )
+    .unwrap();
     // nginx reads `{PLAIN}` passwords from an auth_basic_user_file.
     std::fs::write(dir.join("htpasswd"), "ops:{PLAIN}not-a-real-secret\n").unwrap();
     let conf = dir.join("nginx.conf");
@@ -54,9 +65,17 @@ fn start_nginx(
                location /flink/ {{ proxy_pass http://{jm}/; }}\n\
                location /private/ {{ auth_basic \"flink\"; auth_basic_user_file {d}/htpasswd;\n\
                  proxy_pass http://{jm}/; }}\n\
+             }}\n\
+             server {{ listen {ip}:{REDIRECT_PORT}; root {r};\n\
+               location = / {{ return 302 /jobs-ui/; }}\n\
+               location /jobs-ui/ {{ proxy_pass http://{jm}/; }}\n\
+             }}\n\
+             server {{ listen {ip}:{LINK_PORT}; root {p};\n\
+               location /streaming/ {{ proxy_pass http://{jm}/; }}\n\
              }} }}\n",
             d = dir.display(),
             r = root.display(),
+            p = portal.display(),
         ),
     )
     .unwrap();
@@ -67,11 +86,13 @@ fn start_nginx(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let addr = SocketAddr::from((ip, PROXY_PORT));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nginx on {addr} never came up");
-        std::thread::sleep(Duration::from_millis(50));
+    for port in [PROXY_PORT, REDIRECT_PORT, LINK_PORT] {
+        let addr = SocketAddr::from((ip, port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "nginx on {addr} never came up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     Nginx(child)
 }
@@ -201,6 +222,22 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
         "{found:#}"
     );
     findings_name_the_full_url(&out, proxy_ip);
+
+    // A same-host redirect from the root, and a link in the root page,
+    // name prefixes the built-in list does not hold.
+    let out = flink::scan(
+        &[
+            format!("{proxy_ip}:{REDIRECT_PORT}"),
+            format!("{proxy_ip}:{LINK_PORT}"),
+        ],
+        &["-q", "--no-follow"],
+    );
+    for (port, prefix) in [(REDIRECT_PORT, "/jobs-ui"), (LINK_PORT, "/streaming")] {
+        let s = services_at(&out, port);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        assert_eq!(s[0]["base_path"], prefix, "{:#}", s[0]);
+        assert_eq!(s[0]["kind"], "jobmanager-rest");
+    }
 
     // Without discovery the same port is only nginx, and clean.
     let out = flink::scan(&[bare], &["-q", "--no-follow", "--no-prefix-discovery"]);
