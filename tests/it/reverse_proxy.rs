@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Flink behind a reverse proxy: Debian's real nginx serves a real Flink
 //! JobManager under `/flink/` (and again under `/private/`, behind HTTP
 //! Basic authentication) on a port whose `/config` answers 404. Found from
@@ -6,7 +5,7 @@
 //! authenticated location stays "behind an authenticating proxy", never
 //! open. Loopback only: nginx and Flink each on their own 127.x address.
 
-mod support;
+use crate::support;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};

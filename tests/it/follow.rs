@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `--follow` (on by default): the ports a real JobManager names are
 //! probed on hosts inside the targets, never elsewhere. One real
 //! TaskManager runs on the JobManager's address with ephemeral RPC and
@@ -7,7 +6,7 @@
 //! records what each connection sends first and its advertised data port
 //! held by a listener that records every connect. Loopback only.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
