@@ -91,7 +91,12 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
         ("jobmanager.rpc.port", "jobmanager-rpc"),
         ("blob.server.port", "blob-server"),
     ] {
-        if let Some(port) = facts.config.get(key).and_then(|v| v.trim().parse().ok()) {
+        if let Some(port) = facts
+            .config
+            .get(key)
+            .and_then(|v| v.kept())
+            .and_then(|v| v.trim().parse().ok())
+        {
             if port > 0 && !behind_proxy {
                 out.push(NamedEndpoint {
                     host: jm_host.clone(),
@@ -104,7 +109,12 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
     // Flink's metric reporters documentation: `port` is one port or a
     // range (`9250-9260`), each process on a host taking the next free one.
     for key in METRICS_PORT_KEYS {
-        let Some(ports) = facts.config.get(*key).and_then(|v| port_range(v)) else {
+        let Some(ports) = facts
+            .config
+            .get(*key)
+            .and_then(|v| v.kept())
+            .and_then(port_range)
+        else {
             continue;
         };
         for host in &hosts {
@@ -121,7 +131,7 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
 }
 
 /// The reporter port keys the JobManager's configuration shows
-/// (`crate::clusters::CONFIG_KEYS` keeps them).
+/// (`crate::flink_rest::CONFIG_KEYS` keeps them).
 pub const METRICS_PORT_KEYS: &[&str] = &["metrics.reporter.prom.port", "metrics.reporter.jmx.port"];
 
 /// `9249` or `9250-9260` (at most [`MAX_RANGE_PORTS`] of it).
@@ -307,7 +317,12 @@ mod tests {
                 ("metrics.reporter.prom.port", "9250-9251"),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    crate::model::ConfigValue::Kept(v.to_string()),
+                )
+            })
             .collect(),
             ..Default::default()
         });
