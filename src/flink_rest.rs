@@ -77,6 +77,9 @@ pub const CONFIG_KEYS: &[&str] = &[
     "kubernetes.rest-service.exposed.type",
     "execution.target",
     "$internal.flink.version",
+    // Ports `--follow` probes (`crate::scan::follow::METRICS_PORT_KEYS`).
+    "metrics.reporter.prom.port",
+    "metrics.reporter.jmx.port",
 ];
 
 /// Keys whose presence matters and whose value is nobody's business

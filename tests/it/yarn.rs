@@ -229,6 +229,30 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
             .count()
             == 1
     );
+
+    // With the JobManager's host among the targets but its port not swept,
+    // --follow (on by default) probes the tracking address the
+    // ResourceManager named, and the same cluster forms.
+    let followed = scan_to(
+        dir.path(),
+        "followed",
+        &[
+            &rm_target,
+            &jm.ip.to_string(),
+            "--ports",
+            &rm_port,
+            "--probe-timeout",
+            "5s",
+        ],
+    );
+    let jm_service = followed.service(jm.rest());
+    assert_eq!(jm_service["kind"], "jobmanager-rest", "{jm_service:#}");
+    let c = cluster(&followed.json, &format!("yarn:{APP}"));
+    assert_eq!(c["anchor"], "jobmanager", "{c:#}");
+    assert!(
+        c["not_scanned"].as_array().is_none_or(|a| a.is_empty()),
+        "{c:#}"
+    );
 }
 
 #[test]
