@@ -236,6 +236,10 @@ pub struct Cluster {
     pub paths: Vec<AttackPath>,
     #[serde(default)]
     pub posture: Vec<PostureItem>,
+    // HOOK(jobs): what runs there, from the members' job inventories
+    // (`crate::inventory::view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::inventory::view::ClusterJobs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -702,6 +706,7 @@ pub fn build(
             findings: Vec::new(),
             paths: Vec::new(),
             posture: Vec::new(),
+            jobs: None,
         });
     }
 
@@ -725,6 +730,8 @@ pub fn build(
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
         c.paths = attack_paths(&member_services, &present);
         c.posture = posture(&member_services, &present);
+        // HOOK(jobs): the cluster card's job summary.
+        c.jobs = crate::inventory::view::cluster_jobs(&member_services, &present);
         c.rating = c
             .paths
             .first()
@@ -1088,6 +1095,9 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
             }],
         });
     }
+
+    // HOOK(jobs): "read job X's credentials", ranked with the others.
+    paths.extend(crate::inventory::view::attack_paths(services, findings));
 
     paths.sort_by(|a, b| {
         b.severity
@@ -1655,6 +1665,7 @@ mod tests {
             config_readable: true,
             config: [("jobmanager.rpc.port".to_string(), "6123".to_string())].into(),
             job_ids: Vec::new(),
+            jobs: None,
         });
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
