@@ -1,0 +1,410 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! What an unauthenticated reader takes away, against real Flink running a
+//! real job: the harness builds a job jar with javac, uploads and runs it
+//! through the REST API with credentials planted in its program arguments
+//! (which the job makes its global job parameters) and in a JVM option of
+//! the JobManager (printed in its log); the scan must report the job, its
+//! flows and every planted credential, and no output may hold a value.
+
+mod support;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::flink::{self, Flink, FlinkOpts};
+use support::jobs::{self, Forward, Rest, JOB_NAME};
+
+/// Two JVMs per test on two shared cores: one version at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Every planted value contains this; no output may.
+const MARK: &str = "PLANTED";
+
+struct Planted {
+    /// Program arguments `--key value`, as the job receives them.
+    params: Vec<(&'static str, String)>,
+    /// Keys whose values Flink does not mask and the scan must call secret
+    /// by their shape.
+    by_shape: Vec<&'static str>,
+    /// A JVM option of the JobManager (its log prints it).
+    jvm: String,
+}
+
+fn planted(version: &str) -> Planted {
+    let tag: String = version.chars().filter(char::is_ascii_digit).collect();
+    // An AWS access key id: AKIA and 16 upper-case letters or digits.
+    let aws = format!("AKIA{:Q<16}", format!("{MARK}{tag}"));
+    Planted {
+        params: vec![
+            ("db.password", format!("{MARK}dbpw{tag}")),
+            (
+                "kafka.sasl.jaas",
+                format!(
+                    r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="orders" password="{MARK}jaas{tag}";"#
+                ),
+            ),
+            (
+                "jdbc.url",
+                format!("jdbc:postgresql://db.test:5432/orders?user=app&password={MARK}jdbc{tag}"),
+            ),
+            ("sink.key", aws),
+            (
+                "tls.key",
+                format!(
+                    "-----BEGIN PRIVATE KEY-----\nMIIE{MARK}pem{tag}\n-----END PRIVATE KEY-----"
+                ),
+            ),
+            ("api.token", format!("{MARK}token{tag}")),
+            ("kafka.topic", "orders".to_string()),
+        ],
+        by_shape: vec!["kafka.sasl.jaas", "jdbc.url", "sink.key", "tls.key"],
+        jvm: format!("-Dflinkscan.job.token={MARK}log{tag}"),
+    }
+}
+
+/// A JobManager with a TaskManager running the job with the planted
+/// parameters; returns them with the job id.
+struct Running {
+    tm: Flink,
+    jm: Flink,
+    _forward: Forward,
+    job: String,
+    planted: Planted,
+    _dir: tempfile::TempDir,
+}
+
+fn start(version: &'static str) -> Option<Running> {
+    let (javac, jar, curl) = jobs::tools()?;
+    let dir = tempfile::tempdir().unwrap();
+    let jar_path = jobs::job_jar(&javac, &jar, version, dir.path());
+    let planted = planted(version);
+    let mut opts = FlinkOpts::new(version).jvm(&planted.jvm);
+    opts.blob_port = jobs::blob_port(opts.ip);
+    let forward = Forward::start(opts.blob_port, opts.ip);
+    let jm = Flink::start_jobmanager(opts);
+    let tm = Flink::start_taskmanager(&jm, flink::free_port(), flink::free_port());
+    let rest = Rest {
+        curl: &curl,
+        addr: jm.rest(),
+        tls: None,
+    };
+    let args: Vec<String> = planted
+        .params
+        .iter()
+        .flat_map(|(k, v)| [format!("--{k}"), v.clone()])
+        .collect();
+    let job = rest.submit(&jar_path, &args);
+    rest.wait_for_state(&job, "RUNNING");
+    Some(Running {
+        tm,
+        jm,
+        _forward: forward,
+        job,
+        planted,
+        _dir: dir,
+    })
+}
+
+fn finding<'a>(out: &'a flink::ScanOutput, rule: &str) -> &'a Value {
+    out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == rule && f["port"] == 8081)
+        .unwrap_or_else(|| panic!("no {rule} on 8081: {}", out.json["findings"]))
+}
+
+fn jobs_at_8081(out: &flink::ScanOutput) -> &Value {
+    &out.service(8081)["deployment"]["jobs"]
+}
+
+fn the_scan_reports_the_job_and_every_planted_secret(version: &'static str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(run) = start(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (html, md) = (dir.path().join("r.html"), dir.path().join("r.md"));
+    let mut out = flink::scan(
+        &[run.jm.ip.to_string()],
+        &[
+            "--html",
+            html.to_str().unwrap(),
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+    );
+    for (name, path) in [("html", &html), ("markdown", &md)] {
+        out.raw.push((name.into(), flink::read_output(path, b"")));
+    }
+    let ctx = || {
+        format!(
+            "{}\n--- TaskManager ---\n{}",
+            run.jm.log_tail(),
+            run.tm.log_tail()
+        )
+    };
+
+    // The inventory: the job, its state, its flows, its parameter keys.
+    let inv = jobs_at_8081(&out);
+    assert_eq!(inv["listed"], 1, "{inv}\n{}", ctx());
+    assert_eq!(inv["states"]["RUNNING"], 1, "{inv}");
+    let job = &inv["jobs"][0];
+    assert_eq!(job["id"], run.job.as_str());
+    assert_eq!(job["name"], JOB_NAME);
+    assert_eq!(job["state"], "RUNNING");
+    assert_eq!(
+        job["sources"],
+        serde_json::json!(["KafkaSource-orders"]),
+        "{job}"
+    );
+    assert_eq!(
+        job["sinks"],
+        serde_json::json!(["JdbcSink-orders_enriched"]),
+        "{job}"
+    );
+    assert_eq!(job["parameters_listed"], run.planted.params.len(), "{job}");
+    let status = |key: &str| -> String {
+        job["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == key)
+            .unwrap_or_else(|| panic!("parameter {key} missing: {job}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for key in &run.planted.by_shape {
+        assert_eq!(status(key), "secret", "{key} on {version}: {job}");
+    }
+    assert_eq!(status("kafka.topic"), "plain");
+
+    // Every planted credential is a finding: in clear, or masked by Flink.
+    let exposed = finding(&out, "FLINK-JOB-SECRET-EXPOSED");
+    assert_eq!(exposed["severity"], "high");
+    let masked = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-JOB-SECRET-MASKED")
+        .map(|f| f["detail"].as_str().unwrap().to_string())
+        .unwrap_or_default();
+    let clear = exposed["detail"].as_str().unwrap();
+    for (key, _) in run
+        .planted
+        .params
+        .iter()
+        .filter(|(k, _)| *k != "kafka.topic")
+    {
+        match status(key).as_str() {
+            "secret" => assert!(clear.contains(key), "{key} not in {clear}"),
+            "masked" => assert!(masked.contains(key), "{key} not in {masked}"),
+            other => panic!("{key} is {other} on {version}: {job}"),
+        }
+    }
+    assert!(clear.contains(JOB_NAME), "{clear}");
+    let evidence = serde_json::to_string(&exposed["evidence"]).unwrap();
+    assert!(
+        evidence.contains(&format!("/jobs/{}/config", run.job)),
+        "{evidence}"
+    );
+
+    // The JobManager's log prints the JVM option.
+    let log = finding(&out, "FLINK-LOG-SECRET-EXPOSED");
+    let detail = log["detail"].as_str().unwrap();
+    assert!(detail.contains("flinkscan.job.token"), "{detail}");
+    finding(&out, "FLINK-LOGS-READABLE");
+    let logs = inv["logs"].as_array().unwrap();
+    assert!(logs
+        .iter()
+        .all(|l| l["bytes"].as_u64().unwrap() <= 256 * 1024));
+    assert!(logs.iter().any(|l| l["source"] == "jobmanager"), "{inv}");
+    let jars = finding(&out, "FLINK-JARS-LISTED");
+    assert!(jars["detail"]
+        .as_str()
+        .unwrap()
+        .contains("orders-enrichment.jar"));
+    let inventory = finding(&out, "FLINK-JOB-INVENTORY");
+    assert!(inventory["detail"]
+        .as_str()
+        .unwrap()
+        .contains("KafkaSource-orders"));
+
+    // The cluster card and its attack paths use it.
+    let cluster = out.json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["jobs"].is_object())
+        .unwrap_or_else(|| panic!("no cluster with jobs: {}", out.json["clusters"]));
+    let summary = cluster["jobs"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("1 running job: orders-enrichment reads KafkaSource-orders, writes JdbcSink-orders_enriched")
+            && summary.contains("exposes credentials"),
+        "{summary}"
+    );
+    let paths = serde_json::to_string(&cluster["paths"]).unwrap();
+    assert!(
+        paths.contains("Read job orders-enrichment's credentials"),
+        "{paths}"
+    );
+    assert!(
+        out.text("stdout").contains("runs: 1 running job"),
+        "{}",
+        out.text("stdout")
+    );
+    assert!(out.text("html").contains("What runs there"));
+    assert!(out.text("markdown").contains("**Runs:**"));
+    let job_event = out
+        .text("jsonl")
+        .lines()
+        .any(|l| l.contains("\"flinkscan.job\"") && l.contains(&run.job));
+    assert!(job_event, "no flinkscan.job event");
+    assert!(out.text("sarif").contains("FLINK-JOB-SECRET-EXPOSED"));
+
+    // No output holds a value.
+    out.assert_absent(MARK);
+
+    // Nor the checkpoint and its results file, written while a scan runs.
+    interrupted_scan_keeps_no_secret(run.jm.ip);
+}
+
+/// A scan with `--state`, stopped by SIGTERM once the JobManager's
+/// findings have streamed: the checkpoint and `.results` it leaves hold
+/// the inventory, and no planted value.
+fn interrupted_scan_keeps_no_secret(jm: Ipv4Addr) {
+    // A listener that accepts and never answers keeps the scan running.
+    let hang_ip = flink::unique_loopback();
+    let hang = TcpListener::bind((hang_ip, 0)).unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in hang.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let results = dir.path().join("s.state.results");
+    let jsonl = dir.path().join("s.jsonl");
+    let json = dir.path().join("s.json");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
+        .arg("scan")
+        .arg(format!("{jm}:8081"))
+        .arg(format!("{hang_ip}:{hang_port}"))
+        .args(["--probe-timeout", "30s", "-q"])
+        .arg("--state")
+        .arg(&state)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let streamed =
+        |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains("FLINK-JOB-SECRET-EXPOSED"));
+    let kept = |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains(JOB_NAME));
+    while !(streamed(&jsonl) && state.exists() && kept(&results)) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the scan ended before its checkpoint held the job"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint with the job within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ok = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -s TERM failed");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for path in [&state, &results, &jsonl, &json] {
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        assert!(
+            !text.contains(MARK),
+            "a planted value leaked into {}",
+            path.display()
+        );
+    }
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(MARK));
+}
+
+#[test]
+fn flink_1_14_jobs_and_their_secrets() {
+    the_scan_reports_the_job_and_every_planted_secret("1.14.6");
+}
+
+#[test]
+fn flink_1_20_jobs_and_their_secrets() {
+    the_scan_reports_the_job_and_every_planted_secret("1.20.1");
+}
+
+#[test]
+fn flink_2_3_jobs_and_their_secrets() {
+    the_scan_reports_the_job_and_every_planted_secret("2.3.0");
+}
+
+/// REST behind mutual TLS: the same job runs (the harness holds a client
+/// certificate), and the scan, which has none, reports none of it.
+#[test]
+fn a_locked_down_cluster_reports_no_jobs() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let version = "1.20.1";
+    let Some((javac, jar, curl)) = jobs::tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let jar_path = jobs::job_jar(&javac, &jar, version, dir.path());
+    let m = flink::tls_material();
+    let planted = planted(version);
+    let mut opts = FlinkOpts::new(version).confs(flink::rest_mtls(&m));
+    opts.blob_port = jobs::blob_port(opts.ip);
+    let _forward = Forward::start(opts.blob_port, opts.ip);
+    let jm = Flink::start_jobmanager(opts);
+    let rest = Rest {
+        curl: &curl,
+        addr: jm.rest(),
+        tls: Some(&m),
+    };
+    let args: Vec<String> = planted
+        .params
+        .iter()
+        .flat_map(|(k, v)| [format!("--{k}"), v.clone()])
+        .collect();
+    let job = rest.submit(&jar_path, &args);
+    // No TaskManager: the job waits for slots, its configuration is there.
+    let config = rest.get(&format!("/jobs/{job}/config"));
+    assert!(
+        config.to_string().contains("jdbc.url"),
+        "the harness could not read its own job: {config}"
+    );
+
+    let out = flink::scan(&[jm.ip.to_string()], &[]);
+    let svc = out.service(8081);
+    assert!(svc["deployment"]["jobs"].is_null(), "{svc}");
+    let rules = out.rules_at(8081);
+    for r in &rules {
+        assert!(
+            !r.starts_with("FLINK-JOB") && !r.starts_with("FLINK-LOG") && r != "FLINK-JARS-LISTED",
+            "{r} on a mutual-TLS REST API: {rules:?}"
+        );
+    }
+    assert!(!out.text("jsonl").contains("flinkscan.job"));
+    out.assert_absent(MARK);
+}
