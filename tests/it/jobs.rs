@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! What an unauthenticated reader takes away, against real Flink running a
 //! real job: the harness builds a job jar with javac, uploads and runs it
 //! through the REST API with credentials planted in its program arguments
@@ -6,7 +5,7 @@
 //! the JobManager (printed in its log); the scan must report the job, its
 //! flows and every planted credential, and no output may hold a value.
 
-mod support;
+use crate::support;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
