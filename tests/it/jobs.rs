@@ -407,3 +407,191 @@ fn a_locked_down_cluster_reports_no_jobs() {
     assert!(!out.text("jsonl").contains("flinkscan.job"));
     out.assert_absent(MARK);
 }
+
+// ---- a large and hostile JobManager ---------------------------------------
+//
+// A replay, not Flink: no real cluster holds 10,000 jobs on this machine.
+// Its answers have the shapes measured on real Flink 2.3.0 (the parsers in
+// src/inventory/flink.rs cite the handlers); what it adds is size and
+// malice.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use support::peers::Listener;
+
+const JOBS: usize = 10_000;
+const RUNNING: usize = 60;
+/// A JobManager log four times the per-file cap, its secrets past the cap.
+const BIG_LOG: usize = 1024 * 1024;
+
+fn job_id(i: usize) -> String {
+    format!("{i:032x}")
+}
+
+fn overview() -> String {
+    let jobs: Vec<String> = (0..JOBS)
+        .map(|i| {
+            let state = if i < RUNNING { "RUNNING" } else { "FINISHED" };
+            format!(
+                r#"{{"jid":"{}","name":"job-{i}","state":"{state}","start-time":{},"end-time":-1,"duration":5,"last-modification":0,"tasks":{{"total":1}}}}"#,
+                job_id(i),
+                1_700_000_000_000u64 + i as u64
+            )
+        })
+        .collect();
+    format!(r#"{{"jobs":[{}]}}"#, jobs.join(","))
+}
+
+fn big_log() -> Vec<u8> {
+    let mut log = b"INFO  ClusterEntrypoint -     -Dfirst.password=PLANTEDearly\n".to_vec();
+    while log.len() < BIG_LOG {
+        log.extend_from_slice(b"INFO  Checkpoint - completed checkpoint for job\n");
+    }
+    log.extend_from_slice(b"INFO  ClusterEntrypoint -     -Dlate.password=PLANTEDlate\n");
+    log
+}
+
+fn replay(mut c: TcpStream, overview: &str, log: &[u8], seen: &Mutex<BTreeMap<String, usize>>) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = vec![0u8; 4096];
+    let n = c.read(&mut buf).unwrap_or(0);
+    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+    let kind = if path.starts_with("/jobs/") && path != "/jobs/overview" {
+        let rest: Vec<&str> = path.split('/').skip(3).collect();
+        format!("/jobs/:id/{}", rest.join("/"))
+    } else {
+        path.clone()
+    };
+    *seen.lock().unwrap().entry(kind.clone()).or_default() += 1;
+    if path.starts_with('/') && !req.starts_with("GET ") {
+        *seen.lock().unwrap().entry("not a GET".into()).or_default() += 1;
+    }
+    let body: Vec<u8> = match kind.as_str() {
+        "/config" => br#"{"refresh-interval":10000,"timezone-offset":0,"timezone-name":"UTC","flink-version":"2.3.0","flink-revision":"c0f8d1a @ 2026-06-15","features":{"web-submit":true,"web-cancel":false}}"#.to_vec(),
+        "/overview" => br#"{"taskmanagers":10,"slots-total":10,"slots-available":0,"jobs-running":60,"flink-version":"2.3.0","flink-commit":"c0f8d1a"}"#.to_vec(),
+        "/jobs/overview" => overview.as_bytes().to_vec(),
+        "/jobs/:id/" => {
+            let id = path.trim_start_matches("/jobs/");
+            format!(r#"{{"jid":"{id}","name":"job","state":"RUNNING","vertices":[{{"id":"v","name":"Source: KafkaSource-orders -> Sink: JdbcSink","parallelism":1}}]}}"#).into_bytes()
+        }
+        // A hostile configuration: a secret where a string map is expected
+        // to hold strings, so the strict parser fails on it.
+        "/jobs/:id/config" if path.contains(&job_id(RUNNING - 1)) => {
+            br#"{"jid":"x","execution-config":{"user-config":{"db.password":["PLANTEDarray"]}}}"#.to_vec()
+        }
+        "/jobs/:id/config" => {
+            br#"{"jid":"x","execution-config":{"user-config":{"jdbc.url":"jdbc:mysql://app:PLANTEDjdbc@db/orders","kafka.topic":"orders"}}}"#.to_vec()
+        }
+        "/jobmanager/log" => log.to_vec(),
+        "/taskmanagers" => {
+            let tms: Vec<String> = (0..10)
+                .map(|i| format!(r#"{{"id":"127.0.0.1:{}-tm{i}","path":"pekko.tcp://flink@127.0.0.1:{}/user/rpc/taskmanager_0","dataPort":1,"jmxPort":-1}}"#, 40000 + i, 40000 + i))
+                .collect();
+            format!(r#"{{"taskmanagers":[{}]}}"#, tms.join(",")).into_bytes()
+        }
+        k if k.starts_with("/taskmanagers/") && k.ends_with("/log") => log.to_vec(),
+        _ => {
+            let _ = write!(c, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 24\r\nConnection: close\r\n\r\n{{\"errors\":[\"Not found\"]}}");
+            return;
+        }
+    };
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = c.write_all(&body);
+}
+
+/// 10,000 jobs: 50 read in depth, the running ones; logs read to 256 KiB
+/// each and 1 MiB in all; a job page that breaks the parser is an error
+/// that names the place, not the value.
+#[test]
+fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
+    let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let (overview, log) = (Arc::new(overview()), Arc::new(big_log()));
+    let served = Arc::new(AtomicUsize::new(0));
+    let ip = flink::unique_loopback();
+    let peer = {
+        let (seen, overview, log, served) =
+            (seen.clone(), overview.clone(), log.clone(), served.clone());
+        Listener::start(ip, 0, move |c| {
+            served.fetch_add(1, Ordering::Relaxed);
+            replay(c, &overview, &log, &seen)
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{ip}:{}", peer.port());
+    let run = support::peers::scan_to(dir.path(), "big", &[&target, "--probe-timeout", "10s"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let svc = support::peers::service_at(&run.json, peer.addr);
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    let inv = &svc["deployment"]["jobs"];
+    assert_eq!(inv["listed"], JOBS, "{}", svc["errors"]);
+    assert_eq!(inv["states"]["RUNNING"], RUNNING);
+    let jobs = inv["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 50);
+    assert!(
+        jobs.iter().all(|j| j["state"] == "RUNNING"),
+        "running first"
+    );
+    let seen = seen.lock().unwrap().clone();
+    // The job list is read once for the inventory (and by the older
+    // checks: a probe file and the HistoryServer link, capped lower).
+    assert!(
+        seen.get("/jobs/overview").is_some_and(|n| *n <= 3),
+        "{seen:?}"
+    );
+    for page in [
+        "/jobs/:id/",
+        "/jobs/:id/config",
+        "/jobs/:id/checkpoints/config",
+        "/jobs/:id/checkpoints",
+    ] {
+        assert_eq!(seen.get(page), Some(&50), "{page}: {seen:?}");
+    }
+    // Logs: the JobManager's and three TaskManagers', 256 KiB each.
+    let logs = inv["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    assert_eq!(seen.get("/jobmanager/log"), Some(&1));
+    let total: u64 = logs.iter().map(|l| l["bytes"].as_u64().unwrap()).sum();
+    assert!(
+        logs.iter()
+            .all(|l| l["bytes"] == 256 * 1024 && l["cut"] == true),
+        "{logs:?}"
+    );
+    assert!(total <= 1024 * 1024);
+    let keys: Vec<&str> = logs[0]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["option -Dfirst.password"],
+        "past the cap is not read"
+    );
+    // The hostile page: an error naming the place, the other 49 jobs read.
+    let errors = svc["errors"].to_string();
+    assert!(
+        errors.contains(&format!("/jobs/{}/config", job_id(RUNNING - 1))),
+        "{errors}"
+    );
+    assert!(errors.contains("user-config"), "{errors}");
+    let exposing = jobs
+        .iter()
+        .filter(|j| j["parameters"].to_string().contains("\"secret\""))
+        .count();
+    assert_eq!(exposing, 49);
+    // Every request was a GET, and nothing planted came back.
+    assert_eq!(seen.get("not a GET"), None, "{seen:?}");
+    let text = std::fs::read_to_string(dir.path().join("big.json")).unwrap();
+    assert!(!text.contains(MARK) && !run.stdout.contains(MARK) && !run.stderr.contains(MARK));
+    assert!(served.load(Ordering::Relaxed) < 300, "{seen:?}");
+}
