@@ -359,6 +359,86 @@ fn flink_2_3_jobs_and_their_secrets() {
     the_scan_reports_the_job_and_every_planted_secret("2.3.0");
 }
 
+/// The HistoryServer serves an archived job's pages too: a cancelled job's
+/// parameters are as readable there as on the JobManager.
+#[test]
+fn a_history_server_shows_an_archived_jobs_credentials() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let version = "2.3.0";
+    let Some((javac, jar, curl)) = jobs::tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = tempfile::tempdir().unwrap();
+    let jar_path = jobs::job_jar(&javac, &jar, version, dir.path());
+    let planted = planted(version);
+    let mut opts = FlinkOpts::new(version).conf(
+        "jobmanager.archive.fs.dir",
+        &format!("file://{}", archive.path().display()),
+    );
+    opts.blob_port = jobs::blob_port(opts.ip);
+    let _forward = Forward::start(opts.blob_port, opts.ip);
+    let jm = Flink::start_jobmanager(opts);
+    let _tm = Flink::start_taskmanager(&jm, flink::free_port(), flink::free_port());
+    let rest = Rest {
+        curl: &curl,
+        addr: jm.rest(),
+        tls: None,
+    };
+    let args: Vec<String> = planted
+        .params
+        .iter()
+        .flat_map(|(k, v)| [format!("--{k}"), v.clone()])
+        .collect();
+    let job = rest.submit(&jar_path, &args);
+    rest.wait_for_state(&job, "RUNNING");
+    rest.cancel(&job);
+    // unique_loopback() checked that 8082 is free on this address.
+    let hs = Flink::start_history_server_of(version, jm.ip, 8082, archive.path());
+    let hs_addr = std::net::SocketAddr::from((jm.ip, 8082));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !flink::http_get(hs_addr, "/jobs/overview").is_some_and(|r| r.contains(&job)) {
+        assert!(
+            Instant::now() < deadline,
+            "the HistoryServer did not list job {job} within 120 s\n{}",
+            hs.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let out = flink::scan(&[format!("{}:8082", jm.ip)], &[]);
+    let svc = out.service(8082);
+    assert_eq!(svc["kind"], "history-server", "{svc}");
+    let inv = &svc["deployment"]["jobs"];
+    let archived = &inv["jobs"][0];
+    assert_eq!(archived["id"], job.as_str(), "{inv}");
+    assert_eq!(archived["name"], JOB_NAME);
+    assert_eq!(archived["state"], "CANCELED");
+    assert_eq!(
+        archived["sources"],
+        serde_json::json!(["KafkaSource-orders"])
+    );
+    let secret_keys: Vec<&str> = archived["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "secret")
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    for key in &planted.by_shape {
+        assert!(secret_keys.contains(key), "{key}: {archived}");
+    }
+    // No jars or logs on a HistoryServer.
+    assert!(inv["jars"].is_null() && inv["logs"].is_null(), "{inv}");
+    let rules = out.rules_at(8082);
+    assert!(
+        rules.contains(&"FLINK-JOB-SECRET-EXPOSED".to_string()),
+        "{rules:?}"
+    );
+    assert!(!rules.contains(&"FLINK-LOGS-READABLE".to_string()));
+    out.assert_absent(MARK);
+}
+
 /// REST behind mutual TLS: the same job runs (the harness holds a client
 /// certificate), and the scan, which has none, reports none of it.
 #[test]

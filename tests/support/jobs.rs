@@ -133,6 +133,12 @@ impl Rest<'_> {
             .to_string()
     }
 
+    /// Cancel the job (`PATCH /jobs/:id?mode=cancel`): the JobManager
+    /// archives it for the HistoryServer.
+    pub fn cancel(&self, job: &str) {
+        self.run(&format!("/jobs/{job}?mode=cancel"), &["-X", "PATCH"]);
+    }
+
     /// Poll until the job is in `state` (deadline 180 s).
     pub fn wait_for_state(&self, job: &str, state: &str) {
         let deadline = Instant::now() + Duration::from_secs(180);
