@@ -25,7 +25,8 @@
 //! `flinkscan.job` (`event.kind: "asset"`, `event.category: ["configuration"]`): one per job a
 //! JobManager or HistoryServer showed, `flink.job` as `deployment.jobs.jobs[]` of the JSON report
 //! (name, state, sources, sinks, parameter keys; a secret's kind, length and fingerprint, never
-//! its value). The service event keeps the counts (`read_in_depth`, `secrets_found`).
+//! its value). The service event keeps the counts (`read_in_depth`, `secrets_found`) and the first 20
+//! jar and log file names.
 //! `flinkscan.cluster` (one per deployment, at the end) carries `flink.cluster`, its `jobs` summary included.
 //! Each line stays under 10,000 bytes: long texts are cut, evidence is capped.
 //!
@@ -79,6 +80,12 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
         if let Some(jobs) = inv.remove("jobs") {
             let n = jobs.as_array().map_or(0, Vec::len);
             inv.insert("read_in_depth".into(), json!(n));
+        }
+        // Up to 100 names each: the first 20 here, all in the JSON report.
+        for list in ["jars", "log_files"] {
+            if let Some(items) = inv.get_mut(list).and_then(Value::as_array_mut) {
+                items.truncate(20);
+            }
         }
         if let Some(logs) = inv.get_mut("logs").and_then(Value::as_array_mut) {
             for log in logs.iter_mut().filter_map(Value::as_object_mut) {

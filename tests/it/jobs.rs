@@ -262,7 +262,8 @@ fn the_scan_reports_the_job_and_every_planted_secret(version: &'static str) {
         .lines()
         .any(|l| l.contains("\"flinkscan.job\"") && l.contains(&run.job));
     assert!(job_event, "no flinkscan.job event");
-    assert!(out.text("sarif").contains("FLINK-JOB-SECRET-EXPOSED"));
+    let sarif = out.text("sarif");
+    assert!(sarif.contains("FLINK-JOB-SECRET-EXPOSED") && sarif.contains(JOB_NAME));
 
     // No output holds a value.
     out.assert_absent(MARK);
