@@ -6,7 +6,7 @@
 //! fingerprint, never its value.
 
 use super::{http_target, rule_ids, CheckContext, CheckOutput};
-use crate::inventory::{self, view, JobInventory, Source};
+use crate::inventory::{self, text, JobInventory, Source};
 use crate::model::{Evidence, Service, ServiceKind};
 
 /// Evidence entries kept per finding (jobs or files); the detail counts all.
@@ -49,11 +49,11 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
         evidence.extend(inv.jobs.iter().take(MAX_EVIDENCE).map(|j| Evidence {
             request: format!("GET /jobs/{}", j.id),
             status: Some(200),
-            excerpt: view::job_line(j),
+            excerpt: text::job_line(j),
         }));
         let detail = format!(
             "{}{}.",
-            view::summary(&[inv]),
+            text::summary(&[inv]),
             if inv.jobs.len() < inv.listed {
                 format!("; {} read in depth, running first", inv.jobs.len())
             } else {

@@ -15,6 +15,7 @@
 pub mod flink;
 pub mod logs;
 pub mod secrets;
+pub mod text;
 pub mod view;
 
 use std::collections::BTreeMap;

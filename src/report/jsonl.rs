@@ -142,7 +142,7 @@ pub fn job_events(service: &Service, scan_id: &str, timestamp: &str) -> Vec<Valu
                     "module": "flinkscan",
                 },
                 "observer": observer(),
-                "message": untrusted::clean(&crate::inventory::view::job_line(job), 1000),
+                "message": untrusted::clean(&crate::inventory::text::job_line(job), 1000),
                 "destination": destination(&service.endpoint),
                 "network": {"transport": "tcp"},
                 "url": {"full": service.url(&format!("/jobs/{}", job.id))},
