@@ -217,14 +217,27 @@ pub async fn collect(
     for j in &overview.jobs {
         *inv.states.entry(state_name(&j.state)).or_default() += 1;
     }
+    let mut r = Reader {
+        target,
+        errors,
+        timeouts: 0,
+    };
     for j in in_depth(overview.jobs) {
-        if let Some(job) = read_job(target, j, errors).await {
-            inv.jobs.push(job);
+        if r.stalled() {
+            break;
         }
+        inv.jobs.push(read_job(&mut r, j).await);
     }
     if source == Source::JobManager {
-        inv.jars = read_jars(target, errors).await;
-        read_logs(target, &mut inv, errors).await;
+        inv.jars = read_jars(&mut r).await;
+        read_logs(&mut r, &mut inv).await;
+    }
+    if r.stalled() {
+        r.errors.push(format!(
+            "job inventory stopped after {MAX_TIMEOUTS} requests timed out: {} of {} jobs read in depth",
+            inv.jobs.len(),
+            inv.listed
+        ));
     }
     Some(inv)
 }
@@ -253,23 +266,46 @@ fn in_depth(mut jobs: Vec<flink::OverviewJob>) -> Vec<flink::OverviewJob> {
     jobs
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(
-    target: &HttpTarget,
-    path: &str,
-    errors: &mut Vec<String>,
-) -> Option<T> {
-    match target.get(path).await {
-        Ok(r) if r.status == 200 => match flink::parse(&format!("GET {path}"), &r.body) {
-            Ok(v) => Some(v),
+/// Requests that time out before the inventory of one interface stops: a
+/// peer that stalls every answer must not hold the scan for 200 timeouts.
+pub const MAX_TIMEOUTS: usize = 3;
+
+/// The requests of one inventory, and the trouble they met.
+struct Reader<'a> {
+    target: &'a HttpTarget,
+    errors: &'a mut Vec<String>,
+    timeouts: usize,
+}
+
+impl Reader<'_> {
+    fn stalled(&self) -> bool {
+        self.timeouts >= MAX_TIMEOUTS
+    }
+
+    fn failed(&mut self, path: &str, e: &HttpError) {
+        if matches!(e, HttpError::Timeout(_)) {
+            self.timeouts += 1;
+        }
+        self.errors.push(format!("GET {path}: {e}"));
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Option<T> {
+        if self.stalled() {
+            return None;
+        }
+        match self.target.get(path).await {
+            Ok(r) if r.status == 200 => match flink::parse(&format!("GET {path}"), &r.body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.errors.push(e.to_string());
+                    None
+                }
+            },
+            Ok(_) => None,
             Err(e) => {
-                errors.push(e.to_string());
+                self.failed(path, &e);
                 None
             }
-        },
-        Ok(_) => None,
-        Err(e) => {
-            errors.push(format!("GET {path}: {e}"));
-            None
         }
     }
 }
@@ -283,11 +319,7 @@ fn rfc3339_ms(ms: i64) -> Option<String> {
         .ok()
 }
 
-async fn read_job(
-    target: &HttpTarget,
-    o: flink::OverviewJob,
-    errors: &mut Vec<String>,
-) -> Option<Job> {
+async fn read_job(r: &mut Reader<'_>, o: flink::OverviewJob) -> Job {
     let id = o.jid.to_ascii_lowercase();
     let mut job = Job {
         name: secrets::safe_name(&o.name, 160),
@@ -303,12 +335,12 @@ async fn read_job(
         id,
     };
     let base = format!("/jobs/{}", job.id);
-    if let Some(d) = get_json::<flink::JobDetails>(target, &base, errors).await {
+    if let Some(d) = r.json::<flink::JobDetails>(&base).await {
         let (sources, sinks) = flows(d.vertices.iter().map(|v| v.name.as_str()));
         job.sources = sources;
         job.sinks = sinks;
     }
-    if let Some(c) = get_json::<flink::JobConfig>(target, &format!("{base}/config"), errors).await {
+    if let Some(c) = r.json::<flink::JobConfig>(&format!("{base}/config")).await {
         let params = c
             .execution_config
             .and_then(|e| e.user_config)
@@ -316,14 +348,15 @@ async fn read_job(
         job.parameters_listed = params.len();
         job.parameters = parameters(&params);
     }
-    if let Some(c) =
-        get_json::<flink::CheckpointConfig>(target, &format!("{base}/checkpoints/config"), errors)
-            .await
+    if let Some(c) = r
+        .json::<flink::CheckpointConfig>(&format!("{base}/checkpoints/config"))
+        .await
     {
         job.checkpoint_storage = c.checkpoint_storage.map(|s| secrets::safe_name(&s, 120));
     }
-    if let Some(c) =
-        get_json::<flink::Checkpoints>(target, &format!("{base}/checkpoints"), errors).await
+    if let Some(c) = r
+        .json::<flink::Checkpoints>(&format!("{base}/checkpoints"))
+        .await
     {
         job.checkpoint_location = c
             .latest
@@ -332,7 +365,7 @@ async fn read_job(
             .and_then(|c| c.external_path)
             .and_then(|p| location(&p));
     }
-    Some(job)
+    job
 }
 
 /// Judge every parameter; secrets and masked keys first, so the bound
@@ -407,8 +440,8 @@ fn location(path: &str) -> Option<String> {
     Some(secrets::safe_name(&no_user, 200))
 }
 
-async fn read_jars(target: &HttpTarget, errors: &mut Vec<String>) -> Option<Vec<Jar>> {
-    let list: flink::JarList = get_json(target, "/jars", errors).await?;
+async fn read_jars(r: &mut Reader<'_>) -> Option<Vec<Jar>> {
+    let list: flink::JarList = r.json("/jars").await?;
     Some(
         list.files
             .into_iter()
@@ -429,8 +462,8 @@ async fn read_jars(target: &HttpTarget, errors: &mut Vec<String>) -> Option<Vec<
 
 /// The JobManager's log, then up to [`MAX_TASKMANAGER_LOGS`] TaskManager
 /// logs, while the byte budget lasts.
-async fn read_logs(target: &HttpTarget, inv: &mut JobInventory, errors: &mut Vec<String>) {
-    if let Some(list) = get_json::<flink::LogList>(target, "/jobmanager/logs", errors).await {
+async fn read_logs(r: &mut Reader<'_>, inv: &mut JobInventory) {
+    if let Some(list) = r.json::<flink::LogList>("/jobmanager/logs").await {
         inv.log_files = Some(
             list.logs
                 .iter()
@@ -440,18 +473,10 @@ async fn read_logs(target: &HttpTarget, inv: &mut JobInventory, errors: &mut Vec
         );
     }
     let mut budget = MAX_LOG_BYTES_PER_CLUSTER;
-    if let Some(read) = read_log(
-        target,
-        "jobmanager".into(),
-        "/jobmanager/log",
-        &mut budget,
-        errors,
-    )
-    .await
-    {
+    if let Some(read) = read_log(r, "jobmanager".into(), "/jobmanager/log", &mut budget).await {
         inv.logs.push(read);
     }
-    let Some(tms) = get_json::<flink::TaskManagers>(target, "/taskmanagers", errors).await else {
+    let Some(tms) = r.json::<flink::TaskManagers>("/taskmanagers").await else {
         return;
     };
     let ids = tms
@@ -472,40 +497,27 @@ async fn read_logs(target: &HttpTarget, inv: &mut JobInventory, errors: &mut Vec
             break;
         }
         let path = format!("/taskmanagers/{id}/log");
-        if let Some(read) = read_log(
-            target,
-            format!("taskmanager {id}"),
-            &path,
-            &mut budget,
-            errors,
-        )
-        .await
-        {
+        if let Some(read) = read_log(r, format!("taskmanager {id}"), &path, &mut budget).await {
             inv.logs.push(read);
         }
     }
 }
 
 async fn read_log(
-    target: &HttpTarget,
+    r: &mut Reader<'_>,
     source: String,
     path: &str,
     budget: &mut usize,
-    errors: &mut Vec<String>,
 ) -> Option<LogRead> {
     let limit = MAX_LOG_BYTES.min(*budget);
-    if limit == 0 {
+    if limit == 0 || r.stalled() {
         return None;
     }
-    let (resp, cut): (Response, bool) = match target.get_capped(path, limit, true).await {
-        Ok((r, cut)) if r.status == 200 => (r, cut),
+    let (resp, cut): (Response, bool) = match r.target.get_capped(path, limit, true).await {
+        Ok((resp, cut)) if resp.status == 200 => (resp, cut),
         Ok(_) => return None,
-        Err(HttpError::Denied(e)) => {
-            errors.push(format!("GET {path}: {e}"));
-            return None;
-        }
         Err(e) => {
-            errors.push(format!("GET {path}: {e}"));
+            r.failed(path, &e);
             return None;
         }
     };

@@ -676,3 +676,55 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
     assert!(!text.contains(MARK) && !run.stdout.contains(MARK) && !run.stderr.contains(MARK));
     assert!(served.load(Ordering::Relaxed) < 300, "{seen:?}");
 }
+
+/// A JobManager whose job pages never answer: the inventory gives up after
+/// three timed-out requests instead of waiting out 200 of them.
+#[test]
+fn a_stalling_job_page_stops_the_inventory_early() {
+    let pages = Arc::new(AtomicUsize::new(0));
+    let ip = flink::unique_loopback();
+    let peer = {
+        let pages = pages.clone();
+        let overview = Arc::new(overview());
+        Listener::start(ip, 0, move |mut c| {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+            let body = match path.as_str() {
+                "/config" => br#"{"refresh-interval":10000,"timezone-offset":0,"timezone-name":"UTC","flink-version":"2.3.0","flink-revision":"c0f8d1a @ 2026-06-15","features":{"web-submit":true,"web-cancel":false}}"#.to_vec(),
+                "/overview" => br#"{"taskmanagers":1,"slots-total":1,"slots-available":0,"jobs-running":60,"flink-version":"2.3.0","flink-commit":"c0f8d1a"}"#.to_vec(),
+                "/jobs/overview" => overview.as_bytes().to_vec(),
+                p if p.starts_with("/jobs/") => {
+                    pages.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_secs(30));
+                    return;
+                }
+                _ => {
+                    let _ = write!(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    return;
+                }
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(&body);
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{ip}:{}", peer.port());
+    let run = support::peers::scan_to(dir.path(), "stall", &[&target, "--probe-timeout", "1s"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let svc = support::peers::service_at(&run.json, peer.addr);
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    let errors = svc["errors"].to_string();
+    assert!(
+        errors.contains("job inventory stopped after 3 requests timed out"),
+        "{errors}"
+    );
+    assert_eq!(svc["deployment"]["jobs"]["listed"], JOBS);
+    assert_eq!(pages.load(Ordering::Relaxed), 3, "{errors}");
+}
