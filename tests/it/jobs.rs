@@ -728,3 +728,28 @@ fn a_stalling_job_page_stops_the_inventory_early() {
     assert_eq!(svc["deployment"]["jobs"]["listed"], JOBS);
     assert_eq!(pages.load(Ordering::Relaxed), 3, "{errors}");
 }
+
+/// Without `javac` the real-job tests fail, naming the package, before
+/// anything starts (run as a child of this binary with an empty PATH).
+#[test]
+fn the_real_job_tests_fail_without_javac() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["jobs::flink_2_3_jobs_and_their_secrets", "--exact"])
+        .args(["--test-threads", "1", "--nocapture"])
+        .env("PATH", empty.path())
+        .env_remove(support::ALLOW_MISSING)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("`javac` (not on PATH) is missing")
+            && text.contains("openjdk-17-jdk-headless"),
+        "{text}"
+    );
+}
