@@ -87,6 +87,10 @@ pub struct ScanPlan {
     pub max_duration: Option<Duration>,
     pub intrusive: bool,
     pub tls_audit: bool,
+    /// Look for Flink under a path prefix on HTTP ports (`--no-prefix-discovery`).
+    pub discover_prefixes: bool,
+    /// Probe the ports a JobManager names on hosts inside the targets (`--no-follow`).
+    pub follow: bool,
     pub rules: Vec<String>,
     pub skip_rules: Vec<String>,
     pub json: Option<Output>,

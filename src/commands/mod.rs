@@ -115,7 +115,10 @@ mod tests {
         std::fs::write(&path, b"{\"not\": \"a report\"}").unwrap();
         let e = read_report(&path).unwrap_err();
         assert_eq!(e.class(), ErrorClass::Usage);
-        assert!(e.to_string().contains("is not a flinkscan --json report"), "{e}");
+        assert!(
+            e.to_string().contains("is not a flinkscan --json report"),
+            "{e}"
+        );
         let missing = read_report(&dir.path().join("none.json")).unwrap_err();
         assert!(missing.to_string().starts_with("cannot read "), "{missing}");
         assert_eq!(exit_code(&Err(missing)), 2);

@@ -98,6 +98,8 @@ pub fn build_plan(
         max_duration: args.max_duration,
         intrusive: args.intrusive,
         tls_audit: !args.no_tls_audit,
+        discover_prefixes: !args.no_prefix_discovery,
+        follow: !args.no_follow,
         rules: args.rules.clone(),
         skip_rules: args.skip_rules.clone(),
         json,
@@ -249,7 +251,7 @@ fn dry_run(space: &TargetSpace, notices: &[Notice]) -> std::io::Result<()> {
         );
     }
     for ep in space.iter() {
-        writeln!(out, "{}", ep.authority())?;
+        writeln!(out, "{}", ep.place())?;
     }
     out.flush()?;
     eprintln!(

@@ -417,6 +417,7 @@ fn cluster_card(h: &mut String, c: &Cluster) {
 
     // Attack paths first: they are why the card matters.
     attack_paths(h, c);
+    jobs(h, c);
     members(h, c);
     posture(h, c);
     h.push_str("</article>\n");
@@ -461,6 +462,24 @@ fn attack_paths(h: &mut String, c: &Cluster) {
     }
 }
 
+/// What the JobManager says runs on the cluster.
+fn jobs(h: &mut String, c: &Cluster) {
+    if let Some(jobs) = &c.jobs {
+        let _ = write!(
+            h,
+            "<h4>What runs there</h4><p class=\"jobs-summary\">{}</p>",
+            escape(&jobs.summary)
+        );
+        if !jobs.jobs.is_empty() {
+            h.push_str("<ul class=\"jobs\">");
+            for line in &jobs.jobs {
+                let _ = write!(h, "<li>{}</li>", escape(line));
+            }
+            h.push_str("</ul>");
+        }
+    }
+}
+
 fn members(h: &mut String, c: &Cluster) {
     h.push_str("<h4>Members</h4><table class=\"members\"><thead><tr><th>Endpoint</th><th>Role</th><th>TLS</th><th>Why it belongs here</th></tr></thead><tbody>");
     for m in &c.members {
@@ -476,9 +495,10 @@ fn members(h: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = write!(
             h,
-            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
+            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
             ident(&k.role),
+            crate::platforms::known_from(c),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );
@@ -598,7 +618,7 @@ fn finding_row(h: &mut String, f: &Finding, catalog: &Catalog) {
                 escape(&f.rule_id),
                 sev_badge(Some(f.severity)),
                 ident(&f.rule_id),
-                ident(&f.endpoint.authority()),
+                ident(&f.endpoint.place()),
                 ident(cluster),
             );
     let _ = write!(
@@ -661,7 +681,7 @@ fn fixed_list(h: &mut String, report: &ScanReport) {
                 "<li><code class=\"ident\">{}</code> {} at <code class=\"ident\">{}</code></li>",
                 ident(&f.rule_id),
                 escape(&f.title),
-                ident(&f.endpoint.authority())
+                ident(&f.endpoint.place())
             );
         }
         h.push_str("</ul>");

@@ -124,6 +124,15 @@ fn cluster(m: &mut String, c: &Cluster) {
     }
     facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
     let _ = writeln!(m, "{}\n", facts.join(" · "));
+    if let Some(jobs) = &c.jobs {
+        let _ = writeln!(m, "**Runs:** {}\n", escape(&jobs.summary));
+        for line in &jobs.jobs {
+            let _ = writeln!(m, "- {}", escape(line));
+        }
+        if !jobs.jobs.is_empty() {
+            m.push('\n');
+        }
+    }
     if c.paths.is_empty() {
         let _ = writeln!(m, "No attack path found from the scanner's position.\n");
     } else {
@@ -169,10 +178,11 @@ fn cluster(m: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = writeln!(
             m,
-            "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
+            "| {}:{} | {} | ? | known from the {}, {}: {} |",
             escape(&k.host),
             k.port,
             escape(&k.role),
+            crate::platforms::known_from(c),
             if k.status == "not-found" {
                 "not found by the sweep"
             } else {
@@ -243,7 +253,7 @@ fn fixed_findings(m: &mut String, report: &ScanReport) {
                 "- `FIXED` {} {} at {}",
                 escape(&f.rule_id),
                 escape(&f.title),
-                escape(&f.endpoint.authority())
+                escape(&f.endpoint.place())
             );
         }
         m.push('\n');
@@ -261,7 +271,7 @@ fn open_ports(m: &mut String, report: &ScanReport) {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} | {} |",
-                escape(&s.endpoint.authority()),
+                escape(&s.endpoint.place()),
                 s.kind,
                 if s.tls.is_some() { "yes" } else { "no" },
                 escape(s.version.as_deref().unwrap_or("-")),
@@ -307,7 +317,7 @@ fn finding(m: &mut String, f: &Finding, catalog: &Catalog) {
         "### {}{badge} {} at {}\n",
         f.severity.as_str().to_uppercase(),
         escape(&f.title),
-        escape(&f.endpoint.authority())
+        escape(&f.endpoint.place())
     );
     let _ = writeln!(
         m,

@@ -167,7 +167,7 @@ fn new_first(out: &mut String, report: &ScanReport, present: &[&Finding], color:
             out,
             "  NEW {} {} {} {}{cluster}",
             paint(f.severity, color),
-            shown(&f.endpoint.authority()),
+            shown(&f.endpoint.place()),
             shown(&f.rule_id),
             shown(&f.title)
         );
@@ -219,7 +219,7 @@ fn finding_line(out: &mut String, f: &Finding, color: bool, baselined: bool) {
     let _ = writeln!(
         out,
         "  {sev} {mark}{:<21} {:<34} {}",
-        shown(&f.endpoint.authority()),
+        shown(&f.endpoint.place()),
         shown(&f.rule_id),
         shown(&f.title)
     );
@@ -275,23 +275,37 @@ fn cluster(
             String::new()
         }
     );
-    if !c.not_scanned.is_empty() {
-        let known: Vec<String> = c
+    for (status, said) in [
+        ("not-scanned", "not scanned"),
+        ("not-found", "probed, nothing there"),
+    ] {
+        let ports: Vec<_> = c
             .not_scanned
+            .iter()
+            .filter(|k| k.status == status)
+            .collect();
+        if ports.is_empty() {
+            continue;
+        }
+        let known: Vec<String> = ports
             .iter()
             .take(MEMBERS_SHOWN)
             .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
             .collect();
         let _ = writeln!(
             out,
-            "  known from the JobManager, not scanned: {}{}",
+            "  known from the {}, {said}: {}{}",
+            crate::platforms::known_from(c),
             known.join(", "),
-            if c.not_scanned.len() > MEMBERS_SHOWN {
-                format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
+            if ports.len() > MEMBERS_SHOWN {
+                format!(", +{} more", ports.len() - MEMBERS_SHOWN)
             } else {
                 String::new()
             }
         );
+    }
+    if let Some(jobs) = &c.jobs {
+        let _ = writeln!(out, "  runs: {}", shown(&jobs.summary));
     }
     if let Some(p) = c.paths.first() {
         let steps: Vec<String> = p.steps.iter().map(|s| shown(&s.action)).collect();
@@ -416,7 +430,7 @@ fn other_ports(out: &mut String, report: &ScanReport) {
         let _ = writeln!(
             out,
             "  {:<21} {:<12} {}",
-            shown(&svc.endpoint.authority()),
+            shown(&svc.endpoint.place()),
             svc.kind.as_str(),
             shown(svc.product.as_deref().unwrap_or("-"))
         );
