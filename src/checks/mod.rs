@@ -751,36 +751,15 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                     findings.push(f);
                 }
             }
-            // Flink's release lines say nothing of the operator's.
-            let support = if service.kind.is_platform() {
-                Support::Supported
-            } else {
-                advisories.releases.support(&v, ctx.scan_date)
-            };
-            match support {
-                Support::Supported => {}
-                Support::Unknown => errors.push(format!(
-                    "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",
-                    advisories.releases.file.checked
-                )),
-                Support::EndOfLife { supported, upgrade_to } => {
-                    let to = upgrade_to
-                        .map(|u| format!("; upgrade to {u} or another supported line"))
-                        .unwrap_or_default();
-                    let detail = format!(
-                        "Flink {shown}{inferred} is on the {}.{} line, which no longer gets fixes (supported lines on {}: {}){to}.",
-                        v.major,
-                        v.minor,
-                        ctx.scan_date,
-                        supported.join(", ")
-                    );
-                    if let Some(f) =
-                        ctx.finding(rule_ids::EOL_VERSION, service, url.clone(), detail, evidence.clone())
-                    {
-                        findings.push(f);
-                    }
-                }
-            }
+            end_of_life(
+                service,
+                ctx,
+                &v,
+                (&shown, &inferred),
+                (url.clone(), evidence.clone()),
+                &mut findings,
+                &mut errors,
+            );
         }
         Verdict::Unordered { error, candidates } => {
             let ids: Vec<String> = candidates
@@ -812,6 +791,49 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
         }
     }
     (findings, errors)
+}
+
+/// Whether the release line of `v` still gets fixes (Flink's lines only).
+#[allow(clippy::too_many_arguments)]
+fn end_of_life(
+    service: &Service,
+    ctx: &CheckContext,
+    v: &FlinkVersion,
+    (shown, inferred): (&str, &str),
+    (url, evidence): (String, Vec<Evidence>),
+    findings: &mut Vec<Finding>,
+    errors: &mut Vec<String>,
+) {
+    // Flink's release lines say nothing of the operator's.
+    let support = if service.kind.is_platform() {
+        Support::Supported
+    } else {
+        ctx.catalog.advisories.releases.support(v, ctx.scan_date)
+    };
+    match support {
+        Support::Supported => {}
+        Support::Unknown => errors.push(format!(
+            "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",
+            ctx.catalog.advisories.releases.file.checked
+        )),
+        Support::EndOfLife { supported, upgrade_to } => {
+            let to = upgrade_to
+                .map(|u| format!("; upgrade to {u} or another supported line"))
+                .unwrap_or_default();
+            let detail = format!(
+                "Flink {shown}{inferred} is on the {}.{} line, which no longer gets fixes (supported lines on {}: {}){to}.",
+                v.major,
+                v.minor,
+                ctx.scan_date,
+                supported.join(", ")
+            );
+            if let Some(f) =
+                ctx.finding(rule_ids::EOL_VERSION, service, url, detail, evidence)
+            {
+                findings.push(f);
+            }
+        }
+    }
 }
 
 fn base_release(v: &FlinkVersion) -> String {

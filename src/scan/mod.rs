@@ -108,10 +108,10 @@ pub async fn run(
     let started_at = Instant::now();
     let from = checkpoint.as_mut().and_then(|c| c.from.take());
     // A resumed scan is the same scan: same id and start in every output.
-    let (scan_id, started) = match &from {
-        Some(s) => (s.scan_id.clone(), s.started.clone()),
-        None => (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
-    };
+    let (scan_id, started) = from.as_ref().map_or_else(
+        || (uuid::Uuid::new_v4().to_string(), report::now_rfc3339()),
+        |s| (s.scan_id.clone(), s.started.clone()),
+    );
     if let Some(s) = &from {
         progress.sweep.restore(&s.counts);
     }
@@ -131,67 +131,31 @@ pub async fn run(
         requeue_pending(t, open_tx.clone());
     }
     let checkpointer = match (&checkpoint, &tracker) {
-        (Some(c), Some(t)) => Some(checkpoint::spawn_writer(
-            c,
-            t,
-            &space,
-            &progress.sweep,
-            &scan_id,
-            &started,
-        )),
+        (Some(c), Some(t)) => {
+            let ids = (scan_id.as_str(), started.as_str());
+            Some(checkpoint::spawn_writer(
+                c,
+                t,
+                &space,
+                &progress.sweep,
+                ids.0,
+                ids.1,
+            ))
+        }
         _ => None,
     };
     let sweeper = tokio::spawn(sweep::run(
         Arc::clone(&space),
-        SweepConfig {
-            concurrency,
-            rate: plan.rate.and_then(std::num::NonZeroU32::new),
-            timeout: plan.timeout,
-            retries: plan.retries,
-            tracker: tracker.clone(),
-        },
+        sweep_config(plan, concurrency, tracker.clone()),
         Arc::clone(&progress.sweep),
         open_tx,
         stop.flag(),
     ));
     let watchdog = stop::watchdog(plan.max_duration, &stop);
-    let pool = |named| identify_pool::Pool {
-        slots: plan.identify_concurrency,
-        id_cfg: IdentifyConfig {
-            timeout: plan.probe_timeout,
-            discover_prefixes: plan.discover_prefixes,
-        },
-        ctx: ctx.clone(),
-        progress: Arc::clone(&progress),
-        stop: stop.clone(),
-        named,
-    };
-    // `--follow`: what identified services name is probed (inside the
-    // targets only) and identified by a second pool, which names nothing.
     let followed: follow::Followed = Arc::default();
-    let (named_tx, follower) = if plan.follow {
-        let (named_tx, named_rx) = mpsc::channel(256);
-        let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
-        let prober = tokio::spawn(follow::run(
-            follow::Scope {
-                space: Arc::clone(&space),
-            },
-            follow::FollowConfig {
-                timeout: plan.timeout,
-                retries: plan.retries,
-                rate: plan.rate.and_then(std::num::NonZeroU32::new),
-            },
-            named_rx,
-            followed_tx,
-            Arc::clone(&followed),
-            stop.clone(),
-        ));
-        let identifier = tokio::spawn(pool(None).run(followed_rx, result_tx.clone()));
-        (Some(named_tx), Some((prober, identifier)))
-    } else {
-        (None, None)
-    };
-    let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
+    let (identifier, follower) = spawn_identification(
+        plan, &space, &ctx, &progress, &stop, &followed, open_rx, result_tx,
+    );
     let collector = tokio::spawn(
         collect::Collector {
             sink,
@@ -206,11 +170,8 @@ pub async fn run(
 
     let _ = sweeper.await;
     let mut unfinished = identifier.await.unwrap_or_default();
-    if let Some((prober, identifier)) = follower {
-        let _ = prober.await;
-        let more = identifier.await.unwrap_or_default();
-        unfinished.cut_short.extend(more.cut_short);
-        unfinished.not_identified.extend(more.not_identified);
+    if let Some(follower) = follower {
+        follower.join(&mut unfinished).await;
     }
     let followed: Vec<String> = followed
         .lock()
@@ -248,6 +209,108 @@ pub async fn run(
         jsonl_failure: finished.jsonl_failure,
         state_failure,
     })
+}
+
+/// The identification pool and, with `--follow`, the prober of what
+/// identified services name with its own pool.
+#[allow(clippy::too_many_arguments)]
+fn spawn_identification(
+    plan: &ScanPlan,
+    space: &Arc<TargetSpace>,
+    ctx: &CheckContext,
+    progress: &Arc<Progress>,
+    stop: &Stop,
+    followed: &follow::Followed,
+    open_rx: mpsc::Receiver<(Endpoint, PortDecision)>,
+    result_tx: mpsc::Sender<identify_pool::PortResult>,
+) -> (
+    tokio::task::JoinHandle<identify_pool::Unfinished>,
+    Option<Follower>,
+) {
+    let pool = |named| identify_pool::Pool {
+        slots: plan.identify_concurrency,
+        id_cfg: IdentifyConfig {
+            timeout: plan.probe_timeout,
+            discover_prefixes: plan.discover_prefixes,
+        },
+        ctx: ctx.clone(),
+        progress: Arc::clone(progress),
+        stop: stop.clone(),
+        named,
+    };
+    let (named_tx, follower) = if plan.follow {
+        let (named_tx, follower) = spawn_follow(
+            plan,
+            space,
+            followed,
+            stop,
+            pool(None),
+            result_tx.clone(),
+        );
+        (Some(named_tx), Some(follower))
+    } else {
+        (None, None)
+    };
+    let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
+    (identifier, follower)
+}
+
+fn sweep_config(plan: &ScanPlan, concurrency: usize, tracker: Option<Arc<Tracker>>) -> SweepConfig {
+    SweepConfig {
+        concurrency,
+        rate: plan.rate.and_then(std::num::NonZeroU32::new),
+        timeout: plan.timeout,
+        retries: plan.retries,
+        tracker,
+    }
+}
+
+/// `--follow`: the prober of what identified services name and the second
+/// identification pool that identifies what it finds open.
+struct Follower {
+    prober: tokio::task::JoinHandle<()>,
+    identifier: tokio::task::JoinHandle<identify_pool::Unfinished>,
+}
+
+impl Follower {
+    /// Wait for both; what the second pool left unfinished counts too.
+    async fn join(self, unfinished: &mut identify_pool::Unfinished) {
+        let _ = self.prober.await;
+        let more = self.identifier.await.unwrap_or_default();
+        unfinished.cut_short.extend(more.cut_short);
+        unfinished.not_identified.extend(more.not_identified);
+    }
+}
+
+/// What identified services name is probed (inside the targets only) and
+/// identified by a second pool, which names nothing. Returns where the
+/// first pool sends what services name.
+fn spawn_follow(
+    plan: &ScanPlan,
+    space: &Arc<TargetSpace>,
+    followed: &follow::Followed,
+    stop: &Stop,
+    second: identify_pool::Pool,
+    result_tx: mpsc::Sender<identify_pool::PortResult>,
+) -> (mpsc::Sender<Vec<follow::NamedEndpoint>>, Follower) {
+    let (named_tx, named_rx) = mpsc::channel(256);
+    let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
+    let prober = tokio::spawn(follow::run(
+        follow::Scope {
+            space: Arc::clone(space),
+        },
+        follow::FollowConfig {
+            timeout: plan.timeout,
+            retries: plan.retries,
+            rate: plan.rate.and_then(std::num::NonZeroU32::new),
+        },
+        named_rx,
+        followed_tx,
+        Arc::clone(followed),
+        stop.clone(),
+    ));
+    let identifier = tokio::spawn(second.run(followed_rx, result_tx));
+    (named_tx, Follower { prober, identifier })
 }
 
 /// The `--jsonl` stream, appended to on a resume.
