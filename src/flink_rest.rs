@@ -117,7 +117,7 @@ pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, ConfigV
         };
         out.insert(key.to_string(), kept);
     }
-    crate::platforms::note_operator_keys(items, &mut out);
+    note_operator_keys(items, &mut out);
     Some(out)
 }
 
@@ -185,6 +185,24 @@ pub fn parse_rpc_address(path: &str) -> Option<(String, Option<u16>)> {
         return None;
     }
     Some((host.to_string(), port.and_then(|p| p.parse().ok())))
+}
+
+/// Kept as `(set)` when any `kubernetes.operator.*` key is in a JobManager's
+/// configuration: the operator's own options travel with the clusters it
+/// deploys.
+pub const OPERATOR_KEYS: &str = "kubernetes.operator.*";
+
+/// Record that `/jobmanager/config` holds `kubernetes.operator.*` keys
+/// (names only; their values are the operator's business).
+pub fn note_operator_keys(items: &[serde_json::Value], out: &mut BTreeMap<String, ConfigValue>) {
+    let any = items.iter().take(10_000).any(|i| {
+        i.get("key")
+            .and_then(|k| k.as_str())
+            .is_some_and(|k| k.starts_with("kubernetes.operator."))
+    });
+    if any {
+        out.insert(OPERATOR_KEYS.to_string(), ConfigValue::Set);
+    }
 }
 
 #[cfg(test)]

@@ -21,23 +21,7 @@ use crate::untrusted;
 /// The key the Flink Kubernetes Operator sets on every cluster it deploys
 /// (`FlinkConfigBuilder.FLINK_VERSION` in apache/flink-kubernetes-operator).
 pub const OPERATOR_MARKER: &str = "$internal.flink.version";
-/// Kept as `(set)` when any `kubernetes.operator.*` key is in a JobManager's
-/// configuration: the operator's own options travel with the clusters it
-/// deploys.
-pub const OPERATOR_KEYS: &str = "kubernetes.operator.*";
-
-/// Record that `/jobmanager/config` holds `kubernetes.operator.*` keys
-/// (names only; their values are the operator's business).
-pub fn note_operator_keys(items: &[serde_json::Value], out: &mut BTreeMap<String, ConfigValue>) {
-    let any = items.iter().take(10_000).any(|i| {
-        i.get("key")
-            .and_then(|k| k.as_str())
-            .is_some_and(|k| k.starts_with("kubernetes.operator."))
-    });
-    if any {
-        out.insert(OPERATOR_KEYS.to_string(), ConfigValue::Set);
-    }
-}
+pub use crate::flink_rest::{note_operator_keys, OPERATOR_KEYS};
 
 /// Who deployed a cluster, by its configuration: the operator (its keys),
 /// or native Kubernetes (`kubernetes.cluster-id` alone).

@@ -239,14 +239,8 @@ fn spawn_identification(
         named,
     };
     let (named_tx, follower) = if plan.follow {
-        let (named_tx, follower) = spawn_follow(
-            plan,
-            space,
-            followed,
-            stop,
-            pool(None),
-            result_tx.clone(),
-        );
+        let (named_tx, follower) =
+            spawn_follow(plan, space, followed, stop, pool(None), result_tx.clone());
         (Some(named_tx), Some(follower))
     } else {
         (None, None)
