@@ -72,7 +72,9 @@ impl Collector {
             if let (Some(t), false) = (&self.tracker, r.unfinished) {
                 t.identified_at(&r.probed, &r.service, &r.findings);
             }
-            if r.service.endpoint.base_path.is_some()
+            // A probe cut short is no answer: it does not hide one.
+            if !r.unfinished
+                && r.service.endpoint.base_path.is_some()
                 && !prefixed.insert(r.service.endpoint.place())
             {
                 continue;
