@@ -51,21 +51,7 @@ const MAX_DECODE_ROUNDS: usize = 3;
 /// `Ok` if the request may be sent; `Err` says why not.
 pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
     let method = method.to_ascii_uppercase();
-    let Some(decoded) = normalise(path) else {
-        return Err(format!(
-            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
-        ));
-    };
-    for frag in DENIED_FRAGMENTS {
-        if *frag == "/cluster" && is_yarn_web_service(&method, &decoded) {
-            continue;
-        }
-        if decoded.contains(frag) {
-            return Err(format!(
-                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
-            ));
-        }
-    }
+    let decoded = check_path_as(&method, path)?;
     match method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Ok(()),
         _ if intrusive_allowed(&method, &decoded) => {
@@ -81,6 +67,35 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
             "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
         )),
     }
+}
+
+/// The method-independent half of [`check`]: `Ok` with the normalised
+/// path if no denied fragment is in it. A request under a path prefix (a
+/// reverse proxy's `/flink`) is judged on the full path too, since the
+/// server in front routes on that, not on the path Flink sees.
+pub fn check_path(path: &str) -> Result<String, String> {
+    check_path_as("GET", path)
+}
+
+/// `check_path` for a request with `method`: only a GET may read YARN's
+/// `/ws/v1/cluster` web services past the `/cluster` fragment.
+fn check_path_as(method: &str, path: &str) -> Result<String, String> {
+    let Some(decoded) = normalise(path) else {
+        return Err(format!(
+            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
+        ));
+    };
+    for frag in DENIED_FRAGMENTS {
+        if *frag == "/cluster" && is_yarn_web_service(method, &decoded) {
+            continue;
+        }
+        if decoded.contains(frag) {
+            return Err(format!(
+                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
+            ));
+        }
+    }
+    Ok(decoded)
 }
 
 /// With `--intrusive`: open a SQL Gateway session (`POST /v1/sessions`) and
