@@ -57,6 +57,45 @@ fn shown_keeping(text: &str, newlines: bool) -> String {
     out
 }
 
+/// The most characters of one value an error quotes.
+pub const QUOTE_MAX: usize = 200;
+
+/// A value quoted in an error: as [`shown`], and at most [`QUOTE_MAX`]
+/// characters of it, the cut said with the whole length (a 100 MB token
+/// must not become a 100 MB line on stderr).
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        None => shown(text),
+        Some((at, _)) => format!(
+            "{}... ({} characters in all)",
+            shown(&text[..at]),
+            text.chars().count()
+        ),
+    }
+}
+
+/// Every line of `text` cut to `max` characters, the cut said: the last
+/// bound on an error message, whatever it quotes.
+pub fn cap_lines(text: &str, max: usize) -> String {
+    if text.lines().all(|l| l.len() <= max) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(max * 8));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match line.char_indices().nth(max) {
+            None => out.push_str(line),
+            Some((at, _)) => {
+                out.push_str(&line[..at]);
+                out.push_str(&format!("... ({} characters in all)", line.chars().count()));
+            }
+        }
+    }
+    out
+}
+
 /// Printable, single-line, at most `max` characters (an ellipsis marks a cut).
 pub fn clean(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
@@ -160,23 +199,58 @@ pub fn redact(text: &str) -> String {
         .into_owned()
 }
 
+/// Every `scheme://user:password@` in `text` with the password masked
+/// (`scheme://user:******@`; userinfo without a `:` is masked whole). The
+/// userinfo runs to the last `@` of the URL, so a password holding `@`,
+/// `/` or `:` is masked whole too. For messages that may quote what the
+/// user typed: argument errors quote `--proxy` values as given.
+pub fn mask_uri_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>'))
+            .unwrap_or(tail.len());
+        let url = &tail[..end];
+        match url.rfind('@') {
+            Some(at) => {
+                match url[..at].split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":******");
+                    }
+                    None => out.push_str("******"),
+                }
+                out.push_str(&url[at..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An error message as it reaches stderr: credentials in URLs masked,
+/// hidden characters escaped (newlines kept), every line bounded.
+pub fn for_stderr(text: &str) -> String {
+    cap_lines(&shown_lines(&mask_uri_credentials(text)), 1000)
+}
+
 /// True if a URI-looking value embeds a password.
 pub fn has_uri_credentials(value: &str) -> bool {
     uri_credentials().is_match(value)
 }
 
-/// A Flink version string as reported by a peer: digits, dots and a short
-/// suffix only, or `None` if it does not look like one.
+/// A Flink version string as reported by a peer, kept whatever it holds
+/// (`1.14.0 (vendor build)`, `master-custom`) so the advisory matcher reads
+/// what it can and flags the rest: printable, at most 64 characters.
+/// `None` only when it is empty.
 pub fn version(text: &str) -> Option<String> {
     let t = text.trim();
-    let ok = !t.is_empty()
-        && t.len() <= 32
-        // Custom builds report names such as `master-custom`: keep them so
-        // the advisory matcher can say it cannot order them.
-        && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
-    ok.then(|| t.to_string())
+    (!t.is_empty()).then(|| clean(t, 64))
 }
 
 #[cfg(test)]
@@ -227,12 +301,47 @@ mod tests {
     }
 
     #[test]
+    fn uri_credentials_are_masked_whatever_the_password_holds() {
+        for (input, want) in [
+            (
+                "invalid value 'socks5://alice:TopSecretPW@host' for '--proxy <URL>'",
+                "invalid value 'socks5://alice:******@host' for '--proxy <URL>'",
+            ),
+            (
+                "socks5h://bob:p@ss/w:rd@10.0.0.1:1080 and http://x/y",
+                "socks5h://bob:******@10.0.0.1:1080 and http://x/y",
+            ),
+            ("socks5://tokenonly@h:1", "socks5://******@h:1"),
+            ("no url here: a@b", "no url here: a@b"),
+            ("", ""),
+        ] {
+            assert_eq!(mask_uri_credentials(input), want, "{input}");
+        }
+        let e = for_stderr("x socks5://u:Secret\u{202e}@h\nnext");
+        assert!(!e.contains("Secret") && e.contains("next"), "{e}");
+    }
+
+    #[test]
+    fn quotes_and_lines_are_bounded() {
+        assert_eq!(quote("a\u{202e}b"), "a\\u{202e}b");
+        let long = "x".repeat(10_000_000);
+        let q = quote(&long);
+        assert!(q.len() < 300 && q.ends_with("(10000000 characters in all)"), "{q}");
+        let capped = cap_lines(&format!("short\n{long}\nend"), 500);
+        let lines: Vec<&str> = capped.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!((lines[0], lines[2]), ("short", "end"));
+        assert!(lines[1].len() < 600, "{}", lines[1].len());
+        assert_eq!(cap_lines("a\nb", 5), "a\nb");
+    }
+
+    #[test]
     fn clean_bounds() {
         assert_eq!(clean("a\nb", 10), "a b");
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(clean("a\u{202e}b", 10), "a\\u{202e}b");
         assert_eq!(version("1.20.1"), Some("1.20.1".into()));
-        assert_eq!(version("<script>"), None);
+        assert_eq!(version("<script>"), Some("<script>".into()));
     }
 
     /// Every word of the list, in any case, inside a longer key; and keys
@@ -320,11 +429,12 @@ mod tests {
     fn version_and_hidden_bounds() {
         assert_eq!(version(" 1.20.1 "), Some("1.20.1".into()));
         assert_eq!(version("master-custom_2"), Some("master-custom_2".into()));
-        assert_eq!(version(&"1".repeat(32)), Some("1".repeat(32)));
-        assert_eq!(version(&"1".repeat(33)), None);
+        assert_eq!(version(&"1".repeat(64)), Some("1".repeat(64)));
+        assert_eq!(version(&"1".repeat(65)), Some(format!("{}…", "1".repeat(64))));
         assert_eq!(version(""), None);
-        assert_eq!(version(".1"), None);
-        assert_eq!(version("1.2 3"), None);
+        assert_eq!(version("  "), None);
+        assert_eq!(version("1.14.0 (vendor build)"), Some("1.14.0 (vendor build)".into()));
+        assert_eq!(version("1.14.0\u{1b}[2J\u{202e}"), Some("1.14.0 [2J\\u{202e}".into()));
         for c in [
             '\u{AD}',
             '\u{61C}',
