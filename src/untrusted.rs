@@ -74,8 +74,10 @@ pub fn quote(text: &str) -> String {
     }
 }
 
-/// Every line of `text` cut to `max` characters, the cut said: the last
-/// bound on an error message, whatever it quotes.
+/// Every line of `text` cut to about `max` characters, its middle
+/// replaced by the count of what was cut (the start and end of a line
+/// say what it is about: `invalid value '...' for '--rate <N>'`): the
+/// last bound on an error message, whatever it quotes.
 pub fn cap_lines(text: &str, max: usize) -> String {
     if text.lines().all(|l| l.len() <= max) {
         return text.to_string();
@@ -85,13 +87,18 @@ pub fn cap_lines(text: &str, max: usize) -> String {
         if i > 0 {
             out.push('\n');
         }
-        match line.char_indices().nth(max) {
-            None => out.push_str(line),
-            Some((at, _)) => {
-                out.push_str(&line[..at]);
-                out.push_str(&format!("... ({} characters in all)", line.chars().count()));
-            }
+        let count = line.chars().count();
+        if count <= max {
+            out.push_str(line);
+            continue;
         }
+        let half = max / 2;
+        let head: String = line.chars().take(half).collect();
+        let tail: String = line.chars().skip(count - half).collect();
+        out.push_str(&format!(
+            "{head} [... {} characters cut ...] {tail}",
+            count - 2 * half
+        ));
     }
     out
 }
@@ -327,11 +334,13 @@ mod tests {
         let long = "x".repeat(10_000_000);
         let q = quote(&long);
         assert!(q.len() < 300 && q.ends_with("(10000000 characters in all)"), "{q}");
-        let capped = cap_lines(&format!("short\n{long}\nend"), 500);
+        let capped = cap_lines(&format!("short\n'{long}' for --rate\nend"), 500);
         let lines: Vec<&str> = capped.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!((lines[0], lines[2]), ("short", "end"));
         assert!(lines[1].len() < 600, "{}", lines[1].len());
+        assert!(lines[1].starts_with("'xxx") && lines[1].ends_with("xxx' for --rate"));
+        assert!(lines[1].contains("[... 9999512 characters cut ...]"), "{}", lines[1]);
         assert_eq!(cap_lines("a\nb", 5), "a\nb");
     }
 

@@ -6,7 +6,8 @@ Usage: links.py < REPORT.md
 
 The renderers: GitHub's cmark-gfm (PyPI cmarkgfm, the autolink extension
 GitHub runs on comments and files) and markdown-it-py with linkify-it-py
-(linkify with fuzzy links, e-mails and IPs: the most eager setting). Prints
+(linkify with its defaults: fuzzy links and e-mails; bare IPv4 addresses
+are linked by neither GitHub nor linkify's defaults). Prints
 one JSON object: for each renderer, the hrefs of the links it made and the
 rendered text (tags stripped, entities decoded).
 """
@@ -29,7 +30,7 @@ def main():
     source = sys.stdin.read()
     gfm = cmarkgfm.github_flavored_markdown_to_html(source, options=Options.CMARK_OPT_UNSAFE)
     md = MarkdownIt("gfm-like", {"linkify": True})
-    md.linkify.set({"fuzzy_link": True, "fuzzy_email": True, "fuzzy_ip": True})
+    md.linkify.set({"fuzzy_link": True, "fuzzy_email": True})
     it = md.render(source)
     out = {}
     for name, rendered in (("cmark-gfm", gfm), ("markdown-it", it)):
