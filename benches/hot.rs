@@ -160,9 +160,7 @@ fn advisories_load(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(format!("{n} OSV records"), |b| {
             b.iter(|| {
-                black_box(
-                    flinkscan::advisories::Advisories::load(Some(dir.path())).expect("load"),
-                )
+                black_box(flinkscan::advisories::Advisories::load(Some(dir.path())).expect("load"))
             })
         });
     }

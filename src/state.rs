@@ -203,7 +203,10 @@ impl State {
         if self.next > len {
             return Err((
                 "next",
-                format!("position {} is past the {len} probes of this scan", self.next),
+                format!(
+                    "position {} is past the {len} probes of this scan",
+                    self.next
+                ),
             ));
         }
         let mut in_flight = self.in_flight.clone();
@@ -455,8 +458,8 @@ impl ResultLog {
         read_records(&file, state.results, |line, bytes| {
             sha.update(bytes);
             records += 1;
-            let record = serde_json::from_slice::<Record>(bytes)
-                .map_err(|e| format!("line {line}: {e}"))?;
+            let record =
+                serde_json::from_slice::<Record>(bytes).map_err(|e| format!("line {line}: {e}"))?;
             check(&record.service).map_err(|e| format!("line {line}: {e}"))
         })
         .map_err(damaged)?;

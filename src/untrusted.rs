@@ -333,14 +333,21 @@ mod tests {
         assert_eq!(quote("a\u{202e}b"), "a\\u{202e}b");
         let long = "x".repeat(10_000_000);
         let q = quote(&long);
-        assert!(q.len() < 300 && q.ends_with("(10000000 characters in all)"), "{q}");
+        assert!(
+            q.len() < 300 && q.ends_with("(10000000 characters in all)"),
+            "{q}"
+        );
         let capped = cap_lines(&format!("short\n'{long}' for --rate\nend"), 500);
         let lines: Vec<&str> = capped.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!((lines[0], lines[2]), ("short", "end"));
         assert!(lines[1].len() < 600, "{}", lines[1].len());
         assert!(lines[1].starts_with("'xxx") && lines[1].ends_with("xxx' for --rate"));
-        assert!(lines[1].contains("[... 9999512 characters cut ...]"), "{}", lines[1]);
+        assert!(
+            lines[1].contains("[... 9999512 characters cut ...]"),
+            "{}",
+            lines[1]
+        );
         assert_eq!(cap_lines("a\nb", 5), "a\nb");
     }
 
@@ -439,11 +446,20 @@ mod tests {
         assert_eq!(version(" 1.20.1 "), Some("1.20.1".into()));
         assert_eq!(version("master-custom_2"), Some("master-custom_2".into()));
         assert_eq!(version(&"1".repeat(64)), Some("1".repeat(64)));
-        assert_eq!(version(&"1".repeat(65)), Some(format!("{}…", "1".repeat(64))));
+        assert_eq!(
+            version(&"1".repeat(65)),
+            Some(format!("{}…", "1".repeat(64)))
+        );
         assert_eq!(version(""), None);
         assert_eq!(version("  "), None);
-        assert_eq!(version("1.14.0 (vendor build)"), Some("1.14.0 (vendor build)".into()));
-        assert_eq!(version("1.14.0\u{1b}[2J\u{202e}"), Some("1.14.0 [2J\\u{202e}".into()));
+        assert_eq!(
+            version("1.14.0 (vendor build)"),
+            Some("1.14.0 (vendor build)".into())
+        );
+        assert_eq!(
+            version("1.14.0\u{1b}[2J\u{202e}"),
+            Some("1.14.0 [2J\\u{202e}".into())
+        );
         for c in [
             '\u{AD}',
             '\u{61C}',

@@ -672,7 +672,13 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                 ));
                 let ids: Vec<String> = hits
                     .iter()
-                    .filter_map(|h| h.advisory.cves.first().or(Some(&h.advisory.record.id)).cloned())
+                    .filter_map(|h| {
+                        h.advisory
+                            .cves
+                            .first()
+                            .or(Some(&h.advisory.record.id))
+                            .cloned()
+                    })
                     .collect();
                 let detail = format!(
                     "Flink reports version {shown}{inferred}, which cannot be ordered exactly against the advisory ranges; it starts with release {}, and is judged as a vendor build of it ({}). Find the real release from the deployment.",

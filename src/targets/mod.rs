@@ -568,25 +568,29 @@ impl TargetSpace {
     /// `None` when this shard of the space never probes it (outside the
     /// targets, excluded, another port or another shard).
     pub fn position_of(&self, ep: &Endpoint) -> Option<u64> {
-        let index = self.blocks.iter().zip(&self.block_starts).find_map(|(b, start)| {
-            let port = b.ports.iter().position(|&p| p == ep.port)? as u64;
-            let host = match (&b.members, ep.proxy_name()) {
-                (Members::Addresses { ranges, starts }, None) => {
-                    let n = spec::ip_to_u128(ep.ip);
-                    let k = ranges.partition_point(|&(lo, _)| lo <= n).checked_sub(1)?;
-                    let (lo, hi) = *ranges.get(k)?;
-                    if n > hi {
-                        return None;
+        let index = self
+            .blocks
+            .iter()
+            .zip(&self.block_starts)
+            .find_map(|(b, start)| {
+                let port = b.ports.iter().position(|&p| p == ep.port)? as u64;
+                let host = match (&b.members, ep.proxy_name()) {
+                    (Members::Addresses { ranges, starts }, None) => {
+                        let n = spec::ip_to_u128(ep.ip);
+                        let k = ranges.partition_point(|&(lo, _)| lo <= n).checked_sub(1)?;
+                        let (lo, hi) = *ranges.get(k)?;
+                        if n > hi {
+                            return None;
+                        }
+                        starts.get(k)? + u64::try_from(n - lo).ok()?
                     }
-                    starts.get(k)? + u64::try_from(n - lo).ok()?
-                }
-                (Members::Names(names), Some(name)) => {
-                    names.binary_search_by(|x| x.as_str().cmp(name)).ok()? as u64
-                }
-                _ => return None,
-            };
-            Some(start + host * b.ports.len() as u64 + port)
-        })?;
+                    (Members::Names(names), Some(name)) => {
+                        names.binary_search_by(|x| x.as_str().cmp(name)).ok()? as u64
+                    }
+                    _ => return None,
+                };
+                Some(start + host * b.ports.len() as u64 + port)
+            })?;
         let i = self.perm.invert(index);
         let Shard { index: k, count } = self.shard;
         (i % count == k).then_some(i / count)
@@ -682,7 +686,11 @@ mod tests {
     fn position_of_finds_every_probe_of_the_shard_and_nothing_else() {
         let input = SpaceInput {
             ranges: vec![r("10.0.0.0", "10.0.0.9"), r("10.0.1.0", "10.0.1.3")],
-            with_port: vec![(ip_to_u128("10.0.2.1".parse().unwrap()), ip_to_u128("10.0.2.1".parse().unwrap()), 99)],
+            with_port: vec![(
+                ip_to_u128("10.0.2.1".parse().unwrap()),
+                ip_to_u128("10.0.2.1".parse().unwrap()),
+                99,
+            )],
             exclude: vec![r("10.0.0.4", "10.0.0.4")],
             ..Default::default()
         };

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Input the user got wrong fails loudly (exit 2, naming what and where)
 //! instead of producing a quiet, clean-looking scan; and nothing a file,
 //! argument or report carries reaches the terminal as hidden characters.
@@ -11,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use support::peers::{close_at_once, flinkscan, json_file, random_octet, Listener};
 
-mod support;
+use crate::support;
 
 /// Anything a terminal would act on or hide, other than the newline.
 fn hidden_chars(text: &str) -> Vec<char> {
@@ -454,14 +453,20 @@ fn endless_or_huge_target_input_ends_with_an_error_naming_the_bound() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("<stdin>") && err.contains("more than 16 MiB"), "{err}");
+    assert!(
+        err.contains("<stdin>") && err.contains("more than 16 MiB"),
+        "{err}"
+    );
 
     // The same bounds hold for a file.
     let dir = tempfile::tempdir().unwrap();
     let long = dir.path().join("long.txt");
     std::fs::write(&long, format!("127.0.0.1\n{}\n", "9".repeat(1 << 20))).unwrap();
     let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&long), 2);
-    assert!(err.contains("long.txt:2") && err.contains("longer than"), "{err}");
+    assert!(
+        err.contains("long.txt:2") && err.contains("longer than"),
+        "{err}"
+    );
     assert!(err.len() < 2000, "{} bytes of error", err.len());
 }
 
@@ -478,7 +483,13 @@ fn errors_quote_at_most_a_few_hundred_characters_of_a_value() {
     assert!(err.len() < 1500, "{} bytes for one bad target", err.len());
 
     let err = stderr_of(
-        flinkscan().args(["scan", "--dry-run", "127.0.0.1", "--rate", &"7".repeat(100_000)]),
+        flinkscan().args([
+            "scan",
+            "--dry-run",
+            "127.0.0.1",
+            "--rate",
+            &"7".repeat(100_000),
+        ]),
         2,
     );
     assert!(err.contains("--rate"), "{err}");
@@ -489,7 +500,11 @@ fn errors_quote_at_most_a_few_hundred_characters_of_a_value() {
     std::fs::write(&many, "bad/99\n".repeat(5000)).unwrap();
     let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&many), 2);
     assert!(err.contains("more invalid targets"), "{err}");
-    assert!(err.len() < 10_000, "{} bytes for 5000 bad targets", err.len());
+    assert!(
+        err.len() < 10_000,
+        "{} bytes for 5000 bad targets",
+        err.len()
+    );
 
     // `report` on a report with a huge string where a word belongs.
     let l = listener(11);
@@ -534,7 +549,10 @@ fn a_fifo_among_data_files_is_refused_naming_it() {
             .timeout(std::time::Duration::from_secs(60))
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     for (args, name) in [
         (
@@ -550,7 +568,11 @@ fn a_fifo_among_data_files_is_refused_naming_it() {
             "GHSA-stuck.json",
         ),
         (
-            vec!["advisories".as_ref(), "--advisories".as_ref(), lone.as_os_str()],
+            vec![
+                "advisories".as_ref(),
+                "--advisories".as_ref(),
+                lone.as_os_str(),
+            ],
             "lone.zip",
         ),
     ] {

@@ -1,9 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Outputs fail loud, never clean: a broken machine stream, an unwritable
 //! destination, a special file, a baseline of a bigger scan and `--fail-on`
 //! thresholds. Loopback only: every listener and target is in 127.0.0.0/8.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -681,7 +680,11 @@ fn peer_urls_in_markdown_are_never_links_under_autolinking_renderers() {
     };
     for renderer in ["cmark-gfm", "markdown-it"] {
         let links = &rendered[renderer]["links"];
-        assert_eq!(links, &serde_json::json!([]), "{renderer} made links:\n{md}");
+        assert_eq!(
+            links,
+            &serde_json::json!([]),
+            "{renderer} made links:\n{md}"
+        );
         let shown = rendered[renderer]["text"].as_str().unwrap();
         for p in peer {
             assert!(shown.contains(p), "{renderer} does not show {p}:\n{shown}");

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Identification fails loud, never clean: a probe that fails lowers the
 //! confidence and is recorded, and never picks the milder classification.
 //! Each peer is hand-written and listens on its own loopback address;
@@ -6,7 +5,7 @@
 //!
 //! Every socket here is bound to and every scan aimed at 127.0.0.0/8.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -383,10 +382,15 @@ fn a_version_with_a_suffix_it_cannot_read_keeps_its_findings_and_is_flagged() {
         }
         let shown = svc["version"].as_str().unwrap_or_default();
         if !shown.starts_with("1.14.0") || shown.chars().any(flinkscan::untrusted::is_hidden) {
-            failures.push(format!("{version:?}: version reported as {:?}", svc["version"]));
+            failures.push(format!(
+                "{version:?}: version reported as {:?}",
+                svc["version"]
+            ));
         }
         if !s.errors(*addr).contains("vendor build of 1.14.0") {
-            failures.push(format!("{version:?}: no error says how it was judged: {svc}"));
+            failures.push(format!(
+                "{version:?}: no error says how it was judged: {svc}"
+            ));
         }
         let log4shell = s.json["findings"]
             .as_array()
