@@ -1048,39 +1048,23 @@ fn a_forged_checkpoint_is_refused_naming_the_field_and_nothing_outside_is_probed
     assert!(next > 0 && left > 0, "{doc}");
     let ep = |ip: Ipv4Addr| serde_json::json!({"ip": ip.to_string(), "port": port});
 
-    let forged: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        (
-            "pending",
-            Box::new(move |d: &mut Value| d["pending"] = serde_json::json!([ep(outside)])),
-        ),
-        (
-            "pending",
-            Box::new(move |d: &mut Value| d["pending"] = serde_json::json!([ep(excluded)])),
-        ),
+    // (the field the error must name, the JSON pointer forged, its value)
+    let forged = [
+        ("pending", "/pending", serde_json::json!([ep(outside)])),
+        ("pending", "/pending", serde_json::json!([ep(excluded)])),
+        ("in_flight", "/in_flight", serde_json::json!(vec![0; 1000])),
         (
             "in_flight",
-            Box::new(|d: &mut Value| d["in_flight"] = serde_json::json!(vec![0; 1000])),
+            "/in_flight",
+            serde_json::json!([next + 1_000_000]),
         ),
-        (
-            "in_flight",
-            Box::new(move |d: &mut Value| d["in_flight"] = serde_json::json!([next + 1_000_000])),
-        ),
-        (
-            "next",
-            Box::new(|d: &mut Value| d["next"] = serde_json::json!(1_000_000)),
-        ),
-        (
-            "counts",
-            Box::new(|d: &mut Value| d["counts"]["probed"] = serde_json::json!(1_000_000)),
-        ),
-        (
-            "counts",
-            Box::new(|d: &mut Value| d["counts"]["open"] = serde_json::json!(1_000_000)),
-        ),
+        ("next", "/next", serde_json::json!(1_000_000)),
+        ("counts", "/counts/probed", serde_json::json!(1_000_000)),
+        ("counts", "/counts/open", serde_json::json!(1_000_000)),
     ];
-    for (field, forge) in &forged {
+    for (field, pointer, value) in &forged {
         let mut d = doc.clone();
-        forge(&mut d);
+        *d.pointer_mut(pointer).unwrap() = value.clone();
         std::fs::write(&state, serde_json::to_vec(&d).unwrap()).unwrap();
         let (code, _, stderr) = run(&["--resume", &st]);
         assert_eq!(code, 2, "{field}: {stderr}");
