@@ -251,13 +251,40 @@ pub fn has_uri_credentials(value: &str) -> bool {
     uri_credentials().is_match(value)
 }
 
-/// A Flink version string as reported by a peer, kept whatever it holds
-/// (`1.14.0 (vendor build)`, `master-custom`) so the advisory matcher reads
-/// what it can and flags the rest: printable, at most 64 characters.
-/// `None` only when it is empty.
+/// A Flink version string as reported by a peer: one that starts like a
+/// release (`1.14.0 (vendor build)`, `v1.13.2/../x`) is kept whatever
+/// follows, so the advisory matcher reads what it can and flags the rest;
+/// a custom build name (`master-custom`) is kept too. Printable, inert
+/// (no markup characters), at most 64 characters. `None` for anything
+/// else, which [`version_refused`] names.
 pub fn version(text: &str) -> Option<String> {
     let t = text.trim();
-    (!t.is_empty()).then(|| clean(t, 64))
+    let mut chars = t.chars();
+    let release_like = match chars.next() {
+        Some(c) if c.is_ascii_digit() => true,
+        Some('v' | 'V') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    };
+    let build_name = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    (release_like || build_name).then(|| clean(&inert(t), 64))
+}
+
+/// Why the value of `key` is no version [`version`] keeps, for the
+/// service's errors: a refused version is said, never dropped silently.
+pub fn version_refused(key: &str, text: &str) -> Option<String> {
+    if version(text).is_some() {
+        return None;
+    }
+    Some(if text.trim().is_empty() {
+        format!("{key} is empty: advisories and end of life not judged")
+    } else {
+        format!(
+            "{key} `{}` is not a Flink version: advisories and end of life not judged",
+            clean(&inert(text.trim()), 64)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -344,7 +371,7 @@ mod tests {
         assert!(lines[1].len() < 600, "{}", lines[1].len());
         assert!(lines[1].starts_with("'xxx") && lines[1].ends_with("xxx' for --rate"));
         assert!(
-            lines[1].contains("[... 9999512 characters cut ...]"),
+            lines[1].contains("[... 9999513 characters cut ...]"),
             "{}",
             lines[1]
         );
@@ -357,7 +384,10 @@ mod tests {
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(clean("a\u{202e}b", 10), "a\\u{202e}b");
         assert_eq!(version("1.20.1"), Some("1.20.1".into()));
-        assert_eq!(version("<script>"), Some("<script>".into()));
+        assert_eq!(version("<script>"), None);
+        assert!(version_refused("flink-version", "<script>")
+            .is_some_and(|n| n.contains("`?script?`") && n.contains("not a Flink version")));
+        assert_eq!(version_refused("v", "1.20.1"), None);
     }
 
     /// Every word of the list, in any case, inside a longer key; and keys
@@ -452,6 +482,8 @@ mod tests {
         );
         assert_eq!(version(""), None);
         assert_eq!(version("  "), None);
+        assert_eq!(version(".1"), None);
+        assert_eq!(version("1.14.0-<b>"), Some("1.14.0-?b?".into()));
         assert_eq!(
             version("1.14.0 (vendor build)"),
             Some("1.14.0 (vendor build)".into())
