@@ -26,6 +26,8 @@ pub struct Finish<'a> {
     pub started: String,
     pub started_at: Instant,
     pub status: report::ScanStatus,
+    /// Endpoints probed because a service named them (`--follow`).
+    pub followed: Vec<String>,
 }
 
 pub struct Finished {
@@ -152,6 +154,7 @@ impl Finish<'_> {
             probes_shard: self.space.len(),
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
+            followed: self.followed.clone(),
         }
     }
 
