@@ -381,13 +381,22 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
             return Ok(std::time::Duration::from_secs_f64(secs));
         }
         return Err(format!(
-            "`{text}`: must be a positive duration (e.g. 1s, 500ms, 2m)"
+            "`{}`: must be a positive duration (e.g. 1s, 500ms, 2m)",
+            crate::untrusted::quote(text)
         ));
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("`{text}`: {e} (use e.g. 1s, 500ms, 2m)"))?;
+    let d = humantime::parse_duration(t).map_err(|e| {
+        format!(
+            "`{}`: {} (use e.g. 1s, 500ms, 2m)",
+            crate::untrusted::quote(text),
+            crate::untrusted::quote(&e.to_string())
+        )
+    })?;
     if d.is_zero() {
-        return Err(format!("`{text}`: must be greater than zero"));
+        return Err(format!(
+            "`{}`: must be greater than zero",
+            crate::untrusted::quote(text)
+        ));
     }
     Ok(d)
 }
@@ -404,7 +413,7 @@ pub fn parse_rate(text: &str) -> Result<u32, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!(
             "`{}` is not a whole number of connections per second",
-            crate::untrusted::shown(text)
+            crate::untrusted::quote(text)
         )),
     }
 }
@@ -416,7 +425,7 @@ pub fn parse_concurrency(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!(
             "`{}` is not a whole number",
-            crate::untrusted::shown(text)
+            crate::untrusted::quote(text)
         )),
     }
 }

@@ -9,7 +9,7 @@ use crate::checks::RuleFilter;
 use crate::cli::ScanArgs;
 use crate::report::atomic::{Dest, DestError};
 use crate::targets::ports::{parse_ports, PortsError, DEFAULT_PORTS};
-use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
+use crate::targets::{parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 
 pub use crate::targets::permute::DEFAULT_SEED;
 
@@ -118,11 +118,9 @@ fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, Targ
         }
     }
     for f in files {
-        let (name, text) = crate::targets::read_input(f)?;
-        match parse_lines(&name, &text) {
-            Ok(mut s) => specs.append(&mut s),
-            Err(mut e) => errors.append(&mut e),
-        }
+        let (mut s, mut e) = crate::targets::read_input(f)?;
+        specs.append(&mut s);
+        errors.append(&mut e);
     }
     if errors.is_empty() {
         Ok(specs)

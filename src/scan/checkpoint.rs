@@ -62,12 +62,21 @@ pub fn prepare_checkpoint(
     }
     let digest = crate::state::digest(plan, space, files);
     let from = if plan.resume || path.exists() {
-        Some(State::load(path, &digest)?)
+        let state = State::load(path, &digest)?;
+        // The digest says which scan; every entry must be of it too.
+        state
+            .check(space)
+            .map_err(|(field, reason)| crate::state::StateError::Forged {
+                path: path.display().to_string(),
+                field,
+                reason,
+            })?;
+        Some(state)
     } else {
         None
     };
     let log = match &from {
-        Some(s) => ResultLog::resume(path, s)?,
+        Some(s) => ResultLog::resume_checked(path, s, s.record_check(space))?,
         None => ResultLog::create(path)?,
     };
     if let Some(s) = &from {

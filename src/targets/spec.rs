@@ -54,7 +54,7 @@ pub struct Spec {
 #[error(
     "{}: invalid target `{}`: {}",
     shown(&.origin.to_string()),
-    shown(.token),
+    crate::untrusted::quote(.token),
     shown(.reason)
 )]
 pub struct SpecError {
@@ -293,28 +293,41 @@ impl Spec {
 pub fn parse_lines(path: &str, content: &str) -> Result<Vec<Spec>, Vec<SpecError>> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
-    // Editors on Windows start UTF-8 files with a byte-order mark.
-    let content = content.strip_prefix('\u{FEFF}').unwrap_or(content);
     for (i, raw) in content.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        // Allow several whitespace- or comma-separated specs on one line.
-        for token in line.split(|c: char| c.is_whitespace() || c == ',') {
-            if token.is_empty() {
-                continue;
-            }
-            match parse_spec(token, Origin::File(path.to_string(), i + 1)) {
-                Ok(s) => specs.push(s),
-                Err(e) => errors.push(e),
-            }
-        }
+        parse_line(path, i + 1, raw, &mut specs, &mut errors);
     }
     if errors.is_empty() {
         Ok(specs)
     } else {
         Err(errors)
+    }
+}
+
+/// Line `number` (1-based) of the targets file `path`: its specs go to
+/// `specs`, the invalid ones to `errors`.
+pub fn parse_line(
+    path: &str,
+    number: usize,
+    raw: &str,
+    specs: &mut Vec<Spec>,
+    errors: &mut Vec<SpecError>,
+) {
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let raw = if number == 1 {
+        raw.strip_prefix('\u{FEFF}').unwrap_or(raw)
+    } else {
+        raw
+    };
+    let line = raw.split('#').next().unwrap_or("").trim();
+    // Allow several whitespace- or comma-separated specs on one line.
+    for token in line.split(|c: char| c.is_whitespace() || c == ',') {
+        if token.is_empty() {
+            continue;
+        }
+        match parse_spec(token, Origin::File(path.to_string(), number)) {
+            Ok(s) => specs.push(s),
+            Err(e) => errors.push(e),
+        }
     }
 }
 
