@@ -1,5 +1,7 @@
 //! Micro-benchmarks of the hot pure code: the permutation, index -> endpoint
-//! over a /8, and probe response matching. Run: `cargo bench --bench hot`.
+//! over a /8, probe response matching, and loading `--advisories` (whose
+//! time must grow linearly with the records: compare its two sizes). Run:
+//! `cargo bench --bench hot`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -133,12 +135,44 @@ fn matching(c: &mut Criterion) {
     g.finish();
 }
 
+/// A directory of `n` OSV records of a package no Flink interface runs
+/// (as most of an osv.dev Maven export is): read, parsed and left out.
+fn osv_export(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..n {
+        let record = format!(
+            r#"{{"id":"GHSA-bench-{i:06}","modified":"2026-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"Maven","name":"org.example:lib-{i}"}}}}]}}"#
+        );
+        std::fs::write(dir.path().join(format!("GHSA-bench-{i:06}.json")), record)
+            .expect("write a record");
+    }
+    dir
+}
+
+/// Loading 5,000 and 20,000 records: four times the records must take
+/// about four times as long (it took 20 times as long while each record
+/// was compared with every one before it).
+fn advisories_load(c: &mut Criterion) {
+    let mut g = c.benchmark_group("advisories load");
+    g.sample_size(10);
+    for n in [5_000, 20_000] {
+        let dir = osv_export(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("{n} OSV records"), |b| {
+            b.iter(|| {
+                black_box(flinkscan::advisories::Advisories::load(Some(dir.path())).expect("load"))
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500))
         .sample_size(50);
-    targets = permutation, target_space, matching
+    targets = permutation, target_space, matching, advisories_load
 }
 criterion_main!(benches);

@@ -88,6 +88,9 @@ if ! command -v chromium >/dev/null && ! command -v chromium-headless-shell >/de
   fi
 fi
 python3 -c "import playwright.sync_api" 2>/dev/null || python3 -m pip install -q playwright
+# Two real Markdown renderers with autolinking (tests/it/outputs_fail_loud.rs).
+python3 -c "import cmarkgfm, markdown_it, linkify_it" 2>/dev/null \
+  || python3 -m pip install -q cmarkgfm markdown-it-py linkify-it-py
 
 # Real Flink for the integration tests: downloaded once into the cache.
 for v in 1.14.6 1.16.3 1.20.1 2.1.1 2.3.0; do

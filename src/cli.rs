@@ -376,22 +376,26 @@ pub struct ScanArgs {
 /// A flag value clap cannot take; clap names the flag.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum ValueError {
-    #[error("`{0}`: must be a positive duration (e.g. 1s, 500ms, 2m)")]
+    #[error("`{}`: must be a positive duration (e.g. 1s, 500ms, 2m)", crate::untrusted::quote(.0))]
     NotPositive(String),
-    #[error("`{0}`: {1} (use e.g. 1s, 500ms, 2m)")]
+    #[error(
+        "`{}`: {} (use e.g. 1s, 500ms, 2m)",
+        crate::untrusted::quote(.0),
+        crate::untrusted::quote(&.1.to_string())
+    )]
     Duration(String, humantime::DurationError),
-    #[error("`{0}`: must be greater than zero")]
+    #[error("`{}`: must be greater than zero", crate::untrusted::quote(.0))]
     ZeroDuration(String),
     #[error(
         "0 would send nothing: give at least 1 connection per second, \
          or leave --rate out for no limit"
     )]
     ZeroRate,
-    #[error("`{}` is not a whole number of connections per second", crate::untrusted::shown(.0))]
+    #[error("`{}` is not a whole number of connections per second", crate::untrusted::quote(.0))]
     Rate(String),
     #[error("0 would scan nothing: give at least 1")]
     ZeroConcurrency,
-    #[error("`{}` is not a whole number", crate::untrusted::shown(.0))]
+    #[error("`{}` is not a whole number", crate::untrusted::quote(.0))]
     Concurrency(String),
 }
 

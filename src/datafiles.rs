@@ -74,6 +74,7 @@ fn read_capped(path: &Path, suffixes: &[&str], cap: u64) -> Result<Vec<DataFile>
     if path.is_dir() {
         walk(path, path, 0, &wanted, cap, &mut out)?;
     } else {
+        regular(path)?;
         read_zip(path, &wanted, cap, &mut out)?;
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -89,6 +90,32 @@ fn read_bounded(r: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
 
 fn too_large(origin: &str, cap: u64) -> DataError {
     invalid(origin, format!("larger than {} MiB", (cap >> 20).max(1)))
+}
+
+/// Opening a FIFO blocks until a writer comes, and a device may never end:
+/// only regular files are read (a symlink counts as what it points at).
+fn regular(path: &Path) -> Result<(), DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| read_err(path, e))?;
+    if meta.file_type().is_file() {
+        return Ok(());
+    }
+    let kind = {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        }
+    };
+    Err(invalid(
+        &path.display().to_string(),
+        format!("{kind}: only regular files (or a directory of them) are read"),
+    ))
 }
 
 fn walk(
@@ -131,6 +158,7 @@ fn walk(
             ));
         }
         let origin = path.display().to_string();
+        regular(&path)?;
         let file = std::fs::File::open(&path).map_err(|e| read_err(&path, e))?;
         let bytes = read_bounded(file, cap)
             .map_err(|e| read_err(&path, e))?

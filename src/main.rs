@@ -16,7 +16,10 @@ fn main() -> ExitCode {
     let argv = match flinkscan::profile::expand(std::env::args_os().collect()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("flinkscan: error: {e}");
+            eprintln!(
+                "flinkscan: error: {}",
+                flinkscan::untrusted::for_stderr(&e.to_string())
+            );
             return usage();
         }
     };
@@ -24,10 +27,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            // clap quotes the offending argument as typed.
+            // clap quotes the offending argument as typed: a --proxy
+            // password too, or a token of any length.
             eprint!(
                 "{}",
-                flinkscan::untrusted::shown_lines(&e.render().to_string())
+                flinkscan::untrusted::for_stderr(&e.render().to_string())
             );
             return usage();
         }
@@ -46,7 +50,7 @@ fn main() -> ExitCode {
             let _ = writeln!(
                 std::io::stderr(),
                 "flinkscan: error: {}",
-                flinkscan::untrusted::shown_lines(&e.to_string())
+                flinkscan::untrusted::for_stderr(&e.to_string())
             );
         }
     }

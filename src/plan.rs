@@ -8,7 +8,7 @@ use crate::atomic::{Dest, DestError};
 use crate::checks::catalog::Catalog;
 use crate::checks::RuleFilter;
 use crate::targets::ports::PortsError;
-use crate::targets::{parse_lines, parse_spec, Origin, Shard, Spec, SpecError, TargetError};
+use crate::targets::{parse_spec, Origin, Shard, Spec, SpecError, TargetError};
 
 pub use crate::targets::permute::DEFAULT_SEED;
 
@@ -117,11 +117,9 @@ pub fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, 
         }
     }
     for f in files {
-        let (name, text) = crate::targets::read_input(f)?;
-        match parse_lines(&name, &text) {
-            Ok(mut s) => specs.append(&mut s),
-            Err(mut e) => errors.append(&mut e),
-        }
+        let (mut s, mut e) = crate::targets::read_input(f)?;
+        specs.append(&mut s);
+        errors.append(&mut e);
     }
     if errors.is_empty() {
         Ok(specs)

@@ -102,6 +102,16 @@ pub enum StateError {
         reason: String,
     },
     #[error(
+        "{path}: field `{field}`: {reason}. A checkpoint of this scan holds only probes of its \
+         targets, less its exclusions, on its ports; this one was edited or damaged. Delete it \
+         (and {path}.results) to start over"
+    )]
+    Forged {
+        path: String,
+        field: &'static str,
+        reason: String,
+    },
+    #[error(
         "{path} holds a checkpoint of a different scan: the targets (or what their names resolve \
          to), exclusions, ports, seed, shard, probe options, probe files or advisories differ from \
          this command line. Resume with the original command line, or delete {path} to start over"
@@ -181,6 +191,126 @@ impl State {
             return Err(StateError::Mismatch { path: shown });
         }
         Ok(state)
+    }
+
+    /// Check every entry against the space of the scan being resumed: a
+    /// checkpoint is a file anyone may edit, and what it lists is probed
+    /// (`pending`, `in_flight`) or counted. An error names the field.
+    pub fn check(&self, space: &TargetSpace) -> Result<(), (&'static str, String)> {
+        let len = space.len();
+        if self.next > len {
+            return Err((
+                "next",
+                format!(
+                    "position {} is past the {len} probes of this scan",
+                    self.next
+                ),
+            ));
+        }
+        let mut in_flight = self.in_flight.clone();
+        in_flight.sort_unstable();
+        if let Some(p) = in_flight.iter().find(|&&p| p >= self.next) {
+            return Err((
+                "in_flight",
+                format!("position {p} was never started (next is {})", self.next),
+            ));
+        }
+        if let Some(w) = in_flight.windows(2).find(|w| w[0] == w[1]) {
+            return Err(("in_flight", format!("position {} is listed twice", w[0])));
+        }
+        let c = self.counts;
+        let done = self.next - in_flight.len() as u64;
+        if c.probed != done {
+            return Err((
+                "counts",
+                format!(
+                    "probed is {}, but {done} probes are done (next {} less {} in flight)",
+                    c.probed,
+                    self.next,
+                    in_flight.len()
+                ),
+            ));
+        }
+        let decided = [c.open, c.closed, c.filtered, c.unreachable]
+            .iter()
+            .try_fold(0u64, |a, &n| a.checked_add(n));
+        if decided.is_none_or(|d| d > c.probed) {
+            return Err((
+                "counts",
+                format!(
+                    "open {}, closed {}, filtered {} and unreachable {} add up to more than the \
+                     {} probed",
+                    c.open, c.closed, c.filtered, c.unreachable, c.probed
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for ep in &self.pending {
+            let shown = crate::untrusted::quote(&ep.to_string());
+            match space.position_of(ep) {
+                None => {
+                    return Err((
+                        "pending",
+                        format!(
+                            "{shown} is not a probe of this scan (outside its targets, excluded, \
+                             or on another port or shard)"
+                        ),
+                    ))
+                }
+                Some(p) if p >= self.next || in_flight.binary_search(&p).is_ok() => {
+                    return Err((
+                        "pending",
+                        format!("{shown} is listed as found open but was not probed yet"),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if !seen.insert(ep) {
+                return Err(("pending", format!("{shown} is listed twice")));
+            }
+        }
+        if self.pending.len() as u64 + self.records > c.open {
+            return Err((
+                "counts",
+                format!(
+                    "open is {}, fewer than the {} ports pending and {} identified",
+                    c.open,
+                    self.pending.len(),
+                    self.records
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A check for [`ResultLog::resume_checked`]: every record is a probe
+    /// of `space` that was done (started and not in flight), not pending,
+    /// and recorded once.
+    pub fn record_check<'a>(
+        &'a self,
+        space: &'a TargetSpace,
+    ) -> impl FnMut(&Service) -> Result<(), String> + 'a {
+        let mut in_flight = self.in_flight.clone();
+        in_flight.sort_unstable();
+        let pending: BTreeSet<&Endpoint> = self.pending.iter().collect();
+        let mut seen: BTreeSet<Endpoint> = BTreeSet::new();
+        move |service| {
+            let ep = &service.endpoint;
+            let shown = crate::untrusted::quote(&ep.to_string());
+            let done = space
+                .position_of(ep)
+                .is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
+            if !done || pending.contains(ep) {
+                return Err(format!(
+                    "{shown} is not a probe this scan has done (outside its targets, excluded, \
+                     on another port or shard, not yet probed, or still pending)"
+                ));
+            }
+            if !seen.insert(ep.clone()) {
+                return Err(format!("{shown} is recorded twice"));
+            }
+            Ok(())
+        }
     }
 
     /// Write atomically (temporary file, fsync, rename): a kill leaves the
@@ -284,6 +414,16 @@ impl ResultLog {
     /// continues there. The records are read again, one at a time, by
     /// [`Tracker::replay`].
     pub fn resume(state_path: &Path, state: &State) -> Result<ResultLog, StateError> {
+        ResultLog::resume_checked(state_path, state, |_| Ok(()))
+    }
+
+    /// [`ResultLog::resume`], each record's service first handed to
+    /// `check` (an error names the record's line).
+    pub fn resume_checked(
+        state_path: &Path,
+        state: &State,
+        mut check: impl FnMut(&Service) -> Result<(), String>,
+    ) -> Result<ResultLog, StateError> {
         let path = results_path(state_path);
         let shown = |p: &Path| p.display().to_string();
         let err = |source| StateError::Sidecar {
@@ -316,9 +456,9 @@ impl ResultLog {
         read_records(&file, state.results, |line, bytes| {
             sha.update(bytes);
             records += 1;
-            serde_json::from_slice::<Record>(bytes)
-                .map(drop)
-                .map_err(|source| RecordError::BadLine { line, source })
+            let record = serde_json::from_slice::<Record>(bytes)
+                .map_err(|source| RecordError::BadLine { line, source })?;
+            check(&record.service).map_err(|reason| RecordError::Rejected { line, reason })
         })
         .map_err(|e| damaged(e.to_string()))?;
         let digest = hex::encode(sha.clone().finalize());
@@ -438,6 +578,9 @@ pub enum RecordError {
         #[source]
         source: serde_json::Error,
     },
+    /// The record is not one this scan could have written.
+    #[error("line {line}: {reason}")]
+    Rejected { line: u64, reason: String },
     #[error("{0}")]
     BadRecord(#[source] serde_json::Error),
     #[error("cannot read back {}: {source}", .path.display())]

@@ -57,6 +57,52 @@ fn shown_keeping(text: &str, newlines: bool) -> String {
     out
 }
 
+/// The most characters of one value an error quotes.
+pub const QUOTE_MAX: usize = 200;
+
+/// A value quoted in an error: as [`shown`], and at most [`QUOTE_MAX`]
+/// characters of it, the cut said with the whole length (a 100 MB token
+/// must not become a 100 MB line on stderr).
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        None => shown(text),
+        Some((at, _)) => format!(
+            "{}... ({} characters in all)",
+            shown(&text[..at]),
+            text.chars().count()
+        ),
+    }
+}
+
+/// Every line of `text` cut to about `max` characters, its middle
+/// replaced by the count of what was cut (the start and end of a line
+/// say what it is about: `invalid value '...' for '--rate <N>'`): the
+/// last bound on an error message, whatever it quotes.
+pub fn cap_lines(text: &str, max: usize) -> String {
+    if text.lines().all(|l| l.len() <= max) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(max * 8));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let count = line.chars().count();
+        if count <= max {
+            out.push_str(line);
+            continue;
+        }
+        let half = max / 2;
+        let head: String = line.chars().take(half).collect();
+        let tail: String = line.chars().skip(count - half).collect();
+        out.push_str(&format!(
+            "{head} [... {} characters cut ...] {tail}",
+            count - 2 * half
+        ));
+    }
+    out
+}
+
 /// Printable, single-line, at most `max` characters (an ellipsis marks a cut).
 pub fn clean(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
@@ -160,23 +206,85 @@ pub fn redact(text: &str) -> String {
         .into_owned()
 }
 
+/// Every `scheme://user:password@` in `text` with the password masked
+/// (`scheme://user:******@`; userinfo without a `:` is masked whole). The
+/// userinfo runs to the last `@` of the URL, so a password holding `@`,
+/// `/` or `:` is masked whole too. For messages that may quote what the
+/// user typed: argument errors quote `--proxy` values as given.
+pub fn mask_uri_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>'))
+            .unwrap_or(tail.len());
+        let url = &tail[..end];
+        match url.rfind('@') {
+            Some(at) => {
+                match url[..at].split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":******");
+                    }
+                    None => out.push_str("******"),
+                }
+                out.push_str(&url[at..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An error message as it reaches stderr: credentials in URLs masked,
+/// hidden characters escaped (newlines kept), every line bounded.
+pub fn for_stderr(text: &str) -> String {
+    cap_lines(&shown_lines(&mask_uri_credentials(text)), 1000)
+}
+
 /// True if a URI-looking value embeds a password.
 pub fn has_uri_credentials(value: &str) -> bool {
     uri_credentials().is_match(value)
 }
 
-/// A Flink version string as reported by a peer: digits, dots and a short
-/// suffix only, or `None` if it does not look like one.
+/// A Flink version string as reported by a peer: one that starts like a
+/// release (`1.14.0 (vendor build)`, `v1.13.2/../x`) is kept whatever
+/// follows, so the advisory matcher reads what it can and flags the rest;
+/// a custom build name (`master-custom`) is kept too. Printable, inert
+/// (no markup characters), at most 64 characters. `None` for anything
+/// else, which [`version_refused`] names.
 pub fn version(text: &str) -> Option<String> {
     let t = text.trim();
-    let ok = !t.is_empty()
-        && t.len() <= 32
-        // Custom builds report names such as `master-custom`: keep them so
-        // the advisory matcher can say it cannot order them.
-        && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+    let mut chars = t.chars();
+    let release_like = match chars.next() {
+        Some(c) if c.is_ascii_digit() => true,
+        Some('v' | 'V') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    };
+    let build_name = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
-    ok.then(|| t.to_string())
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    (release_like || build_name).then(|| clean(&inert(t), 64))
+}
+
+/// Why the value of `key` is no version [`version`] keeps, for the
+/// service's errors: a refused version is said, never dropped silently.
+pub fn version_refused(key: &str, text: &str) -> Option<String> {
+    if version(text).is_some() {
+        return None;
+    }
+    Some(if text.trim().is_empty() {
+        format!("{key} is empty: advisories and end of life not judged")
+    } else {
+        format!(
+            "{key} `{}` is not a Flink version: advisories and end of life not judged",
+            clean(&inert(text.trim()), 64)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -227,12 +335,59 @@ mod tests {
     }
 
     #[test]
+    fn uri_credentials_are_masked_whatever_the_password_holds() {
+        for (input, want) in [
+            (
+                "invalid value 'socks5://alice:TopSecretPW@host' for '--proxy <URL>'",
+                "invalid value 'socks5://alice:******@host' for '--proxy <URL>'",
+            ),
+            (
+                "socks5h://bob:p@ss/w:rd@10.0.0.1:1080 and http://x/y",
+                "socks5h://bob:******@10.0.0.1:1080 and http://x/y",
+            ),
+            ("socks5://tokenonly@h:1", "socks5://******@h:1"),
+            ("no url here: a@b", "no url here: a@b"),
+            ("", ""),
+        ] {
+            assert_eq!(mask_uri_credentials(input), want, "{input}");
+        }
+        let e = for_stderr("x socks5://u:Secret\u{202e}@h\nnext");
+        assert!(!e.contains("Secret") && e.contains("next"), "{e}");
+    }
+
+    #[test]
+    fn quotes_and_lines_are_bounded() {
+        assert_eq!(quote("a\u{202e}b"), "a\\u{202e}b");
+        let long = "x".repeat(10_000_000);
+        let q = quote(&long);
+        assert!(
+            q.len() < 300 && q.ends_with("(10000000 characters in all)"),
+            "{q}"
+        );
+        let capped = cap_lines(&format!("short\n'{long}' for --rate\nend"), 500);
+        let lines: Vec<&str> = capped.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!((lines[0], lines[2]), ("short", "end"));
+        assert!(lines[1].len() < 600, "{}", lines[1].len());
+        assert!(lines[1].starts_with("'xxx") && lines[1].ends_with("xxx' for --rate"));
+        assert!(
+            lines[1].contains("[... 9999513 characters cut ...]"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(cap_lines("a\nb", 5), "a\nb");
+    }
+
+    #[test]
     fn clean_bounds() {
         assert_eq!(clean("a\nb", 10), "a b");
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(clean("a\u{202e}b", 10), "a\\u{202e}b");
         assert_eq!(version("1.20.1"), Some("1.20.1".into()));
         assert_eq!(version("<script>"), None);
+        assert!(version_refused("flink-version", "<script>")
+            .is_some_and(|n| n.contains("`?script?`") && n.contains("not a Flink version")));
+        assert_eq!(version_refused("v", "1.20.1"), None);
     }
 
     /// Every word of the list, in any case, inside a longer key; and keys
@@ -320,11 +475,23 @@ mod tests {
     fn version_and_hidden_bounds() {
         assert_eq!(version(" 1.20.1 "), Some("1.20.1".into()));
         assert_eq!(version("master-custom_2"), Some("master-custom_2".into()));
-        assert_eq!(version(&"1".repeat(32)), Some("1".repeat(32)));
-        assert_eq!(version(&"1".repeat(33)), None);
+        assert_eq!(version(&"1".repeat(64)), Some("1".repeat(64)));
+        assert_eq!(
+            version(&"1".repeat(65)),
+            Some(format!("{}…", "1".repeat(64)))
+        );
         assert_eq!(version(""), None);
+        assert_eq!(version("  "), None);
         assert_eq!(version(".1"), None);
-        assert_eq!(version("1.2 3"), None);
+        assert_eq!(version("1.14.0-<b>"), Some("1.14.0-?b?".into()));
+        assert_eq!(
+            version("1.14.0 (vendor build)"),
+            Some("1.14.0 (vendor build)".into())
+        );
+        assert_eq!(
+            version("1.14.0\u{1b}[2J\u{202e}"),
+            Some("1.14.0 [2J\\u{202e}".into())
+        );
         for c in [
             '\u{AD}',
             '\u{61C}',

@@ -12,7 +12,7 @@ pub mod range;
 pub mod releases;
 pub mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use include_dir::{include_dir, Dir};
@@ -200,6 +200,9 @@ pub enum Verdict<'a> {
     Ordered {
         version: FlinkVersion,
         hits: Vec<Hit<'a>>,
+        /// Set when only the release the string starts with could be read
+        /// (`1.14.0 (vendor build)`): why the whole string could not.
+        unparsed: Option<VersionError>,
     },
     /// The string cannot be ordered: these advisories could apply.
     Unordered {
@@ -244,15 +247,22 @@ impl Advisories {
             .map(|m| ((m.ecosystem.clone(), m.name.clone()), m))
             .collect();
 
+        // The first override of an id wins, as a search from the top would.
+        let overrides: HashMap<&str, &AdvisoryOverride> = interfaces
+            .advisory
+            .iter()
+            .rev()
+            .map(|o| (o.id.as_str(), o))
+            .collect();
         let mut by_rule: BTreeMap<String, Advisory> = BTreeMap::new();
         let mut ignored = 0;
-        for (origin, bytes, user) in &files.records {
+        for (origin, bytes, user) in files.records() {
             let record = osv::parse(bytes).map_err(|m| invalid(origin, m.to_string()))?;
             if record.withdrawn.is_some() {
                 ignored += 1;
                 continue;
             }
-            let over = interfaces.advisory.iter().find(|o| o.id == record.id);
+            let over = overrides.get(record.id.as_str()).copied();
             let Some(adv) = compile(record, origin, &map, over)? else {
                 ignored += 1;
                 continue;
@@ -285,14 +295,17 @@ impl Advisories {
     /// `kind`, or why the version cannot be compared.
     pub fn matching(&self, version: &str, kind: ServiceKind) -> Verdict<'_> {
         let relevant = self.advisories.iter().filter(|a| a.applies_to(kind));
-        let version = match FlinkVersion::parse(version) {
-            Ok(v) => v,
-            Err(error) => {
-                return Verdict::Unordered {
-                    error,
-                    candidates: relevant.collect(),
+        let (version, unparsed) = match FlinkVersion::parse(version) {
+            Ok(v) => (v, None),
+            Err(error) => match FlinkVersion::parse_prefix(version) {
+                Some(v) => (v, Some(error)),
+                None => {
+                    return Verdict::Unordered {
+                        error,
+                        candidates: relevant.collect(),
+                    }
                 }
-            }
+            },
         };
         let hits = relevant
             .filter(|a| {
@@ -309,7 +322,11 @@ impl Advisories {
                 vendor_build: version.is_vendor_build(),
             })
             .collect();
-        Verdict::Ordered { version, hits }
+        Verdict::Ordered {
+            version,
+            hits,
+            unparsed,
+        }
     }
 }
 
@@ -442,8 +459,12 @@ fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Malf
 struct Files {
     interfaces: (String, String),
     releases: (String, String),
-    /// (origin, bytes, supplied by the user)
-    records: Vec<(String, Vec<u8>, bool)>,
+    /// (origin, bytes, supplied by the user), in the order added; a
+    /// replaced record leaves `None`.
+    records: Vec<Option<(String, Vec<u8>, bool)>>,
+    /// Where the record of each file name is in `records`: an osv.dev
+    /// export has tens of thousands, so replacing one must not scan them.
+    by_name: HashMap<String, usize>,
 }
 
 impl Default for Files {
@@ -452,6 +473,7 @@ impl Default for Files {
             interfaces: ("advisories/interfaces.toml".into(), String::new()),
             releases: ("advisories/releases.toml".into(), String::new()),
             records: Vec::new(),
+            by_name: HashMap::new(),
         }
     }
 }
@@ -471,13 +493,22 @@ impl Files {
             "releases.toml" => self.releases = (origin.clone(), text()?),
             _ if base.ends_with(".json") => {
                 // A user's record replaces a shipped one with the same file name.
-                self.records
-                    .retain(|(o, _, _)| o.rsplit('/').next() != Some(base));
-                self.records.push((origin, bytes, user));
+                let at = self.records.len();
+                if let Some(old) = self.by_name.insert(base.to_string(), at) {
+                    if let Some(slot) = self.records.get_mut(old) {
+                        *slot = None;
+                    }
+                }
+                self.records.push(Some((origin, bytes, user)));
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The records kept, in the order added.
+    fn records(&self) -> impl Iterator<Item = &(String, Vec<u8>, bool)> {
+        self.records.iter().flatten()
     }
 }
 

@@ -100,6 +100,29 @@ impl FlinkVersion {
         })
     }
 
+    /// The release a string that [`FlinkVersion::parse`] refuses starts
+    /// with, as a vendor build of it: `1.14.0 (vendor build)`,
+    /// `1.14.0/../x`. `None` unless `MAJOR.MINOR[.PATCH]` comes first and
+    /// something other than a letter, digit or dot follows it (`1.2.3.4`
+    /// and `1.14x` stay unordered).
+    pub fn parse_prefix(text: &str) -> Option<FlinkVersion> {
+        let t = text.trim();
+        let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
+        let end = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (core, rest) = t.split_at(end);
+        let next = rest.chars().next()?;
+        if next.is_alphanumeric() || core.ends_with('.') {
+            return None;
+        }
+        let base = FlinkVersion::parse(core).ok()?;
+        Some(FlinkVersion {
+            qualifier: Qualifier::Vendor(rest.trim().chars().take(64).collect()),
+            ..base
+        })
+    }
+
     /// `MAJOR.MINOR`, the release line.
     pub fn line(&self) -> (u64, u64) {
         (self.major, self.minor)
@@ -239,6 +262,26 @@ mod tests {
             "99999999999999999999999.1",
         ] {
             assert!(FlinkVersion::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_release_with_a_suffix_it_cannot_read_is_a_vendor_build_of_it() {
+        for (text, base) in [
+            ("1.14.0 (vendor build)", "1.14.0"),
+            ("1.14.0/../../etc", "1.14.0"),
+            ("1.14.0 [31m", "1.14.0"),
+            ("v1.13.2 \\u{202e}x", "1.13.2"),
+            ("1.14.0-<script>", "1.14.0"),
+            ("1.15 beta build", "1.15.0"),
+        ] {
+            assert!(FlinkVersion::parse(text).is_err(), "{text}");
+            let v = FlinkVersion::parse_prefix(text).unwrap_or_else(|| panic!("{text}"));
+            assert!(v.is_vendor_build(), "{text}");
+            assert_eq!(v.cmp(&FlinkVersion::parse(base).unwrap()), Ordering::Equal);
+        }
+        for none in ["garbage", "1.2.3.4", "1.14x", "1.", "1 .2", "", "1.14.0"] {
+            assert!(FlinkVersion::parse_prefix(none).is_none(), "{none}");
         }
     }
 

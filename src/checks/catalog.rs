@@ -161,19 +161,31 @@ impl Catalog {
     pub fn load(extra: Option<&Path>, advisories: Option<&Path>) -> Result<Catalog, CatalogError> {
         let mut files: BTreeMap<String, String> = BTreeMap::new();
         collect_embedded(&EMBEDDED, &mut files);
+        let mut origins = BTreeMap::new();
         if let Some(path) = extra {
-            collect_extra(path, &mut files)?;
+            collect_extra(path, &mut files, &mut origins)?;
         }
         let advisories = Advisories::load(advisories)?;
-        Catalog::from_files(&files, advisories)
+        Catalog::from_sources(&files, &origins, advisories)
     }
 
     pub fn from_files(
         files: &BTreeMap<String, String>,
         advisories: Advisories,
     ) -> Result<Catalog, CatalogError> {
+        Catalog::from_sources(files, &BTreeMap::new(), advisories)
+    }
+
+    /// `origins` maps a key of `files` to the path it was read from, for
+    /// messages (embedded files are named by their key).
+    fn from_sources(
+        files: &BTreeMap<String, String>,
+        origins: &BTreeMap<String, String>,
+        advisories: Advisories,
+    ) -> Result<Catalog, CatalogError> {
+        let origin = |key: &str| origins.get(key).cloned().unwrap_or_else(|| key.to_string());
         let parse_err = |file: &str, e: toml::de::Error| CatalogError::Parse {
-            file: file.to_string(),
+            file: origin(file),
             message: e.to_string().trim_end().to_string(),
         };
         let rules_text = files
@@ -186,10 +198,10 @@ impl Catalog {
             toml::from_str(rules_text).map_err(|e| parse_err("rules.toml", e))?;
         let mut map = BTreeMap::new();
         for rule in rules.rule {
-            validate_rule(&rule, "rules.toml")?;
+            validate_rule(&rule, &origin("rules.toml"))?;
             if map.insert(rule.id.clone(), rule.clone()).is_some() {
                 return Err(CatalogError::Invalid {
-                    file: "rules.toml".into(),
+                    file: origin("rules.toml"),
                     message: format!("duplicate rule id {}", rule.id),
                 });
             }
@@ -212,12 +224,12 @@ impl Catalog {
             }
             let probe: ProbeFile = toml::from_str(text).map_err(|e| parse_err(name, e))?;
             probe.validate().map_err(|e| CatalogError::Invalid {
-                file: name.clone(),
+                file: origin(name),
                 message: e.to_string(),
             })?;
             if !map.contains_key(&probe.rule) {
                 return Err(CatalogError::Invalid {
-                    file: name.clone(),
+                    file: origin(name),
                     message: format!("rule `{}` is not in the catalog", probe.rule),
                 });
             }
@@ -268,16 +280,31 @@ fn collect_embedded(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
     }
 }
 
-/// `--probes`: a directory (or a zip) of TOML files, keyed as in `probes/`.
-fn collect_extra(path: &Path, out: &mut BTreeMap<String, String>) -> Result<(), CatalogError> {
+/// `--probes`: a directory (or a zip) of TOML files, keyed as in `probes/`:
+/// `rules.toml`, HTTP probes under `http/` or at the top. Any other TOML
+/// file is refused rather than left unread; `origins` gets the path each
+/// key was read from.
+fn collect_extra(
+    path: &Path,
+    out: &mut BTreeMap<String, String>,
+    origins: &mut BTreeMap<String, String>,
+) -> Result<(), CatalogError> {
     for file in crate::datafiles::read(path, &[".toml"])? {
-        // A bare probe file dropped in DIR is an HTTP probe.
-        let rel = if file.rel.contains('/') || file.rel == "rules.toml" {
+        let rel = if file.rel == "rules.toml" || file.rel.starts_with("http/") {
             file.rel.clone()
-        } else {
+        } else if !file.rel.contains('/') {
+            // A bare probe file dropped in DIR is an HTTP probe.
             format!("http/{}", file.rel)
+        } else {
+            return Err(CatalogError::Invalid {
+                file: file.origin.clone(),
+                message: "not read: --probes takes rules.toml and HTTP probe files at its top \
+                          level or under http/; move it there or out of the directory"
+                    .into(),
+            });
         };
-        out.insert(rel, file.text()?.to_string());
+        out.insert(rel.clone(), file.text()?.to_string());
+        origins.insert(rel, file.origin);
     }
     Ok(())
 }

@@ -704,7 +704,52 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
     let url = service.url("/config");
     let advisories = &ctx.catalog.advisories;
     match advisories.matching(version, service.kind) {
-        Verdict::Ordered { version: v, hits } => {
+        Verdict::Ordered {
+            version: v,
+            hits,
+            unparsed,
+        } => {
+            // Only the release the string starts with was read: judged as
+            // a vendor build of it, and the string flagged as not ordered.
+            if let Some(error) = &unparsed {
+                errors.push(format!(
+                    "{}; judged as a vendor build of {}, the release it starts with",
+                    untrusted::clean(&error.to_string(), 120),
+                    base_release(&v)
+                ));
+                let ids: Vec<String> = hits
+                    .iter()
+                    .filter_map(|h| {
+                        h.advisory
+                            .cves
+                            .first()
+                            .or(Some(&h.advisory.record.id))
+                            .cloned()
+                    })
+                    .collect();
+                let detail = format!(
+                    "Flink reports version {shown}{inferred}, which cannot be ordered exactly against the advisory ranges; it starts with release {}, and is judged as a vendor build of it ({}). Find the real release from the deployment.",
+                    base_release(&v),
+                    if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
+                );
+                if let Some(mut f) = ctx.finding(
+                    rule_ids::VERSION_UNORDERED,
+                    service,
+                    url.clone(),
+                    detail,
+                    evidence.clone(),
+                ) {
+                    f.advisory = Some(AdvisoryMatch {
+                        ids,
+                        confidence: MatchConfidence::Unordered,
+                        cvss_vector: None,
+                        cvss_score: None,
+                        upgrade_to: Vec::new(),
+                        references: Vec::new(),
+                    });
+                    findings.push(f);
+                }
+            }
             for hit in hits {
                 let adv = hit.advisory;
                 let ids = adv.ids();

@@ -33,10 +33,12 @@ pub fn parse_dashboard_config(resp: &Response) -> Option<DashboardConfig> {
     if !obj.get("refresh-interval")?.is_number() || !obj.get("timezone-offset")?.is_number() {
         return None;
     }
-    let version = obj
-        .get("flink-version")?
-        .as_str()
-        .and_then(untrusted::version);
+    let claimed = obj.get("flink-version")?;
+    let version = claimed.as_str().and_then(untrusted::version);
+    let refused = match claimed.as_str() {
+        Some(text) => untrusted::version_refused("flink-version", text),
+        None => Some("flink-version is not a string: advisories and end of life not judged".into()),
+    };
     let revision = obj
         .get("flink-revision")
         .and_then(|v| v.as_str())
@@ -54,7 +56,7 @@ pub fn parse_dashboard_config(resp: &Response) -> Option<DashboardConfig> {
         revision,
         web_history: features.get("web-history").copied(),
         features,
-        ambiguities: Vec::new(),
+        ambiguities: refused.into_iter().collect(),
     };
     // The body already parsed as JSON, so this second, streaming pass
     // cannot fail on syntax; it only counts repeated keys.
@@ -329,6 +331,16 @@ pub fn parse_gateway_info(resp: &Response) -> Option<Option<String>> {
             .and_then(|v| v.as_str())
             .and_then(untrusted::version),
     )
+}
+
+/// A SQL Gateway's `/v1/info` whose `version` is no version flinkscan
+/// keeps: the note to record.
+pub fn gateway_version_refused(resp: &Response) -> Option<String> {
+    let json = resp.json()?;
+    match json.get("version")? {
+        serde_json::Value::String(text) => untrusted::version_refused("version", text),
+        _ => Some("version is not a string: advisories and end of life not judged".into()),
+    }
 }
 
 /// A SQL Gateway's `/v1/info` with `version` more than once: the note to

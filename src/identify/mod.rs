@@ -662,6 +662,9 @@ async fn sql_gateway(
         95,
     );
     s.version = version;
+    if let Some(note) = flink_http::gateway_version_refused(info) {
+        s.errors.push(format!("GET /v1/info: {note}"));
+    }
     if let Some((note, differ)) = flink_http::gateway_version_repeats(info) {
         s.errors.push(format!("GET /v1/info: {note}"));
         s.confidence = 65;

@@ -15,11 +15,14 @@ use crate::untrusted;
 
 /// One line of inert Markdown text: markup characters backslash-escaped,
 /// `<`/`>`/`&` as entities (raw HTML is rendered by many hosts), newlines
-/// and hidden characters made visible.
+/// and hidden characters made visible, and nothing a renderer would turn
+/// into a link (see [`unlinked`]).
 pub fn escape(text: &str) -> String {
     let shown = untrusted::shown(text);
     let mut out = String::with_capacity(shown.len() + 8);
-    for c in shown.chars() {
+    let mut chars = shown.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -32,10 +35,27 @@ pub fn escape(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c => out.push(c),
+            c => unlinked(c, next, &mut out),
         }
     }
     out
+}
+
+/// Autolink extensions (GFM's, markdown-it's linkify) find links in plain
+/// text: `scheme:`, `www.`, `//host`, `name.tld` and `user@host`. They read
+/// text runs, not the source: a character written as an entity or in a
+/// code span splits the run, so the peer's URL stays text that reads the
+/// same. Digits after a dot are left alone: versions and addresses are not
+/// linked.
+fn unlinked(c: char, next: Option<char>, out: &mut String) {
+    match (c, next) {
+        (':', _) => out.push_str("&#58;"),
+        ('.', Some(n)) if n.is_alphabetic() => out.push_str("&#46;"),
+        ('/', Some('/')) => out.push_str("&#47;"),
+        // GFM joins entities back before it looks for e-mail addresses.
+        ('@', _) => out.push_str("`@`"),
+        _ => out.push(c),
+    }
 }
 
 fn sev(s: Option<Severity>) -> String {
@@ -351,6 +371,10 @@ mod tests {
         let e = escape("<script>x</script> [a](http://evil) | `b`\n# h");
         assert!(!e.contains('<') && e.contains("\\[a\\](http"), "{e}");
         assert!(e.contains("\\|") && e.contains("\\`"), "{e}");
+        assert_eq!(
+            escape("http://evil.example/a@b.io 1.20.1"),
+            "http&#58;&#47;/evil&#46;example/a`@`b&#46;io 1.20.1"
+        );
         assert!(!e.contains('\n'), "{e}");
     }
 }

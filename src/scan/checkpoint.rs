@@ -66,12 +66,21 @@ pub fn prepare_checkpoint(
     }
     let digest = digest(plan, space, files);
     let from = if plan.resume || path.exists() {
-        Some(State::load(path, &digest)?)
+        let state = State::load(path, &digest)?;
+        // The digest says which scan; every entry must be of it too.
+        state
+            .check(space)
+            .map_err(|(field, reason)| crate::state::StateError::Forged {
+                path: path.display().to_string(),
+                field,
+                reason,
+            })?;
+        Some(state)
     } else {
         None
     };
     let log = match &from {
-        Some(s) => ResultLog::resume(path, s)?,
+        Some(s) => ResultLog::resume_checked(path, s, s.record_check(space))?,
         None => ResultLog::create(path)?,
     };
     if let Some(s) = &from {
@@ -249,6 +258,10 @@ fn hash_path(h: &mut Sha256, path: &Path, depth: u32) {
         for e in entries {
             hash_path(h, &e, depth + 1);
         }
+    } else if !path.metadata().is_ok_and(|m| m.is_file()) {
+        // Never opened: a FIFO blocks, a device never ends (the loaders
+        // refuse the ones they would read).
+        h.update(b"not a regular file\n");
     } else {
         match std::fs::read(path) {
             Ok(bytes) => h.update(&bytes),

@@ -35,6 +35,19 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{}:{line}: a line longer than {} KiB: not a targets list (one or more specs per line)",
+        crate::untrusted::shown(.path),
+        LINE_CAP >> 10
+    )]
+    LineTooLong { path: String, line: usize },
+    #[error(
+        "{}: more than {} MiB of targets; give CIDRs or ranges instead of single addresses, or \
+         split the list over several scans",
+        crate::untrusted::shown(.path),
+        INPUT_CAP >> 20
+    )]
+    InputTooLarge { path: String },
     #[error("no targets given: name hosts, CIDRs or ranges as arguments or with -i FILE")]
     Empty,
     #[error("the target space is {addresses} addresses, more than a /16 (65,536); pass --allow-large if you mean it")]
@@ -62,35 +75,87 @@ pub enum TargetError {
 /// How `-i -` (standard input) is named in messages: `<stdin>:3: ...`.
 pub const STDIN_NAME: &str = "<stdin>";
 
+/// The longest line of a targets file: one or more specs, a comment.
+pub const LINE_CAP: usize = 64 << 10;
+/// The most a targets file or standard input may hold. A million
+/// addresses one per line is about 15 MiB; larger lists are CIDRs or
+/// ranges, or several scans.
+pub const INPUT_CAP: u64 = 16 << 20;
+/// Invalid targets listed one by one; the rest are counted.
+const ERRORS_SHOWN: usize = 20;
+
 /// Read a targets or exclusions file, or standard input for `-` (so
-/// naabu, `nmap -oG` or a CMDB export can feed a scan): its name for
-/// messages and its text.
-pub fn read_input(path: &std::path::Path) -> Result<(String, String), TargetError> {
-    use std::io::Read;
+/// naabu, `nmap -oG` or a CMDB export can feed a scan), one line at a
+/// time: the specs it holds and the invalid ones, each naming its line.
+/// A line longer than [`LINE_CAP`] or more than [`INPUT_CAP`] in all
+/// stops the reading with an error (endless input, `</dev/zero`, ends).
+pub fn read_input(path: &std::path::Path) -> Result<(Vec<Spec>, Vec<SpecError>), TargetError> {
     if path == std::path::Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .lock()
-            .read_to_string(&mut text)
-            .map_err(|source| TargetError::Read {
-                path: STDIN_NAME.into(),
-                source,
-            })?;
-        return Ok((STDIN_NAME.into(), text));
+        return read_specs(STDIN_NAME, std::io::stdin().lock());
     }
-    let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
-        path: path.display().to_string(),
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| TargetError::Read {
+        path: name.clone(),
         source,
     })?;
-    Ok((path.display().to_string(), text))
+    read_specs(&name, std::io::BufReader::new(file))
+}
+
+/// [`read_input`] from any reader; `name` is what messages call it.
+pub fn read_specs(
+    name: &str,
+    mut r: impl std::io::BufRead,
+) -> Result<(Vec<Spec>, Vec<SpecError>), TargetError> {
+    use std::io::{BufRead, Read};
+    let (mut specs, mut errors) = (Vec::new(), Vec::new());
+    let mut total: u64 = 0;
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        let got = (&mut r)
+            .take(LINE_CAP as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| TargetError::Read {
+                path: name.to_string(),
+                source,
+            })?;
+        if got == 0 {
+            break;
+        }
+        total += got as u64;
+        if total > INPUT_CAP {
+            return Err(TargetError::InputTooLarge {
+                path: name.to_string(),
+            });
+        }
+        if line.len() > LINE_CAP && line.last() != Some(&b'\n') {
+            return Err(TargetError::LineTooLong {
+                path: name.to_string(),
+                line: n,
+            });
+        }
+        let text = std::str::from_utf8(&line).map_err(|_| TargetError::Read {
+            path: format!("{name}:{n}"),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+        })?;
+        spec::parse_line(name, n, text, &mut specs, &mut errors);
+    }
+    Ok((specs, errors))
 }
 
 fn join_errors(errors: &[SpecError]) -> String {
-    errors
+    let mut lines: Vec<String> = errors
         .iter()
+        .take(ERRORS_SHOWN)
         .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if errors.len() > ERRORS_SHOWN {
+        lines.push(format!(
+            "... and {} more invalid targets",
+            errors.len() - ERRORS_SHOWN
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Which part of the permuted space this process scans.
@@ -545,6 +610,39 @@ impl TargetSpace {
         Some(endpoint)
     }
 
+    /// The shard position whose probe is `ep` (its address or proxy name
+    /// and port), as [`TargetSpace::nth`] numbers them before a resume;
+    /// `None` when this shard of the space never probes it (outside the
+    /// targets, excluded, another port or another shard).
+    pub fn position_of(&self, ep: &Endpoint) -> Option<u64> {
+        let index = self
+            .blocks
+            .iter()
+            .zip(&self.block_starts)
+            .find_map(|(b, start)| {
+                let port = b.ports.iter().position(|&p| p == ep.port)? as u64;
+                let host = match (&b.members, ep.proxy_name()) {
+                    (Members::Addresses { ranges, starts }, None) => {
+                        let n = spec::ip_to_u128(ep.ip);
+                        let k = ranges.partition_point(|&(lo, _)| lo <= n).checked_sub(1)?;
+                        let (lo, hi) = *ranges.get(k)?;
+                        if n > hi {
+                            return None;
+                        }
+                        starts.get(k)? + u64::try_from(n - lo).ok()?
+                    }
+                    (Members::Names(names), Some(name)) => {
+                        names.binary_search_by(|x| x.as_str().cmp(name)).ok()? as u64
+                    }
+                    _ => return None,
+                };
+                Some(start + host * b.ports.len() as u64 + port)
+            })?;
+        let i = self.perm.invert(index);
+        let Shard { index: k, count } = self.shard;
+        (i % count == k).then_some(i / count)
+    }
+
     /// Iterate this shard's probes lazily.
     pub fn iter(&self) -> impl Iterator<Item = Endpoint> + '_ {
         (0..self.len()).map_while(|j| self.nth(j))
@@ -672,6 +770,35 @@ mod tests {
             }
             assert_eq!(count, all.len(), "shards overlap for n={n}");
             assert_eq!(union, set);
+        }
+    }
+
+    #[test]
+    fn position_of_finds_every_probe_of_the_shard_and_nothing_else() {
+        let input = SpaceInput {
+            ranges: vec![r("10.0.0.0", "10.0.0.9"), r("10.0.1.0", "10.0.1.3")],
+            with_port: vec![(
+                ip_to_u128("10.0.2.1".parse().unwrap()),
+                ip_to_u128("10.0.2.1".parse().unwrap()),
+                99,
+            )],
+            exclude: vec![r("10.0.0.4", "10.0.0.4")],
+            ..Default::default()
+        };
+        for shard in [Shard::ALL, Shard { index: 1, count: 3 }] {
+            let space = TargetSpace::build(input.clone(), &[1, 2], 5, shard, false).unwrap();
+            for j in 0..space.len() {
+                let ep = space.nth(j).unwrap();
+                assert_eq!(space.position_of(&ep), Some(j), "{ep}");
+            }
+            let found = (0..=255u8)
+                .flat_map(|h| [0u8, 1, 2].map(|c| std::net::Ipv4Addr::new(10, 0, c, h)))
+                .flat_map(|ip| [1u16, 2, 3, 99].map(|p| Endpoint::new(ip.into(), p)))
+                .filter(|ep| space.position_of(ep).is_some())
+                .count() as u64;
+            assert_eq!(found, space.len(), "{shard}");
+            let excluded = Endpoint::new("10.0.0.4".parse().unwrap(), 1);
+            assert_eq!(space.position_of(&excluded), None);
         }
     }
 

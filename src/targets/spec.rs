@@ -54,7 +54,7 @@ pub struct Spec {
 #[error(
     "{}: invalid target `{}`: {}",
     shown(&.origin.to_string()),
-    shown(.token),
+    crate::untrusted::quote(.token),
     shown(.reason)
 )]
 pub struct SpecError {
@@ -132,6 +132,12 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
         return Err(err("empty target"));
     }
     if text.contains("://") {
+        // The message quotes the token: never with a password in it.
+        let err = |reason: &str| SpecError {
+            token: super::url::redact_userinfo(token),
+            origin: origin.clone(),
+            reason: reason.to_string(),
+        };
         let (host, port, url) = super::url::parse_url(text).map_err(|r| err(&r.to_string()))?;
         let hosts = parse_hosts(&host).map_err(|r| err(&r.to_string()))?;
         if matches!(hosts, Hosts::Range { lo, hi } if lo != hi) {
@@ -316,28 +322,41 @@ impl Spec {
 pub fn parse_lines(path: &str, content: &str) -> Result<Vec<Spec>, Vec<SpecError>> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
-    // Editors on Windows start UTF-8 files with a byte-order mark.
-    let content = content.strip_prefix('\u{FEFF}').unwrap_or(content);
     for (i, raw) in content.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        // Allow several whitespace- or comma-separated specs on one line.
-        for token in line.split(|c: char| c.is_whitespace() || c == ',') {
-            if token.is_empty() {
-                continue;
-            }
-            match parse_spec(token, Origin::File(path.to_string(), i + 1)) {
-                Ok(s) => specs.push(s),
-                Err(e) => errors.push(e),
-            }
-        }
+        parse_line(path, i + 1, raw, &mut specs, &mut errors);
     }
     if errors.is_empty() {
         Ok(specs)
     } else {
         Err(errors)
+    }
+}
+
+/// Line `number` (1-based) of the targets file `path`: its specs go to
+/// `specs`, the invalid ones to `errors`.
+pub fn parse_line(
+    path: &str,
+    number: usize,
+    raw: &str,
+    specs: &mut Vec<Spec>,
+    errors: &mut Vec<SpecError>,
+) {
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let raw = if number == 1 {
+        raw.strip_prefix('\u{FEFF}').unwrap_or(raw)
+    } else {
+        raw
+    };
+    let line = raw.split('#').next().unwrap_or("").trim();
+    // Allow several whitespace- or comma-separated specs on one line.
+    for token in line.split(|c: char| c.is_whitespace() || c == ',') {
+        if token.is_empty() {
+            continue;
+        }
+        match parse_spec(token, Origin::File(path.to_string(), number)) {
+            Ok(s) => specs.push(s),
+            Err(e) => errors.push(e),
+        }
     }
 }
 
@@ -404,6 +423,24 @@ mod tests {
         assert_eq!(s.port, Some(443));
         let specs = parse_lines("t.txt", "http://127.0.0.1:8080/flink/ # proxied\n").unwrap();
         assert_eq!(specs[0].base_path(), Some("/flink"));
+    }
+
+    /// A refused URL is quoted in the error without its password, for
+    /// every reason it is refused (credentials, then anything else).
+    #[test]
+    fn url_errors_never_echo_a_password() {
+        for bad in [
+            "http://admin:hunter2@127.0.0.1:8081/flink/",
+            "https://admin:hunter2@jm.test/x?y",
+            "ftp://admin:hunter2@127.0.0.1/",
+            "http://admin:hun/ter2@127.0.0.1/",
+        ] {
+            let e = p(bad).expect_err(bad).to_string();
+            assert!(!e.contains("hunter2") && !e.contains("ter2"), "{e}");
+            assert!(e.contains("argument 1") && e.contains("***@"), "{e}");
+        }
+        let e = parse_lines("t.txt", "http://u:hunter2@127.0.0.1/f/\n").unwrap_err();
+        assert!(!e[0].to_string().contains("hunter2"), "{}", e[0]);
     }
 
     #[test]

@@ -22,21 +22,11 @@ const MAX_SAN: usize = 100;
 /// Subject used for a certificate x509-parser could not read.
 pub const UNPARSEABLE: &str = "(unparseable certificate)";
 
-/// Escape control characters and cap the length.
+/// A certificate field as a report may hold it: the rule every peer
+/// string follows ([`crate::untrusted::clean`]: control characters become
+/// spaces, bidirectional and invisible ones visible escapes), capped.
 pub(crate) fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_FIELD));
-    for c in s.chars() {
-        if out.len() >= MAX_FIELD {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::untrusted::clean(s, MAX_FIELD)
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -362,7 +352,13 @@ mod tests {
         assert!(is_weak_signature("ecdsa-with-SHA1"));
         assert!(is_weak_signature("md5WithRSAEncryption"));
         assert!(!is_weak_signature("sha256WithRSAEncryption"));
-        assert_eq!(sanitize("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(sanitize("a\u{1b}[31mb\n"), "a [31mb ");
+        // Bidirectional and invisible characters follow the one rule of
+        // every peer string: visible escapes, never raw.
+        assert_eq!(
+            sanitize("CN=a\u{202e}gpj.exe\u{2066}b\u{200b}c"),
+            "CN=a\\u{202e}gpj.exe\\u{2066}b\\u{200b}c"
+        );
         assert!(sanitize(&"x".repeat(5000)).len() < 600);
     }
 }

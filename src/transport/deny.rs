@@ -67,21 +67,7 @@ pub enum Denied {
 /// `Ok` if the request may be sent; `Err` says why not.
 pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), Denied> {
     let method = method.to_ascii_uppercase();
-    let path_owned = || path.to_string();
-    let Some(decoded) = normalise(path) else {
-        return Err(Denied::Encoding { path: path_owned() });
-    };
-    for frag in DENIED_FRAGMENTS {
-        if *frag == "/cluster" && is_yarn_web_service(&method, &decoded) {
-            continue;
-        }
-        if decoded.contains(frag) {
-            return Err(Denied::Fragment {
-                path: path_owned(),
-                fragment: frag,
-            });
-        }
-    }
+    let decoded = check_path_as(&method, path)?;
     match method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Ok(()),
         _ if intrusive_allowed(&method, &decoded) => {
@@ -90,15 +76,45 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), Denied> {
             } else {
                 Err(Denied::NeedsIntrusive {
                     method,
-                    path: path_owned(),
+                    path: path.to_string(),
                 })
             }
         }
         _ => Err(Denied::Method {
             method,
-            path: path_owned(),
+            path: path.to_string(),
         }),
     }
+}
+
+/// The method-independent half of [`check`]: `Ok` with the normalised
+/// path if no denied fragment is in it. A request under a path prefix (a
+/// reverse proxy's `/flink`) is judged on the full path too, since the
+/// server in front routes on that, not on the path Flink sees.
+pub fn check_path(path: &str) -> Result<String, Denied> {
+    check_path_as("GET", path)
+}
+
+/// `check_path` for a request with `method`: only a GET may read YARN's
+/// `/ws/v1/cluster` web services past the `/cluster` fragment.
+fn check_path_as(method: &str, path: &str) -> Result<String, Denied> {
+    let Some(decoded) = normalise(path) else {
+        return Err(Denied::Encoding {
+            path: path.to_string(),
+        });
+    };
+    for frag in DENIED_FRAGMENTS {
+        if *frag == "/cluster" && is_yarn_web_service(method, &decoded) {
+            continue;
+        }
+        if decoded.contains(frag) {
+            return Err(Denied::Fragment {
+                path: path.to_string(),
+                fragment: frag,
+            });
+        }
+    }
+    Ok(decoded)
 }
 
 /// With `--intrusive`: open a SQL Gateway session (`POST /v1/sessions`) and

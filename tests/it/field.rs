@@ -991,3 +991,101 @@ fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_remo
         visible_files(dir.path())
     );
 }
+
+/// Connections to the canaries of the forged-checkpoint test: addresses a
+/// scan must never probe.
+static CANARY_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn canary(_c: std::net::TcpStream) {
+    CANARY_HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A checkpoint is a file anyone may edit: every entry is checked against
+/// the targets, exclusions and ports of the scan being resumed, and one
+/// that does not fit is refused (exit 2, naming the field) before any
+/// probe. The forged entries are loopback canaries only: one outside the
+/// targets, one under --exclude, both listening and counting connections.
+#[test]
+fn a_forged_checkpoint_is_refused_naming_the_field_and_nothing_outside_is_probed() {
+    let o = unique_loopback().octets();
+    let net = Ipv4Addr::new(127, o[1], 252, 0);
+    let target = Ipv4Addr::new(127, o[1], 252, 1);
+    let excluded = Ipv4Addr::new(127, o[1], 252, 5);
+    let outside = Ipv4Addr::new(127, o[1], 253, 1);
+    let (port, _ls) = support::peers::on_one_free_port(&[
+        (target, close_at_once),
+        (excluded, canary),
+        (outside, canary),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let json = dir.path().join("out.json");
+    let st = state.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = vec![
+            "scan".into(),
+            "-q".into(),
+            format!("{net}/28"),
+            "--exclude".into(),
+            excluded.to_string(),
+            "--ports".into(),
+            port.to_string(),
+            "--json".into(),
+            json.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        spawn(&a, None).wait(Duration::from_secs(60))
+    };
+    // 15 probes at 2/s, stopped after 2 s: a genuine checkpoint is kept.
+    let (code, _, stderr) = run(&["--rate", "2", "--max-duration", "2s", "--state", &st]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(load(&json)["scan"]["status"], "max-duration");
+    let genuine = std::fs::read(&state).unwrap();
+    let doc: Value = serde_json::from_slice(&genuine).unwrap();
+    let next = doc["next"].as_u64().unwrap();
+    // Probes were done and some were still to do (waiting for --rate).
+    let left = doc["in_flight"].as_array().unwrap().len() as u64 + 15 - next;
+    assert!(next > 0 && left > 0, "{doc}");
+    let ep = |ip: Ipv4Addr| serde_json::json!({"ip": ip.to_string(), "port": port});
+
+    // (the field the error must name, the JSON pointer forged, its value)
+    let forged = [
+        ("pending", "/pending", serde_json::json!([ep(outside)])),
+        ("pending", "/pending", serde_json::json!([ep(excluded)])),
+        ("in_flight", "/in_flight", serde_json::json!(vec![0; 1000])),
+        (
+            "in_flight",
+            "/in_flight",
+            serde_json::json!([next + 1_000_000]),
+        ),
+        ("next", "/next", serde_json::json!(1_000_000)),
+        ("counts", "/counts/probed", serde_json::json!(1_000_000)),
+        ("counts", "/counts/open", serde_json::json!(1_000_000)),
+    ];
+    for (field, pointer, value) in &forged {
+        let mut d = doc.clone();
+        *d.pointer_mut(pointer).unwrap() = value.clone();
+        std::fs::write(&state, serde_json::to_vec(&d).unwrap()).unwrap();
+        let (code, _, stderr) = run(&["--resume", &st]);
+        assert_eq!(code, 2, "{field}: {stderr}");
+        assert!(
+            stderr.contains(&format!("field `{field}`")) && stderr.contains("s.state"),
+            "{field}: {stderr}"
+        );
+        assert_eq!(
+            CANARY_HITS.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a forged {field} was probed"
+        );
+    }
+
+    // The genuine checkpoint still resumes, to a complete scan that never
+    // touched the canaries.
+    std::fs::write(&state, &genuine).unwrap();
+    let (code, _, stderr) = run(&["--resume", &st]);
+    assert_eq!(code, 0, "{stderr}");
+    let out = load(&json);
+    assert_eq!(out["scan"]["status"], "complete", "{stderr}");
+    assert_eq!(out["stats"]["probed"], 15);
+    assert_eq!(CANARY_HITS.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

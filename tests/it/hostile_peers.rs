@@ -416,6 +416,11 @@ fn hostile_version_strings_are_not_copied() {
     // version it claims is not a version and must not be copied.
     assert_eq!(svc["flink"], true, "{svc}");
     assert!(svc["version"].is_null(), "{svc}");
+    // ...and that is said, not left silent.
+    assert!(
+        svc["errors"].to_string().contains("not a Flink version"),
+        "{svc}"
+    );
     // Only evidence excerpts (quoted data) may carry the peer's bytes.
     let mut leaks = Vec::new();
     walk(&scan.json, String::new(), &mut |path, s| {

@@ -333,6 +333,79 @@ fn repeated_flink_version_is_reported_not_picked() {
     assert_eq!(s.code, Some(1), "{}", s.stderr);
 }
 
+// ---- a version string with a suffix flinkscan cannot read ------------------
+
+/// A real 1.14.6 `/config` and `/overview` whose `flink-version` says
+/// `1.14.0` followed by text no release has (a vendor suffix after a
+/// space, a path, an escape): the release is read, judged as a vendor build
+/// of 1.14.0 (Log4Shell and end of life stay), and the string is flagged
+/// (FLINK-VERSION-UNORDERED and an error on the service), never dropped.
+#[test]
+fn a_version_with_a_suffix_it_cannot_read_keeps_its_findings_and_is_flagged() {
+    let cases = [
+        "1.14.0 (vendor build)",
+        "1.14.0/../../etc/passwd",
+        "1.14.0\u{1b}[2J\u{202e}",
+    ];
+    let addrs: Vec<SocketAddr> = cases
+        .iter()
+        .map(|version| {
+            let mut config: Value =
+                serde_json::from_slice(&fixture("jobmanager-1.14.6-config.json")).unwrap();
+            config["flink-version"] = Value::String((*version).to_string());
+            let config = serde_json::to_vec(&config).unwrap();
+            let overview = fixture("jobmanager-1.14.6-overview.json");
+            serve(Arc::new(move |mut c: TcpStream| {
+                let req = read_head(&mut c);
+                match request_path(&req).as_str() {
+                    "/config" => respond(c, "200 OK", &config),
+                    "/overview" => respond(c, "200 OK", &overview),
+                    _ => respond(c, "404 Not Found", br#"{"errors":["Not found."]}"#),
+                }
+            }))
+        })
+        .collect();
+    let scans = scan_all(&addrs, &["--no-tls-audit"]);
+    let mut failures = Vec::new();
+    for ((version, addr), s) in cases.iter().zip(&addrs).zip(&scans) {
+        let svc = s.service(*addr);
+        let rules = s.rules(*addr);
+        eprintln!("{version:?}: {svc} {rules:?}");
+        for rule in [
+            "FLINK-CVE-2021-44228",
+            "FLINK-EOL-VERSION",
+            "FLINK-VERSION-UNORDERED",
+        ] {
+            if !rules.iter().any(|r| r.starts_with(&format!("{rule}:"))) {
+                failures.push(format!("{version:?}: no {rule}: {rules:?}"));
+            }
+        }
+        let shown = svc["version"].as_str().unwrap_or_default();
+        if !shown.starts_with("1.14.0") || shown.chars().any(flinkscan::untrusted::is_hidden) {
+            failures.push(format!(
+                "{version:?}: version reported as {:?}",
+                svc["version"]
+            ));
+        }
+        if !s.errors(*addr).contains("vendor build of 1.14.0") {
+            failures.push(format!(
+                "{version:?}: no error says how it was judged: {svc}"
+            ));
+        }
+        let log4shell = s.json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["port"] == addr.port() && f["rule_id"] == "FLINK-CVE-2021-44228");
+        if let Some(f) = log4shell {
+            if f["advisory"]["confidence"] != "vendor-build" {
+                failures.push(format!("{version:?}: Log4Shell rated {}", f["advisory"]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 // ---- 2c. HTTP/1.0, body delimited by the connection's close ------------------
 
 /// Answers like an old proxy or a minimal server: HTTP/1.0, no

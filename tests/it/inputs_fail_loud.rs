@@ -342,3 +342,262 @@ fn merge_says_what_it_merged() {
     );
     assert_eq!(json_file(&merged)["findings"].as_array().unwrap().len(), 1);
 }
+
+// ---- round two: credentials, endless input, huge values, special files ------
+
+/// `--proxy` without a port (or otherwise refused) is quoted by clap as
+/// typed: the password must be masked there, from the command line, the
+/// `--flag=value` form and a `--config` profile (also a profile whose TOML
+/// error quotes the line). Nothing is sent: every run fails at parsing.
+#[test]
+fn a_proxy_password_is_masked_in_argument_and_profile_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_free = |err: &str, what: &str| {
+        assert!(
+            !err.contains("TopSecret") && !err.contains("PW@"),
+            "{what}: the password reached stderr: {err}"
+        );
+        assert!(err.contains("alice:******@"), "{what}: not masked: {err}");
+    };
+    for url in [
+        "socks5://alice:TopSecretPW@host",
+        "socks5h://alice:Top@Secret/PW@127.0.0.1",
+        "socks5://alice:TopSecretPW@127.0.0.1:99999",
+    ] {
+        let err = stderr_of(
+            flinkscan().args(["scan", "--dry-run", "127.0.0.1", "--proxy", url]),
+            2,
+        );
+        secret_free(&err, url);
+        let err = stderr_of(
+            flinkscan().args(["scan", "--dry-run", "127.0.0.1", &format!("--proxy={url}")]),
+            2,
+        );
+        secret_free(&err, &format!("--proxy={url}"));
+        let profile = dir.path().join("p.toml");
+        std::fs::write(&profile, format!("proxy = \"{url}\"\n")).unwrap();
+        let err = stderr_of(
+            flinkscan()
+                .args(["scan", "--dry-run", "127.0.0.1", "--config"])
+                .arg(&profile),
+            2,
+        );
+        secret_free(&err, &format!("profile with {url}"));
+    }
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "proxy = \"socks5://alice:TopSecretPW@host\n").unwrap();
+    let err = stderr_of(
+        flinkscan()
+            .args(["scan", "--dry-run", "127.0.0.1", "--config"])
+            .arg(&broken),
+        2,
+    );
+    secret_free(&err, "a profile that is not TOML");
+}
+
+/// `flinkscan scan -i - ...` with standard input from `source`, killed
+/// (and the test failed) if it runs past a minute: exit code and stderr.
+fn scan_stdin(source: std::process::Stdio, extra: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
+        .args(["scan", "--dry-run", "-p", "1", "-i", "-"])
+        .args(extra)
+        .stdin(source)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("flinkscan still reading standard input after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status.code(), reader.join().unwrap())
+}
+
+/// Endless standard input (`</dev/zero`: one line that never ends) and an
+/// endless list of valid lines both end with a usage error naming the
+/// input and the bound, instead of growing until the machine runs out.
+#[test]
+fn endless_or_huge_target_input_ends_with_an_error_naming_the_bound() {
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let (code, err) = scan_stdin(zero.into(), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("<stdin>:1") && err.contains("longer than 64 KiB"),
+        "{err}"
+    );
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+
+    // A list of valid addresses that never ends, written until the pipe
+    // closes (the reader stopped): the input bound, not memory, ends it.
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "while :; do echo 127.0.0.1; done"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = child.stdout.take().unwrap();
+    let (code, err) = scan_stdin(lines.into(), &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("<stdin>") && err.contains("more than 16 MiB"),
+        "{err}"
+    );
+
+    // The same bounds hold for a file.
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.txt");
+    std::fs::write(&long, format!("127.0.0.1\n{}\n", "9".repeat(1 << 20))).unwrap();
+    let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&long), 2);
+    assert!(
+        err.contains("long.txt:2") && err.contains("longer than"),
+        "{err}"
+    );
+    assert!(err.len() < 2000, "{} bytes of error", err.len());
+}
+
+/// An error quotes at most a few hundred characters of a value: a huge
+/// target token, a huge argument clap refuses, a huge string in a report.
+#[test]
+fn errors_quote_at_most_a_few_hundred_characters_of_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "x".repeat(60_000);
+    let file = dir.path().join("t.txt");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&file), 2);
+    assert!(err.contains("t.txt:1") && err.contains("xxxx"), "{err}");
+    assert!(err.len() < 1500, "{} bytes for one bad target", err.len());
+
+    let err = stderr_of(
+        flinkscan().args([
+            "scan",
+            "--dry-run",
+            "127.0.0.1",
+            "--rate",
+            &"7".repeat(100_000),
+        ]),
+        2,
+    );
+    assert!(err.contains("--rate"), "{err}");
+    assert!(err.len() < 4000, "{} bytes for one bad argument", err.len());
+
+    // Many bad targets: the first ones are listed, the rest counted.
+    let many = dir.path().join("many.txt");
+    std::fs::write(&many, "bad/99\n".repeat(5000)).unwrap();
+    let err = stderr_of(flinkscan().args(["scan", "--dry-run", "-i"]).arg(&many), 2);
+    assert!(err.contains("more invalid targets"), "{err}");
+    assert!(
+        err.len() < 10_000,
+        "{} bytes for 5000 bad targets",
+        err.len()
+    );
+
+    // `report` on a report with a huge string where a word belongs.
+    let l = listener(11);
+    let path = report_of(&l, dir.path(), "r.json");
+    let mut doc = json_file(&path);
+    doc["scan"]["status"] = Value::String("y".repeat(1 << 20));
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = flinkscan().arg("report").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("yyyy"), "{err}");
+    assert!(err.len() < 4000, "{} bytes for one bad report", err.len());
+}
+
+/// `mkfifo PATH`: a FIFO no writer will ever open.
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo (coreutils)")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// A FIFO (or the path itself being one) in an `--advisories` or
+/// `--probes` directory used to block the load forever: it is refused,
+/// naming the path, before anything is opened.
+#[test]
+fn a_fifo_among_data_files_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = dir.path().join("probes");
+    let advisories = dir.path().join("advisories");
+    std::fs::create_dir_all(probes.join("http")).unwrap();
+    std::fs::create_dir_all(&advisories).unwrap();
+    mkfifo(&probes.join("http/stuck.toml"));
+    mkfifo(&advisories.join("GHSA-stuck.json"));
+    let lone = dir.path().join("lone.zip");
+    mkfifo(&lone);
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = flinkscan()
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, name) in [
+        (
+            vec!["rules".as_ref(), "--probes".as_ref(), probes.as_os_str()],
+            "http/stuck.toml",
+        ),
+        (
+            vec![
+                "advisories".as_ref(),
+                "--advisories".as_ref(),
+                advisories.as_os_str(),
+            ],
+            "GHSA-stuck.json",
+        ),
+        (
+            vec![
+                "advisories".as_ref(),
+                "--advisories".as_ref(),
+                lone.as_os_str(),
+            ],
+            "lone.zip",
+        ),
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains(name) && err.contains("FIFO"), "{name}: {err}");
+    }
+}
+
+/// Every TOML file under `--probes DIR` is loaded or refused, and errors
+/// name the file where it is: a subdirectory other than `http/` used to be
+/// skipped without a word, and a top-level file was named `http/NAME`.
+#[test]
+fn every_probe_file_is_loaded_or_refused_naming_its_real_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("custom")).unwrap();
+    std::fs::write(dir.path().join("custom/broken.toml"), "id = \n").unwrap();
+    let err = stderr_of(flinkscan().args(["rules", "--probes"]).arg(dir.path()), 2);
+    let real = dir.path().join("custom/broken.toml");
+    assert!(err.contains(&real.display().to_string()), "{err}");
+
+    let top = tempfile::tempdir().unwrap();
+    std::fs::write(top.path().join("mine.toml"), "id = \"x\"\nrule = 3\n").unwrap();
+    let err = stderr_of(flinkscan().args(["rules", "--probes"]).arg(top.path()), 2);
+    let real = top.path().join("mine.toml");
+    assert!(err.contains(&real.display().to_string()), "{err}");
+    assert!(!err.contains("http/mine.toml"), "{err}");
+}

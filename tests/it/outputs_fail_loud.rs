@@ -588,3 +588,106 @@ fn a_baseline_finding_is_not_fixed_by_a_skipped_rule_or_a_cut_short_scan() {
     assert_eq!(doc["scan"]["status"], "max-duration", "{doc}");
     assert_eq!(finding_states(&doc), vec![], "{doc}");
 }
+
+/// `tests/markdown/links.py` renders Markdown with cmark-gfm and with
+/// markdown-it-py (linkify on, fuzzy links and e-mails): what each
+/// linked and the text each shows. `None` when they are missing and the
+/// opt-out is set.
+fn render_markdown(md: &str) -> Option<Value> {
+    let ok = StdCommand::new("python3")
+        .args(["-c", "import cmarkgfm, markdown_it, linkify_it"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        support::missing(
+            "Python's cmarkgfm, markdown-it-py and linkify-it-py",
+            "python3 -m pip install cmarkgfm markdown-it-py linkify-it-py",
+        );
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/markdown/links.py");
+    let mut child = StdCommand::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), md.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// URLs, host names and addresses a peer chose, in a finding, its
+/// evidence, a service's product and a notice, rendered by two real
+/// Markdown renderers with autolinking: none becomes a link, and each
+/// still reads as the peer sent it.
+#[test]
+fn peer_urls_in_markdown_are_never_links_under_autolinking_renderers() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Listener::start(unique_loopback(), 0, support::peers::close_at_once);
+    let (mut doc, _) = scan_json(
+        &[l.addr.ip().to_string()],
+        &["-p", &l.port().to_string()],
+        dir.path(),
+        "scan",
+    );
+    let peer = [
+        "http://evil.example/login",
+        "HTTPS://EVIL.EXAMPLE/X",
+        "www.evil.example",
+        "admin@evil.example",
+        "//evil.example/x",
+        "evil.example",
+        "ftp://10.0.0.1/x",
+        "http://[::1]:8081/",
+        "mailto:root@evil.example",
+    ];
+    let text = peer.join(" and ");
+    doc["findings"] = serde_json::json!([{
+        "rule_id": "FLINK-REST-PLAINTEXT",
+        "severity": "high",
+        "title": format!("Title {}", peer[0]),
+        "ip": l.addr.ip().to_string(),
+        "port": l.port(),
+        "service": "jobmanager-rest",
+        "url": format!("http://{}/", l.addr),
+        "detail": text,
+        "evidence": [{"request": format!("GET {}", peer[1]), "excerpt": text}],
+    }]);
+    if let Some(s) = doc["services"].as_array_mut().and_then(|s| s.first_mut()) {
+        s["product"] = Value::String(text.clone());
+    }
+    doc["notices"] = serde_json::json!([{"target": peer[2], "message": text}]);
+    let report = dir.path().join("hostile.json");
+    std::fs::write(&report, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let md = dir.path().join("r.md");
+    flinkscan()
+        .arg("report")
+        .arg(&report)
+        .arg("--markdown")
+        .arg(&md)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(&md).unwrap();
+    let Some(rendered) = render_markdown(&md) else {
+        return;
+    };
+    for renderer in ["cmark-gfm", "markdown-it"] {
+        let links = &rendered[renderer]["links"];
+        assert_eq!(
+            links,
+            &serde_json::json!([]),
+            "{renderer} made links:\n{md}"
+        );
+        let shown = rendered[renderer]["text"].as_str().unwrap();
+        for p in peer {
+            assert!(shown.contains(p), "{renderer} does not show {p}:\n{shown}");
+        }
+    }
+}

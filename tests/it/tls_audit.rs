@@ -105,7 +105,7 @@ impl Pki {
                 run(
                     &[
                         "req", "-x509", "-newkey", spec.key, "-nodes", "-keyout", &key, "-out",
-                        &cert, &digest, "-days", &days, "-subj", &subj, "-addext", &san,
+                        &cert, &digest, "-days", &days, "-utf8", "-subj", &subj, "-addext", &san,
                     ],
                     d,
                 );
@@ -1021,5 +1021,58 @@ async fn sslv3_with_rc4_and_3des_is_reported_suite_by_suite() {
         "FLINK-TLS-NO-FORWARD-SECRECY",
     ] {
         assert!(rules.contains(&want), "{want} missing from {rules:?}");
+    }
+}
+
+/// Bidirectional and invisible characters in a certificate's subject and
+/// issuer follow the rule of every peer string: visible escapes in the JSON
+/// report and in JSON Lines, never the raw characters (they reorder or hide
+/// text in whatever shows the report). The certificate is made by openssl.
+#[test]
+fn hidden_characters_of_a_certificate_subject_never_reach_json_raw() {
+    if openssl().is_none() {
+        return;
+    }
+    let pki = Pki::new();
+    let cn = "jm\u{202e}exe.txt\u{2066}x\u{200b}y\u{feff}z";
+    let cert = pki.make(&CertSpec {
+        name: "bidi",
+        cn,
+        ..CertSpec::default()
+    });
+    let server = Server::start(&pki, &cert, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (json, jsonl) = (dir.path().join("r.json"), dir.path().join("r.jsonl"));
+    let out = support::peers::flinkscan()
+        .args(["scan", "-q", "--no-color", "--probe-timeout", "3s"])
+        .arg(server.addr.ip().to_string())
+        .args(["-p", &server.addr.port().to_string(), "--json"])
+        .arg(&json)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for path in [&json, &jsonl] {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e}: {stderr}", path.display()));
+        // The escapes JSON writes for them, too: a reader decodes those.
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| c != '\n' && flinkscan::untrusted::is_hidden(c))
+            .collect();
+        assert!(raw.is_empty(), "{}: raw {raw:?}", path.display());
+        for escaped in ["\\u202e", "\\u2066", "\\u200b", "\\ufeff"] {
+            assert!(
+                !text.to_ascii_lowercase().contains(escaped),
+                "{}: JSON escape {escaped} decodes to the raw character",
+                path.display()
+            );
+        }
+        assert!(
+            text.contains("jm\\\\u{202e}exe.txt"),
+            "{}: the subject is not shown with visible escapes: {stderr}",
+            path.display()
+        );
     }
 }
