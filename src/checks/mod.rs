@@ -694,12 +694,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
     let Some(version) = service.version.as_deref() else {
         return (findings, errors);
     };
-    let shown = untrusted::clean(version, 64);
-    let inferred = service
-        .version_source
-        .as_deref()
-        .map(|s| format!(" ({s})"))
-        .unwrap_or_default();
+    let (shown, inferred) = version_words(service, version);
     let evidence: Vec<Evidence> = service.evidence.iter().take(1).cloned().collect();
     let url = service.url("/config");
     let advisories = &ctx.catalog.advisories;
@@ -712,43 +707,17 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
             // Only the release the string starts with was read: judged as
             // a vendor build of it, and the string flagged as not ordered.
             if let Some(error) = &unparsed {
-                errors.push(format!(
-                    "{}; judged as a vendor build of {}, the release it starts with",
-                    untrusted::clean(&error.to_string(), 120),
-                    base_release(&v)
-                ));
-                let ids: Vec<String> = hits
-                    .iter()
-                    .filter_map(|h| {
-                        h.advisory
-                            .cves
-                            .first()
-                            .or(Some(&h.advisory.record.id))
-                            .cloned()
-                    })
-                    .collect();
-                let detail = format!(
-                    "Flink reports version {shown}{inferred}, which cannot be ordered exactly against the advisory ranges; it starts with release {}, and is judged as a vendor build of it ({}). Find the real release from the deployment.",
-                    base_release(&v),
-                    if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
-                );
-                if let Some(mut f) = ctx.finding(
-                    rule_ids::VERSION_UNORDERED,
+                let (f, e) = prefix_only(
                     service,
-                    url.clone(),
-                    detail,
-                    evidence.clone(),
-                ) {
-                    f.advisory = Some(AdvisoryMatch {
-                        ids,
-                        confidence: MatchConfidence::Unordered,
-                        cvss_vector: None,
-                        cvss_score: None,
-                        upgrade_to: Vec::new(),
-                        references: Vec::new(),
-                    });
-                    findings.push(f);
-                }
+                    ctx,
+                    &v,
+                    &hits,
+                    error,
+                    (&shown, &inferred),
+                    (url.clone(), evidence.clone()),
+                );
+                findings.extend(f);
+                errors.push(e);
             }
             for hit in hits {
                 let adv = hit.advisory;
@@ -836,6 +805,63 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
         }
     }
     (findings, errors)
+}
+
+/// The version as findings quote it, and where it came from if inferred.
+fn version_words(service: &Service, version: &str) -> (String, String) {
+    let inferred = service
+        .version_source
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    (untrusted::clean(version, 64), inferred)
+}
+
+/// A version string of which only the leading release could be read: a
+/// finding that it cannot be ordered exactly, and the error line.
+#[allow(clippy::too_many_arguments)]
+fn prefix_only(
+    service: &Service,
+    ctx: &CheckContext,
+    v: &FlinkVersion,
+    hits: &[crate::advisories::Hit<'_>],
+    error: &crate::advisories::version::VersionError,
+    (shown, inferred): (&str, &str),
+    (url, evidence): (String, Vec<Evidence>),
+) -> (Vec<Finding>, String) {
+    let mut findings = Vec::new();
+    let error_line = format!(
+        "{}; judged as a vendor build of {}, the release it starts with",
+        untrusted::clean(&error.to_string(), 120),
+        base_release(v)
+    );
+    let ids: Vec<String> = hits
+        .iter()
+        .filter_map(|h| {
+            h.advisory
+                .cves
+                .first()
+                .or(Some(&h.advisory.record.id))
+                .cloned()
+        })
+        .collect();
+    let detail = format!(
+        "Flink reports version {shown}{inferred}, which cannot be ordered exactly against the advisory ranges; it starts with release {}, and is judged as a vendor build of it ({}). Find the real release from the deployment.",
+        base_release(v),
+        if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
+    );
+    if let Some(mut f) = ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence) {
+        f.advisory = Some(AdvisoryMatch {
+            ids,
+            confidence: MatchConfidence::Unordered,
+            cvss_vector: None,
+            cvss_score: None,
+            upgrade_to: Vec::new(),
+            references: Vec::new(),
+        });
+        findings.push(f);
+    }
+    (findings, error_line)
 }
 
 /// Whether the release line of `v` still gets fixes (Flink's lines only).
