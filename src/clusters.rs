@@ -236,6 +236,10 @@ pub struct Cluster {
     pub paths: Vec<AttackPath>,
     #[serde(default)]
     pub posture: Vec<PostureItem>,
+    /// Checks that could not run on its members (`ENDPOINT RULE`): with
+    /// no finding, the cluster is rated unknown, never clean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -702,6 +706,13 @@ pub fn build(
             findings: Vec::new(),
             paths: Vec::new(),
             posture: Vec::new(),
+            unchecked: member_services
+                .iter()
+                .flat_map(|s| {
+                    let at = s.endpoint.authority();
+                    s.unchecked.iter().map(move |r| format!("{at} {r}"))
+                })
+                .collect(),
         });
     }
 

@@ -394,6 +394,11 @@ pub struct Service {
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
+    /// Rules whose checks could not run on this port (their request
+    /// failed: the port closed, timed out or reset): unknown, never clean.
+    /// `--fail-on` counts each at its rule's severity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -442,6 +447,7 @@ impl Service {
             tls_profile: None,
             deployment: None,
             decided: None,
+            unchecked: Vec::new(),
         }
     }
 

@@ -222,6 +222,7 @@ mod tests {
                 probes_shard: 0,
                 cut_short: vec![],
                 not_identified: vec![],
+                undecided: vec![],
             },
             stats: Stats::default(),
             services: Vec::new().into(),

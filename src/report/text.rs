@@ -86,6 +86,8 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     for c in &report.clusters {
         let rating = match c.rating {
             Some(r) => paint(r, color),
+            // Checks that could not run are not a clean bill.
+            None if !c.unchecked.is_empty() => format!("{:<8}", "UNKNOWN"),
             None => format!("{:<8}", "OK"),
         };
         let version = c
@@ -125,6 +127,24 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 String::new()
             }
         );
+        if !c.unchecked.is_empty() {
+            let shown_list: Vec<String> = c
+                .unchecked
+                .iter()
+                .take(MEMBERS_SHOWN)
+                .map(|u| shown(u))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  could not check (unknown, not clean): {}{}",
+                shown_list.join(", "),
+                if c.unchecked.len() > MEMBERS_SHOWN {
+                    format!(", +{} more", c.unchecked.len() - MEMBERS_SHOWN)
+                } else {
+                    String::new()
+                }
+            );
+        }
         if !c.not_scanned.is_empty() {
             let known: Vec<String> = c
                 .not_scanned
@@ -210,6 +230,15 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             "\nstopped early: {waiting} open ports never identified, {cut} cut short while \
              identifying (scan.not_identified and scan.cut_short in the --json report; \
              --resume with a --state file continues)"
+        );
+    }
+    if report.scan.status == super::ScanStatus::ProxyFailed {
+        let _ = writeln!(
+            out,
+            "\nthe SOCKS5 proxy failed: the scan stopped; {} probes it answered for are \
+             undecided (scan.undecided in the --json report; --resume with a --state file \
+             continues)",
+            report.scan.undecided.len()
         );
     }
     if !report.findings.is_empty() {

@@ -33,6 +33,32 @@ pub struct Finished {
     pub jsonl_failure: Option<super::ScanError>,
 }
 
+/// Run `f`, which may wait (polling) for a slow reader, without holding up
+/// the runtime's other tasks (the signal handler must stay responsive).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The scan stopped on a failed proxy: say so, naming it, and what it
+/// left undecided.
+fn proxy_notice(why: &str, stats: &SweepStats) -> Notice {
+    let undecided = stats.undecided.lock().map(|u| u.len()).unwrap_or(0);
+    Notice {
+        target: crate::net::proxy()
+            .map_or_else(|| "--proxy".to_string(), |p| format!("--proxy {}", p.redacted())),
+        message: format!(
+            "{why}; the scan stopped there (status proxy-failed, exit 3): {undecided} probes it \
+             answered for are undecided (scan.undecided), open ports it was identifying are cut \
+             short, and the rest of the range was not probed; with --state the next run resumes \
+             them"
+        ),
+    }
+}
+
 /// What host correlation may change on a service.
 fn correlated_view(s: &Service) -> (u8, Option<String>, bool, Option<String>) {
     (s.confidence, s.version.clone(), s.flink, s.product.clone())
@@ -52,6 +78,9 @@ impl Finish<'_> {
             mut sink,
         } = collected;
         notices.extend(service_notices);
+        if let Some(why) = crate::net::proxy_failure() {
+            notices.push(proxy_notice(&why, self.stats));
+        }
         // Only held services can change: spilled ones are settled.
         let before = findings.len();
         let held = spiller.held_mut();
@@ -108,8 +137,9 @@ impl Finish<'_> {
         // happened.
         let mut jsonl_failure = None;
         if let (Some(s), Some(out)) = (sink, &self.plan.jsonl) {
-            let lines = s.lines();
-            if let Err(source) = s.finish() {
+            // Waits for a FIFO's reader only while it keeps reading.
+            let (lines, finished) = blocking(|| s.finish());
+            if let Err(source) = finished {
                 let message = match out.dest {
                     Dest::File(_) => format!(
                         "writing failed after {lines} events, which the file holds (whole lines); \
@@ -152,6 +182,12 @@ impl Finish<'_> {
             probes_shard: self.space.len(),
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
+            undecided: self
+                .stats
+                .undecided
+                .lock()
+                .map(|u| u.clone())
+                .unwrap_or_default(),
         }
     }
 
