@@ -13,6 +13,7 @@
 //! scan runs it at its end and `merge` runs it again over the union of
 //! shards.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
@@ -314,15 +315,18 @@ impl PostureStatus {
 /// One item of Flink's hardening guidance, judged for one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostureItem {
-    pub id: String,
-    pub title: String,
+    /// Id, title and fix are the guidance's own words, shared by every
+    /// cluster rather than copied into each (a scan of many thousand
+    /// deployments held them thousands of times).
+    pub id: Cow<'static, str>,
+    pub title: Cow<'static, str>,
     pub status: PostureStatus,
     /// What was seen: endpoints, configuration key names, never a secret.
     pub evidence: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
     /// The Flink keys (or deployment change) that make it pass.
-    pub fix: String,
+    pub fix: Cow<'static, str>,
 }
 
 /// How strongly a service is tied to a cluster; the strongest wins.
@@ -1136,17 +1140,19 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
             .map(|v| v.trim().eq_ignore_ascii_case("true"))
     };
     let mut items = Vec::new();
-    let item =
-        |id: &str, title: &str, status, evidence: String, findings: Vec<String>, fix: &str| {
-            PostureItem {
-                id: id.into(),
-                title: title.into(),
+    let item = |id: &'static str,
+                title: &'static str,
                 status,
-                evidence,
-                findings,
-                fix: fix.into(),
-            }
-        };
+                evidence: String,
+                findings: Vec<String>,
+                fix: &'static str| PostureItem {
+        id: Cow::Borrowed(id),
+        title: Cow::Borrowed(title),
+        status,
+        evidence,
+        findings,
+        fix: Cow::Borrowed(fix),
+    };
 
     let rest: Vec<&&Service> = services
         .iter()

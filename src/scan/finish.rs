@@ -124,13 +124,17 @@ impl Finish<'_> {
         };
         report.normalise();
         report.build_clusters();
-        // Clusters exist only now: the stream ends with one event each.
+        // Clusters exist only now: the stream ends with one event each,
+        // made one at a time (all of them at once as JSON values were the
+        // peak of a scan of many thousand Flink services).
         if let Some(s) = sink.as_mut() {
-            s.write_each(report::events::for_clusters(
-                &report.clusters,
-                &self.scan_id,
-                self.plan.jsonl_format,
-            ));
+            for c in &report.clusters {
+                s.write_each(report::events::for_clusters(
+                    std::slice::from_ref(c),
+                    &self.scan_id,
+                    self.plan.jsonl_format,
+                ));
+            }
         }
         // A machine stream that broke is a failed output, not a reason to
         // lose the scan: the other reports still get written and say what
