@@ -564,7 +564,8 @@ pub struct ProxyFailed(pub String);
 impl ProxyFailed {
     /// The proxy failure inside a connect error, if that is what it is.
     pub fn of(e: &io::Error) -> Option<&ProxyFailed> {
-        e.get_ref().and_then(|inner| inner.downcast_ref::<ProxyFailed>())
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ProxyFailed>())
     }
 }
 

@@ -88,8 +88,8 @@ fn run_scan(args: &[String]) -> (Option<i32>, String, String) {
 }
 
 fn load(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{} missing: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{} missing: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -159,7 +159,11 @@ fn a_jobmanager_that_answers_then_goes_away_is_reported_and_fails_the_run() {
     let cluster = &doc["clusters"][0];
     assert_eq!(cluster["rating"], "critical", "{cluster}");
     assert!(!stdout.contains("OK "), "rated OK:\n{stdout}");
-    assert_eq!(code, Some(1), "--fail-on high must fail:\n{stdout}\n{stderr}");
+    assert_eq!(
+        code,
+        Some(1),
+        "--fail-on high must fail:\n{stdout}\n{stderr}"
+    );
 }
 
 /// Defect 1 at scale: many flapping JobManagers on one port over a block of
@@ -184,8 +188,10 @@ fn many_flapping_jobmanagers_in_one_scan_are_each_reported() {
                 .local_addr()
                 .unwrap()
                 .port();
-            let bound: std::io::Result<Vec<TcpListener>> =
-                ips.iter().map(|ip| TcpListener::bind((*ip, port))).collect();
+            let bound: std::io::Result<Vec<TcpListener>> = ips
+                .iter()
+                .map(|ip| TcpListener::bind((*ip, port)))
+                .collect();
             if let Ok(l) = bound {
                 break 'found (port, l);
             }
@@ -343,12 +349,18 @@ fn steady_jobmanager(ip: Ipv4Addr) -> Listener {
 fn a_proxy_that_fails_mid_scan_fails_the_scan_and_decides_no_port() {
     let ip = unique_loopback();
     let jm = steady_jobmanager(ip);
-    let quick: Vec<Listener> = (0..3).map(|_| Listener::start(ip, 0, close_at_once)).collect();
+    let quick: Vec<Listener> = (0..3)
+        .map(|_| Listener::start(ip, 0, close_at_once))
+        .collect();
     // 40 ports: the JobManager, three that accept, the rest closed.
     let mut ports = vec![jm.port()];
     ports.extend(quick.iter().map(Listener::port));
     while ports.len() < 40 {
-        let p = TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port();
+        let p = TcpListener::bind((ip, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         if !ports.contains(&p) {
             ports.push(p);
         }
@@ -490,11 +502,16 @@ fn mkfifo(path: &Path) {
 /// together more JSON Lines than a pipe buffer holds.
 fn many_http_peers(hosts: u8) -> (String, u16, Vec<Listener>) {
     let block = support::peers::random_octet();
-    let ips: Vec<Ipv4Addr> = (1..=hosts).map(|n| Ipv4Addr::new(127, block, 251, n)).collect();
+    let ips: Vec<Ipv4Addr> = (1..=hosts)
+        .map(|n| Ipv4Addr::new(127, block, 251, n))
+        .collect();
     let peers: Vec<support::peers::Peer> = ips
         .iter()
         .map(|ip| {
-            (*ip, (|c| support::peers::serve_get(c, "text/html", &"x".repeat(2048))) as fn(TcpStream))
+            (
+                *ip,
+                (|c| support::peers::serve_get(c, "text/html", &"x".repeat(2048))) as fn(TcpStream),
+            )
         })
         .collect();
     let (port, listeners) = support::peers::on_one_free_port(&peers);

@@ -48,8 +48,10 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 fn proxy_notice(why: &str, stats: &SweepStats) -> Notice {
     let undecided = stats.undecided.lock().map(|u| u.len()).unwrap_or(0);
     Notice {
-        target: crate::net::proxy()
-            .map_or_else(|| "--proxy".to_string(), |p| format!("--proxy {}", p.redacted())),
+        target: crate::net::proxy().map_or_else(
+            || "--proxy".to_string(),
+            |p| format!("--proxy {}", p.redacted()),
+        ),
         message: format!(
             "{why}; the scan stopped there (status proxy-failed, exit 3): {undecided} probes it \
              answered for are undecided (scan.undecided), open ports it was identifying are cut \
