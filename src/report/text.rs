@@ -83,7 +83,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         );
     };
 
-    for c in &report.clusters {
+    for c in report.clusters.iter().take(CLUSTERS_SHOWN) {
         let rating = match c.rating {
             Some(r) => paint(r, color),
             // Checks that could not run are not a clean bill.
@@ -190,14 +190,24 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             }
         }
     }
+    if report.clusters.len() > CLUSTERS_SHOWN {
+        let _ = writeln!(
+            out,
+            "\n... and {} more clusters (every one is in the --json report)",
+            report.clusters.len() - CLUSTERS_SHOWN
+        );
+    }
 
+    // A set: thousands of findings against thousands of clusters.
+    let cluster_ids: std::collections::HashSet<&str> =
+        report.clusters.iter().map(|c| c.id.as_str()).collect();
     let loose: Vec<&Finding> = report
         .findings
         .iter()
         .filter(|f| {
             f.cluster
                 .as_deref()
-                .is_none_or(|id| !report.clusters.iter().any(|c| c.id == id))
+                .is_none_or(|id| !cluster_ids.contains(id))
         })
         .collect();
     if !loose.is_empty() {
@@ -311,6 +321,11 @@ fn network_line(d: &crate::sweep::DecidedCounts) -> Option<String> {
     }
     (!parts.is_empty()).then(|| format!("network: {}", parts.join("; ")))
 }
+
+/// Clusters the summary describes, worst first; a scan of a range full of
+/// Flink services (or look-alikes) has thousands, and the JSON report
+/// (and the HTML and Markdown ones) list them all.
+pub const CLUSTERS_SHOWN: usize = 200;
 
 /// A stopped scan of a big range can leave a notice on thousands of ports.
 pub const NOTICES_SHOWN: usize = 50;
