@@ -125,10 +125,10 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
                 _ = term.recv() => (15, "SIGTERM"),
                 _ = hup.recv() => (1, "SIGHUP"),
             };
-            // A second signal: the operator wants out now. (After
-            // --max-duration or a failed proxy a first signal still gets
-            // the outputs written, without waiting on slow readers.)
-            if SIGNALS.fetch_add(1, Ordering::Relaxed) > 0 {
+            SIGNALS.fetch_add(1, Ordering::Relaxed);
+            // Already stopping (a first signal, --max-duration, a failed
+            // proxy): the operator wants out now.
+            if stop.reason().is_some() {
                 say(&format!(
                     "flinkscan: {name} while stopping: quitting now, outputs not written"
                 ));
