@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! What a scan does when the world around it fails mid-way: a JobManager
 //! that answers and then goes away, a SOCKS5 proxy that dies or garbles
 //! its replies, a `--jsonl` FIFO nobody reads, SIGHUP from a dropped ssh
@@ -9,7 +8,7 @@
 //! are what no packaged software does on demand) and listens on 127.0.0.0/8;
 //! the proxy relays only to loopback.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
