@@ -67,6 +67,11 @@ pub struct Endpoint {
     pub hostname: Option<String>,
     #[serde(default)]
     pub resolved_by: Option<ResolvedBy>,
+    /// The path prefix Flink is served under behind a reverse proxy
+    /// (`/flink`, no trailing slash): from a URL target or found by prefix
+    /// discovery. Every HTTP request to the endpoint goes under it.
+    #[serde(default)]
+    pub base_path: Option<String>,
 }
 
 /// Who turned a target name into an address, when flinkscan did not.
@@ -86,7 +91,7 @@ impl Serialize for Endpoint {
     // the placeholder must never read as an address that was probed.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Endpoint", 4)?;
+        let mut st = s.serialize_struct("Endpoint", 5)?;
         match self.resolved_by {
             None => st.serialize_field("ip", &self.ip)?,
             Some(_) => st.skip_field("ip")?,
@@ -99,6 +104,10 @@ impl Serialize for Endpoint {
         match &self.resolved_by {
             Some(r) => st.serialize_field("resolved_by", r)?,
             None => st.skip_field("resolved_by")?,
+        }
+        match &self.base_path {
+            Some(b) => st.serialize_field("base_path", b)?,
+            None => st.skip_field("base_path")?,
         }
         st.end()
     }
@@ -167,6 +176,7 @@ impl Endpoint {
             port,
             hostname: None,
             resolved_by: None,
+            base_path: None,
         }
     }
 
@@ -177,7 +187,42 @@ impl Endpoint {
             port,
             hostname: Some(name),
             resolved_by: Some(ResolvedBy::Proxy),
+            base_path: None,
         }
+    }
+
+    /// The same endpoint under the path prefix `base` (`/flink`).
+    pub fn under(&self, base: Option<String>) -> Self {
+        Endpoint {
+            base_path: base,
+            ..self.clone()
+        }
+    }
+
+    /// The HTTP `Host` header: the name the user gave, else the address.
+    pub fn host_header(&self) -> String {
+        match &self.hostname {
+            Some(h) => format!("{h}:{}", self.port),
+            None => self.authority(),
+        }
+    }
+
+    /// The request path for `path` (`/config`) under the base path.
+    pub fn path(&self, path: &str) -> String {
+        match &self.base_path {
+            Some(b) => format!("{b}{path}"),
+            None => path.to_string(),
+        }
+    }
+
+    /// `host:port`, then the base path when there is one: what tells two
+    /// services on one port apart (`127.0.0.1:8080/flink`).
+    pub fn place(&self) -> String {
+        format!(
+            "{}{}",
+            self.authority(),
+            self.base_path.as_deref().unwrap_or("")
+        )
     }
 
     /// The name when only the proxy knows the address.
@@ -243,6 +288,14 @@ pub enum ServiceKind {
     PrometheusReporter,
     /// Java RMI registry, as the JMX reporter opens it.
     JmxRmi,
+    /// Hadoop YARN ResourceManager web services (where Flink on YARN runs).
+    YarnResourcemanager,
+    /// The Flink Kubernetes Operator's admission webhook.
+    K8sOperatorWebhook,
+    /// The Flink Kubernetes Operator's health probe endpoint.
+    K8sOperatorHealth,
+    /// The Flink Kubernetes Operator's Prometheus metrics.
+    K8sOperatorMetrics,
     /// Something that speaks HTTP but is not Flink.
     OtherHttp,
     /// Something else that answered but is not Flink.
@@ -262,6 +315,10 @@ impl ServiceKind {
             ServiceKind::TaskmanagerData => "taskmanager-data",
             ServiceKind::PrometheusReporter => "prometheus-reporter",
             ServiceKind::JmxRmi => "jmx-rmi",
+            ServiceKind::YarnResourcemanager => "yarn-resourcemanager",
+            ServiceKind::K8sOperatorWebhook => "k8s-operator-webhook",
+            ServiceKind::K8sOperatorHealth => "k8s-operator-health",
+            ServiceKind::K8sOperatorMetrics => "k8s-operator-metrics",
             ServiceKind::OtherHttp => "other-http",
             ServiceKind::Other => "other",
             ServiceKind::Unknown => "unknown",
@@ -285,6 +342,20 @@ impl ServiceKind {
                 | ServiceKind::SqlGateway
                 | ServiceKind::PrometheusReporter
                 | ServiceKind::OtherHttp
+        ) || self.is_platform()
+    }
+
+    /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
+    /// a Flink deployment, but not a Flink process. Flink's version, its
+    /// advisories and end of life never apply to them, and they are grouped
+    /// by `crate::platforms`, not as members of a Flink cluster.
+    pub fn is_platform(self) -> bool {
+        matches!(
+            self,
+            ServiceKind::YarnResourcemanager
+                | ServiceKind::K8sOperatorWebhook
+                | ServiceKind::K8sOperatorHealth
+                | ServiceKind::K8sOperatorMetrics
         )
     }
 }
@@ -399,6 +470,14 @@ pub struct Service {
     /// `--fail-on` counts each at its rule's severity.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// What a YARN ResourceManager tells: its cluster and the Flink
+    /// applications it runs (`crate::identify::yarn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    /// What the Flink Kubernetes Operator's metrics tell: the namespaces
+    /// and resources it manages (`crate::identify::k8s_operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<crate::identify::k8s_operator::OperatorFacts>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -448,6 +527,8 @@ impl Service {
             deployment: None,
             decided: None,
             unchecked: Vec::new(),
+            yarn: None,
+            operator: None,
         }
     }
 
@@ -488,7 +569,12 @@ impl Service {
     /// Absolute URL of `path` on this service (`tcp://host:port` for non-HTTP).
     pub fn url(&self, path: &str) -> String {
         if self.kind.is_http() {
-            format!("{}://{}{}", self.scheme(), self.endpoint.authority(), path)
+            format!(
+                "{}://{}{}",
+                self.scheme(),
+                self.endpoint.authority(),
+                self.endpoint.path(path)
+            )
         } else {
             format!("{}://{}", self.scheme(), self.endpoint.authority())
         }
@@ -653,7 +739,7 @@ impl Finding {
     /// A stable reference to this finding within a report: rule and
     /// endpoint (a report holds one finding per rule and endpoint).
     pub fn id(&self) -> String {
-        format!("{}@{}", self.rule_id, self.endpoint.authority())
+        format!("{}@{}", self.rule_id, self.endpoint.place())
     }
 
     /// Sort key that makes report order deterministic: worst first, then by place.
@@ -797,6 +883,11 @@ pub struct DeploymentFacts {
     /// HistoryServer archiving a job a JobManager ran belongs to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
+    /// What runs there (`crate::inventory`): jobs, their flows and the
+    /// keys of their parameters, jars, logs. Key names and secret kinds,
+    /// lengths and fingerprints only, never a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::inventory::JobInventory>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as
@@ -868,7 +959,7 @@ impl std::fmt::Display for ConfigValue {
     }
 }
 
-mod key_value_list {
+pub(crate) mod key_value_list {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -6,6 +6,8 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
+pub mod jobs;
+pub mod platforms;
 pub mod probe;
 pub mod rule_ids;
 
@@ -217,6 +219,8 @@ pub struct CheckOutput {
     /// Rules whose check could not run: its request failed, and nothing
     /// identification saw answers it ([`run_seen`]).
     pub unchecked: Vec<String>,
+    /// What a YARN ResourceManager lists (its Flink applications).
+    pub yarn: Option<crate::identify::yarn::YarnFacts>,
 }
 
 impl CheckOutput {
@@ -255,12 +259,15 @@ pub async fn run_seen(
         // Look-alikes never produce a Flink finding.
         return out;
     }
-    if service.kind.is_http() && !service.inner_unreachable {
+    if service.kind.is_platform() && !service.inner_unreachable {
+        platforms::run(service, ctx, &mut out).await;
+    } else if service.kind.is_http() && !service.inner_unreachable {
         http_probes(service, ctx, &mut out, false, seen).await;
         match service.kind {
             ServiceKind::JobmanagerRest => {
                 let config = config_secrets(service, ctx, &mut out).await;
                 out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
+                jobs::run(service, ctx, &mut out).await;
             }
             ServiceKind::HistoryServer => {
                 let facts = crate::model::DeploymentFacts {
@@ -270,6 +277,7 @@ pub async fn run_seen(
                 if !facts.job_ids.is_empty() {
                     out.deployment = Some(facts);
                 }
+                jobs::run(service, ctx, &mut out).await;
             }
             ServiceKind::SqlGateway if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
@@ -381,7 +389,7 @@ async fn http_probes(
             "{}://{}{}",
             if scheme_target.tls { "https" } else { "http" },
             service.endpoint.authority(),
-            p.request.path
+            service.endpoint.path(&p.request.path)
         );
         if let Some(mut f) = ctx.finding(&p.rule, service, url, detail, vec![evidence]) {
             // A probe file for an advisory's rule tests the flaw itself.
@@ -669,7 +677,9 @@ fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     // would double-count a host's CVEs on every port. Interfaces that can
     // never tell their own version (JMX) are matched after host
     // correlation ([`inferred_version_findings`]).
-    if service.version_source.is_some() {
+    // A ResourceManager's version is Hadoop's: no Flink advisory or end
+    // of life applies to it.
+    if service.version_source.is_some() || service.kind == ServiceKind::YarnResourcemanager {
         return;
     }
     let (mut findings, mut errors) = version_findings(service, ctx);
@@ -751,7 +761,13 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                     findings.push(f);
                 }
             }
-            match advisories.releases.support(&v, ctx.scan_date) {
+            // Flink's release lines say nothing of the operator's.
+            let support = if service.kind.is_platform() {
+                Support::Supported
+            } else {
+                advisories.releases.support(&v, ctx.scan_date)
+            };
+            match support {
                 Support::Supported => {}
                 Support::Unknown => errors.push(format!(
                     "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",
@@ -818,7 +834,12 @@ pub fn tls_findings(
     profile: &crate::tls::TlsProfile,
     ctx: &CheckContext,
 ) -> Vec<Finding> {
-    let internal = !service.kind.is_http() || service.kind == ServiceKind::Unknown;
+    // The operator's webhook is called by the API server only, which trusts
+    // it through the webhook configuration's caBundle: the Helm chart's
+    // default issuer is cert-manager's self-signed one.
+    let internal = !service.kind.is_http()
+        || service.kind == ServiceKind::Unknown
+        || service.kind == ServiceKind::K8sOperatorWebhook;
     let mut findings = Vec::new();
     for w in &profile.weaknesses {
         let Some(mut f) = ctx.finding(
@@ -837,6 +858,13 @@ pub fn tls_findings(
         // Flink's docs recommend self-signed certificates pinned in the
         // truststore for internal ports: rank that as information there.
         if internal && f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
+            f.severity = Severity::Info;
+        }
+        // The API server calls the webhook by its service name, which a
+        // scan by address cannot match.
+        if service.kind == ServiceKind::K8sOperatorWebhook
+            && f.rule_id == crate::tls::weakness::CERT_NAME_MISMATCH
+        {
             f.severity = Severity::Info;
         }
         findings.push(f);

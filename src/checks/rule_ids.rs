@@ -13,6 +13,13 @@ pub const JMX_EXPOSED: &str = "FLINK-JMX-EXPOSED";
 pub const BLOB_PATH_LEAK: &str = "FLINK-BLOB-PATH-LEAK";
 pub const EOL_VERSION: &str = "FLINK-EOL-VERSION";
 pub const VERSION_UNORDERED: &str = "FLINK-VERSION-UNORDERED";
+// The job inventory's (`checks::jobs`).
+pub const JOB_SECRET_EXPOSED: &str = "FLINK-JOB-SECRET-EXPOSED";
+pub const JOB_SECRET_MASKED: &str = "FLINK-JOB-SECRET-MASKED";
+pub const LOG_SECRET_EXPOSED: &str = "FLINK-LOG-SECRET-EXPOSED";
+pub const LOGS_READABLE: &str = "FLINK-LOGS-READABLE";
+pub const JARS_LISTED: &str = "FLINK-JARS-LISTED";
+pub const JOB_INVENTORY: &str = "FLINK-JOB-INVENTORY";
 
 // Emitted by the built-in probe files; the cluster view (attack paths,
 // posture) reads findings back by these ids.
@@ -21,6 +28,12 @@ pub const REST_JAR_UPLOAD: &str = "FLINK-REST-JAR-UPLOAD";
 pub const REST_JOB_CONTROL: &str = "FLINK-REST-JOB-CONTROL";
 pub const REST_PLAINTEXT: &str = "FLINK-REST-PLAINTEXT";
 pub const HISTORYSERVER_EXPOSED: &str = "FLINK-HISTORYSERVER-EXPOSED";
+
+// The platforms Flink runs on (`checks::platforms`).
+pub const YARN_RM_UNAUTHENTICATED: &str = "FLINK-YARN-RM-UNAUTHENTICATED";
+pub const YARN_PROXY_REST_EXPOSED: &str = "FLINK-YARN-PROXY-REST-EXPOSED";
+pub const K8S_OPERATOR_WEBHOOK_EXPOSED: &str = "FLINK-K8S-OPERATOR-WEBHOOK-EXPOSED";
+pub const K8S_OPERATOR_METRICS_EXPOSED: &str = "FLINK-K8S-OPERATOR-METRICS-EXPOSED";
 
 use crate::tls::weakness as tls;
 
@@ -31,6 +44,10 @@ pub const ALL: &[&str] = &[
     REST_JOB_CONTROL,
     REST_PLAINTEXT,
     HISTORYSERVER_EXPOSED,
+    YARN_RM_UNAUTHENTICATED,
+    YARN_PROXY_REST_EXPOSED,
+    K8S_OPERATOR_WEBHOOK_EXPOSED,
+    K8S_OPERATOR_METRICS_EXPOSED,
     CONFIG_SECRET_EXPOSED,
     SQL_GATEWAY_UNAUTHENTICATED,
     RPC_PLAINTEXT,
@@ -40,6 +57,12 @@ pub const ALL: &[&str] = &[
     BLOB_PATH_LEAK,
     EOL_VERSION,
     VERSION_UNORDERED,
+    JOB_SECRET_EXPOSED,
+    JOB_SECRET_MASKED,
+    LOG_SECRET_EXPOSED,
+    LOGS_READABLE,
+    JARS_LISTED,
+    JOB_INVENTORY,
     tls::LEGACY_PROTOCOL,
     tls::WEAK_CIPHER,
     tls::NO_FORWARD_SECRECY,

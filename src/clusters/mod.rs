@@ -61,6 +61,10 @@ pub struct Cluster {
     pub version: Option<String>,
     pub hosts: Vec<String>,
     pub members: Vec<Member>,
+    /// The platform that deploys it, when its configuration or the
+    /// platform itself says so (`crate::platforms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
     #[serde(default)]
     pub not_scanned: Vec<KnownPort>,
@@ -75,6 +79,10 @@ pub struct Cluster {
     /// no finding, the cluster is rated unknown, never clean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    // HOOK(jobs): what runs there, from the members' job inventories
+    // (`crate::inventory::view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::inventory::view::ClusterJobs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +195,7 @@ pub fn build(
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
         judge(c, &member_services, &present);
     }
+    crate::platforms::extend(services, findings, &mut clusters, swept);
     // Worst first; among equals, the one with more ways in and findings.
     clusters.sort_by(|a, b| {
         b.rating
@@ -246,6 +255,7 @@ fn record(
         version,
         hosts,
         members: members.into_iter().map(|(_, m)| m).collect(),
+        managed_by: None,
         not_scanned,
         findings: Vec::new(),
         paths: Vec::new(),
@@ -257,6 +267,7 @@ fn record(
                 s.unchecked.iter().map(move |r| format!("{at} {r}"))
             })
             .collect(),
+        jobs: None,
     };
     (cluster, order)
 }
@@ -293,7 +304,7 @@ fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
 }
 
 /// Ids must survive URLs, SARIF properties and HTML attributes unharmed.
-fn id_safe(value: &str) -> String {
+pub(crate) fn id_safe(value: &str) -> String {
     value
         .chars()
         .take(64)
@@ -334,6 +345,8 @@ fn judge(c: &mut Cluster, services: &[&Service], present: &[&Finding]) {
     c.findings = present.iter().map(|f| f.id()).collect();
     c.paths = attack_paths(services, present);
     c.posture = posture(services, present);
+    // HOOK(jobs): the cluster card's job summary.
+    c.jobs = crate::inventory::view::cluster_jobs(services, present);
     c.rating = c
         .paths
         .first()
@@ -398,6 +411,7 @@ mod tests {
             )]
             .into(),
             job_ids: Vec::new(),
+            jobs: None,
         });
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);

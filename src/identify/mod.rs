@@ -22,6 +22,9 @@
 //! to a port (a BLOB server stalls the cluster at 50).
 
 pub mod flink_http;
+pub mod k8s_operator;
+pub mod prefix;
+pub mod yarn;
 
 use std::time::Duration;
 
@@ -36,6 +39,10 @@ use crate::untrusted;
 pub struct IdentifyConfig {
     /// Deadline for each probe exchange.
     pub timeout: Duration,
+    /// Look for Flink under a path prefix when `/config` at the root
+    /// answers 404 or a redirect ([`prefix`]); `--no-prefix-discovery`
+    /// turns it off.
+    pub discover_prefixes: bool,
 }
 
 const BANNER_REQUEST_PATH: &str = "/config";
@@ -90,8 +97,9 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
     // HTTP request at once with an alert, a close, or Flink's redirect.
     let request = format!(
-        "GET {BANNER_REQUEST_PATH} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        endpoint.authority()
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        endpoint.path(BANNER_REQUEST_PATH),
+        endpoint.host_header()
     );
     let banner = match wire::exchange(
         &addr,
@@ -177,7 +185,7 @@ async fn identify_tls(
         excerpt: tls_excerpt(&summary),
     };
     let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
-        Ok((resp, note)) => identify_http(&target, resp, note, seen).await,
+        Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
         Err(e) => {
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
@@ -188,6 +196,15 @@ async fn identify_tls(
             s
         }
     };
+    if service.kind == ServiceKind::K8sOperatorWebhook {
+        let san = summary.certificate.as_ref().map(|c| c.san.as_slice());
+        if let Some(name) = san.and_then(k8s_operator::webhook_certificate) {
+            tls_evidence.excerpt.push_str(&format!(
+                "; certificate for {name} (the name cert-manager gives the operator's webhook)"
+            ));
+            service.confidence = service.confidence.max(95);
+        }
+    }
     if summary.client_cert_required {
         tls_evidence
             .excerpt
@@ -221,7 +238,8 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     match plain.get(BANNER_REQUEST_PATH).await {
         Ok(resp) => {
             if let Some(loc) = flink_http::https_redirect_location(&resp) {
-                let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
+                let expected_suffix =
+                    format!(":{}{}", endpoint.port, endpoint.path(BANNER_REQUEST_PATH));
                 if loc.ends_with(&expected_suffix) {
                     return Service::identified(
                         endpoint.clone(),
@@ -253,7 +271,7 @@ async fn identify_plain(
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
         return match target.get_noted(BANNER_REQUEST_PATH).await {
-            Ok((resp, note)) => identify_http(&target, resp, note, seen).await,
+            Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
                 s.evidence.push(raw_evidence("GET /config", &banner.bytes));
@@ -432,9 +450,36 @@ async fn identify_silent(
     s
 }
 
+/// Classify the HTTP service at the endpoint's own path; when that is a
+/// root that answered `/config` with a 404 or a redirect and is not Flink,
+/// look for Flink under a path prefix ([`prefix`]).
+async fn identify_root(
+    target: &HttpTarget,
+    config: Response,
+    config_note: Option<String>,
+    cfg: &IdentifyConfig,
+    seen: &mut Seen,
+) -> Service {
+    let discover = cfg.discover_prefixes
+        && target.endpoint.base_path.is_none()
+        && prefix::worth_trying(&config);
+    let root_config = discover.then(|| config.clone());
+    let mut s = identify_http(target, config, config_note, seen).await;
+    let Some(root_config) = root_config.filter(|_| s.kind == ServiceKind::OtherHttp) else {
+        return s;
+    };
+    match prefix::discover(target, &root_config).await {
+        prefix::Found::Service(found) | prefix::Found::Authenticating(found) => found,
+        prefix::Found::Nothing(tried) => {
+            s.evidence.push(tried);
+            s
+        }
+    }
+}
+
 /// Classify an HTTP service; what cut a body short (`config_note` for
 /// `/config`) is recorded and costs confidence.
-async fn identify_http(
+pub(crate) async fn identify_http(
     target: &HttpTarget,
     config: Response,
     config_note: Option<String>,
@@ -471,6 +516,10 @@ async fn get_noted(
 async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<String>) -> Service {
     let endpoint = target.endpoint.clone();
     let mut evidence = vec![evidence_http("GET /config", &config)];
+
+    if let Some(s) = platform_by_banner(target, &config, &evidence, notes).await {
+        return s;
+    }
 
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
         let overview = get_noted(target, "/overview", notes).await;
@@ -519,6 +568,11 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         return s;
     }
 
+    if let Some(s) = prefix::authentication_required(&endpoint, &config) {
+        // Nothing more is asked: every path behind it answers the same.
+        return s;
+    }
+
     let mut errors = Vec::new();
     match get_noted(target, "/v1/info", notes).await {
         Ok(info) => {
@@ -547,6 +601,26 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         return s;
     }
 
+    match get_noted(target, yarn::INFO_PATH, notes).await {
+        Ok(info) => {
+            if let Some(facts) = yarn::parse_cluster_info(&info) {
+                evidence.push(evidence_http(&format!("GET {}", yarn::INFO_PATH), &info));
+                let mut s = Service::identified(
+                    endpoint,
+                    ServiceKind::YarnResourcemanager,
+                    "Apache Hadoop YARN ResourceManager",
+                    95,
+                );
+                s.version = facts.hadoop_version.clone();
+                s.yarn = Some(facts);
+                s.evidence = evidence;
+                s.errors = errors;
+                return s;
+            }
+        }
+        Err(e) => errors.push(format!("GET {}: {e}", yarn::INFO_PATH)),
+    }
+
     let mut s = Service::new(endpoint, ServiceKind::OtherHttp);
     s.product = config
         .header("server")
@@ -557,6 +631,70 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     s.errors = errors;
     s.evidence = evidence;
     s
+}
+
+/// The Flink Kubernetes Operator's surfaces, told by their answer to
+/// `/config` and, where that answer could be another server's, by a
+/// second path answered the same way (`k8s_operator` names the shapes).
+async fn platform_by_banner(
+    target: &HttpTarget,
+    config: &Response,
+    evidence: &[Evidence],
+    notes: &mut Vec<String>,
+) -> Option<Service> {
+    let endpoint = target.endpoint.clone();
+    let confirm = k8s_operator::WEBHOOK_CONFIRM_PATH;
+    if k8s_operator::is_webhook_refusal(config, BANNER_REQUEST_PATH) {
+        // The webhook names the path it refused: a second path must be
+        // named back, which a server answering 500 to everything does not.
+        let second = get_noted(target, confirm, notes).await.ok()?;
+        if !k8s_operator::is_webhook_refusal(&second, confirm) {
+            return None;
+        }
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorWebhook,
+            "Flink Kubernetes Operator admission webhook",
+            85,
+        );
+        s.evidence = evidence.to_vec();
+        s.evidence
+            .push(evidence_http(&format!("GET {confirm}"), &second));
+        return Some(s);
+    }
+    if let Some(healthy) = k8s_operator::health_answer(config) {
+        // Any path gets the same two bytes: ask another one.
+        let second = get_noted(target, confirm, notes).await.ok()?;
+        if k8s_operator::health_answer(&second) != Some(healthy) {
+            return None;
+        }
+        // Two bytes of plain text are weak evidence alone: it counts as the
+        // operator's next to another operator or Flink interface
+        // (`crate::hosts::correlate`).
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorHealth,
+            k8s_operator::HEALTH_UNCONFIRMED,
+            60,
+        );
+        s.flink = false;
+        s.evidence = evidence.to_vec();
+        s.evidence
+            .push(evidence_http(&format!("GET {confirm}"), &second));
+        return Some(s);
+    }
+    if let Some(facts) = k8s_operator::parse_metrics(config) {
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorMetrics,
+            "Flink Kubernetes Operator metrics (Prometheus)",
+            90,
+        );
+        s.evidence = evidence.to_vec();
+        s.operator = Some(facts);
+        return Some(s);
+    }
+    None
 }
 
 async fn sql_gateway(

@@ -223,6 +223,7 @@ mod tests {
                 cut_short: vec![],
                 not_identified: vec![],
                 undecided: vec![],
+                followed: vec![],
             },
             stats: Stats::default(),
             services: Vec::new().into(),

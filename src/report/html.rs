@@ -453,6 +453,21 @@ fn cluster_card(h: &mut String, c: &Cluster) {
         }
     }
 
+    if let Some(jobs) = &c.jobs {
+        let _ = write!(
+            h,
+            "<h4>What runs there</h4><p class=\"jobs-summary\">{}</p>",
+            escape(&jobs.summary)
+        );
+        if !jobs.jobs.is_empty() {
+            h.push_str("<ul class=\"jobs\">");
+            for line in &jobs.jobs {
+                let _ = write!(h, "<li>{}</li>", escape(line));
+            }
+            h.push_str("</ul>");
+        }
+    }
+
     h.push_str("<h4>Members</h4><table class=\"members\"><thead><tr><th>Endpoint</th><th>Role</th><th>TLS</th><th>Why it belongs here</th></tr></thead><tbody>");
     for m in &c.members {
         let _ = write!(
@@ -467,9 +482,10 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = write!(
             h,
-            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
+            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
             ident(&k.role),
+            crate::platforms::known_from(c),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );
@@ -574,7 +590,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
             escape(&f.rule_id),
             sev_badge(Some(f.severity)),
             ident(&f.rule_id),
-            ident(&f.endpoint.authority()),
+            ident(&f.endpoint.place()),
             ident(cluster),
         );
         let _ = write!(
@@ -636,7 +652,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
                 "<li><code class=\"ident\">{}</code> {} at <code class=\"ident\">{}</code></li>",
                 ident(&f.rule_id),
                 escape(&f.title),
-                ident(&f.endpoint.authority())
+                ident(&f.endpoint.place())
             );
         }
         h.push_str("</ul>");

@@ -105,6 +105,15 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
         facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
         let _ = writeln!(m, "{}\n", facts.join(" · "));
+        if let Some(jobs) = &c.jobs {
+            let _ = writeln!(m, "**Runs:** {}\n", escape(&jobs.summary));
+            for line in &jobs.jobs {
+                let _ = writeln!(m, "- {}", escape(line));
+            }
+            if !jobs.jobs.is_empty() {
+                m.push('\n');
+            }
+        }
         if c.paths.is_empty() {
             let _ = writeln!(m, "No attack path found from the scanner's position.\n");
         } else {
@@ -150,10 +159,11 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         for k in &c.not_scanned {
             let _ = writeln!(
                 m,
-                "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
+                "| {}:{} | {} | ? | known from the {}, {}: {} |",
                 escape(&k.host),
                 k.port,
                 escape(&k.role),
+                crate::platforms::known_from(c),
                 if k.status == "not-found" {
                     "not found by the sweep"
                 } else {
@@ -220,7 +230,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
                 "- `FIXED` {} {} at {}",
                 escape(&f.rule_id),
                 escape(&f.title),
-                escape(&f.endpoint.authority())
+                escape(&f.endpoint.place())
             );
         }
         m.push('\n');
@@ -235,7 +245,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} | {} |",
-                escape(&s.endpoint.authority()),
+                escape(&s.endpoint.place()),
                 s.kind,
                 if s.tls.is_some() { "yes" } else { "no" },
                 escape(s.version.as_deref().unwrap_or("-")),
@@ -279,7 +289,7 @@ fn finding(m: &mut String, f: &Finding, catalog: &Catalog) {
         "### {}{badge} {} at {}\n",
         f.severity.as_str().to_uppercase(),
         escape(&f.title),
-        escape(&f.endpoint.authority())
+        escape(&f.endpoint.place())
     );
     let _ = writeln!(
         m,

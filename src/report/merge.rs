@@ -91,6 +91,7 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.scan.cut_short.extend(r.scan.cut_short);
         out.scan.not_identified.extend(r.scan.not_identified);
         out.scan.undecided.extend(r.scan.undecided);
+        out.scan.followed.extend(r.scan.followed);
         out.stats.probed += r.stats.probed;
         out.stats.open += r.stats.open;
         out.stats.closed += r.stats.closed;

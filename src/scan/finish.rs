@@ -26,6 +26,8 @@ pub struct Finish<'a> {
     pub started: String,
     pub started_at: Instant,
     pub status: report::ScanStatus,
+    /// Endpoints probed because a service named them (`--follow`).
+    pub followed: Vec<String>,
 }
 
 pub struct Finished {
@@ -194,6 +196,7 @@ impl Finish<'_> {
                 .lock()
                 .map(|u| u.clone())
                 .unwrap_or_default(),
+            followed: self.followed.clone(),
         }
     }
 
