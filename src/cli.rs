@@ -12,11 +12,13 @@ use crate::report::sarif::Compat;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  scan finished; no finding at or above --fail-on (or --fail-on not given)
-  1  scan finished; at least one finding at or above --fail-on
+  1  scan finished; at least one finding at or above --fail-on, or a check of a rule at or above it
+     could not run (its port stopped answering: unknown is not clean)
   2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
-  3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
-     every target failed to resolve, ...
-  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
+  3  runtime failure: could not write an output or a --jsonl stream broke or its reader fell behind
+     (the others were written), the --proxy failed mid-scan (status proxy-failed, every output
+     written), every target failed to resolve, ...
+  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
      flight got up to 10 s, then every output was written with scan status \"interrupted\" and the
      open ports left unfinished listed (scan.cut_short, scan.not_identified). A second signal quits
      at once (no output is left half-written). Exit 3 wins over these, these over 1.";

@@ -516,12 +516,26 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
                     }
                 }
             } else if !args.quiet {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "flinkscan: checkpoint kept in {}: run the same command with --resume {} to continue",
                     flinkscan::untrusted::shown(&path.display().to_string()),
                     flinkscan::untrusted::shown(&path.display().to_string())
                 );
             }
+        }
+        // A proxy that failed mid-scan is a failed scan, whatever it
+        // found: the reports say which probes it left undecided.
+        if report.scan.status == report::ScanStatus::ProxyFailed {
+            let why = flinkscan::net::proxy_failure().unwrap_or_else(|| "the proxy failed".into());
+            let _ = writeln!(
+                std::io::stderr(),
+                "flinkscan: error: {}; the scan stopped, {} probes are undecided (scan.undecided) \
+                 and every output was written with status proxy-failed",
+                flinkscan::untrusted::shown(&why),
+                report.scan.undecided.len()
+            );
+            return Ok(EXIT_FAILURE);
         }
         // An interrupted scan is not a clean one, whatever it found (a
         // signal that came after the scan ended changes nothing).
@@ -530,11 +544,22 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         {
             return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
-        Ok(if report.fails(args.fail_on) {
-            EXIT_FINDINGS
-        } else {
-            EXIT_CLEAN
-        })
+        if report.fails(args.fail_on) {
+            return Ok(EXIT_FINDINGS);
+        }
+        let unknown = report.unchecked_failing(args.fail_on, &catalog);
+        if !unknown.is_empty() {
+            // Could not be checked is not clean: the cron job hears of it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "flinkscan: --fail-on: {} checks at or above that severity could not run \
+                 (their ports stopped answering), so the scan cannot call them clean: {}",
+                unknown.len(),
+                flinkscan::untrusted::shown(&unknown.join(", "))
+            );
+            return Ok(EXIT_FINDINGS);
+        }
+        Ok(EXIT_CLEAN)
     })
 }
 

@@ -216,12 +216,35 @@ pub struct CheckOutput {
     pub errors: Vec<String>,
     /// What a JobManager tells about its deployment (read by `crate::flink_rest`, grouped by `crate::clusters`).
     pub deployment: Option<crate::model::DeploymentFacts>,
+    /// Rules whose check could not run: its request failed, and nothing
+    /// identification saw answers it ([`run_seen`]).
+    pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
     pub yarn: Option<crate::identify::yarn::YarnFacts>,
 }
 
+impl CheckOutput {
+    fn could_not_check(&mut self, rule: &str, ctx: &CheckContext) {
+        if ctx.filter.allows(rule) && !self.unchecked.iter().any(|r| r == rule) {
+            self.unchecked.push(rule.to_string());
+        }
+    }
+}
+
 /// Run every applicable check on one service.
 pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
+    run_seen(service, ctx, &crate::identify::Seen::default()).await
+}
+
+/// [`run`], judging a probe whose request fails on the same request's
+/// answer from identification, if it got one: a JobManager that answered
+/// `GET /config` without credentials and then went away was exposed, and
+/// is reported so; what neither answers is listed as unchecked.
+pub async fn run_seen(
+    service: &Service,
+    ctx: &CheckContext,
+    seen: &crate::identify::Seen,
+) -> CheckOutput {
     let mut out = CheckOutput::default();
     // Every TLS port gets its profile recorded, Flink or not; findings come
     // only for Flink services.
@@ -239,7 +262,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     if service.kind.is_platform() && !service.inner_unreachable {
         platforms::run(service, ctx, &mut out).await;
     } else if service.kind.is_http() && !service.inner_unreachable {
-        http_probes(service, ctx, &mut out, false).await;
+        http_probes(service, ctx, &mut out, false, seen).await;
         match service.kind {
             ServiceKind::JobmanagerRest => {
                 let config = config_secrets(service, ctx, &mut out).await;
@@ -264,7 +287,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     } else if service.inner_unreachable {
         // Probes that only need plain HTTP to the TLS port still apply
         // (the redirect check).
-        http_probes(service, ctx, &mut out, true).await;
+        http_probes(service, ctx, &mut out, true, seen).await;
     }
     binary_plaintext(service, ctx, &mut out);
     if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
@@ -293,6 +316,7 @@ async fn http_probes(
     ctx: &CheckContext,
     out: &mut CheckOutput,
     plaintext_only: bool,
+    seen: &crate::identify::Seen,
 ) {
     let tls = service.tls.is_some();
     for p in &ctx.catalog.probes {
@@ -312,17 +336,37 @@ async fn http_probes(
             continue;
         }
         let target = http_target(service, ctx, p.request.plaintext);
-        let resp = match target
+        let answered = target
             .request(
                 &p.request.method,
                 &p.request.path,
                 p.request.body.as_deref(),
             )
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                out.errors.push(format!("probe {}: {e}", p.id));
+            .await;
+        // The same GET already answered during identification: a port that
+        // stopped answering since is judged on that answer.
+        let earlier = (p.request.method.eq_ignore_ascii_case("GET") && p.request.body.is_none())
+            .then(|| seen.get(target.tls, &p.request.path))
+            .flatten();
+        let resp = match (answered, earlier) {
+            (Ok(r), Some(e)) if !p.matches(&r) && p.matches(e) => {
+                out.errors.push(format!(
+                    "probe {}: answered {} now, but identification's answer to the same request matched; reported from that",
+                    p.id, r.status
+                ));
+                e.clone()
+            }
+            (Ok(r), _) => r,
+            (Err(err), Some(e)) => {
+                out.errors.push(format!(
+                    "probe {}: {err}; judged on identification's answer to the same request",
+                    p.id
+                ));
+                e.clone()
+            }
+            (Err(err), None) => {
+                out.errors.push(format!("probe {}: {err}", p.id));
+                out.could_not_check(&p.rule, ctx);
                 continue;
             }
         };
@@ -375,6 +419,7 @@ async fn config_secrets(
             Ok(_) => continue,
             Err(e) => {
                 out.errors.push(format!("GET {path}: {e}"));
+                out.could_not_check(RULE, ctx);
                 continue;
             }
         };
@@ -517,6 +562,7 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
         Ok(r) => r,
         Err(e) => {
             out.errors.push(format!("POST /v1/sessions: {e}"));
+            out.could_not_check(RULE, ctx);
             return;
         }
     };
@@ -607,6 +653,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
         Ok(r) => r,
         Err(e) => {
             out.errors.push(format!("blob path probe: {e}"));
+            out.could_not_check(RULE, ctx);
             return;
         }
     };

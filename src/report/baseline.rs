@@ -222,6 +222,7 @@ mod tests {
                 probes_shard: 0,
                 cut_short: vec![],
                 not_identified: vec![],
+                undecided: vec![],
                 followed: vec![],
             },
             stats: Stats::default(),

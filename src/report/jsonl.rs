@@ -299,12 +299,13 @@ pub fn line(mut event: Value) -> String {
 /// `tail -f`, Filebeat or Vector can follow it while the scan runs (JSON
 /// and SARIF stay atomic: they are written once, at the end).
 ///
-/// The first write error is kept. A broken pipe ends the stream for good
-/// (nobody reads any more); other errors on a stream still let later events
-/// through, so one bad write loses as little as possible. A regular file
-/// stops at its first failed write instead, cut back to its last whole
-/// line: what it holds is a true prefix of the stream, never one with a
-/// hole or a torn line. Either way `finish` reports the error.
+/// The first write error is kept and ends the stream: what its reader got
+/// is a true prefix of the stream, never one with a hole or a torn line (a
+/// regular file is cut back to its last whole line). Stdout and special
+/// files (a FIFO) are written by a thread of their own with a bounded
+/// queue (`spool`), so a reader that never opens, never reads or falls
+/// behind costs the scan nothing but this output. `finish` reports the
+/// error.
 pub struct JsonlSink {
     out: Out,
     lines: u64,
@@ -347,10 +348,7 @@ impl JsonlSink {
         let mut l = line(event);
         l.push('\n');
         match &mut self.out {
-            Out::Stream(s) => {
-                s.write_all(l.as_bytes())?;
-                s.flush()?;
-            }
+            Out::Stream(s) => s.write_all(l.as_bytes())?,
             Out::File(f, whole) => {
                 if let Err(e) = f.write_all(l.as_bytes()) {
                     // Best effort: a torn last line would break a reader.
@@ -365,12 +363,7 @@ impl JsonlSink {
     }
 
     fn stopped(&self) -> bool {
-        match &self.error {
-            Some(e) => {
-                e.kind() == std::io::ErrorKind::BrokenPipe || matches!(self.out, Out::File(..))
-            }
-            None => false,
-        }
+        self.error.is_some()
     }
 
     /// Write every event, keeping the first error for [`finish`](Self::finish).
@@ -385,20 +378,25 @@ impl JsonlSink {
         }
     }
 
-    /// Lines written whole so far.
+    /// Lines written whole so far (for stdout or a FIFO: that its reader
+    /// took).
     pub fn lines(&self) -> u64 {
-        self.lines
+        match &self.out {
+            Out::Stream(super::atomic::Stream::Spool(s)) => s.pieces(),
+            _ => self.lines,
+        }
     }
 
-    /// End the stream: the first write error if there was one, else the
-    /// result of the final flush (to disk, for a file).
-    pub fn finish(self) -> std::io::Result<()> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.out {
-            Out::Stream(s) => s.finish(),
-            Out::File(f, _) => f.sync_all(),
+    /// End the stream: the lines its reader got whole, and the first write
+    /// error if there was one, else the result of the final flush (to
+    /// disk, for a file; for stdout or a FIFO, the wait for its reader).
+    pub fn finish(self) -> (u64, std::io::Result<()>) {
+        let lines = self.lines();
+        match (self.error, self.out) {
+            (Some(e), _) => (lines, Err(e)),
+            (None, Out::Stream(super::atomic::Stream::Spool(s))) => s.finish_counted(),
+            (None, Out::Stream(s)) => (lines, s.finish()),
+            (None, Out::File(f, _)) => (lines, f.sync_all()),
         }
     }
 }

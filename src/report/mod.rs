@@ -15,6 +15,7 @@ pub mod ocsf;
 pub mod outputs;
 pub mod sarif;
 pub mod services;
+pub mod spool;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,11 @@ pub struct ScanMeta {
     /// stopped first. Both lists are also services of kind `unknown`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_identified: Vec<String>,
+    /// Probes (`host:port`) a failing SOCKS5 proxy answered with garbage,
+    /// a close or an error of its own: their ports are neither open,
+    /// closed nor filtered as far as this scan knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
     /// Endpoints (`host:port`) outside the sweep's port list that the scan
     /// probed because a JobManager named them (`--follow`), open or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -193,15 +199,20 @@ pub enum ScanStatus {
     Interrupted,
     /// `--max-duration` elapsed.
     MaxDuration,
+    /// The SOCKS5 proxy failed after the start check: the scan stopped,
+    /// and the ports the failing proxy answered for are `scan.undecided`.
+    ProxyFailed,
 }
 
 impl ScanStatus {
-    /// The name in every output: `complete`, `interrupted`, `max-duration`.
+    /// The name in every output: `complete`, `interrupted`, `max-duration`,
+    /// `proxy-failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             ScanStatus::Complete => "complete",
             ScanStatus::Interrupted => "interrupted",
             ScanStatus::MaxDuration => "max-duration",
+            ScanStatus::ProxyFailed => "proxy-failed",
         }
     }
 }
@@ -240,6 +251,7 @@ impl ScanReport {
         self.notices.dedup();
         self.scan.cut_short.sort();
         self.scan.not_identified.sort();
+        self.scan.undecided.sort();
         self.scan.followed.sort();
         self.scan.followed.dedup();
         self.stats.findings = self.findings.len() as u64;
@@ -287,6 +299,26 @@ impl ScanReport {
                 .iter()
                 .any(|f| f.severity >= t && !f.is_fixed())
         })
+    }
+
+    /// Checks that could not run (`ENDPOINT RULE`) whose rule is at or
+    /// above `threshold`: unknown is not clean, so `--fail-on` counts them.
+    /// Flink services are always held in memory, and only they are checked.
+    pub fn unchecked_failing(
+        &self,
+        threshold: Option<Severity>,
+        catalog: &crate::checks::catalog::Catalog,
+    ) -> Vec<String> {
+        let Some(t) = threshold else {
+            return Vec::new();
+        };
+        self.services
+            .held()
+            .iter()
+            .flat_map(|s| s.unchecked.iter().map(move |r| (s, r)))
+            .filter(|(_, r)| catalog.rule(r).is_some_and(|rule| rule.severity >= t))
+            .map(|(s, r)| format!("{} {r}", s.endpoint.authority()))
+            .collect()
     }
 
     pub fn worst(&self) -> Option<Severity> {

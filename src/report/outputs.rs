@@ -81,7 +81,8 @@ pub fn write_scan_outputs(
         }
     }
     if let Some(out) = &plan.sarif {
-        let doc = sarif::render(report, catalog, how.sarif);
+        // Streamed: results are made one at a time as they are written.
+        let doc = sarif::log(report, catalog, how.sarif);
         write_document(out, &doc, &mut failures);
     }
     write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);

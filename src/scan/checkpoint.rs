@@ -51,7 +51,17 @@ pub fn prepare_checkpoint(
     // The sidecar is the checkpoint's too: no output may overwrite it.
     let sidecar = crate::state::results_path(path);
     let sidecar_id = crate::report::atomic::Dest::File(sidecar.clone()).identity();
-    for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
+    // Identities see through symbolic links (also dangling ones, to a
+    // sidecar not created yet) and hard links, so an alias is refused as
+    // the same name is.
+    let outputs = [
+        &plan.json,
+        &plan.sarif,
+        &plan.jsonl,
+        &plan.html,
+        &plan.markdown,
+    ];
+    for out in outputs.into_iter().flatten() {
         let id = out.dest.identity();
         if id == dest.identity() || id == sidecar_id {
             return Err(crate::state::StateError::Clash {

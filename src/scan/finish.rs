@@ -35,6 +35,34 @@ pub struct Finished {
     pub jsonl_failure: Option<super::ScanError>,
 }
 
+/// Run `f`, which may wait (polling) for a slow reader, without holding up
+/// the runtime's other tasks (the signal handler must stay responsive).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The scan stopped on a failed proxy: say so, naming it, and what it
+/// left undecided.
+fn proxy_notice(why: &str, stats: &SweepStats) -> Notice {
+    let undecided = stats.undecided.lock().map(|u| u.len()).unwrap_or(0);
+    Notice {
+        target: crate::net::proxy().map_or_else(
+            || "--proxy".to_string(),
+            |p| format!("--proxy {}", p.redacted()),
+        ),
+        message: format!(
+            "{why}; the scan stopped there (status proxy-failed, exit 3): {undecided} probes it \
+             answered for are undecided (scan.undecided), open ports it was identifying are cut \
+             short, and the rest of the range was not probed; with --state the next run resumes \
+             them"
+        ),
+    }
+}
+
 /// What host correlation may change on a service.
 fn correlated_view(s: &Service) -> (u8, Option<String>, bool, Option<String>) {
     (s.confidence, s.version.clone(), s.flink, s.product.clone())
@@ -54,6 +82,9 @@ impl Finish<'_> {
             mut sink,
         } = collected;
         notices.extend(service_notices);
+        if let Some(why) = crate::net::proxy_failure() {
+            notices.push(proxy_notice(&why, self.stats));
+        }
         // Only held services can change: spilled ones are settled.
         let before = findings.len();
         let held = spiller.held_mut();
@@ -97,21 +128,26 @@ impl Finish<'_> {
         };
         report.normalise();
         report.build_clusters();
-        // Clusters exist only now: the stream ends with one event each.
+        // Clusters exist only now: the stream ends with one event each,
+        // made one at a time (all of them at once as JSON values were the
+        // peak of a scan of many thousand Flink services).
         if let Some(s) = sink.as_mut() {
-            s.write_each(report::events::for_clusters(
-                &report.clusters,
-                &self.scan_id,
-                self.plan.jsonl_format,
-            ));
+            for c in &report.clusters {
+                s.write_each(report::events::for_clusters(
+                    std::slice::from_ref(c),
+                    &self.scan_id,
+                    self.plan.jsonl_format,
+                ));
+            }
         }
         // A machine stream that broke is a failed output, not a reason to
         // lose the scan: the other reports still get written and say what
         // happened.
         let mut jsonl_failure = None;
         if let (Some(s), Some(out)) = (sink, &self.plan.jsonl) {
-            let lines = s.lines();
-            if let Err(source) = s.finish() {
+            // Waits for a FIFO's reader only while it keeps reading.
+            let (lines, finished) = blocking(|| s.finish());
+            if let Err(source) = finished {
                 let message = match out.dest {
                     Dest::File(_) => format!(
                         "writing failed after {lines} events, which the file holds (whole lines); \
@@ -154,6 +190,12 @@ impl Finish<'_> {
             probes_shard: self.space.len(),
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
+            undecided: self
+                .stats
+                .undecided
+                .lock()
+                .map(|u| u.clone())
+                .unwrap_or_default(),
             followed: self.followed.clone(),
         }
     }

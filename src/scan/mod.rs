@@ -154,6 +154,15 @@ pub async fn run(
         stop.flag(),
     ));
     let watchdog = stop::watchdog(plan.max_duration, &stop);
+    // A proxy that fails after the start check stops the scan: what it
+    // answers from then on says nothing about the targets.
+    let proxy_watch = plan.proxy.as_ref().map(|_| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            crate::net::proxy_failed().await;
+            stop.stop(StopReason::ProxyFailed);
+        })
+    });
     let pool = |named| identify_pool::Pool {
         slots: plan.identify_concurrency,
         id_cfg: IdentifyConfig {
@@ -221,7 +230,7 @@ pub async fn run(
         notices: Vec::new(),
         sink: None,
     });
-    for task in [watchdog, checkpointer].into_iter().flatten() {
+    for task in [watchdog, checkpointer, proxy_watch].into_iter().flatten() {
         task.abort();
     }
     let state_failure = match (&checkpoint, &tracker) {
@@ -239,9 +248,12 @@ pub async fn run(
         scan_id,
         started,
         started_at,
-        status: stop
-            .reason()
-            .map_or(report::ScanStatus::Complete, StopReason::status),
+        status: match (stop.reason(), crate::net::proxy_failure()) {
+            (Some(why), _) => why.status(),
+            // Failed as the scan ended, before the watch could stop it.
+            (None, Some(_)) => report::ScanStatus::ProxyFailed,
+            (None, None) => report::ScanStatus::Complete,
+        },
         followed,
     }
     .run(collected, notices, unfinished)

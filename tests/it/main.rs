@@ -24,6 +24,7 @@ mod missing_components;
 mod outputs_fail_loud;
 mod proxy;
 mod real_flink;
+mod reliability;
 mod report_formats;
 mod reverse_proxy;
 mod safety;
