@@ -14,6 +14,7 @@ pub mod clusters;
 pub mod datafiles;
 pub mod hosts;
 pub mod identify;
+pub mod manual;
 pub mod model;
 pub mod net;
 pub mod plan;

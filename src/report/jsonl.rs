@@ -111,7 +111,8 @@ pub fn finding_event(
 ) -> Value {
     let (score, cwe, description, remediation, reference) = match rule {
         Some(r) => (
-            Some(r.security_severity),
+            // One decimal, as CVSS defines scores (never 8.100000381469727).
+            Some((r.security_severity * 10.0).round() / 10.0),
             Some(format!("CWE-{}", r.cwe)),
             untrusted::clean(&r.description, 1500),
             untrusted::clean(&r.remediation, 1500),
@@ -184,8 +185,10 @@ pub fn evidence_json(finding: &Finding) -> Vec<Value> {
 }
 
 /// Serialise one event as a line, cutting the free-text fields further if
-/// it would exceed [`MAX_LINE`].
+/// it would exceed [`MAX_LINE`]. Fields without a value are left out, not
+/// written as null (ECS: absent means unknown; a null breaks some mappings).
 pub fn line(mut event: Value) -> String {
+    drop_nulls(&mut event);
     let mut text = serde_json::to_string(&event).unwrap_or_default();
     if text.len() >= MAX_LINE {
         if let Some(f) = event.pointer_mut("/flink/finding/evidence") {
@@ -240,6 +243,44 @@ pub struct JsonlSink {
     out: Out,
     lines: u64,
     error: Option<std::io::Error>,
+    /// A resumed scan's file: the events it already holds (by
+    /// [`event_key`]), so the ports identified again are not repeated.
+    seen: std::collections::HashSet<[u8; 32]>,
+}
+
+/// What makes two events the same: everything but when they were written.
+fn event_key(event: &Value) -> [u8; 32] {
+    use sha2::Digest;
+    let mut e = event.clone();
+    if let Some(o) = e.as_object_mut() {
+        o.remove("@timestamp");
+        o.remove("time");
+    }
+    drop_nulls(&mut e);
+    sha2::Sha256::digest(serde_json::to_vec(&e).unwrap_or_default()).into()
+}
+
+/// The keys of the events in a JSON Lines file (lines that do not parse,
+/// or are far too long to be ours, are skipped).
+fn keys_in(file: &std::fs::File) -> std::collections::HashSet<[u8; 32]> {
+    use std::io::{BufRead, Read};
+    let mut keys = std::collections::HashSet::new();
+    let mut r = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut r)
+            .take(4 * MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+            keys.insert(event_key(&v));
+        }
+    }
+    keys
 }
 
 enum Out {
@@ -250,18 +291,24 @@ enum Out {
 
 impl JsonlSink {
     /// Open `dest`; a regular file is created (mode 0600) and emptied, or
-    /// with `append` kept and added to (a resumed scan).
+    /// with `append` kept and added to (a resumed scan): then an event it
+    /// already holds (the same apart from its time) is not written again.
     pub fn open(dest: &super::atomic::Dest, append: bool) -> std::io::Result<JsonlSink> {
+        let mut seen = std::collections::HashSet::new();
         let out = match dest {
             super::atomic::Dest::File(path) => {
                 use std::os::unix::fs::OpenOptionsExt;
                 let file = std::fs::OpenOptions::new()
                     .create(true)
+                    .read(true)
                     .write(true)
                     .append(append)
                     .truncate(!append)
                     .mode(0o600)
                     .open(path)?;
+                if append {
+                    seen = keys_in(&file);
+                }
                 let len = file.metadata()?.len();
                 Out::File(file, len)
             }
@@ -271,10 +318,14 @@ impl JsonlSink {
             out,
             lines: 0,
             error: None,
+            seen,
         })
     }
 
     fn write(&mut self, event: Value) -> std::io::Result<()> {
+        if !self.seen.is_empty() && !self.seen.insert(event_key(&event)) {
+            return Ok(());
+        }
         let mut l = line(event);
         l.push('\n');
         match &mut self.out {
@@ -333,6 +384,24 @@ impl JsonlSink {
         }
     }
 }
+/// Remove every null object member at any depth, and the objects that
+/// held only nulls (`"score":{"base":null}` goes whole). Array items stay:
+/// a position in a list means something.
+pub fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => map.retain(|_, x| {
+            if x.is_null() {
+                return false;
+            }
+            let had_members = x.as_object().is_some_and(|m| !m.is_empty());
+            drop_nulls(x);
+            !(had_members && x.as_object().is_some_and(serde_json::Map::is_empty))
+        }),
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 /// ECS `destination`: the address, or for a name only the `socks5h://`
 /// proxy resolved, `destination.domain` (flinkscan never saw the address).
 fn destination(e: &Endpoint) -> Value {

@@ -32,6 +32,8 @@ pub struct Collector {
     pub format: jsonl::Format,
     /// Spill settled services to a temporary file (off: hold everything).
     pub spill: bool,
+    /// `--min-severity`: findings below it stay out of the stream.
+    pub min_severity: Option<crate::model::Severity>,
 }
 
 impl Collector {
@@ -65,9 +67,10 @@ impl Collector {
                 t.identified(&r.service, &r.findings);
             }
             if let Some(s) = self.sink.as_mut() {
+                let shown = at_least(&r.findings, self.min_severity);
                 s.write_each(crate::report::events::for_results(
                     Some(&r.service),
-                    &r.findings,
+                    &shown,
                     &self.catalog,
                     &self.scan_id,
                     self.format,
@@ -99,4 +102,13 @@ fn error_notices(s: &Service) -> impl Iterator<Item = Notice> + '_ {
         target: s.endpoint.authority(),
         message: crate::untrusted::clean(e, 300),
     })
+}
+
+/// The findings `--min-severity` lets into the outputs.
+pub fn at_least(findings: &[Finding], min: Option<crate::model::Severity>) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter(|f| min.is_none_or(|m| f.severity >= m))
+        .cloned()
+        .collect()
 }

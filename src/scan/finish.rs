@@ -77,7 +77,7 @@ impl Finish<'_> {
             }
             events.extend(report::events::for_results(
                 None,
-                &findings[before..],
+                &super::collect::at_least(&findings[before..], self.plan.min_severity),
                 self.catalog,
                 &self.scan_id,
                 format,
@@ -152,6 +152,7 @@ impl Finish<'_> {
             probes_shard: self.space.len(),
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
+            min_severity: None,
         }
     }
 
