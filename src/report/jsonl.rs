@@ -410,3 +410,85 @@ fn destination(e: &Endpoint) -> Value {
         None => json!({"ip": e.ip.to_string(), "port": e.port}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::catalog::Catalog;
+    use crate::model::{ServiceKind, Severity};
+
+    fn finding() -> Finding {
+        Finding::new(
+            "FLINK-RPC-PLAINTEXT",
+            Severity::Critical,
+            "RPC in plaintext",
+            Endpoint::new([127, 0, 0, 1].into(), 6123),
+            ServiceKind::Rpc,
+            "tcp://127.0.0.1:6123".into(),
+        )
+    }
+
+    #[test]
+    fn scores_have_one_decimal_and_no_field_is_null() {
+        let catalog = Catalog::load(None, None).unwrap();
+        // Every rule's score, as the stream writes it: 8.1, not 8.100000381469727.
+        for rule in catalog.rules.values() {
+            let mut f = finding();
+            f.rule_id = rule.id.clone();
+            let text = line(finding_event(&f, Some(rule), "s", "t"));
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let base = v["vulnerability"]["score"]["base"].as_f64().unwrap();
+            let written = text
+                .split("\"base\":")
+                .nth(1)
+                .and_then(|t| t.split('}').next())
+                .unwrap();
+            assert!(written.len() <= 4, "{} base {written}", rule.id);
+            assert!(((base * 10.0).round() / 10.0 - base).abs() < 1e-12);
+            assert!(!text.contains("null"), "{text}");
+        }
+        // No version, no rule: the fields are absent, not null.
+        let text = line(finding_event(&finding(), None, "s", "t"));
+        assert!(!text.contains("null"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["vulnerability"].get("reference").is_none(), "{text}");
+        assert!(v["vulnerability"].get("score").is_none(), "{text}");
+        assert!(v["flink"]["service"].get("version").is_none(), "{text}");
+        assert_eq!(v["flink"]["service"]["kind"], "rpc");
+    }
+
+    #[test]
+    fn a_resumed_file_does_not_repeat_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = crate::report::atomic::Dest::File(dir.path().join("s.jsonl"));
+        let f = finding();
+        let mut other = finding();
+        other.endpoint.port = 6124;
+        let mut first = JsonlSink::open(&dest, false).unwrap();
+        first.write_each(vec![finding_event(
+            &f,
+            None,
+            "s",
+            "2026-01-01T00:00:00.000Z",
+        )]);
+        first.finish().unwrap();
+        // The resumed run meets the same finding again (a later time) and a new one.
+        let mut resumed = JsonlSink::open(&dest, true).unwrap();
+        resumed.write_each(vec![
+            finding_event(&f, None, "s", "2026-01-01T00:09:00.000Z"),
+            finding_event(&other, None, "s", "2026-01-01T00:09:00.000Z"),
+        ]);
+        assert_eq!(resumed.lines(), 1);
+        resumed.finish().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("s.jsonl")).unwrap();
+        let ports: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["destination"]["port"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ports, [6123, 6124], "{text}");
+    }
+}

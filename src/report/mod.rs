@@ -298,6 +298,10 @@ impl ScanReport {
         let before = self.findings.len();
         self.findings.retain(|f| f.severity >= min);
         let left_out = before - self.findings.len();
+        let kept = self.findings.iter().map(Finding::id).collect();
+        for c in &mut self.clusters {
+            c.keep_findings(&kept);
+        }
         self.scan.min_severity = Some(min);
         self.notices.push(Notice {
             target: format!("--min-severity {min}"),

@@ -97,8 +97,19 @@ impl Finish<'_> {
         report.build_clusters();
         // Clusters exist only now: the stream ends with one event each.
         if let Some(s) = sink.as_mut() {
+            let mut clusters = report.clusters.clone();
+            if let Some(min) = self.plan.min_severity {
+                // As the other outputs will show them (`keep_at_least`).
+                let kept = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity >= min)
+                    .map(crate::model::Finding::id)
+                    .collect();
+                clusters.iter_mut().for_each(|c| c.keep_findings(&kept));
+            }
             s.write_each(report::events::for_clusters(
-                &report.clusters,
+                &clusters,
                 &self.scan_id,
                 self.plan.jsonl_format,
             ));
