@@ -399,6 +399,10 @@ pub struct ScanArgs {
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
 
+    /// No progress bar (or progress lines); the summary and everything else still print.
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
+
     /// More logging on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,

@@ -230,7 +230,7 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         min_severity: args.min_severity,
         quiet: args.quiet,
         jsonl_format: args.jsonl_format,
-        progress: !args.quiet,
+        progress: !args.quiet && !args.no_progress,
         state: args.resume.clone().or_else(|| args.state.clone()),
         resume: args.resume.is_some(),
     })
