@@ -12,7 +12,8 @@ use crate::report::sarif::Compat;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  scan finished; no finding at or above --fail-on (or --fail-on not given)
-  1  scan finished; at least one finding at or above --fail-on
+  1  scan finished; at least one finding at or above --fail-on (with --fail-on-new: one marked new);
+     under --quiet one line on stderr names them
   2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
   3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
      every target failed to resolve, ...
@@ -128,7 +129,7 @@ pub enum Command {
     },
     /// Render a saved or merged --json report for people: HTML, Markdown, or the terminal summary.
     #[command(
-        after_long_help = "Examples:\n  flinkscan report scan.json --html scan.html\n  flinkscan report merged.json --html out.html --markdown out.md\n  flinkscan report scan.json            # the terminal summary"
+        after_long_help = "Examples:\n  flinkscan report scan.json --html scan.html\n  flinkscan report scan.json --csv triage.csv\n  flinkscan report merged.json --html out.html --markdown out.md\n  flinkscan report scan.json            # the terminal summary"
     )]
     Report {
         /// A flinkscan --json report (or the output of `flinkscan merge`).
@@ -140,6 +141,9 @@ pub enum Command {
         /// Write the Markdown report to FILE, or - for stdout.
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// Write one CSV row per finding to FILE, or - for stdout.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
         /// Never colour the summary.
         #[arg(long)]
         no_color: bool,

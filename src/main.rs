@@ -150,8 +150,9 @@ fn run(cli: Cli) -> Result<u8> {
             input,
             html,
             markdown,
+            csv,
             no_color,
-        } => report_command(&input, html, markdown, no_color),
+        } => report_command(&input, [html, markdown, csv], no_color),
         Command::Advisories { json, advisories } => {
             let data = flinkscan::advisories::Advisories::load(advisories.as_deref())
                 .map_err(|e| Usage(e.to_string()))?;
@@ -305,19 +306,25 @@ fn merge_command(
 /// are grouped again, so a report written before clusters renders too.
 fn report_command(
     input: &std::path::Path,
-    html: Option<std::path::PathBuf>,
-    markdown: Option<std::path::PathBuf>,
+    [html, markdown, csv]: [Option<std::path::PathBuf>; 3],
     no_color: bool,
 ) -> Result<u8> {
-    let [html, markdown] = plan::outputs([("--html", &html), ("--markdown", &markdown)])
-        .map_err(|e| Usage(e.to_string()))?;
+    let [html, markdown, csv] = plan::outputs([
+        ("--html", &html),
+        ("--markdown", &markdown),
+        ("--csv", &csv),
+    ])
+    .map_err(|e| Usage(e.to_string()))?;
     let mut report = read_report(input)?;
     report.normalise();
     report.build_clusters();
     let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
     let mut failures = Vec::new();
     report::outputs::write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
-    if html.is_none() && markdown.is_none() {
+    if let Some(out) = &csv {
+        report::outputs::write_csv(out, &report, &catalog, &mut failures);
+    }
+    if html.is_none() && markdown.is_none() && csv.is_none() {
         let color = !no_color
             && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
         let mut out = std::io::stdout().lock();

@@ -333,6 +333,19 @@ fn one_flag_writes_every_format_filtered_by_severity_and_names_the_files() {
     );
     assert_eq!(lines.filter(|l| !l.is_empty()).count(), 0, "{csv}");
 
+    // A saved report renders to CSV too.
+    let out = flinkscan()
+        .current_dir(d)
+        .args(["report", "out.json", "--csv", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), csv);
+
     // -o is a base name for files: stdout is refused before anything is sent.
     let ran = scan(d, &[&rpc.addr.to_string(), "-o", "-"]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);

@@ -55,6 +55,13 @@ pub fn write_people_outputs(
     }
 }
 
+/// The CSV rows, to a checked destination.
+pub fn write_csv(out: &Output, report: &ScanReport, catalog: &Catalog, failures: &mut Vec<String>) {
+    if let Err(e) = out.dest.write_with(|w| csv::write(w, report, catalog)) {
+        failures.push(format!("cannot write {out}: {e}"));
+    }
+}
+
 /// Write every report of a scan and the summary for people; return what
 /// failed, never stopping at the first failure. A closed pipe on the human
 /// summary is not a failure: `flinkscan scan ... | head -3` is a person
@@ -86,9 +93,7 @@ pub fn write_scan_outputs(
     }
     write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
     if let Some(out) = &plan.csv {
-        if let Err(e) = out.dest.write_with(|w| csv::write(w, report, catalog)) {
-            failures.push(format!("cannot write {out}: {e}"));
-        }
+        write_csv(out, report, catalog, &mut failures);
     }
     if how.quiet {
         return failures;
