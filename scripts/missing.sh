@@ -10,7 +10,7 @@ missing_part() {
     echo "SKIP ${0##*/}: $1 is missing (FLINKSCAN_ALLOW_MISSING=1); to run it: $2" >&2
     return 0
   fi
-  echo "${0##*/}: $1 is missing: $2 (.ci/run installs it); or set FLINKSCAN_ALLOW_MISSING=1 to skip this check" >&2
+  echo "${0##*/}: $1 is missing: $2 (scripts/test.sh installs it); or set FLINKSCAN_ALLOW_MISSING=1 to skip this check" >&2
   exit 1
 }
 

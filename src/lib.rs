@@ -12,6 +12,7 @@ pub mod checks;
 pub mod cli;
 pub mod clusters;
 pub mod datafiles;
+pub mod flink_rest;
 pub mod hosts;
 pub mod identify;
 pub mod manual;

@@ -328,7 +328,10 @@ fn report_command(
         let color = !no_color
             && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
         let mut out = std::io::stdout().lock();
-        out.write_all(report::text::render(&report, &catalog, color).as_bytes())?;
+        out.write_all(
+            report::text::render(&report, &catalog, color, report::text::summary_width(false))
+                .as_bytes(),
+        )?;
         out.flush()?;
     }
     if !failures.is_empty() {

@@ -768,7 +768,7 @@ pub struct TlsWeakness {
 /// non-secret configuration values only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct DeploymentFacts {
-    /// From `GET /taskmanagers`, at most `crate::clusters::MAX_TASKMANAGERS`.
+    /// From `GET /taskmanagers`, at most `crate::flink_rest::MAX_TASKMANAGERS`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taskmanagers: Vec<TaskManagerRef>,
     /// How many TaskManagers the JobManager listed (`None`: not readable).
@@ -777,8 +777,8 @@ pub struct DeploymentFacts {
     /// `GET /jobmanager/config` answered with a configuration.
     #[serde(default)]
     pub config_readable: bool,
-    /// The keys of `crate::clusters::CONFIG_KEYS` it holds: cluster ids, ports and the
-    /// hardening switches. Never a secret: see `crate::clusters::config_facts`.
+    /// The keys of `crate::flink_rest::CONFIG_KEYS` it holds: cluster ids, ports and the
+    /// hardening switches. Never a secret: see `crate::flink_rest::config_facts`.
     /// Serialised as `[{"key", "value"}]`, as Flink itself does: dotted
     /// keys as object fields would nest (and clash) in Elasticsearch.
     #[serde(
@@ -786,17 +786,88 @@ pub struct DeploymentFacts {
         skip_serializing_if = "BTreeMap::is_empty",
         with = "key_value_list"
     )]
-    pub config: BTreeMap<String, String>,
-    /// Job ids from `GET /jobs/overview` (at most `crate::clusters::MAX_JOB_IDS`): a
+    pub config: BTreeMap<String, ConfigValue>,
+    /// Job ids from `GET /jobs/overview` (at most `crate::flink_rest::MAX_JOB_IDS`): a
     /// HistoryServer archiving a job a JobManager ran belongs to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
+}
+
+/// One configuration value as a report keeps it. Written into reports as
+/// the text [`ConfigValue`]'s `Display` gives, and read back from it, so the
+/// JSON of a report is the same text reports have always carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    /// The value as the JobManager reported it, cleaned and bounded.
+    Kept(String),
+    /// A key whose presence matters and whose value is nobody's business
+    /// (principals, keytab paths): written `(set)`.
+    Set,
+    /// A value that looks like a secret: withheld.
+    Withheld,
+    /// A URI with `user:password@` in it: only its scheme is kept, when it
+    /// is a plain one.
+    UriWithCredentials { scheme: Option<String> },
+}
+
+const SET: &str = "(set)";
+const WITHHELD: &str = "(secret-looking value not kept)";
+const URI_WITH_CREDENTIALS: &str = " (credentials in the URI, value not kept)";
+const NO_SCHEME: &str = "a URI";
+
+impl ConfigValue {
+    /// The value itself, when the report keeps it.
+    pub fn kept(&self) -> Option<&str> {
+        match self {
+            ConfigValue::Kept(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Read back what [`Display`](std::fmt::Display) wrote.
+    pub fn from_report(text: &str) -> ConfigValue {
+        if text == SET {
+            return ConfigValue::Set;
+        }
+        if text == WITHHELD {
+            return ConfigValue::Withheld;
+        }
+        if let Some(location) = text.strip_suffix(URI_WITH_CREDENTIALS) {
+            if location == NO_SCHEME {
+                return ConfigValue::UriWithCredentials { scheme: None };
+            }
+            if let Some(scheme) = location.strip_suffix("://…") {
+                return ConfigValue::UriWithCredentials {
+                    scheme: Some(scheme.to_string()),
+                };
+            }
+        }
+        ConfigValue::Kept(text.to_string())
+    }
+}
+
+impl std::fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigValue::Kept(v) => f.write_str(v),
+            ConfigValue::Set => f.write_str(SET),
+            ConfigValue::Withheld => f.write_str(WITHHELD),
+            ConfigValue::UriWithCredentials { scheme: Some(s) } => {
+                write!(f, "{s}://…{URI_WITH_CREDENTIALS}")
+            }
+            ConfigValue::UriWithCredentials { scheme: None } => {
+                write!(f, "{NO_SCHEME}{URI_WITH_CREDENTIALS}")
+            }
+        }
+    }
 }
 
 mod key_value_list {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ConfigValue;
 
     #[derive(Serialize, Deserialize)]
     struct Entry {
@@ -805,14 +876,14 @@ mod key_value_list {
     }
 
     pub fn serialize<S: Serializer>(
-        map: &BTreeMap<String, String>,
+        map: &BTreeMap<String, ConfigValue>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         let list: Vec<Entry> = map
             .iter()
             .map(|(k, v)| Entry {
                 key: k.clone(),
-                value: v.clone(),
+                value: v.to_string(),
             })
             .collect();
         list.serialize(s)
@@ -820,7 +891,7 @@ mod key_value_list {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<BTreeMap<String, String>, D::Error> {
+    ) -> Result<BTreeMap<String, ConfigValue>, D::Error> {
         // A map is read too, as reports written before the list form have it.
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -828,10 +899,17 @@ mod key_value_list {
             List(Vec<Entry>),
             Map(BTreeMap<String, String>),
         }
-        Ok(match Form::deserialize(d)? {
+        let pairs: Vec<(String, String)> = match Form::deserialize(d)? {
             Form::List(list) => list.into_iter().map(|e| (e.key, e.value)).collect(),
-            Form::Map(map) => map,
-        })
+            Form::Map(map) => map.into_iter().collect(),
+        };
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let value = ConfigValue::from_report(&v);
+                (k, value)
+            })
+            .collect())
     }
 }
 

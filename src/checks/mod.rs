@@ -207,8 +207,8 @@ pub struct CheckOutput {
     pub findings: Vec<Finding>,
     pub tls_profile: Option<crate::tls::TlsProfile>,
     pub errors: Vec<String>,
-    /// What a JobManager tells about its deployment (`crate::clusters`).
-    pub deployment: Option<crate::clusters::DeploymentFacts>,
+    /// What a JobManager tells about its deployment (read by `crate::flink_rest`, grouped by `crate::clusters`).
+    pub deployment: Option<crate::model::DeploymentFacts>,
 }
 
 /// Run every applicable check on one service.
@@ -235,7 +235,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
                 out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
             }
             ServiceKind::HistoryServer => {
-                let facts = crate::clusters::DeploymentFacts {
+                let facts = crate::model::DeploymentFacts {
                     job_ids: job_ids(service, ctx, &mut out).await,
                     ..Default::default()
                 };
@@ -402,7 +402,7 @@ async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -
         Ok(r) if r.status == 200 => r
             .json()
             .as_ref()
-            .map(crate::clusters::parse_job_ids)
+            .map(crate::flink_rest::parse_job_ids)
             .unwrap_or_default(),
         Ok(_) => Vec::new(),
         Err(e) => {
@@ -414,18 +414,18 @@ async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -
 
 /// The JobManager's TaskManagers (`GET /taskmanagers`, read-only) and the
 /// non-secret configuration keys that name and harden the cluster:
-/// addresses, ports and switches only, bounded (`crate::clusters`).
+/// addresses, ports and switches only, bounded (`crate::flink_rest`).
 async fn deployment(
     service: &Service,
     ctx: &CheckContext,
     config: Option<&Response>,
     out: &mut CheckOutput,
-) -> crate::clusters::DeploymentFacts {
-    let mut facts = crate::clusters::DeploymentFacts::default();
+) -> crate::model::DeploymentFacts {
+    let mut facts = crate::model::DeploymentFacts::default();
     if let Some(map) = config
         .and_then(Response::json)
         .as_ref()
-        .and_then(crate::clusters::config_facts)
+        .and_then(crate::flink_rest::config_facts)
     {
         facts.config_readable = true;
         facts.config = map;
@@ -436,7 +436,7 @@ async fn deployment(
             if let Some((list, listed)) = r
                 .json()
                 .as_ref()
-                .and_then(crate::clusters::parse_taskmanagers)
+                .and_then(crate::flink_rest::parse_taskmanagers)
             {
                 facts.taskmanagers = list;
                 facts.taskmanagers_listed = Some(listed);

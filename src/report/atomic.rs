@@ -99,7 +99,7 @@ impl Write for AtomicFile {
 /// TEST HOOK, not a feature: `FLINKSCAN_TEST_WRITE_PAUSE_MS=N` makes every
 /// commit sleep N ms after the temporary file is complete and before the
 /// rename, so a test can kill the process inside the write phase
-/// deterministically (tests/safety.rs). Read once; unset or unparsable means
+/// deterministically (tests/it/safety.rs). Read once; unset or unparsable means
 /// no pause, and nothing else reads it.
 pub const TEST_WRITE_PAUSE_ENV: &str = "FLINKSCAN_TEST_WRITE_PAUSE_MS";
 

@@ -1,7 +1,9 @@
 //! One self-contained HTML file for people: the scan summary, a severity
 //! chart, one card per cluster (members, attack paths, posture), and a
 //! findings table that sorts, filters and searches, with evidence and the
-//! fix per finding.
+//! fix per finding. Against a `--baseline`: new/unchanged/fixed counts, a
+//! badge per finding and a filter. It prints on A4 and Letter portrait, and
+//! identifiers wrap only after a separator ([`ident`]).
 //!
 //! It works offline and asks nothing of any network: CSS and JS are inline,
 //! the chart is inline SVG, and a Content-Security-Policy allows only the
@@ -16,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
 use crate::clusters::{Cluster, PostureStatus};
-use crate::model::{Finding, Severity};
+use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
 const SEVERITIES: [Severity; 5] = [
@@ -46,6 +48,35 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// An identifier (endpoint, rule, cluster or finding id, URL) as HTML that
+/// may wrap only after a separator: `<wbr>` after `:` `/` `@` `_` `-` `,`
+/// `=` `&` `?` `#` `;`, and after `.` unless digits stand on both sides, so
+/// an address, a port or a version never breaks inside
+/// (`jobmanager:127.60.0.10:8081` wraps as `jobmanager:` / `127.60.0.10:8081`
+/// or before `8081`, never as `...:808` / `1`). `<wbr>` adds no text, so
+/// copying, searching and sorting see the identifier unchanged.
+pub fn ident(text: &str) -> String {
+    let shown = untrusted::shown(text);
+    let chars: Vec<char> = shown.chars().collect();
+    let mut out = String::with_capacity(shown.len() + 32);
+    for (i, &c) in chars.iter().enumerate() {
+        out.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        let last = i + 1 == chars.len();
+        let between_digits = i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        let separator = match c {
+            ':' | '/' | '@' | '_' | '-' | ',' | '=' | '&' | '?' | '#' | ';' => true,
+            '.' => !between_digits,
+            _ => false,
+        };
+        if separator && !last {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
 /// The page's only script. It reads the table the page already holds and
 /// never builds HTML from strings, so nothing in the data can become code.
 const SCRIPT: &str = r#"(function () {
@@ -57,22 +88,32 @@ const SCRIPT: &str = r#"(function () {
   var search = document.getElementById('f-search');
   var severity = document.getElementById('f-severity');
   var cluster = document.getElementById('f-cluster');
+  var baseline = document.getElementById('f-baseline');
   var count = document.getElementById('f-count');
+  var controls = [search, severity, cluster];
+  if (baseline) { controls.push(baseline); }
   function apply() {
     var text = search.value.trim().toLowerCase();
     var s = severity.value;
     var c = cluster.value;
+    var b = baseline ? baseline.value : '';
     var shown = 0;
     rows.forEach(function (r) {
       var ok = (!s || r.getAttribute('data-severity') === s) &&
         (!c || r.getAttribute('data-cluster') === c) &&
+        (!b || r.getAttribute('data-baseline') === b) &&
         (!text || r.textContent.toLowerCase().indexOf(text) >= 0);
       r.hidden = !ok;
       if (ok) { shown += 1; }
     });
     count.textContent = String(shown);
   }
-  [search, severity, cluster].forEach(function (el) {
+  Array.prototype.forEach.call(document.querySelectorAll('[data-filter-baseline]'), function (a) {
+    a.addEventListener('click', function () {
+      if (baseline) { baseline.value = a.getAttribute('data-filter-baseline'); apply(); }
+    });
+  });
+  controls.forEach(function (el) {
     el.addEventListener('input', apply);
     el.addEventListener('change', apply);
   });
@@ -126,19 +167,30 @@ table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #e5e5e5; }
 th { background: #f0f2f5; font-weight: 600; }
 th[data-sortable] { cursor: pointer; } th[aria-sort=ascending]::after { content: " \25B2"; } th[aria-sort=descending]::after { content: " \25BC"; }
-code, .mono { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+code, .mono { font-family: ui-monospace, monospace; font-size: 12px; }
+/* Prose and peer text wrap at spaces, and break inside a word only when it
+   cannot fit a line at all, so no cell forces a table wider than the page.
+   Identifiers (.ident) carry <wbr> after their separators and keep their
+   longest piece whole: a table column is never narrower than that piece. */
+body { overflow-wrap: anywhere; }
+th { overflow-wrap: normal; }
+.ident, .fix code, table.posture code { overflow-wrap: break-word; word-break: normal; }
 ol.path { margin: 4px 0 10px 18px; padding: 0; } ol.path li { margin: 2px 0; }
 .refs a { font-family: ui-monospace, monospace; font-size: 11px; margin-right: 6px; }
 .controls { display: flex; gap: 8px; flex-wrap: wrap; margin-bottom: 8px; align-items: center; }
 .controls input, .controls select { padding: 4px 6px; font: inherit; max-width: 360px; }
-#findings-table td:nth-child(2), #findings-table td:nth-child(3) { white-space: nowrap; word-break: normal; }
-table.members td:first-child, table.services td:first-child { white-space: nowrap; word-break: normal; }
-table.posture code { word-break: normal; }
+.bl { display: inline-block; margin-top: 3px; border: 1px solid; border-radius: 4px; padding: 0 5px; font-size: 11px; font-weight: 600; text-transform: uppercase; }
+.bl-new { color: #b34700; background: #fff3e0; } .bl-unchanged { color: #555; background: #f0f0f0; }
+.stat-new b { color: #b34700; } a.stat { color: inherit; text-decoration: none; }
+.sev, .bl { white-space: nowrap; overflow-wrap: normal; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 details summary { cursor: pointer; }
 .fix { background: #eef7ee; border-left: 3px solid var(--pass); padding: 4px 8px; margin: 4px 0; }
 .muted { color: #666; }
+@page { margin: 10mm; }
 @media print {
   body { background: #fff; font-size: 11px; }
+  code, .mono { font-size: 10px; }
+  th, td { padding: 3px 5px; }
   .controls, button { display: none !important; }
   tr[hidden] { display: table-row !important; }
   header, section { padding: 6px 0; }
@@ -193,6 +245,34 @@ fn sev_badge(sev: Option<Severity>) -> String {
     }
 }
 
+/// A `--baseline` scan: its findings carry a state.
+fn baselined(report: &ScanReport) -> bool {
+    report.findings.iter().any(|f| f.baseline_state.is_some())
+}
+
+/// New, unchanged and fixed counts for the header, each a link that shows
+/// those findings; nothing without a baseline.
+fn baseline_stats(report: &ScanReport) -> String {
+    if !baselined(report) {
+        return String::new();
+    }
+    let count = |state: BaselineState| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.baseline_state == Some(state))
+            .count()
+    };
+    format!(
+        "<a class=\"stat stat-new\" id=\"stat-new\" href=\"#findings\" data-filter-baseline=\"new\"><b>{}</b>new</a>\
+<a class=\"stat\" id=\"stat-unchanged\" href=\"#findings\" data-filter-baseline=\"unchanged\"><b>{}</b>unchanged</a>\
+<a class=\"stat\" id=\"stat-fixed\" href=\"#fixed\"><b>{}</b>fixed</a>",
+        count(BaselineState::New),
+        count(BaselineState::Unchanged),
+        count(BaselineState::Fixed),
+    )
+}
+
 fn anchor(finding_id: &str) -> String {
     format!("f-{}", escape(finding_id))
 }
@@ -225,7 +305,7 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
     let _ = write!(
         h,
         "<header><h1>flinkscan report</h1>\
-<div class=\"meta\">scan <span class=\"mono\">{}</span> · {} to {} · status {} · flinkscan {}</div>\
+<div class=\"meta\">scan <span class=\"mono ident\">{}</span> · {} to {} · status {} · flinkscan {}</div>\
 <div class=\"meta\">targets: {} · ports: {}</div>\
 <div class=\"stats\">\
 <div class=\"stat\" id=\"stat-clusters\"><b>{}</b>clusters</div>\
@@ -233,8 +313,8 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
 <div class=\"stat\" id=\"stat-findings\"><b>{}</b>findings</div>\
 <div class=\"stat\"><b>{}</b>open ports</div>\
 <div class=\"stat\"><b>{}</b>probes</div>\
-<div class=\"stat\"><b>{}</b>worst</div></div></header>",
-        escape(&report.scan.id),
+<div class=\"stat\"><b>{}</b>worst</div>{}</div></header>",
+        ident(&report.scan.id),
         escape(&report.scan.started),
         escape(&report.scan.finished),
         report.scan.status,
@@ -247,7 +327,7 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
                 .iter()
                 .map(u16::to_string)
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(", ")
         ),
         report.clusters.len(),
         s.services_flink,
@@ -255,6 +335,7 @@ fn summary(h: &mut String, report: &ScanReport, findings: &[&Finding]) {
         s.open,
         s.probed,
         sev_badge(worst),
+        baseline_stats(report),
     );
     let _ = write!(
         h,
@@ -310,9 +391,10 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     let _ = write!(
         h,
         "<article class=\"card cluster\" data-cluster=\"{id}\" data-rating=\"{rating}\">\
-<div class=\"card-head\">{badge}<h3>{name}</h3><span class=\"id\">{id}</span>\
+<div class=\"card-head\">{badge}<h3>{name}</h3><span class=\"id ident\">{shown_id}</span>\
 <button type=\"button\" data-filter-cluster=\"{id}\">show its {n} findings</button></div>",
         id = escape(&c.id),
+        shown_id = ident(&c.id),
         rating = c.rating.map_or("none", Severity::as_str),
         badge = sev_badge(c.rating),
         name = escape(&c.name),
@@ -352,7 +434,13 @@ fn cluster_card(h: &mut String, c: &Cluster) {
                 let refs: Vec<String> = s
                     .findings
                     .iter()
-                    .map(|id| format!("<a href=\"#{}\">{}</a>", anchor(id), escape(id)))
+                    .map(|id| {
+                        format!(
+                            "<a class=\"ident\" href=\"#{}\">{}</a>",
+                            anchor(id),
+                            ident(id)
+                        )
+                    })
                     .collect();
                 let _ = write!(
                     h,
@@ -369,9 +457,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for m in &c.members {
         let _ = write!(
             h,
-            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&m.endpoint),
-            escape(&m.role),
+            "<tr><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>{}</td><td>{}</td></tr>",
+            ident(&m.endpoint),
+            ident(&m.role),
             if m.tls { "yes" } else { "no" },
             escape(&m.evidence)
         );
@@ -379,10 +467,9 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = write!(
             h,
-            "<tr class=\"not-scanned\"><td class=\"mono\">{}:{}</td><td>{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
-            escape(&k.host),
-            k.port,
-            escape(&k.role),
+            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
+            ident(&format!("{}:{}", k.host, k.port)),
+            ident(&k.role),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );
@@ -405,7 +492,11 @@ fn cluster_card(h: &mut String, c: &Cluster) {
                         " <span class=\"refs\">{}</span>",
                         p.findings
                             .iter()
-                            .map(|id| format!("<a href=\"#{}\">{}</a>", anchor(id), escape(id)))
+                            .map(|id| format!(
+                                "<a class=\"ident\" href=\"#{}\">{}</a>",
+                                anchor(id),
+                                ident(id)
+                            ))
                             .collect::<String>()
                     )
                 },
@@ -448,7 +539,15 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
             escape(&c.name)
         );
     }
-    h.push_str("</select></div>");
+    h.push_str("</select>");
+    if baselined(report) {
+        h.push_str(
+            "<select id=\"f-baseline\" aria-label=\"against the baseline\">\
+<option value=\"\">new and unchanged</option><option value=\"new\">new only</option>\
+<option value=\"unchanged\">unchanged only</option></select>",
+        );
+    }
+    h.push_str("</div>");
     h.push_str(
         "<table id=\"findings-table\"><thead><tr>\
 <th data-sortable>Severity</th><th data-sortable>Rule</th><th data-sortable>Endpoint</th>\
@@ -458,18 +557,25 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
         let id = f.id();
         let cluster = f.cluster.as_deref().unwrap_or("");
         let rank = f.severity as u8;
+        let (state, badge) = match f.baseline_state {
+            Some(b) => (
+                format!(" data-baseline=\"{b}\""),
+                format!("<br><span class=\"bl bl-{b}\">{b}</span>"),
+            ),
+            None => (String::new(), String::new()),
+        };
         let _ = write!(
             h,
-            "<tr id=\"{}\" data-severity=\"{}\" data-cluster=\"{}\" data-rule=\"{}\">\
-<td data-v=\"{rank}\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>",
+            "<tr id=\"{}\" data-severity=\"{}\" data-cluster=\"{}\" data-rule=\"{}\"{state}>\
+<td data-v=\"{rank}\">{}{badge}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td class=\"mono ident\">{}</td><td>",
             anchor(&id),
             f.severity,
             escape(cluster),
             escape(&f.rule_id),
             sev_badge(Some(f.severity)),
-            escape(&f.rule_id),
-            escape(&f.endpoint.authority()),
-            escape(cluster),
+            ident(&f.rule_id),
+            ident(&f.endpoint.authority()),
+            ident(cluster),
         );
         let _ = write!(
             h,
@@ -492,7 +598,11 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
                 }
             );
         }
-        let _ = write!(h, "<p>URL: <code>{}</code></p>", escape(&f.url));
+        let _ = write!(
+            h,
+            "<p>URL: <code class=\"ident\">{}</code></p>",
+            ident(&f.url)
+        );
         if !f.evidence.is_empty() {
             h.push_str("<p>Evidence:</p><ul class=\"evidence\">");
             for e in &f.evidence {
@@ -517,16 +627,16 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
     if !fixed.is_empty() {
         let _ = write!(
             h,
-            "<h3>Fixed since the baseline ({})</h3><ul class=\"fixed\">",
+            "<h3 id=\"fixed\">Fixed since the baseline ({})</h3><ul class=\"fixed\">",
             fixed.len()
         );
         for f in fixed {
             let _ = write!(
                 h,
-                "<li><code>{}</code> {} at <code>{}</code></li>",
-                escape(&f.rule_id),
+                "<li><code class=\"ident\">{}</code> {} at <code class=\"ident\">{}</code></li>",
+                ident(&f.rule_id),
                 escape(&f.title),
-                escape(&f.endpoint.authority())
+                ident(&f.endpoint.authority())
             );
         }
         h.push_str("</ul>");
@@ -550,13 +660,13 @@ fn services(h: &mut String, report: &ScanReport) {
             .unwrap_or(if s.flink { "-" } else { "not Flink" });
         let _ = write!(
             h,
-            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
-            escape(&authority),
+            "<tr><td class=\"mono ident\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono ident\">{}</td></tr>",
+            ident(&authority),
             s.kind,
             if s.tls.is_some() { "yes" } else { "no" },
             escape(s.version.as_deref().unwrap_or("-")),
             escape(s.product.as_deref().unwrap_or("-")),
-            escape(cluster)
+            ident(cluster)
         );
     }
     h.push_str("</tbody></table>");
@@ -628,6 +738,21 @@ mod tests {
         let html = render(&report, &Catalog::load(None, None).unwrap());
         assert!(html.contains("Fixed since the baseline (1)"), "{html}");
         assert_eq!(html.matches("<tr id=\"f-").count(), 1);
+    }
+
+    #[test]
+    fn identifiers_break_only_after_separators() {
+        assert_eq!(
+            ident("jobmanager:127.60.0.10:8081"),
+            "jobmanager:<wbr>127.60.0.10:<wbr>8081"
+        );
+        assert_eq!(
+            ident("FLINK-RPC-PLAINTEXT@[::1]:6123"),
+            "FLINK-<wbr>RPC-<wbr>PLAINTEXT@<wbr>[:<wbr>:<wbr>1]:<wbr>6123"
+        );
+        assert_eq!(ident("ha:jm.prod_1"), "ha:<wbr>jm.<wbr>prod_<wbr>1");
+        assert_eq!(ident("a:"), "a:");
+        assert_eq!(ident("<b>:x"), "&lt;b&gt;:<wbr>x");
     }
 
     #[test]

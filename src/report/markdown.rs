@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::html::{present, remediation};
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::model::Severity;
+use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
 /// One line of inert Markdown text: markup characters backslash-escaped,
@@ -76,6 +76,23 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         findings.len(),
         counts.join(", ")
     );
+    let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
+    if baselined {
+        let n = |state: BaselineState| {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.baseline_state == Some(state))
+                .count()
+        };
+        let _ = writeln!(
+            m,
+            "**Against the baseline: {} new, {} unchanged, {} fixed** (findings are grouped below as new, unchanged and fixed)\n",
+            n(BaselineState::New),
+            n(BaselineState::Unchanged),
+            n(BaselineState::Fixed)
+        );
+    }
 
     for c in &report.clusters {
         let _ = writeln!(m, "## {} — {}\n", sev(c.rating), escape(&c.name));
@@ -165,44 +182,42 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
     }
 
-    let _ = writeln!(m, "## Findings\n");
-    for f in &findings {
-        let _ = writeln!(
-            m,
-            "### {} {} at {}\n",
-            f.severity.as_str().to_uppercase(),
-            escape(&f.title),
-            escape(&f.endpoint.authority())
-        );
-        let _ = writeln!(
-            m,
-            "- Rule: {} · cluster: {}",
-            escape(&f.rule_id),
-            escape(f.cluster.as_deref().unwrap_or("-"))
-        );
-        let _ = writeln!(m, "- Detail: {}", escape(&f.detail));
-        for e in &f.evidence {
-            let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
-            let _ = writeln!(
-                m,
-                "- Evidence: {}{}: {}",
-                escape(&e.request),
-                status,
-                escape(&e.excerpt)
-            );
+    // With a baseline the findings come in two groups, new first: the
+    // Markdown stand-in for the HTML report's filter.
+    let groups: Vec<(String, Vec<&Finding>)> = if baselined {
+        [
+            (BaselineState::New, "New findings"),
+            (BaselineState::Unchanged, "Unchanged findings"),
+        ]
+        .into_iter()
+        .map(|(state, title)| {
+            let list: Vec<&Finding> = findings
+                .iter()
+                .copied()
+                .filter(|f| f.baseline_state == Some(state))
+                .collect();
+            (format!("{title} ({})", list.len()), list)
+        })
+        .collect()
+    } else {
+        vec![("Findings".to_string(), findings.clone())]
+    };
+    for (heading, list) in groups {
+        let _ = writeln!(m, "## {heading}\n");
+        if list.is_empty() {
+            let _ = writeln!(m, "None.\n");
         }
-        if let Some(fix) = remediation(f, catalog) {
-            let _ = writeln!(m, "- **Fix:** {}", escape(fix));
+        for f in list {
+            finding(&mut m, f, catalog);
         }
-        m.push('\n');
     }
     let fixed: Vec<_> = report.findings.iter().filter(|f| f.is_fixed()).collect();
     if !fixed.is_empty() {
-        let _ = writeln!(m, "## Fixed since the baseline\n");
+        let _ = writeln!(m, "## Fixed since the baseline ({})\n", fixed.len());
         for f in fixed {
             let _ = writeln!(
                 m,
-                "- {} {} at {}",
+                "- `FIXED` {} {} at {}",
                 escape(&f.rule_id),
                 escape(&f.title),
                 escape(&f.endpoint.authority())
@@ -250,6 +265,43 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
     }
     m
+}
+
+/// One finding: heading with its severity and, against a baseline, a
+/// `NEW` / `UNCHANGED` badge; then rule, detail, evidence and the fix.
+fn finding(m: &mut String, f: &Finding, catalog: &Catalog) {
+    let badge = f
+        .baseline_state
+        .map(|b| format!(" `{}`", b.as_str().to_uppercase()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        m,
+        "### {}{badge} {} at {}\n",
+        f.severity.as_str().to_uppercase(),
+        escape(&f.title),
+        escape(&f.endpoint.authority())
+    );
+    let _ = writeln!(
+        m,
+        "- Rule: {} · cluster: {}",
+        escape(&f.rule_id),
+        escape(f.cluster.as_deref().unwrap_or("-"))
+    );
+    let _ = writeln!(m, "- Detail: {}", escape(&f.detail));
+    for e in &f.evidence {
+        let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
+        let _ = writeln!(
+            m,
+            "- Evidence: {}{}: {}",
+            escape(&e.request),
+            status,
+            escape(&e.excerpt)
+        );
+    }
+    if let Some(fix) = remediation(f, catalog) {
+        let _ = writeln!(m, "- **Fix:** {}", escape(fix));
+    }
+    m.push('\n');
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ pub fn merge_sarif(inputs: &[Value]) -> Result<Value, MergeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clusters::{DeploymentFacts, TaskManagerRef};
+    use crate::model::{DeploymentFacts, TaskManagerRef};
     use crate::model::{Endpoint, Service, ServiceKind};
 
     fn shard(shard: &str, services: Vec<Service>) -> ScanReport {

@@ -101,7 +101,7 @@ pub fn write_scan_outputs(
     let stdout_taken = plan.outputs().any(|o| o.dest == Dest::Stdout);
     let color =
         how.color && text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
-    let summary = text::render(report, catalog, color);
+    let summary = text::render(report, catalog, color, text::summary_width(stdout_taken));
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.
         let _ = std::io::stderr().write_all(summary.as_bytes());

@@ -17,12 +17,106 @@ use crate::untrusted::shown;
 /// Members listed per cluster before "+N more".
 const MEMBERS_SHOWN: usize = 8;
 
-pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
+/// The summary for a terminal `width` columns wide (see [`summary_width`]):
+/// every line wraps there, at spaces only, so no word, address or rule id
+/// is split; a single token wider than the line stays whole.
+pub fn render(report: &ScanReport, catalog: &Catalog, color: bool, width: usize) -> String {
+    wrap(&render_lines(report, catalog, color), width)
+}
+
+/// Columns when nothing says otherwise (not a terminal, no `COLUMNS`).
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// Narrower than this, wrapping would leave a word or two per line.
+const MIN_WIDTH: usize = 20;
+
+/// The width to wrap the summary at: `COLUMNS` when it holds a number (an
+/// explicit choice, as clap's `--help` in this binary also honours it),
+/// else the width of the terminal the summary goes to (stdout, or stderr
+/// when machine output owns stdout), else [`DEFAULT_WIDTH`].
+pub fn summary_width(to_stderr: bool) -> usize {
+    let terminal = if to_stderr {
+        terminal_size::terminal_size_of(std::io::stderr())
+    } else {
+        terminal_size::terminal_size_of(std::io::stdout())
+    };
+    width_wanted(
+        std::env::var("COLUMNS").ok().as_deref(),
+        terminal.map(|(w, _)| w.0),
+    )
+}
+
+/// [`summary_width`]'s choice from `COLUMNS` and the terminal's width.
+pub fn width_wanted(columns: Option<&str>, terminal: Option<u16>) -> usize {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or(terminal.map(usize::from).filter(|&w| w > 0))
+        .unwrap_or(DEFAULT_WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// Wrap each line of `text` at `width` columns on spaces, continuing under
+/// the line's own indent plus four, so a wrapped line still reads as part
+/// of its item. Colour escapes take no columns (`textwrap` skips them).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for line in text.lines() {
+        if textwrap::core::display_width(line) <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let indent = " ".repeat(line.len() - body.len());
+        let hang = format!("{indent}    ");
+        let options = textwrap::Options::new(width)
+            .initial_indent(&indent)
+            .subsequent_indent(&hang)
+            .break_words(false)
+            // Not even at hyphens: `FLINK-RPC-PLAINTEXT` is one id.
+            .word_splitter(textwrap::WordSplitter::NoHyphenation)
+            .word_separator(textwrap::WordSeparator::AsciiSpace);
+        for piece in textwrap::wrap(body, options) {
+            out.push_str(&piece);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     let mut out = String::new();
     let s = &report.stats;
     // Fixed findings (from --baseline) are absences: they are listed and
     // counted apart, never as findings of this scan.
     let present: Vec<&Finding> = report.findings.iter().filter(|f| !f.is_fixed()).collect();
+    let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
+    if baselined {
+        // With a baseline, what changed is the news: it comes first, each
+        // new finding with its cluster, before the whole picture.
+        let _ = writeln!(out, "flinkscan {}", baseline_counts(report));
+        for f in present
+            .iter()
+            .filter(|f| f.baseline_state == Some(BaselineState::New))
+        {
+            let cluster = f
+                .cluster
+                .as_deref()
+                .and_then(|id| report.clusters.iter().find(|c| c.id == id))
+                .map(|c| format!(" [{}]", shown(&c.name)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  NEW {} {} {} {}{cluster}",
+                paint(f.severity, color),
+                shown(&f.endpoint.authority()),
+                shown(&f.rule_id),
+                shown(&f.title)
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
@@ -52,21 +146,6 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     }
     if !counts.is_empty() {
         let _ = writeln!(out, "findings: {}", counts.join(", "));
-    }
-    let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());
-    if baselined {
-        let counts: Vec<String> = BaselineState::ALL
-            .iter()
-            .map(|state| {
-                let n = report
-                    .findings
-                    .iter()
-                    .filter(|f| f.baseline_state == Some(*state))
-                    .count();
-                format!("{n} {state}")
-            })
-            .collect();
-        let _ = writeln!(out, "baseline: {}", counts.join(", "));
     }
     let finding_line = |out: &mut String, f: &Finding| {
         let sev = paint(f.severity, color);
@@ -222,6 +301,22 @@ pub fn render(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     out
 }
 
+/// `baseline: N new, N unchanged, N fixed`.
+fn baseline_counts(report: &ScanReport) -> String {
+    let counts: Vec<String> = BaselineState::ALL
+        .iter()
+        .map(|state| {
+            let n = report
+                .findings
+                .iter()
+                .filter(|f| f.baseline_state == Some(*state))
+                .count();
+            format!("{n} {state}")
+        })
+        .collect();
+    format!("baseline: {}", counts.join(", "))
+}
+
 /// What to change, once per cluster: the fix of each failing posture item,
 /// then the remediation of each rule those items do not cover.
 fn cluster_fixes(
@@ -362,7 +457,7 @@ mod tests {
             "services": [], "findings": [], "notices": notices
         }))
         .unwrap();
-        let text = render(&report, &Catalog::load(None, None).unwrap(), false);
+        let text = render(&report, &Catalog::load(None, None).unwrap(), false, 200);
         assert_eq!(text.matches("open, not identified").count(), NOTICES_SHOWN);
         assert!(text.contains("... and 10 more notices"), "{text}");
         assert!(
@@ -386,6 +481,93 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("never answered"), "{line}");
+    }
+
+    #[test]
+    fn the_width_is_columns_then_the_terminal_then_80() {
+        assert_eq!(width_wanted(Some("100"), Some(120)), 100);
+        assert_eq!(width_wanted(None, Some(120)), 120);
+        assert_eq!(width_wanted(None, None), DEFAULT_WIDTH);
+        assert_eq!(width_wanted(Some("wide"), None), DEFAULT_WIDTH);
+        assert_eq!(width_wanted(Some("0"), Some(90)), 90);
+        assert_eq!(width_wanted(Some("5"), None), MIN_WIDTH);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_whole_and_hangs_under_the_item() {
+        let line = "  CRITICAL 127.60.0.10:8081       FLINK-RPC-PLAINTEXT   Akka/Pekko RPC port \
+                    reachable without TLS or authentication jobmanager:127.60.0.10:8081";
+        let out = wrap(&format!("{line}\nshort\n"), 40);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 3, "{out}");
+        for l in &lines {
+            assert!(
+                l.chars().count() <= 40 || !l.trim().contains(' '),
+                "{l:?} in {out}"
+            );
+        }
+        assert_eq!(lines[0], "  CRITICAL 127.60.0.10:8081");
+        assert!(lines[1].starts_with("      FLINK-RPC"), "{out}");
+        assert_eq!(lines.last(), Some(&"short"));
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&out), words(&format!("{line} short")));
+        // A token longer than the line stays whole.
+        let long = "x".repeat(50);
+        assert_eq!(
+            wrap(&format!("a {long} b"), 30),
+            format!("a\n    {long}\n    b\n")
+        );
+        // Colour escapes take no columns.
+        let red = format!("{} {}", paint(Severity::High, true), "y ".repeat(8));
+        assert_eq!(wrap(&red, 26).lines().count(), 1, "{red:?}");
+    }
+
+    #[test]
+    fn a_baseline_summary_leads_with_what_is_new() {
+        use crate::model::{Endpoint, ServiceKind};
+        let finding = |port: u16, state: BaselineState| {
+            let mut f = Finding::new(
+                "FLINK-RPC-PLAINTEXT",
+                Severity::Critical,
+                "RPC without TLS",
+                Endpoint::new([127, 0, 0, 1].into(), port),
+                ServiceKind::Rpc,
+                format!("tcp://127.0.0.1:{port}"),
+            );
+            f.baseline_state = Some(state);
+            f
+        };
+        let mut report: ScanReport = serde_json::from_value(serde_json::json!({
+            "tool": {"name": "flinkscan", "version": "0"},
+            "scan": {"id": "x", "started": "a", "finished": "b", "duration_ms": 1,
+                     "status": "complete", "targets": ["127.0.0.1"], "ports": [6123],
+                     "shard": "0/1", "seed": 1, "intrusive": false, "addresses": "1",
+                     "probes_total": 3, "probes_shard": 3},
+            "stats": {"probed": 3, "open": 2, "closed": 1, "filtered": 0, "unreachable": 0,
+                      "services_flink": 2, "findings": 0},
+            "services": [], "findings": [], "notices": []
+        }))
+        .unwrap();
+        report.findings = vec![
+            finding(6123, BaselineState::Unchanged),
+            finding(6124, BaselineState::New),
+            finding(6125, BaselineState::Fixed),
+        ];
+        let text = render(&report, &Catalog::load(None, None).unwrap(), false, 80);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0], "flinkscan baseline: 1 new, 1 unchanged, 1 fixed",
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("  NEW CRITICAL 127.0.0.1:6124 FLINK-RPC-PLAINTEXT"),
+            "{text}"
+        );
+        assert!(
+            lines[2].trim().is_empty() || !lines[2].contains("NEW "),
+            "{text}"
+        );
+        assert!(text.contains("flinkscan: 0 clusters"), "{text}");
     }
 
     #[test]

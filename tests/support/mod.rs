@@ -24,7 +24,7 @@ pub fn require(bin: &str, install: &str) -> Option<PathBuf> {
     if found.is_none() {
         missing(
             &format!("`{bin}` (not on PATH)"),
-            &format!("install {install} (`.ci/run` installs it)"),
+            &format!("install {install} (`scripts/test.sh` installs it)"),
         );
     }
     found
@@ -34,7 +34,7 @@ pub fn require(bin: &str, install: &str) -> Option<PathBuf> {
 /// the opt-out says: for helpers that cannot end their caller's test.
 pub fn must_find(bin: &str, install: &str) -> PathBuf {
     find_on_path(bin, std::env::var_os("PATH").as_deref()).unwrap_or_else(|| {
-        panic!("`{bin}` (not on PATH) is needed: install {install} (`.ci/run` installs it)")
+        panic!("`{bin}` (not on PATH) is needed: install {install} (`scripts/test.sh` installs it)")
     })
 }
 

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 //! The HTML report in a real browser, and the cluster model end to end.
 //!
 //! Peers are replayed on loopback (no JVM): a JobManager whose
@@ -10,10 +8,14 @@
 //! carry `<script>`. The scan writes JSON, SARIF, HTML and Markdown; the
 //! HTML is opened in Debian's Chromium through Playwright
 //! (tests/browser/check_report.py), which fails on any network request,
-//! console error or script that ran. Missing Chromium or Playwright fails
-//! the test naming what to install (FLINKSCAN_ALLOW_MISSING=1 skips).
+//! console error or script that ran, and checks the print layout at A4 and
+//! Letter width and how identifiers wrap. The same scan is then run against
+//! a baseline, whose new/unchanged/fixed counts and badges are checked in
+//! the terminal summary, the Markdown and the browser, and the summary's
+//! wrapping at COLUMNS and at 80. Missing Chromium or Playwright fails the
+//! test naming what to install (FLINKSCAN_ALLOW_MISSING=1 skips).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -227,24 +229,27 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
+    // The same scan against a baseline, while every peer is still up.
+    let again_run = rescan_against_baseline(&targets, dir.path());
     drop((jm_rpc, tm_rpc));
     // The terminal summary: grouped by cluster, the fix once per cluster.
+    // It wraps at 80 columns here (no terminal, no COLUMNS), so phrases
+    // are looked for with the line breaks undone.
     let summary = String::from_utf8_lossy(&status.stdout).to_string();
+    let flat = summary.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(summary.starts_with("flinkscan: 3 clusters"), "{summary}");
     assert_eq!(summary.matches("\n  fix:\n").count(), 3, "{summary}");
     assert_eq!(
-        summary
-            .matches("security.ssl.internal.enabled: true")
-            .count(),
+        flat.matches("security.ssl.internal.enabled: true").count(),
         1,
         "two plaintext RPC ports, one fix: {summary}"
     );
     assert!(
-        summary.contains("worst path: Code execution on every TaskManager"),
+        flat.contains("worst path: Code execution on every TaskManager"),
         "{summary}"
     );
     assert!(
-        summary.contains(&format!(
+        flat.contains(&format!(
             "known from the JobManager, not scanned: {tm_ip}:41001"
         )),
         "{summary}"
@@ -394,11 +399,157 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
     ];
     let expect = expectations(&doc, "FLINK-RPC-PLAINTEXT", &hostile);
     if let Ok(keep) = std::env::var("FLINKSCAN_KEEP_REPORT") {
-        let _ = std::fs::copy(out("scan.html"), Path::new(&keep).join("scan.html"));
+        for name in ["scan.html", "scan.json", "scan.md"] {
+            let _ = std::fs::copy(out(name), Path::new(&keep).join(name));
+        }
         let _ = std::fs::write(Path::new(&keep).join("expect.json"), expect.to_string());
     }
     if browser {
         browser_check(&out("scan.html"), &expect, dir.path());
+    }
+    baseline_in_every_view(&again_run, dir.path(), &gw_ip.to_string(), browser);
+}
+
+/// Scan `targets` again with an edited copy of the first scan's report as
+/// `--baseline`: the SQL Gateway's unauthenticated finding left out of it
+/// (so it is new now) and the JobManager's RPC finding copied onto its REST
+/// port, which the scan probes and where no RPC is (so it is fixed now).
+fn rescan_against_baseline(targets: &[String], dir: &Path) -> std::process::Output {
+    let mut base = json_file(&dir.join("scan.json"));
+    let findings = base["findings"].as_array_mut().unwrap();
+    let new_one = findings
+        .iter()
+        .position(|f| f["rule_id"] == "FLINK-SQL-GATEWAY-UNAUTHENTICATED")
+        .expect("the SQL Gateway finding");
+    findings.remove(new_one);
+    let mut gone = findings
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-RPC-PLAINTEXT" && f["port"] == 6123)
+        .cloned()
+        .expect("the JobManager's RPC finding");
+    gone["port"] = json!(8081);
+    gone["url"] = json!(format!("tcp://{}:8081", gone["ip"].as_str().unwrap()));
+    findings.push(gone);
+    std::fs::write(dir.join("base.json"), base.to_string()).unwrap();
+    flinkscan()
+        .arg("scan")
+        .args(targets)
+        .args([
+            "--ports",
+            "8081,6123",
+            "--no-tls-audit",
+            "--no-progress",
+            "--probe-timeout",
+            "3s",
+        ])
+        .arg("--baseline")
+        .arg(dir.join("base.json"))
+        .arg("--json")
+        .arg(dir.join("now.json"))
+        .arg("--html")
+        .arg(dir.join("now.html"))
+        .arg("--markdown")
+        .arg(dir.join("now.md"))
+        .env_remove("COLUMNS")
+        .output()
+        .unwrap()
+}
+
+/// The baseline in the terminal summary (new first), the Markdown (counts,
+/// badges, new and unchanged groups) and the HTML (counts, badges, filter,
+/// in the browser); then the summary's wrapping at COLUMNS and at 80.
+fn baseline_in_every_view(run: &std::process::Output, dir: &Path, gw_ip: &str, browser: bool) {
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc = json_file(&dir.join("now.json"));
+    let state = |s: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["baseline_state"] == s)
+            .count()
+    };
+    let (new, unchanged, fixed) = (state("new"), state("unchanged"), state("fixed"));
+    assert_eq!((new, fixed), (1, 1), "{doc:#}");
+    assert!(unchanged > 5, "{doc:#}");
+
+    let summary = String::from_utf8_lossy(&run.stdout).to_string();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("flinkscan baseline: 1 new, {unchanged} unchanged, 1 fixed"),
+        "{summary}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "  NEW CRITICAL {gw_ip}:8083 FLINK-SQL-GATEWAY-UNAUTHENTICATED"
+        )),
+        "the new finding comes first: {summary}"
+    );
+
+    let md = std::fs::read_to_string(dir.join("now.md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "**Against the baseline: 1 new, {unchanged} unchanged, 1 fixed**"
+        )),
+        "{md}"
+    );
+    let new_at = md.find("## New findings (1)\n").expect("new group");
+    let same_at = md
+        .find(&format!("## Unchanged findings ({unchanged})\n"))
+        .expect("unchanged group");
+    let fixed_at = md
+        .find("## Fixed since the baseline (1)\n")
+        .expect("fixed list");
+    assert!(new_at < same_at && same_at < fixed_at, "{md}");
+    assert!(
+        md[new_at..same_at].contains("### CRITICAL `NEW` Flink SQL Gateway reachable"),
+        "{md}"
+    );
+    assert_eq!(md.matches("`NEW`").count(), 1, "{md}");
+    assert_eq!(md.matches("`UNCHANGED`").count(), unchanged, "{md}");
+    assert_eq!(md.matches("`FIXED`").count(), 1, "{md}");
+
+    if browser {
+        let expect = expectations(&doc, "FLINK-REST-PLAINTEXT", &[]);
+        assert_eq!(expect["baseline"]["new"], 1, "{expect}");
+        browser_check(&dir.join("now.html"), &expect, dir);
+    }
+
+    // The summary wraps at COLUMNS, else at 80 (not a terminal here), and
+    // never inside a word: the words are those of an unwrapped summary.
+    let summary_at = |columns: Option<&str>| {
+        let mut c = flinkscan();
+        c.arg("report").arg(dir.join("now.json"));
+        match columns {
+            Some(n) => c.env("COLUMNS", n),
+            None => c.env_remove("COLUMNS"),
+        };
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let wide = summary_at(Some("1000"));
+    for (columns, width) in [(Some("60"), 60), (None, 80)] {
+        let text = summary_at(columns);
+        assert_eq!(words(&text), words(&wide), "{columns:?}: a word was split");
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= width || !line.trim().contains(' '),
+                "{columns:?}: longer than {width}: {line:?}\n{text}"
+            );
+        }
+        assert!(
+            wide.lines().any(|l| l.chars().count() > width),
+            "nothing to wrap at {width}"
+        );
+        assert!(text.lines().count() > wide.lines().count(), "{text}");
     }
 }
 
@@ -426,14 +577,21 @@ fn expectations(doc: &Value, search: &str, hostile: &[String]) -> Value {
         by_cluster.insert(id.to_string(), json!(n));
     }
     let count = present.iter().filter(|f| f["rule_id"] == search).count();
-    json!({
+    let mut expect = json!({
         "clusters": ids,
         "findings": present.len(),
         "by_severity": by_severity,
         "by_cluster": by_cluster,
         "search": {"text": search, "count": count},
         "hostile": hostile,
-    })
+    });
+    if findings.iter().any(|f| f["baseline_state"].is_string()) {
+        let state = |s: &str| findings.iter().filter(|f| f["baseline_state"] == s).count();
+        expect["baseline"] = json!({
+            "new": state("new"), "unchanged": state("unchanged"), "fixed": state("fixed"),
+        });
+    }
+    expect
 }
 
 /// Open the report in Chromium (tests/browser/check_report.py) and fail

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Identification fails loud, never clean: a probe that fails lowers the
 //! confidence and is recorded, and never picks the milder classification.
 //! Each peer is hand-written and listens on its own loopback address;
@@ -6,7 +5,7 @@
 //!
 //! Every socket here is bound to and every scan aimed at 127.0.0.0/8.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Input the user got wrong fails loudly (exit 2, naming what and where)
 //! instead of producing a quiet, clean-looking scan; and nothing a file,
 //! argument or report carries reaches the terminal as hidden characters.
@@ -11,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use support::peers::{close_at_once, flinkscan, json_file, random_octet, Listener};
 
-mod support;
+use crate::support;
 
 /// Anything a terminal would act on or hide, other than the newline.
 fn hidden_chars(text: &str) -> Vec<char> {

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Scanning through a SOCKS5 jump host, against real Flink that accepts
 //! connections only from the proxy's source address.
 //!
@@ -14,7 +13,7 @@
 //! resolve that name, so finding Flink under it proves the name travelled
 //! to the proxy unresolved.
 
-mod support;
+use crate::support;
 
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
@@ -45,7 +44,7 @@ fn socks5_jump_host_reaches_what_a_direct_scan_cannot() {
         .arg(&exe)
         .args([
             "--exact",
-            "inside_private_netns",
+            "proxy::inside_private_netns",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

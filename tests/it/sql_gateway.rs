@@ -1,9 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! SQL Gateway identification and checks against replayed real responses
 //! (no registry ships the gateway jar; see tests/fixtures/sql-gateway).
 //! The replay server listens on its own loopback address.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};

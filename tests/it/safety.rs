@@ -1,11 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Safety and verdict properties (issue 21): the test helpers fail on a
 //! missing output, fingerprints are stable and distinct, `--fail-on` and
 //! baselines give the right verdicts, a killed write leaves no half file,
 //! and planted secrets reach no output. Loopback only: every listener and
 //! target is in 127.0.0.0/8 and every port probed is one this test opened.
 
-mod support;
+use crate::support;
 
 #[test]
 #[should_panic(expected = "scan.sarif was not written")]

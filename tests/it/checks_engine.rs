@@ -1,10 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The check engine where real Flink cannot show it: a vulnerable 1.11.2
 //! (no registry ships one) answering the CVE-2020-17519 traversal, extra
 //! probe files from --probes, malformed ones, and the deny-list.
 //! The fake JobManager listens on its own loopback address.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Every range edge of every shipped advisory, checked end to end: one scan
 //! of many replayed JobManagers (`/config`, `/overview`) and SQL Gateways
 //! (`/v1/info`), each reporting a version the test chose, plus JMX registries
@@ -6,7 +5,7 @@
 //! the OSV records' events as intervals in the order they are listed, not
 //! from the scanner's matcher. Loopback only.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};

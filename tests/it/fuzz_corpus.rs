@@ -1,9 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Replays the committed fuzz corpora (fuzz/corpus/<target>/) through the
 //! same harnesses cargo-fuzz runs, so stable `cargo test` keeps every input
 //! that ever mattered panic-free; plus a few assertions on known seeds.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::Path;

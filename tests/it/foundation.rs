@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end tests of the scanner's foundation: target parsing and errors,
 //! exclusions, the sweep, output shapes, exit codes and atomic writes.
 //! Loopback only: every listener and every target is inside 127.0.0.0/8.
@@ -15,7 +14,7 @@ use support::peers::{
     close_at_once, fake_rpc, flinkscan, json_file, on_one_free_port, random_octet, tarpit, Listener,
 };
 
-mod support;
+use crate::support;
 
 #[test]
 fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {

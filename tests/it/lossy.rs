@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Lossy networks: every open port is found with default settings when a
 //! share of SYNs is dropped at random, and hosts that never answer get no
 //! retry. Runs in a private network namespace this test creates (`ip netns
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod support;
+use crate::support;
 
 const PORTS: [u16; 4] = [8081, 8083, 6123, 6124];
 /// Listeners on the answering half of 127.0.0.0/24.

@@ -1,11 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 //! Identification across Flink's generations, on real Flink: the oldest line
 //! the design notes measured (1.14, Akka, end of life) and the 2.x lines (Pekko,
 //! config.yaml). Each JobManager runs on its own 127.x.y.z; the scan must name
 //! REST, RPC and BLOB, the exact version and the RPC generation.
 
-mod support;
+use crate::support;
 
 use support::flink::{self, Flink, FlinkOpts};
 

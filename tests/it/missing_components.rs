@@ -1,11 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `support::require`, the lookup every test uses for the programs it drives,
 //! run in a child process (this test binary again, one ignored test) with a
 //! PATH chosen here: a missing program fails the test naming its package,
 //! FLINKSCAN_ALLOW_MISSING=1 (and only `1`) turns that into a visible SKIP
 //! and a return, and a program on PATH is found.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,11 +13,11 @@ use std::process::{Command, Output};
 /// Which program the child looks for, and the install hint it gives.
 const CHILD_BIN: &str = "FLINKSCAN_TEST_CHILD_BIN";
 const CHILD_HINT: &str = "FLINKSCAN_TEST_CHILD_HINT";
-const CHILD_TEST: &str = "child_requires_a_program";
+const CHILD_TEST: &str = "missing_components::child_requires_a_program";
 
 /// Run by the tests below in a child process, never on its own.
 #[test]
-#[ignore = "a child process of the other tests in tests/missing_components.rs"]
+#[ignore = "a child process of the other tests in tests/it/missing_components.rs"]
 fn child_requires_a_program() {
     let bin = std::env::var(CHILD_BIN).expect("run by the other tests in this file");
     let hint = std::env::var(CHILD_HINT).expect("run by the other tests in this file");
@@ -65,7 +64,7 @@ fn a_missing_program_fails_the_test_naming_its_package() {
         assert!(
             text.contains(
                 "`openssl` (not on PATH) is missing: install the Debian package openssl \
-                 (`.ci/run` installs it); or set FLINKSCAN_ALLOW_MISSING=1"
+                 (`scripts/test.sh` installs it); or set FLINKSCAN_ALLOW_MISSING=1"
             ),
             "{allow:?}:\n{text}"
         );

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Sharding: disjoint slices whose union is the whole scan, the Kubernetes
 //! Indexed Job way of choosing one, and merging shard outputs. Loopback only.
 
@@ -11,7 +10,7 @@ use support::peers::{
     close_at_once, fake_rpc, flinkscan, on_one_free_port, random_octet, Listener,
 };
 
-mod support;
+use crate::support;
 
 fn octet() -> u8 {
     random_octet()

@@ -1,27 +1,28 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The habits of the people who run flinkscan: the README's cron recipe run
+//! The habits of the people who run flinkscan: the documented cron recipe (docs/operations.md) run
 //! as cron runs it, new-only verdicts, a checkpoint of another scan, every
 //! format at once, CSV, the severity filter, completions and the man page
 //! as a user loads them, `rules` lookups. Loopback only: every target is in
 //! 127.0.0.0/8 and every port probed is one this test listens on.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support;
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{close_at_once, fake_prometheus, fake_rpc, flinkscan, json_file, Listener};
 
-/// The README's cron block: its variables and the command of its one job.
+/// Where the cron recipe lives (the README links it).
+const RECIPE_PAGE: &str = "docs/operations.md";
+
+/// The documented cron block: its variables and the command of its one job.
 fn cron_recipe() -> (Vec<(String, String)>, String) {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(RECIPE_PAGE)).unwrap();
     let at = readme
         .find("<!-- cron-recipe")
-        .expect("the README marks its cron recipe");
+        .expect("the page marks its cron recipe");
     let block = readme[at..]
         .split("```cron\n")
         .nth(1)
@@ -53,7 +54,7 @@ fn cron_recipe() -> (Vec<(String, String)>, String) {
     (vars, jobs.remove(0))
 }
 
-/// Where the README installs flinkscan and keeps the audit's files.
+/// Where the docs install flinkscan and keeps the audit's files.
 const INSTALLED: &str = "/usr/local/bin";
 const WORK_DIR: &str = "/var/lib/flinkscan";
 
@@ -65,7 +66,7 @@ struct Ran {
 }
 
 /// Run `command` as cron does: `/bin/sh -c`, no terminal, stdin from
-/// /dev/null, only `vars` in the environment (`env -i`), the README's
+/// /dev/null, only `vars` in the environment (`env -i`), the docs'
 /// install directory and work directory swapped for this build's and `dir`.
 fn as_cron(vars: &[(String, String)], command: &str, dir: &Path) -> Ran {
     let bin_dir = assert_cmd::cargo::cargo_bin("flinkscan")
@@ -118,11 +119,11 @@ fn the_readme_cron_recipe_is_silent_unless_something_new_needs_attention() {
     let quiet_peer = Listener::start(unique_loopback(), 0, close_at_once);
     std::fs::write(d.join("targets.txt"), format!("{}\n", quiet_peer.addr)).unwrap();
 
-    // The one-time set-up, as the README writes it.
+    // The one-time set-up, as the docs write it.
     let setup = "flinkscan scan -i targets.txt --quiet --json accepted.json";
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    assert!(readme.contains(setup), "the README's set-up changed");
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(RECIPE_PAGE)).unwrap();
+    assert!(readme.contains(setup), "the documented set-up changed");
     let ran = as_cron(&vars, &format!("cd {WORK_DIR} && {setup}"), d);
     assert_eq!(
         (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),

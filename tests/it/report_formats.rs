@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Every report format, validated: SARIF against the OASIS 2.1.0 schema (and
 //! the copy GitHub's upload action uses), JSONL against ECS conventions,
 //! determinism, baselines and diff. Loopback only.
@@ -11,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::peers::{fake_rpc, flinkscan, random_octet, Listener};
 
-mod support;
+use crate::support;
 
 fn octet() -> u8 {
     random_octet()

@@ -1,9 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Outputs fail loud, never clean: a broken machine stream, an unwritable
 //! destination, a special file, a baseline of a bigger scan and `--fail-on`
 //! thresholds. Loopback only: every listener and target is in 127.0.0.0/8.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -1,11 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Servers that are not Flink, on Flink's ports: real nginx, Redis, Python's
 //! HTTP server and an OpenSSL TLS server, plus byte-level look-alikes of the
 //! RPC and BLOB answers. None may be called Flink or produce a finding.
 //! Loopback only. A missing server fails the test, naming its package;
 //! under FLINKSCAN_ALLOW_MISSING=1 its part says SKIP and is left out.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Hostile and broken peers, each a small server on its own loopback
 //! address: the real binary must end within its bounds, exit 0, list the
 //! port, record what went wrong for it, never call it Flink (unless it is a
@@ -6,7 +5,7 @@
 //!
 //! Every socket here is bound to and every scan aimed at 127.0.0.0/8.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};

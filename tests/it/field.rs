@@ -1,10 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! In the field: real signals to a running scan, stop means stop under
 //! `--rate`, pipelines (`-i -`, a JSONL file followed while it grows,
 //! progress lines for logs). Loopback only: every target is in 127.0.0.0/8
 //! and every port probed is one this test listens on.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};

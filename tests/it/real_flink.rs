@@ -1,9 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Identification and checks against real Apache Flink (PyPI's
 //! apache-flink-libraries, downloaded once by scripts/flink-home.sh), each
 //! process on its own loopback address.
 
-mod support;
+use crate::support;
 
 use support::flink::{self, Flink, FlinkOpts};
 

@@ -1,11 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! TLS sniff, connect and audit against real `openssl s_server` instances on
 //! 127.0.0.1, with certificates made by the `openssl` CLI in a tempdir.
 //!
 //! Loopback only. Without `openssl` the tests that need it fail, naming the
 //! package (FLINKSCAN_ALLOW_MISSING=1 turns that into a SKIP).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};

@@ -1,0 +1,615 @@
+//! Clusters: the services of one Flink deployment grouped together, the
+//! ways an attacker at the scanner's position could take each one over
+//! (attack paths, ranked), and how it measures against Flink's hardening
+//! guidance (posture).
+//!
+//! Every link between a service and a cluster names its evidence: the
+//! JobManager itself, its configuration (`/jobmanager/config`), its
+//! TaskManager list (`/taskmanagers`), or a shared host. Nothing is linked
+//! by a port number alone. A service two clusters could claim with equal
+//! evidence is left out of both and grouped by its host.
+//!
+//! Pure and deterministic over the report's services and findings, so a
+//! scan runs it at its end and `merge` runs it again over the union of
+//! shards.
+//!
+//! - [`grouping`]: which services form one cluster (claims and their
+//!   evidence, standbys merged, the rest grouped by host);
+//! - [`paths`]: the attack paths a cluster's findings make possible;
+//! - [`posture`]: the hardening guidance, one table entry per item;
+//! - this module: the records a report carries and [`build`], which turns
+//!   groups into those records.
+//!
+//! What a JobManager's REST answers say is read in `crate::flink_rest`.
+
+mod grouping;
+mod paths;
+mod posture;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Finding, Service, ServiceKind, Severity};
+use crate::untrusted;
+
+pub use grouping::CLUSTER_ID_KEYS;
+pub use paths::attack_paths;
+pub use posture::posture;
+
+/// One deployment as the scan saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Stable within a report: `k8s:ID`, `yarn:ID`, `ha:ID` from the
+    /// configuration, else `jobmanager:HOST:PORT`, `sql-gateway:HOST:PORT`,
+    /// `history-server:HOST:PORT` or `host:IP`.
+    pub id: String,
+    /// A name for people: what it is and where.
+    pub name: String,
+    /// What the group is built around: `jobmanager`, `sql-gateway`,
+    /// `history-server` or `host`.
+    pub anchor: String,
+    /// The configuration key that names the deployment, when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<ConfigId>,
+    /// The worst attack path's severity, else the worst finding's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub hosts: Vec<String>,
+    pub members: Vec<Member>,
+    /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
+    #[serde(default)]
+    pub not_scanned: Vec<KnownPort>,
+    /// Ids ([`crate::model::Finding::id`]) of the findings on its members.
+    #[serde(default)]
+    pub findings: Vec<String>,
+    #[serde(default)]
+    pub paths: Vec<AttackPath>,
+    #[serde(default)]
+    pub posture: Vec<PostureItem>,
+}
+
+impl Cluster {
+    /// Drop the references to findings not in `kept` (ids,
+    /// [`crate::model::Finding::id`]): a report that left findings out
+    /// (`--min-severity`) points at none it lacks. Ratings, paths and
+    /// posture still judge every finding.
+    pub fn keep_findings(&mut self, kept: &std::collections::BTreeSet<String>) {
+        self.findings.retain(|id| kept.contains(id));
+        for step in self.paths.iter_mut().flat_map(|p| p.steps.iter_mut()) {
+            step.findings.retain(|id| kept.contains(id));
+        }
+        for item in &mut self.posture {
+            item.findings.retain(|id| kept.contains(id));
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigId {
+    pub key: String,
+    pub value: String,
+    /// The JobManager whose configuration said so.
+    pub source: String,
+}
+
+/// A service of the cluster and why it belongs there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub endpoint: String,
+    pub kind: ServiceKind,
+    /// `jobmanager-rest`, `jobmanager-rpc`, `taskmanager-rpc`, ...
+    pub role: String,
+    pub tls: bool,
+    pub evidence: String,
+}
+
+/// A port the JobManager named that the report has no service for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownPort {
+    pub host: String,
+    pub port: u16,
+    pub role: String,
+    /// Where it is known from.
+    pub source: String,
+    /// `not-found`: the scan probed this address and port and found
+    /// nothing there; `not-scanned`: it did not (outside the targets or
+    /// ports, another shard, an interrupted scan, or a host name).
+    pub status: String,
+}
+
+/// One way in, worst first within its cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackPath {
+    pub rank: u32,
+    pub severity: Severity,
+    pub title: String,
+    /// What the attacker has at the end.
+    pub impact: String,
+    pub steps: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStep {
+    pub action: String,
+    /// Ids of the findings that show this step is possible.
+    pub findings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostureStatus {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+impl PostureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostureStatus::Pass => "pass",
+            PostureStatus::Fail => "fail",
+            PostureStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// One item of Flink's hardening guidance, judged for one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostureItem {
+    pub id: String,
+    pub title: String,
+    pub status: PostureStatus,
+    /// What was seen: endpoints, configuration key names, never a secret.
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// The Flink keys (or deployment change) that make it pass.
+    pub fix: String,
+}
+
+/// Build the clusters of a report and mark each finding with its cluster.
+/// `swept(ip, port)` says whether the scan certainly probed that endpoint
+/// (to tell "not found" from "not scanned").
+pub fn build(
+    services: &[Service],
+    findings: &mut [Finding],
+    swept: &dyn Fn(IpAddr, u16) -> bool,
+) -> Vec<Cluster> {
+    let grouped = grouping::group(services, swept);
+    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) = grouped
+        .groups
+        .iter()
+        .map(|g| record(g, services, &grouped.roles))
+        .unzip();
+    let findings_of = mark_findings(&clusters, findings);
+    for ((c, own), mine) in clusters.iter_mut().zip(&members).zip(&findings_of) {
+        let present: Vec<&Finding> = mine
+            .iter()
+            .map(|&i| &findings[i])
+            .filter(|f| !f.is_fixed())
+            .collect();
+        let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
+        judge(c, &member_services, &present);
+    }
+    // Worst first; among equals, the one with more ways in and findings.
+    clusters.sort_by(|a, b| {
+        b.rating
+            .cmp(&a.rating)
+            .then(b.paths.len().cmp(&a.paths.len()))
+            .then(b.findings.len().cmp(&a.findings.len()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    clusters
+}
+
+/// A group as a report's cluster record (not judged yet), and the indexes
+/// of its services in member order.
+fn record(
+    grp: &grouping::Group,
+    services: &[Service],
+    roles: &HashMap<usize, String>,
+) -> (Cluster, Vec<usize>) {
+    let anchor = &services[grp.anchor_service];
+    let mut members: Vec<(usize, Member)> = grp
+        .members
+        .iter()
+        .map(|(k, evidence)| {
+            let s = &services[*k];
+            let member = Member {
+                endpoint: s.endpoint.authority(),
+                kind: s.kind,
+                role: roles.get(k).cloned().unwrap_or_default(),
+                tls: s.tls.is_some(),
+                evidence: evidence.clone(),
+            };
+            (*k, member)
+        })
+        .collect();
+    members.sort_by(|a, b| services[a.0].endpoint.cmp(&services[b.0].endpoint));
+    let member_services: Vec<&Service> = members.iter().map(|(k, _)| &services[*k]).collect();
+    let hosts: Vec<String> = member_services
+        .iter()
+        .map(|s| s.endpoint.host_key().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let version = anchor
+        .version
+        .clone()
+        .or_else(|| member_services.iter().find_map(|s| s.version.clone()));
+    let mut not_scanned = grp.not_scanned.clone();
+    not_scanned.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+    not_scanned.dedup_by(|a, b| a.host == b.host && a.port == b.port);
+    let order = members.iter().map(|(k, _)| *k).collect();
+    let cluster = Cluster {
+        id: cluster_id(grp, anchor),
+        name: cluster_name(grp, anchor),
+        anchor: grp.anchor.to_string(),
+        cluster_id: grp.cluster_id.clone(),
+        rating: None,
+        version,
+        hosts,
+        members: members.into_iter().map(|(_, m)| m).collect(),
+        not_scanned,
+        findings: Vec::new(),
+        paths: Vec::new(),
+        posture: Vec::new(),
+    };
+    (cluster, order)
+}
+
+/// `k8s:ID`, `yarn:ID`, `ha:ID` from the configuration, else the anchor's
+/// kind and address.
+fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
+    match (&grp.cluster_id, grp.anchor) {
+        (Some(cid), _) => {
+            let short = CLUSTER_ID_KEYS
+                .iter()
+                .find(|(k, _)| *k == cid.key)
+                .map_or("id", |(_, s)| *s);
+            format!("{short}:{}", id_safe(&cid.value))
+        }
+        (None, "host") => format!("host:{}", anchor.endpoint.host_key()),
+        (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
+    }
+}
+
+fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
+    let at = anchor.endpoint.authority();
+    match (grp.anchor, &grp.cluster_id) {
+        ("jobmanager", Some(cid)) => format!(
+            "Flink cluster {} ({}), JobManager {at}",
+            untrusted::clean(&cid.value, 64),
+            cid.key,
+        ),
+        ("jobmanager", None) => format!("Flink cluster of JobManager {at}"),
+        ("sql-gateway", _) => format!("SQL Gateway {at}"),
+        ("history-server", _) => format!("HistoryServer {at}"),
+        _ => format!("Flink services on host {}", anchor.endpoint.host_key()),
+    }
+}
+
+/// Ids must survive URLs, SARIF properties and HTML attributes unharmed.
+fn id_safe(value: &str) -> String {
+    value
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Mark each finding with the cluster of its endpoint; per cluster, the
+/// indexes of its findings.
+fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usize>> {
+    let mut endpoint_cluster: HashMap<&str, usize> = HashMap::new();
+    for (c, cluster) in clusters.iter().enumerate() {
+        for m in &cluster.members {
+            endpoint_cluster.insert(m.endpoint.as_str(), c);
+        }
+    }
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    for (i, f) in findings.iter_mut().enumerate() {
+        let owner = endpoint_cluster
+            .get(f.endpoint.authority().as_str())
+            .copied();
+        f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
+        if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
+            list.push(i);
+        }
+    }
+    findings_of
+}
+
+/// Findings, attack paths, posture and rating of one cluster.
+fn judge(c: &mut Cluster, services: &[&Service], present: &[&Finding]) {
+    c.findings = present.iter().map(|f| f.id()).collect();
+    c.paths = attack_paths(services, present);
+    c.posture = posture(services, present);
+    c.rating = c
+        .paths
+        .first()
+        .map(|p| p.severity)
+        .or_else(|| present.iter().map(|f| f.severity).max());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::net::IpAddr;
+
+    use crate::flink_rest::parse_job_ids;
+    use crate::model::{
+        ConfigValue, DeploymentFacts, Endpoint, Evidence, Finding, Service, TaskManagerRef,
+    };
+
+    fn svc(ip: [u8; 4], port: u16, kind: ServiceKind) -> Service {
+        let mut s = Service::new(Endpoint::new(ip.into(), port), kind);
+        s.version = Some("1.20.1".into());
+        s
+    }
+
+    fn finding(rule: &str, sev: Severity, s: &Service) -> Finding {
+        Finding {
+            evidence: vec![Evidence {
+                request: "x".into(),
+                status: None,
+                excerpt: String::new(),
+            }],
+            version: s.version.clone(),
+            ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
+        }
+    }
+
+    #[test]
+    fn taskmanagers_are_linked_by_listing_and_unreached_ones_are_named() {
+        let mut jm = svc([10, 0, 0, 1], 8081, ServiceKind::JobmanagerRest);
+        jm.deployment = Some(DeploymentFacts {
+            taskmanagers: vec![
+                TaskManagerRef {
+                    id: "tm-a".into(),
+                    host: "10.0.0.5".into(),
+                    rpc_port: Some(6122),
+                    data_port: Some(40000),
+                    jmx_port: None,
+                },
+                TaskManagerRef {
+                    id: "tm-b".into(),
+                    host: "10.0.0.6".into(),
+                    rpc_port: Some(6122),
+                    data_port: None,
+                    jmx_port: None,
+                },
+            ],
+            taskmanagers_listed: Some(2),
+            config_readable: true,
+            config: [(
+                "jobmanager.rpc.port".to_string(),
+                ConfigValue::Kept("6123".into()),
+            )]
+            .into(),
+            job_ids: Vec::new(),
+        });
+        let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
+        let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
+        let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
+        // Same port number on an unrelated host: must not be linked.
+        let stranger = svc([10, 0, 0, 9], 6122, ServiceKind::Rpc);
+        let services = vec![
+            jm.clone(),
+            jm_rpc.clone(),
+            tm_rpc.clone(),
+            tm_metrics,
+            stranger,
+        ];
+        let mut findings = vec![
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::Critical, &jm),
+            finding("FLINK-RPC-PLAINTEXT", Severity::Critical, &tm_rpc),
+        ];
+        let swept = |ip: IpAddr, p: u16| {
+            ip != IpAddr::from([10, 0, 0, 5]) && [8081, 6122, 6123].contains(&p)
+        };
+        let clusters = build(&services, &mut findings, &swept);
+        assert_eq!(clusters.len(), 2, "{clusters:#?}");
+        let c = clusters.iter().find(|c| c.anchor == "jobmanager").unwrap();
+        let member = |ep: &str| c.members.iter().find(|m| m.endpoint == ep);
+        assert!(member("10.0.0.1:6123")
+            .unwrap()
+            .evidence
+            .contains("jobmanager.rpc.port"));
+        let tm = member("10.0.0.5:6122").unwrap();
+        assert_eq!(tm.role, "taskmanager-rpc");
+        assert!(tm.evidence.contains("/taskmanagers") && tm.evidence.contains("tm-a"));
+        assert!(member("10.0.0.5:9249")
+            .unwrap()
+            .evidence
+            .contains("same host as TaskManager tm-a"));
+        assert!(member("10.0.0.9:6122").is_none());
+        let unreached: Vec<(String, u16, String)> = c
+            .not_scanned
+            .iter()
+            .map(|k| (k.host.clone(), k.port, k.status.clone()))
+            .collect();
+        assert_eq!(
+            unreached,
+            vec![
+                ("10.0.0.5".into(), 40000, "not-scanned".into()),
+                ("10.0.0.6".into(), 6122, "not-found".into())
+            ]
+        );
+        // The stranger gets its own host group.
+        assert!(clusters.iter().any(|c| c.id == "host:10.0.0.9"));
+        assert_eq!(findings[0].cluster.as_deref(), Some(c.id.as_str()));
+        assert_eq!(findings[1].cluster.as_deref(), Some(c.id.as_str()));
+        // Paths: ranked, backed by finding ids, the worst decides the rating.
+        assert_eq!(c.rating, Some(Severity::Critical));
+        assert_eq!(c.paths[0].rank, 1);
+        assert!(c
+            .paths
+            .iter()
+            .all(|p| p.steps.iter().all(|s| !s.findings.is_empty())));
+        let rest = c.paths.iter().find(|p| p.title.contains("REST")).unwrap();
+        assert!(rest.steps[2].action.contains("2 listed"), "{rest:?}");
+        assert!(c
+            .paths
+            .iter()
+            .any(|p| p.steps[0].findings == ["FLINK-RPC-PLAINTEXT@10.0.0.5:6122"]));
+        let internal = c.posture.iter().find(|p| p.id == "internal-tls").unwrap();
+        assert_eq!(internal.status, PostureStatus::Fail);
+        let kerberos = c.posture.iter().find(|p| p.id == "kerberos").unwrap();
+        assert_eq!(kerberos.status, PostureStatus::Unknown, "{kerberos:?}");
+    }
+
+    #[test]
+    fn standby_jobmanagers_with_one_cluster_id_are_one_cluster_and_defaults_are_not_ids() {
+        let facts = |id: &str| DeploymentFacts {
+            config_readable: true,
+            config: [(
+                "high-availability.cluster-id".to_string(),
+                ConfigValue::Kept(id.into()),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
+        a.deployment = Some(facts("orders"));
+        let mut b = svc([10, 0, 1, 2], 8081, ServiceKind::JobmanagerRest);
+        b.deployment = Some(facts("orders"));
+        let mut c = svc([10, 0, 1, 3], 8081, ServiceKind::JobmanagerRest);
+        c.deployment = Some(facts("/default"));
+        let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
+        d.deployment = Some(facts("/default"));
+        let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
+        let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "ha:orders",
+                "jobmanager:10.0.1.3:8081",
+                "jobmanager:10.0.1.4:8081"
+            ]
+        );
+        assert_eq!(clusters[0].members.len(), 2);
+        assert!(clusters[0].members[1]
+            .evidence
+            .contains("same high-availability.cluster-id"));
+    }
+
+    #[test]
+    fn a_history_server_archiving_a_jobmanagers_job_joins_it_from_another_host() {
+        let jid = "0123456789abcdef0123456789abcdef";
+        let facts = |ids: &[&str]| DeploymentFacts {
+            job_ids: ids.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
+        jm.deployment = Some(facts(&[jid]));
+        let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
+        hs.deployment = Some(facts(&[jid]));
+        let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
+        assert_eq!(clusters.len(), 2, "{clusters:#?}");
+        let c = clusters
+            .iter()
+            .find(|c| c.id == "jobmanager:10.0.3.1:8081")
+            .unwrap();
+        let m = c
+            .members
+            .iter()
+            .find(|m| m.endpoint == "10.0.3.9:8082")
+            .unwrap();
+        assert!(m.evidence.contains(jid), "{m:?}");
+        let json: serde_json::Value = serde_json::json!({"jobs": [
+            {"jid": jid.to_uppercase()}, {"jid": "<script>"}, {"jid": 7}
+        ]});
+        assert_eq!(parse_job_ids(&json), vec![jid.to_string()]);
+    }
+
+    /// A big sweep: 200 JobManagers with 50 TaskManagers each and 20,000
+    /// lone RPC ports: indexed lookups keep grouping linear in the ports
+    /// found (under a second in a debug build).
+    #[test]
+    fn many_thousands_of_services_group_quickly_and_correctly() {
+        let mut services = Vec::new();
+        for j in 0..200u32 {
+            let ip = |n: u32| -> [u8; 4] { [10, (n >> 16) as u8, (n >> 8) as u8, n as u8] };
+            let base = 1_000_000 + j * 100;
+            let mut jm = svc(ip(base), 8081, ServiceKind::JobmanagerRest);
+            let taskmanagers = (1..=50)
+                .map(|t| TaskManagerRef {
+                    id: format!("tm{t}"),
+                    host: IpAddr::from(ip(base + t)).to_string(),
+                    rpc_port: Some(6122),
+                    data_port: None,
+                    jmx_port: None,
+                })
+                .collect();
+            jm.deployment = Some(DeploymentFacts {
+                taskmanagers,
+                taskmanagers_listed: Some(50),
+                ..Default::default()
+            });
+            services.push(jm);
+            for t in 1..=50 {
+                services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));
+            }
+        }
+        for n in 0..20_000u32 {
+            services.push(svc(
+                [172, 16, (n >> 8) as u8, n as u8],
+                6123,
+                ServiceKind::Rpc,
+            ));
+        }
+        let started = std::time::Instant::now();
+        let clusters = build(&services, &mut [], &|_, _| true);
+        let took = started.elapsed();
+        assert_eq!(clusters.len(), 200 + 20_000);
+        let jm_clusters = clusters.iter().filter(|c| c.anchor == "jobmanager");
+        assert!(jm_clusters.clone().all(|c| c.members.len() == 51));
+        assert_eq!(jm_clusters.count(), 200);
+        eprintln!("grouped {} services in {took:?}", services.len());
+    }
+
+    #[test]
+    fn gateways_and_history_servers_join_only_with_evidence() {
+        let jm = svc([10, 0, 2, 1], 8081, ServiceKind::JobmanagerRest);
+        let gw_same_host = svc([10, 0, 2, 1], 8083, ServiceKind::SqlGateway);
+        let gw_alone = svc([10, 0, 2, 7], 8083, ServiceKind::SqlGateway);
+        let hs = svc([10, 0, 2, 8], 8082, ServiceKind::HistoryServer);
+        let hs_metrics = svc([10, 0, 2, 8], 9249, ServiceKind::PrometheusReporter);
+        let clusters = build(
+            &[jm, gw_same_host, gw_alone, hs, hs_metrics],
+            &mut [],
+            &|_, _| true,
+        );
+        let ids: BTreeSet<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            BTreeSet::from([
+                "jobmanager:10.0.2.1:8081",
+                "sql-gateway:10.0.2.7:8083",
+                "history-server:10.0.2.8:8082"
+            ])
+        );
+        let hs = clusters
+            .iter()
+            .find(|c| c.anchor == "history-server")
+            .unwrap();
+        assert_eq!(hs.members.len(), 2);
+        assert!(hs.members[1]
+            .evidence
+            .contains("same host as the history-server"));
+    }
+}
