@@ -187,7 +187,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", help_heading = "Targets")]
     pub config: Option<PathBuf>,
 
-    /// Targets: addresses, CIDRs, ranges, hostnames, each optionally HOST:PORT.
+    /// Targets: addresses, CIDRs, ranges, hostnames, each optionally HOST:PORT; or URLs,
+    /// http[s]://HOST[:PORT]/PREFIX/, for Flink behind a reverse proxy under PREFIX.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -339,6 +340,18 @@ pub struct ScanArgs {
     /// Skip the TLS protocol and cipher-suite enumeration on TLS ports.
     #[arg(long, help_heading = "Checks")]
     pub no_tls_audit: bool,
+
+    /// Do not look for Flink under a path prefix (/flink/, /dashboard/, a same-host
+    /// redirect or a link of the root page) on HTTP ports whose /config answers 404 or a
+    /// redirect. Discovery sends at most 8 extra requests per such port.
+    #[arg(long, help_heading = "Checks")]
+    pub no_prefix_discovery: bool,
+
+    /// Do not probe the ports a JobManager names (its TaskManagers' RPC, data, JMX and
+    /// metrics ports, its own RPC and BLOB ports). By default they are probed on hosts
+    /// inside the targets and not excluded, never on any other host.
+    #[arg(long, help_heading = "Checks")]
+    pub no_follow: bool,
 
     /// Write the full report as JSON to FILE (atomically, mode 0600), or - for stdout.
     #[arg(long, value_name = "FILE", help_heading = "Output")]

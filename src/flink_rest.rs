@@ -70,6 +70,9 @@ pub const CONFIG_KEYS: &[&str] = &[
     "state.savepoints.dir",
     "execution.checkpointing.savepoint-dir",
     "jobmanager.archive.fs.dir",
+    // Ports `--follow` probes (`crate::scan::follow::METRICS_PORT_KEYS`).
+    "metrics.reporter.prom.port",
+    "metrics.reporter.jmx.port",
 ];
 
 /// Keys whose presence matters and whose value is nobody's business

@@ -584,7 +584,7 @@ fn dry_run(space: &TargetSpace, notices: &[flinkscan::model::Notice]) -> Result<
         );
     }
     for ep in space.iter() {
-        writeln!(out, "{}", ep.authority())?;
+        writeln!(out, "{}", ep.place())?;
     }
     out.flush()?;
     eprintln!(

@@ -67,6 +67,11 @@ pub struct Endpoint {
     pub hostname: Option<String>,
     #[serde(default)]
     pub resolved_by: Option<ResolvedBy>,
+    /// The path prefix Flink is served under behind a reverse proxy
+    /// (`/flink`, no trailing slash): from a URL target or found by prefix
+    /// discovery. Every HTTP request to the endpoint goes under it.
+    #[serde(default)]
+    pub base_path: Option<String>,
 }
 
 /// Who turned a target name into an address, when flinkscan did not.
@@ -86,7 +91,7 @@ impl Serialize for Endpoint {
     // the placeholder must never read as an address that was probed.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Endpoint", 4)?;
+        let mut st = s.serialize_struct("Endpoint", 5)?;
         match self.resolved_by {
             None => st.serialize_field("ip", &self.ip)?,
             Some(_) => st.skip_field("ip")?,
@@ -99,6 +104,10 @@ impl Serialize for Endpoint {
         match &self.resolved_by {
             Some(r) => st.serialize_field("resolved_by", r)?,
             None => st.skip_field("resolved_by")?,
+        }
+        match &self.base_path {
+            Some(b) => st.serialize_field("base_path", b)?,
+            None => st.skip_field("base_path")?,
         }
         st.end()
     }
@@ -167,6 +176,7 @@ impl Endpoint {
             port,
             hostname: None,
             resolved_by: None,
+            base_path: None,
         }
     }
 
@@ -177,7 +187,42 @@ impl Endpoint {
             port,
             hostname: Some(name),
             resolved_by: Some(ResolvedBy::Proxy),
+            base_path: None,
         }
+    }
+
+    /// The same endpoint under the path prefix `base` (`/flink`).
+    pub fn under(&self, base: Option<String>) -> Self {
+        Endpoint {
+            base_path: base,
+            ..self.clone()
+        }
+    }
+
+    /// The HTTP `Host` header: the name the user gave, else the address.
+    pub fn host_header(&self) -> String {
+        match &self.hostname {
+            Some(h) => format!("{h}:{}", self.port),
+            None => self.authority(),
+        }
+    }
+
+    /// The request path for `path` (`/config`) under the base path.
+    pub fn path(&self, path: &str) -> String {
+        match &self.base_path {
+            Some(b) => format!("{b}{path}"),
+            None => path.to_string(),
+        }
+    }
+
+    /// `host:port`, then the base path when there is one: what tells two
+    /// services on one port apart (`127.0.0.1:8080/flink`).
+    pub fn place(&self) -> String {
+        format!(
+            "{}{}",
+            self.authority(),
+            self.base_path.as_deref().unwrap_or("")
+        )
     }
 
     /// The name when only the proxy knows the address.
@@ -482,7 +527,12 @@ impl Service {
     /// Absolute URL of `path` on this service (`tcp://host:port` for non-HTTP).
     pub fn url(&self, path: &str) -> String {
         if self.kind.is_http() {
-            format!("{}://{}{}", self.scheme(), self.endpoint.authority(), path)
+            format!(
+                "{}://{}{}",
+                self.scheme(),
+                self.endpoint.authority(),
+                self.endpoint.path(path)
+            )
         } else {
             format!("{}://{}", self.scheme(), self.endpoint.authority())
         }
@@ -647,7 +697,7 @@ impl Finding {
     /// A stable reference to this finding within a report: rule and
     /// endpoint (a report holds one finding per rule and endpoint).
     pub fn id(&self) -> String {
-        format!("{}@{}", self.rule_id, self.endpoint.authority())
+        format!("{}@{}", self.rule_id, self.endpoint.place())
     }
 
     /// Sort key that makes report order deterministic: worst first, then by place.

@@ -90,6 +90,10 @@ pub struct ScanPlan {
     pub max_duration: Option<Duration>,
     pub intrusive: bool,
     pub tls_audit: bool,
+    /// Look for Flink under a path prefix on HTTP ports (`--no-prefix-discovery`).
+    pub discover_prefixes: bool,
+    /// Probe the ports a JobManager names on hosts inside the targets (`--no-follow`).
+    pub follow: bool,
     pub rules: Vec<String>,
     pub skip_rules: Vec<String>,
     pub json: Option<Output>,
@@ -219,6 +223,8 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         max_duration: args.max_duration,
         intrusive: args.intrusive,
         tls_audit: !args.no_tls_audit,
+        discover_prefixes: !args.no_prefix_discovery,
+        follow: !args.no_follow,
         rules: args.rules.clone(),
         skip_rules: args.skip_rules.clone(),
         json,

@@ -597,13 +597,19 @@ impl Tracker {
     /// An open port's identification finished: it leaves `pending` and
     /// its record is appended to the sidecar, together.
     pub fn identified(&self, service: &Service, findings: &[Finding]) {
+        self.identified_at(&service.endpoint, service, findings);
+    }
+
+    /// [`identified`](Self::identified) for the open port `probed`, which
+    /// the service may name under a path prefix prefix discovery found.
+    pub fn identified_at(&self, probed: &Endpoint, service: &Service, findings: &[Finding]) {
         // Serialized outside the lock the sweep's sections wait for.
         let line = serde_json::to_vec(&RecordRef { service, findings }).map(|mut l| {
             l.push(b'\n');
             l
         });
         if let Ok(mut r) = self.results.lock() {
-            r.pending.remove(&service.endpoint);
+            r.pending.remove(probed);
             if let Some(log) = r.log.as_mut() {
                 match &line {
                     Ok(line) => log.append(line),

@@ -332,7 +332,7 @@ async fn http_probes(
             "{}://{}{}",
             if scheme_target.tls { "https" } else { "http" },
             service.endpoint.authority(),
-            p.request.path
+            service.endpoint.path(&p.request.path)
         );
         if let Some(mut f) = ctx.finding(&p.rule, service, url, detail, vec![evidence]) {
             // A probe file for an advisory's rule tests the flaw itself.

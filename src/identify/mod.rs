@@ -22,6 +22,7 @@
 //! to a port (a BLOB server stalls the cluster at 50).
 
 pub mod flink_http;
+pub mod prefix;
 
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ use crate::untrusted;
 pub struct IdentifyConfig {
     /// Deadline for each probe exchange.
     pub timeout: Duration,
+    /// Look for Flink under a path prefix when `/config` at the root
+    /// answers 404 or a redirect ([`prefix`]); `--no-prefix-discovery`
+    /// turns it off.
+    pub discover_prefixes: bool,
 }
 
 const BANNER_REQUEST_PATH: &str = "/config";
@@ -52,8 +57,9 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
     // HTTP request at once with an alert, a close, or Flink's redirect.
     let request = format!(
-        "GET {BANNER_REQUEST_PATH} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        endpoint.authority()
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        endpoint.path(BANNER_REQUEST_PATH),
+        endpoint.host_header()
     );
     let banner = match wire::exchange(
         &addr,
@@ -134,7 +140,7 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         excerpt: tls_excerpt(&summary),
     };
     let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
-        Ok((resp, note)) => identify_http(&target, resp, note).await,
+        Ok((resp, note)) => identify_root(&target, resp, note, cfg).await,
         Err(e) => {
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
@@ -178,7 +184,8 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     match plain.get(BANNER_REQUEST_PATH).await {
         Ok(resp) => {
             if let Some(loc) = flink_http::https_redirect_location(&resp) {
-                let expected_suffix = format!(":{}{}", endpoint.port, BANNER_REQUEST_PATH);
+                let expected_suffix =
+                    format!(":{}{}", endpoint.port, endpoint.path(BANNER_REQUEST_PATH));
                 if loc.ends_with(&expected_suffix) {
                     return Service::identified(
                         endpoint.clone(),
@@ -205,7 +212,7 @@ async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &Identify
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
         return match target.get_noted(BANNER_REQUEST_PATH).await {
-            Ok((resp, note)) => identify_http(&target, resp, note).await,
+            Ok((resp, note)) => identify_root(&target, resp, note, cfg).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
                 s.evidence.push(raw_evidence("GET /config", &banner.bytes));
@@ -384,9 +391,35 @@ async fn identify_silent(
     s
 }
 
+/// Classify the HTTP service at the endpoint's own path; when that is a
+/// root that answered `/config` with a 404 or a redirect and is not Flink,
+/// look for Flink under a path prefix ([`prefix`]).
+async fn identify_root(
+    target: &HttpTarget,
+    config: Response,
+    config_note: Option<String>,
+    cfg: &IdentifyConfig,
+) -> Service {
+    let discover = cfg.discover_prefixes
+        && target.endpoint.base_path.is_none()
+        && prefix::worth_trying(&config);
+    let root_config = discover.then(|| config.clone());
+    let mut s = identify_http(target, config, config_note).await;
+    let Some(root_config) = root_config.filter(|_| s.kind == ServiceKind::OtherHttp) else {
+        return s;
+    };
+    match prefix::discover(target, &root_config).await {
+        prefix::Found::Service(found) | prefix::Found::Authenticating(found) => found,
+        prefix::Found::Nothing(tried) => {
+            s.evidence.push(tried);
+            s
+        }
+    }
+}
+
 /// Classify an HTTP service; what cut a body short (`config_note` for
 /// `/config`) is recorded and costs confidence.
-async fn identify_http(
+pub(crate) async fn identify_http(
     target: &HttpTarget,
     config: Response,
     config_note: Option<String>,
@@ -466,6 +499,11 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
             90,
         );
         s.evidence = evidence;
+        return s;
+    }
+
+    if let Some(s) = prefix::authentication_required(&endpoint, &config) {
+        // Nothing more is asked: every path behind it answers the same.
         return s;
     }
 

@@ -233,6 +233,7 @@ mod tests {
                 cut_short: vec![],
                 not_identified: vec![],
                 min_severity: None,
+                followed: vec![],
             },
             stats: Stats::default(),
             services: Vec::new().into(),

@@ -574,7 +574,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
             escape(&f.rule_id),
             sev_badge(Some(f.severity)),
             ident(&f.rule_id),
-            ident(&f.endpoint.authority()),
+            ident(&f.endpoint.place()),
             ident(cluster),
         );
         let _ = write!(
@@ -636,7 +636,7 @@ fn findings_table(h: &mut String, report: &ScanReport, findings: &[&Finding], ca
                 "<li><code class=\"ident\">{}</code> {} at <code class=\"ident\">{}</code></li>",
                 ident(&f.rule_id),
                 escape(&f.title),
-                ident(&f.endpoint.authority())
+                ident(&f.endpoint.place())
             );
         }
         h.push_str("</ul>");

@@ -220,7 +220,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
                 "- `FIXED` {} {} at {}",
                 escape(&f.rule_id),
                 escape(&f.title),
-                escape(&f.endpoint.authority())
+                escape(&f.endpoint.place())
             );
         }
         m.push('\n');
@@ -235,7 +235,7 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} | {} |",
-                escape(&s.endpoint.authority()),
+                escape(&s.endpoint.place()),
                 s.kind,
                 if s.tls.is_some() { "yes" } else { "no" },
                 escape(s.version.as_deref().unwrap_or("-")),
@@ -279,7 +279,7 @@ fn finding(m: &mut String, f: &Finding, catalog: &Catalog) {
         "### {}{badge} {} at {}\n",
         f.severity.as_str().to_uppercase(),
         escape(&f.title),
-        escape(&f.endpoint.authority())
+        escape(&f.endpoint.place())
     );
     let _ = writeln!(
         m,

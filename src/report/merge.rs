@@ -90,6 +90,7 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.scan.probes_shard += r.scan.probes_shard;
         out.scan.cut_short.extend(r.scan.cut_short);
         out.scan.not_identified.extend(r.scan.not_identified);
+        out.scan.followed.extend(r.scan.followed);
         out.stats.probed += r.stats.probed;
         out.stats.open += r.stats.open;
         out.stats.closed += r.stats.closed;

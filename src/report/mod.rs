@@ -87,6 +87,10 @@ pub struct ScanMeta {
     /// (a notice says how many).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_severity: Option<Severity>,
+    /// Endpoints (`host:port`) outside the sweep's port list that the scan
+    /// probed because a JobManager named them (`--follow`), open or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed: Vec<String>,
 }
 
 /// The slices of the target space a report covers (`scan.shard`): one
@@ -241,6 +245,8 @@ impl ScanReport {
         self.notices.dedup();
         self.scan.cut_short.sort();
         self.scan.not_identified.sort();
+        self.scan.followed.sort();
+        self.scan.followed.dedup();
         self.stats.findings = self.findings.len() as u64;
         // Spilled services are never Flink's (`crate::hosts::settled`).
         self.stats.services_flink = self.services.held().iter().filter(|s| s.flink).count() as u64;
@@ -265,11 +271,15 @@ impl ScanReport {
             Hosts::Range { lo, hi } => (lo..=hi).contains(&ip_to_u128(ip)),
             Hosts::Name(_) => false,
         };
+        let followed: std::collections::HashSet<String> =
+            self.scan.followed.iter().cloned().collect();
         let swept = move |ip: std::net::IpAddr, port: u16| {
+            let followed = || followed.contains(&crate::model::Endpoint::new(ip, port).authority());
             whole
-                && targets
+                && (targets
                     .iter()
                     .any(|s| holds(s, ip) && s.port.map_or(ports.contains(&port), |p| p == port))
+                    || followed())
                 && !excluded.iter().any(|s| holds(s, ip))
         };
         self.clusters = crate::clusters::build(self.services.held(), &mut self.findings, &swept);

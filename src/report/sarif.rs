@@ -40,6 +40,11 @@ pub fn fingerprint(f: &Finding) -> String {
         f.endpoint.host_key(),
         f.endpoint.port
     ));
+    // Two services on one port under different path prefixes differ;
+    // every finding without a prefix keeps the fingerprint it always had.
+    if let Some(base) = &f.endpoint.base_path {
+        h.update(format!("|{base}"));
+    }
     hex::encode(h.finalize())
 }
 
@@ -182,10 +187,10 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
             let mut result = json!({
                 "ruleId": f.rule_id,
                 "level": level(f.severity),
-                "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.authority(), untrusted::clean(&f.detail, 2000))},
+                "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.place(), untrusted::clean(&f.detail, 2000))},
                 "locations": [{
                     "physicalLocation": physical,
-                    "logicalLocations": [{"name": f.endpoint.authority(), "fullyQualifiedName": f.url, "kind": "resource"}],
+                    "logicalLocations": [{"name": f.endpoint.place(), "fullyQualifiedName": f.url, "kind": "resource"}],
                 }],
                 "partialFingerprints": {"flinkscan/v1": fingerprint(f)},
                 "properties": {

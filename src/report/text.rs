@@ -110,7 +110,7 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 out,
                 "  NEW {} {} {} {}{cluster}",
                 paint(f.severity, color),
-                shown(&f.endpoint.authority()),
+                shown(&f.endpoint.place()),
                 shown(&f.rule_id),
                 shown(&f.title)
             );
@@ -156,7 +156,7 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         let _ = writeln!(
             out,
             "  {sev} {mark}{:<21} {:<34} {}",
-            shown(&f.endpoint.authority()),
+            shown(&f.endpoint.place()),
             shown(&f.rule_id),
             shown(&f.title)
         );
@@ -204,19 +204,32 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 String::new()
             }
         );
-        if !c.not_scanned.is_empty() {
-            let known: Vec<String> = c
+        for (status, said) in [
+            ("not-scanned", "known from the JobManager, not scanned"),
+            (
+                "not-found",
+                "known from the JobManager, probed, nothing there",
+            ),
+        ] {
+            let ports: Vec<_> = c
                 .not_scanned
+                .iter()
+                .filter(|k| k.status == status)
+                .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            let known: Vec<String> = ports
                 .iter()
                 .take(MEMBERS_SHOWN)
                 .map(|k| format!("{}:{} ({})", shown(&k.host), k.port, k.role))
                 .collect();
             let _ = writeln!(
                 out,
-                "  known from the JobManager, not scanned: {}{}",
+                "  {said}: {}{}",
                 known.join(", "),
-                if c.not_scanned.len() > MEMBERS_SHOWN {
-                    format!(", +{} more", c.not_scanned.len() - MEMBERS_SHOWN)
+                if ports.len() > MEMBERS_SHOWN {
+                    format!(", +{} more", ports.len() - MEMBERS_SHOWN)
                 } else {
                     String::new()
                 }
@@ -396,7 +409,7 @@ fn other_ports(out: &mut String, report: &ScanReport) {
         let _ = writeln!(
             out,
             "  {:<21} {:<12} {}",
-            shown(&svc.endpoint.authority()),
+            shown(&svc.endpoint.place()),
             svc.kind.as_str(),
             shown(svc.product.as_deref().unwrap_or("-"))
         );

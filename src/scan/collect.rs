@@ -64,7 +64,7 @@ impl Collector {
         }
         while let Some(r) = results.recv().await {
             if let (Some(t), false) = (&self.tracker, r.unfinished) {
-                t.identified(&r.service, &r.findings);
+                t.identified_at(&r.probed, &r.service, &r.findings);
             }
             if let Some(s) = self.sink.as_mut() {
                 let shown = at_least(&r.findings, self.min_severity);

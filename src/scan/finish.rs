@@ -26,6 +26,8 @@ pub struct Finish<'a> {
     pub started: String,
     pub started_at: Instant,
     pub status: report::ScanStatus,
+    /// Endpoints probed because a service named them (`--follow`).
+    pub followed: Vec<String>,
 }
 
 pub struct Finished {
@@ -164,6 +166,7 @@ impl Finish<'_> {
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
             min_severity: None,
+            followed: self.followed.clone(),
         }
     }
 

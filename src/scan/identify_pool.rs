@@ -22,6 +22,9 @@ use crate::model::{Endpoint, Finding, PortDecision, Service, ServiceKind};
 #[derive(Debug)]
 pub struct PortResult {
     pub service: Service,
+    /// The open port as the sweep handed it over (the service may name it
+    /// under a path prefix that prefix discovery found).
+    pub probed: Endpoint,
     pub findings: Vec<Finding>,
     /// Cut short or never started: reported, but still to identify for a
     /// `--state` checkpoint.
@@ -42,6 +45,8 @@ pub struct Pool {
     pub ctx: CheckContext,
     pub progress: Arc<Progress>,
     pub stop: Stop,
+    /// Where the endpoints identified services name go (`--follow`).
+    pub named: Option<mpsc::Sender<Vec<super::follow::NamedEndpoint>>>,
 }
 
 type InFlight = Arc<Mutex<BTreeSet<Endpoint>>>;
@@ -99,8 +104,8 @@ impl Pool {
             "identification cut short by the end of the scan"
         };
         let unfinished = Unfinished {
-            cut_short: left.iter().map(Endpoint::authority).collect(),
-            not_identified: not_started.iter().map(Endpoint::authority).collect(),
+            cut_short: left.iter().map(Endpoint::place).collect(),
+            not_identified: not_started.iter().map(Endpoint::place).collect(),
         };
         let not_started = not_started.into_iter().map(|ep| {
             (
@@ -109,11 +114,12 @@ impl Pool {
             )
         });
         for (endpoint, why) in left.into_iter().map(|ep| (ep, why)).chain(not_started) {
-            let mut service = Service::new(endpoint, ServiceKind::Unknown);
+            let mut service = Service::new(endpoint.clone(), ServiceKind::Unknown);
             service.errors.push(why.into());
             let _ = result_tx
                 .send(PortResult {
                     service,
+                    probed: endpoint,
                     findings: Vec::new(),
                     unfinished: true,
                 })
@@ -132,10 +138,11 @@ impl Pool {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let id_cfg = self.id_cfg.clone();
         let ctx = self.ctx.clone();
+        let named_tx = self.named.clone();
         let progress = Arc::clone(&self.progress);
         async move {
             tracing::debug!(%endpoint, "identifying");
-            let mut service = identify::identify(endpoint, &id_cfg).await;
+            let mut service = identify::identify(endpoint.clone(), &id_cfg).await;
             service.decided = Some(decided);
             tracing::info!(
                 endpoint = %service.endpoint,
@@ -154,16 +161,23 @@ impl Pool {
             service.tls_profile = out.tls_profile;
             service.deployment = out.deployment;
             service.errors.extend(out.errors);
+            if let Some(tx) = &named_tx {
+                let named = super::follow::named_by(&service);
+                if !named.is_empty() {
+                    let _ = tx.send(named).await;
+                }
+            }
             progress.identified.fetch_add(1, Ordering::Relaxed);
             progress
                 .findings
                 .fetch_add(out.findings.len() as u64, Ordering::Relaxed);
             if let Ok(mut set) = in_flight.lock() {
-                set.remove(&service.endpoint);
+                set.remove(&endpoint);
             }
             let _ = result_tx
                 .send(PortResult {
                     service,
+                    probed: endpoint,
                     findings: out.findings,
                     unfinished: false,
                 })

@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod collect;
 pub mod finish;
+pub mod follow;
 pub mod identify_pool;
 pub mod progress_text;
 pub mod stop;
@@ -154,18 +155,43 @@ pub async fn run(
         stop.flag(),
     ));
     let watchdog = stop::watchdog(plan.max_duration, &stop);
-    let identifier = tokio::spawn(
-        identify_pool::Pool {
-            slots: plan.identify_concurrency,
-            id_cfg: IdentifyConfig {
-                timeout: plan.probe_timeout,
+    let pool = |named| identify_pool::Pool {
+        slots: plan.identify_concurrency,
+        id_cfg: IdentifyConfig {
+            timeout: plan.probe_timeout,
+            discover_prefixes: plan.discover_prefixes,
+        },
+        ctx: ctx.clone(),
+        progress: Arc::clone(&progress),
+        stop: stop.clone(),
+        named,
+    };
+    // `--follow`: what identified services name is probed (inside the
+    // targets only) and identified by a second pool, which names nothing.
+    let followed: follow::Followed = Arc::default();
+    let (named_tx, follower) = if plan.follow {
+        let (named_tx, named_rx) = mpsc::channel(256);
+        let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
+        let prober = tokio::spawn(follow::run(
+            follow::Scope {
+                space: Arc::clone(&space),
             },
-            ctx: ctx.clone(),
-            progress: Arc::clone(&progress),
-            stop: stop.clone(),
-        }
-        .run(open_rx, result_tx),
-    );
+            follow::FollowConfig {
+                timeout: plan.timeout,
+                retries: plan.retries,
+                rate: plan.rate.and_then(std::num::NonZeroU32::new),
+            },
+            named_rx,
+            followed_tx,
+            Arc::clone(&followed),
+            stop.clone(),
+        ));
+        let identifier = tokio::spawn(pool(None).run(followed_rx, result_tx.clone()));
+        (Some(named_tx), Some((prober, identifier)))
+    } else {
+        (None, None)
+    };
+    let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
     let collector = tokio::spawn(
         collect::Collector {
             sink,
@@ -180,7 +206,17 @@ pub async fn run(
     );
 
     let _ = sweeper.await;
-    let unfinished = identifier.await.unwrap_or_default();
+    let mut unfinished = identifier.await.unwrap_or_default();
+    if let Some((prober, identifier)) = follower {
+        let _ = prober.await;
+        let more = identifier.await.unwrap_or_default();
+        unfinished.cut_short.extend(more.cut_short);
+        unfinished.not_identified.extend(more.not_identified);
+    }
+    let followed: Vec<String> = followed
+        .lock()
+        .map(|set| set.iter().map(Endpoint::authority).collect())
+        .unwrap_or_default();
     let collected = collector.await.unwrap_or_else(|_| collect::Collected {
         services: report::services::Spiller::in_memory(),
         findings: Vec::new(),
@@ -208,6 +244,7 @@ pub async fn run(
         status: stop
             .reason()
             .map_or(report::ScanStatus::Complete, StopReason::status),
+        followed,
     }
     .run(collected, notices, unfinished)
     .await;

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use super::resolve::ResolveError;
 use super::spec::{ip_to_u128, u128_to_ip, Hosts, Spec};
 use super::{SpaceInput, TargetError};
-use crate::model::Notice;
+use crate::model::{Endpoint, Notice};
 
 /// Who resolves target names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,12 @@ pub fn assemble(
     }
     let mut any = false;
     for spec in targets {
+        if let (Some(base), Some(port)) = (spec.base_path(), spec.port) {
+            let endpoints = url_endpoints(spec, base, port, resolved, names);
+            any |= !endpoints.is_empty();
+            input.urls.extend(endpoints);
+            continue;
+        }
         if let (Hosts::Name(name), Names::Proxy) = (&spec.hosts, names) {
             any = true;
             match spec.port {
@@ -161,10 +167,38 @@ pub fn assemble(
     Ok((input, notices))
 }
 
+/// The endpoints of a URL target under a path prefix: its address, each
+/// address its name resolved to (keeping the name for SNI and `Host`), or
+/// the name itself for the proxy.
+fn url_endpoints(
+    spec: &Spec,
+    base: &str,
+    port: u16,
+    resolved: &HashMap<String, Vec<IpAddr>>,
+    names: Names,
+) -> Vec<Endpoint> {
+    let base = Some(base.to_string());
+    match (&spec.hosts, names) {
+        (Hosts::Name(name), Names::Proxy) => {
+            vec![Endpoint::via_proxy(name.clone(), port).under(base)]
+        }
+        (hosts, _) => spec_ranges(spec, resolved)
+            .into_iter()
+            .map(|(lo, _)| {
+                let mut e = Endpoint::new(u128_to_ip(lo), port).under(base.clone());
+                if let Hosts::Name(name) = hosts {
+                    e.hostname = Some(name.clone());
+                }
+                e
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, ResolvedBy};
+    use crate::model::ResolvedBy;
     use crate::targets::spec::{parse_spec, Origin};
     use crate::targets::{Shard, TargetSpace};
     use std::collections::HashSet;
@@ -310,6 +344,58 @@ mod tests {
             assert_eq!(count, all.len(), "shards overlap for n={n}");
             assert_eq!(seen, all, "n={n}");
         }
+    }
+
+    /// A URL target under a prefix is one probe of its own, beside the
+    /// same host's swept ports; exclusions remove it; the proxy gets the name.
+    #[test]
+    fn url_targets_are_probes_under_their_prefix() {
+        let t = specs(&[
+            "127.0.0.1",
+            "http://127.0.0.1:8080/flink/",
+            "https://jm.test/ui/",
+        ]);
+        let resolved = HashMap::from([("jm.test".to_string(), vec!["127.0.0.5".parse().unwrap()])]);
+        let (input, _) = assemble(&t, &[], &resolved, &[], Names::Local).unwrap();
+        let space = build(input, Shard::ALL);
+        let mut places: Vec<String> = space.iter().map(|e| e.place()).collect();
+        places.sort();
+        assert_eq!(
+            places,
+            [
+                "127.0.0.1:6123",
+                "127.0.0.1:8080/flink",
+                "127.0.0.1:8081",
+                "127.0.0.5:443/ui"
+            ]
+        );
+        let named = space.iter().find(|e| e.port == 443).unwrap();
+        assert_eq!(named.hostname.as_deref(), Some("jm.test"));
+        assert_eq!(space.addresses(), 2);
+        let x = specs(&["127.0.0.5"]);
+        let (input, _) = assemble(&t, &x, &resolved, &[], Names::Local).unwrap();
+        assert_eq!(build(input, Shard::ALL).total(), 3);
+        let (input, _) = assemble(&t, &[], &HashMap::new(), &[], Names::Proxy).unwrap();
+        let space = build(input, Shard::ALL);
+        let proxied = space.iter().find(|e| e.port == 443).unwrap();
+        assert_eq!(proxied.proxy_name(), Some("jm.test"));
+        assert_eq!(proxied.base_path.as_deref(), Some("/ui"));
+        assert_ne!(
+            space.fingerprint(),
+            build(
+                assemble(
+                    &specs(&["127.0.0.1"]),
+                    &[],
+                    &HashMap::new(),
+                    &[],
+                    Names::Proxy
+                )
+                .unwrap()
+                .0,
+                Shard::ALL
+            )
+            .fingerprint()
+        );
     }
 
     /// The checkpoint digest changes with the named set, so `--resume`

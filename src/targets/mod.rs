@@ -13,6 +13,7 @@ pub mod ports;
 pub mod resolve;
 pub mod spec;
 pub mod summary;
+pub mod url;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -203,6 +204,8 @@ enum Members {
     },
     /// Sorted, distinct names a `socks5h://` proxy resolves.
     Names(Vec<String>),
+    /// URL targets under a path prefix: each one probe (port included).
+    Fixed(Vec<Endpoint>),
 }
 
 impl Block {
@@ -229,6 +232,16 @@ impl Block {
         Block::with(Members::Names(names.into_iter().collect()), hosts, ports)
     }
 
+    fn fixed(endpoints: BTreeSet<Endpoint>) -> Result<Block, TargetError> {
+        let probes = endpoints.len() as u128;
+        // One "port" per endpoint: `get` reads each endpoint's own.
+        Block::with(
+            Members::Fixed(endpoints.into_iter().collect()),
+            probes,
+            vec![0],
+        )
+    }
+
     fn with(members: Members, hosts: u128, ports: Vec<u16>) -> Result<Block, TargetError> {
         let probes = hosts.saturating_mul(ports.len() as u128);
         let probes = u64::try_from(probes).map_err(|_| TargetError::Overflow(probes))?;
@@ -240,6 +253,9 @@ impl Block {
     }
 
     fn get(&self, index: u64) -> Option<Endpoint> {
+        if let Members::Fixed(endpoints) = &self.members {
+            return endpoints.get(usize::try_from(index).ok()?).cloned();
+        }
         let nports = self.ports.len() as u64;
         let host_index = index / nports;
         let port = *self.ports.get((index % nports) as usize)?;
@@ -256,6 +272,7 @@ impl Block {
                 let name = names.get(usize::try_from(host_index).ok()?)?;
                 Some(Endpoint::via_proxy(name.clone(), port))
             }
+            Members::Fixed(_) => None,
         }
     }
 }
@@ -297,6 +314,9 @@ pub struct SpaceInput {
     pub names: Vec<String>,
     /// Names a `socks5h://` proxy resolves, each with one explicit port.
     pub names_with_port: Vec<(String, u16)>,
+    /// URL targets under a path prefix, resolved (or named for the proxy).
+    /// Exclusions apply to their addresses.
+    pub urls: Vec<Endpoint>,
 }
 
 impl TargetSpace {
@@ -361,6 +381,27 @@ impl TargetSpace {
             blocks.push(Block::names(names, vec![port])?);
         }
         addresses = addresses.saturating_add(named_hosts.len() as u128);
+        let urls: BTreeSet<Endpoint> = input
+            .urls
+            .into_iter()
+            .filter(|e| {
+                e.known_ip()
+                    .is_none_or(|ip| !exclude.contains(spec::ip_to_u128(ip)))
+            })
+            .collect();
+        let url_hosts: BTreeSet<_> = urls
+            .iter()
+            .filter(|e| {
+                e.known_ip()
+                    .is_none_or(|ip| !all.contains(spec::ip_to_u128(ip)))
+            })
+            .map(Endpoint::host_key)
+            .filter(|h| !matches!(h, crate::model::HostKey::Name(n) if named_hosts.contains(n)))
+            .collect();
+        addresses = addresses.saturating_add(url_hosts.len() as u128);
+        if !urls.is_empty() {
+            blocks.push(Block::fixed(urls)?);
+        }
         if addresses > 65_536 && !allow_large {
             return Err(TargetError::TooLarge { addresses });
         }
@@ -438,6 +479,12 @@ impl TargetSpace {
                         h.update(format!("name {name}\n"));
                     }
                 }
+                Members::Fixed(endpoints) => {
+                    for e in endpoints {
+                        // Base paths come from parsed URLs: no newline inside.
+                        h.update(format!("url {}\n", e.place()));
+                    }
+                }
             }
         }
         h.update(format!(
@@ -492,7 +539,7 @@ impl TargetSpace {
             .checked_sub(1)?;
         let block = self.blocks.get(b)?;
         let mut endpoint = block.get(index - self.block_starts.get(b)?)?;
-        if endpoint.resolved_by.is_none() {
+        if endpoint.resolved_by.is_none() && endpoint.hostname.is_none() {
             endpoint.hostname = self.hostnames.get(&endpoint.ip).cloned();
         }
         Some(endpoint)
@@ -501,6 +548,50 @@ impl TargetSpace {
     /// Iterate this shard's probes lazily.
     pub fn iter(&self) -> impl Iterator<Item = Endpoint> + '_ {
         (0..self.len()).map_while(|j| self.nth(j))
+    }
+
+    /// Whether the sweep of the whole space (every shard) probes `ip` on
+    /// some port, or on `port` when given. Exclusions are already gone.
+    pub fn covers(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        let n = spec::ip_to_u128(ip);
+        self.blocks.iter().any(|b| match &b.members {
+            Members::Addresses { ranges, .. } => {
+                let i = ranges.partition_point(|&(_, hi)| hi < n);
+                ranges.get(i).is_some_and(|&(lo, _)| lo <= n)
+                    && port.is_none_or(|p| b.ports.contains(&p))
+            }
+            Members::Fixed(endpoints) => endpoints
+                .iter()
+                .any(|e| e.known_ip() == Some(ip) && port.is_none_or(|p| e.port == p)),
+            Members::Names(_) => false,
+        })
+    }
+
+    /// [`covers`](Self::covers) for a name a `socks5h://` proxy resolves.
+    pub fn covers_name(&self, name: &str, port: Option<u16>) -> bool {
+        self.blocks.iter().any(|b| match &b.members {
+            Members::Names(names) => {
+                names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+                    && port.is_none_or(|p| b.ports.contains(&p))
+            }
+            Members::Fixed(endpoints) => endpoints
+                .iter()
+                .any(|e| e.proxy_name() == Some(name) && port.is_none_or(|p| e.port == p)),
+            Members::Addresses { .. } => false,
+        })
+    }
+
+    /// The addresses a target name was resolved to (`jm.internal` given
+    /// as a target).
+    pub fn addresses_of(&self, name: &str) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = self
+            .hostnames
+            .iter()
+            .filter(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(ip, _)| *ip)
+            .collect();
+        ips.sort();
+        ips
     }
 
     pub fn hostname(&self, ip: &IpAddr) -> Option<&str> {

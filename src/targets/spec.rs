@@ -42,6 +42,9 @@ pub struct Spec {
     pub port: Option<u16>,
     pub origin: Origin,
     pub text: String,
+    /// A URL target (`https://host:port/prefix/`): one host, `port` set,
+    /// and the path prefix its HTTP checks go under.
+    pub url: Option<super::url::UrlTarget>,
 }
 
 /// Why a token is not a target. The message quotes the file name and token
@@ -83,7 +86,7 @@ fn is_v4(n: u128) -> bool {
 }
 
 /// Parse one token such as `10.0.0.0/8`, `10.0.0.1-10.0.0.9`, `[::1]:8081`,
-/// `flink.internal:8081` or `2001:db8::/64`.
+/// `flink.internal:8081`, `2001:db8::/64` or `https://gw.internal/flink/`.
 pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
     let err = |reason: &str| SpecError {
         token: token.to_string(),
@@ -95,7 +98,20 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
         return Err(err("empty target"));
     }
     if text.contains("://") {
-        return Err(err("give a host, not a URL (drop the scheme)"));
+        let (host, port, url) = super::url::parse_url(text).map_err(|r| err(&r))?;
+        let hosts = parse_hosts(&host).map_err(|r| err(&r))?;
+        if matches!(hosts, Hosts::Range { lo, hi } if lo != hi) {
+            return Err(err(
+                "a URL names one host: give ranges and CIDRs without a scheme",
+            ));
+        }
+        return Ok(Spec {
+            hosts,
+            port: Some(port),
+            origin,
+            text: text.to_string(),
+            url: Some(url),
+        });
     }
     let (host_part, port) = split_port(text).map_err(|r| err(&r))?;
     let hosts = parse_hosts(host_part).map_err(|r| err(&r))?;
@@ -104,7 +120,15 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
         port,
         origin,
         text: text.to_string(),
+        url: None,
     })
+}
+
+impl Spec {
+    /// The path prefix of a URL target, if it has one.
+    pub fn base_path(&self) -> Option<&str> {
+        self.url.as_ref().and_then(|u| u.base_path.as_deref())
+    }
 }
 
 /// Split `host:port`, `[v6]:port`; a bare IPv6 address keeps its colons.
@@ -338,6 +362,22 @@ mod tests {
     }
 
     #[test]
+    fn url_targets_name_one_host_a_port_and_a_prefix() {
+        let s = p("http://127.0.0.1:8080/flink/").unwrap();
+        assert_eq!(s.port, Some(8080));
+        assert_eq!(s.base_path(), Some("/flink"));
+        assert_eq!(
+            range("https://[::1]/"),
+            ("::1".parse().unwrap(), "::1".parse().unwrap())
+        );
+        let s = p("https://flink.internal.test/ui").unwrap();
+        assert_eq!(s.hosts, Hosts::Name("flink.internal.test".into()));
+        assert_eq!(s.port, Some(443));
+        let specs = parse_lines("t.txt", "http://127.0.0.1:8080/flink/ # proxied\n").unwrap();
+        assert_eq!(specs[0].base_path(), Some("/flink"));
+    }
+
+    #[test]
     fn byte_order_mark_is_accepted() {
         let specs = parse_lines("t.txt", "\u{FEFF}127.0.0.1\n127.0.0.2\n").unwrap();
         assert_eq!(specs.len(), 2);
@@ -374,7 +414,8 @@ mod tests {
             "127.0.0.9-127.0.0.1",
             "127.0.0.1:0",
             "127.0.0.1:99999",
-            "http://127.0.0.1",
+            "ftp://127.0.0.1",
+            "http://127.0.0.0-127.0.0.9/flink/",
             "bad_host!",
             "[::1",
             "::1-127.0.0.1",

@@ -174,15 +174,12 @@ impl HttpTarget {
         let driver = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
         }));
-        let host = self
-            .endpoint
-            .hostname
-            .as_ref()
-            .map(|h| format!("{h}:{}", self.endpoint.port))
-            .unwrap_or_else(|| self.endpoint.authority());
+        let host = self.endpoint.host_header();
+        // The deny-list judged the path as Flink sees it; a reverse proxy
+        // serving Flink under a prefix gets the prefix in front.
         let mut req = Request::builder()
             .method(method)
-            .uri(path)
+            .uri(self.endpoint.path(path))
             .header(hyper::header::HOST, host)
             .header(hyper::header::USER_AGENT, USER_AGENT)
             .header(hyper::header::ACCEPT, "application/json, */*;q=0.5")

@@ -219,8 +219,23 @@ impl Flink {
     /// A TaskManager on the JobManager's address, with fixed RPC and data
     /// ports; returns once the JobManager lists it.
     pub fn start_taskmanager(jm: &Flink, rpc_port: u16, data_port: u16) -> Flink {
+        Flink::start_taskmanager_with(jm, rpc_port, data_port, Vec::new(), 1, jm.ip, data_port)
+    }
+
+    /// A TaskManager whose configuration `extra` extends or overrides
+    /// (`taskmanager.host`, bind ports); returns once the JobManager lists
+    /// `registered` TaskManagers and `data_ip:data_check` accepts.
+    pub fn start_taskmanager_with(
+        jm: &Flink,
+        rpc_port: u16,
+        data_port: u16,
+        extra: Vec<(String, String)>,
+        registered: usize,
+        data_ip: Ipv4Addr,
+        data_check: u16,
+    ) -> Flink {
         let ip = jm.ip.to_string();
-        let conf = vec![
+        let mut conf = vec![
             ("jobmanager.rpc.address".to_string(), ip.clone()),
             ("jobmanager.rpc.port".to_string(), "6123".to_string()),
             ("taskmanager.host".to_string(), ip.clone()),
@@ -271,6 +286,10 @@ impl Flink {
                 "192m".to_string(),
             ),
         ];
+        for (k, v) in extra {
+            conf.retain(|(key, _)| *key != k);
+            conf.push((k, v));
+        }
         let mut tm = spawn(
             jm.version,
             "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
@@ -281,10 +300,10 @@ impl Flink {
         );
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            let registered =
-                http_get(jm.rest(), "/overview").is_some_and(|r| r.contains("\"taskmanagers\":1"));
+            let listed = format!("\"taskmanagers\":{registered}");
+            let registered = http_get(jm.rest(), "/overview").is_some_and(|r| r.contains(&listed));
             let data_up = TcpStream::connect_timeout(
-                &SocketAddr::from((jm.ip, data_port)),
+                &SocketAddr::from((data_ip, data_check)),
                 Duration::from_millis(200),
             )
             .is_ok();
