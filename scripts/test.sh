@@ -19,6 +19,9 @@ components=(
   "openssl|openssl"                       # tls_audit, lookalikes: s_server, certificates
   "java|openjdk-17-jdk-headless"          # real Flink
   "keytool|openjdk-17-jdk-headless"       # real Flink's TLS keystores
+  "javac|openjdk-17-jdk-headless"         # tests/it/jobs.rs builds a job jar
+  "jar|openjdk-17-jdk-headless"           # tests/it/jobs.rs builds a job jar
+  "curl|curl"                             # tests/it/jobs.rs uploads and runs it (mutual TLS too)
   "nmap|nmap"                             # benches/compare.sh
   "nginx|nginx-light"                     # lookalikes
   "redis-server|redis-server"             # lookalikes

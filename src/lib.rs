@@ -15,6 +15,7 @@ pub mod datafiles;
 pub mod flink_rest;
 pub mod hosts;
 pub mod identify;
+pub mod inventory;
 pub mod manual;
 pub mod model;
 pub mod net;

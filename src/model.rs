@@ -841,6 +841,11 @@ pub struct DeploymentFacts {
     /// HistoryServer archiving a job a JobManager ran belongs to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
+    /// What runs there (`crate::inventory`): jobs, their flows and the
+    /// keys of their parameters, jars, logs. Key names and secret kinds,
+    /// lengths and fingerprints only, never a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::inventory::JobInventory>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as

@@ -6,6 +6,7 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
+pub mod jobs;
 pub mod lookup;
 pub mod probe;
 pub mod rule_ids;
@@ -233,6 +234,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
             ServiceKind::JobmanagerRest => {
                 let config = config_secrets(service, ctx, &mut out).await;
                 out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
+                jobs::run(service, ctx, &mut out).await;
             }
             ServiceKind::HistoryServer => {
                 let facts = crate::model::DeploymentFacts {
@@ -242,6 +244,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
                 if !facts.job_ids.is_empty() {
                     out.deployment = Some(facts);
                 }
+                jobs::run(service, ctx, &mut out).await;
             }
             ServiceKind::SqlGateway if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await

@@ -13,6 +13,13 @@ pub const JMX_EXPOSED: &str = "FLINK-JMX-EXPOSED";
 pub const BLOB_PATH_LEAK: &str = "FLINK-BLOB-PATH-LEAK";
 pub const EOL_VERSION: &str = "FLINK-EOL-VERSION";
 pub const VERSION_UNORDERED: &str = "FLINK-VERSION-UNORDERED";
+// The job inventory's (`checks::jobs`).
+pub const JOB_SECRET_EXPOSED: &str = "FLINK-JOB-SECRET-EXPOSED";
+pub const JOB_SECRET_MASKED: &str = "FLINK-JOB-SECRET-MASKED";
+pub const LOG_SECRET_EXPOSED: &str = "FLINK-LOG-SECRET-EXPOSED";
+pub const LOGS_READABLE: &str = "FLINK-LOGS-READABLE";
+pub const JARS_LISTED: &str = "FLINK-JARS-LISTED";
+pub const JOB_INVENTORY: &str = "FLINK-JOB-INVENTORY";
 
 // Emitted by the built-in probe files; the cluster view (attack paths,
 // posture) reads findings back by these ids.
@@ -40,6 +47,12 @@ pub const ALL: &[&str] = &[
     BLOB_PATH_LEAK,
     EOL_VERSION,
     VERSION_UNORDERED,
+    JOB_SECRET_EXPOSED,
+    JOB_SECRET_MASKED,
+    LOG_SECRET_EXPOSED,
+    LOGS_READABLE,
+    JARS_LISTED,
+    JOB_INVENTORY,
     tls::LEGACY_PROTOCOL,
     tls::WEAK_CIPHER,
     tls::NO_FORWARD_SECRECY,

@@ -70,6 +70,10 @@ pub struct Cluster {
     pub paths: Vec<AttackPath>,
     #[serde(default)]
     pub posture: Vec<PostureItem>,
+    // HOOK(jobs): what runs there, from the members' job inventories
+    // (`crate::inventory::view`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<crate::inventory::view::ClusterJobs>,
 }
 
 impl Cluster {
@@ -258,6 +262,7 @@ fn record(
         findings: Vec::new(),
         paths: Vec::new(),
         posture: Vec::new(),
+        jobs: None,
     };
     (cluster, order)
 }
@@ -335,6 +340,8 @@ fn judge(c: &mut Cluster, services: &[&Service], present: &[&Finding]) {
     c.findings = present.iter().map(|f| f.id()).collect();
     c.paths = attack_paths(services, present);
     c.posture = posture(services, present);
+    // HOOK(jobs): the cluster card's job summary.
+    c.jobs = crate::inventory::view::cluster_jobs(services, present);
     c.rating = c
         .paths
         .first()
@@ -399,6 +406,7 @@ mod tests {
             )]
             .into(),
             job_ids: Vec::new(),
+            jobs: None,
         });
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);

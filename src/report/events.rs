@@ -23,6 +23,11 @@ pub fn for_results(
                 .map(|s| jsonl::service_event(s, scan_id, &ts))
                 .into_iter()
                 .chain(
+                    service
+                        .map(|s| jsonl::job_events(s, scan_id, &ts))
+                        .unwrap_or_default(),
+                )
+                .chain(
                     findings
                         .iter()
                         .map(|f| jsonl::finding_event(f, catalog.rule(&f.rule_id), scan_id, &ts)),

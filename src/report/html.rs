@@ -453,6 +453,21 @@ fn cluster_card(h: &mut String, c: &Cluster) {
         }
     }
 
+    if let Some(jobs) = &c.jobs {
+        let _ = write!(
+            h,
+            "<h4>What runs there</h4><p class=\"jobs-summary\">{}</p>",
+            escape(&jobs.summary)
+        );
+        if !jobs.jobs.is_empty() {
+            h.push_str("<ul class=\"jobs\">");
+            for line in &jobs.jobs {
+                let _ = write!(h, "<li>{}</li>", escape(line));
+            }
+            h.push_str("</ul>");
+        }
+    }
+
     h.push_str("<h4>Members</h4><table class=\"members\"><thead><tr><th>Endpoint</th><th>Role</th><th>TLS</th><th>Why it belongs here</th></tr></thead><tbody>");
     for m in &c.members {
         let _ = write!(

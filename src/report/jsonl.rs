@@ -1,7 +1,7 @@
 //! JSON Lines for SIEMs, with Elastic Common Schema (ECS 8.17) field names.
 //!
 //! One compact UTF-8 object per line, LF-terminated, flushed as soon as it
-//! is known. Two event types, told apart by `event.dataset`:
+//! is known. Event types, told apart by `event.dataset`:
 //!
 //! `flinkscan.service` (an identified open port, `event.kind: "asset"`):
 //! ```json
@@ -22,6 +22,12 @@
 //!  "destination":{"ip":"127.0.0.1","port":8081},"url":{"full":"http://127.0.0.1:8081/config"},
 //!  "flink":{"scan":{"id":"..."},"finding":{"detail":"...","remediation":"...","evidence":[...]}}}
 //! ```
+//! `flinkscan.job` (`event.kind: "asset"`, `event.category: ["configuration"]`): one per job a
+//! JobManager or HistoryServer showed, `flink.job` as `deployment.jobs.jobs[]` of the JSON report
+//! (name, state, sources, sinks, parameter keys; a secret's kind, length and fingerprint, never
+//! its value). The service event keeps the counts (`read_in_depth`, `secrets_found`) and the first 20
+//! jar and log file names.
+//! `flinkscan.cluster` (one per deployment, at the end) carries `flink.cluster`, its `jobs` summary included.
 //! Each line stays under 10,000 bytes: long texts are cut, evidence is capped.
 //!
 //! `--jsonl-format ocsf` swaps these events for OCSF ones (see `ocsf.rs`);
@@ -65,6 +71,37 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
         obj.remove("port");
         obj.remove("tls_profile");
     }
+    // Jobs go in their own events (`job_events`), and the logs' secrets
+    // are counted here and named in the findings: one line stays small.
+    if let Some(inv) = svc
+        .pointer_mut("/deployment/jobs")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(jobs) = inv.remove("jobs") {
+            let n = jobs.as_array().map_or(0, Vec::len);
+            inv.insert("read_in_depth".into(), json!(n));
+        }
+        // Up to 100 names each: the first 20 here, all in the JSON report.
+        for list in ["jars", "log_files"] {
+            if let Some(items) = inv.get_mut(list).and_then(Value::as_array_mut) {
+                items.truncate(20);
+            }
+        }
+        if let Some(logs) = inv.get_mut("logs").and_then(Value::as_array_mut) {
+            for log in logs.iter_mut().filter_map(Value::as_object_mut) {
+                let secrets = log
+                    .remove("secrets")
+                    .and_then(|v| v.as_array().map(Vec::len))
+                    .unwrap_or(0);
+                let masked = log
+                    .remove("masked")
+                    .and_then(|v| v.as_array().map(Vec::len))
+                    .unwrap_or(0);
+                log.insert("secrets_found".into(), json!(secrets));
+                log.insert("masked_found".into(), json!(masked));
+            }
+        }
+    }
     json!({
         "@timestamp": timestamp,
         "ecs": {"version": ECS_VERSION},
@@ -82,6 +119,38 @@ pub fn service_event(service: &Service, scan_id: &str, timestamp: &str) -> Value
         "service": {"type": service.kind.as_str(), "version": service.version},
         "flink": {"scan": {"id": scan_id}, "service": svc},
     })
+}
+
+/// One event per job a JobManager or HistoryServer listed and the scan
+/// read in depth (`crate::inventory`): name, state, sources and sinks,
+/// parameter keys (secrets by kind, length and fingerprint only).
+pub fn job_events(service: &Service, scan_id: &str, timestamp: &str) -> Vec<Value> {
+    let Some(inv) = service.deployment.as_ref().and_then(|d| d.jobs.as_ref()) else {
+        return Vec::new();
+    };
+    inv.jobs
+        .iter()
+        .map(|job| {
+            json!({
+                "@timestamp": timestamp,
+                "ecs": {"version": ECS_VERSION},
+                "event": {
+                    "kind": "asset",
+                    "category": ["configuration"],
+                    "type": ["info"],
+                    "dataset": "flinkscan.job",
+                    "module": "flinkscan",
+                },
+                "observer": observer(),
+                "message": untrusted::clean(&crate::inventory::text::job_line(job), 1000),
+                "destination": destination(&service.endpoint),
+                "network": {"transport": "tcp"},
+                "url": {"full": service.url(&format!("/jobs/{}", job.id))},
+                "service": {"type": service.kind.as_str(), "version": service.version},
+                "flink": {"scan": {"id": scan_id}, "job": job},
+            })
+        })
+        .collect()
 }
 
 /// One deployment at the end of the scan: its services, attack paths and

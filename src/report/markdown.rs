@@ -105,6 +105,15 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         }
         facts.push(format!("hosts {}", escape(&c.hosts.join(", "))));
         let _ = writeln!(m, "{}\n", facts.join(" · "));
+        if let Some(jobs) = &c.jobs {
+            let _ = writeln!(m, "**Runs:** {}\n", escape(&jobs.summary));
+            for line in &jobs.jobs {
+                let _ = writeln!(m, "- {}", escape(line));
+            }
+            if !jobs.jobs.is_empty() {
+                m.push('\n');
+            }
+        }
         if c.paths.is_empty() {
             let _ = writeln!(m, "No attack path found from the scanner's position.\n");
         } else {

@@ -235,6 +235,9 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 }
             );
         }
+        if let Some(jobs) = &c.jobs {
+            let _ = writeln!(out, "  runs: {}", shown(&jobs.summary));
+        }
         if let Some(p) = c.paths.first() {
             let steps: Vec<String> = p.steps.iter().map(|s| shown(&s.action)).collect();
             let _ = writeln!(out, "  worst path: {}", shown(&p.title));

@@ -33,8 +33,8 @@ pub enum HttpError {
     Timeout(Duration),
     #[error("not HTTP or malformed response: {0}")]
     Protocol(String),
-    #[error("body larger than {MAX_BODY} bytes")]
-    TooLarge,
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
     /// Never sent: the deny-list refuses it (`transport::deny`).
     #[error("not sent: {0}")]
     Denied(String),
@@ -102,6 +102,36 @@ impl HttpTarget {
         self.request_noted("GET", path, None).await
     }
 
+    /// GET with its own byte cap: `limit` bytes at most are read. With
+    /// `keep_prefix` a longer body is cut there (the connection is dropped
+    /// and the flag in the answer says so); without it a longer body is
+    /// [`HttpError::TooLarge`]. For answers that are legitimately larger
+    /// than [`MAX_BODY`] (a job list) or only wanted in part (a log file).
+    pub async fn get_capped(
+        &self,
+        path: &str,
+        limit: usize,
+        keep_prefix: bool,
+    ) -> Result<(Response, bool), HttpError> {
+        let deadline = self.deadline();
+        let (head, incoming, _driver) =
+            tokio::time::timeout_at(deadline, self.send("GET", path, None))
+                .await
+                .map_err(|_| HttpError::Timeout(self.timeout))??;
+        let cap = Cap { limit, keep_prefix };
+        let (resp, _, cut) = read_body(head, incoming, deadline, self.timeout, cap).await?;
+        Ok((resp, cut))
+    }
+
+    /// Now plus the timeout, saturating: a huge --probe-timeout must not
+    /// overflow the clock.
+    fn deadline(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        now.checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+            .unwrap_or(now)
+    }
+
     /// Send one request. Every request of identification, checks and probe
     /// files comes through [`send`](Self::send), which refuses what the
     /// deny-list (`transport::deny`) names before a byte is written.
@@ -128,17 +158,18 @@ impl HttpTarget {
         path: &str,
         body: Option<&str>,
     ) -> Result<(Response, Option<String>), HttpError> {
-        // Saturating: a huge --probe-timeout must not overflow the clock.
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(self.timeout)
-            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
-            .unwrap_or(now);
+        let deadline = self.deadline();
         let (head, incoming, _driver) =
             tokio::time::timeout_at(deadline, self.send(method, path, body))
                 .await
                 .map_err(|_| HttpError::Timeout(self.timeout))??;
-        read_body(head, incoming, deadline, self.timeout).await
+        let cap = Cap {
+            limit: MAX_BODY,
+            keep_prefix: false,
+        };
+        read_body(head, incoming, deadline, self.timeout, cap)
+            .await
+            .map(|(r, note, _)| (r, note))
     }
 
     async fn send(
@@ -235,14 +266,25 @@ struct Head {
     close_delimited: bool,
 }
 
+/// How much of a body to read, and what to do past it.
+#[derive(Debug, Clone, Copy)]
+struct Cap {
+    limit: usize,
+    keep_prefix: bool,
+}
+
+/// The body, a note on how a length-less body ended, and whether it was
+/// cut at the cap.
 async fn read_body(
     head: Head,
     mut incoming: hyper::body::Incoming,
     deadline: tokio::time::Instant,
     timeout: Duration,
-) -> Result<(Response, Option<String>), HttpError> {
+    cap: Cap,
+) -> Result<(Response, Option<String>, bool), HttpError> {
     let mut body: Vec<u8> = Vec::new();
     let mut note = None;
+    let mut cut = false;
     loop {
         let frame = match tokio::time::timeout_at(deadline, incoming.frame()).await {
             Err(_) if head.close_delimited => {
@@ -259,8 +301,14 @@ async fn read_body(
             None => break,
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    if body.len().saturating_add(data.len()) > MAX_BODY {
-                        return Err(HttpError::TooLarge);
+                    if body.len().saturating_add(data.len()) > cap.limit {
+                        if !cap.keep_prefix {
+                            return Err(HttpError::TooLarge(cap.limit));
+                        }
+                        let room = cap.limit.saturating_sub(body.len()).min(data.len());
+                        body.extend_from_slice(&data[..room]);
+                        cut = true;
+                        break;
                     }
                     body.extend_from_slice(data);
                 }
@@ -282,6 +330,7 @@ async fn read_body(
             body: Bytes::from(body),
         },
         note,
+        cut,
     ))
 }
 
@@ -330,6 +379,34 @@ mod tests {
         assert!(matches!(
             target.get("/config").await,
             Err(HttpError::Timeout(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn capped_reads_cut_or_refuse_at_their_own_limit() {
+        let endpoint = peer(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij",
+            Duration::ZERO,
+        )
+        .await;
+        let target = HttpTarget::new(endpoint, false, Duration::from_secs(5));
+        let (resp, cut) = target
+            .get_capped("/jobmanager/log", 8, true)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((&resp.body[..], cut), (&b"01234567"[..], true));
+        let (resp, cut) = target
+            .get_capped("/jobmanager/log", 20, true)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((resp.body.len(), cut), (20, false));
+        assert!(matches!(
+            target.get_capped("/jobs/overview", 8, false).await,
+            Err(HttpError::TooLarge(8))
+        ));
+        assert!(matches!(
+            target.get_capped("/jars/x/run", 8, true).await,
+            Err(HttpError::Denied(_))
         ));
     }
 

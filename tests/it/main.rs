@@ -17,6 +17,7 @@ mod hostile_peers;
 mod html_report;
 mod identify_fail_loud;
 mod inputs_fail_loud;
+mod jobs;
 mod lookalikes;
 mod lossy;
 mod missing_components;

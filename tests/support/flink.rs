@@ -323,11 +323,29 @@ impl Flink {
     /// A HistoryServer on `ip:port`, reading an empty archive directory.
     pub fn start_history_server(version: &'static str, ip: Ipv4Addr, port: u16) -> Flink {
         let archive = tempfile::tempdir().expect("archive dir");
-        let uri = format!("file://{}", archive.path().display());
+        let flink = Flink::start_history_server_of(version, ip, port, archive.path());
+        // Keep the archive dir alive as long as the process.
+        std::mem::forget(archive);
+        flink
+    }
+
+    /// A HistoryServer on `ip:port` reading `archive` (a JobManager's
+    /// `jobmanager.archive.fs.dir`) every second.
+    pub fn start_history_server_of(
+        version: &'static str,
+        ip: Ipv4Addr,
+        port: u16,
+        archive: &Path,
+    ) -> Flink {
+        let uri = format!("file://{}", archive.display());
         let conf = vec![
             ("historyserver.web.address".to_string(), ip.to_string()),
             ("historyserver.web.port".to_string(), port.to_string()),
             ("historyserver.archive.fs.dir".to_string(), uri.clone()),
+            (
+                "historyserver.archive.fs.refresh-interval".to_string(),
+                "1000".to_string(),
+            ),
             ("jobmanager.archive.fs.dir".to_string(), uri),
         ];
         let mut flink = spawn(
@@ -338,8 +356,6 @@ impl Flink {
             ip,
             port,
         );
-        // Keep the archive dir alive as long as the process.
-        std::mem::forget(archive);
         flink.wait_until(|r| r.starts_with("HTTP/1.1 200"), &[]);
         flink
     }

@@ -4,6 +4,7 @@
 
 pub mod ecs;
 pub mod flink;
+pub mod jobs;
 pub mod peers;
 
 use std::ffi::OsStr;

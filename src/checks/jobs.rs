@@ -1,0 +1,354 @@
+//! Findings from a JobManager's or HistoryServer's job inventory
+//! (`crate::inventory`): credentials in job parameters and logs, readable
+//! logs, listed jars, and the inventory itself. One finding per rule and
+//! endpoint, with one evidence entry per job or file; evidence names the
+//! job, the key and where it was seen, with the secret's kind, length and
+//! fingerprint, never its value.
+
+use super::{http_target, rule_ids, CheckContext, CheckOutput};
+use crate::inventory::{self, text, JobInventory, Source};
+use crate::model::{Evidence, Service, ServiceKind};
+
+/// Evidence entries kept per finding (jobs or files); the detail counts all.
+const MAX_EVIDENCE: usize = 10;
+
+/// Read the inventory, keep it in the deployment facts and add its findings.
+pub async fn run(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    let source = match service.kind {
+        ServiceKind::JobmanagerRest => Source::JobManager,
+        ServiceKind::HistoryServer => Source::HistoryServer,
+        _ => return,
+    };
+    let target = http_target(service, ctx, false);
+    let Some(inv) = inventory::collect(&target, source, &mut out.errors).await else {
+        return;
+    };
+    findings(service, ctx, &inv, out);
+    out.deployment.get_or_insert_with(Default::default).jobs = Some(inv);
+}
+
+fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    job_secrets(service, ctx, inv, out);
+    masked(service, ctx, inv, out);
+    log_findings(service, ctx, inv, out);
+    jars(service, ctx, inv, out);
+    if inv.listed > 0 {
+        let mut evidence = vec![Evidence {
+            request: "GET /jobs/overview".into(),
+            status: Some(200),
+            excerpt: format!(
+                "{} jobs listed: {}",
+                inv.listed,
+                inv.states
+                    .iter()
+                    .map(|(s, n)| format!("{n} {}", s.to_ascii_lowercase()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }];
+        evidence.extend(inv.jobs.iter().take(MAX_EVIDENCE).map(|j| Evidence {
+            request: format!("GET /jobs/{}", j.id),
+            status: Some(200),
+            excerpt: text::job_line(j),
+        }));
+        let detail = format!(
+            "{}{}.",
+            text::summary(&[inv]),
+            if inv.jobs.len() < inv.listed {
+                format!("; {} read in depth, running first", inv.jobs.len())
+            } else {
+                String::new()
+            }
+        );
+        push(
+            service,
+            ctx,
+            out,
+            rule_ids::JOB_INVENTORY,
+            "/jobs/overview",
+            detail,
+            evidence,
+        );
+    }
+}
+
+fn job_secrets(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    let exposing: Vec<&inventory::Job> = inv
+        .jobs
+        .iter()
+        .filter(|j| j.secrets().next().is_some())
+        .collect();
+    let Some(first) = exposing.first() else {
+        return;
+    };
+    let evidence = exposing
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|j| Evidence {
+            request: format!("GET /jobs/{}/config", j.id),
+            status: Some(200),
+            excerpt: format!(
+                "job {}: {} (values not kept)",
+                j.name,
+                j.secrets()
+                    .map(|p| match &p.secret {
+                        Some(s) => format!(
+                            "{} ({}, {} chars, fingerprint {})",
+                            p.key,
+                            s.kind.as_str(),
+                            s.length,
+                            s.fingerprint
+                        ),
+                        None => p.key.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect();
+    let named: Vec<String> = exposing
+        .iter()
+        .take(5)
+        .map(|j| {
+            format!(
+                "{} ({})",
+                j.name,
+                j.secrets()
+                    .map(|p| p.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    let detail = format!(
+        "{} of {} jobs read hold credentials in clear in their global job parameters: {}{}.",
+        exposing.len(),
+        inv.jobs.len(),
+        named.join("; "),
+        if exposing.len() > 5 { "; …" } else { "" }
+    );
+    let path = format!("/jobs/{}/config", first.id);
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::JOB_SECRET_EXPOSED,
+        &path,
+        detail,
+        evidence,
+    );
+}
+
+fn masked(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    let jobs: Vec<&inventory::Job> = inv
+        .jobs
+        .iter()
+        .filter(|j| j.masked().next().is_some())
+        .collect();
+    let Some(first) = jobs.first() else { return };
+    let line = |j: &inventory::Job| {
+        format!(
+            "{} ({})",
+            j.name,
+            j.masked()
+                .map(|p| p.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let evidence = jobs
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|j| Evidence {
+            request: format!("GET /jobs/{}/config", j.id),
+            status: Some(200),
+            excerpt: format!("job {}: value ******", line(j)),
+        })
+        .collect();
+    let detail = format!(
+        "{} jobs hold credentials Flink shows as ******: {}. Masked in this API, not absent: the values are in the job graph.",
+        jobs.len(),
+        jobs.iter().take(5).map(|j| line(j)).collect::<Vec<_>>().join("; ")
+    );
+    let path = format!("/jobs/{}/config", first.id);
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::JOB_SECRET_MASKED,
+        &path,
+        detail,
+        evidence,
+    );
+}
+
+fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    if inv.logs.is_empty() && inv.log_files.as_ref().is_none_or(|f| f.is_empty()) {
+        return;
+    }
+    let read: Vec<String> = inv
+        .logs
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({} bytes{})",
+                l.path.trim_start_matches("GET "),
+                l.bytes,
+                if l.cut { ", cut" } else { "" }
+            )
+        })
+        .collect();
+    let mut evidence: Vec<Evidence> = Vec::new();
+    if let Some(files) = &inv.log_files {
+        evidence.push(Evidence {
+            request: "GET /jobmanager/logs".into(),
+            status: Some(200),
+            excerpt: format!("{} files: {}", files.len(), files.join(", ")),
+        });
+    }
+    evidence.extend(inv.logs.iter().map(|l| Evidence {
+        request: l.path.clone(),
+        status: Some(200),
+        excerpt: format!(
+            "{} bytes read{}{}",
+            l.bytes,
+            if l.cut { " (the file is longer)" } else { "" },
+            if l.masked.is_empty() {
+                String::new()
+            } else {
+                format!("; masked by Flink: {}", l.masked.join(", "))
+            }
+        ),
+    }));
+    let detail = format!(
+        "The logs are served to anyone: read {}.",
+        if read.is_empty() {
+            "none (listed only)".to_string()
+        } else {
+            read.join(", ")
+        }
+    );
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::LOGS_READABLE,
+        "/jobmanager/logs",
+        detail,
+        evidence,
+    );
+
+    let with_secrets: Vec<&inventory::LogRead> =
+        inv.logs.iter().filter(|l| !l.secrets.is_empty()).collect();
+    if with_secrets.is_empty() {
+        return;
+    }
+    let mut evidence = Vec::new();
+    for l in &with_secrets {
+        for s in l.secrets.iter().take(MAX_EVIDENCE) {
+            evidence.push(Evidence {
+                request: l.path.clone(),
+                status: Some(200),
+                excerpt: format!(
+                    "line {}: {} ({}, {} chars, fingerprint {}; value not kept)",
+                    s.line,
+                    s.key,
+                    s.secret.kind.as_str(),
+                    s.secret.length,
+                    s.secret.fingerprint
+                ),
+            });
+        }
+    }
+    let detail = format!(
+        "Logs served without authentication hold credentials: {}.",
+        with_secrets
+            .iter()
+            .map(|l| format!(
+                "{} ({}: {})",
+                l.path.trim_start_matches("GET "),
+                l.source,
+                l.secrets
+                    .iter()
+                    .take(5)
+                    .map(|s| s.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let path = with_secrets
+        .first()
+        .map(|l| l.path.trim_start_matches("GET ").to_string())
+        .unwrap_or_else(|| "/jobmanager/log".into());
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::LOG_SECRET_EXPOSED,
+        &path,
+        detail,
+        evidence,
+    );
+}
+
+fn jars(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    let Some(jars) = inv.jars.as_ref().filter(|j| !j.is_empty()) else {
+        return;
+    };
+    let evidence = jars
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|j| Evidence {
+            request: "GET /jars".into(),
+            status: Some(200),
+            excerpt: format!(
+                "{}{}{}",
+                j.name,
+                j.uploaded
+                    .as_deref()
+                    .map(|u| format!(", uploaded {u}"))
+                    .unwrap_or_default(),
+                if j.entry.is_empty() {
+                    String::new()
+                } else {
+                    format!(", entry {}", j.entry.join(", "))
+                }
+            ),
+        })
+        .collect();
+    let detail = format!(
+        "{} jar{} in the upload directory: {}. Check that each was expected.",
+        jars.len(),
+        if jars.len() == 1 { "" } else { "s" },
+        jars.iter()
+            .take(10)
+            .map(|j| j.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::JARS_LISTED,
+        "/jars",
+        detail,
+        evidence,
+    );
+}
+
+fn push(
+    service: &Service,
+    ctx: &CheckContext,
+    out: &mut CheckOutput,
+    rule: &str,
+    path: &str,
+    detail: String,
+    evidence: Vec<Evidence>,
+) {
+    if let Some(f) = ctx.finding(rule, service, service.url(path), detail, evidence) {
+        out.findings.push(f);
+    }
+}
