@@ -211,7 +211,8 @@ pub struct ScanArgs {
     pub exclude_file: Vec<PathBuf>,
 
     /// Ports: list and ranges (8081,6123,50100-50200); a leading + adds to the defaults
-    /// (8081,8082,8083,6123,6124,9249,8789).
+    /// (8081,8082,8083,6123,6124,9249,8789,8088). `kubernetes` names the Flink Kubernetes
+    /// Operator's ports (9443,8085,9999) and the NodePort range 30000-32767: `+kubernetes`.
     #[arg(short = 'p', long, value_name = "LIST", help_heading = "Targets")]
     pub ports: Option<String>,
 

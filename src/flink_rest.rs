@@ -70,6 +70,13 @@ pub const CONFIG_KEYS: &[&str] = &[
     "state.savepoints.dir",
     "execution.checkpointing.savepoint-dir",
     "jobmanager.archive.fs.dir",
+    // Kubernetes: the namespace, how REST is published, and the key the
+    // Flink Kubernetes Operator sets on every cluster it deploys
+    // (`crate::platforms`).
+    "kubernetes.namespace",
+    "kubernetes.rest-service.exposed.type",
+    "execution.target",
+    "$internal.flink.version",
     // Ports `--follow` probes (`crate::scan::follow::METRICS_PORT_KEYS`).
     "metrics.reporter.prom.port",
     "metrics.reporter.jmx.port",
@@ -110,6 +117,7 @@ pub fn config_facts(json: &serde_json::Value) -> Option<BTreeMap<String, ConfigV
         };
         out.insert(key.to_string(), kept);
     }
+    crate::platforms::note_operator_keys(items, &mut out);
     Some(out)
 }
 

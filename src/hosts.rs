@@ -20,6 +20,7 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
     let mut corroborating: BTreeSet<HostKey> = BTreeSet::new();
     for s in services.iter() {
         if s.flink
+            && !s.kind.is_platform()
             && !matches!(
                 s.kind,
                 ServiceKind::Rpc | ServiceKind::JmxRmi | ServiceKind::Unknown
@@ -47,7 +48,8 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
         if s.kind == ServiceKind::Rpc && corroborating.contains(&s.endpoint.host_key()) {
             s.confidence = s.confidence.max(RPC_CORROBORATED_CONFIDENCE);
         }
-        if s.version.is_none() && s.flink {
+        // A platform (YARN, the operator) runs no Flink of its own.
+        if s.version.is_none() && s.flink && !s.kind.is_platform() {
             if let Some((v, kind, generation)) = host_version.get(&s.endpoint.host_key()) {
                 s.version = Some(v.clone());
                 s.version_source = Some(format!("inferred from {kind} on the same host"));
@@ -93,8 +95,26 @@ pub async fn correlate(services: &mut [Service], findings: &mut Vec<Finding>, ct
         .filter(|s| s.flink)
         .map(|s| s.endpoint.host_key())
         .collect();
+    // A platform (a YARN ResourceManager, the operator) runs no Flink
+    // process: a JMX registry or a mutual-TLS port next to it is not Flink's.
+    let flink_process_hosts: BTreeSet<HostKey> = services
+        .iter()
+        .filter(|s| s.flink && !s.kind.is_platform())
+        .map(|s| s.endpoint.host_key())
+        .collect();
     for s in services.iter_mut() {
         if s.flink || !flink_hosts.contains(&s.endpoint.host_key()) {
+            continue;
+        }
+        // The operator's health probe is two bytes of text: its own only
+        // next to another operator (or Flink) interface.
+        if s.kind == ServiceKind::K8sOperatorHealth {
+            s.flink = true;
+            s.confidence = 90;
+            s.product = Some(crate::identify::k8s_operator::HEALTH.into());
+            continue;
+        }
+        if !flink_process_hosts.contains(&s.endpoint.host_key()) {
             continue;
         }
         // A port that demands a client certificate next to Flink is, in

@@ -20,6 +20,7 @@ pub mod manual;
 pub mod model;
 pub mod net;
 pub mod plan;
+pub mod platforms;
 pub mod profile;
 pub mod report;
 pub mod scan;

@@ -288,6 +288,14 @@ pub enum ServiceKind {
     PrometheusReporter,
     /// Java RMI registry, as the JMX reporter opens it.
     JmxRmi,
+    /// Hadoop YARN ResourceManager web services (where Flink on YARN runs).
+    YarnResourcemanager,
+    /// The Flink Kubernetes Operator's admission webhook.
+    K8sOperatorWebhook,
+    /// The Flink Kubernetes Operator's health probe endpoint.
+    K8sOperatorHealth,
+    /// The Flink Kubernetes Operator's Prometheus metrics.
+    K8sOperatorMetrics,
     /// Something that speaks HTTP but is not Flink.
     OtherHttp,
     /// Something else that answered but is not Flink.
@@ -307,6 +315,10 @@ impl ServiceKind {
             ServiceKind::TaskmanagerData => "taskmanager-data",
             ServiceKind::PrometheusReporter => "prometheus-reporter",
             ServiceKind::JmxRmi => "jmx-rmi",
+            ServiceKind::YarnResourcemanager => "yarn-resourcemanager",
+            ServiceKind::K8sOperatorWebhook => "k8s-operator-webhook",
+            ServiceKind::K8sOperatorHealth => "k8s-operator-health",
+            ServiceKind::K8sOperatorMetrics => "k8s-operator-metrics",
             ServiceKind::OtherHttp => "other-http",
             ServiceKind::Other => "other",
             ServiceKind::Unknown => "unknown",
@@ -330,6 +342,20 @@ impl ServiceKind {
                 | ServiceKind::SqlGateway
                 | ServiceKind::PrometheusReporter
                 | ServiceKind::OtherHttp
+        ) || self.is_platform()
+    }
+
+    /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
+    /// a Flink deployment, but not a Flink process. Flink's version, its
+    /// advisories and end of life never apply to them, and they are grouped
+    /// by `crate::platforms`, not as members of a Flink cluster.
+    pub fn is_platform(self) -> bool {
+        matches!(
+            self,
+            ServiceKind::YarnResourcemanager
+                | ServiceKind::K8sOperatorWebhook
+                | ServiceKind::K8sOperatorHealth
+                | ServiceKind::K8sOperatorMetrics
         )
     }
 }
@@ -439,6 +465,14 @@ pub struct Service {
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
+    /// What a YARN ResourceManager tells: its cluster and the Flink
+    /// applications it runs (`crate::identify::yarn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    /// What the Flink Kubernetes Operator's metrics tell: the namespaces
+    /// and resources it manages (`crate::identify::k8s_operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<crate::identify::k8s_operator::OperatorFacts>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -487,6 +521,8 @@ impl Service {
             tls_profile: None,
             deployment: None,
             decided: None,
+            yarn: None,
+            operator: None,
         }
     }
 
@@ -917,7 +953,7 @@ impl std::fmt::Display for ConfigValue {
     }
 }
 
-mod key_value_list {
+pub(crate) mod key_value_list {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod jobs;
 pub mod lookup;
+pub mod platforms;
 pub mod probe;
 pub mod rule_ids;
 
@@ -210,6 +211,8 @@ pub struct CheckOutput {
     pub errors: Vec<String>,
     /// What a JobManager tells about its deployment (read by `crate::flink_rest`, grouped by `crate::clusters`).
     pub deployment: Option<crate::model::DeploymentFacts>,
+    /// What a YARN ResourceManager lists (its Flink applications).
+    pub yarn: Option<crate::identify::yarn::YarnFacts>,
 }
 
 /// Run every applicable check on one service.
@@ -228,7 +231,9 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
         // Look-alikes never produce a Flink finding.
         return out;
     }
-    if service.kind.is_http() && !service.inner_unreachable {
+    if service.kind.is_platform() && !service.inner_unreachable {
+        platforms::run(service, ctx, &mut out).await;
+    } else if service.kind.is_http() && !service.inner_unreachable {
         http_probes(service, ctx, &mut out, false).await;
         match service.kind {
             ServiceKind::JobmanagerRest => {
@@ -620,7 +625,9 @@ fn versions(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     // would double-count a host's CVEs on every port. Interfaces that can
     // never tell their own version (JMX) are matched after host
     // correlation ([`inferred_version_findings`]).
-    if service.version_source.is_some() {
+    // A ResourceManager's version is Hadoop's: no Flink advisory or end
+    // of life applies to it.
+    if service.version_source.is_some() || service.kind == ServiceKind::YarnResourcemanager {
         return;
     }
     let (mut findings, mut errors) = version_findings(service, ctx);
@@ -702,7 +709,13 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                     findings.push(f);
                 }
             }
-            match advisories.releases.support(&v, ctx.scan_date) {
+            // Flink's release lines say nothing of the operator's.
+            let support = if service.kind.is_platform() {
+                Support::Supported
+            } else {
+                advisories.releases.support(&v, ctx.scan_date)
+            };
+            match support {
                 Support::Supported => {}
                 Support::Unknown => errors.push(format!(
                     "Flink {shown} is newer than the shipped release data (checked {}); end of life not judged",
@@ -769,7 +782,12 @@ pub fn tls_findings(
     profile: &crate::tls::TlsProfile,
     ctx: &CheckContext,
 ) -> Vec<Finding> {
-    let internal = !service.kind.is_http() || service.kind == ServiceKind::Unknown;
+    // The operator's webhook is called by the API server only, which trusts
+    // it through the webhook configuration's caBundle: the Helm chart's
+    // default issuer is cert-manager's self-signed one.
+    let internal = !service.kind.is_http()
+        || service.kind == ServiceKind::Unknown
+        || service.kind == ServiceKind::K8sOperatorWebhook;
     let mut findings = Vec::new();
     for w in &profile.weaknesses {
         let Some(mut f) = ctx.finding(
@@ -788,6 +806,13 @@ pub fn tls_findings(
         // Flink's docs recommend self-signed certificates pinned in the
         // truststore for internal ports: rank that as information there.
         if internal && f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
+            f.severity = Severity::Info;
+        }
+        // The API server calls the webhook by its service name, which a
+        // scan by address cannot match.
+        if service.kind == ServiceKind::K8sOperatorWebhook
+            && f.rule_id == crate::tls::weakness::CERT_NAME_MISMATCH
+        {
             f.severity = Severity::Info;
         }
         findings.push(f);

@@ -221,7 +221,10 @@ struct Grouping<'a> {
 
 impl<'a> Grouping<'a> {
     fn new(services: &'a [Service]) -> Grouping<'a> {
-        let mut order: Vec<usize> = (0..services.len()).filter(|&i| services[i].flink).collect();
+        // Platforms (YARN, the Kubernetes operator) are grouped by `crate::platforms`.
+        let mut order: Vec<usize> = (0..services.len())
+            .filter(|&i| services[i].flink && !services[i].kind.is_platform())
+            .collect();
         order.sort_by(|&a, &b| services[a].endpoint.cmp(&services[b].endpoint));
         let mut by_host: HashMap<HostKey, Vec<usize>> = HashMap::new();
         let mut by_endpoint: HashMap<(HostKey, u16), usize> = HashMap::new();

@@ -60,6 +60,10 @@ pub struct Cluster {
     pub version: Option<String>,
     pub hosts: Vec<String>,
     pub members: Vec<Member>,
+    /// The platform that deploys it, when its configuration or the
+    /// platform itself says so (`crate::platforms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
     #[serde(default)]
     pub not_scanned: Vec<KnownPort>,
@@ -199,6 +203,7 @@ pub fn build(
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
         judge(c, &member_services, &present);
     }
+    crate::platforms::extend(services, findings, &mut clusters, swept);
     // Worst first; among equals, the one with more ways in and findings.
     clusters.sort_by(|a, b| {
         b.rating
@@ -258,6 +263,7 @@ fn record(
         version,
         hosts,
         members: members.into_iter().map(|(_, m)| m).collect(),
+        managed_by: None,
         not_scanned,
         findings: Vec::new(),
         paths: Vec::new(),
@@ -299,7 +305,7 @@ fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
 }
 
 /// Ids must survive URLs, SARIF properties and HTML attributes unharmed.
-fn id_safe(value: &str) -> String {
+pub(crate) fn id_safe(value: &str) -> String {
     value
         .chars()
         .take(64)

@@ -94,6 +94,12 @@ const ITEMS: &[Item] = &[
         judge: checkpoint_storage,
     },
     Item {
+        id: "k8s-rest-service",
+        title: crate::platforms::K8S_REST_TITLE,
+        fix: crate::platforms::K8S_REST_FIX,
+        judge: k8s_rest_service,
+    },
+    Item {
         id: "history-server",
         title: "HistoryServer not exposed",
         fix: "Bind historyserver.web.address to an internal address, firewall historyserver.web.port, historyserver.web.ssl.enabled: true",
@@ -192,6 +198,12 @@ fn guarded(s: &Service) -> bool {
 }
 
 const CONFIG_NOT_READABLE: &str = "GET /jobmanager/config not readable";
+
+/// `kubernetes.rest-service.exposed.type` of a cluster on Kubernetes.
+fn k8s_rest_service(seen: &Seen) -> Option<Verdict> {
+    let (status, evidence) = crate::platforms::rest_exposure(&seen.config)?;
+    Some(verdict(status, evidence, Vec::new()))
+}
 
 fn rest_tls(seen: &Seen) -> Option<Verdict> {
     let rest = seen.jobmanagers();

@@ -22,7 +22,9 @@
 //! to a port (a BLOB server stalls the cluster at 50).
 
 pub mod flink_http;
+pub mod k8s_operator;
 pub mod prefix;
+pub mod yarn;
 
 use std::time::Duration;
 
@@ -151,6 +153,15 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
             s
         }
     };
+    if service.kind == ServiceKind::K8sOperatorWebhook {
+        let san = summary.certificate.as_ref().map(|c| c.san.as_slice());
+        if let Some(name) = san.and_then(k8s_operator::webhook_certificate) {
+            tls_evidence.excerpt.push_str(&format!(
+                "; certificate for {name} (the name cert-manager gives the operator's webhook)"
+            ));
+            service.confidence = service.confidence.max(95);
+        }
+    }
     if summary.client_cert_required {
         tls_evidence
             .excerpt
@@ -455,6 +466,10 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     let endpoint = target.endpoint.clone();
     let mut evidence = vec![evidence_http("GET /config", &config)];
 
+    if let Some(s) = platform_by_banner(target, &config, &evidence, notes).await {
+        return s;
+    }
+
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
         let overview = get_noted(target, "/overview", notes).await;
         let verdict = flink_http::overview_verdict(&overview);
@@ -535,6 +550,26 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         return s;
     }
 
+    match get_noted(target, yarn::INFO_PATH, notes).await {
+        Ok(info) => {
+            if let Some(facts) = yarn::parse_cluster_info(&info) {
+                evidence.push(evidence_http(&format!("GET {}", yarn::INFO_PATH), &info));
+                let mut s = Service::identified(
+                    endpoint,
+                    ServiceKind::YarnResourcemanager,
+                    "Apache Hadoop YARN ResourceManager",
+                    95,
+                );
+                s.version = facts.hadoop_version.clone();
+                s.yarn = Some(facts);
+                s.evidence = evidence;
+                s.errors = errors;
+                return s;
+            }
+        }
+        Err(e) => errors.push(format!("GET {}: {e}", yarn::INFO_PATH)),
+    }
+
     let mut s = Service::new(endpoint, ServiceKind::OtherHttp);
     s.product = config
         .header("server")
@@ -545,6 +580,70 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     s.errors = errors;
     s.evidence = evidence;
     s
+}
+
+/// The Flink Kubernetes Operator's surfaces, told by their answer to
+/// `/config` and, where that answer could be another server's, by a
+/// second path answered the same way (`k8s_operator` names the shapes).
+async fn platform_by_banner(
+    target: &HttpTarget,
+    config: &Response,
+    evidence: &[Evidence],
+    notes: &mut Vec<String>,
+) -> Option<Service> {
+    let endpoint = target.endpoint.clone();
+    let confirm = k8s_operator::WEBHOOK_CONFIRM_PATH;
+    if k8s_operator::is_webhook_refusal(config, BANNER_REQUEST_PATH) {
+        // The webhook names the path it refused: a second path must be
+        // named back, which a server answering 500 to everything does not.
+        let second = get_noted(target, confirm, notes).await.ok()?;
+        if !k8s_operator::is_webhook_refusal(&second, confirm) {
+            return None;
+        }
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorWebhook,
+            "Flink Kubernetes Operator admission webhook",
+            85,
+        );
+        s.evidence = evidence.to_vec();
+        s.evidence
+            .push(evidence_http(&format!("GET {confirm}"), &second));
+        return Some(s);
+    }
+    if let Some(healthy) = k8s_operator::health_answer(config) {
+        // Any path gets the same two bytes: ask another one.
+        let second = get_noted(target, confirm, notes).await.ok()?;
+        if k8s_operator::health_answer(&second) != Some(healthy) {
+            return None;
+        }
+        // Two bytes of plain text are weak evidence alone: it counts as the
+        // operator's next to another operator or Flink interface
+        // (`crate::hosts::correlate`).
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorHealth,
+            k8s_operator::HEALTH_UNCONFIRMED,
+            60,
+        );
+        s.flink = false;
+        s.evidence = evidence.to_vec();
+        s.evidence
+            .push(evidence_http(&format!("GET {confirm}"), &second));
+        return Some(s);
+    }
+    if let Some(facts) = k8s_operator::parse_metrics(config) {
+        let mut s = Service::identified(
+            endpoint,
+            ServiceKind::K8sOperatorMetrics,
+            "Flink Kubernetes Operator metrics (Prometheus)",
+            90,
+        );
+        s.evidence = evidence.to_vec();
+        s.operator = Some(facts);
+        return Some(s);
+    }
+    None
 }
 
 async fn sql_gateway(

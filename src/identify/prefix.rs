@@ -92,6 +92,11 @@ pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
         if budget == 0 {
             break;
         }
+        // A candidate the deny-list refuses (a root page linking `/run/`)
+        // is never asked for and costs nothing.
+        if crate::transport::deny::check_path(&format!("{prefix}/config")).is_err() {
+            continue;
+        }
         budget -= 1;
         let under = HttpTarget {
             endpoint: target.endpoint.under(Some(prefix.clone())),
@@ -106,7 +111,10 @@ pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
             if s.flink {
                 return Found::Service(discovered(s, &prefix));
             }
-            continue;
+            // Full identification sends more than one request: a peer
+            // that looks like Flink under every prefix and is not gets it
+            // once, not once per candidate (the budget is discovery's).
+            break;
         }
         if authenticating.is_none() {
             if let Some(s) = authentication_required(&under.endpoint, &resp) {
@@ -375,5 +383,73 @@ mod tests {
         ] {
             assert_eq!(worth_trying(&resp(status, &[], "")), want, "{status}");
         }
+    }
+
+    /// A hostile root: `/config` is a plain 404, every prefixed path
+    /// answers like Flink's router but is not Flink, and the root page
+    /// links a denied prefix. Discovery never asks for the denied one,
+    /// and full identification (more than one request) runs once, not
+    /// once per candidate.
+    #[tokio::test]
+    async fn a_look_alike_under_every_prefix_costs_one_identification() {
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = c.read(&mut buf).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(buf.get(..n).unwrap_or(&[])).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    if let Ok(mut v) = log.lock() {
+                        v.push(path.clone());
+                    }
+                    let (status, body) = match path.as_str() {
+                        "/config" => ("404 Not Found", "nope".to_string()),
+                        "/" => (
+                            "200 OK",
+                            "<a href=\"/run/\">r</a><a href=\"/a/\">a</a>".to_string(),
+                        ),
+                        _ => (
+                            "404 Not Found",
+                            r#"{"errors":["Not found: /config"]}"#.to_string(),
+                        ),
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = c.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        let target = HttpTarget::new(
+            Endpoint::new(addr.ip(), addr.port()),
+            false,
+            std::time::Duration::from_secs(5),
+        );
+        let config = resp(404, &[], "nope");
+        let found = discover(&target, &config).await;
+        assert!(!matches!(found, Found::Service(_)));
+        let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert!(!seen.iter().any(|p| p.starts_with("/run")), "{seen:?}");
+        let probed = seen.iter().filter(|p| p.ends_with("/config")).count();
+        assert!(probed < MAX_REQUESTS, "{seen:?}");
+        let identified: std::collections::BTreeSet<&str> = seen
+            .iter()
+            .filter(|p| *p != "/" && !p.ends_with("/config"))
+            .filter_map(|p| p.get(1..).and_then(|p| p.split('/').next()))
+            .collect();
+        assert!(
+            identified.len() <= 1,
+            "identified under {identified:?}: {seen:?}"
+        );
     }
 }

@@ -482,9 +482,10 @@ fn cluster_card(h: &mut String, c: &Cluster) {
     for k in &c.not_scanned {
         let _ = write!(
             h,
-            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the JobManager, {}: {}</td></tr>",
+            "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
             ident(&k.role),
+            crate::platforms::known_from(c),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );

@@ -159,10 +159,11 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
         for k in &c.not_scanned {
             let _ = writeln!(
                 m,
-                "| {}:{} | {} | ? | known from the JobManager, {}: {} |",
+                "| {}:{} | {} | ? | known from the {}, {}: {} |",
                 escape(&k.host),
                 k.port,
                 escape(&k.role),
+                crate::platforms::known_from(c),
                 if k.status == "not-found" {
                     "not found by the sweep"
                 } else {

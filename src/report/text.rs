@@ -205,11 +205,8 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             }
         );
         for (status, said) in [
-            ("not-scanned", "known from the JobManager, not scanned"),
-            (
-                "not-found",
-                "known from the JobManager, probed, nothing there",
-            ),
+            ("not-scanned", "not scanned"),
+            ("not-found", "probed, nothing there"),
         ] {
             let ports: Vec<_> = c
                 .not_scanned
@@ -226,7 +223,8 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "  {said}: {}{}",
+                "  known from the {}, {said}: {}{}",
+                crate::platforms::known_from(c),
                 known.join(", "),
                 if ports.len() > MEMBERS_SHOWN {
                     format!(", +{} more", ports.len() - MEMBERS_SHOWN)

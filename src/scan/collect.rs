@@ -3,6 +3,7 @@
 //! services (nothing later can change them, [`hosts::settled`]) are spilled
 //! to disk as they arrive, so memory does not grow with every answering port.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -45,11 +46,18 @@ impl Collector {
         };
         let mut findings = Vec::new();
         let mut notices = Vec::new();
+        // Services under a path prefix, by place: a URL target
+        // (`http://h:8081/flink/`) and prefix discovery on the same host's
+        // swept port (`h` with 8081) find one service; it is reported once.
+        let mut prefixed: HashSet<String> = HashSet::new();
         // A resumed scan starts with the checkpoint's results, read back
         // one at a time (their JSONL events were written by the run that
         // found them).
         if let Some(t) = &self.tracker {
             let replayed = t.replay(|s, found| {
+                if s.endpoint.base_path.is_some() {
+                    prefixed.insert(s.endpoint.place());
+                }
                 notices.extend(error_notices(&s));
                 let settled = hosts::settled(&s);
                 services.push(s, settled);
@@ -65,6 +73,13 @@ impl Collector {
         while let Some(r) = results.recv().await {
             if let (Some(t), false) = (&self.tracker, r.unfinished) {
                 t.identified_at(&r.probed, &r.service, &r.findings);
+            }
+            // A probe cut short is no answer: it does not hide one.
+            if !r.unfinished
+                && r.service.endpoint.base_path.is_some()
+                && !prefixed.insert(r.service.endpoint.place())
+            {
+                continue;
             }
             if let Some(s) = self.sink.as_mut() {
                 let shown = at_least(&r.findings, self.min_severity);
@@ -111,4 +126,64 @@ pub fn at_least(findings: &[Finding], min: Option<crate::model::Severity>) -> Ve
         .filter(|f| min.is_none_or(|m| f.severity >= m))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, ServiceKind};
+
+    /// A URL target and prefix discovery on the same port find the same
+    /// service under `/flink`: reported once. Another prefix on the same
+    /// port, and the same prefix on another port, stay.
+    #[tokio::test]
+    async fn one_service_under_a_prefix_is_reported_once() {
+        let catalog = Catalog::load(None, None).unwrap_or_else(|e| panic!("{e}"));
+        let collector = Collector {
+            sink: None,
+            tracker: None,
+            catalog: Arc::new(catalog),
+            scan_id: "t".into(),
+            format: jsonl::Format::Ecs,
+            spill: false,
+            min_severity: None,
+        };
+        let root = |port| Endpoint::new("127.0.0.1".parse().unwrap(), port);
+        let result = |probed: Endpoint, base: &str| PortResult {
+            service: Service::new(
+                probed.under(Some(base.to_string())),
+                ServiceKind::JobmanagerRest,
+            ),
+            probed,
+            findings: Vec::new(),
+            unfinished: false,
+        };
+        let (tx, rx) = mpsc::channel(8);
+        for r in [
+            result(root(8081).under(Some("/flink".into())), "/flink"),
+            result(root(8081), "/flink"),
+            result(root(8081), "/other"),
+            result(root(8082), "/flink"),
+        ] {
+            tx.send(r).await.unwrap_or_else(|_| panic!("send"));
+        }
+        drop(tx);
+        let got = collector.run(rx).await;
+        let mut places: Vec<String> = got
+            .services
+            .finish()
+            .held()
+            .iter()
+            .map(|s| s.endpoint.place())
+            .collect();
+        places.sort();
+        assert_eq!(
+            places,
+            [
+                "127.0.0.1:8081/flink",
+                "127.0.0.1:8081/other",
+                "127.0.0.1:8082/flink"
+            ]
+        );
+    }
 }

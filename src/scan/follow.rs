@@ -13,7 +13,7 @@
 //! `--no-follow` turns it off. See the README's "Ports the JobManager
 //! names" section.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,12 +21,18 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::model::{DecidedBy, Endpoint, PortDecision, Service, ServiceKind};
+use crate::model::{DecidedBy, Endpoint, HostKey, PortDecision, Service, ServiceKind};
 use crate::net::{self, RetryPolicy};
 use crate::targets::TargetSpace;
 
 /// Endpoints one scan follows at most; more are left as "not scanned".
 pub const MAX_FOLLOWED: usize = 4096;
+/// Ports followed on one host at most, whoever names them: a JobManager
+/// listing hundreds of TaskManagers on one address, each with other
+/// ports, does not turn follow into a port scan of that host. A host
+/// with several TaskManagers (3 ports each) and two reporter ranges
+/// (16 each) stays well under it.
+pub const MAX_PER_HOST: usize = 64;
 /// Ports taken from one configured port range (`9250-9260`).
 const MAX_RANGE_PORTS: u16 = 16;
 /// Follow-up connections in flight at once.
@@ -39,7 +45,8 @@ pub struct NamedEndpoint {
     pub host: String,
     pub port: u16,
     /// `taskmanager-rpc`, `taskmanager-data`, `taskmanager-jmx`,
-    /// `metrics-reporter`, `jobmanager-rpc`, `blob-server`.
+    /// `metrics-reporter`, `jobmanager-rpc`, `blob-server`, and a YARN
+    /// application's `jobmanager-rest`.
     pub role: &'static str,
 }
 
@@ -47,10 +54,25 @@ pub struct NamedEndpoint {
 /// ports (`GET /taskmanagers`), its own RPC and BLOB ports and the metric
 /// reporters' ports (`GET /jobmanager/config`; a reporter runs in every
 /// Flink process, so on the JobManager's host and every TaskManager's).
-/// Other identifications (a YARN ResourceManager's application masters)
-/// add theirs here.
+/// A YARN ResourceManager names its Flink applications' JobManagers.
 pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
     let mut out = Vec::new();
+    // A ResourceManager names each Flink application's JobManager REST
+    // (`amRPCAddress`, see `crate::identify::yarn`).
+    if service.kind == ServiceKind::YarnResourcemanager {
+        return service
+            .yarn
+            .as_ref()
+            .map(crate::identify::yarn::named_endpoints)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, _)| NamedEndpoint {
+                host: t.host,
+                port: t.port,
+                role: "jobmanager-rest",
+            })
+            .collect();
+    }
     let Some(facts) = &service.deployment else {
         return out;
     };
@@ -163,7 +185,10 @@ impl Scope {
     pub fn admit(&self, named: &NamedEndpoint) -> Vec<Endpoint> {
         let port = named.port;
         if let Ok(ip) = named.host.parse::<IpAddr>() {
-            let inside = self.space.covers(ip, None) && !self.space.covers(ip, Some(port));
+            // `::ffff:10.0.0.5` is `10.0.0.5`: one host, one key, one cap.
+            let ip = ip.to_canonical();
+            let inside =
+                followable(ip) && self.space.covers(ip, None) && !self.space.covers(ip, Some(port));
             return if inside {
                 vec![Endpoint::new(ip, port)]
             } else {
@@ -181,13 +206,51 @@ impl Scope {
         self.space
             .addresses_of(&name)
             .into_iter()
-            .filter(|ip| self.space.covers(*ip, None) && !self.space.covers(*ip, Some(port)))
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| {
+                followable(*ip)
+                    && self.space.covers(*ip, None)
+                    && !self.space.covers(*ip, Some(port))
+            })
             .map(|ip| {
                 let mut e = Endpoint::new(ip, port);
                 e.hostname = Some(name.clone());
                 e
             })
             .collect()
+    }
+}
+
+/// Whether a named address can be a remote host at all: `0.0.0.0` and
+/// `::` (a TaskManager that advertises its bind-all address) reach the
+/// scanner's own machine, and multicast or broadcast reach many hosts.
+fn followable(ip: IpAddr) -> bool {
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    !(ip.is_unspecified() || ip.is_multicast() || broadcast)
+}
+
+/// What this scan has followed: each host and port once (however it was
+/// written), at most [`MAX_PER_HOST`] ports a host, [`MAX_FOLLOWED`] in all.
+#[derive(Debug, Default)]
+struct Ledger {
+    seen: HashSet<(HostKey, u16)>,
+    per_host: HashMap<HostKey, usize>,
+}
+
+impl Ledger {
+    /// Record `endpoint`; `false` if it was seen or a cap is reached.
+    fn take(&mut self, endpoint: &Endpoint) -> bool {
+        let key = (endpoint.host_key(), endpoint.port);
+        if self.seen.len() >= MAX_FOLLOWED || self.seen.contains(&key) {
+            return false;
+        }
+        let on_host = self.per_host.entry(key.0.clone()).or_default();
+        if *on_host >= MAX_PER_HOST {
+            return false;
+        }
+        *on_host += 1;
+        self.seen.insert(key);
+        true
     }
 }
 
@@ -223,25 +286,38 @@ pub async fn run(
         Some(n) => RetryPolicy::fixed(cfg.timeout, n),
         None => RetryPolicy::adaptive(cfg.timeout),
     };
-    loop {
+    let mut ledger = Ledger::default();
+    let stopped = stop.flag();
+    'scan: loop {
         let batch = tokio::select! {
             b = named_rx.recv() => match b { Some(b) => b, None => break },
             _ = stop.stopped() => break,
         };
         for named in &batch {
             for endpoint in scope.admit(named) {
-                let new = match followed.lock() {
-                    Ok(mut set) if set.len() < MAX_FOLLOWED => set.insert(endpoint.clone()),
-                    _ => false,
-                };
-                if !new {
+                // A stop (--max-duration, a signal) ends following at
+                // once, also while waiting for a slot or the rate limiter.
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    break 'scan;
+                }
+                if !ledger.take(&endpoint) {
                     continue;
                 }
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    break;
+                let permit = tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break 'scan,
+                    },
+                    _ = stop.stopped() => break 'scan,
                 };
                 if let Some(l) = &limiter {
-                    l.until_ready().await;
+                    tokio::select! {
+                        _ = l.until_ready() => {}
+                        _ = stop.stopped() => break 'scan,
+                    }
+                }
+                if let Ok(mut set) = followed.lock() {
+                    set.insert(endpoint.clone());
                 }
                 let open_tx = open_tx.clone();
                 tasks.spawn(async move {
@@ -397,5 +473,149 @@ mod tests {
         for bad in ["0", "9260-9250", "x", "", "1-2-3"] {
             assert_eq!(port_range(bad), None, "{bad}");
         }
+    }
+
+    /// Addresses that are no remote host (bind-all, multicast, broadcast)
+    /// are never followed, even inside the targets; an IPv4-mapped IPv6
+    /// address is its IPv4 address (scope, exclusions and caps alike).
+    #[test]
+    fn bind_all_multicast_and_mapped_addresses() {
+        let scope = Scope {
+            space: Arc::new(space(
+                &[
+                    "0.0.0.0/30",
+                    "::/126",
+                    "224.0.0.1",
+                    "255.255.255.255",
+                    "127.0.0.0/30",
+                ],
+                &["127.0.0.3"],
+            )),
+        };
+        let admit = |host: &str| {
+            scope.admit(&NamedEndpoint {
+                host: host.into(),
+                port: 40001,
+                role: "taskmanager-rpc",
+            })
+        };
+        for never in [
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::ffff:0.0.0.0",
+        ] {
+            assert!(admit(never).is_empty(), "{never}");
+        }
+        assert_eq!(
+            admit("::ffff:127.0.0.2"),
+            [Endpoint::new("127.0.0.2".parse().unwrap(), 40001)]
+        );
+        assert!(admit("::ffff:127.0.0.3").is_empty(), "excluded");
+        // Written other ways, a host is not an address in the targets:
+        // names are never resolved, so these are simply not followed.
+        for other in ["127.0.0.2.", "127.000.000.002", "[127.0.0.2]", "localhost"] {
+            assert!(admit(other).is_empty(), "{other}");
+        }
+    }
+
+    /// A JobManager naming 512 TaskManagers on one address with distinct
+    /// ports gets at most MAX_PER_HOST of them probed; one host:port is
+    /// followed once however often and however it is named.
+    #[test]
+    fn follow_is_capped_per_host_and_deduplicated() {
+        let scope = Scope {
+            space: Arc::new(space(&["127.0.0.0/30"], &[])),
+        };
+        let mut jm = jobmanager();
+        if let Some(facts) = jm.deployment.as_mut() {
+            facts.taskmanagers = (0..512u16)
+                .map(|i| TaskManagerRef {
+                    id: format!("tm{i}"),
+                    host: if i % 2 == 0 {
+                        "127.0.0.2"
+                    } else {
+                        "::ffff:127.0.0.2"
+                    }
+                    .into(),
+                    rpc_port: Some(20000 + i),
+                    data_port: Some(30000 + i / 2),
+                    jmx_port: Some(20000 + i),
+                })
+                .collect();
+        }
+        let mut ledger = Ledger::default();
+        let mut taken = Vec::new();
+        for named in named_by(&jm) {
+            for e in scope.admit(&named) {
+                if ledger.take(&e) {
+                    taken.push((e.ip, e.port));
+                }
+            }
+        }
+        let on_tm_host = taken
+            .iter()
+            .filter(|(ip, _)| ip.to_string() == "127.0.0.2")
+            .count();
+        assert_eq!(on_tm_host, MAX_PER_HOST);
+        let distinct: BTreeSet<_> = taken.iter().collect();
+        assert_eq!(distinct.len(), taken.len(), "a host:port followed twice");
+    }
+
+    /// A stop (--max-duration, SIGINT) ends following at once, also while
+    /// it waits for the rate limiter: no connection is made after it.
+    #[tokio::test]
+    async fn a_stop_ends_following_while_it_waits_for_the_rate() {
+        let listeners: Vec<std::net::TcpListener> = (0..6)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let named: Vec<NamedEndpoint> = listeners
+            .iter()
+            .map(|l| NamedEndpoint {
+                host: "127.0.0.1".into(),
+                port: l.local_addr().unwrap().port(),
+                role: "taskmanager-rpc",
+            })
+            .collect();
+        let stop = crate::scan::stop::Stop::default();
+        let followed = Followed::default();
+        let (named_tx, named_rx) = mpsc::channel(4);
+        let (open_tx, mut open_rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(
+            Scope {
+                space: Arc::new(space(&["127.0.0.1"], &[])),
+            },
+            FollowConfig {
+                timeout: Duration::from_secs(2),
+                retries: Some(0),
+                // One connection a second: the first goes at once.
+                rate: std::num::NonZeroU32::new(1),
+            },
+            named_rx,
+            open_tx,
+            Arc::clone(&followed),
+            stop.clone(),
+        ));
+        named_tx.send(named).await.unwrap();
+        assert!(open_rx.recv().await.is_some());
+        stop.stop(crate::scan::stop::StopReason::MaxDuration);
+        task.await.unwrap();
+        let mut connected = 0;
+        for l in &listeners {
+            l.set_nonblocking(true).unwrap();
+            while l.accept().is_ok() {
+                connected += 1;
+            }
+        }
+        let followed = followed.lock().unwrap().len();
+        assert_eq!(
+            connected, followed,
+            "every connection is listed as followed"
+        );
+        assert!(
+            connected < listeners.len(),
+            "{connected} connections after the stop"
+        );
     }
 }

@@ -160,6 +160,9 @@ impl Pool {
             }
             service.tls_profile = out.tls_profile;
             service.deployment = out.deployment;
+            if out.yarn.is_some() {
+                service.yarn = out.yarn;
+            }
             service.errors.extend(out.errors);
             if let Some(tx) = &named_tx {
                 let named = super::follow::named_by(&service);

@@ -98,6 +98,12 @@ pub fn parse_spec(token: &str, origin: Origin) -> Result<Spec, SpecError> {
         return Err(err("empty target"));
     }
     if text.contains("://") {
+        // The message quotes the token: never with a password in it.
+        let err = |reason: &str| SpecError {
+            token: super::url::redact_userinfo(token),
+            origin: origin.clone(),
+            reason: reason.to_string(),
+        };
         let (host, port, url) = super::url::parse_url(text).map_err(|r| err(&r))?;
         let hosts = parse_hosts(&host).map_err(|r| err(&r))?;
         if matches!(hosts, Hosts::Range { lo, hi } if lo != hi) {
@@ -375,6 +381,24 @@ mod tests {
         assert_eq!(s.port, Some(443));
         let specs = parse_lines("t.txt", "http://127.0.0.1:8080/flink/ # proxied\n").unwrap();
         assert_eq!(specs[0].base_path(), Some("/flink"));
+    }
+
+    /// A refused URL is quoted in the error without its password, for
+    /// every reason it is refused (credentials, then anything else).
+    #[test]
+    fn url_errors_never_echo_a_password() {
+        for bad in [
+            "http://admin:hunter2@127.0.0.1:8081/flink/",
+            "https://admin:hunter2@jm.test/x?y",
+            "ftp://admin:hunter2@127.0.0.1/",
+            "http://admin:hun/ter2@127.0.0.1/",
+        ] {
+            let e = p(bad).expect_err(bad).to_string();
+            assert!(!e.contains("hunter2") && !e.contains("ter2"), "{e}");
+            assert!(e.contains("argument 1") && e.contains("***@"), "{e}");
+        }
+        let e = parse_lines("t.txt", "http://u:hunter2@127.0.0.1/f/\n").unwrap_err();
+        assert!(!e[0].to_string().contains("hunter2"), "{}", e[0]);
     }
 
     #[test]

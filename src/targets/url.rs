@@ -36,7 +36,12 @@ pub fn parse_url(text: &str) -> Result<(String, u16, UrlTarget), String> {
     let authority = uri
         .authority()
         .ok_or_else(|| "the URL has no host".to_string())?;
-    if authority.as_str().contains('@') {
+    // Anywhere after the scheme: `http://u:pa/ss@h/` parses as the host
+    // `u` with a path holding the rest of the password.
+    if text
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('@'))
+    {
         return Err("credentials in the URL are not supported (flinkscan never sends them)".into());
     }
     let host = authority
@@ -47,10 +52,19 @@ pub fn parse_url(text: &str) -> Result<(String, u16, UrlTarget), String> {
     if host.is_empty() {
         return Err("the URL has no host".into());
     }
-    let port = match authority.port_u16() {
-        Some(0) => return Err("port 0 is not a valid port".into()),
-        Some(p) => p,
-        None if authority.as_str().ends_with(':') => return Err("`:` without a port number".into()),
+    // The `http` crate keeps a port it cannot read (`h:80x`) and answers
+    // no port: read it here, so a typo is refused, not scanned on 80.
+    let auth = authority.as_str();
+    let tail = auth
+        .rfind(']')
+        .map_or(auth, |i| auth.get(i + 1..).unwrap_or(""));
+    let port = match tail.rsplit_once(':').map(|(_, p)| p) {
+        Some("") => return Err("`:` without a port number".into()),
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) => return Err("port 0 is not a valid port".into()),
+            Ok(p) => p,
+            Err(_) => return Err(format!("`{p}` is not a port number (1-65535)")),
+        },
         None if https => 443,
         None => 80,
     };
@@ -78,7 +92,26 @@ fn base_path(path: &str) -> Result<Option<String>, String> {
     if trimmed.contains("//") {
         return Err("the path may not contain empty segments (`//`)".into());
     }
+    // Every request goes under the prefix: one the deny-list refuses
+    // (`/jobs/ID/yarn-cancel`) would refuse or change every request.
+    if let Err(why) = crate::transport::deny::check_path(&format!("{trimmed}/config")) {
+        return Err(format!("the prefix cannot be scanned: {why}"));
+    }
     Ok(Some(trimmed.to_string()))
+}
+
+/// `text` with any user information of a URL (`user:password@`) masked:
+/// an error message quotes the token, and a password must not travel into
+/// terminals, logs or CI output. Everything between the scheme and the
+/// last `@` goes, since a password may hold `/`, `?` or `#`.
+pub fn redact_userinfo(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}"),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +143,9 @@ mod tests {
             ("ftp://h/", "scheme"),
             ("http://u:p@h/", "credentials"),
             ("http://h:0/", "port 0"),
+            ("http://h:80x/", "not a port number"),
+            ("http://h:70000/", "not a port number"),
+            ("http://h/a@b/", "credentials"),
             ("http://h/x?y=1", "query"),
             ("http://h/x#y", "fragment"),
             ("http://h/a/../b", ".."),
@@ -119,7 +155,23 @@ mod tests {
             let e = parse_url(bad).expect_err(bad);
             assert!(e.contains(why), "{bad}: {e}");
         }
+        for denied in [
+            "http://h/run/",
+            "http://h/jobs/j/yarn-cancel",
+            "http://h/x/%2Fstop",
+        ] {
+            let e = parse_url(denied).expect_err(denied);
+            assert!(e.contains("deny-list"), "{denied}: {e}");
+        }
         let long = format!("http://h/{}", "a".repeat(300));
         assert!(parse_url(&long).unwrap_err().contains("longer"));
+    }
+
+    #[test]
+    fn userinfo_is_masked() {
+        assert_eq!(redact_userinfo("http://u:s3cret@h/x"), "http://***@h/x");
+        assert_eq!(redact_userinfo("http://u:a/b@c@h/"), "http://***@h/");
+        assert_eq!(redact_userinfo("http://h/x"), "http://h/x");
+        assert_eq!(redact_userinfo("10.0.0.1"), "10.0.0.1");
     }
 }

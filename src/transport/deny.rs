@@ -31,24 +31,27 @@ const DENIED_FRAGMENTS: &[&str] = &[
     "/scripts",
 ];
 
+/// A GET of the YARN ResourceManager's read-only web services
+/// (`/ws/v1/cluster/info`, `/ws/v1/cluster/apps`): `/cluster` there is
+/// YARN's resource name, not Flink's shutdown endpoint (`DELETE /cluster`).
+/// Every write YARN serves there is a POST, PUT or DELETE, refused below.
+fn is_yarn_web_service(method: &str, decoded: &str) -> bool {
+    let Some(rest) = decoded.strip_prefix("/ws/v1/cluster") else {
+        return false;
+    };
+    method == "GET"
+        && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+        && !rest.contains("/cluster")
+        && !rest.contains("..")
+}
+
 /// Percent-decoding rounds before a path is refused as too deeply encoded.
 const MAX_DECODE_ROUNDS: usize = 3;
 
 /// `Ok` if the request may be sent; `Err` says why not.
 pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
     let method = method.to_ascii_uppercase();
-    let Some(decoded) = normalise(path) else {
-        return Err(format!(
-            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
-        ));
-    };
-    for frag in DENIED_FRAGMENTS {
-        if decoded.contains(frag) {
-            return Err(format!(
-                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
-            ));
-        }
-    }
+    let decoded = check_path_as(&method, path)?;
     match method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => Ok(()),
         _ if intrusive_allowed(&method, &decoded) => {
@@ -64,6 +67,35 @@ pub fn check(method: &str, path: &str, intrusive: bool) -> Result<(), String> {
             "{method} {path} is on the deny-list: only GET, HEAD and OPTIONS are sent"
         )),
     }
+}
+
+/// The method-independent half of [`check`]: `Ok` with the normalised
+/// path if no denied fragment is in it. A request under a path prefix (a
+/// reverse proxy's `/flink`) is judged on the full path too, since the
+/// server in front routes on that, not on the path Flink sees.
+pub fn check_path(path: &str) -> Result<String, String> {
+    check_path_as("GET", path)
+}
+
+/// `check_path` for a request with `method`: only a GET may read YARN's
+/// `/ws/v1/cluster` web services past the `/cluster` fragment.
+fn check_path_as(method: &str, path: &str) -> Result<String, String> {
+    let Some(decoded) = normalise(path) else {
+        return Err(format!(
+            "`{path}` is refused: encoded more than {MAX_DECODE_ROUNDS} times or has control characters"
+        ));
+    };
+    for frag in DENIED_FRAGMENTS {
+        if *frag == "/cluster" && is_yarn_web_service(method, &decoded) {
+            continue;
+        }
+        if decoded.contains(frag) {
+            return Err(format!(
+                "`{path}` is on the deny-list (`{frag}` changes cluster state)"
+            ));
+        }
+    }
+    Ok(decoded)
 }
 
 /// With `--intrusive`: open a SQL Gateway session (`POST /v1/sessions`) and
@@ -82,7 +114,7 @@ fn intrusive_allowed(method: &str, decoded: &str) -> bool {
 /// The path as a server would see it after decoding: percent-decoded until
 /// stable, backslashes as slashes, lower case. None when it is still
 /// changing after [`MAX_DECODE_ROUNDS`] or holds control characters or
-/// whitespace (which no request we send needs).
+/// whitespace (which no request we send needs, but for a space in the query).
 fn normalise(path: &str) -> Option<String> {
     let mut current = path.to_string();
     let mut rounds = 0;
@@ -97,7 +129,16 @@ fn normalise(path: &str) -> Option<String> {
         }
         current = next;
     }
-    if current.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    // A plain space may sit in a query value (YARN's `applicationTypes=Apache
+    // Flink`); the path itself never needs one.
+    let (path_part, query) = current.split_once('?').unwrap_or((&current, ""));
+    if path_part
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+        || query
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+    {
         return None;
     }
     Some(current.replace('\\', "/").to_ascii_lowercase())
@@ -204,6 +245,31 @@ mod tests {
         ("CONNECT", "/"),
         ("TRACE", "/"),
     ];
+
+    /// YARN's read-only web services pass as GET only; YARN's writes (a
+    /// new application, a kill) and Flink's `/cluster` stay refused.
+    #[test]
+    fn yarn_web_services_pass_as_get_only() {
+        for p in [
+            "/ws/v1/cluster/info",
+            "/ws/v1/cluster/apps?applicationTypes=Apache%20Flink&limit=64",
+        ] {
+            assert_eq!(check("GET", p, false), Ok(()), "{p}");
+        }
+        for (m, p) in [
+            ("POST", "/ws/v1/cluster/apps/new-application"),
+            ("POST", "/ws/v1/cluster/apps"),
+            ("PUT", "/ws/v1/cluster/apps/application_1_0001/state"),
+            ("GET", "/ws/v1/cluster/../../cluster"),
+            ("GET", "/ws/v1/cluster/x/cluster"),
+            ("GET", "/ws/v1/clusterx/cluster"),
+            ("GET", "/proxy/application_1_0001/cluster"),
+            ("GET", "/ws/v1/cluster/apps?x=%09"),
+            ("GET", "/ws/v1/cluster /info"),
+        ] {
+            assert!(check(m, p, true).is_err(), "{m} {p} passed");
+        }
+    }
 
     #[test]
     fn every_denied_operation_of_flinks_rest_api_is_refused() {

@@ -180,6 +180,13 @@ impl HttpTarget {
     ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         // The one place every HTTP request passes: no caller can forget it.
         crate::transport::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
+        if self.endpoint.base_path.is_some() {
+            // The proxy in front routes on the full path: a prefix found on
+            // a hostile root page (`/run`, `/cluster`) must not smuggle a
+            // denied fragment in front of an allowed path.
+            crate::transport::deny::check_path(&self.endpoint.path(path))
+                .map_err(HttpError::Denied)?;
+        }
         let tcp = crate::net::connect(self.endpoint.dest())
             .await
             .map_err(HttpError::Connect)?;
@@ -448,6 +455,15 @@ mod tests {
                 .request("POST", "/v1/sessions/h/statements", None)
                 .await
         ));
+        // Under a path prefix the full path is judged: a reverse proxy
+        // routes `/run/config` on `/run`, whatever Flink would see.
+        for prefix in ["/run", "/cl%75ster", "/jobs/j/yarn-stop"] {
+            let under = HttpTarget {
+                endpoint: target.endpoint.under(Some(prefix.into())),
+                ..target.clone()
+            };
+            assert!(denied(under.get("/config").await), "{prefix}");
+        }
         assert!(
             tokio::time::timeout(Duration::from_millis(200), l.accept())
                 .await

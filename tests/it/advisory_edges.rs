@@ -479,10 +479,16 @@ fn records_and_interface_map_agree() {
             .as_array()
             .map(|s| s.iter().filter_map(|x| x["score"].as_str()).collect())
             .unwrap_or_default();
+        // Where the only source publishes no vector (the ASF record of
+        // CVE-2026-40564 gives "moderate"), a record flinkscan wrote carries
+        // that label and says where the vector went.
+        let labelled = rec["database_specific"]["severity"].is_string()
+            && rec["database_specific"]["flinkscan"]["cvss_source"].is_string();
         assert!(
-            vectors
-                .iter()
-                .any(|v| v.starts_with("CVSS:3") || v.starts_with("CVSS:4")),
+            labelled
+                || vectors
+                    .iter()
+                    .any(|v| v.starts_with("CVSS:3") || v.starts_with("CVSS:4")),
             "{}: no CVSS vector",
             path.display()
         );
@@ -511,7 +517,11 @@ fn records_and_interface_map_agree() {
     assert_eq!(data.ignored, 0);
     assert_eq!(data.advisories.len(), count);
     for a in &data.advisories {
-        let c = a.cvss.as_ref().expect("score from a vector");
+        // A label-only record (see above) is scored at its label's floor.
+        let Some(c) = a.cvss.as_ref() else {
+            assert!(a.written_by_flinkscan, "{}: no vector", a.origin);
+            continue;
+        };
         let parsed: cvss::Cvss = c.vector.parse().unwrap();
         assert!((parsed.score() - c.score).abs() < 1e-9);
     }
@@ -576,7 +586,10 @@ fn listing_shows_every_shipped_record_with_ranges_and_sources() {
         );
         assert!(!a["references"].as_array().unwrap().is_empty(), "{a}");
         assert!(
-            a["cvss"]["vector"].as_str().unwrap().starts_with("CVSS:"),
+            a["cvss"]["vector"]
+                .as_str()
+                .map_or(a["written_by_flinkscan"] == true, |v| v
+                    .starts_with("CVSS:")),
             "{a}"
         );
     }

@@ -164,7 +164,7 @@ fn ocsf_vulnerability_findings_validate() {
     out.assert_absent("AKIAPLANTEDOCSFSECRET");
 }
 
-/// Shards split a host's ports (7 shards of 7 probes: one port each), so
+/// Shards split a host's ports (8 shards of the 8 default probes: one port each), so
 /// the RPC port's shard never sees REST. Merged, the report must say what
 /// the unsharded scan says: the RPC port's version and confidence 95.
 #[test]
@@ -173,7 +173,7 @@ fn merged_shards_share_a_hosts_identity_like_one_scan() {
     let dir = tempfile::tempdir().unwrap();
     let target = jm.ip.to_string();
     let mut parts = Vec::new();
-    for k in 0..7 {
+    for k in 0..8 {
         let path = dir.path().join(format!("shard-{k}.json"));
         let out = assert_cmd::Command::cargo_bin("flinkscan")
             .unwrap()
@@ -184,7 +184,7 @@ fn merged_shards_share_a_hosts_identity_like_one_scan() {
                 "--seed",
                 "7",
                 "--shard",
-                &format!("{k}/7"),
+                &format!("{k}/8"),
                 "--json",
             ])
             .arg(&path)

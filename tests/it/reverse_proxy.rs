@@ -227,6 +227,28 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
         "{found:#}"
     );
     findings_name_the_full_url(&out, proxy_ip);
+    let bare_out = out;
+
+    // The URL target and the bare host:port in one scan find the same
+    // JobManager under /flink: one service, each finding once.
+    let out = flink::scan(
+        &[bare.clone(), open_url.clone()],
+        &["--no-progress", "--no-follow"],
+    );
+    flink_under_prefix(&out, proxy_ip);
+    let under: Vec<_> = services_at(&out, PROXY_PORT)
+        .into_iter()
+        .filter(|s| s["base_path"] == "/flink")
+        .collect();
+    assert_eq!(under.len(), 1, "{under:#?}");
+    let findings = |out: &ScanOutput| out.json["findings"].as_array().map_or(0, Vec::len);
+    assert!(findings(&out) > 0);
+    assert_eq!(
+        findings(&out),
+        findings(&bare_out),
+        "{:#}",
+        out.json["findings"]
+    );
 
     // A same-host redirect from the root, and a link in the root page,
     // name prefixes the built-in list does not hold.
