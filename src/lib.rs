@@ -16,6 +16,7 @@ pub mod flink_rest;
 pub mod hosts;
 pub mod identify;
 pub mod inventory;
+pub mod manual;
 pub mod model;
 pub mod net;
 pub mod plan;

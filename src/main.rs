@@ -140,8 +140,13 @@ fn run(cli: Cli) -> Result<u8> {
             let catalog = Catalog::load(probes.as_deref(), advisories.as_deref())
                 .map_err(|e| Usage(e.to_string()))?;
             match id {
-                Some(id) => explain_rule(&catalog, &id, json)?,
-                None => print_rules(&catalog, json)?,
+                Some(id) => match flinkscan::checks::lookup::find(&catalog, &id)
+                    .map_err(|e| Usage(e.to_string()))?
+                {
+                    flinkscan::checks::lookup::Found::One(rule) => explain_rule(rule, json)?,
+                    flinkscan::checks::lookup::Found::Many(rules) => print_rules(rules, json)?,
+                },
+                None => print_rules(catalog.rules.values().collect(), json)?,
             }
             Ok(EXIT_CLEAN)
         }
@@ -149,8 +154,9 @@ fn run(cli: Cli) -> Result<u8> {
             input,
             html,
             markdown,
+            csv,
             no_color,
-        } => report_command(&input, html, markdown, no_color),
+        } => report_command(&input, [html, markdown, csv], no_color),
         Command::Advisories { json, advisories } => {
             let data = flinkscan::advisories::Advisories::load(advisories.as_deref())
                 .map_err(|e| Usage(e.to_string()))?;
@@ -175,7 +181,12 @@ fn run(cli: Cli) -> Result<u8> {
                 .map_err(|e| Usage(e.to_string()))?;
             merge_command(&inputs, &output, sarif.as_deref(), &catalog)
         }
-        Command::Diff { old, new, json } => {
+        Command::Diff {
+            old,
+            new,
+            json,
+            fail_on,
+        } => {
             let old = read_report(&old)?;
             let new = read_report(&new)?;
             let diff = baseline::diff(&old, &new);
@@ -186,11 +197,19 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 write!(out, "{}", baseline::render_diff(&diff))?;
             }
-            Ok(if diff.new.is_empty() {
-                EXIT_CLEAN
-            } else {
+            Ok(if diff.fails(fail_on) {
                 EXIT_FINDINGS
+            } else {
+                EXIT_CLEAN
             })
+        }
+        Command::Completions { shell } => {
+            flinkscan::manual::completions(shell, &mut std::io::stdout().lock())?;
+            Ok(EXIT_CLEAN)
+        }
+        Command::Man => {
+            flinkscan::manual::man_page(&mut std::io::stdout().lock())?;
+            Ok(EXIT_CLEAN)
         }
     }
 }
@@ -291,19 +310,25 @@ fn merge_command(
 /// are grouped again, so a report written before clusters renders too.
 fn report_command(
     input: &std::path::Path,
-    html: Option<std::path::PathBuf>,
-    markdown: Option<std::path::PathBuf>,
+    [html, markdown, csv]: [Option<std::path::PathBuf>; 3],
     no_color: bool,
 ) -> Result<u8> {
-    let [html, markdown] = plan::outputs([("--html", &html), ("--markdown", &markdown)])
-        .map_err(|e| Usage(e.to_string()))?;
+    let [html, markdown, csv] = plan::outputs([
+        ("--html", &html),
+        ("--markdown", &markdown),
+        ("--csv", &csv),
+    ])
+    .map_err(|e| Usage(e.to_string()))?;
     let mut report = read_report(input)?;
     report.normalise();
     report.build_clusters();
     let catalog = Catalog::load(None, None).map_err(|e| Usage(e.to_string()))?;
     let mut failures = Vec::new();
     report::outputs::write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
-    if html.is_none() && markdown.is_none() {
+    if let Some(out) = &csv {
+        report::outputs::write_csv(out, &report, &catalog, &mut failures);
+    }
+    if html.is_none() && markdown.is_none() && csv.is_none() {
         let color = !no_color
             && report::text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
         let mut out = std::io::stdout().lock();
@@ -332,24 +357,7 @@ fn read_report(path: &std::path::Path) -> Result<ScanReport> {
 }
 
 /// `flinkscan rules ID`: one rule, explained for a person.
-fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
-    let Some(rule) = catalog
-        .rules
-        .values()
-        .find(|r| r.id.eq_ignore_ascii_case(id.trim()))
-    else {
-        let filter = RuleFilter {
-            only: vec![id.to_string()],
-            skip: Vec::new(),
-        };
-        let why = filter
-            .check(catalog.rules.keys().map(String::as_str))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        let why = why.replacen("--rules ", "", 1);
-        return Err(Usage(format!("no rule {why}")).into());
-    };
+fn explain_rule(rule: &flinkscan::checks::catalog::Rule, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, rule)?;
@@ -383,15 +391,13 @@ fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_rules(catalog: &Catalog, json: bool) -> Result<()> {
+fn print_rules(mut rules: Vec<&flinkscan::checks::catalog::Rule>, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        let rules: Vec<_> = catalog.rules.values().collect();
         serde_json::to_writer_pretty(&mut out, &rules)?;
         writeln!(out)?;
         return Ok(());
     }
-    let mut rules: Vec<_> = catalog.rules.values().collect();
     rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
     for r in rules {
         writeln!(
@@ -435,7 +441,7 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         if let (Some(proxy), false) = (&plan.proxy, args.dry_run) {
             flinkscan::net::use_proxy(proxy.clone(), plan.probe_timeout).await?;
         }
-        let (mut space, notices) = scan::build_space(&plan).await.map_err(|e| match e {
+        let (mut space, mut notices) = scan::build_space(&plan).await.map_err(|e| match e {
             scan::ScanError::Targets(t) => anyhow::Error::new(Usage(t.to_string())),
             other => anyhow::Error::new(other),
         })?;
@@ -452,8 +458,23 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             &[args.probes.as_deref(), args.advisories.as_deref()],
         )
         .map_err(|e| Usage(e.to_string()))?;
+        if let Some(why) = checkpoint.as_ref().and_then(|c| c.set_aside.clone()) {
+            // A warning even under --quiet: cron mails it once.
+            eprintln!("flinkscan: warning: {why}");
+            notices.push(flinkscan::model::Notice {
+                target: "--state".into(),
+                message: why,
+            });
+        }
+        let pace = scan::progress_text::Pace {
+            at_start: checkpoint
+                .as_ref()
+                .and_then(|c| c.from.as_ref())
+                .map_or(0, |s| s.counts.probed),
+            limit: plan.rate,
+        };
         let progress = Arc::new(Progress::default());
-        let bar = progress_bar(&space, &progress, plan.progress);
+        let bar = progress_bar(&space, &progress, plan.progress, pace);
         let scan::ScanOutcome {
             mut report,
             jsonl_failure,
@@ -481,6 +502,15 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
             // Fixed findings open no path: judge the clusters again.
             report.build_clusters();
         }
+        // Judged on every finding: --min-severity only trims the outputs.
+        let failing = report.failing(args.fail_on, args.fail_on_new);
+        let verdict = args
+            .fail_on
+            .filter(|_| failing > 0)
+            .map(|t| report::outputs::verdict_line(&report, t, args.fail_on_new));
+        if let Some(min) = plan.min_severity {
+            report.keep_at_least(min);
+        }
         let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
         failures.extend(state_failure);
         failures.extend(report::outputs::write_scan_outputs(
@@ -495,6 +525,11 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         ));
         if !failures.is_empty() {
             return Err(OutputsFailed(failures).into());
+        }
+        if !args.quiet {
+            if let Some(line) = report::outputs::written_line(&plan) {
+                eprintln!("{line}");
+            }
         }
         if let Some(path) = &plan.state {
             if report.scan.status == report::ScanStatus::Complete {
@@ -544,7 +579,12 @@ fn scan_command(args: &ScanArgs) -> Result<u8> {
         {
             return Ok(u8::try_from(128 + n).unwrap_or(EXIT_FAILURE));
         }
-        if report.fails(args.fail_on) {
+        if failing > 0 {
+            // The one line a quiet run prints: what needs attention (the
+            // summary said it otherwise).
+            if let (Some(line), true) = (verdict, args.quiet) {
+                eprintln!("{line}");
+            }
             return Ok(EXIT_FINDINGS);
         }
         let unknown = report.unchecked_failing(args.fail_on, &catalog);
@@ -596,6 +636,7 @@ fn progress_bar(
     space: &TargetSpace,
     progress: &Arc<Progress>,
     enabled: bool,
+    pace: scan::progress_text::Pace,
 ) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
     if !enabled {
         return None;
@@ -607,7 +648,8 @@ fn progress_bar(
             let started = std::time::Instant::now();
             loop {
                 tokio::time::sleep(PROGRESS_LINE_EVERY).await;
-                let line = progress_line(&progress, total, started.elapsed());
+                let line =
+                    scan::progress_text::progress_line(&progress, total, started.elapsed(), pace);
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
         });
@@ -649,8 +691,8 @@ fn progress_bar(
                     bar.set_message(format!("| {findings} findings"));
                 } else {
                     bar.set_position(probed);
-                    bar.set_message(sweep_message(
-                        SweepCounts {
+                    bar.set_message(scan::progress_text::sweep_message(
+                        scan::progress_text::SweepCounts {
                             probed,
                             total,
                             open,
@@ -658,6 +700,7 @@ fn progress_bar(
                             findings,
                         },
                         started.elapsed(),
+                        pace,
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -665,78 +708,4 @@ fn progress_bar(
         })
     };
     Some((bar, ticker))
-}
-
-/// `flinkscan: progress: 512/1024 probes (50%), 100/s, 1 open, 1 identified, 0 findings, ETA 5s`
-fn progress_line(progress: &Progress, total: u64, elapsed: Duration) -> String {
-    let s = &progress.sweep;
-    let done = s.probed.load(Ordering::Relaxed);
-    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
-    let eta = if rate >= 1.0 {
-        let left = total.saturating_sub(done) as f64 / rate;
-        humantime::format_duration(Duration::from_secs(left.ceil() as u64)).to_string()
-    } else {
-        "unknown".into()
-    };
-    format!(
-        "flinkscan: progress: {done}/{total} probes ({}%), {}/s, {} open, {} identified, {} findings, ETA {eta}",
-        (u128::from(done) * 100)
-            .checked_div(u128::from(total))
-            .unwrap_or(100),
-        rate.round() as u64,
-        s.open.load(Ordering::Relaxed),
-        progress.identified.load(Ordering::Relaxed),
-        progress.findings.load(Ordering::Relaxed)
-    )
-}
-
-/// What the progress bar counts during the sweep.
-struct SweepCounts {
-    probed: u64,
-    total: u64,
-    open: u64,
-    identified: u64,
-    findings: u64,
-}
-
-/// The sweep's progress message: rate and ETA as whole numbers.
-fn sweep_message(c: SweepCounts, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let rate = (c.probed as f64 / secs).round() as u64;
-    let eta = match c.total.saturating_sub(c.probed).checked_div(rate) {
-        Some(left) => format!("ETA {left}s"),
-        None => "ETA -".to_string(),
-    };
-    format!(
-        "{rate}/s {eta} | {} open, {} identified, {} findings",
-        c.open, c.identified, c.findings
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sweep_rates_and_eta_are_whole_numbers() {
-        let counts = SweepCounts {
-            probed: 1000,
-            total: 4000,
-            open: 3,
-            identified: 1,
-            findings: 2,
-        };
-        assert_eq!(
-            sweep_message(counts, Duration::from_millis(3000)),
-            "333/s ETA 9s | 3 open, 1 identified, 2 findings"
-        );
-        let idle = SweepCounts {
-            probed: 0,
-            total: 10,
-            open: 0,
-            identified: 0,
-            findings: 0,
-        };
-        assert!(sweep_message(idle, Duration::from_secs(1)).starts_with("0/s ETA -"));
-    }
 }

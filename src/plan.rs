@@ -41,6 +41,8 @@ pub enum PlanError {
         #[source]
         source: DestError,
     },
+    #[error("-o {}: a base name for files, not stdout; give each format its own flag to stream one (--jsonl -)", crate::untrusted::shown(.0))]
+    OutputAllStdout(String),
     #[error("{first} and {second} {clash}; give one of them another destination")]
     OutputClash {
         first: String,
@@ -99,6 +101,11 @@ pub struct ScanPlan {
     pub jsonl: Option<Output>,
     pub html: Option<Output>,
     pub markdown: Option<Output>,
+    pub csv: Option<Output>,
+    /// `--min-severity`: findings below it are left out of every output.
+    pub min_severity: Option<crate::model::Severity>,
+    /// `--quiet`: nothing on stdout or stderr unless something needs attention.
+    pub quiet: bool,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
     /// `--state` or `--resume`: where checkpoints go.
@@ -177,12 +184,20 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         }
         (None, None) => Shard::ALL,
     };
-    let [json, sarif, jsonl, html, markdown] = outputs([
-        ("--json", &args.json),
-        ("--sarif", &args.sarif),
-        ("--jsonl", &args.jsonl),
-        ("--html", &args.html),
-        ("--markdown", &args.markdown),
+    let all =
+        |own: &Option<PathBuf>, ext: &str| own.clone().or_else(|| with_ext(&args.output_all, ext));
+    if let Some(base) = &args.output_all {
+        if base.as_os_str() == "-" {
+            return Err(PlanError::OutputAllStdout(base.display().to_string()));
+        }
+    }
+    let [json, sarif, jsonl, html, markdown, csv] = outputs([
+        ("--json", &all(&args.json, "json")),
+        ("--sarif", &all(&args.sarif, "sarif")),
+        ("--jsonl", &all(&args.jsonl, "jsonl")),
+        ("--html", &all(&args.html, "html")),
+        ("--markdown", &all(&args.markdown, "md")),
+        ("--csv", &all(&args.csv, "csv")),
     ])?;
     Ok(ScanPlan {
         targets,
@@ -215,11 +230,39 @@ pub fn build(args: &ScanArgs, env: impl Fn(&str) -> Option<String>) -> Result<Sc
         jsonl,
         html,
         markdown,
+        csv,
+        min_severity: args.min_severity,
+        quiet: args.quiet,
         jsonl_format: args.jsonl_format,
-        progress: !args.quiet,
+        progress: !args.quiet && !args.no_progress,
         state: args.resume.clone().or_else(|| args.state.clone()),
         resume: args.resume.is_some(),
     })
+}
+
+/// `-o BASE`: BASE.json, BASE.sarif, ... (the extension is added, never
+/// swapped: `-o scan.2026-12-05` keeps its date).
+fn with_ext(base: &Option<PathBuf>, ext: &str) -> Option<PathBuf> {
+    let mut name = base.as_ref()?.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    Some(PathBuf::from(name))
+}
+
+impl ScanPlan {
+    /// Every output the plan writes, in the order they are listed to the user.
+    pub fn outputs(&self) -> impl Iterator<Item = &Output> {
+        [
+            &self.json,
+            &self.sarif,
+            &self.jsonl,
+            &self.html,
+            &self.markdown,
+            &self.csv,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// `--rules` and `--skip-rules` against the catalog the scan will use

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod jobs;
+pub mod lookup;
 pub mod platforms;
 pub mod probe;
 pub mod rule_ids;
@@ -69,7 +70,7 @@ impl RuleFilter {
 }
 
 /// A rule id (case-insensitive) or a prefix ending in `*`.
-fn pattern_hits(pattern: &str, id: &str) -> bool {
+pub fn pattern_hits(pattern: &str, id: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => id
             .get(..prefix.len())
@@ -111,7 +112,7 @@ impl std::fmt::Display for UnknownRule {
 /// compared with the rules' prefixes of the same length, so `FLINK-TSL-*`
 /// suggests `FLINK-TLS-*`; an id is also compared with the same-length head
 /// of each id, so a typo in a short id still finds the long one.
-fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     let upper = pattern.to_ascii_uppercase();
     let (stem, is_prefix) = match upper.strip_suffix('*') {
         Some(p) => (p.to_string(), true),
@@ -134,28 +135,22 @@ fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<S
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     let limit = (stem_len / 4).max(2);
+    // Only the closest: a worse candidate beside a good one is noise.
+    let best = scored.first().map_or(0, |s| s.0);
     scored
         .into_iter()
-        .filter(|(d, _)| *d <= limit)
+        // Something of the pattern must survive: one letter is two edits
+        // from any id's first letter, which is no likeness at all.
+        .filter(|(d, _)| *d <= limit && *d < stem_len && *d == best)
         .take(3)
         .map(|(_, s)| s)
         .collect()
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance counting a swap of two neighbours as one edit (`TSL` is
+/// one from `TLS`, as a typist sees it).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// Shared, read-only state of the check stage.

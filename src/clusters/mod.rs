@@ -85,6 +85,22 @@ pub struct Cluster {
     pub jobs: Option<crate::inventory::view::ClusterJobs>,
 }
 
+impl Cluster {
+    /// Drop the references to findings not in `kept` (ids,
+    /// [`crate::model::Finding::id`]): a report that left findings out
+    /// (`--min-severity`) points at none it lacks. Ratings, paths and
+    /// posture still judge every finding.
+    pub fn keep_findings(&mut self, kept: &std::collections::BTreeSet<String>) {
+        self.findings.retain(|id| kept.contains(id));
+        for step in self.paths.iter_mut().flat_map(|p| p.steps.iter_mut()) {
+            step.findings.retain(|id| kept.contains(id));
+        }
+        for item in &mut self.posture {
+            item.findings.retain(|id| kept.contains(id));
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigId {
     pub key: String,

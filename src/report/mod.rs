@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod baseline;
+pub mod csv;
 pub mod events;
 pub mod html;
 pub mod jsonl;
@@ -88,6 +89,10 @@ pub struct ScanMeta {
     /// closed nor filtered as far as this scan knows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub undecided: Vec<String>,
+    /// `--min-severity`: findings below it were left out of this report
+    /// (a notice says how many).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
     /// Endpoints (`host:port`) outside the sweep's port list that the scan
     /// probed because a JobManager named them (`--follow`), open or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -294,11 +299,40 @@ impl ScanReport {
 
     /// `--fail-on`: a finding at or above `threshold` that is not fixed.
     pub fn fails(&self, threshold: Option<Severity>) -> bool {
-        threshold.is_some_and(|t| {
-            self.findings
-                .iter()
-                .any(|f| f.severity >= t && !f.is_fixed())
-        })
+        self.failing(threshold, false) > 0
+    }
+
+    /// How many findings fail `--fail-on threshold`: present ones at or
+    /// above it, with `only_new` (`--fail-on-new`) only those a baseline
+    /// marked new.
+    pub fn failing(&self, threshold: Option<Severity>, only_new: bool) -> usize {
+        let Some(t) = threshold else { return 0 };
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= t && !f.is_fixed())
+            .filter(|f| !only_new || f.baseline_state == Some(crate::model::BaselineState::New))
+            .count()
+    }
+
+    /// `--min-severity`: leave the findings below `min` out of this report,
+    /// and say so in its notices and `scan.min_severity`.
+    pub fn keep_at_least(&mut self, min: Severity) {
+        let before = self.findings.len();
+        self.findings.retain(|f| f.severity >= min);
+        let left_out = before - self.findings.len();
+        let kept = self.findings.iter().map(Finding::id).collect();
+        for c in &mut self.clusters {
+            c.keep_findings(&kept);
+        }
+        self.scan.min_severity = Some(min);
+        self.notices.push(Notice {
+            target: format!("--min-severity {min}"),
+            message: format!(
+                "{left_out} finding{} below {min} left out of this report",
+                if left_out == 1 { "" } else { "s" }
+            ),
+        });
+        self.normalise();
     }
 
     /// Checks that could not run (`ENDPOINT RULE`) whose rule is at or

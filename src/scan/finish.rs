@@ -110,7 +110,7 @@ impl Finish<'_> {
             }
             events.extend(report::events::for_results(
                 None,
-                &findings[before..],
+                &super::collect::at_least(&findings[before..], self.plan.min_severity),
                 self.catalog,
                 &self.scan_id,
                 format,
@@ -132,7 +132,27 @@ impl Finish<'_> {
         // made one at a time (all of them at once as JSON values were the
         // peak of a scan of many thousand Flink services).
         if let Some(s) = sink.as_mut() {
+            // As the other outputs will show them (`keep_at_least`).
+            let kept: Option<std::collections::BTreeSet<String>> =
+                self.plan.min_severity.map(|min| {
+                    report
+                        .findings
+                        .iter()
+                        .filter(|f| f.severity >= min)
+                        .map(crate::model::Finding::id)
+                        .collect()
+                });
             for c in &report.clusters {
+                let trimmed;
+                let c = match &kept {
+                    Some(kept) => {
+                        let mut t = c.clone();
+                        t.keep_findings(kept);
+                        trimmed = t;
+                        &trimmed
+                    }
+                    None => c,
+                };
                 s.write_each(report::events::for_clusters(
                     std::slice::from_ref(c),
                     &self.scan_id,
@@ -196,6 +216,7 @@ impl Finish<'_> {
                 .lock()
                 .map(|u| u.clone())
                 .unwrap_or_default(),
+            min_severity: None,
             followed: self.followed.clone(),
         }
     }

@@ -13,6 +13,7 @@ pub mod collect;
 pub mod finish;
 pub mod follow;
 pub mod identify_pool;
+pub mod progress_text;
 pub mod stop;
 
 use std::sync::atomic::AtomicU64;
@@ -208,6 +209,7 @@ pub async fn run(
             scan_id: scan_id.clone(),
             format: plan.jsonl_format,
             spill: true,
+            min_severity: plan.min_severity,
         }
         .run(result_rx),
     );

@@ -12,6 +12,7 @@ mod flink_versions;
 mod follow;
 mod foundation;
 mod fuzz_corpus;
+mod habits;
 mod hostile_peers;
 mod html_report;
 mod identify_fail_loud;
