@@ -10,6 +10,7 @@
 #   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~27 min a run; default 1
 #   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
 #   benches/compare.sh --no-silent | --no-live | --no-lossy | --no-memory | --no-nmap
+#   benches/compare.sh --lookalike-large   # also 131,072 Flink look-alikes (slow)
 #   benches/compare.sh --loss-rates "0.01 0.03 0.05"   # lossy scenario's SYN loss rates
 #
 # nmap runs twice on the silent range: "nmap" pinned to the 1 s timeout
@@ -37,7 +38,12 @@
 # 127.20.0.0/16 x 2 ports finds a service (131,072; smoke: a /22, 2,048) and
 # flinkscan identifies each one, writing --json, --sarif and --jsonl. The
 # report gives flinkscan's peak RSS against the target (< 64 MiB for 100,000
-# services) and the services its JSON report lists.
+# services) and the services its JSON report lists. Its look-alike variant
+# ("flink-N") redirects 127.21.0.0/20 x 2 ports (8,192 probes; smoke: a /24,
+# 512) to a Flink JobManager look-alike instead, so every probe is a Flink
+# service with findings and a cluster of its own (target: < 64 MiB); with
+# --lookalike-large also 127.21.0.0/16 x 2 (131,072; target: < 256 MiB for
+# 100,000 Flink services).
 #
 # flinkscan runs with default settings (identification on; the default
 # connect timeout is the 1 s the floor uses) plus -q and --json to a
@@ -55,6 +61,7 @@ do_live=1
 do_silent=1
 do_lossy=1
 do_memory=1
+lookalike_large=0
 loss_rates="0.01 0.05"
 do_nmap=1
 bare_workers=""
@@ -68,6 +75,7 @@ while [ $# -gt 0 ]; do
     --no-silent) do_silent=0 ;;
     --no-lossy) do_lossy=0 ;;
     --no-memory) do_memory=0 ;;
+    --lookalike-large) lookalike_large=1 ;;
     --loss-rates) loss_rates="$2"; shift ;;
     --no-nmap) do_nmap=0 ;;
     -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
@@ -154,11 +162,19 @@ record() {
 }
 
 # Listeners: "close" ones accept and close, "http" ones answer a minimal HTTP
-# response. One single-threaded process serves them all.
+# response, "flink" ones are a Flink JobManager look-alike (real Flink
+# 1.14.6's /config and /overview bodies from tests/fixtures/identify, 404
+# for everything else). One single-threaded process serves them all.
 cat > "$work/listen.py" <<'EOF'
-import selectors, socket, sys
+import os, selectors, socket, sys
 sel = selectors.DefaultSelector()
 REPLY = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+FIXTURES = os.environ.get("FLINK_FIXTURES", "")
+def page(name):
+    body = open(os.path.join(FIXTURES, name), "rb").read() if FIXTURES else b"{}"
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+FLINK = {b"/config": page("jobmanager-1.14.6-config.json"), b"/overview": page("jobmanager-1.14.6-overview.json")} if FIXTURES else {}
 for spec in sys.argv[1:]:
     mode, host, port = spec.split(":")
     s = socket.socket()
@@ -174,7 +190,7 @@ while True:
         try:
             if kind == "listen":
                 c, _ = key.fileobj.accept()
-                if mode == "http":
+                if mode in ("http", "flink"):
                     c.setblocking(False)
                     sel.register(c, selectors.EVENT_READ, ("conn", mode))
                 else:
@@ -183,8 +199,15 @@ while True:
                 c = key.fileobj
                 sel.unregister(c)
                 try:
-                    if c.recv(4096):
-                        c.send(REPLY)
+                    req = c.recv(4096)
+                    if req:
+                        reply = REPLY
+                        if mode == "flink":
+                            parts = req.split(b" ", 2)
+                            reply = FLINK.get(parts[1] if len(parts) > 1 else b"", REPLY)
+                        c.setblocking(True)
+                        c.settimeout(2)
+                        c.sendall(reply)
                 except OSError:
                     pass
                 c.close()
@@ -461,7 +484,12 @@ fi
 if [ "$do_memory" = 1 ]; then
   if [ "$smoke" = 1 ]; then memory_cidr="127.20.0.0/22"; memory_probes=2048
   else memory_cidr="127.20.0.0/16"; memory_probes=131072; fi
-  export work results FLINKSCAN TIME memory_cidr memory_probes
+  # Look-alike runs, CIDR=PROBES (x 2 ports): a /20 always; the /16
+  # (131,072 Flink services, over 100,000) with --lookalike-large.
+  if [ "$smoke" = 1 ]; then lookalike_specs="127.21.0.0/24=512"
+  else lookalike_specs="127.21.0.0/20=8192"; fi
+  [ "$lookalike_large" = 1 ] && lookalike_specs="$lookalike_specs 127.21.0.0/16=131072"
+  export work results FLINKSCAN TIME memory_cidr memory_probes lookalike_specs ROOT
   export -f record say wait_ready
   cat > "$work/memory.sh" <<'NS'
 set -euo pipefail
@@ -482,6 +510,30 @@ timeout -k 10 1800 "$TIME" -f '%e %U %S %M' -o "$work/memory.time" "$FLINKSCAN" 
 [ "$rc" = 1 ] && rc=0
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["services"]))' "$work/memory.json" 2>/dev/null || echo 0)
 record memory flinkscan "$memory_probes" "$memory_probes" "$n" "$rc" "$work/memory.time"
+kill "$lp" 2>/dev/null || true; wait "$lp" 2>/dev/null || true; lp=""
+
+# Variant: every connection lands on a Flink JobManager look-alike, so every
+# probe is a Flink service that stays in memory (with its findings and its
+# own cluster) and is checked: the worst case for a scan's memory.
+for spec in $lookalike_specs; do
+  cidr=${spec%%=*}; probes=${spec##*=}; sc="flink-$probes"
+  iptables -t nat -F OUTPUT
+  iptables -t nat -A OUTPUT -p tcp -d "$cidr" -j REDIRECT --to-ports 9001
+  : > "$work/$sc-listen.out"
+  FLINK_FIXTURES="$ROOT/tests/fixtures/identify" python3 "$work/listen.py" flink:127.0.0.1:9001 > "$work/$sc-listen.out" 2>&1 &
+  lp=$!
+  wait_ready "$work/$sc-listen.out"
+  say "memory: $cidr x 8081,8083 ($probes probes), every one a Flink JobManager look-alike"
+  rc=0
+  timeout -k 10 3600 "$TIME" -f '%e %U %S %M' -o "$work/$sc.time" "$FLINKSCAN" scan "$cidr" \
+    --ports 8081,8083 -q --json "$work/$sc.json" --sarif "$work/$sc.sarif" \
+    --jsonl "$work/$sc.jsonl" > "$work/$sc.out" 2>&1 || rc=$?
+  [ "$rc" = 1 ] && rc=0
+  # "found": the Flink services the JSON report lists.
+  n=$(python3 -c 'import json,sys; print(sum(1 for s in json.load(open(sys.argv[1]))["services"] if s["flink"]))' "$work/$sc.json" 2>/dev/null || echo 0)
+  record "$sc" flinkscan "$probes" "$probes" "$n" "$rc" "$work/$sc.time"
+  kill "$lp" 2>/dev/null || true; wait "$lp" 2>/dev/null || true; lp=""
+done
 NS
   setsid unshare -n bash "$work/memory.sh" < /dev/null > "$work/memory.log" 2>&1 &
   ns_pid=$!
@@ -521,7 +573,7 @@ def loss_of(sc): return float(sc[5:-1]) if sc.startswith("loss-") else -1.0
 print(f"\nmachine: {cores} cores; medians of interleaved rounds (n = runs); window {window}; RSS = max over runs")
 hdr = f"{'scenario':8} {'tool':10} {'n':>2} {'probes':>7} {'wall s':>8} {'probes/s':>9} {'CPU s':>7} {'RSS MiB':>7} {'recall':>7} {'vs bare':>7} {'vs nmap':>8}"
 print(hdr); print("-" * len(hdr))
-for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", k[0] == "silent", k[0] == "memory", loss_of(k[0]), order.get(k[1].split("/")[0], 9), k[1])):
+for (sc, tool) in sorted(med, key=lambda k: (k[0] != "live", k[0] == "silent", k[0] == "memory" or k[0].startswith("flink-"), loss_of(k[0]), order.get(k[1].split("/")[0], 9), k[1])):
     m = med[(sc, tool)]
     def ratio(other):
         o = med.get((sc, other))
@@ -561,6 +613,12 @@ if s:
               f"--min-hostgroup 4096 (its strongest setting found here)")
     if s["found"] != s["expected"]:
         print(f"silent: flinkscan found {s['found']}/{s['expected']} listeners")
+for sc, tool in sorted(k for k in med if k[0].startswith("flink-")):
+    m = med[(sc, tool)]
+    limit = 64 if m["probes"] <= 8192 else 256
+    print(f"memory: flinkscan peak RSS {m['rss']:.1f} MiB for {m['found']} Flink look-alike services "
+          f"({m['expected']} probes; {1024 * m['rss'] / max(m['found'], 1):.1f} KiB a service), JSON + SARIF + JSONL written "
+          f"(target < {limit} MiB): {verdict(m['rss'] < limit and m['found'] >= 0.99 * m['expected'])}")
 m = med.get(("memory", "flinkscan"))
 if m:
     print(f"memory: flinkscan peak RSS {m['rss']:.1f} MiB while identifying {m['found']} services "

@@ -36,6 +36,7 @@ components=(
   "unshare|util-linux"                    # benches/compare.sh, tests/it/proxy.rs
   "flock|util-linux"                      # scripts/flink-home.sh
   "microsocks|microsocks"                 # tests/it/proxy.rs: a real SOCKS5 jump host
+  "man|man-db"                            # tests/it/habits.rs: `man -l` renders `flinkscan man`
 )
 
 have() { # CHECK

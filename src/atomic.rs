@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::spool::{Spool, SpoolWriter, Target};
+
 /// A file being written; nothing appears at `path` until [`commit`](Self::commit).
 pub struct AtomicFile {
     path: PathBuf,
@@ -214,15 +216,13 @@ impl Dest {
         produce: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
         match self {
-            Dest::Stdout => {
-                let mut out = io::BufWriter::new(io::stdout().lock());
+            // A reader that never opens or never reads must not hold the
+            // run: the bytes go through a writer thread that gives up on it
+            // (see `spool`).
+            Dest::Stdout | Dest::Special(_) => {
+                let mut out = SpoolWriter::start(self.spool_target())?;
                 produce(&mut out)?;
-                out.flush()
-            }
-            Dest::Special(path) => {
-                let mut f = io::BufWriter::new(open_special(path)?);
-                produce(&mut f)?;
-                f.flush()
+                out.finish()
             }
             Dest::File(path) => {
                 let mut f = io::BufWriter::new(AtomicFile::create(path)?);
@@ -234,13 +234,21 @@ impl Dest {
         }
     }
 
-    /// Open for a stream of lines (`--jsonl`); see [`Stream`].
+    /// Open for a stream of lines (`--jsonl`); see [`Stream`]. Stdout and
+    /// special files are opened by their writer thread, so this never
+    /// waits for a FIFO's reader.
     pub fn open_stream(&self) -> io::Result<Stream> {
         Ok(match self {
-            Dest::Stdout => Stream::Stdout(io::stdout()),
-            Dest::Special(path) => Stream::Special(open_special(path)?),
+            Dest::Stdout | Dest::Special(_) => Stream::Spool(Spool::start(self.spool_target())?),
             Dest::File(path) => Stream::File(AtomicFile::create(path)?),
         })
+    }
+
+    fn spool_target(&self) -> Target {
+        match self {
+            Dest::Special(path) | Dest::File(path) => Target::Special(path.clone()),
+            Dest::Stdout => Target::Stdout,
+        }
     }
 
     /// What two destinations share when they are the same place: stdout,
@@ -255,11 +263,37 @@ impl Dest {
         if let Ok(m) = std::fs::metadata(path) {
             return format!("inode {}:{}", m.dev(), m.ino());
         }
-        let dir = parent_dir(path);
+        // Not there yet: a symbolic link to a file still to be created
+        // (the checkpoint's `.results`) names that file, so the name it
+        // will be created under is what counts.
+        let path = link_target(path);
+        let dir = parent_dir(&path);
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         let name = path.file_name().unwrap_or_default();
         format!("path {}", dir.join(name).display())
     }
+}
+
+/// Where a chain of symbolic links ends, even when the last one dangles
+/// (writing through it creates that file). At most 40 links are followed,
+/// as the kernel does (`ELOOP`).
+fn link_target(path: &Path) -> PathBuf {
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return at;
+        }
+        let Ok(next) = std::fs::read_link(&at) else {
+            return at;
+        };
+        at = if next.is_absolute() {
+            next
+        } else {
+            parent_dir(&at).join(next)
+        };
+    }
+    at
 }
 
 fn is_stdout(m: &std::fs::Metadata) -> bool {
@@ -274,25 +308,20 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Never create or truncate a special file: it exists, and a device or
-/// FIFO has no content to cut.
-fn open_special(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new().write(true).open(path)
-}
-
 /// An open line stream; only a regular file is committed at the end.
 pub enum Stream {
-    Stdout(io::Stdout),
-    Special(File),
+    /// Stdout or a special file, written by a thread of its own: a write
+    /// queues the bytes (bounded) and never waits for the reader.
+    Spool(Spool),
     File(AtomicFile),
 }
 
 impl Stream {
-    /// Make everything written so far visible (stdout, a FIFO) or durable.
+    /// Make everything written so far visible (stdout, a FIFO: for as long
+    /// as the reader keeps reading) or durable.
     pub fn finish(self) -> io::Result<()> {
         match self {
-            Stream::Stdout(mut s) => s.flush(),
-            Stream::Special(mut f) => f.flush(),
+            Stream::Spool(s) => s.finish(),
             Stream::File(f) => f.commit(),
         }
     }
@@ -301,15 +330,13 @@ impl Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Stdout(s) => s.write(buf),
-            Stream::Special(f) => f.write(buf),
+            Stream::Spool(s) => s.push(buf.to_vec()).map(|()| buf.len()),
             Stream::File(f) => f.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Stream::Stdout(s) => s.flush(),
-            Stream::Special(f) => f.flush(),
+            Stream::Spool(_) => Ok(()),
             Stream::File(f) => f.flush(),
         }
     }
@@ -363,7 +390,26 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         // Two names of one new file are one identity.
         let again = Dest::File(dir.path().join(".").join("out.json"));
-        assert_eq!(Dest::File(p).identity(), again.identity());
+        assert_eq!(Dest::File(p.clone()).identity(), again.identity());
+        // So is a symbolic link to it, relative or absolute, even while the
+        // file does not exist yet (writing through the link creates it).
+        let rel = dir.path().join("rel.json");
+        std::os::unix::fs::symlink("out.json", &rel).unwrap();
+        let abs = dir.path().join("abs.json");
+        std::os::unix::fs::symlink(&rel, &abs).unwrap();
+        for link in [&rel, &abs] {
+            assert_eq!(
+                Dest::File(link.clone()).identity(),
+                Dest::File(p.clone()).identity(),
+                "{}",
+                link.display()
+            );
+        }
+        // Once it exists, a hard link is the same file too.
+        std::fs::write(&p, b"").unwrap();
+        let hard = dir.path().join("hard.json");
+        std::fs::hard_link(&p, &hard).unwrap();
+        assert_eq!(Dest::File(hard).identity(), Dest::File(p).identity());
     }
 
     /// Flushing (as the JSONL stream does per event) puts the bytes in the

@@ -12,11 +12,14 @@ use crate::report::sarif::Compat;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  scan finished; no finding at or above --fail-on (or --fail-on not given)
-  1  scan finished; at least one finding at or above --fail-on
+  1  scan finished; at least one finding at or above --fail-on (with --fail-on-new: one marked new),
+     or a check of a rule at or above it could not run (its port stopped answering: unknown is not
+     clean); under --quiet one line on stderr names them
   2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
-  3  runtime failure: could not write an output or a --jsonl stream broke (the others were written),
-     every target failed to resolve, ...
-  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
+  3  runtime failure: could not write an output or a --jsonl stream broke or its reader fell behind
+     (the others were written), the --proxy failed mid-scan (status proxy-failed, every output
+     written), every target failed to resolve, ...
+  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
      flight got up to 10 s, then every output was written with scan status \"interrupted\" and the
      open ports left unfinished listed (scan.cut_short, scan.not_identified). A second signal quits
      at once (no output is left half-written). Exit 3 wins over these, these over 1.";
@@ -25,7 +28,10 @@ const SCAN_EXAMPLES: &str = "\
 Examples:
   flinkscan scan 10.20.0.0/16 --json out.json --sarif out.sarif
   flinkscan scan -i targets.txt --exclude 10.20.5.0/24 --ports +50100-50200 --jsonl -
-  flinkscan scan flink.internal:8081 --fail-on high          # cron: exit 1 on high/critical
+  flinkscan scan flink.internal:8081 --fail-on high          # exit 1 on high/critical
+  flinkscan scan -i targets.txt -o nightly --min-severity medium   # nightly.{json,sarif,jsonl,html,md,csv}
+  flinkscan scan -i targets.txt -q -o nightly --baseline accepted.json --fail-on high --fail-on-new
+                                                 # cron: silent unless a NEW high/critical appears
   flinkscan scan 127.0.0.1 --rules 'FLINK-TLS-*'             # only the TLS audit rules
   flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
   flinkscan scan -i targets.txt --dry-run                    # list what would be probed
@@ -125,7 +131,7 @@ pub enum Command {
     },
     /// Render a saved or merged --json report for people: HTML, Markdown, or the terminal summary.
     #[command(
-        after_long_help = "Examples:\n  flinkscan report scan.json --html scan.html\n  flinkscan report merged.json --html out.html --markdown out.md\n  flinkscan report scan.json            # the terminal summary"
+        after_long_help = "Examples:\n  flinkscan report scan.json --html scan.html\n  flinkscan report scan.json --csv triage.csv\n  flinkscan report merged.json --html out.html --markdown out.md\n  flinkscan report scan.json            # the terminal summary"
     )]
     Report {
         /// A flinkscan --json report (or the output of `flinkscan merge`).
@@ -137,18 +143,41 @@ pub enum Command {
         /// Write the Markdown report to FILE, or - for stdout.
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// Write one CSV row per finding to FILE, or - for stdout.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
         /// Never colour the summary.
         #[arg(long)]
         no_color: bool,
     },
     /// Compare two --json reports: which findings are new, unchanged or fixed.
+    #[command(
+        after_long_help = "Exit codes: 0 no new finding (at or above --fail-on, if given), 1 at least one, 2 usage error.\n\nExamples:\n  flinkscan diff last-week.json today.json\n  flinkscan diff last-week.json today.json --fail-on high   # exit 1 only for new high/critical"
+    )]
     Diff {
         old: PathBuf,
         new: PathBuf,
         /// Print the comparison as JSON.
         #[arg(long)]
         json: bool,
+        /// Exit 1 only when a NEW finding is at or above this severity [default: any new finding].
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        fail_on: Option<Severity>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_long_help = "Examples:\n  source <(flinkscan completions bash)                           # this shell\n  flinkscan completions bash > /etc/bash_completion.d/flinkscan   # every bash\n  flinkscan completions zsh > \"${fpath[1]}/_flinkscan\"\n  flinkscan completions fish > ~/.config/fish/completions/flinkscan.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout.
+    #[command(
+        after_long_help = "Examples:\n  flinkscan man | man -l -\n  flinkscan man > /usr/local/share/man/man1/flinkscan.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -258,11 +287,14 @@ pub struct ScanArgs {
 
     /// Checkpoint the scan to FILE every 3 s (atomically) and when it stops early; if FILE
     /// holds a checkpoint of this same scan, continue from it. Removed when the scan completes.
+    /// A checkpoint of a different scan (other targets, ports or options) is moved aside to
+    /// FILE.previous (with a notice) and this scan starts afresh.
     #[arg(long, value_name = "FILE", help_heading = "Checkpoints")]
     pub state: Option<PathBuf>,
 
     /// Continue the scan checkpointed in FILE (after SIGKILL, SIGTERM, --max-duration or a
     /// reboot); give the same targets and options as the first run. Checkpoints go on to FILE.
+    /// Unlike --state, a checkpoint of a different scan is refused.
     #[arg(
         long,
         value_name = "FILE",
@@ -348,6 +380,23 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub sarif: Option<PathBuf>,
 
+    /// Write one CSV row per finding (severity, rule, title, host, port, url, service, version,
+    /// cluster, baseline, fix) to FILE, or - for stdout. Cells a spreadsheet would run as a
+    /// formula are prefixed with '.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub csv: Option<PathBuf>,
+
+    /// Write every format next to one base name, like nmap -oA: BASE.json, BASE.sarif,
+    /// BASE.jsonl, BASE.html, BASE.md and BASE.csv. A format's own flag (--json FILE, ...)
+    /// overrides its path.
+    #[arg(short = 'o', long, value_name = "BASE", help_heading = "Output")]
+    pub output_all: Option<PathBuf>,
+
+    /// Leave findings below this severity out of every output (the reports say so). The
+    /// exit code still judges all findings (see --fail-on).
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Output")]
+    pub min_severity: Option<Severity>,
+
     /// SARIF location style: standard (absolute endpoint URLs) or github (code scanning upload).
     #[arg(long, value_enum, default_value_t = Compat::Standard, help_heading = "Output")]
     pub sarif_compat: Compat,
@@ -356,13 +405,23 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Output")]
     pub fail_on: Option<Severity>,
 
+    /// With --baseline: --fail-on counts only NEW findings (unchanged ones were accepted).
+    #[arg(long, requires_all = ["fail_on", "baseline"], help_heading = "Output")]
+    pub fail_on_new: bool,
+
     /// A previous --json report: mark findings new, unchanged or fixed.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub baseline: Option<PathBuf>,
 
-    /// No progress bar.
+    /// Print nothing on success (for cron, which mails any output): no progress, no summary,
+    /// no list of outputs. Errors and warnings still go to stderr, and a run that fails
+    /// --fail-on prints one line there saying why.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+
+    /// No progress bar (or progress lines); the summary and everything else still print.
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
 
     /// More logging on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]

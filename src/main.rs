@@ -90,8 +90,9 @@ fn run(cli: Cli) -> Result<Outcome, CommandError> {
             input,
             html,
             markdown,
+            csv,
             no_color,
-        } => commands::report::run(&input, html, markdown, no_color),
+        } => commands::report::run(&input, [html, markdown, csv], no_color),
         Command::Advisories { json, advisories } => {
             commands::advisories::run(json, advisories.as_deref())
         }
@@ -108,6 +109,13 @@ fn run(cli: Cli) -> Result<Outcome, CommandError> {
             probes.as_deref(),
             advisories.as_deref(),
         ),
-        Command::Diff { old, new, json } => commands::diff::run(&old, &new, json),
+        Command::Diff {
+            old,
+            new,
+            json,
+            fail_on,
+        } => commands::diff::run(&old, &new, json, fail_on),
+        Command::Completions { shell } => commands::manual::completions(shell),
+        Command::Man => commands::manual::man_page(),
     }
 }

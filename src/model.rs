@@ -465,6 +465,11 @@ pub struct Service {
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
+    /// Rules whose checks could not run on this port (their request
+    /// failed: the port closed, timed out or reset): unknown, never clean.
+    /// `--fail-on` counts each at its rule's severity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -521,6 +526,7 @@ impl Service {
             tls_profile: None,
             deployment: None,
             decided: None,
+            unchecked: Vec::new(),
             yarn: None,
             operator: None,
         }

@@ -543,19 +543,85 @@ async fn via_proxy(route: &Route, dest: &Dest) -> io::Result<TcpStream> {
     };
     match result {
         Ok(s) => Ok(s.into_inner()),
-        Err(e) => Err(socks_error(e)),
+        // A name the proxy cannot resolve gets microsocks' general
+        // failure: a fact about that target, as a local "no such host" is.
+        Err(tokio_socks::Error::GeneralSocksServerFailure) if matches!(dest, Dest::Name(..)) => {
+            Err(io::Error::other(
+                "via proxy: general SOCKS server failure (the proxy could not resolve or reach the name)",
+            ))
+        }
+        Err(e) => {
+            let e = socks_error(e);
+            if let Some(failed) = ProxyFailed::of(&e) {
+                record_proxy_failure(&route.proxy, failed);
+            }
+            Err(e)
+        }
     }
 }
 
+/// Only the proxy's reply codes that describe the target decide a port
+/// (RFC 1928 section 6: refused is closed; host or network unreachable
+/// and TTL expired are filtered). Anything else (the proxy refusing our
+/// connection, closing it, garbling its reply, failing in general or by
+/// its rules) says nothing about the target: a [`ProxyFailed`] error.
 fn socks_error(e: tokio_socks::Error) -> io::Error {
     use tokio_socks::Error as E;
     let kind = match &e {
         E::ConnectionRefused => io::ErrorKind::ConnectionRefused,
         E::HostUnreachable | E::NetworkUnreachable | E::TtlExpired => io::ErrorKind::TimedOut,
-        E::Io(io) => io.kind(),
-        _ => io::ErrorKind::Other,
+        _ => return io::Error::other(ProxyFailed(e.to_string())),
     };
     io::Error::new(kind, format!("via proxy: {e}"))
+}
+
+/// The proxy itself failed on one connection: the port behind it is not
+/// decided. Carried inside the `io::Error` a connect returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the SOCKS5 proxy failed: {0}")]
+pub struct ProxyFailed(pub String);
+
+impl ProxyFailed {
+    /// The proxy failure inside a connect error, if that is what it is.
+    pub fn of(e: &io::Error) -> Option<&ProxyFailed> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ProxyFailed>())
+    }
+}
+
+/// The first proxy failure of this process, with the proxy named
+/// (credentials masked); the scan stops on it ([`proxy_failure`]).
+static PROXY_FAILURE: OnceLock<tokio::sync::watch::Sender<Option<String>>> = OnceLock::new();
+
+fn proxy_failure_channel() -> &'static tokio::sync::watch::Sender<Option<String>> {
+    PROXY_FAILURE.get_or_init(|| tokio::sync::watch::Sender::new(None))
+}
+
+fn record_proxy_failure(proxy: &Proxy, failed: &ProxyFailed) {
+    let text = format!(
+        "proxy {} failed after the start check: {}",
+        proxy.redacted(),
+        crate::untrusted::clean(&failed.0, 200)
+    );
+    proxy_failure_channel().send_if_modified(|first| {
+        if first.is_some() {
+            return false;
+        }
+        *first = Some(text);
+        true
+    });
+}
+
+/// What went wrong with the proxy first, once it failed after the start
+/// check (none: it never did, or there is no proxy).
+pub fn proxy_failure() -> Option<String> {
+    proxy_failure_channel().borrow().clone()
+}
+
+/// Resolves when the proxy fails after the start check (never without one).
+pub async fn proxy_failed() {
+    let mut rx = proxy_failure_channel().subscribe();
+    let _ = rx.wait_for(Option::is_some).await;
 }
 
 /// The result of [`attempt_until_answered`].
@@ -962,7 +1028,35 @@ mod tests {
             io::ErrorKind::ConnectionRefused
         );
         for e in [E::HostUnreachable, E::NetworkUnreachable, E::TtlExpired] {
-            assert_eq!(socks_error(e).kind(), io::ErrorKind::TimedOut);
+            let e = socks_error(e);
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            assert!(ProxyFailed::of(&e).is_none());
+        }
+    }
+
+    /// What the proxy does wrong never reads as a port state: a proxy
+    /// that is gone would otherwise make every port closed (its refusal)
+    /// or unreachable (a garbled reply, a close after the greeting).
+    #[test]
+    fn proxy_failures_decide_no_port() {
+        use tokio_socks::Error as E;
+        let gone = E::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let closed = E::Io(io::Error::from(io::ErrorKind::UnexpectedEof));
+        for e in [
+            gone,
+            closed,
+            E::InvalidResponseVersion,
+            E::InvalidReservedByte,
+            E::UnknownAddressType,
+            E::GeneralSocksServerFailure,
+            E::ConnectionNotAllowedByRuleset,
+            E::UnknownError,
+        ] {
+            let shown = e.to_string();
+            let e = socks_error(e);
+            assert!(ProxyFailed::of(&e).is_some(), "{shown} decided a port");
+            assert_ne!(e.kind(), io::ErrorKind::ConnectionRefused, "{shown}");
+            assert_ne!(e.kind(), io::ErrorKind::TimedOut, "{shown}");
         }
     }
 }

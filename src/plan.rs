@@ -40,6 +40,8 @@ pub enum PlanError {
         #[source]
         source: DestError,
     },
+    #[error("-o {}: a base name for files, not stdout; give each format its own flag to stream one (--jsonl -)", crate::untrusted::shown(.0))]
+    OutputAllStdout(String),
     #[error("{first} and {second} {clash}; give one of them another destination")]
     OutputClash {
         first: String,
@@ -98,6 +100,11 @@ pub struct ScanPlan {
     pub jsonl: Option<Output>,
     pub html: Option<Output>,
     pub markdown: Option<Output>,
+    pub csv: Option<Output>,
+    /// `--min-severity`: findings below it are left out of every output.
+    pub min_severity: Option<crate::model::Severity>,
+    /// `--quiet`: nothing on stdout or stderr unless something needs attention.
+    pub quiet: bool,
     pub jsonl_format: crate::report::jsonl::Format,
     pub progress: bool,
     /// `--state` or `--resume`: where checkpoints go.
@@ -125,6 +132,22 @@ pub fn collect_specs(tokens: &[String], files: &[PathBuf]) -> Result<Vec<Spec>, 
         Ok(specs)
     } else {
         Err(TargetError::BadSpecs(errors))
+    }
+}
+
+impl ScanPlan {
+    /// Every output the plan writes, in the order they are listed to the user.
+    pub fn outputs(&self) -> impl Iterator<Item = &Output> {
+        [
+            &self.json,
+            &self.sarif,
+            &self.jsonl,
+            &self.html,
+            &self.markdown,
+            &self.csv,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 

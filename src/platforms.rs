@@ -193,6 +193,7 @@ fn empty_cluster(id: String, name: String, anchor: &str) -> Cluster {
         findings: Vec::new(),
         paths: Vec::new(),
         posture: Vec::new(),
+        unchecked: Vec::new(),
         jobs: None,
     }
 }

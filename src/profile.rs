@@ -233,4 +233,50 @@ mod tests {
         );
         assert!(e.contains("\\u{202e}"), "{e}");
     }
+
+    #[test]
+    fn the_example_profile_loads_and_parses() {
+        use clap::Parser;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/nightly.toml");
+        let argv: Vec<OsString> = ["flinkscan", "scan", "--config"]
+            .into_iter()
+            .map(OsString::from)
+            .chain([path.clone().into_os_string()])
+            .collect();
+        let argv = expand(argv).expect("the example profile loads");
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("its keys are flags");
+        let crate::cli::Command::Scan(args) = cli.command else {
+            panic!("not a scan")
+        };
+        assert!(args.quiet);
+        assert_eq!(args.rate, Some(500));
+        assert_eq!(args.min_severity, Some(crate::model::Severity::Medium));
+        assert_eq!(args.output_all.as_deref(), Some(Path::new("nightly")));
+        assert_eq!(args.input, [Path::new("targets.example")]);
+        // Its rule patterns name real rules.
+        let catalog = crate::checks::catalog::Catalog::load(None, None).unwrap();
+        let filter = crate::checks::RuleFilter {
+            only: args.rules.clone(),
+            skip: args.skip_rules.clone(),
+        };
+        filter
+            .check(catalog.rules.keys().map(String::as_str))
+            .unwrap();
+        // The keys it shows commented out are flags too.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let flags = scan_flags();
+        let commented: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter_map(|l| l.trim_start().split_once(" = ").map(|(k, _)| k))
+            .filter(|k| !k.contains(' '))
+            .collect();
+        assert!(commented.contains(&"fail-on-new"), "{commented:?}");
+        for key in commented {
+            assert!(
+                key == TARGETS_KEY || flags.iter().any(|f| f == key),
+                "commented key `{key}` is not a flag"
+            );
+        }
+    }
 }

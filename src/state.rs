@@ -82,6 +82,15 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "--state: cannot move {path}, a checkpoint of a different scan, aside to {to}: {source}"
+    )]
+    SetAside {
+        path: String,
+        to: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("--state {path} and {output} name the same file; give the checkpoint its own")]
     Clash { path: String, output: String },
     #[error("{path} is not a flinkscan --state checkpoint (or one of another version): {reason}")]

@@ -68,6 +68,9 @@ pub struct SweepStats {
     pub after_retry: AtomicU64,
     /// SYNs beyond each probe's first.
     pub extra_attempts: AtomicU64,
+    /// Probes a failing SOCKS5 proxy answered for (`host:port`): not
+    /// decided, and left in flight for a `--state` checkpoint.
+    pub undecided: Mutex<Vec<String>>,
 }
 
 impl SweepStats {
@@ -117,6 +120,8 @@ pub enum PortState {
     Unreachable,
     /// Local resource exhaustion; try the same probe again shortly.
     LocalBusy,
+    /// The SOCKS5 proxy failed on this probe: nothing is known of the port.
+    Undecided,
 }
 
 fn classify_error(e: &io::Error) -> PortState {
@@ -125,6 +130,9 @@ fn classify_error(e: &io::Error) -> PortState {
     const ENOBUFS: i32 = 105;
     const EADDRNOTAVAIL: i32 = 99;
     const EAGAIN: i32 = 11;
+    if net::ProxyFailed::of(e).is_some() {
+        return PortState::Undecided;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => PortState::Closed,
         io::ErrorKind::TimedOut => PortState::Filtered,
@@ -217,7 +225,8 @@ pub async fn run(
                 .fetch_add(1, Ordering::Relaxed);
         }
     }
-    if !redo.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+    let proxy_failed = net::proxy_failure().is_some();
+    if !redo.is_empty() && !shared.stop.load(Ordering::Relaxed) && !proxy_failed {
         tracing::debug!(probes = redo.len(), "second pass over hosts that answered");
         let workers = workers.min(redo.len());
         sweep_pass(&shared, workers, Some(Arc::new(redo))).await;
@@ -275,6 +284,15 @@ async fn sweep_pass(shared: &Arc<Shared>, workers: usize, redo: Option<Arc<Vec<u
                 else {
                     break;
                 };
+                if state == PortState::Undecided {
+                    // The proxy failed, and the scan stops on it: this
+                    // probe stays in flight (a resumed scan sends it again)
+                    // and is listed, never counted as a port state.
+                    if let Ok(mut u) = sh.stats.undecided.lock() {
+                        u.push(endpoint.authority());
+                    }
+                    break;
+                }
                 let section = tracker.as_ref().map(|t| t.section());
                 let decision = record(&sh, j, &endpoint, state, attempts, prior);
                 if let Some(t) = &tracker {
@@ -347,6 +365,8 @@ fn record(
             }
         }
         PortState::Unreachable | PortState::LocalBusy => add(&st.unreachable, 1),
+        // Never recorded: the worker stops first.
+        PortState::Undecided => {}
     }
     (state == PortState::Open).then_some(PortDecision {
         by: DecidedBy::Answered,

@@ -141,7 +141,7 @@ pub struct Advisory {
     pub ghsas: Vec<String>,
     pub cvss: Option<Cvss>,
     pub severity: Severity,
-    pub score: f32,
+    pub score: f64,
     pub cwe: u32,
     pub packages: Vec<AffectedPackage>,
 }
@@ -409,7 +409,7 @@ fn compile(
 /// Severity from the record's CVSS vector (v3.x preferred, then v4.0); a
 /// record without one falls back to its source's label, scored at the
 /// label's lower bound, and says so.
-fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Malformed> {
+fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f64), Malformed> {
     let pick = |prefix: &str| {
         record
             .severity
@@ -437,7 +437,7 @@ fn severity_of(record: &OsvRecord) -> Result<(Option<Cvss>, Severity, f32), Malf
                 score,
             }),
             severity,
-            score as f32,
+            score,
         ));
     }
     let label = record

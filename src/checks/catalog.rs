@@ -35,7 +35,7 @@ pub struct Rule {
     pub id: String,
     pub title: String,
     pub severity: Severity,
-    pub security_severity: f32,
+    pub security_severity: f64,
     pub cwe: u32,
     pub description: String,
     pub remediation: String,

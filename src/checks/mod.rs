@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod jobs;
+pub mod lookup;
 pub mod platforms;
 pub mod probe;
 pub mod rule_ids;
@@ -74,7 +75,7 @@ impl RuleFilter {
 }
 
 /// A rule id (case-insensitive) or a prefix ending in `*`.
-fn pattern_hits(pattern: &str, id: &str) -> bool {
+pub fn pattern_hits(pattern: &str, id: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => id
             .get(..prefix.len())
@@ -116,7 +117,7 @@ impl std::fmt::Display for UnknownRule {
 /// compared with the rules' prefixes of the same length, so `FLINK-TSL-*`
 /// suggests `FLINK-TLS-*`; an id is also compared with the same-length head
 /// of each id, so a typo in a short id still finds the long one.
-fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     let upper = pattern.to_ascii_uppercase();
     let (stem, is_prefix) = match upper.strip_suffix('*') {
         Some(p) => (p.to_string(), true),
@@ -139,28 +140,22 @@ fn close_matches<'a>(pattern: &str, ids: impl Iterator<Item = &'a str>) -> Vec<S
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     let limit = (stem_len / 4).max(2);
+    // Only the closest: a worse candidate beside a good one is noise.
+    let best = scored.first().map_or(0, |s| s.0);
     scored
         .into_iter()
-        .filter(|(d, _)| *d <= limit)
+        // Something of the pattern must survive: one letter is two edits
+        // from any id's first letter, which is no likeness at all.
+        .filter(|(d, _)| *d <= limit && *d < stem_len && *d == best)
         .take(3)
         .map(|(_, s)| s)
         .collect()
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance counting a swap of two neighbours as one edit (`TSL` is
+/// one from `TLS`, as a typist sees it).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitute.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
+    strsim::osa_distance(a, b)
 }
 
 /// Shared, read-only state of the check stage.
@@ -221,8 +216,19 @@ pub struct CheckOutput {
     pub errors: Vec<String>,
     /// What a JobManager tells about its deployment (read by `crate::flink_rest`, grouped by `crate::clusters`).
     pub deployment: Option<crate::model::DeploymentFacts>,
+    /// Rules whose check could not run: its request failed, and nothing
+    /// identification saw answers it ([`run_seen`]).
+    pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
     pub yarn: Option<crate::identify::yarn::YarnFacts>,
+}
+
+impl CheckOutput {
+    fn could_not_check(&mut self, rule: &str, ctx: &CheckContext) {
+        if ctx.filter.allows(rule) && !self.unchecked.iter().any(|r| r == rule) {
+            self.unchecked.push(rule.to_string());
+        }
+    }
 }
 
 /// A check a service needs once host correlation made it Flink's
@@ -259,6 +265,18 @@ pub async fn run_extra(
 
 /// Run every applicable check on one service.
 pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
+    run_seen(service, ctx, &crate::identify::Seen::default()).await
+}
+
+/// [`run`], judging a probe whose request fails on the same request's
+/// answer from identification, if it got one: a JobManager that answered
+/// `GET /config` without credentials and then went away was exposed, and
+/// is reported so; what neither answers is listed as unchecked.
+pub async fn run_seen(
+    service: &Service,
+    ctx: &CheckContext,
+    seen: &crate::identify::Seen,
+) -> CheckOutput {
     let mut out = CheckOutput::default();
     // Every TLS port gets its profile recorded, Flink or not; findings come
     // only for Flink services.
@@ -276,7 +294,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     if service.kind.is_platform() && !service.inner_unreachable {
         platforms::run(service, ctx, &mut out).await;
     } else if service.kind.is_http() && !service.inner_unreachable {
-        http_probes(service, ctx, &mut out, false).await;
+        http_probes(service, ctx, &mut out, false, seen).await;
         match service.kind {
             ServiceKind::JobmanagerRest => {
                 let config = config_secrets(service, ctx, &mut out).await;
@@ -301,7 +319,7 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     } else if service.inner_unreachable {
         // Probes that only need plain HTTP to the TLS port still apply
         // (the redirect check).
-        http_probes(service, ctx, &mut out, true).await;
+        http_probes(service, ctx, &mut out, true, seen).await;
     }
     binary_plaintext(service, ctx, &mut out);
     if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
@@ -330,6 +348,7 @@ async fn http_probes(
     ctx: &CheckContext,
     out: &mut CheckOutput,
     plaintext_only: bool,
+    seen: &crate::identify::Seen,
 ) {
     let tls = service.tls.is_some();
     for p in &ctx.catalog.probes {
@@ -349,17 +368,37 @@ async fn http_probes(
             continue;
         }
         let target = http_target(service, ctx, p.request.plaintext);
-        let resp = match target
+        let answered = target
             .request(
                 &p.request.method,
                 &p.request.path,
                 p.request.body.as_deref(),
             )
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                out.errors.push(format!("probe {}: {e}", p.id));
+            .await;
+        // The same GET already answered during identification: a port that
+        // stopped answering since is judged on that answer.
+        let earlier = (p.request.method.eq_ignore_ascii_case("GET") && p.request.body.is_none())
+            .then(|| seen.get(target.tls, &p.request.path))
+            .flatten();
+        let resp = match (answered, earlier) {
+            (Ok(r), Some(e)) if !p.matches(&r) && p.matches(e) => {
+                out.errors.push(format!(
+                    "probe {}: answered {} now, but identification's answer to the same request matched; reported from that",
+                    p.id, r.status
+                ));
+                e.clone()
+            }
+            (Ok(r), _) => r,
+            (Err(err), Some(e)) => {
+                out.errors.push(format!(
+                    "probe {}: {err}; judged on identification's answer to the same request",
+                    p.id
+                ));
+                e.clone()
+            }
+            (Err(err), None) => {
+                out.errors.push(format!("probe {}: {err}", p.id));
+                out.could_not_check(&p.rule, ctx);
                 continue;
             }
         };
@@ -412,6 +451,7 @@ async fn config_secrets(
             Ok(_) => continue,
             Err(e) => {
                 out.errors.push(format!("GET {path}: {e}"));
+                out.could_not_check(RULE, ctx);
                 continue;
             }
         };
@@ -554,6 +594,7 @@ async fn gateway_session(service: &Service, ctx: &CheckContext, out: &mut CheckO
         Ok(r) => r,
         Err(e) => {
             out.errors.push(format!("POST /v1/sessions: {e}"));
+            out.could_not_check(RULE, ctx);
             return;
         }
     };
@@ -644,6 +685,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
         Ok(r) => r,
         Err(e) => {
             out.errors.push(format!("blob path probe: {e}"));
+            out.could_not_check(RULE, ctx);
             return;
         }
     };

@@ -26,6 +26,7 @@ mod grouping;
 mod paths;
 mod posture;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
@@ -74,10 +75,30 @@ pub struct Cluster {
     pub paths: Vec<AttackPath>,
     #[serde(default)]
     pub posture: Vec<PostureItem>,
+    /// Checks that could not run on its members (`ENDPOINT RULE`): with
+    /// no finding, the cluster is rated unknown, never clean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
     // HOOK(jobs): what runs there, from the members' job inventories
     // (`crate::inventory::view`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<crate::inventory::view::ClusterJobs>,
+}
+
+impl Cluster {
+    /// Drop the references to findings not in `kept` (ids,
+    /// [`crate::model::Finding::id`]): a report that left findings out
+    /// (`--min-severity`) points at none it lacks. Ratings, paths and
+    /// posture still judge every finding.
+    pub fn keep_findings(&mut self, kept: &std::collections::BTreeSet<String>) {
+        self.findings.retain(|id| kept.contains(id));
+        for step in self.paths.iter_mut().flat_map(|p| p.steps.iter_mut()) {
+            step.findings.retain(|id| kept.contains(id));
+        }
+        for item in &mut self.posture {
+            item.findings.retain(|id| kept.contains(id));
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,15 +173,18 @@ impl PostureStatus {
 /// One item of Flink's hardening guidance, judged for one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostureItem {
-    pub id: String,
-    pub title: String,
+    /// Id, title and fix are the guidance's own words, shared by every
+    /// cluster rather than copied into each (a scan of many thousand
+    /// deployments held them thousands of times).
+    pub id: Cow<'static, str>,
+    pub title: Cow<'static, str>,
     pub status: PostureStatus,
     /// What was seen: endpoints, configuration key names, never a secret.
     pub evidence: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
     /// The Flink keys (or deployment change) that make it pass.
-    pub fix: String,
+    pub fix: Cow<'static, str>,
 }
 
 /// Build the clusters of a report and mark each finding with its cluster.
@@ -252,6 +276,13 @@ fn record(
         findings: Vec::new(),
         paths: Vec::new(),
         posture: Vec::new(),
+        unchecked: member_services
+            .iter()
+            .flat_map(|s| {
+                let at = s.endpoint.authority();
+                s.unchecked.iter().map(move |r| format!("{at} {r}"))
+            })
+            .collect(),
         jobs: None,
     };
     (cluster, order)

@@ -2,6 +2,7 @@
 //! items ([`ITEMS`]), each with its id, title and fix written once and a
 //! small function that judges it from what the scan saw.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::grouping::is_mtls_internal;
@@ -115,12 +116,12 @@ pub fn posture(services: &[&Service], findings: &[&Finding]) -> Vec<PostureItem>
         .filter_map(|item| {
             let v = (item.judge)(&seen)?;
             Some(PostureItem {
-                id: item.id.into(),
-                title: item.title.into(),
+                id: Cow::Borrowed(item.id),
+                title: Cow::Borrowed(item.title),
                 status: v.status,
                 evidence: v.evidence,
                 findings: v.findings,
-                fix: item.fix.into(),
+                fix: Cow::Borrowed(item.fix),
             })
         })
         .collect()

@@ -7,7 +7,12 @@ use std::path::Path;
 use super::{read_report, CommandError, Outcome};
 use crate::report::baseline;
 
-pub fn run(old: &Path, new: &Path, json: bool) -> Result<Outcome, CommandError> {
+pub fn run(
+    old: &Path,
+    new: &Path,
+    json: bool,
+    fail_on: Option<crate::model::Severity>,
+) -> Result<Outcome, CommandError> {
     let old = read_report(old)?;
     let new = read_report(new)?;
     let diff = baseline::diff(&old, &new);
@@ -18,9 +23,9 @@ pub fn run(old: &Path, new: &Path, json: bool) -> Result<Outcome, CommandError> 
     } else {
         write!(out, "{}", baseline::render_diff(&diff))?;
     }
-    Ok(if diff.new.is_empty() {
-        Outcome::Clean
-    } else {
+    Ok(if diff.fails(fail_on) {
         Outcome::Findings
+    } else {
+        Outcome::Clean
     })
 }

@@ -67,9 +67,9 @@ pub enum CommandError {
         .0.join(", ")
     )]
     UnknownRules(Vec<String>),
-    /// `rules ID`: the reason, as `--rules` would give it.
-    #[error("no rule {0}")]
-    NoRule(String),
+    /// `rules ID`: no rule answers; the closest ids are named.
+    #[error(transparent)]
+    NoRule(#[from] crate::checks::lookup::NoRule),
     #[error("starting the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("installing the SIGINT/SIGTERM handler: {0}")]

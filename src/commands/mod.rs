@@ -8,6 +8,7 @@
 pub mod advisories;
 pub mod diff;
 mod error;
+pub mod manual;
 pub mod merge;
 pub mod progress;
 pub mod report;
@@ -27,6 +28,9 @@ pub enum Outcome {
     Findings,
     /// The scan stopped on this signal (exit 128 + the signal number).
     Signal(i32),
+    /// The scan ran to its end, outputs written, but failed (a proxy that
+    /// went away mid-scan): exit 3, the reason already said on stderr.
+    Failed,
 }
 
 const EXIT_CLEAN: u8 = 0;
@@ -51,6 +55,7 @@ impl Outcome {
             Outcome::Clean => EXIT_CLEAN,
             Outcome::Findings => EXIT_FINDINGS,
             Outcome::Signal(n) => u8::try_from(128 + n).unwrap_or(EXIT_FAILURE),
+            Outcome::Failed => EXIT_FAILURE,
         }
     }
 }
@@ -84,7 +89,7 @@ mod tests {
 
     #[test]
     fn each_class_has_its_exit_code() {
-        let usage = CommandError::NoRule("FLINK-NOPE".into());
+        let usage = CommandError::UnknownRules(vec!["FLINK-NOPE".into()]);
         assert_eq!(exit_code(&Err(usage)), 2);
         let outputs = CommandError::OutputsFailed(vec!["cannot write --json x: full".into()]);
         assert_eq!(exit_code(&Err(outputs)), 3);

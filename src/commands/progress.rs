@@ -1,5 +1,5 @@
 //! The scan's progress on stderr: a bar on a terminal, a plain line every
-//! few seconds in logs.
+//! few seconds in logs (the words are `crate::scan::progress_text`'s).
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
@@ -19,6 +19,7 @@ pub fn progress_bar(
     space: &TargetSpace,
     progress: &Arc<Progress>,
     enabled: bool,
+    pace: crate::scan::progress_text::Pace,
 ) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
     if !enabled {
         return None;
@@ -30,7 +31,12 @@ pub fn progress_bar(
             let started = std::time::Instant::now();
             loop {
                 tokio::time::sleep(PROGRESS_LINE_EVERY).await;
-                let line = progress_line(&progress, total, started.elapsed());
+                let line = crate::scan::progress_text::progress_line(
+                    &progress,
+                    total,
+                    started.elapsed(),
+                    pace,
+                );
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
         });
@@ -72,8 +78,8 @@ pub fn progress_bar(
                     bar.set_message(format!("| {findings} findings"));
                 } else {
                     bar.set_position(probed);
-                    bar.set_message(sweep_message(
-                        SweepCounts {
+                    bar.set_message(crate::scan::progress_text::sweep_message(
+                        crate::scan::progress_text::SweepCounts {
                             probed,
                             total,
                             open,
@@ -81,6 +87,7 @@ pub fn progress_bar(
                             findings,
                         },
                         started.elapsed(),
+                        pace,
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -88,78 +95,4 @@ pub fn progress_bar(
         })
     };
     Some((bar, ticker))
-}
-
-/// `flinkscan: progress: 512/1024 probes (50%), 100/s, 1 open, 1 identified, 0 findings, ETA 5s`
-fn progress_line(progress: &Progress, total: u64, elapsed: Duration) -> String {
-    let s = &progress.sweep;
-    let done = s.probed.load(Ordering::Relaxed);
-    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
-    let eta = if rate >= 1.0 {
-        let left = total.saturating_sub(done) as f64 / rate;
-        humantime::format_duration(Duration::from_secs(left.ceil() as u64)).to_string()
-    } else {
-        "unknown".into()
-    };
-    format!(
-        "flinkscan: progress: {done}/{total} probes ({}%), {}/s, {} open, {} identified, {} findings, ETA {eta}",
-        (u128::from(done) * 100)
-            .checked_div(u128::from(total))
-            .unwrap_or(100),
-        rate.round() as u64,
-        s.open.load(Ordering::Relaxed),
-        progress.identified.load(Ordering::Relaxed),
-        progress.findings.load(Ordering::Relaxed)
-    )
-}
-
-/// What the progress bar counts during the sweep.
-struct SweepCounts {
-    probed: u64,
-    total: u64,
-    open: u64,
-    identified: u64,
-    findings: u64,
-}
-
-/// The sweep's progress message: rate and ETA as whole numbers.
-fn sweep_message(c: SweepCounts, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(0.001);
-    let rate = (c.probed as f64 / secs).round() as u64;
-    let eta = match c.total.saturating_sub(c.probed).checked_div(rate) {
-        Some(left) => format!("ETA {left}s"),
-        None => "ETA -".to_string(),
-    };
-    format!(
-        "{rate}/s {eta} | {} open, {} identified, {} findings",
-        c.open, c.identified, c.findings
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sweep_rates_and_eta_are_whole_numbers() {
-        let counts = SweepCounts {
-            probed: 1000,
-            total: 4000,
-            open: 3,
-            identified: 1,
-            findings: 2,
-        };
-        assert_eq!(
-            sweep_message(counts, Duration::from_millis(3000)),
-            "333/s ETA 9s | 3 open, 1 identified, 2 findings"
-        );
-        let idle = SweepCounts {
-            probed: 0,
-            total: 10,
-            open: 0,
-            identified: 0,
-            findings: 0,
-        };
-        assert!(sweep_message(idle, Duration::from_secs(1)).starts_with("0/s ETA -"));
-    }
 }

@@ -13,18 +13,24 @@ use crate::scan::outputs::write_people_outputs;
 /// renders too.
 pub fn run(
     input: &Path,
-    html: Option<PathBuf>,
-    markdown: Option<PathBuf>,
+    [html, markdown, csv]: [Option<PathBuf>; 3],
     no_color: bool,
 ) -> Result<Outcome, CommandError> {
-    let [html, markdown] = plan::outputs([("--html", &html), ("--markdown", &markdown)])?;
+    let [html, markdown, csv] = plan::outputs([
+        ("--html", &html),
+        ("--markdown", &markdown),
+        ("--csv", &csv),
+    ])?;
     let mut report = read_report(input)?;
     report.normalise();
     report.build_clusters();
     let catalog = Catalog::load(None, None)?;
     let mut failures = Vec::new();
     write_people_outputs(&html, &markdown, &report, &catalog, &mut failures);
-    if html.is_none() && markdown.is_none() {
+    if let Some(out) = &csv {
+        crate::scan::outputs::write_csv(out, &report, &catalog, &mut failures);
+    }
+    if html.is_none() && markdown.is_none() && csv.is_none() {
         let color = !no_color
             && text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
         let mut out = std::io::stdout().lock();

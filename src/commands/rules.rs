@@ -1,11 +1,12 @@
-//! `flinkscan rules [ID]`: the rule catalog, or one rule explained.
+//! `flinkscan rules [ID]`: the rule catalog, or one rule (or a `PREFIX*`
+//! selection) explained.
 
 use std::io::Write;
 use std::path::Path;
 
 use super::{CommandError, Outcome};
-use crate::checks::catalog::Catalog;
-use crate::checks::RuleFilter;
+use crate::checks::catalog::{Catalog, Rule};
+use crate::checks::lookup::{self, Found};
 
 pub fn run(
     id: Option<&str>,
@@ -15,31 +16,17 @@ pub fn run(
 ) -> Result<Outcome, CommandError> {
     let catalog = Catalog::load(probes, advisories)?;
     match id {
-        Some(id) => explain_rule(&catalog, id, json)?,
-        None => print_rules(&catalog, json)?,
+        Some(id) => match lookup::find(&catalog, id)? {
+            Found::One(rule) => explain_rule(rule, json)?,
+            Found::Many(rules) => print_rules(rules, json)?,
+        },
+        None => print_rules(catalog.rules.values().collect(), json)?,
     }
     Ok(Outcome::Clean)
 }
 
 /// `flinkscan rules ID`: one rule, explained for a person.
-fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<(), CommandError> {
-    let Some(rule) = catalog
-        .rules
-        .values()
-        .find(|r| r.id.eq_ignore_ascii_case(id.trim()))
-    else {
-        let filter = RuleFilter {
-            only: vec![id.to_string()],
-            skip: Vec::new(),
-        };
-        let why = filter
-            .check(catalog.rules.keys().map(String::as_str))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        let why = why.replacen("--rules ", "", 1);
-        return Err(CommandError::NoRule(why));
-    };
+fn explain_rule(rule: &Rule, json: bool) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, rule)?;
@@ -73,15 +60,13 @@ fn explain_rule(catalog: &Catalog, id: &str, json: bool) -> Result<(), CommandEr
     Ok(())
 }
 
-fn print_rules(catalog: &Catalog, json: bool) -> Result<(), CommandError> {
+fn print_rules(mut rules: Vec<&Rule>, json: bool) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
     if json {
-        let rules: Vec<_> = catalog.rules.values().collect();
         serde_json::to_writer_pretty(&mut out, &rules)?;
         writeln!(out)?;
         return Ok(());
     }
-    let mut rules: Vec<_> = catalog.rules.values().collect();
     rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
     for r in rules {
         writeln!(

@@ -2,6 +2,8 @@
 //! ([`crate::scan`]), the baseline, the outputs, the checkpoint's life
 //! cycle and the verdict (`--fail-on`, a signal).
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::progress::progress_bar;
@@ -69,12 +71,20 @@ pub fn build_plan(
         }
         (None, None) => Shard::ALL,
     };
-    let [json, sarif, jsonl, html, markdown] = plan::outputs([
-        ("--json", &args.json),
-        ("--sarif", &args.sarif),
-        ("--jsonl", &args.jsonl),
-        ("--html", &args.html),
-        ("--markdown", &args.markdown),
+    let all =
+        |own: &Option<PathBuf>, ext: &str| own.clone().or_else(|| with_ext(&args.output_all, ext));
+    if let Some(base) = &args.output_all {
+        if base.as_os_str() == "-" {
+            return Err(PlanError::OutputAllStdout(base.display().to_string()));
+        }
+    }
+    let [json, sarif, jsonl, html, markdown, csv] = plan::outputs([
+        ("--json", &all(&args.json, "json")),
+        ("--sarif", &all(&args.sarif, "sarif")),
+        ("--jsonl", &all(&args.jsonl, "jsonl")),
+        ("--html", &all(&args.html, "html")),
+        ("--markdown", &all(&args.markdown, "md")),
+        ("--csv", &all(&args.csv, "csv")),
     ])?;
     Ok(ScanPlan {
         targets,
@@ -107,11 +117,23 @@ pub fn build_plan(
         jsonl,
         html,
         markdown,
+        csv,
+        min_severity: args.min_severity,
+        quiet: args.quiet,
         jsonl_format: args.jsonl_format,
-        progress: !args.quiet,
+        progress: !args.quiet && !args.no_progress,
         state: args.resume.clone().or_else(|| args.state.clone()),
         resume: args.resume.is_some(),
     })
+}
+
+/// `-o BASE`: BASE.json, BASE.sarif, ... (the extension is added, never
+/// swapped: `-o scan.2026-12-05` keeps its date).
+fn with_ext(base: &Option<PathBuf>, ext: &str) -> Option<PathBuf> {
+    let mut name = base.as_ref()?.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    Some(PathBuf::from(name))
 }
 
 /// Run `flinkscan scan`: validate everything, scan, write every output.
@@ -149,7 +171,7 @@ async fn scan(
     if let (Some(proxy), false) = (&plan.proxy, args.dry_run) {
         crate::net::use_proxy(proxy.clone(), plan.probe_timeout).await?;
     }
-    let (mut space, notices) = scan::build_space(plan).await.map_err(|e| match e {
+    let (mut space, mut notices) = scan::build_space(plan).await.map_err(|e| match e {
         scan::ScanError::Targets(t) => CommandError::Targets(t),
         other => CommandError::Scan(other),
     })?;
@@ -165,8 +187,9 @@ async fn scan(
         &mut space,
         &[args.probes.as_deref(), args.advisories.as_deref()],
     )?;
+    let pace = resumed(plan, checkpoint.as_ref(), &mut notices);
     let progress = Arc::new(Progress::default());
-    let bar = progress_bar(&space, &progress, plan.progress);
+    let bar = progress_bar(&space, &progress, plan.progress, pace);
     let scan::ScanOutcome {
         mut report,
         jsonl_failure,
@@ -193,6 +216,15 @@ async fn scan(
         };
         baseline::mark_scan(&mut report, base, space, &rules);
     }
+    // Judged on every finding: --min-severity only trims the outputs.
+    let failing = report.failing(args.fail_on, args.fail_on_new);
+    let verdict_line = args
+        .fail_on
+        .filter(|_| failing > 0)
+        .map(|t| scan::outputs::verdict_line(&report, t, args.fail_on_new));
+    if let Some(min) = plan.min_severity {
+        report.keep_at_least(min);
+    }
     let mut failures: Vec<String> = jsonl_failure.iter().map(|e| e.to_string()).collect();
     failures.extend(state_failure.map(|e| e.to_string()));
     failures.extend(scan::outputs::write_scan_outputs(
@@ -208,39 +240,109 @@ async fn scan(
     if !failures.is_empty() {
         return Err(CommandError::OutputsFailed(failures));
     }
+    if !args.quiet {
+        if let Some(line) = scan::outputs::written_line(plan) {
+            eprintln!("{line}");
+        }
+    }
     if let Some(path) = &plan.state {
         // Done and written: the next run with this --state starts afresh.
         let removed = scan::checkpoint::retire(path, report.scan.status)
             .map_err(|e| CommandError::OutputsFailed(vec![e.to_string()]))?;
         if !removed && !args.quiet {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "flinkscan: checkpoint kept in {}: run the same command with --resume {} to continue",
                 crate::untrusted::shown(&path.display().to_string()),
                 crate::untrusted::shown(&path.display().to_string())
             );
         }
     }
-    Ok(verdict(&report, &stop, args))
+    Ok(verdict(
+        &report,
+        &stop,
+        args,
+        &catalog,
+        (failing, verdict_line),
+    ))
 }
 
-/// An interrupted scan is not a clean one, whatever it found (a signal
-/// that came after the scan ended changes nothing); else `--fail-on`.
-fn verdict(report: &ScanReport, stop: &scan::Stop, args: &ScanArgs) -> Outcome {
+/// What the checkpoint changes before the scan starts: a foreign one set
+/// aside is said (a warning even under --quiet: cron mails it once) and
+/// noted; a resumed scan's pace counts from where it stopped.
+fn resumed(
+    plan: &ScanPlan,
+    checkpoint: Option<&scan::Checkpoint>,
+    notices: &mut Vec<Notice>,
+) -> scan::progress_text::Pace {
+    if let Some(why) = checkpoint.and_then(|c| c.set_aside.clone()) {
+        eprintln!("flinkscan: warning: {why}");
+        notices.push(Notice {
+            target: "--state".into(),
+            message: why,
+        });
+    }
+    scan::progress_text::Pace {
+        at_start: checkpoint
+            .and_then(|c| c.from.as_ref())
+            .map_or(0, |s| s.counts.probed),
+        limit: plan.rate,
+    }
+}
+
+/// A proxy that failed mid-scan fails the scan; an interrupted scan is not
+/// a clean one, whatever it found (a signal that came after the scan ended
+/// changes nothing); else `--fail-on` (and `--fail-on-new`), where checks
+/// that could not run are not clean either.
+fn verdict(
+    report: &ScanReport,
+    stop: &scan::Stop,
+    args: &ScanArgs,
+    catalog: &Catalog,
+    (failing, verdict_line): (usize, Option<String>),
+) -> Outcome {
+    // The reports say which probes it left undecided.
+    if report.scan.status == report::ScanStatus::ProxyFailed {
+        let why = crate::net::proxy_failure().unwrap_or_else(|| "the proxy failed".into());
+        let _ = writeln!(
+            std::io::stderr(),
+            "flinkscan: error: {}; the scan stopped, {} probes are undecided (scan.undecided) \
+             and every output was written with status proxy-failed",
+            crate::untrusted::shown(&why),
+            report.scan.undecided.len()
+        );
+        return Outcome::Failed;
+    }
     if let (Some(scan::StopReason::Signal(n)), report::ScanStatus::Interrupted) =
         (stop.reason(), report.scan.status)
     {
         return Outcome::Signal(n);
     }
-    if report.fails(args.fail_on) {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
+    if failing > 0 {
+        // The one line a quiet run prints: what needs attention (the
+        // summary said it otherwise).
+        if let (Some(line), true) = (verdict_line, args.quiet) {
+            eprintln!("{line}");
+        }
+        return Outcome::Findings;
     }
+    let unknown = report.unchecked_failing(args.fail_on, catalog);
+    if !unknown.is_empty() {
+        // Could not be checked is not clean: the cron job hears of it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "flinkscan: --fail-on: {} checks at or above that severity could not run \
+             (their ports stopped answering), so the scan cannot call them clean: {}",
+            unknown.len(),
+            crate::untrusted::shown(&unknown.join(", "))
+        );
+        return Outcome::Findings;
+    }
+    Outcome::Clean
 }
 
 /// `--dry-run`: every probe the scan would send, nothing sent.
 fn dry_run(space: &TargetSpace, notices: &[Notice]) -> std::io::Result<()> {
-    use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     for n in notices {

@@ -52,8 +52,46 @@ pub const RPC_ALONE_CONFIDENCE: u8 = 75;
 pub const RPC_CORROBORATED_CONFIDENCE: u8 = 95;
 const RAW_CAP: usize = 16 * 1024;
 
+/// HTTP answers identification got, kept for the checks: a port that
+/// answered `GET /config` without credentials and then stopped accepting
+/// connections (a flapping pod, a crash, a firewall closing it) still has
+/// its unauthenticated REST API reported from what was seen
+/// (`crate::checks::run_seen`). Bounded: a few answers, bodies already
+/// capped by the HTTP client.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    answers: Vec<(bool, String, Response)>,
+}
+
+impl Seen {
+    fn keep(&mut self, tls: bool, path: &str, resp: &Response) {
+        if self.answers.len() < 4 {
+            self.answers.push((tls, path.to_string(), resp.clone()));
+        }
+    }
+
+    /// The answer to `GET path` (over TLS or not) identification got.
+    pub fn get(&self, tls: bool, path: &str) -> Option<&Response> {
+        self.answers
+            .iter()
+            .find(|(t, p, _)| *t == tls && p == path)
+            .map(|(_, _, r)| r)
+    }
+}
+
 /// Identify the service on one open endpoint.
 pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
+    identify_seen(endpoint, cfg).await.0
+}
+
+/// [`identify`], and the HTTP answers it got ([`Seen`]).
+pub async fn identify_seen(endpoint: Endpoint, cfg: &IdentifyConfig) -> (Service, Seen) {
+    let mut seen = Seen::default();
+    let service = identify_into(endpoint, cfg, &mut seen).await;
+    (service, seen)
+}
+
+async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen) -> Service {
     let addr = endpoint.dest();
     // Plain HTTP first: Flink's REST endpoint waits for more bytes after a
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
@@ -93,7 +131,7 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
         let sni = endpoint.hostname.clone();
         match crate::tls::sniff_with_notes(&addr, sni.as_deref(), cfg.timeout).await {
             Ok(Some(sniffed)) => {
-                let mut s = identify_tls(&endpoint, sniffed.summary, cfg).await;
+                let mut s = identify_tls(&endpoint, sniffed.summary, cfg, seen).await;
                 for note in sniffed.notes.into_iter().rev() {
                     s.errors.insert(0, note);
                 }
@@ -101,13 +139,13 @@ pub async fn identify(endpoint: Endpoint, cfg: &IdentifyConfig) -> Service {
             }
             Ok(None) => {}
             Err(e) => {
-                let mut s = identify_plain(&endpoint, banner, cfg).await;
+                let mut s = identify_plain(&endpoint, banner, cfg, seen).await;
                 s.errors.insert(0, format!("TLS sniff: {e}"));
                 return s;
             }
         }
     }
-    identify_plain(&endpoint, banner, cfg).await
+    identify_plain(&endpoint, banner, cfg, seen).await
 }
 
 /// HTTP: the whole head; anything else: the first line or a known frame.
@@ -134,7 +172,12 @@ fn banner_redirects_to_https(bytes: &[u8]) -> bool {
     head.starts_with("http/1.") && head.contains("\nlocation: https://")
 }
 
-async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyConfig) -> Service {
+async fn identify_tls(
+    endpoint: &Endpoint,
+    summary: TlsSummary,
+    cfg: &IdentifyConfig,
+    seen: &mut Seen,
+) -> Service {
     let target = HttpTarget::new(endpoint.clone(), true, cfg.timeout);
     let mut tls_evidence = Evidence {
         request: "tls ClientHello".into(),
@@ -142,7 +185,7 @@ async fn identify_tls(endpoint: &Endpoint, summary: TlsSummary, cfg: &IdentifyCo
         excerpt: tls_excerpt(&summary),
     };
     let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
-        Ok((resp, note)) => identify_root(&target, resp, note, cfg).await,
+        Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
         Err(e) => {
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
@@ -219,11 +262,16 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     s
 }
 
-async fn identify_plain(endpoint: &Endpoint, banner: wire::Reply, cfg: &IdentifyConfig) -> Service {
+async fn identify_plain(
+    endpoint: &Endpoint,
+    banner: wire::Reply,
+    cfg: &IdentifyConfig,
+    seen: &mut Seen,
+) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
         return match target.get_noted(BANNER_REQUEST_PATH).await {
-            Ok((resp, note)) => identify_root(&target, resp, note, cfg).await,
+            Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
                 s.evidence.push(raw_evidence("GET /config", &banner.bytes));
@@ -410,12 +458,13 @@ async fn identify_root(
     config: Response,
     config_note: Option<String>,
     cfg: &IdentifyConfig,
+    seen: &mut Seen,
 ) -> Service {
     let discover = cfg.discover_prefixes
         && target.endpoint.base_path.is_none()
         && prefix::worth_trying(&config);
     let root_config = discover.then(|| config.clone());
-    let mut s = identify_http(target, config, config_note).await;
+    let mut s = identify_http(target, config, config_note, seen).await;
     let Some(root_config) = root_config.filter(|_| s.kind == ServiceKind::OtherHttp) else {
         return s;
     };
@@ -434,11 +483,13 @@ pub(crate) async fn identify_http(
     target: &HttpTarget,
     config: Response,
     config_note: Option<String>,
+    seen: &mut Seen,
 ) -> Service {
     let mut notes: Vec<String> = config_note
         .map(|n| format!("GET {BANNER_REQUEST_PATH}: {n}"))
         .into_iter()
         .collect();
+    seen.keep(target.tls, BANNER_REQUEST_PATH, &config);
     let mut s = classify_http(target, config, &mut notes).await;
     if !notes.is_empty() {
         s.confidence = s.confidence.saturating_sub(10);

@@ -107,7 +107,7 @@ pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
             continue;
         };
         if looks_like_flink(&resp) {
-            let s = super::identify_http(&under, resp, note).await;
+            let s = super::identify_http(&under, resp, note, &mut super::Seen::default()).await;
             if s.flink {
                 return Found::Service(discovered(s, &prefix));
             }

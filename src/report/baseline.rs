@@ -35,6 +35,16 @@ pub struct Diff {
     pub fixed: Vec<Finding>,
 }
 
+impl Diff {
+    /// `diff --fail-on`: a new finding at or above `threshold`; without
+    /// one, any new finding.
+    pub fn fails(&self, threshold: Option<crate::model::Severity>) -> bool {
+        self.new
+            .iter()
+            .any(|f| threshold.is_none_or(|t| f.severity >= t))
+    }
+}
+
 pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
     // Findings a baseline run marked fixed are absences, not findings.
     let present = |r: &'_ ScanReport| -> BTreeMap<Key, Finding> {
@@ -234,6 +244,8 @@ mod tests {
                 probes_shard: 0,
                 cut_short: vec![],
                 not_identified: vec![],
+                undecided: vec![],
+                min_severity: None,
                 followed: vec![],
             },
             stats: Stats::default(),

@@ -180,7 +180,8 @@ pub fn finding_event(
 ) -> Value {
     let (score, cwe, description, remediation, reference) = match rule {
         Some(r) => (
-            Some(r.security_severity),
+            // One decimal, as CVSS defines scores (never 8.100000381469727).
+            Some((r.security_severity * 10.0).round() / 10.0),
             Some(format!("CWE-{}", r.cwe)),
             untrusted::clean(&r.description, 1500),
             untrusted::clean(&r.remediation, 1500),
@@ -253,8 +254,10 @@ pub fn evidence_json(finding: &Finding) -> Vec<Value> {
 }
 
 /// Serialise one event as a line, cutting the free-text fields further if
-/// it would exceed [`MAX_LINE`].
+/// it would exceed [`MAX_LINE`]. Fields without a value are left out, not
+/// written as null (ECS: absent means unknown; a null breaks some mappings).
 pub fn line(mut event: Value) -> String {
+    drop_nulls(&mut event);
     let mut text = serde_json::to_string(&event).unwrap_or_default();
     if text.len() >= MAX_LINE {
         if let Some(f) = event.pointer_mut("/flink/finding/evidence") {
@@ -299,16 +302,55 @@ pub fn line(mut event: Value) -> String {
 /// `tail -f`, Filebeat or Vector can follow it while the scan runs (JSON
 /// and SARIF stay atomic: they are written once, at the end).
 ///
-/// The first write error is kept. A broken pipe ends the stream for good
-/// (nobody reads any more); other errors on a stream still let later events
-/// through, so one bad write loses as little as possible. A regular file
-/// stops at its first failed write instead, cut back to its last whole
-/// line: what it holds is a true prefix of the stream, never one with a
-/// hole or a torn line. Either way `finish` reports the error.
+/// The first write error is kept and ends the stream: what its reader got
+/// is a true prefix of the stream, never one with a hole or a torn line (a
+/// regular file is cut back to its last whole line). Stdout and special
+/// files (a FIFO) are written by a thread of their own with a bounded
+/// queue (`spool`), so a reader that never opens, never reads or falls
+/// behind costs the scan nothing but this output. `finish` reports the
+/// error.
 pub struct JsonlSink {
     out: Out,
     lines: u64,
     error: Option<std::io::Error>,
+    /// A resumed scan's file: the events it already holds (by
+    /// [`event_key`]), so the ports identified again are not repeated.
+    seen: std::collections::HashSet<[u8; 32]>,
+}
+
+/// What makes two events the same: everything but when they were written.
+fn event_key(event: &Value) -> [u8; 32] {
+    use sha2::Digest;
+    let mut e = event.clone();
+    if let Some(o) = e.as_object_mut() {
+        o.remove("@timestamp");
+        o.remove("time");
+    }
+    drop_nulls(&mut e);
+    sha2::Sha256::digest(serde_json::to_vec(&e).unwrap_or_default()).into()
+}
+
+/// The keys of the events in a JSON Lines file (lines that do not parse,
+/// or are far too long to be ours, are skipped).
+fn keys_in(file: &std::fs::File) -> std::collections::HashSet<[u8; 32]> {
+    use std::io::{BufRead, Read};
+    let mut keys = std::collections::HashSet::new();
+    let mut r = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut r)
+            .take(4 * MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+            keys.insert(event_key(&v));
+        }
+    }
+    keys
 }
 
 enum Out {
@@ -319,18 +361,24 @@ enum Out {
 
 impl JsonlSink {
     /// Open `dest`; a regular file is created (mode 0600) and emptied, or
-    /// with `append` kept and added to (a resumed scan).
+    /// with `append` kept and added to (a resumed scan): then an event it
+    /// already holds (the same apart from its time) is not written again.
     pub fn open(dest: &crate::atomic::Dest, append: bool) -> std::io::Result<JsonlSink> {
+        let mut seen = std::collections::HashSet::new();
         let out = match dest {
             crate::atomic::Dest::File(path) => {
                 use std::os::unix::fs::OpenOptionsExt;
                 let file = std::fs::OpenOptions::new()
                     .create(true)
+                    .read(true)
                     .write(true)
                     .append(append)
                     .truncate(!append)
                     .mode(0o600)
                     .open(path)?;
+                if append {
+                    seen = keys_in(&file);
+                }
                 let len = file.metadata()?.len();
                 Out::File(file, len)
             }
@@ -340,17 +388,18 @@ impl JsonlSink {
             out,
             lines: 0,
             error: None,
+            seen,
         })
     }
 
     fn write(&mut self, event: Value) -> std::io::Result<()> {
+        if !self.seen.is_empty() && !self.seen.insert(event_key(&event)) {
+            return Ok(());
+        }
         let mut l = line(event);
         l.push('\n');
         match &mut self.out {
-            Out::Stream(s) => {
-                s.write_all(l.as_bytes())?;
-                s.flush()?;
-            }
+            Out::Stream(s) => s.write_all(l.as_bytes())?,
             Out::File(f, whole) => {
                 if let Err(e) = f.write_all(l.as_bytes()) {
                     // Best effort: a torn last line would break a reader.
@@ -365,12 +414,7 @@ impl JsonlSink {
     }
 
     fn stopped(&self) -> bool {
-        match &self.error {
-            Some(e) => {
-                e.kind() == std::io::ErrorKind::BrokenPipe || matches!(self.out, Out::File(..))
-            }
-            None => false,
-        }
+        self.error.is_some()
     }
 
     /// Write every event, keeping the first error for [`finish`](Self::finish).
@@ -385,28 +429,133 @@ impl JsonlSink {
         }
     }
 
-    /// Lines written whole so far.
+    /// Lines written whole so far (for stdout or a FIFO: that its reader
+    /// took).
     pub fn lines(&self) -> u64 {
-        self.lines
+        match &self.out {
+            Out::Stream(crate::atomic::Stream::Spool(s)) => s.pieces(),
+            _ => self.lines,
+        }
     }
 
-    /// End the stream: the first write error if there was one, else the
-    /// result of the final flush (to disk, for a file).
-    pub fn finish(self) -> std::io::Result<()> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        match self.out {
-            Out::Stream(s) => s.finish(),
-            Out::File(f, _) => f.sync_all(),
+    /// End the stream: the lines its reader got whole, and the first write
+    /// error if there was one, else the result of the final flush (to
+    /// disk, for a file; for stdout or a FIFO, the wait for its reader).
+    pub fn finish(self) -> (u64, std::io::Result<()>) {
+        let lines = self.lines();
+        match (self.error, self.out) {
+            (Some(e), _) => (lines, Err(e)),
+            (None, Out::Stream(crate::atomic::Stream::Spool(s))) => s.finish_counted(),
+            (None, Out::Stream(s)) => (lines, s.finish()),
+            (None, Out::File(f, _)) => (lines, f.sync_all()),
         }
     }
 }
+/// Remove every null object member at any depth, and the objects that
+/// held only nulls (`"score":{"base":null}` goes whole). Array items stay:
+/// a position in a list means something.
+pub fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => map.retain(|_, x| {
+            if x.is_null() {
+                return false;
+            }
+            let had_members = x.as_object().is_some_and(|m| !m.is_empty());
+            drop_nulls(x);
+            !(had_members && x.as_object().is_some_and(serde_json::Map::is_empty))
+        }),
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 /// ECS `destination`: the address, or for a name only the `socks5h://`
 /// proxy resolved, `destination.domain` (flinkscan never saw the address).
 fn destination(e: &Endpoint) -> Value {
     match e.proxy_name() {
         Some(name) => json!({"domain": name, "port": e.port}),
         None => json!({"ip": e.ip.to_string(), "port": e.port}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::catalog::Catalog;
+    use crate::model::{ServiceKind, Severity};
+
+    fn finding() -> Finding {
+        Finding::new(
+            "FLINK-RPC-PLAINTEXT",
+            Severity::Critical,
+            "RPC in plaintext",
+            Endpoint::new([127, 0, 0, 1].into(), 6123),
+            ServiceKind::Rpc,
+            "tcp://127.0.0.1:6123".into(),
+        )
+    }
+
+    #[test]
+    fn scores_have_one_decimal_and_no_field_is_null() {
+        let catalog = Catalog::load(None, None).unwrap();
+        // Every rule's score, as the stream writes it: 8.1, not 8.100000381469727.
+        for rule in catalog.rules.values() {
+            let mut f = finding();
+            f.rule_id = rule.id.clone();
+            let text = line(finding_event(&f, Some(rule), "s", "t"));
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let base = v["vulnerability"]["score"]["base"].as_f64().unwrap();
+            let written = text
+                .split("\"base\":")
+                .nth(1)
+                .and_then(|t| t.split('}').next())
+                .unwrap();
+            assert!(written.len() <= 4, "{} base {written}", rule.id);
+            assert!(((base * 10.0).round() / 10.0 - base).abs() < 1e-12);
+            assert!(!text.contains("null"), "{text}");
+        }
+        // No version, no rule: the fields are absent, not null.
+        let text = line(finding_event(&finding(), None, "s", "t"));
+        assert!(!text.contains("null"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["vulnerability"].get("reference").is_none(), "{text}");
+        assert!(v["vulnerability"].get("score").is_none(), "{text}");
+        assert!(v["flink"]["service"].get("version").is_none(), "{text}");
+        assert_eq!(v["flink"]["service"]["kind"], "rpc");
+    }
+
+    #[test]
+    fn a_resumed_file_does_not_repeat_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = crate::atomic::Dest::File(dir.path().join("s.jsonl"));
+        let f = finding();
+        let mut other = finding();
+        other.endpoint.port = 6124;
+        let mut first = JsonlSink::open(&dest, false).unwrap();
+        first.write_each(vec![finding_event(
+            &f,
+            None,
+            "s",
+            "2026-01-01T00:00:00.000Z",
+        )]);
+        first.finish().1.unwrap();
+        // The resumed run meets the same finding again (a later time) and a new one.
+        let mut resumed = JsonlSink::open(&dest, true).unwrap();
+        resumed.write_each(vec![
+            finding_event(&f, None, "s", "2026-01-01T00:09:00.000Z"),
+            finding_event(&other, None, "s", "2026-01-01T00:09:00.000Z"),
+        ]);
+        assert_eq!(resumed.lines(), 1);
+        resumed.finish().1.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("s.jsonl")).unwrap();
+        let ports: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["destination"]["port"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ports, [6123, 6124], "{text}");
     }
 }

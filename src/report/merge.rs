@@ -90,6 +90,7 @@ pub fn merge_reports(mut inputs: Vec<ScanReport>) -> Result<ScanReport, MergeErr
         out.scan.probes_shard += r.scan.probes_shard;
         out.scan.cut_short.extend(r.scan.cut_short);
         out.scan.not_identified.extend(r.scan.not_identified);
+        out.scan.undecided.extend(r.scan.undecided);
         out.scan.followed.extend(r.scan.followed);
         out.stats.probed += r.stats.probed;
         out.stats.open += r.stats.open;
@@ -331,6 +332,7 @@ mod tests {
             (ScanStatus::Complete, "complete"),
             (ScanStatus::Interrupted, "interrupted"),
             (ScanStatus::MaxDuration, "max-duration"),
+            (ScanStatus::ProxyFailed, "proxy-failed"),
         ] {
             assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
             assert_eq!(

@@ -10,6 +10,7 @@
 //! (`crate::scan::outputs`), through `crate::atomic` (mode 0600, atomic).
 
 pub mod baseline;
+pub mod csv;
 pub mod events;
 pub mod html;
 pub mod jsonl;
@@ -85,6 +86,15 @@ pub struct ScanMeta {
     /// stopped first. Both lists are also services of kind `unknown`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_identified: Vec<String>,
+    /// Probes (`host:port`) a failing SOCKS5 proxy answered with garbage,
+    /// a close or an error of its own: their ports are neither open,
+    /// closed nor filtered as far as this scan knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
+    /// `--min-severity`: findings below it were left out of this report
+    /// (a notice says how many).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
     /// Endpoints (`host:port`) outside the sweep's port list that the scan
     /// probed because a JobManager named them (`--follow`), open or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -203,15 +213,20 @@ pub enum ScanStatus {
     Interrupted,
     /// `--max-duration` elapsed.
     MaxDuration,
+    /// The SOCKS5 proxy failed after the start check: the scan stopped,
+    /// and the ports the failing proxy answered for are `scan.undecided`.
+    ProxyFailed,
 }
 
 impl ScanStatus {
-    /// The name in every output: `complete`, `interrupted`, `max-duration`.
+    /// The name in every output: `complete`, `interrupted`, `max-duration`,
+    /// `proxy-failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             ScanStatus::Complete => "complete",
             ScanStatus::Interrupted => "interrupted",
             ScanStatus::MaxDuration => "max-duration",
+            ScanStatus::ProxyFailed => "proxy-failed",
         }
     }
 }
@@ -250,6 +265,7 @@ impl ScanReport {
         self.notices.dedup();
         self.scan.cut_short.sort();
         self.scan.not_identified.sort();
+        self.scan.undecided.sort();
         self.scan.followed.sort();
         self.scan.followed.dedup();
         self.stats.findings = self.findings.len() as u64;
@@ -292,11 +308,60 @@ impl ScanReport {
 
     /// `--fail-on`: a finding at or above `threshold` that is not fixed.
     pub fn fails(&self, threshold: Option<Severity>) -> bool {
-        threshold.is_some_and(|t| {
-            self.findings
-                .iter()
-                .any(|f| f.severity >= t && !f.is_fixed())
-        })
+        self.failing(threshold, false) > 0
+    }
+
+    /// How many findings fail `--fail-on threshold`: present ones at or
+    /// above it, with `only_new` (`--fail-on-new`) only those a baseline
+    /// marked new.
+    pub fn failing(&self, threshold: Option<Severity>, only_new: bool) -> usize {
+        let Some(t) = threshold else { return 0 };
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= t && !f.is_fixed())
+            .filter(|f| !only_new || f.baseline_state == Some(crate::model::BaselineState::New))
+            .count()
+    }
+
+    /// `--min-severity`: leave the findings below `min` out of this report,
+    /// and say so in its notices and `scan.min_severity`.
+    pub fn keep_at_least(&mut self, min: Severity) {
+        let before = self.findings.len();
+        self.findings.retain(|f| f.severity >= min);
+        let left_out = before - self.findings.len();
+        let kept = self.findings.iter().map(Finding::id).collect();
+        for c in &mut self.clusters {
+            c.keep_findings(&kept);
+        }
+        self.scan.min_severity = Some(min);
+        self.notices.push(Notice {
+            target: format!("--min-severity {min}"),
+            message: format!(
+                "{left_out} finding{} below {min} left out of this report",
+                if left_out == 1 { "" } else { "s" }
+            ),
+        });
+        self.normalise();
+    }
+
+    /// Checks that could not run (`ENDPOINT RULE`) whose rule is at or
+    /// above `threshold`: unknown is not clean, so `--fail-on` counts them.
+    /// Flink services are always held in memory, and only they are checked.
+    pub fn unchecked_failing(
+        &self,
+        threshold: Option<Severity>,
+        catalog: &crate::checks::catalog::Catalog,
+    ) -> Vec<String> {
+        let Some(t) = threshold else {
+            return Vec::new();
+        };
+        self.services
+            .held()
+            .iter()
+            .flat_map(|s| s.unchecked.iter().map(move |r| (s, r)))
+            .filter(|(_, r)| catalog.rule(r).is_some_and(|rule| rule.severity >= t))
+            .map(|(s, r)| format!("{} {r}", s.endpoint.authority()))
+            .collect()
     }
 
     pub fn worst(&self) -> Option<Severity> {

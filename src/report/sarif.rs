@@ -9,8 +9,9 @@
 //! notifications. `Compat::Github` rewrites locations into the
 //! repository-relative form GitHub code scanning insists on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -164,6 +165,14 @@ fn github_uri(f: &Finding) -> String {
 
 /// Render the report as a SARIF log.
 pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
+    serde_json::to_value(log(report, catalog, compat)).unwrap_or(Value::Null)
+}
+
+/// The SARIF log of a report, serialized one result at a time: a scan of
+/// many thousand Flink services never holds all its results as JSON values
+/// at once (that was 12 KiB a finding, the peak of a large scan's memory).
+/// The same document as [`render`].
+pub fn log<'a>(report: &'a ScanReport, catalog: &'a Catalog, compat: Compat) -> Log<'a> {
     // Every rule of the catalog is listed, so consumers see what was checked
     // even on a clean scan; results point at them by index.
     let rules: Vec<&Rule> = catalog.rules.values().collect();
@@ -172,59 +181,17 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
         .enumerate()
         .map(|(i, r)| (r.id.as_str(), i))
         .collect();
-    let results: Vec<Value> = report
-        .findings
+    let cluster_names: HashMap<&str, &str> = report
+        .clusters
         .iter()
-        .map(|f| {
-            let uri = match compat {
-                Compat::Standard => f.url.clone(),
-                Compat::Github => github_uri(f),
-            };
-            let mut physical = json!({"artifactLocation": {"uri": uri}});
-            if compat == Compat::Github {
-                physical["region"] = json!({"startLine": 1});
-            }
-            let mut result = json!({
-                "ruleId": f.rule_id,
-                "level": level(f.severity),
-                "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.place(), untrusted::clean(&f.detail, 2000))},
-                "locations": [{
-                    "physicalLocation": physical,
-                    "logicalLocations": [{"name": f.endpoint.place(), "fullyQualifiedName": f.url, "kind": "resource"}],
-                }],
-                "partialFingerprints": {"flinkscan/v1": fingerprint(f)},
-                "properties": {
-                    "severity": f.severity.as_str(),
-                    "service": f.service.as_str(),
-                    "version": f.version,
-                    "evidence": f.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
-                },
-            });
-            if let Some(i) = index.get(f.rule_id.as_str()) {
-                result["ruleIndex"] = json!(i);
-            }
-            if let Some(a) = &f.advisory {
-                result["properties"]["advisory"] = json!(a);
-            }
-            // Platforms group results by it: one deployment, one fix.
-            if let Some(c) = &f.cluster {
-                result["properties"]["cluster"] = json!(c);
-                if let Some(name) = report.clusters.iter().find(|k| &k.id == c).map(|k| &k.name) {
-                    result["properties"]["clusterName"] = json!(name);
-                }
-            }
-            if let Some(state) = f.baseline_state {
-                result["baselineState"] = json!(state.sarif());
-            }
-            result
-        })
+        .map(|k| (k.id.as_str(), k.name.as_str()))
         .collect();
     let notifications: Vec<Value> = report
         .notices
         .iter()
         .map(|n| json!({"level": "warning", "message": {"text": format!("{}: {}", n.target, untrusted::clean(&n.message, 500))}}))
         .collect();
-    json!({
+    let skeleton = json!({
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
         "runs": [{
@@ -243,9 +210,137 @@ pub fn render(report: &ScanReport, catalog: &Catalog, compat: Compat) -> Value {
                 "toolExecutionNotifications": notifications,
                 "properties": {"scanId": report.scan.id, "targets": report.scan.targets, "ports": report.scan.ports},
             }],
-            "results": results,
+            "results": [],
         }],
-    })
+    });
+    Log {
+        skeleton,
+        results: Results {
+            report,
+            index,
+            cluster_names,
+            compat,
+        },
+    }
+}
+
+/// A SARIF log whose `runs[0].results` are made as they are written.
+pub struct Log<'a> {
+    /// Everything but the results.
+    skeleton: Value,
+    results: Results<'a>,
+}
+
+struct Results<'a> {
+    report: &'a ScanReport,
+    index: BTreeMap<&'a str, usize>,
+    /// Cluster id to name: one lookup per result, not a scan of the
+    /// clusters (which made a large report quadratic).
+    cluster_names: HashMap<&'a str, &'a str>,
+    compat: Compat,
+}
+
+impl Serialize for Log<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap, SerializeSeq};
+        let top = self
+            .skeleton
+            .as_object()
+            .ok_or_else(|| S::Error::custom("SARIF skeleton is not an object"))?;
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            if k != "runs" {
+                map.serialize_entry(k, v)?;
+                continue;
+            }
+            struct Runs<'b, 'a>(&'b Value, &'b Results<'a>);
+            impl Serialize for Runs<'_, '_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let run = self
+                        .0
+                        .get(0)
+                        .and_then(Value::as_object)
+                        .ok_or_else(|| S::Error::custom("SARIF skeleton has no run"))?;
+                    let mut seq = s.serialize_seq(Some(1))?;
+                    seq.serialize_element(&Run(run, self.1))?;
+                    seq.end()
+                }
+            }
+            struct Run<'b, 'a>(&'b serde_json::Map<String, Value>, &'b Results<'a>);
+            impl Serialize for Run<'_, '_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut map = s.serialize_map(Some(self.0.len()))?;
+                    for (k, v) in self.0 {
+                        if k == "results" {
+                            map.serialize_entry(k, self.1)?;
+                        } else {
+                            map.serialize_entry(k, v)?;
+                        }
+                    }
+                    map.end()
+                }
+            }
+            map.serialize_entry(k, &Runs(v, &self.results))?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.report.findings.len()))?;
+        for f in &self.report.findings {
+            seq.serialize_element(&self.result(f))?;
+        }
+        seq.end()
+    }
+}
+
+impl Results<'_> {
+    fn result(&self, f: &Finding) -> Value {
+        let uri = match self.compat {
+            Compat::Standard => f.url.clone(),
+            Compat::Github => github_uri(f),
+        };
+        let mut physical = json!({"artifactLocation": {"uri": uri}});
+        if self.compat == Compat::Github {
+            physical["region"] = json!({"startLine": 1});
+        }
+        let mut result = json!({
+            "ruleId": f.rule_id,
+            "level": level(f.severity),
+            "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.place(), untrusted::clean(&f.detail, 2000))},
+            "locations": [{
+                "physicalLocation": physical,
+                "logicalLocations": [{"name": f.endpoint.place(), "fullyQualifiedName": f.url, "kind": "resource"}],
+            }],
+            "partialFingerprints": {"flinkscan/v1": fingerprint(f)},
+            "properties": {
+                "severity": f.severity.as_str(),
+                "service": f.service.as_str(),
+                "version": f.version,
+                "evidence": f.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
+            },
+        });
+        if let Some(i) = self.index.get(f.rule_id.as_str()) {
+            result["ruleIndex"] = json!(i);
+        }
+        if let Some(a) = &f.advisory {
+            result["properties"]["advisory"] = json!(a);
+        }
+        // Platforms group results by it: one deployment, one fix.
+        if let Some(c) = &f.cluster {
+            result["properties"]["cluster"] = json!(c);
+            if let Some(name) = self.cluster_names.get(c.as_str()) {
+                result["properties"]["clusterName"] = json!(name);
+            }
+        }
+        if let Some(state) = f.baseline_state {
+            result["baselineState"] = json!(state.sarif());
+        }
+        result
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +401,41 @@ mod tests {
             excerpt: "y".into(),
         }];
         assert_eq!(fingerprint(&base), fingerprint(&other));
+    }
+
+    /// The streamed log is byte for byte the document `render` builds,
+    /// clusters named through the id lookup.
+    #[test]
+    fn the_streamed_log_is_the_rendered_document() {
+        let catalog = Catalog::load(None, None).unwrap();
+        let mut a = finding("FLINK-RPC-PLAINTEXT", [127, 0, 0, 1], 6123);
+        a.cluster = Some("host:127.0.0.1".into());
+        let b = finding("FLINK-BLOB-PLAINTEXT", [127, 0, 0, 2], 6124);
+        let text = format!(
+            r#"{{"tool":{{"name":"flinkscan","version":"0"}},
+            "scan":{{"id":"s","started":"","finished":"","duration_ms":0,"status":"complete",
+            "targets":[],"ports":[],"shard":"0/1","seed":0,"intrusive":false,"addresses":"0",
+            "probes_total":0,"probes_shard":0}},
+            "stats":{{"probed":0,"open":0,"closed":0,"filtered":0,"unreachable":0,"services_flink":0,"findings":0}},
+            "services":[],"findings":[{},{}],"notices":[],
+            "clusters":[{{"id":"host:127.0.0.1","name":"Flink services on host 127.0.0.1","anchor":"host",
+            "hosts":["127.0.0.1"],"members":[]}}]}}"#,
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        let report: ScanReport = serde_json::from_str(&text).unwrap();
+        for compat in [Compat::Standard, Compat::Github] {
+            let streamed = serde_json::to_string_pretty(&log(&report, &catalog, compat)).unwrap();
+            let built = serde_json::to_string_pretty(&render(&report, &catalog, compat)).unwrap();
+            assert_eq!(streamed, built);
+            let doc: Value = serde_json::from_str(&streamed).unwrap();
+            let results = doc["runs"][0]["results"].as_array().unwrap();
+            assert_eq!(results.len(), 2);
+            assert_eq!(
+                results[0]["properties"]["clusterName"],
+                "Flink services on host 127.0.0.1"
+            );
+        }
     }
 
     #[test]

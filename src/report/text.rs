@@ -95,16 +95,27 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
         new_first(&mut out, report, &present, color);
     }
     totals(&mut out, report, &present);
-    for c in &report.clusters {
+    for c in report.clusters.iter().take(CLUSTERS_SHOWN) {
         cluster(&mut out, report, c, catalog, color, baselined);
     }
+    if report.clusters.len() > CLUSTERS_SHOWN {
+        let _ = writeln!(
+            out,
+            "\n... and {} more clusters (every one is in the --json report)",
+            report.clusters.len() - CLUSTERS_SHOWN
+        );
+    }
+
+    // A set: thousands of findings against thousands of clusters.
+    let cluster_ids: std::collections::HashSet<&str> =
+        report.clusters.iter().map(|c| c.id.as_str()).collect();
     let loose: Vec<&Finding> = report
         .findings
         .iter()
         .filter(|f| {
             f.cluster
                 .as_deref()
-                .is_none_or(|id| !report.clusters.iter().any(|c| c.id == id))
+                .is_none_or(|id| !cluster_ids.contains(id))
         })
         .collect();
     if !loose.is_empty() {
@@ -137,6 +148,15 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
             "\nstopped early: {waiting} open ports never identified, {cut} cut short while \
              identifying (scan.not_identified and scan.cut_short in the --json report; \
              --resume with a --state file continues)"
+        );
+    }
+    if report.scan.status == super::ScanStatus::ProxyFailed {
+        let _ = writeln!(
+            out,
+            "\nthe SOCKS5 proxy failed: the scan stopped; {} probes it answered for are \
+             undecided (scan.undecided in the --json report; --resume with a --state file \
+             continues)",
+            report.scan.undecided.len()
         );
     }
     if !report.findings.is_empty() {
@@ -236,6 +256,8 @@ fn cluster(
 ) {
     let rating = match c.rating {
         Some(r) => paint(r, color),
+        // Checks that could not run are not a clean bill.
+        None if !c.unchecked.is_empty() => format!("{:<8}", "UNKNOWN"),
         None => format!("{:<8}", "OK"),
     };
     let version = c
@@ -275,6 +297,7 @@ fn cluster(
             String::new()
         }
     );
+    unchecked_line(out, c);
     for (status, said) in [
         ("not-scanned", "not scanned"),
         ("not-found", "probed, nothing there"),
@@ -411,6 +434,34 @@ fn network_line(d: &crate::model::DecidedCounts) -> Option<String> {
     }
     (!parts.is_empty()).then(|| format!("network: {}", parts.join("; ")))
 }
+
+/// Checks of the cluster that could not run: unknown, not clean.
+fn unchecked_line(out: &mut String, c: &Cluster) {
+    if c.unchecked.is_empty() {
+        return;
+    }
+    let shown_list: Vec<String> = c
+        .unchecked
+        .iter()
+        .take(MEMBERS_SHOWN)
+        .map(|u| shown(u))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  could not check (unknown, not clean): {}{}",
+        shown_list.join(", "),
+        if c.unchecked.len() > MEMBERS_SHOWN {
+            format!(", +{} more", c.unchecked.len() - MEMBERS_SHOWN)
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Clusters the summary describes, worst first; a scan of a range full of
+/// Flink services (or look-alikes) has thousands, and the JSON report
+/// (and the HTML and Markdown ones) list them all.
+pub const CLUSTERS_SHOWN: usize = 200;
 
 /// A stopped scan of a big range can leave a notice on thousands of ports.
 pub const NOTICES_SHOWN: usize = 50;

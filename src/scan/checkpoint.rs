@@ -21,6 +21,9 @@ pub struct Checkpoint {
     pub from: Option<State>,
     /// The results sidecar, until the scan's tracker takes it.
     pub log: Option<ResultLog>,
+    /// `--state` found a checkpoint of another scan and moved it aside:
+    /// what to tell the user (this scan started afresh).
+    pub set_aside: Option<String>,
 }
 
 impl Checkpoint {
@@ -55,7 +58,10 @@ pub fn prepare_checkpoint(
     // The sidecar is the checkpoint's too: no output may overwrite it.
     let sidecar = crate::state::results_path(path);
     let sidecar_id = crate::atomic::Dest::File(sidecar.clone()).identity();
-    for out in [&plan.json, &plan.sarif, &plan.jsonl].into_iter().flatten() {
+    // Identities see through symbolic links (also dangling ones, to a
+    // sidecar not created yet) and hard links, so an alias is refused as
+    // the same name is.
+    for out in plan.outputs() {
         let id = out.dest.identity();
         if id == dest.identity() || id == sidecar_id {
             return Err(crate::state::StateError::Clash {
@@ -65,17 +71,33 @@ pub fn prepare_checkpoint(
         }
     }
     let digest = digest(plan, space, files);
+    let mut set_aside = None;
     let from = if plan.resume || path.exists() {
-        let state = State::load(path, &digest)?;
-        // The digest says which scan; every entry must be of it too.
-        state
-            .check(space)
-            .map_err(|(field, reason)| crate::state::StateError::Forged {
-                path: path.display().to_string(),
-                field,
-                reason,
-            })?;
-        Some(state)
+        match State::load(path, &digest) {
+            // `--state` is for runs that come back by themselves (cron): a
+            // changed targets file must not block every later run. The old
+            // checkpoint is kept, resumable with its own command line.
+            // `--resume` names one scan to continue and still refuses.
+            Err(
+                crate::state::StateError::Mismatch { .. }
+                | crate::state::StateError::OtherVersion { .. },
+            ) if !plan.resume => {
+                set_aside = Some(move_aside(path)?);
+                None
+            }
+            loaded => {
+                let state = loaded?;
+                // The digest says which scan; every entry must be of it too.
+                state
+                    .check(space)
+                    .map_err(|(field, reason)| crate::state::StateError::Forged {
+                        path: path.display().to_string(),
+                        field,
+                        reason,
+                    })?;
+                Some(state)
+            }
+        }
     } else {
         None
     };
@@ -94,7 +116,45 @@ pub fn prepare_checkpoint(
         digest,
         from,
         log: Some(log),
+        set_aside,
     }))
+}
+
+/// The suffix a checkpoint of another scan is moved aside with.
+pub const ASIDE_SUFFIX: &str = ".previous";
+
+/// Rename the checkpoint `path` (and its results) to `path.previous`
+/// (replacing an older one there); the message says where it went.
+fn move_aside(path: &std::path::Path) -> Result<String, crate::state::StateError> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(ASIDE_SUFFIX);
+    let aside = std::path::PathBuf::from(aside);
+    let moved = |from: &std::path::Path, to: &std::path::Path| {
+        std::fs::rename(from, to).map_err(|source| crate::state::StateError::SetAside {
+            path: from.display().to_string(),
+            to: to.display().to_string(),
+            source,
+        })
+    };
+    let sidecar = crate::state::results_path(path);
+    let aside_sidecar = crate::state::results_path(&aside);
+    // The old results first: a checkpoint never lands beside foreign ones.
+    match std::fs::symlink_metadata(&sidecar) {
+        Ok(_) => moved(&sidecar, &aside_sidecar)?,
+        Err(_) => {
+            let _ = std::fs::remove_file(&aside_sidecar);
+        }
+    }
+    moved(path, &aside)?;
+    let shown = |p: &std::path::Path| crate::untrusted::shown(&p.display().to_string());
+    Ok(format!(
+        "{} held a checkpoint of a different scan (other targets, ports or options); it was \
+         moved to {} (continue it with --resume {} and its original command line) and this \
+         scan starts afresh",
+        shown(path),
+        shown(&aside),
+        shown(&aside)
+    ))
 }
 
 /// Write a checkpoint every [`crate::state::CHECKPOINT_EVERY`] until

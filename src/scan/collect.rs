@@ -45,6 +45,8 @@ pub struct Collector {
     pub format: jsonl::Format,
     /// Spill settled services to a temporary file (off: hold everything).
     pub spill: bool,
+    /// `--min-severity`: findings below it stay out of the stream.
+    pub min_severity: Option<crate::model::Severity>,
 }
 
 impl Collector {
@@ -92,9 +94,10 @@ impl Collector {
                 continue;
             }
             if let Some(s) = self.sink.as_mut() {
+                let shown = at_least(&r.findings, self.min_severity);
                 s.write_each(crate::report::events::for_results(
                     Some(&r.service),
-                    &r.findings,
+                    &shown,
                     &self.catalog,
                     &self.scan_id,
                     self.format,
@@ -128,6 +131,15 @@ fn error_notices(s: &Service) -> impl Iterator<Item = Notice> + '_ {
     })
 }
 
+/// The findings `--min-severity` lets into the outputs.
+pub fn at_least(findings: &[Finding], min: Option<crate::model::Severity>) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter(|f| min.is_none_or(|m| f.severity >= m))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +158,7 @@ mod tests {
             scan_id: "t".into(),
             format: jsonl::Format::Ecs,
             spill: false,
+            min_severity: None,
         };
         let root = |port| Endpoint::new("127.0.0.1".parse().unwrap(), port);
         let result = |probed: Endpoint, base: &str| PortResult {

@@ -34,6 +34,34 @@ pub struct Finished {
     pub jsonl_failure: Option<super::ScanError>,
 }
 
+/// Run `f`, which may wait (polling) for a slow reader, without holding up
+/// the runtime's other tasks (the signal handler must stay responsive).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// The scan stopped on a failed proxy: say so, naming it, and what it
+/// left undecided.
+fn proxy_notice(why: &str, stats: &SweepStats) -> Notice {
+    let undecided = stats.undecided.lock().map(|u| u.len()).unwrap_or(0);
+    Notice {
+        target: crate::net::proxy().map_or_else(
+            || "--proxy".to_string(),
+            |p| format!("--proxy {}", p.redacted()),
+        ),
+        message: format!(
+            "{why}; the scan stopped there (status proxy-failed, exit 3): {undecided} probes it \
+             answered for are undecided (scan.undecided), open ports it was identifying are cut \
+             short, and the rest of the range was not probed; with --state the next run resumes \
+             them"
+        ),
+    }
+}
+
 /// What host correlation may change on a service.
 type View = (u8, Option<String>, bool, Option<String>);
 
@@ -77,6 +105,9 @@ impl Finish<'_> {
             mut sink,
         } = collected;
         notices.extend(service_notices);
+        if let Some(why) = crate::net::proxy_failure() {
+            notices.push(proxy_notice(&why, self.stats));
+        }
         // Only held services can change: spilled ones are settled.
         let Before {
             findings: before,
@@ -103,7 +134,7 @@ impl Finish<'_> {
             }
             events.extend(report::events::for_results(
                 None,
-                &findings[before..],
+                &super::collect::at_least(&findings[before..], self.plan.min_severity),
                 self.catalog,
                 &self.scan_id,
                 format,
@@ -121,21 +152,20 @@ impl Finish<'_> {
         };
         report.normalise();
         report.build_clusters();
-        // Clusters exist only now: the stream ends with one event each.
+        // Clusters exist only now: the stream ends with one event each,
+        // made one at a time (all of them at once as JSON values were the
+        // peak of a scan of many thousand Flink services).
         if let Some(s) = sink.as_mut() {
-            s.write_each(report::events::for_clusters(
-                &report.clusters,
-                &self.scan_id,
-                self.plan.jsonl_format,
-            ));
+            self.cluster_events(s, &report);
         }
         // A machine stream that broke is a failed output, not a reason to
         // lose the scan: the other reports still get written and say what
         // happened.
         let mut jsonl_failure = None;
         if let (Some(s), Some(out)) = (sink, &self.plan.jsonl) {
-            let lines = s.lines();
-            if let Err(source) = s.finish() {
+            // Waits for a FIFO's reader only while it keeps reading.
+            let (lines, finished) = blocking(|| s.finish());
+            if let Err(source) = finished {
                 let message = match out.dest {
                     Dest::File(_) => format!(
                         "writing failed after {lines} events, which the file holds (whole lines); \
@@ -159,6 +189,37 @@ impl Finish<'_> {
         }
     }
 
+    /// One event per cluster, as the other outputs will show it
+    /// (`--min-severity`).
+    fn cluster_events(&self, s: &mut crate::report::jsonl::JsonlSink, report: &ScanReport) {
+        // As the other outputs will show them (`keep_at_least`).
+        let kept: Option<std::collections::BTreeSet<String>> = self.plan.min_severity.map(|min| {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.severity >= min)
+                .map(crate::model::Finding::id)
+                .collect()
+        });
+        for c in &report.clusters {
+            let trimmed;
+            let c = match &kept {
+                Some(kept) => {
+                    let mut t = c.clone();
+                    t.keep_findings(kept);
+                    trimmed = t;
+                    &trimmed
+                }
+                None => c,
+            };
+            s.write_each(report::events::for_clusters(
+                std::slice::from_ref(c),
+                &self.scan_id,
+                self.plan.jsonl_format,
+            ));
+        }
+    }
+
     fn meta(&self, unfinished: Unfinished) -> ScanMeta {
         let plan = self.plan;
         ScanMeta {
@@ -178,6 +239,13 @@ impl Finish<'_> {
             probes_shard: self.space.len(),
             cut_short: unfinished.cut_short,
             not_identified: unfinished.not_identified,
+            undecided: self
+                .stats
+                .undecided
+                .lock()
+                .map(|u| u.clone())
+                .unwrap_or_default(),
+            min_severity: None,
             followed: self.followed.clone(),
         }
     }

@@ -98,7 +98,9 @@ impl Pool {
             .lock()
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
-        let why = if finished {
+        let why = if crate::net::proxy_failure().is_some() {
+            "identification cut short: the SOCKS5 proxy failed (see the notice naming it)"
+        } else if finished {
             "identification failed with an internal error (a flinkscan bug: please report it)"
         } else {
             "identification cut short by the end of the scan"
@@ -142,7 +144,7 @@ impl Pool {
         let progress = Arc::clone(&self.progress);
         async move {
             tracing::debug!(%endpoint, "identifying");
-            let mut service = identify::identify(endpoint.clone(), &id_cfg).await;
+            let (mut service, seen) = identify::identify_seen(endpoint.clone(), &id_cfg).await;
             service.decided = Some(decided);
             tracing::info!(
                 endpoint = %service.endpoint,
@@ -151,7 +153,8 @@ impl Pool {
                 confidence = service.confidence,
                 "identified"
             );
-            let out = checks::run(&service, &ctx).await;
+            let out = checks::run_seen(&service, &ctx, &seen).await;
+            drop(seen);
             for f in &out.findings {
                 tracing::info!(endpoint = %service.endpoint, rule = %f.rule_id, "finding");
             }
@@ -160,10 +163,17 @@ impl Pool {
             }
             service.tls_profile = out.tls_profile;
             service.deployment = out.deployment;
+            service.unchecked = out.unchecked;
             if out.yarn.is_some() {
                 service.yarn = out.yarn;
             }
             service.errors.extend(out.errors);
+            if crate::net::proxy_failure().is_some() {
+                // What the proxy answered may be its failure, not the
+                // port's: left in flight, the port is reported cut short
+                // (and identified again by a resumed scan).
+                return;
+            }
             if let Some(tx) = &named_tx {
                 let named = super::follow::named_by(&service);
                 if !named.is_empty() {

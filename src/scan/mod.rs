@@ -18,6 +18,7 @@ pub mod finish;
 pub mod follow;
 pub mod identify_pool;
 pub mod outputs;
+pub mod progress_text;
 pub mod stop;
 
 use std::sync::atomic::AtomicU64;
@@ -152,6 +153,7 @@ pub async fn run(
         stop.flag(),
     ));
     let watchdog = stop::watchdog(plan.max_duration, &stop);
+    let proxy_watch = watch_proxy(plan, &stop);
     let followed: follow::Followed = Arc::default();
     let (identifier, follower) = spawn_identification(
         plan, &space, &ctx, &progress, &stop, &followed, open_rx, result_tx,
@@ -164,6 +166,7 @@ pub async fn run(
             scan_id: scan_id.clone(),
             format: plan.jsonl_format,
             spill: true,
+            min_severity: plan.min_severity,
         }
         .run(result_rx),
     );
@@ -180,7 +183,7 @@ pub async fn run(
     let mut collected = collector
         .await
         .unwrap_or_else(|_| collect::Collected::empty());
-    for task in [watchdog, checkpointer].into_iter().flatten() {
+    for task in [watchdog, checkpointer, proxy_watch].into_iter().flatten() {
         task.abort();
     }
     let state_failure = match (&checkpoint, &tracker) {
@@ -198,9 +201,12 @@ pub async fn run(
         scan_id,
         started,
         started_at,
-        status: stop
-            .reason()
-            .map_or(report::ScanStatus::Complete, StopReason::status),
+        status: match (stop.reason(), crate::net::proxy_failure()) {
+            (Some(why), _) => why.status(),
+            // Failed as the scan ended, before the watch could stop it.
+            (None, Some(_)) => report::ScanStatus::ProxyFailed,
+            (None, None) => report::ScanStatus::Complete,
+        },
         followed,
     }
     .run(collected, before, notices, unfinished);
@@ -247,6 +253,18 @@ fn spawn_identification(
     };
     let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
     (identifier, follower)
+}
+
+/// A proxy that fails after the start check stops the scan: what it
+/// answers from then on says nothing about the targets.
+fn watch_proxy(plan: &ScanPlan, stop: &Stop) -> Option<tokio::task::JoinHandle<()>> {
+    plan.proxy.as_ref().map(|_| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            crate::net::proxy_failed().await;
+            stop.stop(StopReason::ProxyFailed);
+        })
+    })
 }
 
 fn sweep_config(plan: &ScanPlan, concurrency: usize, tracker: Option<Arc<Tracker>>) -> SweepConfig {

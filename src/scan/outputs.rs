@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use crate::atomic::Dest;
 use crate::checks::catalog::Catalog;
 use crate::plan::{Output, ScanPlan};
-use crate::report::{html, markdown, sarif, text, ScanReport};
+use crate::report::{csv, html, markdown, sarif, text, ScanReport};
 
 /// How the person-facing parts are rendered.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub struct Rendering {
     pub sarif: sarif::Compat,
     /// `--no-color` was not given (the terminal and `TERM` still decide).
     pub color: bool,
-    /// `--quiet`: no summary on stderr when machine output owns stdout.
+    /// `--quiet`: no summary at all (cron mails whatever a job prints).
     pub quiet: bool,
 }
 
@@ -56,6 +56,13 @@ pub fn write_people_outputs(
     }
 }
 
+/// The CSV rows, to a checked destination.
+pub fn write_csv(out: &Output, report: &ScanReport, catalog: &Catalog, failures: &mut Vec<String>) {
+    if let Err(e) = out.dest.write_with(|w| csv::write(w, report, catalog)) {
+        failures.push(format!("cannot write {out}: {e}"));
+    }
+}
+
 /// Write every report of a scan and the summary for people; return what
 /// failed, never stopping at the first failure. A closed pipe on the human
 /// summary is not a failure: `flinkscan scan ... | head -3` is a person
@@ -82,28 +89,24 @@ pub fn write_scan_outputs(
         }
     }
     if let Some(out) = &plan.sarif {
-        let doc = sarif::render(report, catalog, how.sarif);
+        // Streamed: results are made one at a time as they are written.
+        let doc = sarif::log(report, catalog, how.sarif);
         write_document(out, &doc, &mut failures);
     }
     write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
-    let stdout_taken = [
-        &plan.json,
-        &plan.sarif,
-        &plan.jsonl,
-        &plan.html,
-        &plan.markdown,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|o| o.dest == Dest::Stdout);
+    if let Some(out) = &plan.csv {
+        write_csv(out, report, catalog, &mut failures);
+    }
+    if how.quiet {
+        return failures;
+    }
+    let stdout_taken = plan.outputs().any(|o| o.dest == Dest::Stdout);
     let color =
         how.color && text::color_wanted(std::io::stdout().is_terminal(), |k| std::env::var_os(k));
     let summary = text::render(report, catalog, color, text::summary_width(stdout_taken));
     if stdout_taken {
         // Machine output owns stdout; the person still gets the summary.
-        if !how.quiet {
-            let _ = std::io::stderr().write_all(summary.as_bytes());
-        }
+        let _ = std::io::stderr().write_all(summary.as_bytes());
     } else {
         let mut out = std::io::stdout().lock();
         let written = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
@@ -114,4 +117,51 @@ pub fn write_scan_outputs(
         }
     }
     failures
+}
+
+/// The line that ends a scan for a person: where each file went
+/// (`flinkscan: wrote scan.json, scan.sarif`), or None when every output
+/// went to stdout or a stream of its own, or there were none.
+pub fn written_line(plan: &ScanPlan) -> Option<String> {
+    let files: Vec<String> = plan
+        .outputs()
+        .filter(|o| matches!(o.dest, Dest::File(_) | Dest::Special(_)))
+        .map(|o| crate::untrusted::shown(&o.path.display().to_string()))
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    Some(format!("flinkscan: wrote {}", files.join(", ")))
+}
+
+/// Under `--quiet`, the one line a run that fails `--fail-on` prints to
+/// stderr, so a cron mail says what needs attention:
+/// `flinkscan: 2 new findings at or above high: FLINK-RPC-PLAINTEXT on 10.0.0.5:6123, ...`.
+pub fn verdict_line(
+    report: &ScanReport,
+    threshold: crate::model::Severity,
+    only_new: bool,
+) -> String {
+    let failing: Vec<&crate::model::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= threshold && !f.is_fixed())
+        .filter(|f| !only_new || f.baseline_state == Some(crate::model::BaselineState::New))
+        .collect();
+    const NAMED: usize = 3;
+    let mut named: Vec<String> = failing
+        .iter()
+        .take(NAMED)
+        .map(|f| crate::untrusted::shown(&format!("{} on {}", f.rule_id, f.endpoint.authority())))
+        .collect();
+    if failing.len() > NAMED {
+        named.push(format!("and {} more", failing.len() - NAMED));
+    }
+    format!(
+        "flinkscan: {} {}finding{} at or above {threshold}: {}",
+        failing.len(),
+        if only_new { "new " } else { "" },
+        if failing.len() == 1 { "" } else { "s" },
+        named.join(", ")
+    )
 }

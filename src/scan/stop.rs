@@ -1,7 +1,7 @@
 //! Stopping a scan: signals, `--max-duration`, and the switch every stage
 //! watches.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,12 @@ use crate::report::ScanStatus;
 pub enum StopReason {
     /// `--max-duration` elapsed.
     MaxDuration,
-    /// SIGINT (2) or SIGTERM (15): the signal number.
+    /// SIGHUP (1), SIGINT (2) or SIGTERM (15): the signal number.
     Signal(i32),
+    /// The SOCKS5 proxy failed after the start check (see
+    /// [`crate::net::proxy_failure`]): what the scan still decided through
+    /// it cannot be trusted.
+    ProxyFailed,
 }
 
 impl StopReason {
@@ -22,6 +26,7 @@ impl StopReason {
         match self {
             StopReason::MaxDuration => ScanStatus::MaxDuration,
             StopReason::Signal(_) => ScanStatus::Interrupted,
+            StopReason::ProxyFailed => ScanStatus::ProxyFailed,
         }
     }
 }
@@ -59,6 +64,7 @@ impl Stop {
             true
         });
         self.flag.store(true, Ordering::Relaxed);
+        HURRY.store(true, Ordering::Relaxed);
     }
 
     /// The flag the sweep's hot loop reads.
@@ -77,39 +83,73 @@ impl Stop {
     }
 }
 
-/// Turn SIGINT and SIGTERM into a stop: the first stops starting probes and
+/// Signals received by this process (see [`signals_received`]).
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+/// Set once any scan of this process stopped early (a signal,
+/// `--max-duration`, a failed proxy): writers waiting on a slow reader
+/// then give up sooner ([`crate::spool`]).
+static HURRY: AtomicBool = AtomicBool::new(false);
+
+/// How many SIGHUP, SIGINT or SIGTERM this process has received: a writer
+/// waiting on a FIFO gives up as soon as this grows.
+pub fn signals_received() -> u32 {
+    SIGNALS.load(Ordering::Relaxed)
+}
+
+/// True once a scan stopped early: outputs are written without waiting
+/// long for slow readers.
+pub fn hurrying() -> bool {
+    HURRY.load(Ordering::Relaxed)
+}
+
+/// Turn SIGHUP, SIGINT and SIGTERM into a stop: the first stops starting probes and
 /// lets the scan write every output; the second exits at once with
 /// 128 + signal (outputs are renamed into place whole or not at all, and a
 /// temporary files being written are removed). Installing the
 /// handler also makes SIGTERM work when flinkscan is PID 1 in a container,
-/// where the kernel drops signals that have no handler.
+/// where the kernel drops signals that have no handler. SIGHUP (an ssh
+/// session or terminal that went away) is the same request to stop: its
+/// default action would kill the scan with no report. Messages go to a
+/// stderr that may be gone with that terminal, so a failed write is ignored
+/// (`eprintln!` would panic).
 pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let stop = stop.clone();
     tokio::spawn(async move {
         loop {
             let (number, name) = tokio::select! {
                 _ = int.recv() => (2, "SIGINT"),
                 _ = term.recv() => (15, "SIGTERM"),
+                _ = hup.recv() => (1, "SIGHUP"),
             };
-            // Already stopping (a first signal, or --max-duration): the
-            // operator wants out now.
+            SIGNALS.fetch_add(1, Ordering::Relaxed);
+            // Already stopping (a first signal, --max-duration, a failed
+            // proxy): the operator wants out now.
             if stop.reason().is_some() {
-                eprintln!("flinkscan: {name} while stopping: quitting now, outputs not written");
+                say(&format!(
+                    "flinkscan: {name} while stopping: quitting now, outputs not written"
+                ));
                 // exit() runs no destructor: temporary files would stay.
                 crate::atomic::remove_partials_and_exit(128 + number);
             }
-            eprintln!(
+            say(&format!(
                 "flinkscan: {name}: stopping; identification in flight gets up to {} s, then \
                  every output is written (send it again to quit at once)",
                 SIGNAL_GRACE.as_secs()
-            );
+            ));
             stop.stop(StopReason::Signal(number));
         }
     });
     Ok(())
+}
+
+/// One line to stderr, which may be a terminal that is gone (SIGHUP).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// `--max-duration` ends the sweep early like a signal does, and every

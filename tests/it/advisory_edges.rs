@@ -341,7 +341,7 @@ fn every_range_edge_of_every_advisory_end_to_end() {
     targets.push(format!("{ip}:{}", vendor.port()));
     targets.push(format!("{ip}:{}", odd.port()));
 
-    let out = flink::scan(&targets, &["-q", "--probe-timeout", "2s"]);
+    let out = flink::scan(&targets, &["--no-progress", "--probe-timeout", "2s"]);
     let findings = out.json["findings"].as_array().unwrap();
     let at = |ip: Ipv4Addr, port: u16| -> Vec<&Value> {
         findings
@@ -641,7 +641,7 @@ fn advisories_from_a_directory_and_a_zip_are_added() {
     let out = flink::scan(
         &[format!("{ip}:{}", jm.port())],
         &[
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "2s",
             "--advisories",
@@ -713,7 +713,7 @@ fn stale_release_data_says_so() {
     let out = flink::scan(
         &[format!("{ip}:{}", jm.port())],
         &[
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "2s",
             "--advisories",
@@ -733,7 +733,7 @@ fn stale_release_data_says_so() {
     // With the shipped data, no such notice.
     let fresh = flink::scan(
         &[format!("{ip}:{}", jm.port())],
-        &["-q", "--probe-timeout", "2s"],
+        &["--no-progress", "--probe-timeout", "2s"],
     );
     assert!(!fresh.json["notices"].to_string().contains("advisory data"));
 }
@@ -753,7 +753,7 @@ fn merge_keeps_rules_loaded_at_scan_time() {
         .args([
             "scan",
             &format!("{ip}:{}", jm.port()),
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "2s",
             "--advisories",

@@ -95,7 +95,10 @@ fn rules(out: &flink::ScanOutput) -> Vec<(String, String)> {
 #[test]
 fn cve_2020_17519_is_confirmed_without_keeping_the_file() {
     let (ip, port, _) = fake_jobmanager("1.11.2", true);
-    let out = flink::scan(&[ip.to_string()], &["-q", "--ports", &port.to_string()]);
+    let out = flink::scan(
+        &[ip.to_string()],
+        &["--no-progress", "--ports", &port.to_string()],
+    );
     let r = rules(&out);
     let cve = r
         .iter()
@@ -136,7 +139,10 @@ fn cve_2020_17519_is_confirmed_without_keeping_the_file() {
 #[test]
 fn a_patched_backport_is_only_a_version_match() {
     let (ip, port, _) = fake_jobmanager("1.11.2", false);
-    let out = flink::scan(&[ip.to_string()], &["-q", "--ports", &port.to_string()]);
+    let out = flink::scan(
+        &[ip.to_string()],
+        &["--no-progress", "--ports", &port.to_string()],
+    );
     let r = rules(&out);
     let cve = r
         .iter()
@@ -145,7 +151,10 @@ fn a_patched_backport_is_only_a_version_match() {
     assert!(cve.1.contains("version match"), "{}", cve.1);
     // A fixed release: no CVE finding at all.
     let (ip, port, _) = fake_jobmanager("1.11.3", false);
-    let out = flink::scan(&[ip.to_string()], &["-q", "--ports", &port.to_string()]);
+    let out = flink::scan(
+        &[ip.to_string()],
+        &["--no-progress", "--ports", &port.to_string()],
+    );
     assert!(!rules(&out)
         .iter()
         .any(|(id, _)| id == "FLINK-CVE-2020-17519"));
@@ -178,7 +187,7 @@ pointer = "/flink-revision"
     let out = flink::scan(
         &[ip.to_string()],
         &[
-            "-q",
+            "--no-progress",
             "--ports",
             &port.to_string(),
             "--probes",

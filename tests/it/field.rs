@@ -445,7 +445,7 @@ fn max_duration_holds_while_probes_wait_for_the_rate_limiter() {
     let run = spawn(
         &[
             "scan".into(),
-            "-q".into(),
+            "--no-progress".into(),
             range,
             "--ports".into(),
             l.port().to_string(),
@@ -488,7 +488,7 @@ fn open_ports_not_yet_identified_are_listed_as_such() {
     let run = spawn(
         &[
             "scan".into(),
-            "-q".into(),
+            "--no-progress".into(),
             ip.to_string(),
             "--ports".into(),
             ports,
@@ -556,7 +556,7 @@ fn targets_come_from_stdin_and_errors_name_stdin_lines() {
     let run = spawn(
         &[
             "scan".into(),
-            "-q".into(),
+            "--no-progress".into(),
             "-i".into(),
             "-".into(),
             "--json".into(),
@@ -616,7 +616,7 @@ fn a_jsonl_file_that_cannot_grow_keeps_its_whole_lines_and_exits_3() {
         script.into(),
         bin.display().to_string(),
         "scan".into(),
-        "-q".into(),
+        "--no-progress".into(),
         ip.to_string(),
         "--ports".into(),
         ports,
@@ -753,7 +753,7 @@ fn a_sweep_killed_again_and_again_resumes_to_the_uninterrupted_report() {
     let base = |json: &Path| -> Vec<String> {
         vec![
             "scan".into(),
-            "-q".into(),
+            "--no-progress".into(),
             range.clone(),
             "--ports".into(),
             port.to_string(),
@@ -822,7 +822,7 @@ fn resume_refuses_a_different_scan_and_continues_a_stopped_one() {
     let run = |extra: &[&str]| {
         let mut a: Vec<String> = vec![
             "scan".into(),
-            "-q".into(),
+            "--no-progress".into(),
             range.clone(),
             "--ports".into(),
             ports.clone(),
@@ -866,7 +866,7 @@ fn a_sigterm_checkpoint_resumes_to_a_complete_scan() {
     let a = |flag: &str, rate: &str| -> Vec<String> {
         [
             "scan",
-            "-q",
+            "--no-progress",
             &range,
             "--ports",
             &ports,
@@ -920,7 +920,7 @@ fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_remo
     let a = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = [
             "scan",
-            "-q",
+            "--no-progress",
             &range,
             "--ports",
             &ports,

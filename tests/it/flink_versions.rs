@@ -15,7 +15,7 @@ struct Expect {
 
 fn check(e: Expect) {
     let jm = Flink::start_jobmanager(FlinkOpts::new(e.version));
-    let out = flink::scan(&[jm.ip.to_string()], &["-q"]);
+    let out = flink::scan(&[jm.ip.to_string()], &["--no-progress"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["version"], e.version, "{rest}");
@@ -71,7 +71,7 @@ fn check(e: Expect) {
 
     // Alone, the RPC port is still reported (its finding stands), with the
     // lower confidence of a protocol that other Akka/Pekko servers speak.
-    let alone = flink::scan(&[jm.ip.to_string()], &["-q", "--ports", "6123"]);
+    let alone = flink::scan(&[jm.ip.to_string()], &["--no-progress", "--ports", "6123"]);
     let rpc = alone.service(6123);
     assert_eq!(rpc["kind"], "rpc", "{rpc}");
     assert_eq!(rpc["confidence"], 75, "{rpc}");
@@ -117,7 +117,10 @@ fn ocsf_vulnerability_findings_validate() {
     let jm = Flink::start_jobmanager(
         FlinkOpts::new("1.20.1").conf("s3.access-key", "AKIAPLANTEDOCSFSECRET"),
     );
-    let out = flink::scan(&[jm.ip.to_string()], &["-q", "--jsonl-format", "ocsf"]);
+    let out = flink::scan(
+        &[jm.ip.to_string()],
+        &["--no-progress", "--jsonl-format", "ocsf"],
+    );
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string("tests/schemas/ocsf-1.3.0-vulnerability-finding.json").unwrap(),
     )
@@ -176,7 +179,7 @@ fn merged_shards_share_a_hosts_identity_like_one_scan() {
             .unwrap()
             .args([
                 "scan",
-                "-q",
+                "--no-progress",
                 &target,
                 "--seed",
                 "7",

@@ -143,7 +143,7 @@ fn the_ports_a_jobmanager_names_are_probed_inside_the_targets_only() {
     let before_scan = rpc_firsts.lock().unwrap().len();
 
     let target = [jm.ip.to_string()];
-    let out = flink::scan(&target, &["-q"]);
+    let out = flink::scan(&target, &["--no-progress"]);
     assert_eq!(
         kind_at(&out, jm.ip, tm_rpc).as_deref(),
         Some("rpc"),
@@ -220,7 +220,7 @@ fn the_ports_a_jobmanager_names_are_probed_inside_the_targets_only() {
     }
 
     // Without --follow, the same ports are only known from the JobManager.
-    let out = flink::scan(&target, &["-q", "--no-follow"]);
+    let out = flink::scan(&target, &["--no-progress", "--no-follow"]);
     assert_eq!(kind_at(&out, jm.ip, tm_rpc), None);
     assert!(
         known(&out).contains(&(jm.ip.to_string(), u64::from(tm_rpc), "not-scanned".into())),

@@ -22,7 +22,7 @@ fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {
     let f = dir.path().join("targets.txt");
     std::fs::write(&f, "127.0.0.1\n# fine\n\n127.0.0.0/33\n127.0.0.1:99999\n").unwrap();
     let out = flinkscan()
-        .args(["scan", "-q", "-i"])
+        .args(["scan", "--no-progress", "-i"])
         .arg(&f)
         .assert()
         .code(2)
@@ -140,7 +140,7 @@ fn sweep_of_a_slash16_finds_exactly_the_listeners() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &format!("127.{second}.0.0/16"),
             "--ports",
             &port.to_string(),
@@ -177,7 +177,7 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
 
     // No --fail-on: findings do not fail the run.
     flinkscan()
-        .args(["scan", "-q", &ip.to_string(), "--ports", &port])
+        .args(["scan", "--no-progress", &ip.to_string(), "--ports", &port])
         .arg("--json")
         .arg(&json)
         .arg("--jsonl")
@@ -236,7 +236,7 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &port,
@@ -249,7 +249,7 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &port,
@@ -264,7 +264,7 @@ fn outputs_have_their_shapes_and_exit_codes_follow_fail_on() {
     let out = flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &port,
@@ -292,7 +292,7 @@ fn a_killed_scan_leaves_no_partial_report() {
     let mut child = StdCommand::new(bin)
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &pit.addr.port().to_string(),
@@ -395,7 +395,7 @@ fn ipv6_loopback_is_scanned() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &format!("[::1]:{port}"),
             "--probe-timeout",
             "1s",
@@ -426,7 +426,7 @@ fn a_probe_timeout_below_the_silent_port_floor_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     flinkscan()
-        .args(["scan", "-q", &ip.to_string(), "--ports"])
+        .args(["scan", "--no-progress", &ip.to_string(), "--ports"])
         .arg(pit.addr.port().to_string())
         .args(["--probe-timeout", "300ms", "--json"])
         .arg(&json)

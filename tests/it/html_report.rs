@@ -213,7 +213,7 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
             // which is what the report must render.
             "--no-follow",
             "--no-tls-audit",
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "3s",
         ])
@@ -441,7 +441,7 @@ fn rescan_against_baseline(targets: &[String], dir: &Path) -> std::process::Outp
             "--ports",
             "8081,6123",
             "--no-tls-audit",
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "3s",
         ])
@@ -667,7 +667,7 @@ fn real_flink_clusters_render_in_a_real_browser() {
     let run = flinkscan()
         .arg("scan")
         .args(&targets)
-        .args(["--ports", "8081,8082,6121,6122,6123,6124", "-q"])
+        .args(["--ports", "8081,8082,6121,6122,6123,6124", "--no-progress"])
         .arg("--json")
         .arg(out("scan.json"))
         .arg("--html")
@@ -797,7 +797,7 @@ fn rules_id_explains_one_rule_and_report_outputs_are_checked_before_probing() {
         ),
     ] {
         let out = flinkscan()
-            .args(["scan", &format!("{ip}:8081"), "-q"])
+            .args(["scan", &format!("{ip}:8081"), "--no-progress"])
             .args(&flags)
             .output()
             .unwrap();

@@ -37,7 +37,7 @@ fn listener(third: u8) -> Listener {
 fn report_of(l: &Listener, dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     flinkscan()
-        .args(["scan", "-q", "--no-color"])
+        .args(["scan", "--no-progress", "--no-color"])
         .arg(l.addr.ip().to_string())
         .args(["-p", &l.port().to_string(), "--json"])
         .arg(&path)
@@ -190,7 +190,7 @@ fn hidden_characters_from_reports_are_shown_escaped_in_diff_and_summary() {
     // The terminal summary: the baseline's finding is gone, so the summary
     // lists it as fixed, title and all.
     let out = flinkscan()
-        .args(["scan", "-q", "--no-color"])
+        .args(["scan", "--no-progress", "--no-color"])
         .arg(l.addr.ip().to_string())
         .args(["-p", &l.port().to_string(), "--baseline"])
         .arg(&old)
@@ -284,7 +284,10 @@ fn a_profile_key_with_underscores_names_the_file_line_and_dashed_key() {
 #[test]
 fn unresolvable_names_are_named_with_a_plain_reason() {
     // `.invalid` never resolves and is answered inside the resolver (RFC 6761).
-    let err = stderr_of(flinkscan().args(["scan", "-q", "no-such-host.invalid"]), 3);
+    let err = stderr_of(
+        flinkscan().args(["scan", "--no-progress", "no-such-host.invalid"]),
+        3,
+    );
     assert!(
         err.contains("no-such-host.invalid") && err.contains("no such host"),
         "{err}"
@@ -315,7 +318,13 @@ fn merge_says_what_it_merged() {
     for k in 0..2 {
         let path = dir.path().join(format!("shard{k}.json"));
         flinkscan()
-            .args(["scan", "-q", "--no-color", "--shard", &format!("{k}/2")])
+            .args([
+                "scan",
+                "--no-progress",
+                "--no-color",
+                "--shard",
+                &format!("{k}/2"),
+            ])
             .arg(l.addr.ip().to_string())
             .args(["-p", &l.port().to_string(), "--json"])
             .arg(&path)

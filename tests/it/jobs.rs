@@ -295,7 +295,7 @@ fn interrupted_scan_keeps_no_secret(jm: Ipv4Addr) {
         .arg("scan")
         .arg(format!("{jm}:8081"))
         .arg(format!("{hang_ip}:{hang_port}"))
-        .args(["--probe-timeout", "30s", "-q"])
+        .args(["--probe-timeout", "30s", "--no-progress"])
         .arg("--state")
         .arg(&state)
         .arg("--jsonl")

@@ -162,7 +162,10 @@ fn non_flink_servers_on_flink_ports_are_not_flink() {
         wait_port(SocketAddr::from((ip, *p)));
     }
 
-    let out = flink::scan(&[ip.to_string()], &["-q", "--probe-timeout", "2s"]);
+    let out = flink::scan(
+        &[ip.to_string()],
+        &["--no-progress", "--probe-timeout", "2s"],
+    );
     let services = out.json["services"].as_array().unwrap();
     let mut ports: Vec<u64> = services
         .iter()

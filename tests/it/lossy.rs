@@ -237,7 +237,7 @@ fn full_recall_at_five_percent_syn_loss_and_no_retry_on_silent_hosts() {
             &ports,
             "--timeout",
             "900ms",
-            "-q",
+            "--no-progress",
             "--json",
             json.to_str().unwrap(),
         ])

@@ -94,7 +94,7 @@ fn a_broken_jsonl_stream_keeps_the_scan_and_other_outputs_and_exits_3() {
     let sarif = dir.path().join("out.sarif");
     let (code, stderr) = run_with_closed_stdout(&[
         "scan",
-        "-q",
+        "--no-progress",
         &rpc.addr.to_string(),
         "--jsonl",
         "-",
@@ -135,7 +135,7 @@ fn a_closed_pipe_on_the_human_summary_is_benign() {
     // The exit code is the scan's: 1 for a critical finding with --fail-on high.
     let (code, stderr) = run_with_closed_stdout(&[
         "scan",
-        "-q",
+        "--no-progress",
         &target,
         "--fail-on",
         "high",
@@ -145,7 +145,7 @@ fn a_closed_pipe_on_the_human_summary_is_benign() {
     assert_eq!(code, 1, "{stderr}");
     assert!(!stderr.contains("error"), "no error spew: {stderr}");
     assert_eq!(rule_ids(&json_file(&json)), vec!["FLINK-RPC-PLAINTEXT"]);
-    let (code, stderr) = run_with_closed_stdout(&["scan", "-q", &target]);
+    let (code, stderr) = run_with_closed_stdout(&["scan", "--no-progress", &target]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
@@ -169,7 +169,7 @@ fn unusable_destinations_are_usage_errors_before_any_probe() {
     ];
     for (flag, path) in cases {
         let out = flinkscan()
-            .args(["scan", "-q", &addr.to_string(), "--json"])
+            .args(["scan", "--no-progress", &addr.to_string(), "--json"])
             .arg(if flag == "--json" { path } else { &good })
             .args(if flag == "--json" {
                 vec![]
@@ -218,7 +218,13 @@ fn an_output_failing_at_the_end_does_not_skip_the_others() {
     // The listener holds its connections silent: identification waits out
     // --probe-timeout, long enough to pull the directory away under it.
     let mut child = StdCommand::new(bin)
-        .args(["scan", "-q", &addr.to_string(), "--probe-timeout", "3s"])
+        .args([
+            "scan",
+            "--no-progress",
+            &addr.to_string(),
+            "--probe-timeout",
+            "3s",
+        ])
         .arg("--json")
         .arg(&json)
         .arg("--sarif")
@@ -292,7 +298,7 @@ fn special_files_are_written_in_place_never_replaced() {
     let json_rx = fifo_reader(&json_fifo);
     let jsonl_rx = fifo_reader(&jsonl_fifo);
     flinkscan()
-        .args(["scan", "-q", &target, "--json"])
+        .args(["scan", "--no-progress", &target, "--json"])
         .arg(&json_fifo)
         .arg("--jsonl")
         .arg(&jsonl_fifo)
@@ -316,7 +322,7 @@ fn special_files_are_written_in_place_never_replaced() {
     let link = dir.path().join("stdout-link");
     std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
     let out = flinkscan()
-        .args(["scan", "-q", &target, "--sarif"])
+        .args(["scan", "--no-progress", &target, "--sarif"])
         .arg(&link)
         .output()
         .unwrap();
@@ -379,7 +385,7 @@ fn two_outputs_on_stdout_or_one_path_twice_are_refused() {
     ];
     for args in cases {
         let out: Output = flinkscan()
-            .args(["scan", "-q", &addr.to_string()])
+            .args(["scan", "--no-progress", &addr.to_string()])
             .args(&args)
             .output()
             .unwrap();
@@ -496,7 +502,7 @@ fn fail_on_counts_equal_and_higher_severities_never_lower_or_fixed() {
     assert_eq!(findings[0]["severity"], "low");
     for (threshold, code) in [("info", 1), ("low", 1), ("medium", 0), ("critical", 0)] {
         flinkscan()
-            .args(["scan", "-q", &target, "--fail-on", threshold])
+            .args(["scan", "--no-progress", &target, "--fail-on", threshold])
             .assert()
             .code(code);
     }
@@ -510,7 +516,7 @@ fn fail_on_counts_equal_and_higher_severities_never_lower_or_fixed() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &rpc_ep,
             "--fail-on",
             "critical",
@@ -526,7 +532,7 @@ fn fail_on_counts_equal_and_higher_severities_never_lower_or_fixed() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &rpc_ep,
             "--fail-on",
             "info",

@@ -167,7 +167,7 @@ fn inside_private_netns() {
 
     let direct = flink::scan(
         std::slice::from_ref(&target),
-        &[&ports[..], &["-q"]].concat(),
+        &[&ports[..], &["--no-progress"]].concat(),
     );
     assert!(
         kinds(&direct.json).is_empty(),
@@ -178,7 +178,11 @@ fn inside_private_netns() {
     let _open = microsocks(proxy_ip, 1080, proxy_src, None);
     let via = flink::scan(
         std::slice::from_ref(&target),
-        &[&ports[..], &["-q", "--proxy", "socks5://127.10.0.7:1080"]].concat(),
+        &[
+            &ports[..],
+            &["--no-progress", "--proxy", "socks5://127.10.0.7:1080"],
+        ]
+        .concat(),
     );
     let k = kinds(&via.json);
     assert!(
@@ -213,7 +217,7 @@ fn inside_private_netns() {
         &[
             &ports[..],
             &[
-                "-q",
+                "--no-progress",
                 "-v",
                 "--proxy",
                 "socks5://scanner:Pl4nted-Proxy-Secret@127.10.0.7:1081",
@@ -287,7 +291,13 @@ fn socks5h_names_reach_the_proxy_unresolved(
         &[NAME.to_string()],
         &[
             ports,
-            &["-q", "--dns-timeout", "1s", "--proxy", &proxy("socks5h")],
+            &[
+                "--no-progress",
+                "--dns-timeout",
+                "1s",
+                "--proxy",
+                &proxy("socks5h"),
+            ],
         ]
         .concat(),
     );

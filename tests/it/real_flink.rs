@@ -27,7 +27,7 @@ fn akka_generation_jobmanager_rest_rpc_blob_and_planted_secrets() {
                 "s3://user:planted-uri-pass@bucket/cp",
             ),
     );
-    let out = flink::scan(&target(&jm), &["-q"]);
+    let out = flink::scan(&target(&jm), &["--no-progress"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["version"], AKKA);
@@ -101,7 +101,7 @@ fn pekko_generation_with_submit_disabled_and_no_secrets() {
                 "https://flink-ui.example",
             ),
     );
-    let out = flink::scan(&target(&jm), &["-q"]);
+    let out = flink::scan(&target(&jm), &["--no-progress"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["version"], PEKKO);
@@ -133,7 +133,10 @@ fn pekko_generation_with_submit_disabled_and_no_secrets() {
         .contains(&"FLINK-BLOB-PATH-LEAK".to_string()));
 
     // --intrusive asks for a BLOB that cannot exist; the answer names the path.
-    let out = flink::scan(&target(&jm), &["-q", "--intrusive", "--ports", "6124"]);
+    let out = flink::scan(
+        &target(&jm),
+        &["--no-progress", "--intrusive", "--ports", "6124"],
+    );
     let leak = out.json["findings"]
         .as_array()
         .unwrap()
@@ -149,7 +152,7 @@ fn pekko_generation_with_submit_disabled_and_no_secrets() {
 fn history_server_is_told_apart_from_a_jobmanager() {
     let ip = flink::unique_loopback();
     let hs = Flink::start_history_server(PEKKO, ip, 8082);
-    let out = flink::scan(&[ip.to_string()], &["-q"]);
+    let out = flink::scan(&[ip.to_string()], &["--no-progress"]);
     let svc = out.service(8082);
     assert_eq!(svc["kind"], "history-server", "{}", hs.log_tail());
     assert_eq!(svc["version"], PEKKO);
@@ -184,7 +187,7 @@ fn protocols(svc: &serde_json::Value) -> Vec<(String, Vec<String>)> {
 fn rest_ssl_is_audited_and_the_redirect_leak_found() {
     let m = flink::tls_material();
     let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO).confs(flink::rest_ssl(&m)));
-    let out = flink::scan(&target(&jm), &["-q"]);
+    let out = flink::scan(&target(&jm), &["--no-progress"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["version"], PEKKO);
@@ -217,7 +220,7 @@ fn rest_ssl_is_audited_and_the_redirect_leak_found() {
 fn rest_mutual_tls_is_recognised_and_not_called_open() {
     let m = flink::tls_material();
     let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO).confs(flink::rest_mtls(&m)));
-    let out = flink::scan(&target(&jm), &["-q"]);
+    let out = flink::scan(&target(&jm), &["--no-progress"]);
     let rest = out.service(8081);
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["tls"]["client_cert_required"], true);
@@ -247,7 +250,7 @@ fn rest_mutual_tls_is_recognised_and_not_called_open() {
 fn internal_ssl_rpc_and_blob_are_mutual_tls() {
     let m = flink::tls_material();
     let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO).confs(flink::internal_ssl(&m)));
-    let out = flink::scan(&target(&jm), &["-q"]);
+    let out = flink::scan(&target(&jm), &["--no-progress"]);
     assert_eq!(
         out.service(8081)["kind"],
         "jobmanager-rest",
@@ -301,7 +304,7 @@ fn metric_reporters_and_jvm_secrets_are_found() {
             .jvm("-Dflinkscan.test.password=PLANTEDJVMSECRET"),
     );
     let ports = format!("8081,{prom},{jmx}");
-    let out = flink::scan(&target(&jm), &["-q", "--ports", &ports]);
+    let out = flink::scan(&target(&jm), &["--no-progress", "--ports", &ports]);
     let p = out.service(prom);
     assert_eq!(p["kind"], "prometheus-reporter", "{}", jm.log_tail());
     assert_eq!(p["version"], PEKKO);
@@ -335,7 +338,10 @@ fn metric_reporters_and_jvm_secrets_are_found() {
 fn taskmanager_data_and_rpc_ports_are_identified() {
     let jm = Flink::start_jobmanager(FlinkOpts::new(PEKKO));
     let tm = Flink::start_taskmanager(&jm, 6122, 6121);
-    let out = flink::scan(&target(&jm), &["-q", "--ports", "8081,6121,6122"]);
+    let out = flink::scan(
+        &target(&jm),
+        &["--no-progress", "--ports", "8081,6121,6122"],
+    );
     let data = out.service(6121);
     assert_eq!(
         data["kind"],

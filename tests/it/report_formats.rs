@@ -66,7 +66,7 @@ fn scan(ip: Ipv4Addr, port: u16, extra: &[&str], dir: &Path, name: &str) -> (Val
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &port.to_string(),
@@ -173,7 +173,7 @@ fn sarif_validates_and_follows_conventions() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             &ip.to_string(),
             "--ports",
             &rpc.port.to_string(),
@@ -200,7 +200,7 @@ fn clean_scan_has_empty_results_and_notifications_for_unresolvable_targets() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             "127.0.0.1",
             "no-such-host.invalid",
             "--ports",

@@ -182,7 +182,10 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
     // URL targets: the open location and the authenticated one.
     let open_url = format!("http://{proxy_ip}:{PROXY_PORT}/flink/");
     let private_url = format!("http://{proxy_ip}:{PROXY_PORT}/private/");
-    let out = flink::scan(&[open_url.clone(), private_url], &["-q", "--no-follow"]);
+    let out = flink::scan(
+        &[open_url.clone(), private_url],
+        &["--no-progress", "--no-follow"],
+    );
     flink_under_prefix(&out, proxy_ip);
     findings_name_the_full_url(&out, proxy_ip);
     let private = services_at(&out, PROXY_PORT)
@@ -211,7 +214,10 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
 
     // The bare host:port: found by discovery under /flink.
     let bare = format!("{proxy_ip}:{PROXY_PORT}");
-    let out = flink::scan(std::slice::from_ref(&bare), &["-q", "--no-follow"]);
+    let out = flink::scan(
+        std::slice::from_ref(&bare),
+        &["--no-progress", "--no-follow"],
+    );
     let found = flink_under_prefix(&out, proxy_ip);
     assert!(
         found["evidence"][0]["excerpt"]
@@ -225,7 +231,10 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
 
     // The URL target and the bare host:port in one scan find the same
     // JobManager under /flink: one service, each finding once.
-    let out = flink::scan(&[bare.clone(), open_url.clone()], &["-q", "--no-follow"]);
+    let out = flink::scan(
+        &[bare.clone(), open_url.clone()],
+        &["--no-progress", "--no-follow"],
+    );
     flink_under_prefix(&out, proxy_ip);
     let under: Vec<_> = services_at(&out, PROXY_PORT)
         .into_iter()
@@ -248,7 +257,7 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
             format!("{proxy_ip}:{REDIRECT_PORT}"),
             format!("{proxy_ip}:{LINK_PORT}"),
         ],
-        &["-q", "--no-follow"],
+        &["--no-progress", "--no-follow"],
     );
     for (port, prefix) in [(REDIRECT_PORT, "/jobs-ui"), (LINK_PORT, "/streaming")] {
         let s = services_at(&out, port);
@@ -258,7 +267,10 @@ fn flink_behind_nginx_is_found_from_a_url_and_by_discovery() {
     }
 
     // Without discovery the same port is only nginx, and clean.
-    let out = flink::scan(&[bare], &["-q", "--no-follow", "--no-prefix-discovery"]);
+    let out = flink::scan(
+        &[bare],
+        &["--no-progress", "--no-follow", "--no-prefix-discovery"],
+    );
     let only = services_at(&out, PROXY_PORT);
     assert_eq!(only.len(), 1, "{only:#?}");
     assert_eq!(only[0]["kind"], "other-http");
@@ -308,7 +320,7 @@ fn a_root_behind_basic_auth_is_an_authenticating_proxy() {
         assert!(Instant::now() < deadline, "nginx on {addr} never came up");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = flink::scan(&[addr.to_string()], &["-q"]);
+    let out = flink::scan(&[addr.to_string()], &["--no-progress"]);
     let s = out.service(PROXY_PORT);
     assert_eq!(s["flink"], false);
     assert!(s.get("base_path").is_none(), "{s:#}");

@@ -247,7 +247,7 @@ fn sorted_states(doc: &Value) -> Vec<(String, String)> {
 
 fn exit_code(target: &str, extra: &[&str]) -> i32 {
     let out = flinkscan()
-        .args(["scan", "-q", "--probe-timeout", "2s", target])
+        .args(["scan", "--no-progress", "--probe-timeout", "2s", target])
         .args(extra)
         .output()
         .unwrap();
@@ -356,7 +356,7 @@ fn new_unchanged_and_fixed_in_json_sarif_and_diff() {
     let with = |t: &'static str| [&baseline[..], &["--fail-on", t]].concat();
     assert_eq!(exit_code(&a_ep, &with("critical")), 1, "unchanged critical");
     let only_fixed = flinkscan()
-        .args(["scan", "-q", "--probe-timeout", "2s", &c_ep])
+        .args(["scan", "--no-progress", "--probe-timeout", "2s", &c_ep])
         .args(with("info"))
         .output()
         .unwrap();
@@ -451,7 +451,14 @@ fn complete_partial(target: &Path) -> Option<PathBuf> {
 fn kill_during_final_write(scan_target: &str, target: &Path) -> PathBuf {
     use std::time::{Duration, Instant};
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
-        .args(["scan", "-q", "--probe-timeout", "2s", scan_target, "--json"])
+        .args([
+            "scan",
+            "--no-progress",
+            "--probe-timeout",
+            "2s",
+            scan_target,
+            "--json",
+        ])
         .arg(target)
         .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "60000")
         .stdin(std::process::Stdio::null())
@@ -526,7 +533,7 @@ fn a_scan_killed_during_the_final_write_leaves_the_old_file_or_none() {
     flinkscan()
         .args([
             "scan",
-            "-q",
+            "--no-progress",
             "--probe-timeout",
             "2s",
             &scan_target,

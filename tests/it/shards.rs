@@ -131,7 +131,7 @@ fn scan(range: &str, port: u16, shard: Option<String>, out: &Path) {
     let mut cmd = flinkscan();
     cmd.args([
         "scan",
-        "-q",
+        "--no-progress",
         range,
         "--ports",
         &port.to_string(),

@@ -223,7 +223,13 @@ pub fn scan_to(dir: &std::path::Path, name: &str, args: &[&str]) -> ScanRun {
     let json = dir.join(format!("{name}.json"));
     let start = std::time::Instant::now();
     let out = flinkscan()
-        .args(["scan", "-q", "--no-color", "--probe-timeout", "2s"])
+        .args([
+            "scan",
+            "--no-progress",
+            "--no-color",
+            "--probe-timeout",
+            "2s",
+        ])
         .args(args)
         .arg("--json")
         .arg(&json)
