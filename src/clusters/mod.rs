@@ -23,6 +23,7 @@
 //! What a JobManager's REST answers say is read in `crate::flink_rest`.
 
 mod grouping;
+pub mod jobs;
 mod paths;
 mod posture;
 
@@ -80,9 +81,9 @@ pub struct Cluster {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
     // HOOK(jobs): what runs there, from the members' job inventories
-    // (`crate::inventory::view`).
+    // (`jobs.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<crate::inventory::view::ClusterJobs>,
+    pub jobs: Option<crate::clusters::jobs::ClusterJobs>,
 }
 
 impl Cluster {
@@ -362,7 +363,7 @@ fn judge(c: &mut Cluster, services: &[&Service], present: &[&Finding]) {
     c.paths = attack_paths(services, present);
     c.posture = posture(services, present);
     // HOOK(jobs): the cluster card's job summary.
-    c.jobs = crate::inventory::view::cluster_jobs(services, present);
+    c.jobs = crate::clusters::jobs::cluster_jobs(services, present);
     c.rating = c
         .paths
         .first()

@@ -64,7 +64,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
     }
 
     // HOOK(jobs): "read job X's credentials", ranked with the others.
-    paths.extend(crate::inventory::view::attack_paths(services, findings));
+    paths.extend(crate::clusters::jobs::attack_paths(services, findings));
 
     paths.sort_by(|a, b| {
         b.severity

@@ -16,7 +16,6 @@ pub mod flink;
 pub mod logs;
 pub mod secrets;
 pub mod text;
-pub mod view;
 
 use std::collections::BTreeMap;
 

@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::text::{flow_text, job_line, list, summary};
-use super::{Job, JobInventory};
+use super::{AttackPath, PathStep};
 use crate::checks::rule_ids;
-use crate::clusters::{AttackPath, PathStep};
+use crate::inventory::text::{flow_text, job_line, list, summary};
+use crate::inventory::{Job, JobInventory};
 use crate::model::{Finding, Service, ServiceKind};
 
 /// Jobs named on a cluster card; the rest are counted.
