@@ -298,7 +298,7 @@ impl State {
     pub fn record_check<'a>(
         &'a self,
         space: &'a TargetSpace,
-    ) -> impl FnMut(&Service) -> Result<(), String> + 'a {
+    ) -> impl FnMut(&Service) -> Result<(), Rejection> + 'a {
         let mut in_flight = self.in_flight.clone();
         in_flight.sort_unstable();
         let pending: BTreeSet<&Endpoint> = self.pending.iter().collect();
@@ -310,13 +310,10 @@ impl State {
                 .position_of(ep)
                 .is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
             if !done || pending.contains(ep) {
-                return Err(format!(
-                    "{shown} is not a probe this scan has done (outside its targets, excluded, \
-                     on another port or shard, not yet probed, or still pending)"
-                ));
+                return Err(Rejection::NotDone(shown));
             }
             if !seen.insert(ep.clone()) {
-                return Err(format!("{shown} is recorded twice"));
+                return Err(Rejection::Twice(shown));
             }
             Ok(())
         }
@@ -431,7 +428,7 @@ impl ResultLog {
     pub fn resume_checked(
         state_path: &Path,
         state: &State,
-        mut check: impl FnMut(&Service) -> Result<(), String>,
+        mut check: impl FnMut(&Service) -> Result<(), Rejection>,
     ) -> Result<ResultLog, StateError> {
         let path = results_path(state_path);
         let shown = |p: &Path| p.display().to_string();
@@ -568,6 +565,18 @@ impl Read for Span<'_> {
     }
 }
 
+/// Why a record of the results file cannot be one the checkpoint's scan wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error(
+        "{0} is not a probe this scan has done (outside its targets, excluded, on another port or \
+         shard, not yet probed, or still pending)"
+    )]
+    NotDone(String),
+    #[error("{0} is recorded twice")]
+    Twice(String),
+}
+
 /// A record of the results sidecar that cannot be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -589,7 +598,7 @@ pub enum RecordError {
     },
     /// The record is not one this scan could have written.
     #[error("line {line}: {reason}")]
-    Rejected { line: u64, reason: String },
+    Rejected { line: u64, reason: Rejection },
     #[error("{0}")]
     BadRecord(#[source] serde_json::Error),
     #[error("cannot read back {}: {source}", .path.display())]
