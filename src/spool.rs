@@ -13,11 +13,39 @@
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::scan::stop::{hurrying, signals_received};
+/// SIGHUP, SIGINT or SIGTERM received by this process (counted by the
+/// scan's signal handler): a writer waiting on a FIFO gives up as soon as
+/// this grows.
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+/// Set once any scan of this process stopped early (a signal,
+/// `--max-duration`, a failed proxy): writers waiting on a slow reader
+/// then give up sooner.
+static HURRY: AtomicBool = AtomicBool::new(false);
+
+/// Called by the signal handler for every stopping signal.
+pub fn note_signal() {
+    SIGNALS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Called when a scan stops early.
+pub fn hurry() {
+    HURRY.store(true, Ordering::Relaxed);
+}
+
+/// How many stopping signals this process has received.
+pub fn signals_received() -> u32 {
+    SIGNALS.load(Ordering::Relaxed)
+}
+
+/// True once a scan stopped early: outputs are written without waiting
+/// long for slow readers.
+pub fn hurrying() -> bool {
+    HURRY.load(Ordering::Relaxed)
+}
 
 /// Bytes a stream may hold for a reader that is behind.
 pub const QUEUE_CAP: usize = 8 << 20;

@@ -1,7 +1,7 @@
 //! Stopping a scan: signals, `--max-duration`, and the switch every stage
 //! watches.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ impl Stop {
             true
         });
         self.flag.store(true, Ordering::Relaxed);
-        HURRY.store(true, Ordering::Relaxed);
+        crate::spool::hurry();
     }
 
     /// The flag the sweep's hot loop reads.
@@ -81,25 +81,6 @@ impl Stop {
         let mut rx = self.reason.subscribe();
         let _ = rx.wait_for(Option::is_some).await;
     }
-}
-
-/// Signals received by this process (see [`signals_received`]).
-static SIGNALS: AtomicU32 = AtomicU32::new(0);
-/// Set once any scan of this process stopped early (a signal,
-/// `--max-duration`, a failed proxy): writers waiting on a slow reader
-/// then give up sooner ([`crate::spool`]).
-static HURRY: AtomicBool = AtomicBool::new(false);
-
-/// How many SIGHUP, SIGINT or SIGTERM this process has received: a writer
-/// waiting on a FIFO gives up as soon as this grows.
-pub fn signals_received() -> u32 {
-    SIGNALS.load(Ordering::Relaxed)
-}
-
-/// True once a scan stopped early: outputs are written without waiting
-/// long for slow readers.
-pub fn hurrying() -> bool {
-    HURRY.load(Ordering::Relaxed)
 }
 
 /// Turn SIGHUP, SIGINT and SIGTERM into a stop: the first stops starting probes and
@@ -125,7 +106,7 @@ pub fn listen_for_signals(stop: &Stop) -> std::io::Result<()> {
                 _ = term.recv() => (15, "SIGTERM"),
                 _ = hup.recv() => (1, "SIGHUP"),
             };
-            SIGNALS.fetch_add(1, Ordering::Relaxed);
+            crate::spool::note_signal();
             // Already stopping (a first signal, --max-duration, a failed
             // proxy): the operator wants out now.
             if stop.reason().is_some() {
