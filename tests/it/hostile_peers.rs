@@ -287,7 +287,7 @@ fn run_scan(ip: IpAddr, ports: &str, extra: &[&str]) -> Scan {
     assert!(ip.is_loopback(), "tests scan loopback only");
     let dir = tempfile::tempdir().unwrap();
     let target = ip.to_string();
-    let run = support::peers::scan_to(
+    let run = support::scan::scan_to(
         dir.path(),
         "out",
         &[&[target.as_str(), "--ports", ports], extra].concat(),
@@ -299,7 +299,7 @@ fn run_scan(ip: IpAddr, ports: &str, extra: &[&str]) -> Scan {
         run.stderr
     );
     Scan {
-        json: run.json,
+        json: run.json().clone(),
         took: run.took,
     }
 }

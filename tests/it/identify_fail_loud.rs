@@ -157,14 +157,14 @@ fn scan(addr: SocketAddr, extra: &[&str]) -> Scan {
     assert!(addr.ip().is_loopback(), "tests scan loopback only");
     let dir = tempfile::tempdir().unwrap();
     let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
-    let run = support::peers::scan_to(
+    let run = support::scan::scan_to(
         dir.path(),
         "out",
         &[&[ip.as_str(), "--ports", port.as_str()], extra].concat(),
     );
     Scan {
         code: run.code,
-        json: run.json,
+        json: run.json().clone(),
         took: run.took,
         stderr: run.stderr,
     }

@@ -608,9 +608,9 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
     };
     let dir = tempfile::tempdir().unwrap();
     let target = format!("{ip}:{}", peer.port());
-    let run = support::peers::scan_to(dir.path(), "big", &[&target, "--probe-timeout", "10s"]);
+    let run = support::scan::scan_to(dir.path(), "big", &[&target, "--probe-timeout", "10s"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let svc = support::peers::service_at(&run.json, peer.addr);
+    let svc = support::peers::service_at(run.json(), peer.addr);
     assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
     let inv = &svc["deployment"]["jobs"];
     assert_eq!(inv["listed"], JOBS, "{}", svc["errors"]);
@@ -716,9 +716,9 @@ fn a_stalling_job_page_stops_the_inventory_early() {
     };
     let dir = tempfile::tempdir().unwrap();
     let target = format!("{ip}:{}", peer.port());
-    let run = support::peers::scan_to(dir.path(), "stall", &[&target, "--probe-timeout", "1s"]);
+    let run = support::scan::scan_to(dir.path(), "stall", &[&target, "--probe-timeout", "1s"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let svc = support::peers::service_at(&run.json, peer.addr);
+    let svc = support::peers::service_at(run.json(), peer.addr);
     assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
     let errors = svc["errors"].to_string();
     assert!(

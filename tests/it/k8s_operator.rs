@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::{self, Flink, FlinkOpts};
-use support::peers::{rule_ids, scan_to};
+use support::peers::rule_ids;
+use support::scan::scan_to;
 
 const SERVICE_NAME: &str = "flink-operator-webhook-service.flink-operator.svc";
 
@@ -136,7 +137,7 @@ fn operator_webhook_health_and_metrics_are_identified_and_reported() {
         ],
     );
     assert!(matches!(run.code, Some(0) | Some(1)), "{}", run.stderr);
-    let doc = &run.json;
+    let doc = run.json();
 
     let webhook = run.service(SocketAddr::from((ip, 9443)));
     assert_eq!(webhook["kind"], "k8s-operator-webhook", "{webhook:#}");
@@ -244,7 +245,11 @@ fn look_alikes_are_not_the_operator() {
             "{port}: {s:#}"
         );
     }
-    assert!(rule_ids(&run.json).is_empty(), "{:?}", rule_ids(&run.json));
+    assert!(
+        rule_ids(run.json()).is_empty(),
+        "{:?}",
+        rule_ids(run.json())
+    );
 
     // The health probe's exact reply alone, with no other operator or Flink
     // interface on its host, is not enough to call it the operator's.
@@ -262,7 +267,7 @@ fn look_alikes_are_not_the_operator() {
         s["product"].as_str().unwrap().contains("unconfirmed"),
         "{s:#}"
     );
-    assert!(rule_ids(&run.json).is_empty());
+    assert!(rule_ids(run.json()).is_empty());
 }
 
 /// A real JobManager carrying the keys the operator writes into every
@@ -290,12 +295,12 @@ fn clusters_the_operator_deployed_are_recognised_from_their_configuration() {
             "5s",
         ],
     );
-    let c = run.json["clusters"]
+    let c = run.json()["clusters"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["id"] == "k8s:fraud-detector")
-        .unwrap_or_else(|| panic!("{:#}", run.json["clusters"]));
+        .unwrap_or_else(|| panic!("{:#}", run.json()["clusters"]));
     let by = c["managed_by"].as_str().unwrap_or_default();
     assert!(
         by.starts_with("Flink Kubernetes Operator, namespace payments"),

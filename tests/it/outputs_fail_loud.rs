@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{
-    fake_prometheus, fake_rpc, finding_states, flinkscan, json_file, rule_ids, scan_to, Listener,
+    fake_prometheus, fake_rpc, finding_states, flinkscan, json_file, rule_ids, Listener,
 };
+use support::scan::scan_to;
 
 /// Run flinkscan with its stdout pipe closed before it writes a byte, as
 /// `flinkscan ... | head -0` would; returns exit code and stderr.
@@ -409,7 +410,7 @@ fn scan_json(targets: &[String], extra: &[&str], dir: &Path, name: &str) -> (Val
         .collect();
     let run = scan_to(dir, name, &args);
     assert!(run.code == Some(0), "{}", run.stderr);
-    (run.json, run.stdout)
+    (run.json().clone(), run.stdout)
 }
 
 #[test]

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::peers::{rule_ids, scan_to, Listener};
+use support::peers::{rule_ids, Listener};
+use support::scan::scan_to;
 
 struct Replay {
     ip: Ipv4Addr,
@@ -108,7 +109,7 @@ fn scan(g: &Replay, extra: &[&str]) -> Value {
         &[&[ip.as_str(), "--ports", port.as_str()], extra].concat(),
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    run.json
+    run.json().clone()
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::{self, Flink, FlinkOpts};
-use support::peers::{rule_ids, scan_to};
+use support::peers::rule_ids;
+use support::scan::scan_to;
 
 const VERSION: &str = "1.20.1";
 const APP: &str = "application_1733380000000_0001";
@@ -112,7 +113,7 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
         &[&rm_target, "--ports", &rm_port, "--probe-timeout", "5s"],
     );
     assert!(matches!(run.code, Some(0) | Some(1)), "{}", run.stderr);
-    let doc = &run.json;
+    let doc = run.json();
     let s = run.service(rm.addr);
     assert_eq!(s["kind"], "yarn-resourcemanager", "{s:#}");
     assert_eq!(s["version"], "3.3.6");
@@ -205,7 +206,7 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
             "5s",
         ],
     );
-    let c = cluster(&both.json, &format!("yarn:{APP}"));
+    let c = cluster(both.json(), &format!("yarn:{APP}"));
     assert_eq!(c["anchor"], "jobmanager", "{c:#}");
     let members: Vec<&str> = c["members"]
         .as_array()
@@ -221,7 +222,7 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
         "{members:?}"
     );
     assert!(
-        both.json["clusters"]
+        both.json()["clusters"]
             .as_array()
             .unwrap()
             .iter()
@@ -247,7 +248,7 @@ fn resourcemanager_lists_flink_applications_and_proxies_to_the_real_jobmanager()
     );
     let jm_service = followed.service(jm.rest());
     assert_eq!(jm_service["kind"], "jobmanager-rest", "{jm_service:#}");
-    let c = cluster(&followed.json, &format!("yarn:{APP}"));
+    let c = cluster(followed.json(), &format!("yarn:{APP}"));
     assert_eq!(c["anchor"], "jobmanager", "{c:#}");
     assert!(
         c["not_scanned"].as_array().is_none_or(|a| a.is_empty()),
@@ -277,9 +278,9 @@ fn http_servers_that_are_not_yarn_are_not_called_yarn() {
         assert_eq!(s["flink"], false, "{mode}");
         assert!(s.get("yarn").is_none(), "{mode}: {s:#}");
         assert!(
-            rule_ids(&run.json).is_empty(),
+            rule_ids(run.json()).is_empty(),
             "{mode}: {:?}",
-            rule_ids(&run.json)
+            rule_ids(run.json())
         );
         // It was asked, and said no.
         assert!(
@@ -325,7 +326,7 @@ fn a_proxy_that_warns_non_owners_is_not_read_as_flink() {
     assert_eq!(s["yarn"]["security"], "kerberos");
     // Reads without credentials, but anonymous writes are refused: medium,
     // and no path to code execution.
-    let open = run.json["findings"]
+    let open = run.json()["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -333,16 +334,16 @@ fn a_proxy_that_warns_non_owners_is_not_read_as_flink() {
         .expect("the open REST API is still reported");
     assert_eq!(open["severity"], "medium", "{open:#}");
     let rm_cluster = cluster(
-        &run.json,
+        run.json(),
         &format!("yarn-rm:{}_{}", rm.addr.ip(), rm.addr.port()),
     );
     assert!(rm_cluster["paths"].as_array().unwrap().is_empty());
-    let rules = rule_ids(&run.json);
+    let rules = rule_ids(run.json());
     assert!(
         !rules.contains(&"FLINK-YARN-PROXY-REST-EXPOSED".to_string()),
         "{rules:?}"
     );
-    let c = cluster(&run.json, &format!("yarn:{APP}"));
+    let c = cluster(run.json(), &format!("yarn:{APP}"));
     assert!(c.get("version").is_none(), "{c:#}");
     assert!(c["members"][0]["evidence"]
         .as_str()

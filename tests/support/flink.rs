@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::scan::Output;
+
 /// Flink's JVM needs these on Java 17 (what bin/config.sh adds).
 const JAVA17_OPTS: &[&str] = &[
     "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
@@ -648,47 +650,35 @@ pub struct ScanOutput {
 }
 
 pub fn scan(targets: &[String], extra: &[&str]) -> ScanOutput {
-    let dir = tempfile::tempdir().expect("out dir");
-    let json = dir.path().join("scan.json");
-    let jsonl = dir.path().join("scan.jsonl");
-    let sarif = dir.path().join("scan.sarif");
-    let out = assert_cmd::Command::cargo_bin("flinkscan")
-        .expect("binary")
-        .timeout(Duration::from_secs(240))
-        .arg("scan")
-        .args(targets)
+    let ran = super::scan::Scan::new()
+        .targets(targets)
         .args(["--probe-timeout", "5s"])
         .args(extra)
-        .arg("--json")
-        .arg(&json)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .arg("--sarif")
-        .arg(&sarif)
+        .json()
+        .jsonl()
+        .sarif()
         .arg("--no-color")
-        .output()
-        .expect("run flinkscan");
+        .limit(Duration::from_secs(240))
+        .run();
     assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
+        ran.code == Some(0) || ran.code == Some(1),
         "flinkscan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ran.stderr
     );
-    let read = |p: &Path| read_output(p, &out.stderr);
-    let doc: serde_json::Value = serde_json::from_slice(&read(&json)).expect("json report");
     // Every real-Flink scan's stream must be what a SIEM expects.
     if !extra.contains(&"ocsf") {
-        for line in String::from_utf8_lossy(&read(&jsonl)).lines() {
+        for line in ran.text(Output::Jsonl).lines() {
             super::ecs::assert_ecs_line(line);
         }
     }
     ScanOutput {
-        json: doc,
+        json: ran.json().clone(),
         raw: vec![
-            ("json".into(), read(&json)),
-            ("jsonl".into(), read(&jsonl)),
-            ("sarif".into(), read(&sarif)),
-            ("stdout".into(), out.stdout.clone()),
-            ("stderr".into(), out.stderr.clone()),
+            ("json".into(), ran.bytes(Output::Json)),
+            ("jsonl".into(), ran.bytes(Output::Jsonl)),
+            ("sarif".into(), ran.bytes(Output::Sarif)),
+            ("stdout".into(), ran.stdout.clone().into_bytes()),
+            ("stderr".into(), ran.stderr.clone().into_bytes()),
         ],
     }
 }
