@@ -5,139 +5,15 @@
 
 use crate::support;
 
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{close_at_once, tarpit, Listener};
-
-/// A running flinkscan whose stdout and stderr are collected by threads
-/// (stderr readable while it runs).
-struct Running {
-    child: Child,
-    stdout: Option<thread::JoinHandle<String>>,
-    stderr: Option<thread::JoinHandle<String>>,
-    stderr_so_far: Arc<Mutex<String>>,
-}
-
-fn collect(mut r: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut s = String::new();
-        let _ = r.read_to_string(&mut s);
-        s
-    })
-}
-
-fn collect_live(
-    mut r: impl Read + Send + 'static,
-    so_far: Arc<Mutex<String>>,
-) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => so_far
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-        so_far.lock().unwrap().clone()
-    })
-}
-
-fn spawn(args: &[String], stdin: Option<&str>) -> Running {
-    spawn_program(&assert_cmd::cargo::cargo_bin("flinkscan"), args, stdin)
-}
-
-fn spawn_program(program: &Path, args: &[String], stdin: Option<&str>) -> Running {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    start(cmd, stdin)
-}
-
-fn start(mut cmd: Command, stdin: Option<&str>) -> Running {
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(text.as_bytes()).unwrap();
-    }
-    let stdout = Some(collect(child.stdout.take().unwrap()));
-    let stderr_so_far = Arc::new(Mutex::new(String::new()));
-    let stderr = Some(collect_live(
-        child.stderr.take().unwrap(),
-        Arc::clone(&stderr_so_far),
-    ));
-    Running {
-        child,
-        stdout,
-        stderr,
-        stderr_so_far,
-    }
-}
-
-impl Running {
-    /// Send a real signal with the `kill` program, as an operator would.
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("the `kill` program (procps) is needed to send signals")
-            .success();
-        assert!(ok, "kill -{name} failed");
-    }
-
-    fn stderr_has(&self, text: &str) -> bool {
-        self.stderr_so_far.lock().unwrap().contains(text)
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Exit code, stdout, stderr; fails the test after `limit`.
-    fn wait(mut self, limit: Duration) -> (i32, String, String) {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("flinkscan did not exit within {limit:?}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        let out = self.stdout.take().unwrap().join().unwrap();
-        let err = self.stderr.take().unwrap().join().unwrap();
-        (status.code().unwrap_or(-1), out, err)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::scan::{Ran, Scan};
 
 /// Poll `ready` until it holds; fail naming `what` after `limit`.
 fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
@@ -248,8 +124,8 @@ fn sigterm_mid_identification_writes_every_output_and_exits_143() {
     let dir = tempfile::tempdir().unwrap();
     let out = outputs(dir.path());
     let ports = ports_of(&quick, &pits);
-    let mut run = spawn(
-        &args(
+    let mut run = Scan::binary()
+        .args(args(
             &[
                 "scan",
                 &ip.to_string(),
@@ -261,9 +137,8 @@ fn sigterm_mid_identification_writes_every_output_and_exits_143() {
                 "8",
             ],
             &out,
-        ),
-        None,
-    );
+        ))
+        .spawn();
     wait_until(
         Duration::from_secs(60),
         "an identified port in the JSONL",
@@ -273,10 +148,10 @@ fn sigterm_mid_identification_writes_every_output_and_exits_143() {
     assert!(run.running(), "the scan ended before the signal");
     let signalled = Instant::now();
     run.signal("TERM");
-    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(60));
     let took = signalled.elapsed();
     eprintln!("SIGTERM to exit: {took:?}");
-    assert_eq!(code, 143, "{stderr}");
+    assert_eq!(code, Some(143), "{stderr}");
     assert!(
         took < Duration::from_secs(15),
         "grace not bounded: {took:?}"
@@ -317,8 +192,8 @@ fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = outputs(dir.path());
     let ports = ports_of(&quick, &pits);
-    let run = spawn(
-        &args(
+    let run = Scan::binary()
+        .args(args(
             &[
                 "scan",
                 &ip.to_string(),
@@ -328,9 +203,8 @@ fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
                 "60s",
             ],
             &out,
-        ),
-        None,
-    );
+        ))
+        .spawn();
     wait_until(
         Duration::from_secs(60),
         "an identified port in the JSONL",
@@ -344,8 +218,8 @@ fn a_second_sigint_quits_at_once_leaving_no_torn_file() {
     });
     let again = Instant::now();
     run.signal("INT");
-    let (code, _, stderr) = run.wait(Duration::from_secs(30));
-    assert_eq!(code, 130, "{stderr}");
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(
         again.elapsed() < Duration::from_secs(3),
         "second SIGINT did not quit at once: {:?}",
@@ -382,22 +256,22 @@ fn a_signal_during_the_final_write_removes_the_temporary_files() {
     // --max-duration stops the scan (so a signal now means "quit at once"),
     // and the test hook holds every finished temporary file before its
     // rename, so the signal lands while `.out.json.*.partial` exists.
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("flinkscan"));
-    cmd.args(args(
-        &[
-            "scan",
-            &ip.to_string(),
-            "--ports",
-            &ports,
-            "--probe-timeout",
-            "1s",
-            "--max-duration",
-            "2s",
-        ],
-        &out,
-    ))
-    .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "20000");
-    let run = start(cmd, None);
+    let run = Scan::binary()
+        .args(args(
+            &[
+                "scan",
+                &ip.to_string(),
+                "--ports",
+                &ports,
+                "--probe-timeout",
+                "1s",
+                "--max-duration",
+                "2s",
+            ],
+            &out,
+        ))
+        .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "20000")
+        .spawn();
     let hidden = || -> Vec<String> {
         std::fs::read_dir(dir.path())
             .unwrap()
@@ -411,8 +285,8 @@ fn a_signal_during_the_final_write_removes_the_temporary_files() {
         || hidden().iter().any(|n| n.ends_with(".partial")),
     );
     run.signal("INT");
-    let (code, _, stderr) = run.wait(Duration::from_secs(15));
-    assert_eq!(code, 130, "{stderr}");
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(15));
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("quitting now"), "{stderr}");
     assert_eq!(
         hidden(),
@@ -439,34 +313,24 @@ fn max_duration_holds_while_probes_wait_for_the_rate_limiter() {
     // 1,024 addresses on our own port at 100/s: about 10 s of probes, so
     // the 3 s deadline comes while thousands wait for the limiter.
     let range = format!("{}.{}.{}.0/22", o[0], o[1], o[2] & 0xfc);
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
     let start = Instant::now();
-    let run = spawn(
-        &[
-            "scan".into(),
-            "--no-progress".into(),
-            range,
-            "--ports".into(),
-            l.port().to_string(),
-            "--rate".into(),
-            "100".into(),
-            "--max-duration".into(),
-            "3s".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ],
-        None,
-    );
-    let (code, _, stderr) = run.wait(Duration::from_secs(60));
+    let run = Scan::new()
+        .arg("--no-progress")
+        .target(range)
+        .ports(l.port().to_string())
+        .args(["--rate", "100", "--max-duration", "3s"])
+        .json()
+        .spawn();
+    let ran = run.wait(Duration::from_secs(60));
+    let (code, stderr) = (ran.code, &ran.stderr);
     let took = start.elapsed();
     eprintln!("--rate 100 --max-duration 3s took {took:?}");
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         took < Duration::from_millis(4500),
         "deadline ignored: {took:?}"
     );
-    let doc = load(&json);
+    let doc = ran.json();
     assert_eq!(doc["scan"]["status"], "max-duration");
     let probed = doc["stats"]["probed"].as_u64().unwrap();
     assert!(probed > 100 && probed < 1024, "probed {probed}");
@@ -481,36 +345,25 @@ fn open_ports_not_yet_identified_are_listed_as_such() {
         .map(|l| l.port().to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
     let start = Instant::now();
     // One identification slot, held by a tarpit: the other open ports wait.
-    let run = spawn(
-        &[
-            "scan".into(),
-            "--no-progress".into(),
-            ip.to_string(),
-            "--ports".into(),
-            ports,
-            "--identify-concurrency".into(),
-            "1".into(),
-            "--probe-timeout".into(),
-            "60s".into(),
-            "--max-duration".into(),
-            "2s".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ],
-        None,
-    );
-    let (code, _, stderr) = run.wait(Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
+    let run = Scan::new()
+        .arg("--no-progress")
+        .target(ip.to_string())
+        .ports(ports)
+        .args(["--identify-concurrency", "1", "--probe-timeout", "60s"])
+        .args(["--max-duration", "2s"])
+        .json()
+        .spawn();
+    let ran = run.wait(Duration::from_secs(60));
+    let (code, stderr) = (ran.code, &ran.stderr);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         start.elapsed() < Duration::from_secs(8),
         "{:?}",
         start.elapsed()
     );
-    let doc = load(&json);
+    let doc = ran.json();
     assert_eq!(doc["scan"]["status"], "max-duration");
     let cut = strings(&doc["scan"]["cut_short"]);
     let waiting = strings(&doc["scan"]["not_identified"]);
@@ -546,27 +399,19 @@ fn quick_peers(ip: Ipv4Addr, n: usize) -> (Vec<Listener>, String) {
 fn targets_come_from_stdin_and_errors_name_stdin_lines() {
     let ip = unique_loopback();
     let (ls, _) = quick_peers(ip, 2);
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
     let input = format!(
         "# from naabu\n{ip}:{}  {ip}:{}\n\n",
         ls[0].port(),
         ls[1].port()
     );
-    let run = spawn(
-        &[
-            "scan".into(),
-            "--no-progress".into(),
-            "-i".into(),
-            "-".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ],
-        Some(&input),
-    );
-    let (code, _, stderr) = run.wait(Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
-    let doc = load(&json);
+    let run = Scan::new()
+        .args(["--no-progress", "-i", "-"])
+        .json()
+        .stdin(input)
+        .spawn();
+    let ran = run.wait(Duration::from_secs(60));
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let doc = ran.json();
     assert_eq!(doc["services"].as_array().unwrap().len(), 2, "{doc}");
     assert_eq!(
         strings(&doc["scan"]["targets"]),
@@ -576,27 +421,20 @@ fn targets_come_from_stdin_and_errors_name_stdin_lines() {
         ]
     );
 
-    let run = spawn(
-        &["scan".into(), "-i".into(), "-".into(), "--dry-run".into()],
-        Some("127.0.0.1:1\n# fine\nnot..a..host\n"),
-    );
-    let (code, _, stderr) = run.wait(Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
+    let run = Scan::new()
+        .args(["-i", "-", "--dry-run"])
+        .stdin("127.0.0.1:1\n# fine\nnot..a..host\n")
+        .spawn();
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("<stdin>:3"), "{stderr}");
 
-    let run = spawn(
-        &[
-            "scan".into(),
-            "-i".into(),
-            "-".into(),
-            "--exclude-file".into(),
-            "-".into(),
-            "--dry-run".into(),
-        ],
-        Some("127.0.0.1:1\n"),
-    );
-    let (code, _, stderr) = run.wait(Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
+    let run = Scan::new()
+        .args(["-i", "-", "--exclude-file", "-", "--dry-run"])
+        .stdin("127.0.0.1:1\n")
+        .spawn();
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("only once"), "{stderr}");
 }
 
@@ -606,27 +444,26 @@ fn a_jsonl_file_that_cannot_grow_keeps_its_whole_lines_and_exits_3() {
     let (_ls, ports) = quick_peers(ip, 6);
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
     // A 2 KiB file size limit (SIGXFSZ ignored, so writes fail with EFBIG)
     // stands in for a full disk; the JSON report goes to a pipe, which the
     // limit does not touch.
     let script = "trap '' XFSZ; ulimit -f 2; exec \"$0\" \"$@\"";
-    let mut a: Vec<String> = vec![
-        "-c".into(),
-        script.into(),
-        bin.display().to_string(),
-        "scan".into(),
-        "--no-progress".into(),
-        ip.to_string(),
-        "--ports".into(),
-        ports,
-        "--jsonl".into(),
-    ];
-    a.push(jsonl.display().to_string());
-    a.extend(["--json".into(), "-".into()]);
-    let run = spawn_program(Path::new("bash"), &a, None);
-    let (code, stdout, stderr) = run.wait(Duration::from_secs(60));
-    assert_eq!(code, 3, "{stderr}");
+    let run = Scan::new()
+        .via("bash", ["-c", script])
+        .arg("--no-progress")
+        .target(ip.to_string())
+        .ports(&ports)
+        .arg("--jsonl")
+        .arg(&jsonl)
+        .args(["--json", "-"])
+        .spawn();
+    let Ran {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = run.wait(Duration::from_secs(60));
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("--jsonl"), "{stderr}");
     let lines = jsonl_lines(&jsonl);
     assert!(
@@ -668,8 +505,11 @@ fn slow_scan_stderr(extra: &[&str]) -> String {
         "/dev/null".into(),
     ];
     a.extend(extra.iter().map(|s| s.to_string()));
-    let (code, _, stderr) = spawn(&a, None).wait(Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(&a)
+        .spawn()
+        .wait(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
     stderr
 }
 
@@ -763,8 +603,11 @@ fn a_sweep_killed_again_and_again_resumes_to_the_uninterrupted_report() {
     };
 
     let reference = dir.path().join("reference.json");
-    let (code, _, stderr) = spawn(&base(&reference), None).wait(Duration::from_secs(120));
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(base(&reference))
+        .spawn()
+        .wait(Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}");
     let want = essence(&load(&reference));
     assert_eq!(want.0["probed"], 65536);
     assert_eq!(want.1.len(), peers.len(), "{:?}", want.1);
@@ -784,7 +627,7 @@ fn a_sweep_killed_again_and_again_resumes_to_the_uninterrupted_report() {
             a.extend(["--resume".into(), state.display().to_string()]);
         }
         let before = std::fs::read(&state).ok();
-        let mut run = spawn(&a, None);
+        let mut run = Scan::binary().args(&a).spawn();
         if kills < 3 {
             wait_until(Duration::from_secs(60), "a new checkpoint", || {
                 let now = std::fs::read(&state).ok();
@@ -792,15 +635,14 @@ fn a_sweep_killed_again_and_again_resumes_to_the_uninterrupted_report() {
             });
             thread::sleep(random_ms(0, 2500));
             if run.running() {
-                run.child.kill().unwrap();
-                let _ = run.child.wait();
+                run.kill();
                 kills += 1;
                 assert!(!out.exists(), "a killed run wrote its report");
                 continue;
             }
         }
-        let (code, _, stderr) = run.wait(Duration::from_secs(120));
-        assert_eq!(code, 0, "{stderr}");
+        let Ran { code, stderr, .. } = run.wait(Duration::from_secs(120));
+        assert_eq!(code, Some(0), "{stderr}");
         break;
     }
     assert_eq!(kills, 3, "the scan ended before it was killed three times");
@@ -830,24 +672,28 @@ fn resume_refuses_a_different_scan_and_continues_a_stopped_one() {
             json.display().to_string(),
         ];
         a.extend(extra.iter().map(|s| s.to_string()));
-        spawn(&a, None).wait(Duration::from_secs(60))
+        Scan::binary()
+            .args(&a)
+            .spawn()
+            .wait(Duration::from_secs(60))
     };
     let st = state.display().to_string();
     // 512 probes at 100/s: stopped after 2 s, the checkpoint is kept.
-    let (code, _, stderr) = run(&["--rate", "100", "--max-duration", "2s", "--state", &st]);
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--rate", "100", "--max-duration", "2s", "--state", &st]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(load(&json)["scan"]["status"], "max-duration");
     assert!(state.exists());
-    let (code, _, stderr) = run(&["--seed", "7", "--resume", &st]);
-    assert_eq!(code, 2, "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--seed", "7", "--resume", &st]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("different scan"), "{stderr}");
-    let (code, _, stderr) = run(&["--resume", &dir.path().join("nope").display().to_string()]);
-    assert_eq!(code, 2, "{stderr}");
-    let (code, _, stderr) = run(&["--state", &json.display().to_string()]);
-    assert_eq!(code, 2, "{stderr}");
+    let Ran { code, stderr, .. } =
+        run(&["--resume", &dir.path().join("nope").display().to_string()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--state", &json.display().to_string()]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("same file"), "{stderr}");
-    let (code, _, stderr) = run(&["--resume", &st]);
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--resume", &st]);
+    assert_eq!(code, Some(0), "{stderr}");
     let doc = load(&json);
     assert_eq!(doc["scan"]["status"], "complete");
     assert_eq!(doc["stats"]["probed"], 512);
@@ -882,21 +728,24 @@ fn a_sigterm_checkpoint_resumes_to_a_complete_scan() {
         .collect()
     };
     // 512 probes at 50/s: about 10 s; SIGTERM after the first checkpoint.
-    let mut run = spawn(&a("--state", "50"), None);
+    let mut run = Scan::binary().args(a("--state", "50")).spawn();
     wait_until(Duration::from_secs(30), "the first checkpoint", || {
         state.exists()
     });
     assert!(run.running());
     run.signal("TERM");
-    let (code, _, stderr) = run.wait(Duration::from_secs(30));
-    assert_eq!(code, 143, "{stderr}");
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(143), "{stderr}");
     let doc = load(&json);
     assert_eq!(doc["scan"]["status"], "interrupted");
     let first_id = doc["scan"]["id"].clone();
     assert!(doc["stats"]["probed"].as_u64().unwrap() < 512);
 
-    let (code, _, stderr) = spawn(&a("--resume", "5000"), None).wait(Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(a("--resume", "5000"))
+        .spawn()
+        .wait(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
     let doc = load(&json);
     assert_eq!(doc["scan"]["status"], "complete");
     assert_eq!(doc["scan"]["id"], first_id, "a resumed scan keeps its id");
@@ -936,7 +785,9 @@ fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_remo
     let st = state.display().to_string();
     // 2,048 probes at 200/s: about 10 s. SIGTERM once a checkpoint covers
     // an identified port (8 open ports spread over the permuted sweep).
-    let mut run = spawn(&a(&["--rate", "200", "--state", &st]), None);
+    let mut run = Scan::binary()
+        .args(a(&["--rate", "200", "--state", &st]))
+        .spawn();
     let records = |p: &Path| -> u64 {
         std::fs::read(p)
             .ok()
@@ -948,8 +799,8 @@ fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_remo
         records(&state) > 0 || !run.running()
     });
     run.signal("TERM");
-    let (code, _, stderr) = run.wait(Duration::from_secs(30));
-    assert_eq!(code, 143, "{stderr}");
+    let Ran { code, stderr, .. } = run.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(143), "{stderr}");
 
     // The checkpoint holds no results; the sidecar holds one line each.
     let doc: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
@@ -964,23 +815,32 @@ fn results_go_to_a_private_sidecar_that_a_resume_checks_and_a_complete_scan_remo
 
     // No output may overwrite it.
     let clash = a(&["--resume", &st, "--jsonl", &sidecar.display().to_string()]);
-    let (code, _, stderr) = spawn(&clash, None).wait(Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(&clash)
+        .spawn()
+        .wait(Duration::from_secs(30));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("same file"), "{stderr}");
     // A damaged line is refused before any probe, naming file and line.
     let mut bad = lines.clone();
     bad[0] = b'x';
     std::fs::write(&sidecar, &bad).unwrap();
-    let (code, _, stderr) = spawn(&a(&["--resume", &st]), None).wait(Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(a(&["--resume", &st]))
+        .spawn()
+        .wait(Duration::from_secs(30));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("s.state.results") && stderr.contains("line 1"),
         "{stderr}"
     );
     std::fs::write(&sidecar, &lines).unwrap();
 
-    let (code, _, stderr) = spawn(&a(&["--resume", &st]), None).wait(Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = Scan::binary()
+        .args(a(&["--resume", &st]))
+        .spawn()
+        .wait(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
     let doc = load(&json);
     assert_eq!(doc["scan"]["status"], "complete");
     assert_eq!(doc["stats"]["probed"], 2048);
@@ -1034,11 +894,14 @@ fn a_forged_checkpoint_is_refused_naming_the_field_and_nothing_outside_is_probed
             json.display().to_string(),
         ];
         a.extend(extra.iter().map(|s| s.to_string()));
-        spawn(&a, None).wait(Duration::from_secs(60))
+        Scan::binary()
+            .args(&a)
+            .spawn()
+            .wait(Duration::from_secs(60))
     };
     // 15 probes at 2/s, stopped after 2 s: a genuine checkpoint is kept.
-    let (code, _, stderr) = run(&["--rate", "2", "--max-duration", "2s", "--state", &st]);
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--rate", "2", "--max-duration", "2s", "--state", &st]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(load(&json)["scan"]["status"], "max-duration");
     let genuine = std::fs::read(&state).unwrap();
     let doc: Value = serde_json::from_slice(&genuine).unwrap();
@@ -1066,8 +929,8 @@ fn a_forged_checkpoint_is_refused_naming_the_field_and_nothing_outside_is_probed
         let mut d = doc.clone();
         *d.pointer_mut(pointer).unwrap() = value.clone();
         std::fs::write(&state, serde_json::to_vec(&d).unwrap()).unwrap();
-        let (code, _, stderr) = run(&["--resume", &st]);
-        assert_eq!(code, 2, "{field}: {stderr}");
+        let Ran { code, stderr, .. } = run(&["--resume", &st]);
+        assert_eq!(code, Some(2), "{field}: {stderr}");
         assert!(
             stderr.contains(&format!("field `{field}`")) && stderr.contains("s.state"),
             "{field}: {stderr}"
@@ -1082,8 +945,8 @@ fn a_forged_checkpoint_is_refused_naming_the_field_and_nothing_outside_is_probed
     // The genuine checkpoint still resumes, to a complete scan that never
     // touched the canaries.
     std::fs::write(&state, &genuine).unwrap();
-    let (code, _, stderr) = run(&["--resume", &st]);
-    assert_eq!(code, 0, "{stderr}");
+    let Ran { code, stderr, .. } = run(&["--resume", &st]);
+    assert_eq!(code, Some(0), "{stderr}");
     let out = load(&json);
     assert_eq!(out["scan"]["status"], "complete", "{stderr}");
     assert_eq!(out["stats"]["probed"], 15);
