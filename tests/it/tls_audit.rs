@@ -16,6 +16,7 @@ use flinkscan::tls::{
     self, audit, audit_at, connect, connect_with_info, rules, sniff, ProtocolVersion, TlsError,
     TlsProfile,
 };
+use support::scan::{Output, Scan};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -1041,19 +1042,15 @@ fn hidden_characters_of_a_certificate_subject_never_reach_json_raw() {
         ..CertSpec::default()
     });
     let server = Server::start(&pki, &cert, &[]);
-    let dir = tempfile::tempdir().unwrap();
-    let (json, jsonl) = (dir.path().join("r.json"), dir.path().join("r.jsonl"));
-    let out = support::peers::flinkscan()
-        .args(["scan", "-q", "--no-color", "--probe-timeout", "3s"])
-        .arg(server.addr.ip().to_string())
-        .args(["-p", &server.addr.port().to_string(), "--json"])
-        .arg(&json)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for path in [&json, &jsonl] {
+    let ran = Scan::new()
+        .args(["-q", "--no-color", "--probe-timeout", "3s"])
+        .target(server.addr.ip().to_string())
+        .args(["-p", &server.addr.port().to_string()])
+        .json()
+        .jsonl()
+        .run();
+    let stderr = &ran.stderr;
+    for path in [ran.path(Output::Json), ran.path(Output::Jsonl)] {
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("{}: {e}: {stderr}", path.display()));
         // The escapes JSON writes for them, too: a reader decodes those.
