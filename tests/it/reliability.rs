@@ -13,13 +13,14 @@ use crate::support;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{close_at_once, tarpit, Listener};
+use support::scan::{Output, Scan};
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -74,24 +75,6 @@ fn flapping_jobmanager(listener: TcpListener) {
     // Dropping the listener: every later connect is refused.
 }
 
-fn run_scan(args: &[String]) -> (Option<i32>, String, String) {
-    let out = support::peers::flinkscan()
-        .args(args)
-        .output()
-        .expect("run flinkscan");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn load(path: &Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{} missing: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -122,27 +105,15 @@ fn a_jobmanager_that_answers_then_goes_away_is_reported_and_fails_the_run() {
     let listener = TcpListener::bind((ip, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || flapping_jobmanager(listener));
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let args: Vec<String> = [
-        "scan",
-        &ip.to_string(),
-        "--ports",
-        &addr.port().to_string(),
-        "--probe-timeout",
-        "2s",
-        "--fail-on",
-        "high",
-        "--no-color",
-        "--json",
-        json.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, stdout, stderr) = run_scan(&args);
+    let ran = Scan::new()
+        .target(ip.to_string())
+        .ports(addr.port().to_string())
+        .args(["--probe-timeout", "2s", "--fail-on", "high", "--no-color"])
+        .json()
+        .run();
+    let (code, stdout, stderr) = (ran.code, &ran.stdout, &ran.stderr);
     server.join().unwrap();
-    let doc = load(&json);
+    let doc = ran.json();
     let authority = addr.to_string();
     let rules = rules_at(&doc, &authority);
     assert!(
@@ -201,29 +172,17 @@ fn many_flapping_jobmanagers_in_one_scan_are_each_reported() {
         .into_iter()
         .map(|l| thread::spawn(move || flapping_jobmanager(l)))
         .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let args: Vec<String> = [
-        "scan",
-        &format!("127.{block}.250.1-{HOSTS}"),
-        "--ports",
-        &port.to_string(),
-        "--probe-timeout",
-        "3s",
-        "--fail-on",
-        "high",
-        "-q",
-        "--json",
-        json.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, _, stderr) = run_scan(&args);
+    let ran = Scan::new()
+        .target(format!("127.{block}.250.1-{HOSTS}"))
+        .ports(port.to_string())
+        .args(["--probe-timeout", "3s", "--fail-on", "high", "-q"])
+        .json()
+        .run();
+    let (code, stderr) = (ran.code, &ran.stderr);
     for s in servers {
         s.join().unwrap();
     }
-    let doc = load(&json);
+    let doc = ran.json();
     let clusters = doc["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), usize::from(HOSTS), "{stderr}");
     let clean: Vec<&str> = clusters
@@ -375,35 +334,22 @@ fn a_proxy_that_fails_mid_scan_fails_the_scan_and_decides_no_port() {
         Hostile::ClosesAfterGreeting,
     ] {
         let proxy = hostile_proxy(how);
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("out.json");
-        let sarif = dir.path().join("out.sarif");
-        let args: Vec<String> = [
-            "scan",
-            &ip.to_string(),
-            "--ports",
-            &ports,
-            "--probe-timeout",
-            "2s",
-            "--proxy",
-            &format!("socks5://{proxy}"),
-            "-q",
-            "--json",
-            json.to_str().unwrap(),
-            "--sarif",
-            sarif.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let (code, _, stderr) = run_scan(&args);
+        let ran = Scan::new()
+            .target(ip.to_string())
+            .ports(&ports)
+            .args(["--probe-timeout", "2s"])
+            .args(["--proxy", &format!("socks5://{proxy}"), "-q"])
+            .json()
+            .sarif()
+            .run();
+        let (code, stderr) = (ran.code, &ran.stderr);
         assert_eq!(code, Some(3), "{how:?}: {stderr}");
         assert!(
             stderr.contains(&format!("proxy socks5://{proxy} failed")),
             "{how:?}: {stderr}"
         );
-        let doc = load(&json);
-        assert!(sarif.exists(), "{how:?}: no SARIF");
+        let doc = ran.json();
+        assert!(ran.path(Output::Sarif).exists(), "{how:?}: no SARIF");
         assert_eq!(doc["scan"]["status"], "proxy-failed", "{how:?}");
         let undecided = strings(&doc["scan"]["undecided"]);
         assert!(!undecided.is_empty(), "{how:?}: {}", doc["scan"]);
@@ -423,68 +369,6 @@ fn a_proxy_that_fails_mid_scan_fails_the_scan_and_decides_no_port() {
             assert_eq!(doc["stats"]["unreachable"], 0, "{how:?}: {}", doc["stats"]);
             assert_eq!(doc["stats"]["open"], 0, "{how:?}: {}", doc["stats"]);
         }
-    }
-}
-
-/// A running flinkscan with its stderr collected by a thread.
-struct Running {
-    child: Child,
-    stderr: Option<thread::JoinHandle<String>>,
-}
-
-impl Running {
-    fn start(args: &[String]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Some(thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        }));
-        Running { child, stderr }
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("the `kill` program (procps) is needed to send signals")
-            .success();
-        assert!(ok, "kill -{name} failed");
-    }
-
-    /// Exit code (None: killed by a signal) and stderr; fails the test if
-    /// the scan is still running after `limit`.
-    fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let err = self.stderr.take().unwrap().join().unwrap();
-                panic!("flinkscan still running after {limit:?}: {err}");
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        let err = self.stderr.take().unwrap().join().unwrap();
-        (status.code(), err)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -538,36 +422,26 @@ fn a_jsonl_fifo_nobody_reads_never_holds_the_scan() {
                 .open(&fifo)
                 .unwrap()
         });
-        let json = dir.path().join("out.json");
-        let sarif = dir.path().join("out.sarif");
-        let args: Vec<String> = [
-            "scan",
-            &targets,
-            &format!("{pit_ip}:{}", pit.port()),
-            "--ports",
-            &port.to_string(),
-            "--probe-timeout",
-            "60s",
-            "--max-duration",
-            "6s",
-            "-q",
-            "--jsonl",
-            fifo.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-            "--sarif",
-            sarif.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let run = Running::start(&args);
+        let run = Scan::new()
+            .target(&targets)
+            .target(format!("{pit_ip}:{}", pit.port()))
+            .ports(port.to_string())
+            .args(["--probe-timeout", "60s", "--max-duration", "6s", "-q"])
+            .arg("--jsonl")
+            .arg(&fifo)
+            .json()
+            .sarif()
+            .spawn();
         // Liveness, not speed: a scan held by its FIFO never ends.
-        let (code, stderr) = run.wait(Duration::from_secs(90));
+        let ran = run.wait(Duration::from_secs(90));
+        let (code, stderr) = (ran.code, &ran.stderr);
         assert_eq!(code, Some(3), "reader {reader}: {stderr}");
-        let doc = load(&json);
+        let doc = ran.json();
         assert_eq!(doc["scan"]["status"], "max-duration", "reader {reader}");
-        assert!(sarif.exists(), "reader {reader}: no SARIF");
+        assert!(
+            ran.path(Output::Sarif).exists(),
+            "reader {reader}: no SARIF"
+        );
         let named = doc["notices"]
             .as_array()
             .unwrap()
@@ -593,28 +467,21 @@ fn a_json_fifo_nobody_opens_is_given_up_and_the_rest_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("report.fifo");
     mkfifo(&fifo);
-    let sarif = dir.path().join("out.sarif");
-    let args: Vec<String> = [
-        "scan",
-        &format!("{ip}:{}", quick.port()),
-        "--probe-timeout",
-        "2s",
-        "-q",
-        "--json",
-        fifo.to_str().unwrap(),
-        "--sarif",
-        sarif.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (code, stderr) = Running::start(&args).wait(Duration::from_secs(90));
+    let ran = Scan::new()
+        .target(format!("{ip}:{}", quick.port()))
+        .args(["--probe-timeout", "2s", "-q"])
+        .arg("--json")
+        .arg(&fifo)
+        .sarif()
+        .spawn()
+        .wait(Duration::from_secs(90));
+    let (code, stderr) = (ran.code, &ran.stderr);
     assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("--json") && stderr.contains("no reader opened it"),
         "{stderr}"
     );
-    let doc = load(&sarif);
+    let doc = ran.sarif();
     assert_eq!(doc["version"], "2.1.0");
 }
 
@@ -625,33 +492,17 @@ fn sighup_writes_every_output_like_sigterm() {
     let ip = unique_loopback();
     let quick = Listener::start(ip, 0, close_at_once);
     let pit = Listener::start(ip, 0, tarpit);
-    let dir = tempfile::tempdir().unwrap();
-    let (json, sarif, jsonl) = (
-        dir.path().join("out.json"),
-        dir.path().join("out.sarif"),
-        dir.path().join("out.jsonl"),
-    );
-    let args: Vec<String> = [
-        "scan",
-        &ip.to_string(),
-        "--ports",
-        &format!("{},{}", quick.port(), pit.port()),
-        "--probe-timeout",
-        "60s",
-        "--json",
-        json.to_str().unwrap(),
-        "--sarif",
-        sarif.to_str().unwrap(),
-        "--jsonl",
-        jsonl.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let run = Running::start(&args);
+    let run = Scan::new()
+        .target(ip.to_string())
+        .ports(format!("{},{}", quick.port(), pit.port()))
+        .args(["--probe-timeout", "60s"])
+        .json()
+        .sarif()
+        .jsonl()
+        .spawn();
     // Under way: the quick port's event is in the stream.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&jsonl)
+    while !std::fs::read_to_string(run.path(Output::Jsonl))
         .unwrap_or_default()
         .contains("flinkscan.service")
     {
@@ -659,12 +510,12 @@ fn sighup_writes_every_output_like_sigterm() {
         thread::sleep(Duration::from_millis(50));
     }
     run.signal("HUP");
-    let (code, stderr) = run.wait(Duration::from_secs(60));
-    assert_eq!(code, Some(129), "{stderr}");
-    let doc = load(&json);
+    let ran = run.wait(Duration::from_secs(60));
+    assert_eq!(ran.code, Some(129), "{}", ran.stderr);
+    let doc = ran.json();
     assert_eq!(doc["scan"]["status"], "interrupted");
     assert!(strings(&doc["scan"]["cut_short"]).contains(&format!("{ip}:{}", pit.port())));
-    assert_eq!(load(&sarif)["version"], "2.1.0");
+    assert_eq!(ran.sarif()["version"], "2.1.0");
 }
 
 /// Defect 15: an output that is a symbolic link to the checkpoint or its
@@ -683,19 +534,15 @@ fn an_output_aliasing_the_checkpoint_files_is_refused() {
         let state = dir.path().join("scan.state");
         let link = dir.path().join("out.link");
         std::os::unix::fs::symlink(aliased, &link).unwrap();
-        let args: Vec<String> = [
-            "scan",
-            &format!("{ip}:{}", quick.port()),
-            "-q",
-            "--state",
-            state.to_str().unwrap(),
-            flag,
-            link.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let (code, _, stderr) = run_scan(&args);
+        let ran = Scan::new()
+            .target(format!("{ip}:{}", quick.port()))
+            .arg("-q")
+            .arg("--state")
+            .arg(&state)
+            .arg(flag)
+            .arg(&link)
+            .run();
+        let (code, stderr) = (ran.code, &ran.stderr);
         assert_eq!(code, Some(2), "{flag} -> {aliased}: {stderr}");
         assert!(
             stderr.contains("name the same file") && stderr.contains(flag),
