@@ -9,13 +9,14 @@ use crate::support;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::{self, Flink, FlinkOpts};
 use support::jobs::{self, Forward, Rest, JOB_NAME};
+use support::scan::Scan;
 
 /// Two JVMs per test on two shared cores: one version at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -291,28 +292,23 @@ fn interrupted_scan_keeps_no_secret(jm: Ipv4Addr) {
     let results = dir.path().join("s.state.results");
     let jsonl = dir.path().join("s.jsonl");
     let json = dir.path().join("s.json");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
-        .arg("scan")
-        .arg(format!("{jm}:8081"))
-        .arg(format!("{hang_ip}:{hang_port}"))
+    let mut run = Scan::new()
+        .target(format!("{jm}:8081"))
+        .target(format!("{hang_ip}:{hang_port}"))
         .args(["--probe-timeout", "30s", "--no-progress"])
         .arg("--state")
         .arg(&state)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .out_dir(dir.path(), "s")
+        .jsonl()
+        .json()
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let streamed =
         |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains("FLINK-JOB-SECRET-EXPOSED"));
     let kept = |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains(JOB_NAME));
     while !(streamed(&jsonl) && state.exists() && kept(&results)) {
         assert!(
-            child.try_wait().unwrap().is_none(),
+            run.running(),
             "the scan ended before its checkpoint held the job"
         );
         assert!(
@@ -321,19 +317,9 @@ fn interrupted_scan_keeps_no_secret(jm: Ipv4Addr) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let ok = Command::new("kill")
-        .args(["-s", "TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -s TERM failed");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run.signal("TERM");
+    let ran = run.wait(Duration::from_secs(120));
+    assert_eq!(ran.code, Some(143), "{}", ran.stderr);
     for path in [&state, &results, &jsonl, &json] {
         let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
         assert!(
@@ -342,7 +328,7 @@ fn interrupted_scan_keeps_no_secret(jm: Ipv4Addr) {
             path.display()
         );
     }
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(MARK));
+    assert!(!ran.stderr.contains(MARK));
 }
 
 #[test]
