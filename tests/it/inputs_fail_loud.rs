@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use support::peers::{close_at_once, flinkscan, json_file, random_octet, Listener};
+use support::scan::Scan;
 
 use crate::support;
 
@@ -407,33 +408,13 @@ fn a_proxy_password_is_masked_in_argument_and_profile_errors() {
 /// `flinkscan scan -i - ...` with standard input from `source`, killed
 /// (and the test failed) if it runs past a minute: exit code and stderr.
 fn scan_stdin(source: std::process::Stdio, extra: &[&str]) -> (Option<i32>, String) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
-        .args(["scan", "--dry-run", "-p", "1", "-i", "-"])
+    let ran = Scan::new()
+        .args(["--dry-run", "-p", "1", "-i", "-"])
         .args(extra)
-        .stdin(source)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
-        s
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("flinkscan still reading standard input after a minute");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    (status.code(), reader.join().unwrap())
+        .stdin_from(source)
+        .limit(std::time::Duration::from_secs(60))
+        .run();
+    (ran.code, ran.stderr)
 }
 
 /// Endless standard input (`</dev/zero`: one line that never ends) and an
