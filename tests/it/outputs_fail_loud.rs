@@ -18,45 +18,17 @@ use support::flink::unique_loopback;
 use support::peers::{
     fake_prometheus, fake_rpc, finding_states, flinkscan, json_file, rule_ids, Listener,
 };
-use support::scan::scan_to;
+use support::scan::{scan_to, Scan};
 
 /// Run flinkscan with its stdout pipe closed before it writes a byte, as
 /// `flinkscan ... | head -0` would; returns exit code and stderr.
 fn run_with_closed_stdout(args: &[&str]) -> (i32, String) {
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
-    let mut child = StdCommand::new(bin)
+    let ran = Scan::binary()
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = wait_with_deadline(&mut child, Duration::from_secs(120));
-    (status.code().unwrap_or(-1), reader.join().unwrap())
-}
-
-fn wait_with_deadline(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("flinkscan did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+        .stdout_closed()
+        .limit(Duration::from_secs(120))
+        .run();
+    (ran.code.unwrap_or(-1), ran.stderr)
 }
 
 /// A loopback listener that counts connections and holds each, silent,
@@ -213,51 +185,37 @@ fn an_output_failing_at_the_end_does_not_skip_the_others() {
     let doomed = dir.path().join("doomed");
     std::fs::create_dir(&doomed).unwrap();
     let json = doomed.join("out.json");
-    let sarif = dir.path().join("out.sarif");
-    let jsonl = dir.path().join("out.jsonl");
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
     // The listener holds its connections silent: identification waits out
     // --probe-timeout, long enough to pull the directory away under it.
-    let mut child = StdCommand::new(bin)
-        .args([
-            "scan",
-            "--no-progress",
-            &addr.to_string(),
-            "--probe-timeout",
-            "3s",
-        ])
+    let run = Scan::new()
+        .arg("--no-progress")
+        .target(addr.to_string())
+        .args(["--probe-timeout", "3s"])
         .arg("--json")
         .arg(&json)
-        .arg("--sarif")
-        .arg(&sarif)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .out_dir(dir.path(), "out")
+        .sarif()
+        .jsonl()
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while connections.load(Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "the scan never connected");
         thread::sleep(Duration::from_millis(5));
     }
     std::fs::remove_dir_all(&doomed).unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
-    assert_eq!(status.code(), Some(3), "{stderr}");
+    let ran = run.wait(Duration::from_secs(60));
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(3), "{stderr}");
     assert!(
         stderr.contains("--json") && stderr.contains(&json.display().to_string()),
         "names the failed output: {stderr}"
     );
-    let doc = json_file(&sarif);
+    let doc = ran.sarif();
     assert_eq!(doc["version"], "2.1.0");
-    assert!(jsonl.exists(), "the JSONL stream is still committed");
+    assert!(
+        ran.path(support::scan::Output::Jsonl).exists(),
+        "the JSONL stream is still committed"
+    );
 }
 
 /// Reads a FIFO to its end in a thread; the text arrives on the channel.
