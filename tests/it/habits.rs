@@ -12,6 +12,7 @@ use crate::support;
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{close_at_once, fake_prometheus, fake_rpc, flinkscan, json_file, Listener};
+use support::scan::Scan;
 
 /// Where the cron recipe lives (the README links it).
 const RECIPE_PAGE: &str = "docs/operations.md";
@@ -178,16 +179,15 @@ fn the_readme_cron_recipe_is_silent_unless_something_new_needs_attention() {
 
 /// `flinkscan scan -q --no-color ARGS` in `dir`; returns what it left.
 fn scan(dir: &Path, args: &[&str]) -> Ran {
-    let out = flinkscan()
+    let ran = Scan::new()
         .current_dir(dir)
-        .args(["scan", "--no-color", "--probe-timeout", "2s"])
+        .args(["--no-color", "--probe-timeout", "2s"])
         .args(args)
-        .output()
-        .unwrap();
+        .run();
     Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: ran.code,
+        stdout: ran.stdout,
+        stderr: ran.stderr,
     }
 }
 
