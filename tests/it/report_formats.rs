@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::peers::{fake_rpc, flinkscan, random_octet, Listener};
+use support::scan::{Output, Scan};
 
 use crate::support;
 
@@ -60,32 +61,22 @@ fn validate(schema_file: &str, doc: &Value) {
 }
 
 fn scan(ip: Ipv4Addr, port: u16, extra: &[&str], dir: &Path, name: &str) -> (Value, Value, String) {
-    let json = dir.join(format!("{name}.json"));
-    let sarif = dir.join(format!("{name}.sarif"));
-    let jsonl = dir.join(format!("{name}.jsonl"));
-    flinkscan()
-        .args([
-            "scan",
-            "--no-progress",
-            &ip.to_string(),
-            "--ports",
-            &port.to_string(),
-            "--probe-timeout",
-            "2s",
-        ])
+    let ran = Scan::new()
+        .arg("--no-progress")
+        .target(ip.to_string())
+        .ports(port.to_string())
+        .args(["--probe-timeout", "2s"])
         .args(extra)
-        .arg("--json")
-        .arg(&json)
-        .arg("--sarif")
-        .arg(&sarif)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .assert()
-        .success();
+        .out_dir(dir, name)
+        .json()
+        .sarif()
+        .jsonl()
+        .run();
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     (
-        load(&json),
-        load(&sarif),
-        std::fs::read_to_string(&jsonl).unwrap(),
+        ran.json().clone(),
+        ran.sarif().clone(),
+        ran.text(Output::Jsonl),
     )
 }
 
