@@ -29,6 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::flink::{read_output, unique_loopback};
 use support::peers::{fake_prometheus, fake_rpc, finding_states, flinkscan, Listener};
+use support::scan::Scan;
 
 /// What one scan wrote: the JSON report, the SARIF log, the JSON Lines.
 #[allow(dead_code)]
@@ -48,38 +49,28 @@ fn parse_json(bytes: &[u8], what: &Path) -> Value {
 /// Scan `targets` writing JSON, SARIF and JSONL under `dir/name.*`; every
 /// one of them must exist afterwards.
 fn run(targets: &[String], extra: &[&str], dir: &Path, name: &str) -> Outputs {
-    let path = |ext: &str| dir.join(format!("{name}.{ext}"));
-    let out = flinkscan()
-        .args(["scan", "--no-color", "--probe-timeout", "2s"])
-        .args(targets)
+    let ran = Scan::new()
+        .args(["--no-color", "--probe-timeout", "2s"])
+        .targets(targets)
         .args(extra)
-        .arg("--json")
-        .arg(path("json"))
-        .arg("--sarif")
-        .arg(path("sarif"))
-        .arg("--jsonl")
-        .arg(path("jsonl"))
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
+        .out_dir(dir, name)
+        .json()
+        .sarif()
+        .jsonl()
+        .run();
+    let code = ran.code.unwrap_or(-1);
     assert!(
         code == 0 || code == 1,
         "flinkscan exited {code}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ran.stderr
     );
-    let read = |ext: &str| read_output(&path(ext), &out.stderr);
-    let jsonl = String::from_utf8(read("jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     Outputs {
-        json: parse_json(&read("json"), &path("json")),
-        sarif: parse_json(&read("sarif"), &path("sarif")),
-        jsonl,
+        json: ran.json().clone(),
+        sarif: ran.sarif().clone(),
+        jsonl: ran.jsonl().to_vec(),
         code,
-        stdout: out.stdout,
-        stderr: out.stderr,
+        stdout: ran.stdout.clone().into_bytes(),
+        stderr: ran.stderr.clone().into_bytes(),
     }
 }
 
