@@ -11,6 +11,7 @@ use support::peers::{
 };
 
 use crate::support;
+use support::scan::Scan;
 
 fn octet() -> u8 {
     random_octet()
@@ -36,16 +37,13 @@ fn listen(addrs: &[(Ipv4Addr, bool)]) -> (u16, Vec<Listener>) {
 }
 
 fn dry_run(range: &str, ports: &str, shard: Option<&str>) -> Vec<String> {
-    let mut cmd = flinkscan();
-    cmd.args(["scan", range, "--ports", ports, "--dry-run"]);
+    let mut scan = Scan::new().target(range).ports(ports).arg("--dry-run");
     if let Some(s) = shard {
-        cmd.args(["--shard", s]);
+        scan = scan.args(["--shard", s]);
     }
-    let out = cmd.assert().success().get_output().stdout.clone();
-    String::from_utf8_lossy(&out)
-        .lines()
-        .map(String::from)
-        .collect()
+    let ran = scan.run();
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.stdout.lines().map(String::from).collect()
 }
 
 #[test]
@@ -128,22 +126,17 @@ fn strip(mut v: Value) -> String {
 }
 
 fn scan(range: &str, port: u16, shard: Option<String>, out: &Path) {
-    let mut cmd = flinkscan();
-    cmd.args([
-        "scan",
-        "--no-progress",
-        range,
-        "--ports",
-        &port.to_string(),
-        "--probe-timeout",
-        "2s",
-        "--json",
-    ])
-    .arg(out);
+    let mut scan = Scan::new()
+        .arg("--no-progress")
+        .target(range)
+        .ports(port.to_string())
+        .args(["--probe-timeout", "2s", "--json"])
+        .arg(out);
     if let Some(s) = shard {
-        cmd.args(["--shard", &s]);
+        scan = scan.args(["--shard", &s]);
     }
-    cmd.assert().success();
+    let ran = scan.run();
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
 }
 
 #[test]
