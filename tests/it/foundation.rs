@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Command as StdCommand, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use support::peers::{
 };
 
 use crate::support;
+use support::scan::Scan;
 
 #[test]
 fn bad_specs_are_rejected_before_any_packet_naming_token_and_line() {
@@ -288,25 +288,15 @@ fn a_killed_scan_leaves_no_partial_report() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("killed.json");
     let jsonl = dir.path().join("killed.jsonl");
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
-    let mut child = StdCommand::new(bin)
-        .args([
-            "scan",
-            "--no-progress",
-            &ip.to_string(),
-            "--ports",
-            &pit.addr.port().to_string(),
-            "--probe-timeout",
-            "30s",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .arg("--jsonl")
-        .arg(&jsonl)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Scan::new()
+        .arg("--no-progress")
+        .target(ip.to_string())
+        .ports(pit.addr.port().to_string())
+        .args(["--probe-timeout", "30s"])
+        .out_dir(dir.path(), "killed")
+        .json()
+        .jsonl()
+        .spawn();
     // Wait until the scan is inside identification (the tarpit has a client).
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -317,8 +307,7 @@ fn a_killed_scan_leaves_no_partial_report() {
         thread::sleep(Duration::from_millis(20));
     }
     thread::sleep(Duration::from_millis(300));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.kill();
     assert!(!json.exists(), "a killed scan must not leave a JSON report");
     // JSON Lines are written live under the real name (issue 18: log
     // shippers follow the file); what is there is whole lines only.
@@ -354,18 +343,16 @@ fn a_low_open_file_limit_slows_the_sweep_but_loses_nothing() {
     );
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("lowfd.json");
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
     // A hard limit of 128 descriptors cannot be raised: the window must fit it.
-    let status = StdCommand::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 128 && exec '{}' scan -q 127.{second}.0.0/22 --ports {port} --concurrency 5000 --probe-timeout 2s --json '{}'",
-            bin.display(),
-            json.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let ran = Scan::new()
+        .via("sh", ["-c", "ulimit -n 128 && exec \"$0\" \"$@\""])
+        .arg("-q")
+        .target(format!("127.{second}.0.0/22"))
+        .ports(port.to_string())
+        .args(["--concurrency", "5000", "--probe-timeout", "2s", "--json"])
+        .arg(&json)
+        .run();
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let doc = json_file(&json);
     assert_eq!(doc["stats"]["probed"], 1024);
     let found = endpoints(&doc);
