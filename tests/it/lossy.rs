@@ -10,9 +10,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::support;
+use support::scan::Scan;
 
 const PORTS: [u16; 4] = [8081, 8083, 6123, 6124];
 /// Listeners on the answering half of 127.0.0.0/24.
@@ -220,36 +219,25 @@ fn full_recall_at_five_percent_syn_loss_and_no_retry_on_silent_hosts() {
         .expect("listener output");
     assert_eq!(line.trim(), "ready", "listeners did not start");
 
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("lossy.json");
-    let bin = assert_cmd::cargo::cargo_bin("flinkscan");
     let ports = PORTS.map(|p| p.to_string()).join(",");
     // Default settings, except a timeout a little under the kernel's own
     // first SYN retransmission (1 s), so the dropped-SYN count below is
     // exactly what flinkscan sent.
     let started = Instant::now();
-    let out = ns
-        .command(&[
-            bin.to_str().unwrap(),
-            "scan",
-            "127.0.0.0/24",
-            "--ports",
-            &ports,
-            "--timeout",
-            "900ms",
-            "--no-progress",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .expect("run flinkscan");
+    let ran = Scan::new()
+        .via("ip", ["netns", "exec", &ns.name])
+        .target("127.0.0.0/24")
+        .ports(&ports)
+        .args(["--timeout", "900ms", "--no-progress"])
+        .json()
+        .run();
     let elapsed = started.elapsed();
     assert!(
-        matches!(out.status.code(), Some(0 | 1)),
+        matches!(ran.code, Some(0 | 1)),
         "flinkscan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ran.stderr
     );
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = ran.json();
 
     // Every listener found, each decided by an answer.
     let found: BTreeSet<String> = report["services"]
