@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::flink::unique_loopback;
 use support::peers::{fake_rpc, flinkscan, json_file, Listener};
+use support::scan::{Ran, Scan};
 
 const HOSTILE_REVISION: &str = "<script>window.pwned=1</script>";
 const HOSTILE_SERVER: &str = "<img src=x onerror=window.pwned=2>";
@@ -203,9 +204,8 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         format!("{gw_ip}:8083"),
         format!("{evil_ip}:8082"),
     ];
-    let status = flinkscan()
-        .arg("scan")
-        .args(&targets)
+    let first = Scan::new()
+        .targets(&targets)
         .args([
             "--ports",
             "8081,6123",
@@ -225,20 +225,15 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
         .arg(out("scan.html"))
         .arg("--markdown")
         .arg(out("scan.md"))
-        .output()
-        .unwrap();
-    assert!(
-        status.status.code() == Some(0),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+        .run();
+    assert!(first.code == Some(0), "{}", first.stderr);
     // The same scan against a baseline, while every peer is still up.
     let again_run = rescan_against_baseline(&targets, dir.path());
     drop((jm_rpc, tm_rpc));
     // The terminal summary: grouped by cluster, the fix once per cluster.
     // It wraps at 80 columns here (no terminal, no COLUMNS), so phrases
     // are looked for with the line breaks undone.
-    let summary = String::from_utf8_lossy(&status.stdout).to_string();
+    let summary = first.stdout.clone();
     let flat = summary.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(summary.starts_with("flinkscan: 3 clusters"), "{summary}");
     assert_eq!(summary.matches("\n  fix:\n").count(), 3, "{summary}");
@@ -417,7 +412,7 @@ fn clusters_render_in_a_real_browser_and_hostile_strings_stay_text() {
 /// `--baseline`: the SQL Gateway's unauthenticated finding left out of it
 /// (so it is new now) and the JobManager's RPC finding copied onto its REST
 /// port, which the scan probes and where no RPC is (so it is fixed now).
-fn rescan_against_baseline(targets: &[String], dir: &Path) -> std::process::Output {
+fn rescan_against_baseline(targets: &[String], dir: &Path) -> Ran {
     let mut base = json_file(&dir.join("scan.json"));
     let findings = base["findings"].as_array_mut().unwrap();
     let new_one = findings
@@ -434,9 +429,8 @@ fn rescan_against_baseline(targets: &[String], dir: &Path) -> std::process::Outp
     gone["url"] = json!(format!("tcp://{}:8081", gone["ip"].as_str().unwrap()));
     findings.push(gone);
     std::fs::write(dir.join("base.json"), base.to_string()).unwrap();
-    flinkscan()
-        .arg("scan")
-        .args(targets)
+    Scan::new()
+        .targets(targets)
         .args([
             "--ports",
             "8081,6123",
@@ -454,20 +448,14 @@ fn rescan_against_baseline(targets: &[String], dir: &Path) -> std::process::Outp
         .arg("--markdown")
         .arg(dir.join("now.md"))
         .env_remove("COLUMNS")
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// The baseline in the terminal summary (new first), the Markdown (counts,
 /// badges, new and unchanged groups) and the HTML (counts, badges, filter,
 /// in the browser); then the summary's wrapping at COLUMNS and at 80.
-fn baseline_in_every_view(run: &std::process::Output, dir: &Path, gw_ip: &str, browser: bool) {
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+fn baseline_in_every_view(run: &Ran, dir: &Path, gw_ip: &str, browser: bool) {
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     let doc = json_file(&dir.join("now.json"));
     let state = |s: &str| {
         doc["findings"]
@@ -481,7 +469,7 @@ fn baseline_in_every_view(run: &std::process::Output, dir: &Path, gw_ip: &str, b
     assert_eq!((new, fixed), (1, 1), "{doc:#}");
     assert!(unchanged > 5, "{doc:#}");
 
-    let summary = String::from_utf8_lossy(&run.stdout).to_string();
+    let summary = run.stdout.clone();
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(
         lines[0],
