@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::flink;
-use support::peers::Listener;
+use support::peers::{flinkscan, Listener};
+use support::scan::Scan;
 
 type V = (u64, u64, u64);
 
@@ -545,10 +546,6 @@ const UNRELATED_RECORD: &str = r#"{"id": "GHSA-test-0000-0002", "aliases": ["CVE
   "affected": [{"package": {"ecosystem": "Maven", "name": "com.example:not-flink"},
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9.9.9.Final"}]}]}]}"#;
 
-fn flinkscan() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("flinkscan").unwrap()
-}
-
 fn listing(extra: &Path) -> Value {
     let out = flinkscan()
         .args(["advisories", "--json", "--advisories"])
@@ -749,25 +746,14 @@ fn merge_keeps_rules_loaded_at_scan_time() {
     let ip = flink::unique_loopback();
     let jm = peer(ip, jobmanager, "1.20.1".into());
     let shard = dir.path().join("shard.json");
-    let status = flinkscan()
-        .args([
-            "scan",
-            &format!("{ip}:{}", jm.port()),
-            "--no-progress",
-            "--probe-timeout",
-            "2s",
-            "--advisories",
-        ])
+    let ran = Scan::new()
+        .target(format!("{ip}:{}", jm.port()))
+        .args(["--no-progress", "--probe-timeout", "2s", "--advisories"])
         .arg(&adv)
         .arg("--json")
         .arg(&shard)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+        .run();
+    assert!(ran.code.is_some_and(|c| c <= 1), "{}", ran.stderr);
     let merged = dir.path().join("merged.json");
     let sarif = dir.path().join("merged.sarif");
     let without = flinkscan()
