@@ -576,4 +576,14 @@ mod tests {
     fn other_targets_fail() {
         assert_loopback("192.0.2.1:8081");
     }
+
+    /// An output the scan never wrote is a failure naming it, never an
+    /// empty read (a usage error stops before anything is written).
+    #[test]
+    #[should_panic(expected = "was not written")]
+    fn an_output_never_written_fails_naming_it() {
+        let ran = super::Scan::new().arg("--no-such-flag").json().run();
+        assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+        ran.json();
+    }
 }
