@@ -115,7 +115,7 @@ fn a_jobmanager_that_answers_then_goes_away_is_reported_and_fails_the_run() {
     server.join().unwrap();
     let doc = ran.json();
     let authority = addr.to_string();
-    let rules = rules_at(&doc, &authority);
+    let rules = rules_at(doc, &authority);
     assert!(
         rules.contains(&"FLINK-REST-UNAUTHENTICATED".to_string()),
         "{rules:?}\n{stderr}"
@@ -192,7 +192,7 @@ fn many_flapping_jobmanagers_in_one_scan_are_each_reported() {
         .collect();
     assert!(clean.is_empty(), "rated OK: {clean:?}");
     for ip in &ips {
-        let rules = rules_at(&doc, &format!("{ip}:{port}"));
+        let rules = rules_at(doc, &format!("{ip}:{port}"));
         assert!(
             rules.contains(&"FLINK-REST-UNAUTHENTICATED".to_string()),
             "{ip}: {rules:?}"
