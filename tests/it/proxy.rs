@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::{self, Flink, FlinkOpts};
+use support::scan::Scan;
 
 const INNER: &str = "FLINKSCAN_IN_PRIVATE_NETNS";
 const VERSION: &str = "2.3.0";
@@ -238,12 +239,13 @@ fn inside_private_netns() {
         ("socks5://127.10.0.7:1081", "requires a user and password"),
         ("socks5://127.10.0.7:1099", "cannot connect"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
-            .args(["scan", &target, "--ports", "8081", "--proxy", url])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{url}: {err}");
+        let ran = Scan::new()
+            .target(&target)
+            .ports("8081")
+            .args(["--proxy", url])
+            .run();
+        let err = &ran.stderr;
+        assert_eq!(ran.code, Some(3), "{url}: {err}");
         assert!(err.contains(says), "{url}: {err}");
         assert!(!err.contains("wrong"), "a password reached stderr: {err}");
     }
@@ -266,20 +268,13 @@ fn socks5h_names_reach_the_proxy_unresolved(
 
     // Local resolution (socks5://) cannot know the name: a usage-free
     // failure naming it, before any probe.
-    let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
-        .args([
-            "scan",
-            NAME,
-            "--dns-timeout",
-            "1s",
-            "--proxy",
-            &proxy("socks5"),
-        ])
+    let ran = Scan::new()
+        .target(NAME)
+        .args(["--dns-timeout", "1s", "--proxy", &proxy("socks5")])
         .args(ports)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+        .run();
+    let err = &ran.stderr;
+    assert_eq!(ran.code, Some(3), "{err}");
     assert!(
         err.contains("no target could be resolved")
             && err.contains(&format!("cannot resolve {NAME}")),
@@ -327,19 +322,12 @@ fn socks5h_names_reach_the_proxy_unresolved(
     }
 
     // An exclusion by name cannot be honoured without resolving it.
-    let out = Command::new(env!("CARGO_BIN_EXE_flinkscan"))
-        .args([
-            "scan",
-            NAME,
-            "--exclude",
-            NAME,
-            "--proxy",
-            &proxy("socks5h"),
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let ran = Scan::new()
+        .target(NAME)
+        .args(["--exclude", NAME, "--proxy", &proxy("socks5h")])
+        .run();
+    let err = &ran.stderr;
+    assert_eq!(ran.code, Some(2), "{err}");
     assert!(
         err.contains("cannot exclude the name") && err.contains(NAME),
         "{err}"
