@@ -6,6 +6,7 @@
 use crate::support;
 
 use support::flink::{self, Flink, FlinkOpts};
+use support::scan::Scan;
 
 struct Expect {
     version: &'static str,
@@ -175,22 +176,18 @@ fn merged_shards_share_a_hosts_identity_like_one_scan() {
     let mut parts = Vec::new();
     for k in 0..8 {
         let path = dir.path().join(format!("shard-{k}.json"));
-        let out = assert_cmd::Command::cargo_bin("flinkscan")
-            .unwrap()
-            .args([
-                "scan",
-                "--no-progress",
-                &target,
-                "--seed",
-                "7",
-                "--shard",
-                &format!("{k}/8"),
-                "--json",
-            ])
+        let ran = Scan::new()
+            .arg("--no-progress")
+            .target(&target)
+            .args(["--seed", "7", "--shard", &format!("{k}/8"), "--json"])
             .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+            .run();
+        assert!(
+            ran.code.is_some_and(|c| c <= 1),
+            "{:?}: {}",
+            ran.code,
+            ran.stderr
+        );
         parts.push(path);
     }
     let merged = dir.path().join("merged.json");

@@ -460,16 +460,12 @@ fn a_resumed_scan_does_not_repeat_jsonl_events() {
     // newer than the last checkpoint (they come every 3 s), so the resumed
     // run identifies it again.
     let jsonl = d.join("ev.jsonl");
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
+    let mut first = Scan::new()
         .current_dir(d)
-        .args(["scan", "--no-color", "--probe-timeout", "2s"])
+        .args(["--no-color", "--probe-timeout", "2s"])
         .args(["-q", &range, "--ports", &ports, "--jsonl", "ev.jsonl"])
         .args(["--rate", "20", "--state", "s.state"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let findings_streamed = || {
         std::fs::read_to_string(&jsonl)
@@ -479,18 +475,14 @@ fn a_resumed_scan_does_not_repeat_jsonl_events() {
     let mut wait_for = |what: &str, ready: &dyn Fn() -> bool| {
         while !ready() {
             assert!(std::time::Instant::now() < deadline, "waiting for {what}");
-            assert!(
-                first.try_wait().unwrap().is_none(),
-                "the scan ended before it was killed"
-            );
+            assert!(first.running(), "the scan ended before it was killed");
             std::thread::sleep(Duration::from_millis(5));
         }
     };
     wait_for("the first checkpoint", &|| d.join("s.state").exists());
     let before = findings_streamed();
     wait_for("a finding after it", &|| findings_streamed() > before);
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
     assert!(d.join("s.state").exists(), "no checkpoint to resume");
     let first = std::fs::read_to_string(&jsonl).unwrap();
     let ran = run(&["--state", "s.state"]);

@@ -441,39 +441,33 @@ fn complete_partial(target: &Path) -> Option<PathBuf> {
 /// temporary file seen.
 fn kill_during_final_write(scan_target: &str, target: &Path) -> PathBuf {
     use std::time::{Duration, Instant};
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
-        .args([
-            "scan",
-            "--no-progress",
-            "--probe-timeout",
-            "2s",
-            scan_target,
-            "--json",
-        ])
+    let mut run = Scan::new()
+        .args(["--no-progress", "--probe-timeout", "2s"])
+        .target(scan_target)
+        .arg("--json")
         .arg(target)
         .env("FLINKSCAN_TEST_WRITE_PAUSE_MS", "60000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let partial = loop {
         if let Some(p) = complete_partial(target) {
             break p;
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("flinkscan ended ({status}) before its write phase was seen");
+        if !run.running() {
+            let ran = run.wait(Duration::ZERO);
+            panic!(
+                "flinkscan ended ({:?}) before its write phase was seen: {}",
+                ran.code, ran.stderr
+            );
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            run.kill();
             panic!("no complete temporary file next to {}", target.display());
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     // std's kill is SIGKILL on Unix: no handler, no cleanup.
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
+    let status = run.kill();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(9), "{status}");
     partial

@@ -396,10 +396,11 @@ impl Running {
         self.stderr_so_far().contains(text)
     }
 
-    /// SIGKILL (nothing runs on the way out), and reap it.
-    pub fn kill(&mut self) {
+    /// SIGKILL (nothing runs on the way out); reaps it and returns how it
+    /// ended.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
         self.child.kill().expect("kill the scan");
-        let _ = self.child.wait();
+        self.child.wait().expect("reap the scan")
     }
 
     pub fn running(&mut self) -> bool {
