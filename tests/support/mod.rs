@@ -1,5 +1,6 @@
-//! Shared test support: real Flink, small loopback peers, and the lookup of
-//! the external programs the tests drive.
+//! Shared test support: real Flink, small loopback peers, the one runner of
+//! the flinkscan binary (`scan`), and the lookup of the external programs the
+//! tests drive.
 #![allow(dead_code)]
 
 pub mod ecs;
