@@ -7,7 +7,7 @@
 //! Called by `crate::clusters::build` after the Flink clusters are made;
 //! pure and deterministic like it, so `merge` gives the same view.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use crate::checks::rule_ids;
@@ -124,7 +124,6 @@ pub fn extend(
     clusters: &mut Vec<Cluster>,
     swept: &dyn Fn(IpAddr, u16) -> bool,
 ) {
-    mark_managed(services, clusters);
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
     let mut rms: Vec<&Service> = services
         .iter()
@@ -254,6 +253,43 @@ fn rm_paths(own: &[&Finding], apps: Option<usize>) -> Vec<AttackPath> {
             },
         ],
     }]
+}
+
+/// Which clusters [`extend`] may still change: those a ResourceManager's
+/// Flink application joins (by its id or its tracking address, as
+/// [`yarn_application`] looks for them).
+pub struct Extends {
+    ids: HashSet<String>,
+    tracking: HashSet<String>,
+}
+
+impl Extends {
+    pub fn of(services: &[Service]) -> Extends {
+        let apps = services
+            .iter()
+            .filter(|s| s.flink && s.kind == ServiceKind::YarnResourcemanager)
+            .filter_map(|s| s.yarn.as_ref())
+            .flat_map(|y| &y.apps);
+        let mut out = Extends {
+            ids: HashSet::new(),
+            tracking: HashSet::new(),
+        };
+        for app in apps {
+            out.ids.insert(format!("yarn:{}", id_safe(&app.id)));
+            if let Some(t) = &app.tracking {
+                out.tracking.insert(t.to_string());
+            }
+        }
+        out
+    }
+
+    pub fn may_extend(&self, c: &Cluster) -> bool {
+        self.ids.contains(&c.id)
+            || (c.anchor == "jobmanager"
+                && c.members
+                    .iter()
+                    .any(|m| self.tracking.contains(&m.endpoint)))
+    }
 }
 
 /// One Flink application of a ResourceManager: joined to the cluster of
@@ -480,7 +516,7 @@ fn operators(
 
 /// Name the Flink clusters whose JobManager's configuration shows the
 /// operator (or native Kubernetes) deployed them.
-fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
+pub fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
     let by_auth: BTreeMap<String, &Service> = services
         .iter()
         .filter(|s| s.kind == ServiceKind::JobmanagerRest)

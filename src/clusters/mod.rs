@@ -196,32 +196,75 @@ pub fn build(
     findings: &mut [Finding],
     swept: &dyn Fn(IpAddr, u16) -> bool,
 ) -> Vec<Cluster> {
+    let mut clusters = Vec::new();
+    build_each(services, findings, swept, &mut |c| clusters.push(c));
+    clusters.sort_by(|a, b| Rank::of(a).cmp(&Rank::of(b)));
+    clusters
+}
+
+/// [`build`], handing each cluster to `keep` as soon as it is judged, in no
+/// particular order (a report orders them by [`Rank`]): a scan spills them
+/// one at a time instead of holding them all.
+pub fn build_each(
+    services: &[Service],
+    findings: &mut [Finding],
+    swept: &dyn Fn(IpAddr, u16) -> bool,
+    keep: &mut dyn FnMut(Cluster),
+) {
     let grouped = grouping::group(services, swept);
     let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) = grouped
         .groups
         .iter()
         .map(|g| record(g, services, &grouped.roles))
         .unzip();
+    drop(grouped);
     let findings_of = mark_findings(&clusters, findings);
-    for ((c, own), mine) in clusters.iter_mut().zip(&members).zip(&findings_of) {
+    crate::platforms::mark_managed(services, &mut clusters);
+    // The few clusters a platform may still extend wait for it; the rest
+    // are final once judged.
+    let platforms = crate::platforms::Extends::of(services);
+    let mut waiting = Vec::new();
+    for ((mut c, own), mine) in clusters.into_iter().zip(&members).zip(&findings_of) {
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
             .filter(|f| !f.is_fixed())
             .collect();
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
-        judge(c, &member_services, &present);
+        judge(&mut c, &member_services, &present);
+        if platforms.may_extend(&c) {
+            waiting.push(c);
+        } else {
+            keep(c);
+        }
     }
-    crate::platforms::extend(services, findings, &mut clusters, swept);
-    // Worst first; among equals, the one with more ways in and findings.
-    clusters.sort_by(|a, b| {
-        b.rating
-            .cmp(&a.rating)
-            .then(b.paths.len().cmp(&a.paths.len()))
-            .then(b.findings.len().cmp(&a.findings.len()))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    clusters
+    crate::platforms::extend(services, findings, &mut waiting, swept);
+    waiting.into_iter().for_each(keep);
+}
+
+/// Where a cluster stands in a report: worst first; among equals, the one
+/// with more ways in and findings; then by id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    rating: std::cmp::Reverse<Option<Severity>>,
+    paths: std::cmp::Reverse<usize>,
+    findings: std::cmp::Reverse<usize>,
+    id: String,
+}
+
+impl Rank {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn of(c: &Cluster) -> Rank {
+        Rank {
+            rating: std::cmp::Reverse(c.rating),
+            paths: std::cmp::Reverse(c.paths.len()),
+            findings: std::cmp::Reverse(c.findings.len()),
+            id: c.id.clone(),
+        }
+    }
 }
 
 /// A group as a report's cluster record (not judged yet), and the indexes

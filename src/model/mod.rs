@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -586,7 +587,8 @@ impl Service {
 pub struct Finding {
     pub rule_id: String,
     pub severity: Severity,
-    pub title: String,
+    /// The rule's title, shared with the catalog and every finding of it.
+    pub title: Arc<str>,
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub service: ServiceKind,
@@ -610,7 +612,7 @@ pub struct Finding {
     pub confirmed: bool,
     /// What to do about it: the rule's remediation (Flink keys to set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
+    pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -665,7 +667,7 @@ impl Finding {
     pub fn new(
         rule_id: impl Into<String>,
         severity: Severity,
-        title: impl Into<String>,
+        title: impl Into<Arc<str>>,
         endpoint: Endpoint,
         service: ServiceKind,
         url: String,

@@ -66,8 +66,17 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
     let findings = present(report);
     let mut m = String::new();
     let baselined = header(&mut m, report, &findings);
-    for c in &report.clusters {
-        cluster(&mut m, c);
+    for c in report.clusters.iter() {
+        match c {
+            Ok(c) => cluster(&mut m, &c),
+            Err(e) => {
+                let _ = writeln!(
+                    m,
+                    "\n(The rest of the clusters could not be read back: {e}.)"
+                );
+                break;
+            }
+        }
     }
     finding_groups(&mut m, &findings, baselined, catalog);
     fixed_findings(&mut m, report);
