@@ -14,8 +14,7 @@ use crate::checks::rule_ids;
 use crate::clusters::{
     id_safe, AttackPath, Cluster, ConfigId, KnownPort, Member, PathStep, PostureItem, PostureStatus,
 };
-use crate::identify::yarn::YarnApp;
-use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity};
+use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity, YarnApp};
 use crate::untrusted;
 
 /// The key the Flink Kubernetes Operator sets on every cluster it deploys

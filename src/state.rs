@@ -870,7 +870,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         let space = space();
-        let stats = crate::sweep::SweepStats::default();
+        // The sweep's counters as `sweep::SweepStats::counts` hands them over.
+        let mut counts = Counts::default();
         let t = Tracker::new(3, None, Some(ResultLog::create(&path).unwrap()));
         for (w, j) in [(0, 0), (1, 1), (2, 2)] {
             let _s = t.section();
@@ -879,12 +880,12 @@ mod tests {
         let open = space.nth(1).unwrap();
         {
             let _s = t.section();
-            stats.probed.fetch_add(2, Ordering::Relaxed);
+            counts.probed += 2;
             t.release(0, None);
             t.release(1, Some(&open));
         }
         let s = t
-            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
+            .snapshot(&space, || counts, ("d", "id", "t0"))
             .unwrap();
         assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
         assert_eq!(s.pending, vec![open.clone()]);
@@ -894,7 +895,7 @@ mod tests {
             &[],
         );
         let s = t
-            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
+            .snapshot(&space, || counts, ("d", "id", "t0"))
             .unwrap();
         assert!(s.pending.is_empty());
         assert_eq!(s.records, 1);
@@ -920,7 +921,7 @@ mod tests {
         }
         t.release(0, None);
         let s2 = t
-            .snapshot(&resumed, || stats.counts(), ("d", "id", "t0"))
+            .snapshot(&resumed, || counts, ("d", "id", "t0"))
             .unwrap();
         assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
         assert_eq!((s2.results, s2.records), (s.results, 1));

@@ -220,7 +220,7 @@ pub struct CheckOutput {
     /// identification saw answers it ([`run_seen`]).
     pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<crate::model::YarnFacts>,
 }
 
 impl CheckOutput {
