@@ -884,9 +884,7 @@ mod tests {
             t.release(0, None);
             t.release(1, Some(&open));
         }
-        let s = t
-            .snapshot(&space, || counts, ("d", "id", "t0"))
-            .unwrap();
+        let s = t.snapshot(&space, || counts, ("d", "id", "t0")).unwrap();
         assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
         assert_eq!(s.pending, vec![open.clone()]);
         assert_eq!((s.counts.probed, s.results, s.records), (2, 0, 0));
@@ -894,9 +892,7 @@ mod tests {
             &Service::new(open.clone(), crate::model::ServiceKind::Unknown),
             &[],
         );
-        let s = t
-            .snapshot(&space, || counts, ("d", "id", "t0"))
-            .unwrap();
+        let s = t.snapshot(&space, || counts, ("d", "id", "t0")).unwrap();
         assert!(s.pending.is_empty());
         assert_eq!(s.records, 1);
         // What the checkpoint covers is in the file once it is taken.
@@ -920,9 +916,7 @@ mod tests {
             t.claim(1, 1);
         }
         t.release(0, None);
-        let s2 = t
-            .snapshot(&resumed, || counts, ("d", "id", "t0"))
-            .unwrap();
+        let s2 = t.snapshot(&resumed, || counts, ("d", "id", "t0")).unwrap();
         assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
         assert_eq!((s2.results, s2.records), (s.results, 1));
         assert_eq!(replayed(&t), vec![open]);

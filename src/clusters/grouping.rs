@@ -221,7 +221,7 @@ struct Grouping<'a> {
 
 impl<'a> Grouping<'a> {
     fn new(services: &'a [Service]) -> Grouping<'a> {
-        // Platforms (YARN, the Kubernetes operator) are grouped by `crate::platforms`.
+        // Platforms (YARN, the Kubernetes operator) are grouped by `super::platforms`.
         let mut order: Vec<usize> = (0..services.len())
             .filter(|&i| services[i].flink && !services[i].kind.is_platform())
             .collect();

@@ -17,6 +17,8 @@
 //!   evidence, standbys merged, the rest grouped by host);
 //! - [`paths`]: the attack paths a cluster's findings make possible;
 //! - [`posture`]: the hardening guidance, one table entry per item;
+//! - [`platforms`]: YARN applications and the Kubernetes Operator in the
+//!   cluster view (called by [`build`] after the Flink clusters are made);
 //! - this module: the records a report carries and [`build`], which turns
 //!   groups into those records.
 //!
@@ -25,6 +27,7 @@
 mod grouping;
 pub mod jobs;
 mod paths;
+pub mod platforms;
 mod posture;
 
 use std::borrow::Cow;
@@ -63,7 +66,7 @@ pub struct Cluster {
     pub hosts: Vec<String>,
     pub members: Vec<Member>,
     /// The platform that deploys it, when its configuration or the
-    /// platform itself says so (`crate::platforms`).
+    /// platform itself says so (`super::platforms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
     /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
@@ -212,7 +215,7 @@ pub fn build(
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
         judge(c, &member_services, &present);
     }
-    crate::platforms::extend(services, findings, &mut clusters, swept);
+    platforms::extend(services, findings, &mut clusters, swept);
     // Worst first; among equals, the one with more ways in and findings.
     clusters.sort_by(|a, b| {
         b.rating

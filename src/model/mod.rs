@@ -358,7 +358,7 @@ impl ServiceKind {
     /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
     /// a Flink deployment, but not a Flink process. Flink's version, its
     /// advisories and end of life never apply to them, and they are grouped
-    /// by `crate::platforms`, not as members of a Flink cluster.
+    /// by `crate::clusters::platforms`, not as members of a Flink cluster.
     pub fn is_platform(self) -> bool {
         matches!(
             self,

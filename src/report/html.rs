@@ -498,7 +498,7 @@ fn members(h: &mut String, c: &Cluster) {
             "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
             ident(&k.role),
-            crate::platforms::known_from(c),
+            crate::clusters::platforms::known_from(c),
             if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );

@@ -202,7 +202,7 @@ fn cluster(m: &mut String, c: &Cluster) {
             escape(&k.host),
             k.port,
             escape(&k.role),
-            crate::platforms::known_from(c),
+            crate::clusters::platforms::known_from(c),
             if k.status == "not-found" {
                 "not found by the sweep"
             } else {

@@ -318,7 +318,7 @@ fn cluster(
         let _ = writeln!(
             out,
             "  known from the {}, {said}: {}{}",
-            crate::platforms::known_from(c),
+            crate::clusters::platforms::known_from(c),
             known.join(", "),
             if ports.len() > MEMBERS_SHOWN {
                 format!(", +{} more", ports.len() - MEMBERS_SHOWN)

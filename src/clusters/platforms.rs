@@ -4,16 +4,16 @@
 //! surfaces on a host, and the clusters the operator deployed (known from
 //! the keys it writes into their configuration).
 //!
-//! Called by `crate::clusters::build` after the Flink clusters are made;
+//! Called by [`super::build`] after the Flink clusters are made;
 //! pure and deterministic like it, so `merge` gives the same view.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::checks::rule_ids;
-use crate::clusters::{
+use super::{
     id_safe, AttackPath, Cluster, ConfigId, KnownPort, Member, PathStep, PostureItem, PostureStatus,
 };
+use crate::checks::rule_ids;
 use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity, YarnApp};
 use crate::untrusted;
 
