@@ -11,6 +11,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod jobs;
+mod operator;
+mod yarn;
+
+pub use jobs::{
+    Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
+};
+pub use operator::OperatorFacts;
+pub use yarn::{ProxiedFlink, TrackingAddress, YarnApp, YarnFacts};
+
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
     Debug,
@@ -349,7 +359,7 @@ impl ServiceKind {
     /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
     /// a Flink deployment, but not a Flink process. Flink's version, its
     /// advisories and end of life never apply to them, and they are grouped
-    /// by `crate::platforms`, not as members of a Flink cluster.
+    /// by `crate::clusters::platforms`, not as members of a Flink cluster.
     pub fn is_platform(self) -> bool {
         matches!(
             self,
@@ -474,11 +484,11 @@ pub struct Service {
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<YarnFacts>,
     /// What the Flink Kubernetes Operator's metrics tell: the namespaces
     /// and resources it manages (`crate::identify::k8s_operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<crate::identify::k8s_operator::OperatorFacts>,
+    pub operator: Option<OperatorFacts>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -889,7 +899,7 @@ pub struct DeploymentFacts {
     /// keys of their parameters, jars, logs. Key names and secret kinds,
     /// lengths and fingerprints only, never a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<crate::inventory::JobInventory>,
+    pub jobs: Option<JobInventory>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as

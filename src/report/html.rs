@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::{Cluster, PostureStatus};
+use crate::clusters::{Cluster, PortStatus, PostureStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
@@ -498,7 +498,7 @@ fn members(h: &mut String, c: &Cluster) {
             h,
             "<tr><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>{}</td><td>{}</td></tr>",
             ident(&m.endpoint),
-            ident(&m.role),
+            ident(m.role.as_str()),
             if m.tls { "yes" } else { "no" },
             escape(&m.evidence)
         );
@@ -508,9 +508,9 @@ fn members(h: &mut String, c: &Cluster) {
             h,
             "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
-            ident(&k.role),
-            crate::platforms::known_from(c),
-            if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
+            ident(k.role.as_str()),
+            crate::clusters::platforms::known_from(c),
+            if k.status == PortStatus::NotFound { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );
     }

@@ -287,7 +287,8 @@ mod tests {
         assert!(c
             .members
             .iter()
-            .any(|m| m.endpoint == "10.0.0.7:6122" && m.role == "taskmanager-rpc"));
+            .any(|m| m.endpoint == "10.0.0.7:6122"
+                && m.role == crate::clusters::Role::TaskmanagerRpc));
     }
 
     /// Merges of some shards merge again into the whole; a shard given

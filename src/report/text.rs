@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::{Cluster, PostureStatus};
+use crate::clusters::{Cluster, PortStatus, PostureStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted::shown;
 
@@ -308,8 +308,8 @@ fn cluster(
     );
     unchecked_line(out, c);
     for (status, said) in [
-        ("not-scanned", "not scanned"),
-        ("not-found", "probed, nothing there"),
+        (PortStatus::NotScanned, "not scanned"),
+        (PortStatus::NotFound, "probed, nothing there"),
     ] {
         let ports: Vec<_> = c
             .not_scanned
@@ -327,7 +327,7 @@ fn cluster(
         let _ = writeln!(
             out,
             "  known from the {}, {said}: {}{}",
-            crate::platforms::known_from(c),
+            crate::clusters::platforms::known_from(c),
             known.join(", "),
             if ports.len() > MEMBERS_SHOWN {
                 format!(", +{} more", ports.len() - MEMBERS_SHOWN)
