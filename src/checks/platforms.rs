@@ -106,7 +106,7 @@ async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckO
         facts.apps_listed = Some(listed);
     }
     proxy_jobmanagers(service, ctx, &t, &mut facts, out).await;
-    out.yarn = Some(facts);
+    out.yarn = Some(*facts);
 }
 
 /// Each live application's JobManager through `/proxy/APPLICATION_ID/`.

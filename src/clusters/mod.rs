@@ -624,7 +624,7 @@ mod tests {
     #[test]
     fn taskmanagers_are_linked_by_listing_and_unreached_ones_are_named() {
         let mut jm = svc([10, 0, 0, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![
                 TaskManagerRef {
                     id: "tm-a".into(),
@@ -650,7 +650,7 @@ mod tests {
             .into(),
             job_ids: Vec::new(),
             jobs: None,
-        });
+        }));
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
         let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
@@ -736,13 +736,13 @@ mod tests {
             ..Default::default()
         };
         let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
-        a.deployment = Some(facts("orders"));
+        a.deployment = Some(facts("orders").into());
         let mut b = svc([10, 0, 1, 2], 8081, ServiceKind::JobmanagerRest);
-        b.deployment = Some(facts("orders"));
+        b.deployment = Some(facts("orders").into());
         let mut c = svc([10, 0, 1, 3], 8081, ServiceKind::JobmanagerRest);
-        c.deployment = Some(facts("/default"));
+        c.deployment = Some(facts("/default").into());
         let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
-        d.deployment = Some(facts("/default"));
+        d.deployment = Some(facts("/default").into());
         let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
         let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -767,11 +767,11 @@ mod tests {
             ..Default::default()
         };
         let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(facts(&[jid]));
+        jm.deployment = Some(facts(&[jid]).into());
         let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
-        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]).into());
         let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
-        hs.deployment = Some(facts(&[jid]));
+        hs.deployment = Some(facts(&[jid]).into());
         let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
         let c = clusters
@@ -809,11 +809,11 @@ mod tests {
                     jmx_port: None,
                 })
                 .collect();
-            jm.deployment = Some(DeploymentFacts {
+            jm.deployment = Some(Box::new(DeploymentFacts {
                 taskmanagers,
                 taskmanagers_listed: Some(50),
                 ..Default::default()
-            });
+            }));
             services.push(jm);
             for t in 1..=50 {
                 services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));
