@@ -550,9 +550,9 @@ fn mark_findings(
             endpoint_cluster.insert(services[*k].endpoint.authority(), c);
         }
     }
-    let ids: Vec<String> = groups
+    let ids: Vec<std::sync::Arc<str>> = groups
         .iter()
-        .map(|g| cluster_id(g, &services[g.anchor_service]))
+        .map(|g| cluster_id(g, &services[g.anchor_service]).into())
         .collect();
     let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (i, f) in findings.iter_mut().enumerate() {

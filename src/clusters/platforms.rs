@@ -172,7 +172,7 @@ pub fn extend(
     operators(services, findings, clusters, &mut owner);
     for f in findings.iter_mut() {
         if let Some(id) = owner.get(&f.endpoint.authority()) {
-            f.cluster = Some(id.clone());
+            f.cluster = Some(id.as_str().into());
         }
     }
 }

@@ -532,6 +532,7 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         s.version = dash.version.clone();
         s.revision = dash.revision.clone();
         s.features = dash.features;
+        s.features.shrink();
         // Only a JobManager has an RPC port whose stack the version names;
         // a HistoryServer has none.
         if decision.kind == ServiceKind::JobmanagerRest {

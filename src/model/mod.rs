@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod features;
 mod jobs;
 mod operator;
 mod yarn;
 
+pub use features::Features;
 pub use jobs::{
     Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
 };
@@ -471,8 +473,8 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rpc_generation: Option<RpcGeneration>,
     /// Dashboard feature flags (`web-submit`, `web-cancel`, ...).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub features: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "Features::is_empty")]
+    pub features: Features,
     /// 0-100: how sure the identification is.
     pub confidence: u8,
     pub evidence: Vec<Evidence>,
@@ -547,7 +549,7 @@ impl Service {
             version_source: None,
             revision: None,
             rpc_generation: None,
-            features: BTreeMap::new(),
+            features: Features::default(),
             confidence: 0,
             evidence: Vec::new(),
             errors: Vec::new(),
@@ -642,8 +644,9 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
+    /// Shared by every finding of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
+    pub cluster: Option<Arc<str>>,
 }
 
 /// A finding against `--baseline`'s report. `Fixed` marks an absence: the
