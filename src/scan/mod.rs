@@ -174,7 +174,7 @@ pub async fn run(
     let _ = sweeper.await;
     let mut unfinished = identifier.await.unwrap_or_default();
     if let Some(follower) = follower {
-        follower.join(&mut unfinished).await;
+        notices.extend(follower.join(&mut unfinished).await);
     }
     let followed: Vec<String> = followed
         .lock()
@@ -244,14 +244,14 @@ fn spawn_identification(
         stop: stop.clone(),
         named,
     };
-    let (named_tx, follower) = if plan.follow {
-        let (named_tx, follower) =
+    let (hand, follower) = if plan.follow {
+        let (hand, follower) =
             spawn_follow(plan, space, followed, stop, pool(None), result_tx.clone());
-        (Some(named_tx), Some(follower))
+        (Some(hand), Some(follower))
     } else {
         (None, None)
     };
-    let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
+    let identifier = tokio::spawn(pool(hand).run(open_rx, result_tx));
     (identifier, follower)
 }
 
@@ -280,23 +280,26 @@ fn sweep_config(plan: &ScanPlan, concurrency: usize, tracker: Option<Arc<Tracker
 /// `--follow`: the prober of what identified services name and the second
 /// identification pool that identifies what it finds open.
 struct Follower {
+    book: Arc<follow::Book>,
     prober: tokio::task::JoinHandle<()>,
     identifier: tokio::task::JoinHandle<identify_pool::Unfinished>,
 }
 
 impl Follower {
     /// Wait for both; what the second pool left unfinished counts too.
-    async fn join(self, unfinished: &mut identify_pool::Unfinished) {
+    /// Returns the notices of budgets that were used up.
+    async fn join(self, unfinished: &mut identify_pool::Unfinished) -> Vec<Notice> {
         let _ = self.prober.await;
         let more = self.identifier.await.unwrap_or_default();
         unfinished.cut_short.extend(more.cut_short);
         unfinished.not_identified.extend(more.not_identified);
+        self.book.notices()
     }
 }
 
 /// What identified services name is probed (inside the targets only) and
 /// identified by a second pool, which names nothing. Returns where the
-/// first pool sends what services name.
+/// first pool hands what services name.
 fn spawn_follow(
     plan: &ScanPlan,
     space: &Arc<TargetSpace>,
@@ -304,13 +307,13 @@ fn spawn_follow(
     stop: &Stop,
     second: identify_pool::Pool,
     result_tx: mpsc::Sender<identify_pool::PortResult>,
-) -> (mpsc::Sender<Vec<follow::NamedEndpoint>>, Follower) {
+) -> (follow::Hand, Follower) {
     let (named_tx, named_rx) = mpsc::channel(256);
     let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
+    let book = Arc::new(follow::Book::new(follow::Scope {
+        space: Arc::clone(space),
+    }));
     let prober = tokio::spawn(follow::run(
-        follow::Scope {
-            space: Arc::clone(space),
-        },
         follow::FollowConfig {
             timeout: plan.timeout,
             retries: plan.retries,
@@ -322,7 +325,18 @@ fn spawn_follow(
         stop.clone(),
     ));
     let identifier = tokio::spawn(second.run(followed_rx, result_tx));
-    (named_tx, Follower { prober, identifier })
+    let hand = follow::Hand {
+        book: Arc::clone(&book),
+        tx: named_tx,
+    };
+    (
+        hand,
+        Follower {
+            book,
+            prober,
+            identifier,
+        },
+    )
 }
 
 /// The `--jsonl` stream, appended to on a resume.
