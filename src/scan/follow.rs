@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::model::{DecidedBy, Endpoint, HostKey, Notice, PortDecision, Service, ServiceKind};
 use crate::net::{self, RetryPolicy};
+use crate::state::{FollowStatus, FollowedEntry, Tracker};
 use crate::targets::TargetSpace;
 
 /// Endpoints one scan follows at most; more are left as "not scanned".
@@ -229,6 +230,80 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Whether `endpoint` is one [`Scope::admit`] gives for some name:
+    /// a checkpoint's followed endpoint must be.
+    fn would_admit(&self, endpoint: &Endpoint) -> bool {
+        if endpoint.base_path.is_some() {
+            return false;
+        }
+        let host = match (endpoint.proxy_name(), &endpoint.hostname) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => endpoint.ip.to_string(),
+        };
+        let named = NamedEndpoint {
+            host,
+            port: endpoint.port,
+            role: "checkpoint",
+        };
+        self.admit(&named).contains(endpoint)
+    }
+
+    /// Whether the sweep probes `endpoint`'s host and port (a service
+    /// that names endpoints is one the sweep found).
+    fn swept(&self, endpoint: &Endpoint) -> bool {
+        match endpoint.proxy_name() {
+            Some(name) => self.space.covers_name(name, Some(endpoint.port)),
+            None => self.space.covers(endpoint.ip, Some(endpoint.port)),
+        }
+    }
+}
+
+/// Check a checkpoint's followed endpoints against the scan being resumed
+/// (a checkpoint is a file anyone may edit, and these are probed): each
+/// one an endpoint this scan may follow (inside its targets, not
+/// excluded, not a port its sweep probes, a remote host), named by a port
+/// its sweep probes, listed once and within the budgets. An error names
+/// the field.
+pub fn check_checkpoint(
+    entries: &[FollowedEntry],
+    scope: &Scope,
+    follow: bool,
+) -> Result<(), (&'static str, String)> {
+    let forged = |reason: String| Err(("followed", reason));
+    if !follow && !entries.is_empty() {
+        return forged("this scan does not follow named ports (--no-follow)".into());
+    }
+    let mut ledger = Ledger::default();
+    for f in entries {
+        let shown = crate::untrusted::quote(&f.endpoint.to_string());
+        if !scope.would_admit(&f.endpoint) {
+            return forged(format!(
+                "{shown} is not an endpoint this scan may follow (outside its targets, \
+                 excluded, on a port its sweep probes, or no remote host)"
+            ));
+        }
+        if !scope.swept(&f.source) {
+            return forged(format!(
+                "{shown} is said to be named by {}, which is not a port this scan probes",
+                crate::untrusted::quote(&f.source.to_string())
+            ));
+        }
+        match ledger.take(&f.endpoint, &f.source.place()) {
+            Ok(()) => {}
+            Err(Refused::Seen) => return forged(format!("{shown} is listed twice")),
+            Err(_) => {
+                return forged(format!(
+                    "{shown} is past the follow budgets ({MAX_PER_SOURCE} for one service, \
+                     {MAX_PER_HOST} on one host, {MAX_FOLLOWED} in all)"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a named address can be a remote host at all: `0.0.0.0` and
 /// `::` (a TaskManager that advertises its bind-all address) reach the
 /// scanner's own machine, and multicast or broadcast reach many hosts.
@@ -332,16 +407,32 @@ impl Ledger {
 /// Admits what identified services name: [`Scope`] and the [`Ledger`]'s
 /// budgets, shared by the identification pool (which admits as each
 /// service is identified, before its result is recorded) and the prober.
+/// With `--state`, the checkpoint's tracker learns each admitted endpoint
+/// (queued, probed, identified), so a resumed scan follows what the
+/// killed one had admitted.
 pub struct Book {
     scope: Scope,
     ledger: Mutex<Ledger>,
+    tracker: Option<Arc<Tracker>>,
+}
+
+/// A checkpoint's followed endpoints, sorted by how far they got.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Still to probe.
+    pub queued: Vec<Endpoint>,
+    /// Found open, still to identify.
+    pub open: Vec<Endpoint>,
+    /// Probed by the run that wrote the checkpoint (open ones included).
+    pub probed: Vec<Endpoint>,
 }
 
 impl Book {
-    pub fn new(scope: Scope) -> Book {
+    pub fn new(scope: Scope, tracker: Option<Arc<Tracker>>) -> Book {
         Book {
             scope,
             ledger: Mutex::default(),
+            tracker,
         }
     }
 
@@ -349,15 +440,48 @@ impl Book {
     /// not followed before, within the budgets.
     pub fn admit(&self, source: &Endpoint, named: &[NamedEndpoint]) -> Vec<Endpoint> {
         let place = source.place();
-        let Ok(mut ledger) = self.ledger.lock() else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for n in named {
-            for endpoint in self.scope.admit(n) {
-                if ledger.take(&endpoint, &place).is_ok() {
-                    out.push(endpoint);
+        if let Ok(mut ledger) = self.ledger.lock() {
+            for n in named {
+                for endpoint in self.scope.admit(n) {
+                    if ledger.take(&endpoint, &place).is_ok() {
+                        out.push(endpoint);
+                    }
                 }
+            }
+        }
+        if let (Some(t), false) = (&self.tracker, out.is_empty()) {
+            t.follow_queued(source, &out);
+        }
+        out
+    }
+
+    /// A followed endpoint was probed (for the checkpoint).
+    pub fn probed(&self, endpoint: &Endpoint, open: bool) {
+        if let Some(t) = &self.tracker {
+            t.follow_probed(endpoint, open);
+        }
+    }
+
+    /// Take up what the checkpoint a scan resumes from had admitted (its
+    /// entries were checked, [`check_checkpoint`]): they count against
+    /// the budgets again and are handed back by how far they got.
+    pub fn restore(&self, entries: &[FollowedEntry]) -> Restored {
+        let mut out = Restored::default();
+        let Ok(mut ledger) = self.ledger.lock() else {
+            return out;
+        };
+        for f in entries {
+            if ledger.take(&f.endpoint, &f.source.place()).is_err() {
+                continue;
+            }
+            match f.status {
+                FollowStatus::Queued => out.queued.push(f.endpoint.clone()),
+                FollowStatus::Open => {
+                    out.open.push(f.endpoint.clone());
+                    out.probed.push(f.endpoint.clone());
+                }
+                FollowStatus::Done => out.probed.push(f.endpoint.clone()),
             }
         }
         out
@@ -407,6 +531,7 @@ pub type Followed = Arc<Mutex<BTreeSet<Endpoint>>>;
 /// until it closes; open ports go to `open_tx` for identification.
 pub async fn run(
     cfg: FollowConfig,
+    book: Arc<Book>,
     mut admitted_rx: mpsc::Receiver<Vec<Endpoint>>,
     open_tx: mpsc::Sender<(Endpoint, PortDecision)>,
     followed: Followed,
@@ -450,6 +575,7 @@ pub async fn run(
                 set.insert(endpoint.clone());
             }
             let open_tx = open_tx.clone();
+            let book = Arc::clone(&book);
             tasks.spawn(async move {
                 let deadline = tokio::time::Instant::now() + policy.timeout;
                 let out = net::attempt_until_answered(
@@ -462,6 +588,7 @@ pub async fn run(
                 )
                 .await;
                 drop(permit);
+                book.probed(&endpoint, out.result.is_ok());
                 if out.result.is_ok() {
                     tracing::info!(%endpoint, "followed port open");
                     let decided = PortDecision {
@@ -707,6 +834,12 @@ mod tests {
         let followed = Followed::default();
         let (named_tx, named_rx) = mpsc::channel(4);
         let (open_tx, mut open_rx) = mpsc::channel(16);
+        let book = Arc::new(Book::new(
+            Scope {
+                space: Arc::new(space(&["127.0.0.1"], &[])),
+            },
+            None,
+        ));
         let task = tokio::spawn(run(
             FollowConfig {
                 timeout: Duration::from_secs(2),
@@ -714,6 +847,7 @@ mod tests {
                 // One connection a second: the first goes at once.
                 rate: std::num::NonZeroU32::new(1),
             },
+            book,
             named_rx,
             open_tx,
             Arc::clone(&followed),
@@ -746,9 +880,12 @@ mod tests {
     /// one that hit its budget.
     #[test]
     fn one_source_cannot_take_the_scans_budget() {
-        let book = Book::new(Scope {
-            space: Arc::new(space(&["127.0.0.0/16"], &[])),
-        });
+        let book = Book::new(
+            Scope {
+                space: Arc::new(space(&["127.0.0.0/16"], &[])),
+            },
+            None,
+        );
         let hostile = Endpoint::new("127.0.0.1".parse().unwrap(), 8081);
         let other = Endpoint::new("127.0.0.2".parse().unwrap(), 8081);
         let named: Vec<NamedEndpoint> = (0..8000u32)

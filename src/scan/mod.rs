@@ -156,7 +156,14 @@ pub async fn run(
     let proxy_watch = watch_proxy(plan, &stop);
     let followed: follow::Followed = Arc::default();
     let (identifier, follower) = spawn_identification(
-        plan, &space, &ctx, &progress, &stop, &followed, open_rx, result_tx,
+        plan,
+        &space,
+        &ctx,
+        &progress,
+        &stop,
+        (&followed, tracker.as_ref()),
+        open_rx,
+        result_tx,
     );
     let collector = tokio::spawn(
         collect::Collector {
@@ -226,7 +233,7 @@ fn spawn_identification(
     ctx: &CheckContext,
     progress: &Arc<Progress>,
     stop: &Stop,
-    followed: &follow::Followed,
+    (followed, tracker): (&follow::Followed, Option<&Arc<Tracker>>),
     open_rx: mpsc::Receiver<(Endpoint, PortDecision)>,
     result_tx: mpsc::Sender<identify_pool::PortResult>,
 ) -> (
@@ -245,8 +252,14 @@ fn spawn_identification(
         named,
     };
     let (hand, follower) = if plan.follow {
-        let (hand, follower) =
-            spawn_follow(plan, space, followed, stop, pool(None), result_tx.clone());
+        let (hand, follower) = spawn_follow(
+            plan,
+            space,
+            (followed, tracker),
+            stop,
+            pool(None),
+            result_tx.clone(),
+        );
         (Some(hand), Some(follower))
     } else {
         (None, None)
@@ -300,25 +313,53 @@ impl Follower {
 /// What identified services name is probed (inside the targets only) and
 /// identified by a second pool, which names nothing. Returns where the
 /// first pool hands what services name.
+///
+/// A resumed scan takes up the checkpoint's followed endpoints first:
+/// queued ones are probed, open ones identified.
 fn spawn_follow(
     plan: &ScanPlan,
     space: &Arc<TargetSpace>,
-    followed: &follow::Followed,
+    (followed, tracker): (&follow::Followed, Option<&Arc<Tracker>>),
     stop: &Stop,
     second: identify_pool::Pool,
     result_tx: mpsc::Sender<identify_pool::PortResult>,
 ) -> (follow::Hand, Follower) {
     let (named_tx, named_rx) = mpsc::channel(256);
     let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
-    let book = Arc::new(follow::Book::new(follow::Scope {
-        space: Arc::clone(space),
-    }));
+    let book = Arc::new(follow::Book::new(
+        follow::Scope {
+            space: Arc::clone(space),
+        },
+        tracker.cloned(),
+    ));
+    if let Some(t) = tracker {
+        let restored = book.restore(&t.followed());
+        if let Ok(mut set) = followed.lock() {
+            set.extend(restored.probed);
+        }
+        let (named_tx, followed_tx) = (named_tx.clone(), followed_tx.clone());
+        tokio::spawn(async move {
+            if !restored.queued.is_empty() {
+                let _ = named_tx.send(restored.queued).await;
+            }
+            for ep in restored.open {
+                let decided = PortDecision {
+                    by: DecidedBy::Answered,
+                    attempts: 1,
+                };
+                if followed_tx.send((ep, decided)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let prober = tokio::spawn(follow::run(
         follow::FollowConfig {
             timeout: plan.timeout,
             retries: plan.retries,
             rate: plan.rate.and_then(std::num::NonZeroU32::new),
         },
+        Arc::clone(&book),
         named_rx,
         followed_tx,
         Arc::clone(followed),

@@ -440,3 +440,192 @@ fn one_hostile_jobmanager_cannot_use_the_whole_follow_budget() {
     );
     drop((hostile, good, marker));
 }
+
+/// Poll `ready` until it holds; fail naming `what` after `limit`.
+fn wait_until(limit: std::time::Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Connections to the canary of the followed-checkpoint test.
+static CANARY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A scan killed (SIGKILL) after a JobManager named its TaskManagers but
+/// before they were probed keeps them in its checkpoint: the resumed scan
+/// probes and identifies them. Forged followed entries (outside the
+/// targets, on a swept port, listed twice, named by no probe of the scan)
+/// are refused with exit 2 naming the field, before any probe. Loopback
+/// only: the TaskManager host's ports are held closed by this test, but
+/// one, its listener; the canary outside the targets counts connections.
+#[test]
+fn a_killed_scan_resumes_the_endpoints_a_jobmanager_named() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (closed, _held) = closed_ports(40);
+    let sweep = closed + 39;
+    let tm_ip = flink::unique_loopback();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let tm = support::peers::Listener::start(tm_ip, 0, move |c| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        support::peers::fake_rpc(c);
+    });
+    // 19 TaskManagers on ports held closed, then the listening one: at
+    // one connection a second the listener's turn comes after 38 s.
+    let mut tms: Vec<String> = (0..19u16)
+        .map(|i| {
+            format!(
+                r#"{{"id":"tm{i}","path":"pekko.tcp://flink@{tm_ip}:{}/user/rpc/taskmanager_0","dataPort":{},"jmxPort":-1}}"#,
+                closed + 2 * i,
+                closed + 2 * i + 1
+            )
+        })
+        .collect();
+    tms.push(format!(
+        r#"{{"id":"tm-live","path":"pekko.tcp://flink@{tm_ip}:{}/user/rpc/taskmanager_0","dataPort":-1,"jmxPort":-1}}"#,
+        tm.port()
+    ));
+    let list = format!(r#"{{"taskmanagers":[{}]}}"#, tms.join(","));
+    let jm_ip = flink::unique_loopback();
+    let jm = stub_jobmanager(
+        jm_ip,
+        jobmanager_route(20, move || list.clone(), "[]".into()),
+    );
+    let outside = flink::unique_loopback();
+    let canary = support::peers::Listener::start(outside, 0, |_c| {
+        CANARY.fetch_add(1, Ordering::SeqCst);
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.state");
+    let json = dir.path().join("out.json");
+    let jm_at = format!("{jm_ip}:{}", jm.port());
+    let base: Vec<String> = [
+        "scan",
+        "--no-progress",
+        &jm_at,
+        &format!("{tm_ip}:{sweep}"),
+        "--no-tls-audit",
+        "--probe-timeout",
+        "10s",
+        "--json",
+        &json.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let records = || -> u64 {
+        std::fs::read(&state)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["records"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("flinkscan"))
+        .args(&base)
+        .args(["--rate", "1", "--state", &state.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        std::time::Duration::from_secs(60),
+        "a checkpoint holding the JobManager",
+        || records() > 0 || first.try_wait().unwrap().is_some(),
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the TaskManager was probed before the kill"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!json.exists(), "a killed run wrote its report");
+
+    // A copy for the forged variants, checked after the genuine resume.
+    let copy = dir.path().join("copy.state");
+    std::fs::copy(&state, &copy).unwrap();
+    std::fs::copy(
+        dir.path().join("s.state.results"),
+        dir.path().join("copy.state.results"),
+    )
+    .unwrap();
+    let resume = |from: &std::path::Path| {
+        let out = support::peers::flinkscan()
+            .args(&base)
+            .args(["--resume", &from.display().to_string()])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stderr) = resume(&state);
+    assert!(matches!(code, Some(0 | 1)), "{stderr}");
+    let doc = support::peers::json_file(&json);
+    assert_eq!(doc["scan"]["status"], "complete", "{stderr}");
+    let live = SocketAddr::from((tm_ip, tm.port()));
+    assert!(
+        doc["scan"]["followed"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|e| e == &live.to_string())),
+        "the TaskManager the JobManager named before the kill was not followed: {}",
+        doc["scan"]
+    );
+    assert_eq!(support::peers::service_at(&doc, live)["kind"], "rpc");
+    assert!(hits.load(Ordering::SeqCst) > 0);
+    assert!(!state.exists(), "a finished scan keeps its checkpoint");
+    let genuine = std::fs::read(&copy).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&genuine).unwrap();
+    let entry = |ip: Ipv4Addr, port: u16, source: serde_json::Value| {
+        serde_json::json!({"endpoint": {"ip": ip.to_string(), "port": port},
+            "source": source, "status": "queued"})
+    };
+    let jm_source = serde_json::json!({"ip": jm_ip.to_string(), "port": jm.port()});
+    let forged = [
+        (
+            "may follow",
+            entry(outside, canary.port(), jm_source.clone()),
+        ),
+        (
+            "on a port its sweep probes",
+            entry(tm_ip, sweep, jm_source.clone()),
+        ),
+        (
+            "not a port this scan probes",
+            entry(
+                tm_ip,
+                closed + 38,
+                serde_json::json!({"ip": outside.to_string(), "port": canary.port()}),
+            ),
+        ),
+        ("is listed twice", doc["followed"][0].clone()),
+    ];
+    for (what, extra) in forged {
+        let mut d = doc.clone();
+        d["followed"]
+            .as_array_mut()
+            .unwrap_or_else(|| panic!("no followed endpoints in the checkpoint: {doc}"))
+            .push(extra);
+        std::fs::write(&copy, serde_json::to_vec(&d).unwrap()).unwrap();
+        let (code, stderr) = resume(&copy);
+        assert_eq!(code, Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains("field `followed`") && stderr.contains(what),
+            "{what}: {stderr}"
+        );
+        assert_eq!(
+            CANARY.load(Ordering::SeqCst),
+            0,
+            "{what}: the canary was probed"
+        );
+    }
+
+    assert_eq!(CANARY.load(Ordering::SeqCst), 0);
+}
