@@ -238,7 +238,8 @@ fn record(
         .map(|(k, evidence)| {
             let s = &services[*k];
             let member = Member {
-                endpoint: s.endpoint.authority(),
+                // The place: two prefixes on one port are two members.
+                endpoint: s.endpoint.place(),
                 kind: s.kind,
                 role: roles.get(k).cloned().unwrap_or_default(),
                 tls: s.tls.is_some(),
@@ -280,7 +281,7 @@ fn record(
         unchecked: member_services
             .iter()
             .flat_map(|s| {
-                let at = s.endpoint.authority();
+                let at = s.endpoint.place();
                 s.unchecked.iter().map(move |r| format!("{at} {r}"))
             })
             .collect(),
@@ -301,12 +302,12 @@ fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
             format!("{short}:{}", id_safe(&cid.value))
         }
         (None, "host") => format!("host:{}", anchor.endpoint.host_key()),
-        (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
+        (None, a) => format!("{a}:{}", anchor.endpoint.place()),
     }
 }
 
 fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
-    let at = anchor.endpoint.authority();
+    let at = anchor.endpoint.place();
     match (grp.anchor, &grp.cluster_id) {
         ("jobmanager", Some(cid)) => format!(
             "Flink cluster {} ({}), JobManager {at}",
@@ -346,9 +347,7 @@ fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usiz
     }
     let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
     for (i, f) in findings.iter_mut().enumerate() {
-        let owner = endpoint_cluster
-            .get(f.endpoint.authority().as_str())
-            .copied();
+        let owner = endpoint_cluster.get(f.endpoint.place().as_str()).copied();
         f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
         if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
             list.push(i);
@@ -533,6 +532,46 @@ mod tests {
         assert!(clusters[0].members[1]
             .evidence
             .contains("same high-availability.cluster-id"));
+    }
+
+    /// Two JobManagers under two path prefixes of one port (a reverse
+    /// proxy in front of two clusters) are two clusters, each member
+    /// named by its place and each finding marked with its own cluster.
+    #[test]
+    fn two_prefixes_on_one_port_are_two_clusters() {
+        let at = |base: &str| {
+            let mut s = svc([10, 0, 2, 1], 443, ServiceKind::JobmanagerRest);
+            s.endpoint.base_path = Some(base.into());
+            s
+        };
+        let (a, b) = (at("/a"), at("/b"));
+        let mut findings = vec![
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &a),
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &b),
+        ];
+        let clusters = build(&[a, b], &mut findings, &|_, _| true);
+        let mut ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            ["jobmanager:10.0.2.1:443/a", "jobmanager:10.0.2.1:443/b"]
+        );
+        for c in &clusters {
+            assert_eq!(c.members.len(), 1, "{c:?}");
+            let place = c.id.trim_start_matches("jobmanager:");
+            assert_eq!(c.members[0].endpoint, place);
+            assert!(c.name.ends_with(place), "{}", c.name);
+            assert_eq!(c.findings.len(), 1, "{c:?}");
+        }
+        let marked: BTreeSet<Option<&str>> =
+            findings.iter().map(|f| f.cluster.as_deref()).collect();
+        assert_eq!(
+            marked,
+            BTreeSet::from([
+                Some("jobmanager:10.0.2.1:443/a"),
+                Some("jobmanager:10.0.2.1:443/b")
+            ])
+        );
     }
 
     #[test]

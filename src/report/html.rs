@@ -695,7 +695,8 @@ fn services(h: &mut String, report: &ScanReport) {
     let listing = report.services.for_people(super::services::PEOPLE_OTHERS);
     h.push_str("<section id=\"services\"><h2>Open ports</h2><table class=\"services\"><thead><tr><th>Endpoint</th><th>Service</th><th>TLS</th><th>Version</th><th>Product</th><th>Cluster</th></tr></thead><tbody>");
     for s in &listing.shown {
-        let authority = s.endpoint.authority();
+        // The place: two prefixes on one port are two services.
+        let authority = s.endpoint.place();
         let cluster = report
             .clusters
             .iter()
