@@ -220,7 +220,7 @@ pub struct CheckOutput {
     /// identification saw answers it ([`run_seen`]).
     pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<crate::model::YarnFacts>,
 }
 
 impl CheckOutput {
@@ -834,19 +834,25 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
             if let Some(mut f) =
                 ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence)
             {
-                f.advisory = Some(AdvisoryMatch {
-                    ids,
-                    confidence: MatchConfidence::Unordered,
-                    cvss_vector: None,
-                    cvss_score: None,
-                    upgrade_to: Vec::new(),
-                    references: Vec::new(),
-                });
+                f.advisory = Some(unordered_match(ids));
                 findings.push(f);
             }
         }
     }
     (findings, errors)
+}
+
+/// The advisories a version that cannot be ordered exactly may be
+/// affected by: named, never scored or given a fix.
+fn unordered_match(ids: Vec<String>) -> AdvisoryMatch {
+    AdvisoryMatch {
+        ids,
+        confidence: MatchConfidence::Unordered,
+        cvss_vector: None,
+        cvss_score: None,
+        upgrade_to: Vec::new(),
+        references: Vec::new(),
+    }
 }
 
 /// The version as findings quote it, and where it came from if inferred.
@@ -893,14 +899,7 @@ fn prefix_only(
         if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
     );
     if let Some(mut f) = ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence) {
-        f.advisory = Some(AdvisoryMatch {
-            ids,
-            confidence: MatchConfidence::Unordered,
-            cvss_vector: None,
-            cvss_score: None,
-            upgrade_to: Vec::new(),
-            references: Vec::new(),
-        });
+        f.advisory = Some(unordered_match(ids));
         findings.push(f);
     }
     (findings, error_line)

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::secrets::{self, Verdict};
-use super::{LogSecret, MAX_SECRETS_PER_LOG};
+use super::MAX_SECRETS_PER_LOG;
+use crate::model::{LogSecret, Seen};
 
 #[allow(clippy::expect_used)]
 fn re(pattern: &str) -> Regex {
@@ -59,7 +60,7 @@ pub fn scan(text: &str) -> (Vec<LogSecret>, Vec<String>) {
             match secrets::classify(bare, value) {
                 Verdict::Clear(kind) => {
                     hit = true;
-                    push(&mut found, i + 1, key, secrets::Seen::of(kind, value));
+                    push(&mut found, i + 1, key, secrets::seen(kind, value));
                 }
                 Verdict::Masked => {
                     hit = true;
@@ -77,7 +78,7 @@ pub fn scan(text: &str) -> (Vec<LogSecret>, Vec<String>) {
                     &mut found,
                     i + 1,
                     "(a value in the line)",
-                    secrets::Seen::of(kind, line.trim()),
+                    secrets::seen(kind, line.trim()),
                 );
             }
         }
@@ -85,7 +86,7 @@ pub fn scan(text: &str) -> (Vec<LogSecret>, Vec<String>) {
     (found, masked)
 }
 
-fn push(found: &mut Vec<LogSecret>, line: usize, key: &str, secret: secrets::Seen) {
+fn push(found: &mut Vec<LogSecret>, line: usize, key: &str, secret: Seen) {
     let key = secrets::safe_name(key, 120);
     let dup = found
         .iter()

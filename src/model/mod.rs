@@ -7,8 +7,19 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+mod jobs;
+mod operator;
+mod yarn;
+
+pub use jobs::{
+    Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
+};
+pub use operator::OperatorFacts;
+pub use yarn::{ProxiedFlink, TrackingAddress, YarnApp, YarnFacts};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
@@ -348,7 +359,7 @@ impl ServiceKind {
     /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
     /// a Flink deployment, but not a Flink process. Flink's version, its
     /// advisories and end of life never apply to them, and they are grouped
-    /// by `crate::platforms`, not as members of a Flink cluster.
+    /// by `crate::clusters::platforms`, not as members of a Flink cluster.
     pub fn is_platform(self) -> bool {
         matches!(
             self,
@@ -473,11 +484,11 @@ pub struct Service {
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<YarnFacts>,
     /// What the Flink Kubernetes Operator's metrics tell: the namespaces
     /// and resources it manages (`crate::identify::k8s_operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<crate::identify::k8s_operator::OperatorFacts>,
+    pub operator: Option<OperatorFacts>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -586,7 +597,8 @@ impl Service {
 pub struct Finding {
     pub rule_id: String,
     pub severity: Severity,
-    pub title: String,
+    /// The rule's title, shared with the catalog and every finding of it.
+    pub title: Arc<str>,
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub service: ServiceKind,
@@ -610,7 +622,7 @@ pub struct Finding {
     pub confirmed: bool,
     /// What to do about it: the rule's remediation (Flink keys to set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
+    pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -665,7 +677,7 @@ impl Finding {
     pub fn new(
         rule_id: impl Into<String>,
         severity: Severity,
-        title: impl Into<String>,
+        title: impl Into<Arc<str>>,
         endpoint: Endpoint,
         service: ServiceKind,
         url: String,
@@ -887,7 +899,7 @@ pub struct DeploymentFacts {
     /// keys of their parameters, jars, logs. Key names and secret kinds,
     /// lengths and fingerprints only, never a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<crate::inventory::JobInventory>,
+    pub jobs: Option<JobInventory>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as

@@ -253,7 +253,7 @@ mod tests {
             services: Vec::new().into(),
             findings,
             notices: vec![],
-            clusters: vec![],
+            clusters: Default::default(),
         }
     }
 

@@ -96,9 +96,8 @@ pub fn prepare_checkpoint(
                     .and_then(|()| {
                         super::follow::check_checkpoint(&state.followed, &scope, plan.follow)
                     })
-                    .map_err(|(field, reason)| crate::state::StateError::Forged {
+                    .map_err(|reason| crate::state::StateError::Forged {
                         path: path.display().to_string(),
-                        field,
                         reason,
                     })?;
                 Some(state)

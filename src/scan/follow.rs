@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::model::{DecidedBy, Endpoint, HostKey, Notice, PortDecision, Service, ServiceKind};
 use crate::net::{self, RetryPolicy};
-use crate::state::{FollowStatus, FollowedEntry, Tracker};
+use crate::state::{FollowStatus, FollowedEntry, Forgery, Tracker};
 use crate::targets::TargetSpace;
 
 /// Endpoints one scan follows at most; more are left as "not scanned".
@@ -270,35 +270,26 @@ pub fn check_checkpoint(
     entries: &[FollowedEntry],
     scope: &Scope,
     follow: bool,
-) -> Result<(), (&'static str, String)> {
-    let forged = |reason: String| Err(("followed", reason));
+) -> Result<(), Forgery> {
     if !follow && !entries.is_empty() {
-        return forged("this scan does not follow named ports (--no-follow)".into());
+        return Err(Forgery::FollowedNotFollowing);
     }
     let mut ledger = Ledger::default();
     for f in entries {
         let shown = crate::untrusted::quote(&f.endpoint.to_string());
         if !scope.would_admit(&f.endpoint) {
-            return forged(format!(
-                "{shown} is not an endpoint this scan may follow (outside its targets, \
-                 excluded, on a port its sweep probes, or no remote host)"
-            ));
+            return Err(Forgery::FollowedOutside(shown));
         }
         if !scope.swept(&f.source) {
-            return forged(format!(
-                "{shown} is said to be named by {}, which is not a port this scan probes",
-                crate::untrusted::quote(&f.source.to_string())
-            ));
+            return Err(Forgery::FollowedSource {
+                endpoint: shown,
+                named_by: crate::untrusted::quote(&f.source.to_string()),
+            });
         }
         match ledger.take(&f.endpoint, &f.source.place()) {
             Ok(()) => {}
-            Err(Refused::Seen) => return forged(format!("{shown} is listed twice")),
-            Err(_) => {
-                return forged(format!(
-                    "{shown} is past the follow budgets ({MAX_PER_SOURCE} for one service, \
-                     {MAX_PER_HOST} on one host, {MAX_FOLLOWED} in all)"
-                ))
-            }
+            Err(Refused::Seen) => return Err(Forgery::FollowedTwice(shown)),
+            Err(_) => return Err(Forgery::FollowedOverBudget(shown)),
         }
     }
     Ok(())
