@@ -794,7 +794,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                 if let Some(mut f) =
                     ctx.finding(&adv.rule_id, service, url.clone(), detail, evidence.clone())
                 {
-                    f.advisory = Some(AdvisoryMatch {
+                    f.advisory = Some(Box::new(AdvisoryMatch {
                         ids,
                         confidence,
                         cvss_vector: adv.cvss.as_ref().map(|c| c.vector.clone()),
@@ -803,7 +803,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                         // The rule lists them all; a finding keeps the
                         // first few so JSON Lines stay small.
                         references: adv.references().into_iter().take(5).collect(),
-                    });
+                    }));
                     findings.push(f);
                 }
             }
@@ -834,7 +834,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
             if let Some(mut f) =
                 ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence)
             {
-                f.advisory = Some(unordered_match(ids));
+                f.advisory = Some(Box::new(unordered_match(ids)));
                 findings.push(f);
             }
         }
@@ -899,7 +899,7 @@ fn prefix_only(
         if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
     );
     if let Some(mut f) = ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence) {
-        f.advisory = Some(unordered_match(ids));
+        f.advisory = Some(Box::new(unordered_match(ids)));
         findings.push(f);
     }
     (findings, error_line)

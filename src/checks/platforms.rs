@@ -110,7 +110,7 @@ async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckO
         facts.apps_listed = Some(listed);
     }
     proxy_jobmanagers(service, ctx, &t, &mut facts, out).await;
-    out.yarn = Some(facts);
+    out.yarn = Some(*facts);
 }
 
 /// A ResourceManager that demanded Kerberos (SPNEGO): nothing anonymous
@@ -139,7 +139,7 @@ fn behind_kerberos(service: &Service, ctx: &CheckContext, out: &mut CheckOutput)
     ) {
         out.findings.push(f);
     }
-    out.yarn = service.yarn.clone();
+    out.yarn = service.yarn.as_deref().cloned();
 }
 
 /// Each live application's JobManager through `/proxy/APPLICATION_ID/`.

@@ -377,16 +377,17 @@ pub fn build_each(
     keep: &mut dyn FnMut(Cluster),
 ) {
     let groups = grouping::group(services, swept);
-    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) =
-        groups.iter().map(|g| record(g, services)).unzip();
-    drop(groups);
-    let findings_of = mark_findings(&clusters, findings);
-    platforms::mark_managed(services, &mut clusters);
+    let findings_of = mark_findings(&groups, services, findings);
+    let managed = platforms::Managed::of(services);
     // The few clusters a platform may still extend wait for it; the rest
-    // are final once judged.
+    // are final once judged. Each record is made only when its turn comes:
+    // a scan of many thousand deployments never holds them all.
     let platforms = platforms::Extends::of(services);
     let mut waiting = Vec::new();
-    for ((mut c, own), mine) in clusters.into_iter().zip(&members).zip(&findings_of) {
+    for (g, mine) in groups.into_iter().zip(&findings_of) {
+        let (mut c, own) = record(&g, services);
+        drop(g);
+        managed.mark(&mut c);
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
@@ -537,19 +538,28 @@ pub(crate) fn id_safe(value: &str) -> String {
         .collect()
 }
 
-/// Mark each finding with the cluster of its endpoint; per cluster, the
+/// Mark each finding with the cluster of its endpoint; per group, the
 /// indexes of its findings.
-fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usize>> {
-    let mut endpoint_cluster: HashMap<&str, usize> = HashMap::new();
-    for (c, cluster) in clusters.iter().enumerate() {
-        for m in &cluster.members {
-            endpoint_cluster.insert(m.endpoint.as_str(), c);
+fn mark_findings(
+    groups: &[grouping::Group],
+    services: &[Service],
+    findings: &mut [Finding],
+) -> Vec<Vec<usize>> {
+    let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
+    for (c, g) in groups.iter().enumerate() {
+        for (k, _, _) in &g.members {
+            // The place: two prefixes on one port are two members.
+            endpoint_cluster.insert(services[*k].endpoint.place(), c);
         }
     }
-    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    let ids: Vec<String> = groups
+        .iter()
+        .map(|g| cluster_id(g, &services[g.anchor_service]))
+        .collect();
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (i, f) in findings.iter_mut().enumerate() {
         let owner = endpoint_cluster.get(f.endpoint.place().as_str()).copied();
-        f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
+        f.cluster = owner.and_then(|c| ids.get(c)).cloned();
         if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
             list.push(i);
         }
@@ -623,7 +633,7 @@ mod tests {
     #[test]
     fn taskmanagers_are_linked_by_listing_and_unreached_ones_are_named() {
         let mut jm = svc([10, 0, 0, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![
                 TaskManagerRef {
                     id: "tm-a".into(),
@@ -649,7 +659,7 @@ mod tests {
             .into(),
             job_ids: Vec::new(),
             jobs: None,
-        });
+        }));
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
         let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
@@ -735,13 +745,13 @@ mod tests {
             ..Default::default()
         };
         let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
-        a.deployment = Some(facts("orders"));
+        a.deployment = Some(facts("orders").into());
         let mut b = svc([10, 0, 1, 2], 8081, ServiceKind::JobmanagerRest);
-        b.deployment = Some(facts("orders"));
+        b.deployment = Some(facts("orders").into());
         let mut c = svc([10, 0, 1, 3], 8081, ServiceKind::JobmanagerRest);
-        c.deployment = Some(facts("/default"));
+        c.deployment = Some(facts("/default").into());
         let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
-        d.deployment = Some(facts("/default"));
+        d.deployment = Some(facts("/default").into());
         let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
         let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -806,11 +816,11 @@ mod tests {
             ..Default::default()
         };
         let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(facts(&[jid]));
+        jm.deployment = Some(facts(&[jid]).into());
         let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
-        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]).into());
         let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
-        hs.deployment = Some(facts(&[jid]));
+        hs.deployment = Some(facts(&[jid]).into());
         let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
         let c = clusters
@@ -848,11 +858,11 @@ mod tests {
                     jmx_port: None,
                 })
                 .collect();
-            jm.deployment = Some(DeploymentFacts {
+            jm.deployment = Some(Box::new(DeploymentFacts {
                 taskmanagers,
                 taskmanagers_listed: Some(50),
                 ..Default::default()
-            });
+            }));
             services.push(jm);
             for t in 1..=50 {
                 services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));

@@ -431,13 +431,16 @@ pub struct CertSummary {
 
 /// An identified service on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The rarely present parts are boxed: a scan holds every Flink service
+// until its clusters are built, and most have no TLS audit, no readable
+// configuration and are neither YARN nor the operator.
 pub struct Service {
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub transport: String,
     /// `Some` when the port speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsSummary>,
+    pub tls: Option<Box<TlsSummary>>,
     pub kind: ServiceKind,
     /// True only when the evidence shows Flink; look-alikes stay false.
     pub flink: bool,
@@ -467,12 +470,12 @@ pub struct Service {
     pub inner_unreachable: bool,
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_profile: Option<TlsProfile>,
+    pub tls_profile: Option<Box<TlsProfile>>,
     /// What a JobManager tells about its deployment (its TaskManagers and
     /// the non-secret configuration keys that identify and harden it):
     /// addresses, ports and key names, bounded; input to `crate::clusters`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<DeploymentFacts>,
+    pub deployment: Option<Box<DeploymentFacts>>,
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
@@ -484,11 +487,11 @@ pub struct Service {
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yarn: Option<YarnFacts>,
+    pub yarn: Option<Box<YarnFacts>>,
     /// What the Flink Kubernetes Operator's metrics tell: the namespaces
     /// and resources it manages (`crate::identify::k8s_operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<OperatorFacts>,
+    pub operator: Option<Box<OperatorFacts>>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -615,7 +618,7 @@ pub struct Finding {
     /// For findings that come from an advisory: which one, how sure, and
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advisory: Option<AdvisoryMatch>,
+    pub advisory: Option<Box<AdvisoryMatch>>,
     /// An active, read-only probe showed the problem (rather than a
     /// version or a configuration flag suggesting it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
