@@ -238,7 +238,8 @@ async fn proxy_jobmanagers(
             excerpt: format!(
                 "keys with secret values (values not kept): {}",
                 keys.join(", ")
-            ),
+            )
+            .into(),
         }];
         if let Some(f) = ctx.finding(
             rule_ids::CONFIG_SECRET_EXPOSED,

@@ -603,7 +603,7 @@ mod tests {
             evidence: vec![Evidence {
                 request: "x".into(),
                 status: None,
-                excerpt: String::new(),
+                excerpt: String::new().into(),
             }],
             version: s.version.clone(),
             ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
