@@ -571,6 +571,9 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         return s;
     }
 
+    if let Some(s) = spnego_resourcemanager(target, &config, &evidence, notes).await {
+        return s;
+    }
     if let Some(s) = prefix::authentication_required(&endpoint, &config) {
         // Nothing more is asked: every path behind it answers the same.
         return s;
@@ -634,6 +637,41 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     s.errors = errors;
     s.evidence = evidence;
     s
+}
+
+/// A YARN ResourceManager behind Kerberos: `/config` refused the way
+/// Hadoop's SPNEGO filter refuses every path, on a ResourceManager web
+/// port, and `/ws/v1/cluster/info` the same ([`yarn::spnego_resourcemanager`]).
+/// One request more, only for such a refusal on such a port.
+async fn spnego_resourcemanager(
+    target: &HttpTarget,
+    config: &Response,
+    evidence: &[Evidence],
+    notes: &mut Vec<String>,
+) -> Option<Service> {
+    let port = target.endpoint.port;
+    if !(yarn::RM_WEB_PORTS.contains(&port) && yarn::is_spnego_refusal(config)) {
+        return None;
+    }
+    let info = get_noted(target, yarn::INFO_PATH, notes).await.ok()?;
+    let facts = yarn::spnego_resourcemanager(port, &info)?;
+    let mut s = Service::identified(
+        target.endpoint.clone(),
+        ServiceKind::YarnResourcemanager,
+        "Apache Hadoop YARN ResourceManager behind Kerberos (SPNEGO)",
+        55,
+    );
+    s.evidence = evidence.to_vec();
+    s.evidence.push(Evidence {
+        request: format!("GET {}", target.endpoint.path(yarn::INFO_PATH)),
+        status: Some(info.status),
+        excerpt: "WWW-Authenticate: Negotiate and Set-Cookie: hadoop.auth=, as Hadoop's SPNEGO \
+                  filter refuses a request without Kerberos credentials, on a ResourceManager \
+                  web port; nothing behind it was read"
+            .into(),
+    });
+    s.yarn = Some(Box::new(facts));
+    Some(s)
 }
 
 /// The Flink Kubernetes Operator's surfaces, told by their answer to
