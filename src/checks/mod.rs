@@ -413,7 +413,7 @@ async fn http_probes(
             EvidenceMode::StatusOnly => Evidence {
                 request,
                 status: Some(resp.status),
-                excerpt: format!("{} bytes, content not kept", resp.body.len()),
+                excerpt: format!("{} bytes, content not kept", resp.body.len()).into(),
             },
         };
         let scheme_target = http_target(service, ctx, p.request.plaintext);
@@ -475,7 +475,8 @@ async fn config_secrets(
             excerpt: format!(
                 "keys with secret values (values not kept): {}",
                 keys.join(", ")
-            ),
+            )
+            .into(),
         };
         if let Some(f) = ctx.finding(RULE, service, service.url(path), detail, vec![evidence]) {
             out.findings.push(f);
@@ -697,7 +698,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
     let evidence = vec![Evidence {
         request: "blob GET, transient job-unrelated key that cannot exist".into(),
         status: None,
-        excerpt: format!("RETURN_ERROR with java.io.IOException naming {path}"),
+        excerpt: format!("RETURN_ERROR with java.io.IOException naming {path}").into(),
     }];
     if let Some(f) = ctx.finding(RULE, service, service.url(""), detail, evidence) {
         out.findings.push(f);
@@ -794,7 +795,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                 if let Some(mut f) =
                     ctx.finding(&adv.rule_id, service, url.clone(), detail, evidence.clone())
                 {
-                    f.advisory = Some(AdvisoryMatch {
+                    f.advisory = Some(Box::new(AdvisoryMatch {
                         ids,
                         confidence,
                         cvss_vector: adv.cvss.as_ref().map(|c| c.vector.clone()),
@@ -803,7 +804,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                         // The rule lists them all; a finding keeps the
                         // first few so JSON Lines stay small.
                         references: adv.references().into_iter().take(5).collect(),
-                    });
+                    }));
                     findings.push(f);
                 }
             }
@@ -834,7 +835,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
             if let Some(mut f) =
                 ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence)
             {
-                f.advisory = Some(unordered_match(ids));
+                f.advisory = Some(Box::new(unordered_match(ids)));
                 findings.push(f);
             }
         }
@@ -899,7 +900,7 @@ fn prefix_only(
         if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
     );
     if let Some(mut f) = ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence) {
-        f.advisory = Some(unordered_match(ids));
+        f.advisory = Some(Box::new(unordered_match(ids)));
         findings.push(f);
     }
     (findings, error_line)
@@ -974,7 +975,7 @@ pub fn tls_findings(
             vec![Evidence {
                 request: "TLS handshakes".into(),
                 status: None,
-                excerpt: untrusted::clean(&w.detail, 200),
+                excerpt: untrusted::clean(&w.detail, 200).into(),
             }],
         ) else {
             continue;

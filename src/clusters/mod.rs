@@ -377,16 +377,17 @@ pub fn build_each(
     keep: &mut dyn FnMut(Cluster),
 ) {
     let groups = grouping::group(services, swept);
-    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) =
-        groups.iter().map(|g| record(g, services)).unzip();
-    drop(groups);
-    let findings_of = mark_findings(&clusters, findings);
-    platforms::mark_managed(services, &mut clusters);
+    let findings_of = mark_findings(&groups, services, findings);
+    let managed = platforms::Managed::of(services);
     // The few clusters a platform may still extend wait for it; the rest
-    // are final once judged.
+    // are final once judged. Each record is made only when its turn comes:
+    // a scan of many thousand deployments never holds them all.
     let platforms = platforms::Extends::of(services);
     let mut waiting = Vec::new();
-    for ((mut c, own), mine) in clusters.into_iter().zip(&members).zip(&findings_of) {
+    for (g, mine) in groups.into_iter().zip(&findings_of) {
+        let (mut c, own) = record(&g, services);
+        drop(g);
+        managed.mark(&mut c);
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
@@ -439,7 +440,8 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
         .map(|(k, role, evidence)| {
             let s = &services[*k];
             let member = Member {
-                endpoint: s.endpoint.authority(),
+                // The place: two prefixes on one port are two members.
+                endpoint: s.endpoint.place(),
                 kind: s.kind,
                 role: *role,
                 tls: s.tls.is_some(),
@@ -481,7 +483,7 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
         unchecked: member_services
             .iter()
             .flat_map(|s| {
-                let at = s.endpoint.authority();
+                let at = s.endpoint.place();
                 s.unchecked.iter().map(move |r| format!("{at} {r}"))
             })
             .collect(),
@@ -502,12 +504,12 @@ fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
             format!("{short}:{}", id_safe(&cid.value))
         }
         (None, Anchor::Host) => format!("host:{}", anchor.endpoint.host_key()),
-        (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
+        (None, a) => format!("{a}:{}", anchor.endpoint.place()),
     }
 }
 
 fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
-    let at = anchor.endpoint.authority();
+    let at = anchor.endpoint.place();
     match (grp.anchor, &grp.cluster_id) {
         (Anchor::Jobmanager, Some(cid)) => format!(
             "Flink cluster {} ({}), JobManager {at}",
@@ -536,21 +538,28 @@ pub(crate) fn id_safe(value: &str) -> String {
         .collect()
 }
 
-/// Mark each finding with the cluster of its endpoint; per cluster, the
+/// Mark each finding with the cluster of its endpoint; per group, the
 /// indexes of its findings.
-fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usize>> {
-    let mut endpoint_cluster: HashMap<&str, usize> = HashMap::new();
-    for (c, cluster) in clusters.iter().enumerate() {
-        for m in &cluster.members {
-            endpoint_cluster.insert(m.endpoint.as_str(), c);
+fn mark_findings(
+    groups: &[grouping::Group],
+    services: &[Service],
+    findings: &mut [Finding],
+) -> Vec<Vec<usize>> {
+    let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
+    for (c, g) in groups.iter().enumerate() {
+        for (k, _, _) in &g.members {
+            // The place: two prefixes on one port are two members.
+            endpoint_cluster.insert(services[*k].endpoint.place(), c);
         }
     }
-    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    let ids: Vec<std::sync::Arc<str>> = groups
+        .iter()
+        .map(|g| cluster_id(g, &services[g.anchor_service]).into())
+        .collect();
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (i, f) in findings.iter_mut().enumerate() {
-        let owner = endpoint_cluster
-            .get(f.endpoint.authority().as_str())
-            .copied();
-        f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
+        let owner = endpoint_cluster.get(f.endpoint.place().as_str()).copied();
+        f.cluster = owner.and_then(|c| ids.get(c)).cloned();
         if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
             list.push(i);
         }
@@ -594,7 +603,7 @@ mod tests {
             evidence: vec![Evidence {
                 request: "x".into(),
                 status: None,
-                excerpt: String::new(),
+                excerpt: String::new().into(),
             }],
             version: s.version.clone(),
             ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
@@ -624,7 +633,7 @@ mod tests {
     #[test]
     fn taskmanagers_are_linked_by_listing_and_unreached_ones_are_named() {
         let mut jm = svc([10, 0, 0, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![
                 TaskManagerRef {
                     id: "tm-a".into(),
@@ -650,7 +659,7 @@ mod tests {
             .into(),
             job_ids: Vec::new(),
             jobs: None,
-        });
+        }));
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
         let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
@@ -736,13 +745,13 @@ mod tests {
             ..Default::default()
         };
         let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
-        a.deployment = Some(facts("orders"));
+        a.deployment = Some(facts("orders").into());
         let mut b = svc([10, 0, 1, 2], 8081, ServiceKind::JobmanagerRest);
-        b.deployment = Some(facts("orders"));
+        b.deployment = Some(facts("orders").into());
         let mut c = svc([10, 0, 1, 3], 8081, ServiceKind::JobmanagerRest);
-        c.deployment = Some(facts("/default"));
+        c.deployment = Some(facts("/default").into());
         let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
-        d.deployment = Some(facts("/default"));
+        d.deployment = Some(facts("/default").into());
         let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
         let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -759,6 +768,46 @@ mod tests {
             .contains("same high-availability.cluster-id"));
     }
 
+    /// Two JobManagers under two path prefixes of one port (a reverse
+    /// proxy in front of two clusters) are two clusters, each member
+    /// named by its place and each finding marked with its own cluster.
+    #[test]
+    fn two_prefixes_on_one_port_are_two_clusters() {
+        let at = |base: &str| {
+            let mut s = svc([10, 0, 2, 1], 443, ServiceKind::JobmanagerRest);
+            s.endpoint.base_path = Some(base.into());
+            s
+        };
+        let (a, b) = (at("/a"), at("/b"));
+        let mut findings = vec![
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &a),
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &b),
+        ];
+        let clusters = build(&[a, b], &mut findings, &|_, _| true);
+        let mut ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            ["jobmanager:10.0.2.1:443/a", "jobmanager:10.0.2.1:443/b"]
+        );
+        for c in &clusters {
+            assert_eq!(c.members.len(), 1, "{c:?}");
+            let place = c.id.trim_start_matches("jobmanager:");
+            assert_eq!(c.members[0].endpoint, place);
+            assert!(c.name.ends_with(place), "{}", c.name);
+            assert_eq!(c.findings.len(), 1, "{c:?}");
+        }
+        let marked: BTreeSet<Option<&str>> =
+            findings.iter().map(|f| f.cluster.as_deref()).collect();
+        assert_eq!(
+            marked,
+            BTreeSet::from([
+                Some("jobmanager:10.0.2.1:443/a"),
+                Some("jobmanager:10.0.2.1:443/b")
+            ])
+        );
+    }
+
     #[test]
     fn a_history_server_archiving_a_jobmanagers_job_joins_it_from_another_host() {
         let jid = "0123456789abcdef0123456789abcdef";
@@ -767,11 +816,11 @@ mod tests {
             ..Default::default()
         };
         let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(facts(&[jid]));
+        jm.deployment = Some(facts(&[jid]).into());
         let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
-        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]).into());
         let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
-        hs.deployment = Some(facts(&[jid]));
+        hs.deployment = Some(facts(&[jid]).into());
         let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
         let c = clusters
@@ -809,11 +858,11 @@ mod tests {
                     jmx_port: None,
                 })
                 .collect();
-            jm.deployment = Some(DeploymentFacts {
+            jm.deployment = Some(Box::new(DeploymentFacts {
                 taskmanagers,
                 taskmanagers_listed: Some(50),
                 ..Default::default()
-            });
+            }));
             services.push(jm);
             for t in 1..=50 {
                 services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));

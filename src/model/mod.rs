@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod features;
 mod jobs;
 mod operator;
 mod yarn;
 
+pub use features::Features;
 pub use jobs::{
     Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
 };
@@ -394,7 +396,22 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// At most a few hundred characters, printable, secrets already redacted.
-    pub excerpt: String,
+    /// Shared: a finding usually carries the very answer its service was
+    /// identified by ([`Evidence::share`]).
+    pub excerpt: Arc<str>,
+}
+
+impl Evidence {
+    /// Point `self`'s excerpt at an equal one already held (a service's),
+    /// so the text is kept once.
+    pub fn share(&mut self, held: &[Evidence]) {
+        if let Some(e) = held
+            .iter()
+            .find(|e| e.excerpt == self.excerpt && !Arc::ptr_eq(&e.excerpt, &self.excerpt))
+        {
+            self.excerpt = Arc::clone(&e.excerpt);
+        }
+    }
 }
 
 /// What the TLS sniff saw on a port, kept small; the full audit lives in
@@ -431,13 +448,16 @@ pub struct CertSummary {
 
 /// An identified service on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The rarely present parts are boxed: a scan holds every Flink service
+// until its clusters are built, and most have no TLS audit, no readable
+// configuration and are neither YARN nor the operator.
 pub struct Service {
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub transport: String,
     /// `Some` when the port speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsSummary>,
+    pub tls: Option<Box<TlsSummary>>,
     pub kind: ServiceKind,
     /// True only when the evidence shows Flink; look-alikes stay false.
     pub flink: bool,
@@ -453,8 +473,8 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rpc_generation: Option<RpcGeneration>,
     /// Dashboard feature flags (`web-submit`, `web-cancel`, ...).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub features: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "Features::is_empty")]
+    pub features: Features,
     /// 0-100: how sure the identification is.
     pub confidence: u8,
     pub evidence: Vec<Evidence>,
@@ -467,12 +487,12 @@ pub struct Service {
     pub inner_unreachable: bool,
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_profile: Option<TlsProfile>,
+    pub tls_profile: Option<Box<TlsProfile>>,
     /// What a JobManager tells about its deployment (its TaskManagers and
     /// the non-secret configuration keys that identify and harden it):
     /// addresses, ports and key names, bounded; input to `crate::clusters`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<DeploymentFacts>,
+    pub deployment: Option<Box<DeploymentFacts>>,
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
@@ -484,11 +504,11 @@ pub struct Service {
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yarn: Option<YarnFacts>,
+    pub yarn: Option<Box<YarnFacts>>,
     /// What the Flink Kubernetes Operator's metrics tell: the namespaces
     /// and resources it manages (`crate::identify::k8s_operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<OperatorFacts>,
+    pub operator: Option<Box<OperatorFacts>>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -529,7 +549,7 @@ impl Service {
             version_source: None,
             revision: None,
             rpc_generation: None,
-            features: BTreeMap::new(),
+            features: Features::default(),
             confidence: 0,
             evidence: Vec::new(),
             errors: Vec::new(),
@@ -615,7 +635,7 @@ pub struct Finding {
     /// For findings that come from an advisory: which one, how sure, and
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advisory: Option<AdvisoryMatch>,
+    pub advisory: Option<Box<AdvisoryMatch>>,
     /// An active, read-only probe showed the problem (rather than a
     /// version or a configuration flag suggesting it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -624,8 +644,9 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
+    /// Shared by every finding of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
+    pub cluster: Option<Arc<str>>,
 }
 
 /// A finding against `--baseline`'s report. `Fixed` marks an absence: the
@@ -1071,6 +1092,29 @@ impl DecidedCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal text is kept once; other text stays its own.
+    #[test]
+    fn evidence_shares_an_equal_excerpt_only() {
+        let held = [Evidence {
+            request: "GET /config".into(),
+            status: Some(200),
+            excerpt: "{\"flink-version\":\"1.20.1\"}".into(),
+        }];
+        let mut same = Evidence {
+            excerpt: String::from("{\"flink-version\":\"1.20.1\"}").into(),
+            ..held[0].clone()
+        };
+        let mut other = Evidence {
+            excerpt: "{}".into(),
+            ..held[0].clone()
+        };
+        assert!(!Arc::ptr_eq(&same.excerpt, &held[0].excerpt));
+        same.share(&held);
+        other.share(&held);
+        assert!(Arc::ptr_eq(&same.excerpt, &held[0].excerpt));
+        assert_eq!(&*other.excerpt, "{}");
+    }
 
     /// Reports written before the enum hold these exact strings; SARIF has
     /// its own names for them.

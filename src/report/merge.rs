@@ -258,7 +258,7 @@ mod tests {
             Endpoint::new([10, 0, 0, 1].into(), 8081),
             ServiceKind::JobmanagerRest,
         );
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![TaskManagerRef {
                 id: "tm".into(),
                 host: "10.0.0.7".into(),
@@ -268,7 +268,7 @@ mod tests {
             }],
             taskmanagers_listed: Some(1),
             ..Default::default()
-        });
+        }));
         let tm = Service::new(Endpoint::new([10, 0, 0, 7].into(), 6122), ServiceKind::Rpc);
         let a = shard("0/2", vec![jm]);
         let b = shard("1/2", vec![tm]);

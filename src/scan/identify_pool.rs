@@ -46,7 +46,7 @@ pub struct Pool {
     pub progress: Arc<Progress>,
     pub stop: Stop,
     /// Where the endpoints identified services name go (`--follow`).
-    pub named: Option<mpsc::Sender<Vec<super::follow::NamedEndpoint>>>,
+    pub named: Option<super::follow::Hand>,
 }
 
 type InFlight = Arc<Mutex<BTreeSet<Endpoint>>>;
@@ -161,11 +161,11 @@ impl Pool {
             for e in &out.errors {
                 tracing::debug!(endpoint = %service.endpoint, error = %e, "check error");
             }
-            service.tls_profile = out.tls_profile;
-            service.deployment = out.deployment;
+            service.tls_profile = out.tls_profile.map(Box::new);
+            service.deployment = out.deployment.map(Box::new);
             service.unchecked = out.unchecked;
             if out.yarn.is_some() {
-                service.yarn = out.yarn;
+                service.yarn = out.yarn.map(Box::new);
             }
             service.errors.extend(out.errors);
             if crate::net::proxy_failure().is_some() {
@@ -174,11 +174,10 @@ impl Pool {
                 // (and identified again by a resumed scan).
                 return;
             }
-            if let Some(tx) = &named_tx {
-                let named = super::follow::named_by(&service);
-                if !named.is_empty() {
-                    let _ = tx.send(named).await;
-                }
+            // Admitted before the result is recorded: a checkpoint that
+            // holds this service holds what it named too.
+            if let Some(hand) = &named_tx {
+                hand.named(&service).await;
             }
             progress.identified.fetch_add(1, Ordering::Relaxed);
             progress
