@@ -407,9 +407,9 @@ fn one_hostile_jobmanager_cannot_use_the_whole_follow_budget() {
         "--probe-timeout",
         "30s",
     ]);
-    let run = support::peers::scan_to(dir.path(), "budget", &args);
+    let run = support::scan::scan_to(dir.path(), "budget", &args);
     assert!(run.code.is_some_and(|c| c <= 1), "{}", run.stderr);
-    let followed: Vec<String> = run.json["scan"]["followed"]
+    let followed: Vec<String> = run.json()["scan"]["followed"]
         .as_array()
         .unwrap_or_else(|| panic!("nothing followed: {}", run.stderr))
         .iter()
@@ -422,7 +422,7 @@ fn one_hostile_jobmanager_cannot_use_the_whole_follow_budget() {
         followed.len()
     );
     assert_eq!(
-        support::peers::service_at(&run.json, SocketAddr::from((tm_ip, tm.port())))["kind"],
+        support::peers::service_at(run.json(), SocketAddr::from((tm_ip, tm.port())))["kind"],
         "rpc"
     );
     let from_hostile = followed
@@ -432,7 +432,7 @@ fn one_hostile_jobmanager_cannot_use_the_whole_follow_budget() {
         })
         .count();
     assert_eq!(from_hostile, 256, "{followed:?}");
-    let notices = run.json["notices"].to_string();
+    let notices = run.json()["notices"].to_string();
     assert!(
         notices.contains(&format!("{hostile_ip}:{}", hostile.port()))
             && notices.contains("256 were followed"),

@@ -388,13 +388,13 @@ fn a_resourcemanager_behind_kerberos_is_yarn_and_not_critical() {
     );
     assert_eq!(s["yarn"]["http_authentication"], "kerberos", "{s:#}");
     assert_eq!(
-        rule_ids(&run.json),
+        rule_ids(run.json()),
         ["FLINK-YARN-RM-KERBEROS-REACHABLE"],
         "{:#}",
-        run.json["findings"]
+        run.json()["findings"]
     );
-    assert_eq!(run.json["findings"][0]["severity"], "low");
-    let c = cluster(&run.json, &format!("yarn-rm:{}_8088", rm.addr.ip()));
+    assert_eq!(run.json()["findings"][0]["severity"], "low");
+    let c = cluster(run.json(), &format!("yarn-rm:{}_8088", rm.addr.ip()));
     assert!(
         c["name"]
             .as_str()
@@ -437,6 +437,6 @@ fn a_resourcemanager_behind_kerberos_is_yarn_and_not_critical() {
                 .is_some_and(|p| p.contains("behind an authenticating proxy")),
             "{mode} on {port}: {s:#}"
         );
-        assert!(rule_ids(&run.json).is_empty(), "{mode} on {port}");
+        assert!(rule_ids(run.json()).is_empty(), "{mode} on {port}");
     }
 }
