@@ -243,21 +243,36 @@ pub enum Extra {
 }
 
 /// The checks host correlation asked for, in its order; their findings.
+/// What they could not check is added to each service's `unchecked`.
 pub async fn run_extra(
-    services: &[Service],
+    services: &mut [Service],
     wanted: &[(usize, Extra)],
     ctx: &CheckContext,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for &(i, extra) in wanted {
-        let Some(s) = services.get(i) else { continue };
+        let Some(s) = services.get_mut(i) else {
+            continue;
+        };
+        let mut out = CheckOutput::default();
         match extra {
             Extra::TlsFindings => {
                 if let Some(profile) = s.tls_profile.as_ref() {
-                    findings.extend(tls_findings(s, profile, ctx));
+                    out.findings = tls_findings(s, profile, ctx);
+                }
+                if s.tls.is_some() && ctx.tls_audit {
+                    for rule in tls_unchecked(s.tls_profile.as_ref()) {
+                        out.could_not_check(rule, ctx);
+                    }
                 }
             }
-            Extra::All => findings.extend(run(s, ctx).await.findings),
+            Extra::All => out = run(s, ctx).await,
+        }
+        findings.append(&mut out.findings);
+        for rule in out.unchecked {
+            if !s.unchecked.contains(&rule) {
+                s.unchecked.push(rule);
+            }
         }
     }
     findings
@@ -330,8 +345,23 @@ pub async fn run_seen(
         let mut f = tls_findings(service, profile, ctx);
         out.findings.append(&mut f);
     }
+    if service.tls.is_some() && ctx.tls_audit {
+        for rule in tls_unchecked(out.tls_profile.as_ref()) {
+            out.could_not_check(rule, ctx);
+        }
+    }
     dedup(&mut out.findings);
     out
+}
+
+/// The TLS rules an audit left unknown: all of them when it failed, else
+/// what its failed handshakes hid ([`crate::tls::unjudged`]). A TLS port
+/// whose audit did not run to the end is never rated clean on it.
+fn tls_unchecked(profile: Option<&crate::tls::TlsProfile>) -> Vec<&'static str> {
+    match profile {
+        Some(p) => crate::tls::unjudged(p),
+        None => crate::tls::weakness::ALL.to_vec(),
+    }
 }
 
 fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTarget {
