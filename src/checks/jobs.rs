@@ -5,6 +5,7 @@
 //! job, the key and where it was seen, with the secret's kind, length and
 //! fingerprint, never its value.
 
+use super::job_list::JobList;
 use super::{http_target, rule_ids, CheckContext, CheckOutput};
 use crate::inventory::{self, text, JobInventory, Source};
 use crate::model::{Evidence, Service, ServiceKind};
@@ -12,15 +13,20 @@ use crate::model::{Evidence, Service, ServiceKind};
 /// Evidence entries kept per finding (jobs or files); the detail counts all.
 const MAX_EVIDENCE: usize = 10;
 
-/// Read the inventory, keep it in the deployment facts and add its findings.
-pub async fn run(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+/// Read the inventory of the jobs `job_list` names, keep it in the
+/// deployment facts and add its findings.
+pub async fn run(service: &Service, ctx: &CheckContext, job_list: &JobList, out: &mut CheckOutput) {
     let source = match service.kind {
         ServiceKind::JobmanagerRest => Source::JobManager,
         ServiceKind::HistoryServer => Source::HistoryServer,
         _ => return,
     };
+    // Not readable: the interface is closed to this client.
+    let Some(listed) = job_list.listed() else {
+        return;
+    };
     let target = http_target(service, ctx, false);
-    let Some(inv) = inventory::collect(&target, source, &mut out.errors).await else {
+    let Some(inv) = inventory::collect(&target, source, listed, &mut out.errors).await else {
         return;
     };
     findings(service, ctx, &inv, out);

@@ -11,6 +11,7 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
+pub mod job_list;
 pub mod jobs;
 pub mod lookup;
 pub mod platforms;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog::Catalog;
+use job_list::JobList;
 use probe::EvidenceMode;
 
 use crate::advisories::releases::Support;
@@ -309,24 +311,32 @@ pub async fn run_seen(
     if service.kind.is_platform() && !service.inner_unreachable {
         platforms::run(service, ctx, &mut out).await;
     } else if service.kind.is_http() && !service.inner_unreachable {
-        http_probes(service, ctx, &mut out, false, seen).await;
-        match service.kind {
-            ServiceKind::JobmanagerRest => {
-                let config = config_secrets(service, ctx, &mut out).await;
-                out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
-                jobs::run(service, ctx, &mut out).await;
+        // Read once, used by a probe file, the job ids and the inventory.
+        let job_list = match service.kind {
+            ServiceKind::JobmanagerRest | ServiceKind::HistoryServer => {
+                Some(JobList::read(&http_target(service, ctx, false), &mut out.errors).await)
             }
-            ServiceKind::HistoryServer => {
+            _ => None,
+        };
+        http_probes(service, ctx, &mut out, false, seen, job_list.as_ref()).await;
+        match (service.kind, &job_list) {
+            (ServiceKind::JobmanagerRest, Some(list)) => {
+                let config = config_secrets(service, ctx, &mut out).await;
+                out.deployment =
+                    Some(deployment(service, ctx, config.as_ref(), list, &mut out).await);
+                jobs::run(service, ctx, list, &mut out).await;
+            }
+            (ServiceKind::HistoryServer, Some(list)) => {
                 let facts = crate::model::DeploymentFacts {
-                    job_ids: job_ids(service, ctx, &mut out).await,
+                    job_ids: job_ids(list),
                     ..Default::default()
                 };
                 if !facts.job_ids.is_empty() {
                     out.deployment = Some(facts);
                 }
-                jobs::run(service, ctx, &mut out).await;
+                jobs::run(service, ctx, list, &mut out).await;
             }
-            ServiceKind::SqlGateway if ctx.intrusive => {
+            (ServiceKind::SqlGateway, _) if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
             }
             _ => {}
@@ -334,7 +344,7 @@ pub async fn run_seen(
     } else if service.inner_unreachable {
         // Probes that only need plain HTTP to the TLS port still apply
         // (the redirect check).
-        http_probes(service, ctx, &mut out, true, seen).await;
+        http_probes(service, ctx, &mut out, true, seen, None).await;
     }
     binary_plaintext(service, ctx, &mut out);
     if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
@@ -379,6 +389,7 @@ async fn http_probes(
     out: &mut CheckOutput,
     plaintext_only: bool,
     seen: &crate::identify::Seen,
+    job_list: Option<&JobList>,
 ) {
     let tls = service.tls.is_some();
     for p in &ctx.catalog.probes {
@@ -398,13 +409,19 @@ async fn http_probes(
             continue;
         }
         let target = http_target(service, ctx, p.request.plaintext);
-        let answered = target
-            .request(
-                &p.request.method,
-                &p.request.path,
-                p.request.body.as_deref(),
-            )
-            .await;
+        let (method, path, body) = (
+            &p.request.method,
+            &p.request.path,
+            p.request.body.as_deref(),
+        );
+        let read_once = job_list.and_then(|l| l.answer_to(method, path, body, target.tls));
+        let answered = match read_once {
+            Some(answer) => answer,
+            None => target
+                .request(method, path, body)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         // The same GET already answered during identification: a port that
         // stopped answering since is judged on that answer.
         let earlier = (p.request.method.eq_ignore_ascii_case("GET") && p.request.body.is_none())
@@ -514,22 +531,14 @@ async fn config_secrets(
     config
 }
 
-/// Job ids a JobManager ran or a HistoryServer archived (`GET
-/// /jobs/overview`, read-only), to tell which HistoryServer serves which
-/// cluster.
-async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -> Vec<String> {
-    match http_target(service, ctx, false).get("/jobs/overview").await {
-        Ok(r) if r.status == 200 => r
-            .json()
-            .as_ref()
-            .map(crate::flink_rest::parse_job_ids)
-            .unwrap_or_default(),
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            out.errors.push(format!("GET /jobs/overview: {e}"));
-            Vec::new()
-        }
-    }
+/// Job ids a JobManager ran or a HistoryServer archived (its job list),
+/// to tell which HistoryServer serves which cluster.
+fn job_ids(list: &JobList) -> Vec<String> {
+    list.listed()
+        .and_then(Response::json)
+        .as_ref()
+        .map(crate::flink_rest::parse_job_ids)
+        .unwrap_or_default()
 }
 
 /// The JobManager's TaskManagers (`GET /taskmanagers`, read-only) and the
@@ -539,6 +548,7 @@ async fn deployment(
     service: &Service,
     ctx: &CheckContext,
     config: Option<&Response>,
+    job_list: &JobList,
     out: &mut CheckOutput,
 ) -> crate::model::DeploymentFacts {
     let mut facts = crate::model::DeploymentFacts::default();
@@ -550,7 +560,7 @@ async fn deployment(
         facts.config_readable = true;
         facts.config = map;
     }
-    facts.job_ids = job_ids(service, ctx, out).await;
+    facts.job_ids = job_ids(job_list);
     match http_target(service, ctx, false).get("/taskmanagers").await {
         Ok(r) if r.status == 200 => {
             if let Some((list, listed)) = r

@@ -184,28 +184,21 @@ pub enum Source {
     HistoryServer,
 }
 
-/// Read the inventory. `None` when `/jobs/overview` is not readable (the
-/// interface is closed to this client); trouble with single requests goes
-/// to `errors` (endpoint and reason, never a body).
+/// Read the inventory of the jobs `overview` lists (the 200 answer to
+/// `GET /jobs/overview`, read once by the caller, at most
+/// [`MAX_OVERVIEW_BYTES`]). `None` when that answer does not parse; trouble
+/// with single requests goes to `errors` (endpoint and reason, never a
+/// body).
 pub async fn collect(
     target: &HttpTarget,
     source: Source,
+    overview: &Response,
     errors: &mut Vec<String>,
 ) -> Option<JobInventory> {
-    let overview: flink::Overview = match target
-        .get_capped("/jobs/overview", MAX_OVERVIEW_BYTES, false)
-        .await
-    {
-        Ok((r, _)) if r.status == 200 => match flink::parse("GET /jobs/overview", &r.body) {
-            Ok(o) => o,
-            Err(e) => {
-                errors.push(e.to_string());
-                return None;
-            }
-        },
-        Ok(_) => return None,
+    let overview: flink::Overview = match flink::parse("GET /jobs/overview", &overview.body) {
+        Ok(o) => o,
         Err(e) => {
-            errors.push(format!("GET /jobs/overview: {e}"));
+            errors.push(e.to_string());
             return None;
         }
     };

@@ -622,11 +622,21 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
         "running first"
     );
     let seen = seen.lock().unwrap().clone();
-    // The job list is read once for the inventory (and by the older
-    // checks: a probe file and the HistoryServer link, capped lower).
+    // The job list is read once and shared: by the probe file that asks
+    // for it, the job ids that link a HistoryServer, and the inventory.
+    assert_eq!(seen.get("/jobs/overview"), Some(&1), "{seen:?}");
+    // All three judged the whole list (2 MiB, past an ordinary answer's
+    // cap): the probe matched and the job ids were kept (200 at most).
+    let rules = support::peers::rule_ids(&run.json);
     assert!(
-        seen.get("/jobs/overview").is_some_and(|n| *n <= 3),
-        "{seen:?}"
+        rules.iter().any(|r| r == "FLINK-REST-JOB-CONTROL"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        svc["deployment"]["job_ids"].as_array().map(Vec::len),
+        Some(200),
+        "{}",
+        svc["errors"]
     );
     for page in [
         "/jobs/:id/",
@@ -675,6 +685,65 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
     let text = std::fs::read_to_string(dir.path().join("big.json")).unwrap();
     assert!(!text.contains(MARK) && !run.stdout.contains(MARK) && !run.stderr.contains(MARK));
     assert!(served.load(Ordering::Relaxed) < 300, "{seen:?}");
+}
+
+/// A HistoryServer (the shape of Flink 2.3.0's, fixtures in
+/// tests/fixtures/identify) archiving one job: its job list is read once,
+/// for both the job ids that link it to its cluster and the inventory.
+#[test]
+fn a_history_servers_job_list_is_read_once() {
+    let lists = Arc::new(AtomicUsize::new(0));
+    let fixture = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/identify")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let config = fixture("historyserver-2.3.0-config.json");
+    let id = job_id(7);
+    let ip = flink::unique_loopback();
+    let peer = {
+        let lists = lists.clone();
+        let list = format!(
+            r#"{{"jobs":[{{"jid":"{id}","name":"archived","state":"FINISHED","start-time":1796447709936,"end-time":1796447719936,"duration":10000,"last-modification":0,"tasks":{{"total":1}}}}]}}"#
+        );
+        Listener::start(ip, 0, move |mut c| {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let body = match req.split_whitespace().nth(1).unwrap_or("") {
+                "/config" => config.clone(),
+                "/jobs/overview" => {
+                    lists.fetch_add(1, Ordering::Relaxed);
+                    list.as_bytes().to_vec()
+                }
+                _ => {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    return;
+                }
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(&body);
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{ip}:{}", peer.port());
+    let run = support::peers::scan_to(dir.path(), "hs", &[&target]);
+    let svc = support::peers::service_at(&run.json, peer.addr);
+    assert_eq!(svc["kind"], "history-server", "{svc}\n{}", run.stderr);
+    assert_eq!(svc["deployment"]["job_ids"][0], id.as_str(), "{svc}");
+    assert_eq!(svc["deployment"]["jobs"]["listed"], 1, "{svc}");
+    assert_eq!(lists.load(Ordering::Relaxed), 1, "{svc}");
 }
 
 /// A JobManager whose job pages never answer: the inventory gives up after
