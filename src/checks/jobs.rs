@@ -37,6 +37,7 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
     job_secrets(service, ctx, inv, out);
     masked(service, ctx, inv, out);
     log_findings(service, ctx, inv, out);
+    log_dir_files(service, ctx, inv, out);
     jars(service, ctx, inv, out);
     if inv.listed > 0 {
         let mut evidence = vec![Evidence {
@@ -294,6 +295,57 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
         out,
         rule_ids::LOG_SECRET_EXPOSED,
         &path,
+        detail,
+        evidence,
+    );
+}
+
+/// Files in the log directory that are not logs (configuration, keys),
+/// which Flink serves to anyone by name. Judged on the listed names: the
+/// files themselves are never requested.
+fn log_dir_files(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    let files: Vec<(&str, &str)> = inv
+        .log_files
+        .iter()
+        .flatten()
+        .filter_map(|n| Some((n.as_str(), inventory::logs::sensitive_file(n)?)))
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    let evidence = files
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|(name, why)| Evidence {
+            request: "GET /jobmanager/logs".into(),
+            status: Some(200),
+            excerpt: format!(
+                "{name}: {why}; served to anyone by GET /jobmanager/logs/{name} (not requested)"
+            ),
+        })
+        .collect();
+    let detail = format!(
+        "The JobManager's log directory holds {} that {} not a log, and Flink serves any file there by \
+         name without authentication: {}.",
+        if files.len() == 1 {
+            "a file".to_string()
+        } else {
+            format!("{} files", files.len())
+        },
+        if files.len() == 1 { "is" } else { "are" },
+        files
+            .iter()
+            .take(10)
+            .map(|(name, why)| format!("{name} ({why})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::LOG_DIR_SENSITIVE_FILE,
+        "/jobmanager/logs",
         detail,
         evidence,
     );

@@ -37,6 +37,30 @@ const MASKED_ARG: &str = "****** (sensitive information)";
 /// The key reported for a value whose name Flink hid.
 pub const MASKED_NAME: &str = "argument after a name Flink masked";
 
+/// Why a file in the JobManager's log directory is not a log but something
+/// nobody should read: Flink lists every regular file of that directory
+/// (`JobManagerLogListHandler`) and serves any of them by name to anyone
+/// (`GET /jobmanager/logs/:filename`, `JobManagerCustomLogHandler`). Judged
+/// on the name alone; the file is never read. `None` for logs and the rest.
+pub fn sensitive_file(name: &str) -> Option<&'static str> {
+    let n = name.to_ascii_lowercase();
+    let ends = |exts: &[&str]| exts.iter().any(|e| n.ends_with(e));
+    Some(match n.as_str() {
+        // Written as it is: none of the masking of GET /jobmanager/config.
+        "config.yaml" | "flink-conf.yaml" => "Flink's configuration file, unmasked",
+        "core-site.xml" | "hdfs-site.xml" | "hive-site.xml" | "yarn-site.xml" => {
+            "a Hadoop configuration file (may hold storage keys and passwords)"
+        }
+        "jaas.conf" | "krb5.conf" | ".env" | "credentials" | ".netrc" | ".pgpass"
+        | ".git-credentials" => "a credentials or login configuration file",
+        _ if ends(&[".keytab"]) => "a Kerberos keytab",
+        _ if ends(&[".jks", ".keystore", ".p12", ".pfx", ".bcfks"]) => "a key store",
+        _ if ends(&[".pem", ".key"]) => "a PEM or private key file",
+        _ if ends(&[".jaas", "-jaas.conf", "_jaas.conf"]) => "a JAAS login file",
+        _ => return None,
+    })
+}
+
 /// The secrets (and the keys Flink masked) in `text`, at most
 /// [`MAX_SECRETS_PER_LOG`] of each, one per key and value.
 pub fn scan(text: &str) -> (Vec<LogSecret>, Vec<String>) {
@@ -299,6 +323,33 @@ mod tests {
         let text = format!("{found:?}{masked:?}");
         for v in ["valueOF", "AKIAVALUE"] {
             assert!(!text.contains(v), "{v} in {text}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_logs() {
+        for (name, sensitive) in [
+            ("config.yaml", true),
+            ("flink-conf.yaml", true),
+            ("Flink-Conf.YAML", true),
+            ("server.keystore", true),
+            ("truststore.jks", true),
+            ("client.p12", true),
+            ("tls.key", true),
+            ("ca.pem", true),
+            ("flink.keytab", true),
+            ("kafka_jaas.conf", true),
+            ("core-site.xml", true),
+            (".env", true),
+            ("flink-root-standalonesession-0-host.log", false),
+            ("flink-root-standalonesession-0-host.log.3", false),
+            ("flink-root-standalonesession-0-host.out", false),
+            ("log4j.properties", false),
+            ("logback.xml", false),
+            ("gc.log.0.current", false),
+            ("keytab-readme.txt", false),
+        ] {
+            assert_eq!(sensitive_file(name).is_some(), sensitive, "{name}");
         }
     }
 

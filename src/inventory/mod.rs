@@ -456,9 +456,16 @@ async fn read_jars(r: &mut Reader<'_>) -> Option<Vec<Jar>> {
 /// logs, while the byte budget lasts.
 async fn read_logs(r: &mut Reader<'_>, inv: &mut JobInventory) {
     if let Some(list) = r.json::<flink::LogList>("/jobmanager/logs").await {
+        // Files that are not logs first, so the bound never drops one
+        // (`checks::jobs` reports them).
+        let (sensitive, rest): (Vec<&flink::LogFile>, Vec<&flink::LogFile>) = list
+            .logs
+            .iter()
+            .partition(|l| logs::sensitive_file(&l.name).is_some());
         inv.log_files = Some(
-            list.logs
-                .iter()
+            sensitive
+                .into_iter()
+                .chain(rest)
                 .take(MAX_LISTED)
                 .map(|l| secrets::safe_name(&l.name, 120))
                 .collect(),

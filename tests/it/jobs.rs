@@ -606,6 +606,51 @@ fn flink_2_3_application_program_arguments_in_the_log() {
     program_arguments_in_the_log("2.3.0");
 }
 
+/// The harness keeps each JobManager's configuration file next to its log
+/// (one directory for both, as a deployment with `env.log.dir` left in the
+/// configuration directory does): Flink lists it and serves it to anyone.
+/// The scan names it from the list, high, without requesting it.
+fn configuration_in_the_log_directory(version: &'static str, file: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let jm = Flink::start_jobmanager(FlinkOpts::new(version));
+    // The premise, checked on the real server: the file is served.
+    let served =
+        flink::http_get(jm.rest(), &format!("/jobmanager/logs/{file}")).unwrap_or_default();
+    assert!(
+        served.starts_with("HTTP/1.1 200") && served.contains("rest.bind-address"),
+        "Flink {version} does not serve {file}: {served}"
+    );
+    let out = flink::scan(&[jm.ip.to_string()], &[]);
+    let f = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-LOG-DIR-SENSITIVE-FILE" && f["port"] == 8081)
+        .unwrap_or_else(|| panic!("no FLINK-LOG-DIR-SENSITIVE-FILE: {}", out.json["findings"]));
+    assert_eq!(f["severity"], "high");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("{file} (Flink's configuration file, unmasked)")),
+        "{detail}"
+    );
+    // Logs and the rest of the directory are not called sensitive.
+    assert!(
+        !detail.contains("flink.log") && !detail.contains("log4j"),
+        "{detail}"
+    );
+    assert!(out.text("sarif").contains("FLINK-LOG-DIR-SENSITIVE-FILE"));
+}
+
+#[test]
+fn flink_1_14_serves_flink_conf_yaml_from_the_log_directory() {
+    configuration_in_the_log_directory("1.14.6", "flink-conf.yaml");
+}
+
+#[test]
+fn flink_1_20_serves_config_yaml_from_the_log_directory() {
+    configuration_in_the_log_directory("1.20.1", "config.yaml");
+}
+
 // ---- a large and hostile JobManager ---------------------------------------
 //
 // A replay, not Flink: no real cluster holds 10,000 jobs on this machine.
@@ -686,6 +731,16 @@ fn replay(mut c: TcpStream, overview: &str, log: &[u8], seen: &Mutex<BTreeMap<St
             br#"{"jid":"x","execution-config":{"user-config":{"jdbc.url":"jdbc:mysql://app:PLANTEDjdbc@db/orders","kafka.topic":"orders"}}}"#.to_vec()
         }
         "/jobmanager/log" => log.to_vec(),
+        // 150 rolled logs, then two files that are not logs, past the
+        // 100 names the inventory keeps.
+        "/jobmanager/logs" => {
+            let mut files: Vec<String> = (0..150)
+                .map(|i| format!(r#"{{"name":"flink-standalonesession-0.log.{i}","size":1024}}"#))
+                .collect();
+            files.push(r#"{"name":"config.yaml","size":412}"#.into());
+            files.push(r#"{"name":"rest.keystore","size":2700}"#.into());
+            format!(r#"{{"logs":[{}]}}"#, files.join(",")).into_bytes()
+        }
         "/taskmanagers" => {
             let tms: Vec<String> = (0..10)
                 .map(|i| format!(r#"{{"id":"127.0.0.1:{}-tm{i}","path":"pekko.tcp://flink@127.0.0.1:{}/user/rpc/taskmanager_0","dataPort":1,"jmxPort":-1}}"#, 40000 + i, 40000 + i))
@@ -797,6 +852,25 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
         .filter(|j| j["parameters"].to_string().contains("\"secret\""))
         .count();
     assert_eq!(exposing, 49);
+    // The files that are not logs are named from the list alone; neither
+    // is requested.
+    let detail = run.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-LOG-DIR-SENSITIVE-FILE")
+        .map(|f| f["detail"].to_string())
+        .unwrap_or_default();
+    assert!(
+        detail.contains("config.yaml") && detail.contains("rest.keystore"),
+        "{detail}"
+    );
+    for file in [
+        "/jobmanager/logs/config.yaml",
+        "/jobmanager/logs/rest.keystore",
+    ] {
+        assert_eq!(seen.get(file), None, "{file} requested: {seen:?}");
+    }
     // Every request was a GET, and nothing planted came back.
     assert_eq!(seen.get("not a GET"), None, "{seen:?}");
     let text = std::fs::read_to_string(dir.path().join("big.json")).unwrap();
