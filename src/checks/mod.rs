@@ -1071,6 +1071,42 @@ mod tests {
         "FLINK-JMX-EXPOSED",
     ];
 
+    /// A mutual-TLS port next to Flink whose audit failed during the
+    /// check stage (no profile): host correlation adopts it, and its TLS
+    /// rules are listed as unchecked, not passed over. Nothing is sent.
+    #[tokio::test]
+    async fn an_adopted_port_without_a_finished_audit_is_unchecked() {
+        let ctx = CheckContext {
+            catalog: Arc::new(Catalog::load(None, None).expect("embedded catalog")),
+            filter: RuleFilter::default(),
+            intrusive: false,
+            timeout: Duration::from_secs(1),
+            tls_audit: true,
+            scan_date: time::macros::date!(2026 - 06 - 01),
+        };
+        let endpoint = crate::model::Endpoint::new([192, 0, 2, 1].into(), 6123);
+        let mut s = Service::new(endpoint, ServiceKind::Unknown);
+        s.tls = Some(crate::model::TlsSummary {
+            version: Some("TLSv1.2".into()),
+            cipher_suite: None,
+            client_cert_required: true,
+            certificate: None,
+        });
+        s.flink = true;
+        let mut services = vec![s];
+        let found = run_extra(&mut services, &[(0, Extra::TlsFindings)], &ctx).await;
+        assert!(found.is_empty());
+        assert_eq!(services[0].unchecked.len(), crate::tls::weakness::ALL.len());
+        // Without the audit asked for, nothing is missing.
+        services[0].unchecked.clear();
+        let off = CheckContext {
+            tls_audit: false,
+            ..ctx
+        };
+        run_extra(&mut services, &[(0, Extra::TlsFindings)], &off).await;
+        assert!(services[0].unchecked.is_empty());
+    }
+
     fn rule_filter(only: &[&str], skip: &[&str]) -> RuleFilter {
         RuleFilter {
             only: only.iter().map(|s| s.to_string()).collect(),
