@@ -72,7 +72,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "jobmanager.archive.fs.dir",
     // Kubernetes: the namespace, how REST is published, and the key the
     // Flink Kubernetes Operator sets on every cluster it deploys
-    // (`crate::platforms`).
+    // (`crate::clusters::platforms`).
     "kubernetes.namespace",
     "kubernetes.rest-service.exposed.type",
     "execution.target",

@@ -173,10 +173,10 @@ mod tests {
     #[test]
     fn adopt_names_the_checks_next_to_flink_only() {
         let mut mtls = service(1, 6123, ServiceKind::Unknown, false);
-        mtls.tls = Some(TlsSummary {
+        mtls.tls = Some(Box::new(TlsSummary {
             client_cert_required: true,
             ..TlsSummary::default()
-        });
+        }));
         let mut services = vec![
             service(1, 8081, ServiceKind::JobmanagerRest, true),
             mtls,

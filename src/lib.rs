@@ -9,10 +9,10 @@
 //! data directory or archive is read; `atomic` writes every output file.
 //!
 //! Imports point down these layers, from the bottom: `untrusted`, `model`,
-//! `datafiles`, `atomic`; `net`, `tls`, `transport`; `targets`,
-//! `advisories`; `state`; `sweep`, `identify`, `checks`; `hosts`,
-//! `clusters`; `report`; `plan`; `scan`; `cli`, `profile`; `commands`. See
-//! docs/development.md.
+//! `datafiles`, `atomic`, `spool`, `flink_rest`; `net`, `tls`, `transport`;
+//! `targets`, `advisories`; `state`; `sweep`, `identify`, `inventory`,
+//! `checks`; `hosts`, `clusters`; `report`; `plan`; `scan`; `cli`,
+//! `profile`, `manual`; `commands`. See docs/development.md.
 
 pub mod advisories;
 pub mod atomic;
@@ -29,7 +29,6 @@ pub mod manual;
 pub mod model;
 pub mod net;
 pub mod plan;
-pub mod platforms;
 pub mod profile;
 pub mod report;
 pub mod scan;

@@ -111,15 +111,12 @@ pub enum StateError {
         reason: String,
     },
     #[error(
-        "{path}: field `{field}`: {reason}. A checkpoint of this scan holds only probes of its \
+        "{path}: field `{}`: {reason}. A checkpoint of this scan holds only probes of its \
          targets, less its exclusions, on its ports; this one was edited or damaged. Delete it \
-         (and {path}.results) to start over"
+         (and {path}.results) to start over",
+        .reason.field()
     )]
-    Forged {
-        path: String,
-        field: &'static str,
-        reason: String,
-    },
+    Forged { path: String, reason: Forgery },
     #[error(
         "{path} holds a checkpoint of a different scan: the targets (or what their names resolve \
          to), exclusions, ports, seed, shard, probe options, probe files or advisories differ from \
@@ -204,90 +201,62 @@ impl State {
 
     /// Check every entry against the space of the scan being resumed: a
     /// checkpoint is a file anyone may edit, and what it lists is probed
-    /// (`pending`, `in_flight`) or counted. An error names the field.
-    pub fn check(&self, space: &TargetSpace) -> Result<(), (&'static str, String)> {
+    /// (`pending`, `in_flight`) or counted. The error names the field.
+    pub fn check(&self, space: &TargetSpace) -> Result<(), Forgery> {
         let len = space.len();
         if self.next > len {
-            return Err((
-                "next",
-                format!(
-                    "position {} is past the {len} probes of this scan",
-                    self.next
-                ),
-            ));
+            return Err(Forgery::NextPastEnd {
+                next: self.next,
+                len,
+            });
         }
         let mut in_flight = self.in_flight.clone();
         in_flight.sort_unstable();
-        if let Some(p) = in_flight.iter().find(|&&p| p >= self.next) {
-            return Err((
-                "in_flight",
-                format!("position {p} was never started (next is {})", self.next),
-            ));
+        if let Some(&position) = in_flight.iter().find(|&&p| p >= self.next) {
+            return Err(Forgery::NeverStarted {
+                position,
+                next: self.next,
+            });
         }
         if let Some(w) = in_flight.windows(2).find(|w| w[0] == w[1]) {
-            return Err(("in_flight", format!("position {} is listed twice", w[0])));
+            return Err(Forgery::InFlightTwice { position: w[0] });
         }
         let c = self.counts;
         let done = self.next - in_flight.len() as u64;
         if c.probed != done {
-            return Err((
-                "counts",
-                format!(
-                    "probed is {}, but {done} probes are done (next {} less {} in flight)",
-                    c.probed,
-                    self.next,
-                    in_flight.len()
-                ),
-            ));
+            return Err(Forgery::ProbedNotDone {
+                probed: c.probed,
+                done,
+                next: self.next,
+                in_flight: in_flight.len(),
+            });
         }
         let decided = [c.open, c.closed, c.filtered, c.unreachable]
             .iter()
             .try_fold(0u64, |a, &n| a.checked_add(n));
         if decided.is_none_or(|d| d > c.probed) {
-            return Err((
-                "counts",
-                format!(
-                    "open {}, closed {}, filtered {} and unreachable {} add up to more than the \
-                     {} probed",
-                    c.open, c.closed, c.filtered, c.unreachable, c.probed
-                ),
-            ));
+            return Err(Forgery::DecidedOverProbed(c));
         }
         let mut seen = BTreeSet::new();
         for ep in &self.pending {
             let shown = crate::untrusted::quote(&ep.to_string());
             match space.position_of(ep) {
-                None => {
-                    return Err((
-                        "pending",
-                        format!(
-                            "{shown} is not a probe of this scan (outside its targets, excluded, \
-                             or on another port or shard)"
-                        ),
-                    ))
-                }
+                None => return Err(Forgery::PendingOutside(shown)),
                 Some(p) if p >= self.next || in_flight.binary_search(&p).is_ok() => {
-                    return Err((
-                        "pending",
-                        format!("{shown} is listed as found open but was not probed yet"),
-                    ))
+                    return Err(Forgery::PendingNotProbed(shown))
                 }
                 Some(_) => {}
             }
             if !seen.insert(ep) {
-                return Err(("pending", format!("{shown} is listed twice")));
+                return Err(Forgery::PendingTwice(shown));
             }
         }
         if self.pending.len() as u64 + self.records > c.open {
-            return Err((
-                "counts",
-                format!(
-                    "open is {}, fewer than the {} ports pending and {} identified",
-                    c.open,
-                    self.pending.len(),
-                    self.records
-                ),
-            ));
+            return Err(Forgery::OpenTooFew {
+                open: c.open,
+                pending: self.pending.len(),
+                records: self.records,
+            });
         }
         Ok(())
     }
@@ -575,6 +544,63 @@ pub enum Rejection {
     NotDone(String),
     #[error("{0} is recorded twice")]
     Twice(String),
+}
+
+/// What makes a checkpoint's entries impossible for the scan being resumed
+/// ([`State::check`]): each names the field it is about ([`Forgery::field`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Forgery {
+    #[error("position {next} is past the {len} probes of this scan")]
+    NextPastEnd { next: u64, len: u64 },
+    #[error("position {position} was never started (next is {next})")]
+    NeverStarted { position: u64, next: u64 },
+    #[error("position {position} is listed twice")]
+    InFlightTwice { position: u64 },
+    #[error(
+        "probed is {probed}, but {done} probes are done (next {next} less {in_flight} in flight)"
+    )]
+    ProbedNotDone {
+        probed: u64,
+        done: u64,
+        next: u64,
+        in_flight: usize,
+    },
+    #[error(
+        "open {}, closed {}, filtered {} and unreachable {} add up to more than the {} probed",
+        .0.open, .0.closed, .0.filtered, .0.unreachable, .0.probed
+    )]
+    DecidedOverProbed(Counts),
+    #[error(
+        "{0} is not a probe of this scan (outside its targets, excluded, or on another port or \
+         shard)"
+    )]
+    PendingOutside(String),
+    #[error("{0} is listed as found open but was not probed yet")]
+    PendingNotProbed(String),
+    #[error("{0} is listed twice")]
+    PendingTwice(String),
+    #[error("open is {open}, fewer than the {pending} ports pending and {records} identified")]
+    OpenTooFew {
+        open: u64,
+        pending: usize,
+        records: u64,
+    },
+}
+
+impl Forgery {
+    /// The checkpoint field the entry is in.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Forgery::NextPastEnd { .. } => "next",
+            Forgery::NeverStarted { .. } | Forgery::InFlightTwice { .. } => "in_flight",
+            Forgery::ProbedNotDone { .. }
+            | Forgery::DecidedOverProbed(_)
+            | Forgery::OpenTooFew { .. } => "counts",
+            Forgery::PendingOutside(_)
+            | Forgery::PendingNotProbed(_)
+            | Forgery::PendingTwice(_) => "pending",
+        }
+    }
 }
 
 /// A record of the results sidecar that cannot be read back.
@@ -865,12 +891,128 @@ mod tests {
         got
     }
 
+    /// A checkpoint of [`space`] that has started `next` probes.
+    fn checkpoint(next: u64, in_flight: Vec<u64>, counts: Counts, pending: Vec<Endpoint>) -> State {
+        State {
+            format: FORMAT.into(),
+            version: VERSION,
+            digest: "d".into(),
+            scan_id: "id".into(),
+            started: "t0".into(),
+            next,
+            in_flight,
+            counts,
+            pending,
+            results: 0,
+            records: 0,
+            results_sha256: String::new(),
+        }
+    }
+
+    /// Each impossible entry is named by its field, in the words the
+    /// error has always used (stderr is part of what a user scripts on).
+    #[test]
+    fn a_forged_entry_names_its_field_in_the_same_words() {
+        let space = space();
+        let done = |probed, open| Counts {
+            probed,
+            open,
+            ..Counts::default()
+        };
+        let ep = |n| space.nth(n).unwrap();
+        let outside = Endpoint::new("127.0.1.0".parse().unwrap(), 1);
+        let over = Counts {
+            probed: 4,
+            open: 2,
+            closed: 1,
+            filtered: 1,
+            unreachable: 1,
+        };
+        let cases = [
+            (
+                checkpoint(101, vec![], done(101, 0), vec![]),
+                "next",
+                "position 101 is past the 100 probes of this scan".to_string(),
+            ),
+            (
+                checkpoint(5, vec![7], done(4, 0), vec![]),
+                "in_flight",
+                "position 7 was never started (next is 5)".into(),
+            ),
+            (
+                checkpoint(5, vec![2, 2], done(3, 0), vec![]),
+                "in_flight",
+                "position 2 is listed twice".into(),
+            ),
+            (
+                checkpoint(5, vec![1], done(5, 0), vec![]),
+                "counts",
+                "probed is 5, but 4 probes are done (next 5 less 1 in flight)".into(),
+            ),
+            (
+                checkpoint(4, vec![], over, vec![]),
+                "counts",
+                "open 2, closed 1, filtered 1 and unreachable 1 add up to more than the 4 probed"
+                    .into(),
+            ),
+            (
+                checkpoint(5, vec![], done(5, 1), vec![outside.clone()]),
+                "pending",
+                format!(
+                    "{} is not a probe of this scan (outside its targets, excluded, or on \
+                     another port or shard)",
+                    crate::untrusted::quote(&outside.to_string())
+                ),
+            ),
+            (
+                checkpoint(5, vec![], done(5, 1), vec![ep(7)]),
+                "pending",
+                format!(
+                    "{} is listed as found open but was not probed yet",
+                    crate::untrusted::quote(&ep(7).to_string())
+                ),
+            ),
+            (
+                checkpoint(5, vec![], done(5, 2), vec![ep(1), ep(1)]),
+                "pending",
+                format!(
+                    "{} is listed twice",
+                    crate::untrusted::quote(&ep(1).to_string())
+                ),
+            ),
+            (
+                checkpoint(5, vec![], done(5, 1), vec![ep(1), ep(2)]),
+                "counts",
+                "open is 1, fewer than the 2 ports pending and 0 identified".into(),
+            ),
+        ];
+        for (state, field, text) in cases {
+            let e = state.check(&space).unwrap_err();
+            assert_eq!((e.field(), e.to_string()), (field, text));
+        }
+        assert_eq!(
+            checkpoint(5, vec![3], done(4, 1), vec![ep(1)]).check(&space),
+            Ok(())
+        );
+        let e = StateError::Forged {
+            path: "s.state".into(),
+            reason: Forgery::InFlightTwice { position: 2 },
+        };
+        assert_eq!(
+            e.to_string(),
+            "s.state: field `in_flight`: position 2 is listed twice. A checkpoint of this scan \
+             holds only probes of its targets, less its exclusions, on its ports; this one was \
+             edited or damaged. Delete it (and s.state.results) to start over"
+        );
+    }
+
     #[test]
     fn a_checkpoint_holds_what_is_in_flight_pending_and_done() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.state");
         let space = space();
-        let stats = crate::sweep::SweepStats::default();
+        // The sweep's counters as `sweep::SweepStats::counts` hands them over.
+        let mut counts = Counts::default();
         let t = Tracker::new(3, None, Some(ResultLog::create(&path).unwrap()));
         for (w, j) in [(0, 0), (1, 1), (2, 2)] {
             let _s = t.section();
@@ -879,13 +1021,11 @@ mod tests {
         let open = space.nth(1).unwrap();
         {
             let _s = t.section();
-            stats.probed.fetch_add(2, Ordering::Relaxed);
+            counts.probed += 2;
             t.release(0, None);
             t.release(1, Some(&open));
         }
-        let s = t
-            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
-            .unwrap();
+        let s = t.snapshot(&space, || counts, ("d", "id", "t0")).unwrap();
         assert_eq!((s.next, s.in_flight.clone()), (3, vec![2]));
         assert_eq!(s.pending, vec![open.clone()]);
         assert_eq!((s.counts.probed, s.results, s.records), (2, 0, 0));
@@ -893,9 +1033,7 @@ mod tests {
             &Service::new(open.clone(), crate::model::ServiceKind::Unknown),
             &[],
         );
-        let s = t
-            .snapshot(&space, || stats.counts(), ("d", "id", "t0"))
-            .unwrap();
+        let s = t.snapshot(&space, || counts, ("d", "id", "t0")).unwrap();
         assert!(s.pending.is_empty());
         assert_eq!(s.records, 1);
         // What the checkpoint covers is in the file once it is taken.
@@ -919,9 +1057,7 @@ mod tests {
             t.claim(1, 1);
         }
         t.release(0, None);
-        let s2 = t
-            .snapshot(&resumed, || stats.counts(), ("d", "id", "t0"))
-            .unwrap();
+        let s2 = t.snapshot(&resumed, || counts, ("d", "id", "t0")).unwrap();
         assert_eq!((s2.next, s2.in_flight), (4, vec![3]));
         assert_eq!((s2.results, s2.records), (s.results, 1));
         assert_eq!(replayed(&t), vec![open]);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use include_dir::{include_dir, Dir};
 use serde::{Deserialize, Serialize};
@@ -33,12 +34,14 @@ pub enum CatalogError {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub id: String,
-    pub title: String,
+    /// Shared with every finding of the rule (a scan of many thousand Flink
+    /// services would otherwise hold a copy per finding).
+    pub title: Arc<str>,
     pub severity: Severity,
     pub security_severity: f64,
     pub cwe: u32,
     pub description: String,
-    pub remediation: String,
+    pub remediation: Arc<str>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
     /// Set on rules made from an advisory record.
@@ -92,15 +95,15 @@ fn advisory_rule(adv: &Advisory) -> Rule {
     Rule {
         id: adv.rule_id.clone(),
         title: if summary.contains(name.as_str()) {
-            summary.to_string()
+            summary.into()
         } else {
-            format!("{name}: {summary}")
+            format!("{name}: {summary}").into()
         },
         severity: adv.severity,
         security_severity: adv.score,
         cwe: adv.cwe,
         description,
-        remediation,
+        remediation: remediation.into(),
         sources: adv.references(),
         advisory: Some(RuleAdvisory {
             ids: adv.ids(),

@@ -7,8 +7,9 @@
 
 use super::job_list::JobList;
 use super::{http_target, rule_ids, CheckContext, CheckOutput};
-use crate::inventory::{self, text, JobInventory, Source};
+use crate::inventory::{self, text, Source};
 use crate::model::{Evidence, Service, ServiceKind};
+use crate::model::{Job, JobInventory, LogRead};
 
 /// Evidence entries kept per finding (jobs or files); the detail counts all.
 const MAX_EVIDENCE: usize = 10;
@@ -80,7 +81,7 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
 }
 
 fn job_secrets(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
-    let exposing: Vec<&inventory::Job> = inv
+    let exposing: Vec<&Job> = inv
         .jobs
         .iter()
         .filter(|j| j.secrets().next().is_some())
@@ -147,13 +148,13 @@ fn job_secrets(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &
 }
 
 fn masked(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
-    let jobs: Vec<&inventory::Job> = inv
+    let jobs: Vec<&Job> = inv
         .jobs
         .iter()
         .filter(|j| j.masked().next().is_some())
         .collect();
     let Some(first) = jobs.first() else { return };
-    let line = |j: &inventory::Job| {
+    let line = |j: &Job| {
         format!(
             "{} ({})",
             j.name,
@@ -245,8 +246,7 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
         evidence,
     );
 
-    let with_secrets: Vec<&inventory::LogRead> =
-        inv.logs.iter().filter(|l| !l.secrets.is_empty()).collect();
+    let with_secrets: Vec<&LogRead> = inv.logs.iter().filter(|l| !l.secrets.is_empty()).collect();
     if with_secrets.is_empty() {
         return;
     }

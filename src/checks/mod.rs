@@ -222,7 +222,7 @@ pub struct CheckOutput {
     /// identification saw answers it ([`run_seen`]).
     pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<crate::model::YarnFacts>,
 }
 
 impl CheckOutput {
@@ -263,7 +263,7 @@ pub async fn run_extra(
                     out.findings = tls_findings(s, profile, ctx);
                 }
                 if s.tls.is_some() && ctx.tls_audit {
-                    for rule in tls_unchecked(s.tls_profile.as_ref()) {
+                    for rule in tls_unchecked(s.tls_profile.as_deref()) {
                         out.could_not_check(rule, ctx);
                     }
                 }
@@ -834,7 +834,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                 if let Some(mut f) =
                     ctx.finding(&adv.rule_id, service, url.clone(), detail, evidence.clone())
                 {
-                    f.advisory = Some(AdvisoryMatch {
+                    f.advisory = Some(Box::new(AdvisoryMatch {
                         ids,
                         confidence,
                         cvss_vector: adv.cvss.as_ref().map(|c| c.vector.clone()),
@@ -843,7 +843,7 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
                         // The rule lists them all; a finding keeps the
                         // first few so JSON Lines stay small.
                         references: adv.references().into_iter().take(5).collect(),
-                    });
+                    }));
                     findings.push(f);
                 }
             }
@@ -874,19 +874,25 @@ fn version_findings(service: &Service, ctx: &CheckContext) -> (Vec<Finding>, Vec
             if let Some(mut f) =
                 ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence)
             {
-                f.advisory = Some(AdvisoryMatch {
-                    ids,
-                    confidence: MatchConfidence::Unordered,
-                    cvss_vector: None,
-                    cvss_score: None,
-                    upgrade_to: Vec::new(),
-                    references: Vec::new(),
-                });
+                f.advisory = Some(Box::new(unordered_match(ids)));
                 findings.push(f);
             }
         }
     }
     (findings, errors)
+}
+
+/// The advisories a version that cannot be ordered exactly may be
+/// affected by: named, never scored or given a fix.
+fn unordered_match(ids: Vec<String>) -> AdvisoryMatch {
+    AdvisoryMatch {
+        ids,
+        confidence: MatchConfidence::Unordered,
+        cvss_vector: None,
+        cvss_score: None,
+        upgrade_to: Vec::new(),
+        references: Vec::new(),
+    }
 }
 
 /// The version as findings quote it, and where it came from if inferred.
@@ -933,14 +939,7 @@ fn prefix_only(
         if ids.is_empty() { "no advisory matches that release".to_string() } else { format!("possibly affected by {}", ids.join(", ")) }
     );
     if let Some(mut f) = ctx.finding(rule_ids::VERSION_UNORDERED, service, url, detail, evidence) {
-        f.advisory = Some(AdvisoryMatch {
-            ids,
-            confidence: MatchConfidence::Unordered,
-            cvss_vector: None,
-            cvss_score: None,
-            upgrade_to: Vec::new(),
-            references: Vec::new(),
-        });
+        f.advisory = Some(Box::new(unordered_match(ids)));
         findings.push(f);
     }
     (findings, error_line)
@@ -1086,12 +1085,12 @@ mod tests {
         };
         let endpoint = crate::model::Endpoint::new([192, 0, 2, 1].into(), 6123);
         let mut s = Service::new(endpoint, ServiceKind::Unknown);
-        s.tls = Some(crate::model::TlsSummary {
+        s.tls = Some(Box::new(crate::model::TlsSummary {
             version: Some("TLSv1.2".into()),
             cipher_suite: None,
             client_cert_required: true,
             certificate: None,
-        });
+        }));
         s.flink = true;
         let mut services = vec![s];
         let found = run_extra(&mut services, &[(0, Extra::TlsFindings)], &ctx).await;

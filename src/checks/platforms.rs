@@ -6,8 +6,9 @@
 
 use super::{rule_ids, CheckContext, CheckOutput};
 use crate::identify::flink_http;
-use crate::identify::yarn::{self, ProxiedFlink, YarnFacts};
+use crate::identify::yarn;
 use crate::model::{Evidence, Service, ServiceKind, Severity};
+use crate::model::{ProxiedFlink, YarnFacts};
 use crate::transport::evidence_http;
 use crate::transport::http::HttpTarget;
 use crate::untrusted;
@@ -105,7 +106,7 @@ async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckO
         facts.apps_listed = Some(listed);
     }
     proxy_jobmanagers(service, ctx, &t, &mut facts, out).await;
-    out.yarn = Some(facts);
+    out.yarn = Some(*facts);
 }
 
 /// Each live application's JobManager through `/proxy/APPLICATION_ID/`.

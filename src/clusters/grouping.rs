@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
-use super::{ConfigId, KnownPort};
+use super::{Anchor, ConfigId, KnownPort, PortStatus, Role};
 use crate::model::{DeploymentFacts, HostKey, Service, ServiceKind, TaskManagerRef};
 
 /// Configuration keys that name the deployment, in order of preference,
@@ -151,11 +151,11 @@ impl TaskManagerPort {
         }
     }
 
-    fn role(self) -> &'static str {
+    fn role(self) -> Role {
         match self {
-            TaskManagerPort::Rpc => "taskmanager-rpc",
-            TaskManagerPort::Data => "taskmanager-data",
-            TaskManagerPort::Jmx => "taskmanager-jmx",
+            TaskManagerPort::Rpc => Role::TaskmanagerRpc,
+            TaskManagerPort::Data => Role::TaskmanagerData,
+            TaskManagerPort::Jmx => Role::TaskmanagerJmx,
         }
     }
 }
@@ -169,26 +169,19 @@ struct Claim {
 
 /// A cluster in the making, around one anchor service.
 pub(super) struct Group {
-    /// `jobmanager`, `sql-gateway`, `history-server` or `host`.
-    pub anchor: &'static str,
+    /// A JobManager, SQL Gateway, HistoryServer or host.
+    pub anchor: Anchor,
     pub anchor_service: usize,
     pub cluster_id: Option<ConfigId>,
     pub not_scanned: Vec<KnownPort>,
-    /// Its services (indexes into the report's services) and why each
-    /// belongs, in no particular order.
-    pub members: Vec<(usize, String)>,
+    /// Its services (indexes into the report's services), the role of
+    /// each and why it belongs, in no particular order.
+    pub members: Vec<(usize, Role, String)>,
 }
 
-/// The groups of a report's Flink services, standbys merged.
-pub(super) struct Grouped {
-    pub groups: Vec<Group>,
-    /// The role of each grouped service (`taskmanager-rpc`, ...).
-    pub roles: HashMap<usize, String>,
-}
-
-/// Group the Flink services of a report. `swept(ip, port)` says whether
-/// the scan certainly probed that endpoint.
-pub(super) fn group(services: &[Service], swept: &dyn Fn(IpAddr, u16) -> bool) -> Grouped {
+/// Group the Flink services of a report, standbys merged. `swept(ip,
+/// port)` says whether the scan certainly probed that endpoint.
+pub(super) fn group(services: &[Service], swept: &dyn Fn(IpAddr, u16) -> bool) -> Vec<Group> {
     let mut g = Grouping::new(services);
     for j in g.order.clone() {
         if services[j].kind == ServiceKind::JobmanagerRest {
@@ -221,7 +214,7 @@ struct Grouping<'a> {
 
 impl<'a> Grouping<'a> {
     fn new(services: &'a [Service]) -> Grouping<'a> {
-        // Platforms (YARN, the Kubernetes operator) are grouped by `crate::platforms`.
+        // Platforms (YARN, the Kubernetes operator) are grouped by `super::platforms`.
         let mut order: Vec<usize> = (0..services.len())
             .filter(|&i| services[i].flink && !services[i].kind.is_platform())
             .collect();
@@ -256,7 +249,7 @@ impl<'a> Grouping<'a> {
             .push(Claim { group, source });
     }
 
-    fn new_group(&mut self, anchor: &'static str, anchor_service: usize) -> usize {
+    fn new_group(&mut self, anchor: Anchor, anchor_service: usize) -> usize {
         let g = self.groups.len();
         self.groups.push(Group {
             anchor,
@@ -274,7 +267,7 @@ impl<'a> Grouping<'a> {
         let jm = &self.services[j];
         let auth = jm.endpoint.authority();
         let facts = jm.deployment.clone().unwrap_or_default();
-        let g = self.new_group("jobmanager", j);
+        let g = self.new_group(Anchor::Jobmanager, j);
         self.groups[g].cluster_id = cluster_id_of(&facts, &auth);
         self.claim(j, g, Source::JobManager);
         self.claim_jobmanager_host(j, g, &facts);
@@ -353,9 +346,9 @@ impl<'a> Grouping<'a> {
                     self.groups[g].not_scanned.push(KnownPort {
                         host: tm.host.clone(),
                         port,
-                        role: kind.role().into(),
+                        role: kind.role(),
                         source: format!("GET /taskmanagers of {auth} (TaskManager {})", tm.id),
-                        status: if scanned { "not-found" } else { "not-scanned" }.into(),
+                        status: PortStatus::of(scanned),
                     });
                 }
             }
@@ -468,8 +461,8 @@ impl<'a> Grouping<'a> {
                 continue;
             }
             let anchor = match self.services[k].kind {
-                ServiceKind::SqlGateway => "sql-gateway",
-                ServiceKind::HistoryServer => "history-server",
+                ServiceKind::SqlGateway => Anchor::SqlGateway,
+                ServiceKind::HistoryServer => Anchor::HistoryServer,
                 _ => continue,
             };
             let g = self.new_group(anchor, k);
@@ -512,7 +505,7 @@ impl<'a> Grouping<'a> {
             let g = match host_groups.get(&host) {
                 Some(&g) => g,
                 None => {
-                    let g = self.new_group("host", k);
+                    let g = self.new_group(Anchor::Host, k);
                     host_groups.insert(host, g);
                     g
                 }
@@ -527,43 +520,39 @@ impl<'a> Grouping<'a> {
     }
 
     /// The groups that stayed their own, with their members and roles.
-    fn finish(mut self) -> Grouped {
-        let mut roles = HashMap::new();
+    fn finish(mut self) -> Vec<Group> {
         for (k, (g, why)) in std::mem::take(&mut self.assigned) {
-            self.groups[g].members.push((k, why));
-            roles.insert(k, self.role_of(k));
+            let role = self.role_of(k);
+            self.groups[g].members.push((k, role, why));
         }
-        let groups = self
-            .groups
+        self.groups
             .into_iter()
             .enumerate()
             .filter(|(g, _)| self.merged_into[*g] == *g)
             .map(|(_, grp)| grp)
-            .collect();
-        Grouped { groups, roles }
+            .collect()
     }
 
     /// An RPC port a JobManager lists as a TaskManager's is a TaskManager's.
-    fn role_of(&self, k: usize) -> String {
+    fn role_of(&self, k: usize) -> Role {
         let s = &self.services[k];
         let listed_tm = self.claims.get(&k).is_some_and(|l| {
             l.iter()
                 .any(|c| matches!(c.source, Source::TaskManagerListing { .. }))
         });
         match s.kind {
-            ServiceKind::JobmanagerRest => "jobmanager-rest",
-            ServiceKind::Rpc if listed_tm => "taskmanager-rpc",
-            ServiceKind::Rpc => "rpc",
-            ServiceKind::BlobServer => "blob-server",
-            ServiceKind::TaskmanagerData => "taskmanager-data",
-            ServiceKind::HistoryServer => "history-server",
-            ServiceKind::SqlGateway => "sql-gateway",
-            ServiceKind::PrometheusReporter => "metrics",
-            ServiceKind::JmxRmi => "jmx",
-            _ if is_mtls_internal(s) => "rpc-or-blob (mutual TLS)",
-            _ => "other",
+            ServiceKind::JobmanagerRest => Role::JobmanagerRest,
+            ServiceKind::Rpc if listed_tm => Role::TaskmanagerRpc,
+            ServiceKind::Rpc => Role::Rpc,
+            ServiceKind::BlobServer => Role::BlobServer,
+            ServiceKind::TaskmanagerData => Role::TaskmanagerData,
+            ServiceKind::HistoryServer => Role::HistoryServer,
+            ServiceKind::SqlGateway => Role::SqlGateway,
+            ServiceKind::PrometheusReporter => Role::Metrics,
+            ServiceKind::JmxRmi => Role::Jmx,
+            _ if is_mtls_internal(s) => Role::RpcOrBlobMtls,
+            _ => Role::Other,
         }
-        .to_string()
     }
 }
 

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{AttackPath, PathStep};
 use crate::checks::rule_ids;
 use crate::inventory::text::{flow_text, job_line, list, summary};
-use crate::inventory::{Job, JobInventory};
-use crate::model::{Finding, Service, ServiceKind};
+use crate::model::{Finding, Job, JobInventory, Service, ServiceKind};
 
 /// Jobs named on a cluster card; the rest are counted.
 pub const MAX_CARD_JOBS: usize = 10;
@@ -171,8 +170,8 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::secrets::{SecretKind, Seen};
-    use crate::inventory::{Parameter, ParameterStatus};
+    use crate::inventory::secrets::seen;
+    use crate::model::{Parameter, ParameterStatus, SecretKind};
 
     fn job(name: &str, state: &str, secret: bool) -> Job {
         Job {
@@ -187,7 +186,7 @@ mod tests {
                 vec![Parameter {
                     key: "db.url".into(),
                     status: ParameterStatus::Secret,
-                    secret: Some(Seen::of(SecretKind::JdbcPassword, "x")),
+                    secret: Some(seen(SecretKind::JdbcPassword, "x")),
                 }]
             } else {
                 Vec::new()

@@ -17,6 +17,8 @@
 //!   evidence, standbys merged, the rest grouped by host);
 //! - [`paths`]: the attack paths a cluster's findings make possible;
 //! - [`posture`]: the hardening guidance, one table entry per item;
+//! - [`platforms`]: YARN applications and the Kubernetes Operator in the
+//!   cluster view (called by [`build`] after the Flink clusters are made);
 //! - this module: the records a report carries and [`build`], which turns
 //!   groups into those records.
 //!
@@ -25,10 +27,12 @@
 mod grouping;
 pub mod jobs;
 mod paths;
+pub mod platforms;
 mod posture;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -49,9 +53,8 @@ pub struct Cluster {
     pub id: String,
     /// A name for people: what it is and where.
     pub name: String,
-    /// What the group is built around: `jobmanager`, `sql-gateway`,
-    /// `history-server` or `host`.
-    pub anchor: String,
+    /// What the group is built around.
+    pub anchor: Anchor,
     /// The configuration key that names the deployment, when readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<ConfigId>,
@@ -63,7 +66,7 @@ pub struct Cluster {
     pub hosts: Vec<String>,
     pub members: Vec<Member>,
     /// The platform that deploys it, when its configuration or the
-    /// platform itself says so (`crate::platforms`).
+    /// platform itself says so (`super::platforms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
     /// Ports the JobManager names (its TaskManagers) that the sweep did not find.
@@ -115,8 +118,7 @@ pub struct ConfigId {
 pub struct Member {
     pub endpoint: String,
     pub kind: ServiceKind,
-    /// `jobmanager-rest`, `jobmanager-rpc`, `taskmanager-rpc`, ...
-    pub role: String,
+    pub role: Role,
     pub tls: bool,
     pub evidence: String,
 }
@@ -126,13 +128,176 @@ pub struct Member {
 pub struct KnownPort {
     pub host: String,
     pub port: u16,
-    pub role: String,
+    pub role: Role,
     /// Where it is known from.
     pub source: String,
-    /// `not-found`: the scan probed this address and port and found
-    /// nothing there; `not-scanned`: it did not (outside the targets or
-    /// ports, another shard, an interrupted scan, or a host name).
-    pub status: String,
+    pub status: PortStatus,
+}
+
+/// What a cluster is built around, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Anchor {
+    #[serde(rename = "jobmanager")]
+    Jobmanager,
+    #[serde(rename = "sql-gateway")]
+    SqlGateway,
+    #[serde(rename = "history-server")]
+    HistoryServer,
+    /// Flink services of one host that no JobManager claims.
+    #[serde(rename = "host")]
+    Host,
+    #[serde(rename = "yarn-resourcemanager")]
+    YarnResourcemanager,
+    #[serde(rename = "yarn-application")]
+    YarnApplication,
+    #[serde(rename = "k8s-operator")]
+    K8sOperator,
+}
+
+impl Anchor {
+    pub const ALL: [Anchor; 7] = [
+        Anchor::Jobmanager,
+        Anchor::SqlGateway,
+        Anchor::HistoryServer,
+        Anchor::Host,
+        Anchor::YarnResourcemanager,
+        Anchor::YarnApplication,
+        Anchor::K8sOperator,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anchor::Jobmanager => "jobmanager",
+            Anchor::SqlGateway => "sql-gateway",
+            Anchor::HistoryServer => "history-server",
+            Anchor::Host => "host",
+            Anchor::YarnResourcemanager => "yarn-resourcemanager",
+            Anchor::YarnApplication => "yarn-application",
+            Anchor::K8sOperator => "k8s-operator",
+        }
+    }
+}
+
+impl fmt::Display for Anchor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a port does in its cluster, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    #[serde(rename = "jobmanager-rest")]
+    JobmanagerRest,
+    /// A YARN application's JobManager, reached through the
+    /// ResourceManager's web proxy.
+    #[serde(rename = "jobmanager-rest (through the YARN proxy)")]
+    JobmanagerRestViaYarnProxy,
+    /// An RPC port no JobManager lists as a TaskManager's.
+    #[serde(rename = "rpc")]
+    Rpc,
+    #[serde(rename = "taskmanager-rpc")]
+    TaskmanagerRpc,
+    #[serde(rename = "taskmanager-data")]
+    TaskmanagerData,
+    #[serde(rename = "taskmanager-jmx")]
+    TaskmanagerJmx,
+    #[serde(rename = "blob-server")]
+    BlobServer,
+    #[serde(rename = "history-server")]
+    HistoryServer,
+    #[serde(rename = "sql-gateway")]
+    SqlGateway,
+    #[serde(rename = "metrics")]
+    Metrics,
+    #[serde(rename = "jmx")]
+    Jmx,
+    /// A port that demands a client certificate next to Flink.
+    #[serde(rename = "rpc-or-blob (mutual TLS)")]
+    RpcOrBlobMtls,
+    #[serde(rename = "yarn-resourcemanager")]
+    YarnResourcemanager,
+    #[serde(rename = "operator-webhook")]
+    OperatorWebhook,
+    #[serde(rename = "operator-health")]
+    OperatorHealth,
+    #[serde(rename = "operator-metrics")]
+    OperatorMetrics,
+    #[serde(rename = "other")]
+    Other,
+}
+
+impl Role {
+    pub const ALL: [Role; 17] = [
+        Role::JobmanagerRest,
+        Role::JobmanagerRestViaYarnProxy,
+        Role::Rpc,
+        Role::TaskmanagerRpc,
+        Role::TaskmanagerData,
+        Role::TaskmanagerJmx,
+        Role::BlobServer,
+        Role::HistoryServer,
+        Role::SqlGateway,
+        Role::Metrics,
+        Role::Jmx,
+        Role::RpcOrBlobMtls,
+        Role::YarnResourcemanager,
+        Role::OperatorWebhook,
+        Role::OperatorHealth,
+        Role::OperatorMetrics,
+        Role::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::JobmanagerRest => "jobmanager-rest",
+            Role::JobmanagerRestViaYarnProxy => "jobmanager-rest (through the YARN proxy)",
+            Role::Rpc => "rpc",
+            Role::TaskmanagerRpc => "taskmanager-rpc",
+            Role::TaskmanagerData => "taskmanager-data",
+            Role::TaskmanagerJmx => "taskmanager-jmx",
+            Role::BlobServer => "blob-server",
+            Role::HistoryServer => "history-server",
+            Role::SqlGateway => "sql-gateway",
+            Role::Metrics => "metrics",
+            Role::Jmx => "jmx",
+            Role::RpcOrBlobMtls => "rpc-or-blob (mutual TLS)",
+            Role::YarnResourcemanager => "yarn-resourcemanager",
+            Role::OperatorWebhook => "operator-webhook",
+            Role::OperatorHealth => "operator-health",
+            Role::OperatorMetrics => "operator-metrics",
+            Role::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the sweep looked where a known port is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortStatus {
+    /// The scan probed this address and port and found nothing there.
+    #[serde(rename = "not-found")]
+    NotFound,
+    /// It did not (outside the targets or ports, another shard, an
+    /// interrupted scan, or a host name).
+    #[serde(rename = "not-scanned")]
+    NotScanned,
+}
+
+impl PortStatus {
+    /// `scanned`: the sweep certainly probed the address and port.
+    pub fn of(scanned: bool) -> PortStatus {
+        if scanned {
+            PortStatus::NotFound
+        } else {
+            PortStatus::NotScanned
+        }
+    }
 }
 
 /// One way in, worst first within its cluster.
@@ -196,51 +361,87 @@ pub fn build(
     findings: &mut [Finding],
     swept: &dyn Fn(IpAddr, u16) -> bool,
 ) -> Vec<Cluster> {
-    let grouped = grouping::group(services, swept);
-    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) = grouped
-        .groups
-        .iter()
-        .map(|g| record(g, services, &grouped.roles))
-        .unzip();
+    let mut clusters = Vec::new();
+    build_each(services, findings, swept, &mut |c| clusters.push(c));
+    clusters.sort_by(|a, b| Rank::of(a).cmp(&Rank::of(b)));
+    clusters
+}
+
+/// [`build`], handing each cluster to `keep` as soon as it is judged, in no
+/// particular order (a report orders them by [`Rank`]): a scan spills them
+/// one at a time instead of holding them all.
+pub fn build_each(
+    services: &[Service],
+    findings: &mut [Finding],
+    swept: &dyn Fn(IpAddr, u16) -> bool,
+    keep: &mut dyn FnMut(Cluster),
+) {
+    let groups = grouping::group(services, swept);
+    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) =
+        groups.iter().map(|g| record(g, services)).unzip();
+    drop(groups);
     let findings_of = mark_findings(&clusters, findings);
-    for ((c, own), mine) in clusters.iter_mut().zip(&members).zip(&findings_of) {
+    platforms::mark_managed(services, &mut clusters);
+    // The few clusters a platform may still extend wait for it; the rest
+    // are final once judged.
+    let platforms = platforms::Extends::of(services);
+    let mut waiting = Vec::new();
+    for ((mut c, own), mine) in clusters.into_iter().zip(&members).zip(&findings_of) {
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
             .filter(|f| !f.is_fixed())
             .collect();
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
-        judge(c, &member_services, &present);
+        judge(&mut c, &member_services, &present);
+        if platforms.may_extend(&c) {
+            waiting.push(c);
+        } else {
+            keep(c);
+        }
     }
-    crate::platforms::extend(services, findings, &mut clusters, swept);
-    // Worst first; among equals, the one with more ways in and findings.
-    clusters.sort_by(|a, b| {
-        b.rating
-            .cmp(&a.rating)
-            .then(b.paths.len().cmp(&a.paths.len()))
-            .then(b.findings.len().cmp(&a.findings.len()))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    clusters
+    platforms::extend(services, findings, &mut waiting, swept);
+    waiting.into_iter().for_each(keep);
+}
+
+/// Where a cluster stands in a report: worst first; among equals, the one
+/// with more ways in and findings; then by id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    rating: std::cmp::Reverse<Option<Severity>>,
+    paths: std::cmp::Reverse<usize>,
+    findings: std::cmp::Reverse<usize>,
+    id: String,
+}
+
+impl Rank {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn of(c: &Cluster) -> Rank {
+        Rank {
+            rating: std::cmp::Reverse(c.rating),
+            paths: std::cmp::Reverse(c.paths.len()),
+            findings: std::cmp::Reverse(c.findings.len()),
+            id: c.id.clone(),
+        }
+    }
 }
 
 /// A group as a report's cluster record (not judged yet), and the indexes
 /// of its services in member order.
-fn record(
-    grp: &grouping::Group,
-    services: &[Service],
-    roles: &HashMap<usize, String>,
-) -> (Cluster, Vec<usize>) {
+fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) {
     let anchor = &services[grp.anchor_service];
     let mut members: Vec<(usize, Member)> = grp
         .members
         .iter()
-        .map(|(k, evidence)| {
+        .map(|(k, role, evidence)| {
             let s = &services[*k];
             let member = Member {
                 endpoint: s.endpoint.authority(),
                 kind: s.kind,
-                role: roles.get(k).cloned().unwrap_or_default(),
+                role: *role,
                 tls: s.tls.is_some(),
                 evidence: evidence.clone(),
             };
@@ -266,7 +467,7 @@ fn record(
     let cluster = Cluster {
         id: cluster_id(grp, anchor),
         name: cluster_name(grp, anchor),
-        anchor: grp.anchor.to_string(),
+        anchor: grp.anchor,
         cluster_id: grp.cluster_id.clone(),
         rating: None,
         version,
@@ -300,7 +501,7 @@ fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
                 .map_or("id", |(_, s)| *s);
             format!("{short}:{}", id_safe(&cid.value))
         }
-        (None, "host") => format!("host:{}", anchor.endpoint.host_key()),
+        (None, Anchor::Host) => format!("host:{}", anchor.endpoint.host_key()),
         (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
     }
 }
@@ -308,14 +509,14 @@ fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
 fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
     let at = anchor.endpoint.authority();
     match (grp.anchor, &grp.cluster_id) {
-        ("jobmanager", Some(cid)) => format!(
+        (Anchor::Jobmanager, Some(cid)) => format!(
             "Flink cluster {} ({}), JobManager {at}",
             untrusted::clean(&cid.value, 64),
             cid.key,
         ),
-        ("jobmanager", None) => format!("Flink cluster of JobManager {at}"),
-        ("sql-gateway", _) => format!("SQL Gateway {at}"),
-        ("history-server", _) => format!("HistoryServer {at}"),
+        (Anchor::Jobmanager, None) => format!("Flink cluster of JobManager {at}"),
+        (Anchor::SqlGateway, _) => format!("SQL Gateway {at}"),
+        (Anchor::HistoryServer, _) => format!("HistoryServer {at}"),
         _ => format!("Flink services on host {}", anchor.endpoint.host_key()),
     }
 }
@@ -400,10 +601,30 @@ mod tests {
         }
     }
 
+    /// Reports write anchors, roles and port states as the words they
+    /// always had: JSON (serde) and every rendering (`as_str`) agree.
+    #[test]
+    fn closed_sets_are_written_as_their_words() {
+        fn json<T: Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap()
+        }
+        for a in Anchor::ALL {
+            assert_eq!(json(&a), format!("\"{a}\""));
+            assert_eq!(serde_json::from_str::<Anchor>(&json(&a)).unwrap(), a);
+        }
+        for r in Role::ALL {
+            assert_eq!(json(&r), format!("\"{r}\""));
+            assert_eq!(serde_json::from_str::<Role>(&json(&r)).unwrap(), r);
+        }
+        assert_eq!(json(&PortStatus::of(true)), "\"not-found\"");
+        assert_eq!(json(&PortStatus::of(false)), "\"not-scanned\"");
+        assert!(serde_json::from_str::<Role>("\"taskmanager\"").is_err());
+    }
+
     #[test]
     fn taskmanagers_are_linked_by_listing_and_unreached_ones_are_named() {
         let mut jm = svc([10, 0, 0, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![
                 TaskManagerRef {
                     id: "tm-a".into(),
@@ -429,7 +650,7 @@ mod tests {
             .into(),
             job_ids: Vec::new(),
             jobs: None,
-        });
+        }));
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
         let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
@@ -451,30 +672,33 @@ mod tests {
         };
         let clusters = build(&services, &mut findings, &swept);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
-        let c = clusters.iter().find(|c| c.anchor == "jobmanager").unwrap();
+        let c = clusters
+            .iter()
+            .find(|c| c.anchor == Anchor::Jobmanager)
+            .unwrap();
         let member = |ep: &str| c.members.iter().find(|m| m.endpoint == ep);
         assert!(member("10.0.0.1:6123")
             .unwrap()
             .evidence
             .contains("jobmanager.rpc.port"));
         let tm = member("10.0.0.5:6122").unwrap();
-        assert_eq!(tm.role, "taskmanager-rpc");
+        assert_eq!(tm.role, Role::TaskmanagerRpc);
         assert!(tm.evidence.contains("/taskmanagers") && tm.evidence.contains("tm-a"));
         assert!(member("10.0.0.5:9249")
             .unwrap()
             .evidence
             .contains("same host as TaskManager tm-a"));
         assert!(member("10.0.0.9:6122").is_none());
-        let unreached: Vec<(String, u16, String)> = c
+        let unreached: Vec<(String, u16, PortStatus)> = c
             .not_scanned
             .iter()
-            .map(|k| (k.host.clone(), k.port, k.status.clone()))
+            .map(|k| (k.host.clone(), k.port, k.status))
             .collect();
         assert_eq!(
             unreached,
             vec![
-                ("10.0.0.5".into(), 40000, "not-scanned".into()),
-                ("10.0.0.6".into(), 6122, "not-found".into())
+                ("10.0.0.5".into(), 40000, PortStatus::NotScanned),
+                ("10.0.0.6".into(), 6122, PortStatus::NotFound)
             ]
         );
         // The stranger gets its own host group.
@@ -512,13 +736,13 @@ mod tests {
             ..Default::default()
         };
         let mut a = svc([10, 0, 1, 1], 8081, ServiceKind::JobmanagerRest);
-        a.deployment = Some(facts("orders"));
+        a.deployment = Some(facts("orders").into());
         let mut b = svc([10, 0, 1, 2], 8081, ServiceKind::JobmanagerRest);
-        b.deployment = Some(facts("orders"));
+        b.deployment = Some(facts("orders").into());
         let mut c = svc([10, 0, 1, 3], 8081, ServiceKind::JobmanagerRest);
-        c.deployment = Some(facts("/default"));
+        c.deployment = Some(facts("/default").into());
         let mut d = svc([10, 0, 1, 4], 8081, ServiceKind::JobmanagerRest);
-        d.deployment = Some(facts("/default"));
+        d.deployment = Some(facts("/default").into());
         let clusters = build(&[a, b, c, d], &mut [], &|_, _| true);
         let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -543,11 +767,11 @@ mod tests {
             ..Default::default()
         };
         let mut jm = svc([10, 0, 3, 1], 8081, ServiceKind::JobmanagerRest);
-        jm.deployment = Some(facts(&[jid]));
+        jm.deployment = Some(facts(&[jid]).into());
         let mut other = svc([10, 0, 3, 2], 8081, ServiceKind::JobmanagerRest);
-        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]));
+        other.deployment = Some(facts(&["ffffffffffffffffffffffffffffffff"]).into());
         let mut hs = svc([10, 0, 3, 9], 8082, ServiceKind::HistoryServer);
-        hs.deployment = Some(facts(&[jid]));
+        hs.deployment = Some(facts(&[jid]).into());
         let clusters = build(&[jm, other, hs], &mut [], &|_, _| true);
         assert_eq!(clusters.len(), 2, "{clusters:#?}");
         let c = clusters
@@ -585,11 +809,11 @@ mod tests {
                     jmx_port: None,
                 })
                 .collect();
-            jm.deployment = Some(DeploymentFacts {
+            jm.deployment = Some(Box::new(DeploymentFacts {
                 taskmanagers,
                 taskmanagers_listed: Some(50),
                 ..Default::default()
-            });
+            }));
             services.push(jm);
             for t in 1..=50 {
                 services.push(svc(ip(base + t), 6122, ServiceKind::Rpc));
@@ -606,7 +830,7 @@ mod tests {
         let clusters = build(&services, &mut [], &|_, _| true);
         let took = started.elapsed();
         assert_eq!(clusters.len(), 200 + 20_000);
-        let jm_clusters = clusters.iter().filter(|c| c.anchor == "jobmanager");
+        let jm_clusters = clusters.iter().filter(|c| c.anchor == Anchor::Jobmanager);
         assert!(jm_clusters.clone().all(|c| c.members.len() == 51));
         assert_eq!(jm_clusters.count(), 200);
         eprintln!("grouped {} services in {took:?}", services.len());
@@ -635,7 +859,7 @@ mod tests {
         );
         let hs = clusters
             .iter()
-            .find(|c| c.anchor == "history-server")
+            .find(|c| c.anchor == Anchor::HistoryServer)
             .unwrap();
         assert_eq!(hs.members.len(), 2);
         assert!(hs.members[1]

@@ -96,8 +96,8 @@ const ITEMS: &[Item] = &[
     },
     Item {
         id: "k8s-rest-service",
-        title: crate::platforms::K8S_REST_TITLE,
-        fix: crate::platforms::K8S_REST_FIX,
+        title: super::platforms::K8S_REST_TITLE,
+        fix: super::platforms::K8S_REST_FIX,
         judge: k8s_rest_service,
     },
     Item {
@@ -202,7 +202,7 @@ const CONFIG_NOT_READABLE: &str = "GET /jobmanager/config not readable";
 
 /// `kubernetes.rest-service.exposed.type` of a cluster on Kubernetes.
 fn k8s_rest_service(seen: &Seen) -> Option<Verdict> {
-    let (status, evidence) = crate::platforms::rest_exposure(&seen.config)?;
+    let (status, evidence) = super::platforms::rest_exposure(&seen.config)?;
     Some(verdict(status, evidence, Vec::new()))
 }
 

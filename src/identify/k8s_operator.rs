@@ -26,8 +26,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
+use crate::model::OperatorFacts;
 use crate::transport::http::Response;
 use crate::untrusted;
 
@@ -42,23 +41,6 @@ pub const HEALTH_UNCONFIRMED: &str =
 pub const HEALTH: &str = "Flink Kubernetes Operator health probe";
 /// Managed namespaces and resource names kept from one metrics page.
 pub const MAX_NAMES: usize = 32;
-
-/// What the operator's metrics tell about what it manages (names only,
-/// bounded).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct OperatorFacts {
-    /// The operator pod's own namespace (`namespace` label).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Namespaces of the resources it manages (`resourcens`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub managed_namespaces: Vec<String>,
-    /// `namespace/name (type)` of managed resources (`resourcename`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
-    /// How many `flink_k8soperator_` series the page held.
-    pub series: usize,
-}
 
 /// The webhook's answer to a path it does not serve, naming `path`.
 pub fn is_webhook_refusal(resp: &Response, path: &str) -> bool {

@@ -211,7 +211,7 @@ async fn identify_tls(
             .push_str("; server requires a client certificate (mutual TLS)");
     }
     service.evidence.insert(0, tls_evidence);
-    service.tls = Some(summary);
+    service.tls = Some(Box::new(summary));
     service
 }
 
@@ -612,7 +612,7 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
                     95,
                 );
                 s.version = facts.hadoop_version.clone();
-                s.yarn = Some(facts);
+                s.yarn = Some(Box::new(facts));
                 s.evidence = evidence;
                 s.errors = errors;
                 return s;
@@ -691,7 +691,7 @@ async fn platform_by_banner(
             90,
         );
         s.evidence = evidence.to_vec();
-        s.operator = Some(facts);
+        s.operator = Some(Box::new(facts));
         return Some(s);
     }
     None

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::secrets::{self, Verdict};
-use super::{LogSecret, MAX_SECRETS_PER_LOG};
+use super::MAX_SECRETS_PER_LOG;
+use crate::model::{LogSecret, SecretKind, Seen};
 
 #[allow(clippy::expect_used)]
 fn re(pattern: &str) -> Regex {
@@ -105,7 +106,7 @@ pub fn scan(text: &str) -> (Vec<LogSecret>, Vec<String>) {
                     &mut found,
                     i + 1,
                     "(a value in the line)",
-                    secrets::Seen::of(kind, line.trim()),
+                    secrets::seen(kind, line.trim()),
                 );
             }
         }
@@ -172,7 +173,7 @@ fn judge_arguments(
             }
         } else if arg == MASKED_ARG && value != MASKED_ARG {
             // The name was hidden, the value printed as it is.
-            let seen = secrets::Seen::of(secrets::SecretKind::SecretKeyName, value);
+            let seen = secrets::seen(SecretKind::SecretKeyName, value);
             push(found, vat + 1, MASKED_NAME, seen);
             true
         } else if is_name && value == MASKED_ARG {
@@ -212,7 +213,7 @@ fn judge(
     value: &str,
 ) -> bool {
     match secrets::classify(key, value) {
-        Verdict::Clear(kind) => push(found, line, shown, secrets::Seen::of(kind, value)),
+        Verdict::Clear(kind) => push(found, line, shown, secrets::seen(kind, value)),
         Verdict::Masked => note_masked(masked, shown),
         Verdict::NotSecret => return false,
     }
@@ -226,7 +227,7 @@ fn note_masked(masked: &mut Vec<String>, key: &str) {
     }
 }
 
-fn push(found: &mut Vec<LogSecret>, line: usize, key: &str, secret: secrets::Seen) {
+fn push(found: &mut Vec<LogSecret>, line: usize, key: &str, secret: Seen) {
     let key = secrets::safe_name(key, 120);
     let dup = found
         .iter()
@@ -239,7 +240,6 @@ fn push(found: &mut Vec<LogSecret>, line: usize, key: &str, secret: secrets::See
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::secrets::SecretKind;
 
     #[test]
     fn start_up_lines() {

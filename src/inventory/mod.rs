@@ -9,7 +9,7 @@
 //! JobManager.
 //!
 //! Secret values stop here: the records keep key names, a secret's kind,
-//! length and salted fingerprint ([`secrets::Seen`]), never a value. The
+//! length and salted fingerprint (`model::Seen`), never a value. The
 //! findings are made from these records (`checks::jobs`).
 
 pub mod flink;
@@ -19,10 +19,9 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
+use crate::model::{Jar, Job, JobInventory, LogRead, Parameter, ParameterStatus};
 use crate::transport::http::{HttpError, HttpTarget, Response, MAX_BODY};
-use secrets::{Seen, Verdict};
+use secrets::Verdict;
 
 /// Jobs read in depth per JobManager or HistoryServer (running first).
 pub const MAX_JOBS_IN_DEPTH: usize = 50;
@@ -44,138 +43,6 @@ pub const MAX_OPERATORS: usize = 32;
 pub const MAX_LISTED: usize = 100;
 /// Secrets (and masked keys) kept per log file.
 pub const MAX_SECRETS_PER_LOG: usize = 50;
-
-/// The jobs, jars and logs of one JobManager or HistoryServer, as
-/// `deployment.jobs` in the JSON report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct JobInventory {
-    /// Jobs `GET /jobs/overview` listed.
-    pub listed: usize,
-    /// How many of them are in each state (`RUNNING`, `FINISHED`, ...).
-    #[serde(default)]
-    pub states: BTreeMap<String, usize>,
-    /// The jobs read in depth: at most [`MAX_JOBS_IN_DEPTH`], running first,
-    /// then the most recent.
-    #[serde(default)]
-    pub jobs: Vec<Job>,
-    /// Uploaded jars (`GET /jars`); `None` when not readable (web
-    /// submission off, or a HistoryServer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jars: Option<Vec<Jar>>,
-    /// File names `GET /jobmanager/logs` lists; `None` when not readable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_files: Option<Vec<String>>,
-    /// The log files read, and what they hold.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub logs: Vec<LogRead>,
-}
-
-/// One job read in depth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    pub id: String,
-    pub name: String,
-    pub state: String,
-    /// RFC 3339, UTC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    /// Operator names that say `Source: ...` (and table scans).
-    #[serde(default)]
-    pub sources: Vec<String>,
-    /// Operator names that say `Sink: ...`.
-    #[serde(default)]
-    pub sinks: Vec<String>,
-    /// The global job parameters' keys (`GET /jobs/:id/config`,
-    /// `execution-config.user-config`), at most [`MAX_PARAMETERS`].
-    #[serde(default)]
-    pub parameters: Vec<Parameter>,
-    /// How many keys the job has.
-    #[serde(default)]
-    pub parameters_listed: usize,
-    /// `checkpoint_storage` of `GET /jobs/:id/checkpoints/config`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_storage: Option<String>,
-    /// Where the latest checkpoint or savepoint lives, user and password
-    /// removed (`GET /jobs/:id/checkpoints`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_location: Option<String>,
-}
-
-impl Job {
-    pub fn secrets(&self) -> impl Iterator<Item = &Parameter> {
-        self.parameters
-            .iter()
-            .filter(|p| p.status == ParameterStatus::Secret)
-    }
-
-    pub fn masked(&self) -> impl Iterator<Item = &Parameter> {
-        self.parameters
-            .iter()
-            .filter(|p| p.status == ParameterStatus::Masked)
-    }
-}
-
-/// One global job parameter: its key, and what its value is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Parameter {
-    pub key: String,
-    pub status: ParameterStatus,
-    /// For a secret: its kind, length and fingerprint (never the value).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<Seen>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParameterStatus {
-    /// A credential in clear.
-    Secret,
-    /// Flink answered `******`: a credential is set, this API hides it.
-    Masked,
-    /// Nothing that looks like a credential.
-    Plain,
-}
-
-/// One uploaded jar (`GET /jars`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jar {
-    pub name: String,
-    /// RFC 3339, UTC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uploaded: Option<String>,
-    /// Entry classes Flink found in it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub entry: Vec<String>,
-}
-
-/// One log file read (its first [`MAX_LOG_BYTES`] at most).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogRead {
-    /// `jobmanager` or `taskmanager <id>`.
-    pub source: String,
-    /// The request that read it.
-    pub path: String,
-    pub bytes: usize,
-    /// The file is longer than what was read.
-    pub cut: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<LogSecret>,
-    /// Keys whose values Flink printed as `******`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub masked: Vec<String>,
-}
-
-/// A credential in a log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogSecret {
-    /// 1-based line number in what was read.
-    pub line: usize,
-    /// The key, option or argument that holds it.
-    pub key: String,
-    pub secret: Seen,
-}
 
 /// Which interface is read: a HistoryServer has jobs but no jars or logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,7 +234,7 @@ fn parameters(params: &BTreeMap<String, String>) -> Vec<Parameter> {
         .iter()
         .map(|(k, v)| {
             let (status, secret) = match secrets::classify(k, v) {
-                Verdict::Clear(kind) => (ParameterStatus::Secret, Some(Seen::of(kind, v))),
+                Verdict::Clear(kind) => (ParameterStatus::Secret, Some(secrets::seen(kind, v))),
                 Verdict::Masked => (ParameterStatus::Masked, None),
                 Verdict::NotSecret => (ParameterStatus::Plain, None),
             };

@@ -11,43 +11,9 @@
 use std::sync::OnceLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// What makes a value a credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecretKind {
-    /// A PEM private key block.
-    PrivateKey,
-    /// An AWS access key id (`AKIA...`, `ASIA...`).
-    AwsAccessKey,
-    /// A JDBC URL that carries a password.
-    JdbcPassword,
-    /// A JAAS login line with `password=`.
-    JaasPassword,
-    /// A URI with `user:password@`.
-    UriCredentials,
-    /// `password=...`, `token: ...` inside a longer value.
-    EmbeddedPassword,
-    /// The key's name says it holds a secret (`*.password`, `*token*`,
-    /// `*secret*`, `*access-key*`, ...).
-    SecretKeyName,
-}
-
-impl SecretKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SecretKind::PrivateKey => "PEM private key",
-            SecretKind::AwsAccessKey => "AWS access key id",
-            SecretKind::JdbcPassword => "JDBC URL with a password",
-            SecretKind::JaasPassword => "JAAS line with a password",
-            SecretKind::UriCredentials => "URI with user:password@",
-            SecretKind::EmbeddedPassword => "embedded password/token",
-            SecretKind::SecretKeyName => "secret by key name",
-        }
-    }
-}
+use crate::model::{SecretKind, Seen};
 
 /// The judgement on one key and value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,27 +26,13 @@ pub enum Verdict {
     NotSecret,
 }
 
-/// A secret as reports may show it: never the value, only its length and
-/// a fingerprint that tells equal values apart within one scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen {
-    pub kind: SecretKind,
-    /// Characters in the value.
-    pub length: usize,
-    /// First 12 hex digits of SHA-256(salt ‖ value), the salt random per
-    /// process and never written anywhere: the same password reused by two
-    /// jobs shows the same fingerprint, and nobody can test guesses
-    /// against it.
-    pub fingerprint: String,
-}
-
-impl Seen {
-    pub fn of(kind: SecretKind, value: &str) -> Seen {
-        Seen {
-            kind,
-            length: value.chars().count(),
-            fingerprint: fingerprint(value),
-        }
+/// A secret as reports may show it (`crate::model::Seen`): its kind, its
+/// length and the fingerprint of its value.
+pub fn seen(kind: SecretKind, value: &str) -> Seen {
+    Seen {
+        kind,
+        length: value.chars().count(),
+        fingerprint: fingerprint(value),
     }
 }
 
@@ -400,13 +352,13 @@ mod tests {
 
     #[test]
     fn seen_keeps_no_value() {
-        let s = Seen::of(SecretKind::SecretKeyName, "hunter2");
+        let s = seen(SecretKind::SecretKeyName, "hunter2");
         let json = serde_json::to_string(&s).unwrap_or_default();
         assert!(!json.contains("hunter2"), "{json}");
         assert_eq!(s.length, 7);
         assert_eq!(s.fingerprint.len(), 12);
-        assert_eq!(s.fingerprint, Seen::of(s.kind, "hunter2").fingerprint);
-        assert_ne!(s.fingerprint, Seen::of(s.kind, "hunter3").fingerprint);
+        assert_eq!(s.fingerprint, seen(s.kind, "hunter2").fingerprint);
+        assert_ne!(s.fingerprint, seen(s.kind, "hunter3").fingerprint);
         assert_eq!(
             safe_name("orders password=hunter2", 80),
             "orders password=******"

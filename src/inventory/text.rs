@@ -2,7 +2,7 @@
 //! inventory, for findings, the cluster card and the terminal. Pure over
 //! the records (no values ever reach them).
 
-use super::{Job, JobInventory};
+use crate::model::{Job, JobInventory};
 
 /// One line for a job: name, state, flows, credentials.
 pub fn job_line(job: &Job) -> String {

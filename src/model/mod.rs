@@ -7,8 +7,19 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+mod jobs;
+mod operator;
+mod yarn;
+
+pub use jobs::{
+    Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
+};
+pub use operator::OperatorFacts;
+pub use yarn::{ProxiedFlink, TrackingAddress, YarnApp, YarnFacts};
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
@@ -348,7 +359,7 @@ impl ServiceKind {
     /// The platforms Flink runs on (YARN, the Kubernetes operator): part of
     /// a Flink deployment, but not a Flink process. Flink's version, its
     /// advisories and end of life never apply to them, and they are grouped
-    /// by `crate::platforms`, not as members of a Flink cluster.
+    /// by `crate::clusters::platforms`, not as members of a Flink cluster.
     pub fn is_platform(self) -> bool {
         matches!(
             self,
@@ -420,13 +431,16 @@ pub struct CertSummary {
 
 /// An identified service on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The rarely present parts are boxed: a scan holds every Flink service
+// until its clusters are built, and most have no TLS audit, no readable
+// configuration and are neither YARN nor the operator.
 pub struct Service {
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub transport: String,
     /// `Some` when the port speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsSummary>,
+    pub tls: Option<Box<TlsSummary>>,
     pub kind: ServiceKind,
     /// True only when the evidence shows Flink; look-alikes stay false.
     pub flink: bool,
@@ -456,12 +470,12 @@ pub struct Service {
     pub inner_unreachable: bool,
     /// The full TLS audit, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_profile: Option<TlsProfile>,
+    pub tls_profile: Option<Box<TlsProfile>>,
     /// What a JobManager tells about its deployment (its TaskManagers and
     /// the non-secret configuration keys that identify and harden it):
     /// addresses, ports and key names, bounded; input to `crate::clusters`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<DeploymentFacts>,
+    pub deployment: Option<Box<DeploymentFacts>>,
     /// How the sweep found the port open (after how many SYNs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided: Option<PortDecision>,
@@ -473,11 +487,11 @@ pub struct Service {
     /// What a YARN ResourceManager tells: its cluster and the Flink
     /// applications it runs (`crate::identify::yarn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yarn: Option<crate::identify::yarn::YarnFacts>,
+    pub yarn: Option<Box<YarnFacts>>,
     /// What the Flink Kubernetes Operator's metrics tell: the namespaces
     /// and resources it manages (`crate::identify::k8s_operator`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<crate::identify::k8s_operator::OperatorFacts>,
+    pub operator: Option<Box<OperatorFacts>>,
 }
 
 /// How the sweep decided one port, so a user can tell a port that a
@@ -586,7 +600,8 @@ impl Service {
 pub struct Finding {
     pub rule_id: String,
     pub severity: Severity,
-    pub title: String,
+    /// The rule's title, shared with the catalog and every finding of it.
+    pub title: Arc<str>,
     #[serde(flatten)]
     pub endpoint: Endpoint,
     pub service: ServiceKind,
@@ -603,14 +618,14 @@ pub struct Finding {
     /// For findings that come from an advisory: which one, how sure, and
     /// what to upgrade to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advisory: Option<AdvisoryMatch>,
+    pub advisory: Option<Box<AdvisoryMatch>>,
     /// An active, read-only probe showed the problem (rather than a
     /// version or a configuration flag suggesting it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
     /// What to do about it: the rule's remediation (Flink keys to set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
+    pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -665,7 +680,7 @@ impl Finding {
     pub fn new(
         rule_id: impl Into<String>,
         severity: Severity,
-        title: impl Into<String>,
+        title: impl Into<Arc<str>>,
         endpoint: Endpoint,
         service: ServiceKind,
         url: String,
@@ -887,7 +902,7 @@ pub struct DeploymentFacts {
     /// keys of their parameters, jars, logs. Key names and secret kinds,
     /// lengths and fingerprints only, never a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<crate::inventory::JobInventory>,
+    pub jobs: Option<JobInventory>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as

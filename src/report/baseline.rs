@@ -252,7 +252,7 @@ mod tests {
             services: Vec::new().into(),
             findings,
             notices: vec![],
-            clusters: vec![],
+            clusters: Default::default(),
         }
     }
 

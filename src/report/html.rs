@@ -11,13 +11,14 @@
 //! target, a targets file or a probe file goes through [`escape`], so a
 //! peer's `<script>` in a version or header is shown as text.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::{Cluster, PostureStatus};
+use crate::clusters::{Cluster, PortStatus, PostureStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
@@ -230,7 +231,7 @@ fn base64(bytes: &[u8]) -> String {
 pub fn remediation<'a>(f: &'a Finding, catalog: &'a Catalog) -> Option<&'a str> {
     f.remediation
         .as_deref()
-        .or_else(|| catalog.rule(&f.rule_id).map(|r| r.remediation.as_str()))
+        .or_else(|| catalog.rule(&f.rule_id).map(|r| &*r.remediation))
 }
 
 /// Findings a person should see: a `--baseline` fixed one is an absence.
@@ -381,8 +382,18 @@ fn clusters(h: &mut String, report: &ScanReport) {
     if report.clusters.is_empty() {
         h.push_str("<p class=\"muted\">No Flink service was found.</p>");
     }
-    for c in &report.clusters {
-        cluster_card(h, c);
+    for c in report.clusters.iter() {
+        match c {
+            Ok(c) => cluster_card(h, &c),
+            Err(e) => {
+                let _ = write!(
+                    h,
+                    "<p class=\"muted\">The rest of the clusters could not be read back: {}</p>",
+                    escape(&e.to_string())
+                );
+                break;
+            }
+        }
     }
     h.push_str("</section>\n");
 }
@@ -487,7 +498,7 @@ fn members(h: &mut String, c: &Cluster) {
             h,
             "<tr><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>{}</td><td>{}</td></tr>",
             ident(&m.endpoint),
-            ident(&m.role),
+            ident(m.role.as_str()),
             if m.tls { "yes" } else { "no" },
             escape(&m.evidence)
         );
@@ -497,9 +508,9 @@ fn members(h: &mut String, c: &Cluster) {
             h,
             "<tr class=\"not-scanned\"><td class=\"mono ident\">{}</td><td class=\"ident\">{}</td><td>?</td><td>known from the {}, {}: {}</td></tr>",
             ident(&format!("{}:{}", k.host, k.port)),
-            ident(&k.role),
-            crate::platforms::known_from(c),
-            if k.status == "not-found" { "not found by the sweep" } else { "not scanned" },
+            ident(k.role.as_str()),
+            crate::clusters::platforms::known_from(c),
+            if k.status == PortStatus::NotFound { "not found by the sweep" } else { "not scanned" },
             escape(&k.source)
         );
     }
@@ -572,7 +583,7 @@ fn findings_controls(h: &mut String, report: &ScanReport, findings: &[&Finding])
         let _ = write!(h, "<option value=\"{s}\">{s}</option>");
     }
     h.push_str("</select><select id=\"f-cluster\" aria-label=\"cluster\"><option value=\"\">all clusters</option>");
-    for c in &report.clusters {
+    for c in report.clusters.iter().map_while(Result::ok) {
         let _ = write!(
             h,
             "<option value=\"{}\">{}</option>",
@@ -694,13 +705,20 @@ fn services(h: &mut String, report: &ScanReport) {
     }
     let listing = report.services.for_people(super::services::PEOPLE_OTHERS);
     h.push_str("<section id=\"services\"><h2>Open ports</h2><table class=\"services\"><thead><tr><th>Endpoint</th><th>Service</th><th>TLS</th><th>Version</th><th>Product</th><th>Cluster</th></tr></thead><tbody>");
+    // The first cluster naming an endpoint, read once (not per port).
+    let mut cluster_of: HashMap<String, String> = HashMap::new();
+    for c in report.clusters.iter().map_while(Result::ok) {
+        for m in &c.members {
+            cluster_of
+                .entry(m.endpoint.clone())
+                .or_insert_with(|| c.id.clone());
+        }
+    }
     for s in &listing.shown {
         let authority = s.endpoint.authority();
-        let cluster = report
-            .clusters
-            .iter()
-            .find(|c| c.members.iter().any(|m| m.endpoint == authority))
-            .map(|c| c.id.as_str())
+        let cluster = cluster_of
+            .get(&authority)
+            .map(String::as_str)
             .unwrap_or(if s.flink { "-" } else { "not Flink" });
         let _ = write!(
             h,

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::html::{present, remediation};
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::Cluster;
+use crate::clusters::{Cluster, PortStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted;
 
@@ -66,8 +66,17 @@ pub fn render(report: &ScanReport, catalog: &Catalog) -> String {
     let findings = present(report);
     let mut m = String::new();
     let baselined = header(&mut m, report, &findings);
-    for c in &report.clusters {
-        cluster(&mut m, c);
+    for c in report.clusters.iter() {
+        match c {
+            Ok(c) => cluster(&mut m, &c),
+            Err(e) => {
+                let _ = writeln!(
+                    m,
+                    "\n(The rest of the clusters could not be read back: {e}.)"
+                );
+                break;
+            }
+        }
     }
     finding_groups(&mut m, &findings, baselined, catalog);
     fixed_findings(&mut m, report);
@@ -190,7 +199,7 @@ fn cluster(m: &mut String, c: &Cluster) {
             m,
             "| {} | {} | {} | {} |",
             escape(&mb.endpoint),
-            escape(&mb.role),
+            escape(mb.role.as_str()),
             if mb.tls { "yes" } else { "no" },
             escape(&mb.evidence)
         );
@@ -201,9 +210,9 @@ fn cluster(m: &mut String, c: &Cluster) {
             "| {}:{} | {} | ? | known from the {}, {}: {} |",
             escape(&k.host),
             k.port,
-            escape(&k.role),
-            crate::platforms::known_from(c),
-            if k.status == "not-found" {
+            escape(k.role.as_str()),
+            crate::clusters::platforms::known_from(c),
+            if k.status == PortStatus::NotFound {
                 "not found by the sweep"
             } else {
                 "not scanned"

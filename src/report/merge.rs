@@ -258,7 +258,7 @@ mod tests {
             Endpoint::new([10, 0, 0, 1].into(), 8081),
             ServiceKind::JobmanagerRest,
         );
-        jm.deployment = Some(DeploymentFacts {
+        jm.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![TaskManagerRef {
                 id: "tm".into(),
                 host: "10.0.0.7".into(),
@@ -268,21 +268,27 @@ mod tests {
             }],
             taskmanagers_listed: Some(1),
             ..Default::default()
-        });
+        }));
         let tm = Service::new(Endpoint::new([10, 0, 0, 7].into(), 6122), ServiceKind::Rpc);
         let a = shard("0/2", vec![jm]);
         let b = shard("1/2", vec![tm]);
-        assert_eq!(a.clusters[0].not_scanned.len(), 1, "{:?}", a.clusters);
-        assert_eq!(b.clusters[0].id, "host:10.0.0.7");
+        let ac = a.clusters.to_vec().unwrap_or_default();
+        assert_eq!(ac[0].not_scanned.len(), 1, "{ac:?}");
+        assert_eq!(
+            b.clusters.to_vec().unwrap_or_default()[0].id,
+            "host:10.0.0.7"
+        );
         let merged = merge_reports(vec![b, a]).unwrap();
         assert_eq!(merged.clusters.len(), 1, "{:#?}", merged.clusters);
-        let c = &merged.clusters[0];
+        let mc = merged.clusters.to_vec().unwrap_or_default();
+        let c = &mc[0];
         assert_eq!(c.id, "jobmanager:10.0.0.1:8081");
         assert!(c.not_scanned.is_empty());
         assert!(c
             .members
             .iter()
-            .any(|m| m.endpoint == "10.0.0.7:6122" && m.role == "taskmanager-rpc"));
+            .any(|m| m.endpoint == "10.0.0.7:6122"
+                && m.role == crate::clusters::Role::TaskmanagerRpc));
     }
 
     /// Merges of some shards merge again into the whole; a shard given

@@ -10,6 +10,7 @@
 //! (`crate::scan::outputs`), through `crate::atomic` (mode 0600, atomic).
 
 pub mod baseline;
+pub mod clusters;
 pub mod csv;
 pub mod events;
 pub mod html;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Finding, Notice, Severity};
 use crate::targets::Shard;
+pub use clusters::{ClusterSpiller, Clusters};
 pub use services::Services;
 
 /// The whole result of one scan (or one shard of it): what `--json` writes.
@@ -39,8 +41,9 @@ pub struct ScanReport {
     pub notices: Vec<Notice>,
     /// The services grouped by deployment, with attack paths and posture
     /// (`crate::clusters`); absent from reports written before clusters.
+    /// Spilled to disk past a few hundred ([`clusters`]).
     #[serde(default)]
-    pub clusters: Vec<crate::clusters::Cluster>,
+    pub clusters: Clusters,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -303,7 +306,20 @@ impl ScanReport {
                     || followed())
                 && !excluded.iter().any(|s| holds(s, ip))
         };
-        self.clusters = crate::clusters::build(self.services.held(), &mut self.findings, &swept);
+        let mut spiller = ClusterSpiller::new();
+        crate::clusters::build_each(self.services.held(), &mut self.findings, &swept, &mut |c| {
+            spiller.push(c)
+        });
+        if let Some(why) = spiller.failure.take() {
+            self.notices.push(Notice {
+                target: "temporary file".into(),
+                message: why,
+            });
+            self.notices
+                .sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
+            self.notices.dedup();
+        }
+        self.clusters = spiller.finish();
     }
 
     /// `--fail-on`: a finding at or above `threshold` that is not fixed.
@@ -330,9 +346,7 @@ impl ScanReport {
         self.findings.retain(|f| f.severity >= min);
         let left_out = before - self.findings.len();
         let kept = self.findings.iter().map(Finding::id).collect();
-        for c in &mut self.clusters {
-            c.keep_findings(&kept);
-        }
+        self.clusters.keep_findings(kept);
         self.scan.min_severity = Some(min);
         self.notices.push(Notice {
             target: format!("--min-severity {min}"),

@@ -143,7 +143,7 @@ mod tests {
         let finding = Finding {
             rule_id: "FLINK-REST-UNAUTHENTICATED".into(),
             severity: Severity::Critical,
-            title: wide.clone(),
+            title: wide.clone().into(),
             endpoint: Endpoint::new([127, 0, 0, 1].into(), 8081),
             service: ServiceKind::JobmanagerRest,
             url: "http://127.0.0.1:8081/config".into(),

@@ -181,11 +181,7 @@ pub fn log<'a>(report: &'a ScanReport, catalog: &'a Catalog, compat: Compat) -> 
         .enumerate()
         .map(|(i, r)| (r.id.as_str(), i))
         .collect();
-    let cluster_names: HashMap<&str, &str> = report
-        .clusters
-        .iter()
-        .map(|k| (k.id.as_str(), k.name.as_str()))
-        .collect();
+    let cluster_names: HashMap<&str, &str> = report.clusters.names();
     let notifications: Vec<Value> = report
         .notices
         .iter()

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use super::ScanReport;
 use crate::checks::catalog::Catalog;
-use crate::clusters::{Cluster, PostureStatus};
+use crate::clusters::{Cluster, PortStatus, PostureStatus};
 use crate::model::{BaselineState, Finding, Severity};
 use crate::untrusted::shown;
 
@@ -96,7 +96,16 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     }
     totals(&mut out, report, &present);
     for c in report.clusters.iter().take(CLUSTERS_SHOWN) {
-        cluster(&mut out, report, c, catalog, color, baselined);
+        match c {
+            Ok(c) => cluster(&mut out, report, &c, catalog, color, baselined),
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "\n(the rest of the clusters could not be read back: {e})"
+                );
+                break;
+            }
+        }
     }
     if report.clusters.len() > CLUSTERS_SHOWN {
         let _ = writeln!(
@@ -107,15 +116,14 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
     }
 
     // A set: thousands of findings against thousands of clusters.
-    let cluster_ids: std::collections::HashSet<&str> =
-        report.clusters.iter().map(|c| c.id.as_str()).collect();
+    let cluster_ids = report.clusters.names();
     let loose: Vec<&Finding> = report
         .findings
         .iter()
         .filter(|f| {
             f.cluster
                 .as_deref()
-                .is_none_or(|id| !cluster_ids.contains(id))
+                .is_none_or(|id| !cluster_ids.contains_key(id))
         })
         .collect();
     if !loose.is_empty() {
@@ -172,6 +180,7 @@ fn render_lines(report: &ScanReport, catalog: &Catalog, color: bool) -> String {
 /// With a baseline, what changed is the news: it comes first, each new
 /// finding with its cluster, before the whole picture.
 fn new_first(out: &mut String, report: &ScanReport, present: &[&Finding], color: bool) {
+    let names = report.clusters.names();
     let _ = writeln!(out, "flinkscan {}", baseline_counts(report));
     for f in present
         .iter()
@@ -180,8 +189,8 @@ fn new_first(out: &mut String, report: &ScanReport, present: &[&Finding], color:
         let cluster = f
             .cluster
             .as_deref()
-            .and_then(|id| report.clusters.iter().find(|c| c.id == id))
-            .map(|c| format!(" [{}]", shown(&c.name)))
+            .and_then(|id| names.get(id))
+            .map(|name| format!(" [{}]", shown(name)))
             .unwrap_or_default();
         let _ = writeln!(
             out,
@@ -299,8 +308,8 @@ fn cluster(
     );
     unchecked_line(out, c);
     for (status, said) in [
-        ("not-scanned", "not scanned"),
-        ("not-found", "probed, nothing there"),
+        (PortStatus::NotScanned, "not scanned"),
+        (PortStatus::NotFound, "probed, nothing there"),
     ] {
         let ports: Vec<_> = c
             .not_scanned
@@ -318,7 +327,7 @@ fn cluster(
         let _ = writeln!(
             out,
             "  known from the {}, {said}: {}{}",
-            crate::platforms::known_from(c),
+            crate::clusters::platforms::known_from(c),
             known.join(", "),
             if ports.len() > MEMBERS_SHOWN {
                 format!(", +{} more", ports.len() - MEMBERS_SHOWN)
@@ -398,7 +407,7 @@ fn cluster_fixes(
         let fix = f
             .remediation
             .as_deref()
-            .or_else(|| catalog.rule(&f.rule_id).map(|r| r.remediation.as_str()));
+            .or_else(|| catalog.rule(&f.rule_id).map(|r| &*r.remediation));
         if let Some(fix) = fix {
             fixes.push(format!("{}: {}", shown(&f.rule_id), shown(fix)));
         }

@@ -90,9 +90,8 @@ pub fn prepare_checkpoint(
                 // The digest says which scan; every entry must be of it too.
                 state
                     .check(space)
-                    .map_err(|(field, reason)| crate::state::StateError::Forged {
+                    .map_err(|reason| crate::state::StateError::Forged {
                         path: path.display().to_string(),
-                        field,
                         reason,
                     })?;
                 Some(state)

@@ -148,7 +148,7 @@ impl Finish<'_> {
             services: spiller.finish(),
             findings,
             notices,
-            clusters: Vec::new(),
+            clusters: Default::default(),
         };
         report.normalise();
         report.build_clusters();
@@ -156,7 +156,13 @@ impl Finish<'_> {
         // made one at a time (all of them at once as JSON values were the
         // peak of a scan of many thousand Flink services).
         if let Some(s) = sink.as_mut() {
-            self.cluster_events(s, &report);
+            if let Err(e) = self.cluster_events(s, &report) {
+                report.notices.push(Notice {
+                    target: "temporary file".into(),
+                    message: format!("clusters could not be read back for the --jsonl stream: {e}"),
+                });
+                report.normalise();
+            }
         }
         // A machine stream that broke is a failed output, not a reason to
         // lose the scan: the other reports still get written and say what
@@ -191,7 +197,11 @@ impl Finish<'_> {
 
     /// One event per cluster, as the other outputs will show it
     /// (`--min-severity`).
-    fn cluster_events(&self, s: &mut crate::report::jsonl::JsonlSink, report: &ScanReport) {
+    fn cluster_events(
+        &self,
+        s: &mut crate::report::jsonl::JsonlSink,
+        report: &ScanReport,
+    ) -> std::io::Result<()> {
         // As the other outputs will show them (`keep_at_least`).
         let kept: Option<std::collections::BTreeSet<String>> = self.plan.min_severity.map(|min| {
             report
@@ -201,7 +211,9 @@ impl Finish<'_> {
                 .map(crate::model::Finding::id)
                 .collect()
         });
-        for c in &report.clusters {
+        for c in report.clusters.iter() {
+            let c = c?;
+            let c = c.as_ref();
             let trimmed;
             let c = match &kept {
                 Some(kept) => {
@@ -218,6 +230,7 @@ impl Finish<'_> {
                 self.plan.jsonl_format,
             ));
         }
+        Ok(())
     }
 
     fn meta(&self, unfinished: Unfinished) -> ScanMeta {

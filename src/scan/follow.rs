@@ -63,7 +63,7 @@ pub fn named_by(service: &Service) -> Vec<NamedEndpoint> {
         return service
             .yarn
             .as_ref()
-            .map(crate::identify::yarn::named_endpoints)
+            .map(|y| crate::identify::yarn::named_endpoints(y))
             .unwrap_or_default()
             .into_iter()
             .map(|(t, _)| NamedEndpoint {
@@ -385,7 +385,7 @@ mod tests {
             data_port: Some(data),
             jmx_port: None,
         };
-        s.deployment = Some(DeploymentFacts {
+        s.deployment = Some(Box::new(DeploymentFacts {
             taskmanagers: vec![tm("127.0.0.2", 40001, 40002), tm("192.0.2.9", 40003, 40004)],
             config: [
                 ("jobmanager.rpc.port", "6123"),
@@ -401,7 +401,7 @@ mod tests {
             })
             .collect(),
             ..Default::default()
-        });
+        }));
         s
     }
 

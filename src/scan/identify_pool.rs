@@ -161,11 +161,11 @@ impl Pool {
             for e in &out.errors {
                 tracing::debug!(endpoint = %service.endpoint, error = %e, "check error");
             }
-            service.tls_profile = out.tls_profile;
-            service.deployment = out.deployment;
+            service.tls_profile = out.tls_profile.map(Box::new);
+            service.deployment = out.deployment.map(Box::new);
             service.unchecked = out.unchecked;
             if out.yarn.is_some() {
-                service.yarn = out.yarn;
+                service.yarn = out.yarn.map(Box::new);
             }
             service.errors.extend(out.errors);
             if crate::net::proxy_failure().is_some() {

@@ -79,7 +79,10 @@ pub fn write_scan_outputs(
         // back what it printed, so the spilled services are read first.
         let checked = match out.dest {
             Dest::File(_) => Ok(()),
-            _ => report.services.verify(),
+            _ => report
+                .services
+                .verify()
+                .and_then(|()| report.clusters.verify()),
         };
         match checked {
             Ok(()) => write_document(out, report, &mut failures),

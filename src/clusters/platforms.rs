@@ -4,18 +4,18 @@
 //! surfaces on a host, and the clusters the operator deployed (known from
 //! the keys it writes into their configuration).
 //!
-//! Called by `crate::clusters::build` after the Flink clusters are made;
+//! Called by [`super::build`] after the Flink clusters are made;
 //! pure and deterministic like it, so `merge` gives the same view.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
-use crate::checks::rule_ids;
-use crate::clusters::{
-    id_safe, AttackPath, Cluster, ConfigId, KnownPort, Member, PathStep, PostureItem, PostureStatus,
+use super::{
+    id_safe, Anchor, AttackPath, Cluster, ConfigId, KnownPort, Member, PathStep, PortStatus,
+    PostureItem, PostureStatus, Role,
 };
-use crate::identify::yarn::YarnApp;
-use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity};
+use crate::checks::rule_ids;
+use crate::model::{ConfigValue, Finding, HostKey, Service, ServiceKind, Severity, YarnApp};
 use crate::untrusted;
 
 /// The key the Flink Kubernetes Operator sets on every cluster it deploys
@@ -109,7 +109,7 @@ pub fn rest_exposure_posture(config: &BTreeMap<String, ConfigValue>) -> Option<P
 /// Who named a cluster's `not_scanned` ports: its JobManager, or for a YARN
 /// application the ResourceManager's listing.
 pub fn known_from(c: &Cluster) -> &'static str {
-    if c.anchor == "yarn-application" {
+    if c.anchor == Anchor::YarnApplication {
         "ResourceManager"
     } else {
         "JobManager"
@@ -124,7 +124,6 @@ pub fn extend(
     clusters: &mut Vec<Cluster>,
     swept: &dyn Fn(IpAddr, u16) -> bool,
 ) {
-    mark_managed(services, clusters);
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
     let mut rms: Vec<&Service> = services
         .iter()
@@ -150,13 +149,13 @@ pub fn extend(
                     .map(|v| format!(" (Hadoop {v})"))
                     .unwrap_or_default()
             ),
-            "yarn-resourcemanager",
+            Anchor::YarnResourcemanager,
         );
         // `version` is Flink's in every report; Hadoop's is in the name.
         c.hosts = vec![rm.endpoint.host_key().to_string()];
         c.members = vec![member(
             rm,
-            "yarn-resourcemanager",
+            Role::YarnResourcemanager,
             "the ResourceManager itself (GET /ws/v1/cluster/info)".into(),
         )];
         c.findings = own.iter().map(|f| f.id()).collect();
@@ -178,11 +177,11 @@ pub fn extend(
     }
 }
 
-fn empty_cluster(id: String, name: String, anchor: &str) -> Cluster {
+fn empty_cluster(id: String, name: String, anchor: Anchor) -> Cluster {
     Cluster {
         id,
         name,
-        anchor: anchor.into(),
+        anchor,
         cluster_id: None,
         rating: None,
         version: None,
@@ -198,11 +197,11 @@ fn empty_cluster(id: String, name: String, anchor: &str) -> Cluster {
     }
 }
 
-fn member(s: &Service, role: &str, evidence: String) -> Member {
+fn member(s: &Service, role: Role, evidence: String) -> Member {
     Member {
         endpoint: s.endpoint.authority(),
         kind: s.kind,
-        role: role.into(),
+        role,
         tls: s.tls.is_some(),
         evidence,
     }
@@ -256,6 +255,43 @@ fn rm_paths(own: &[&Finding], apps: Option<usize>) -> Vec<AttackPath> {
     }]
 }
 
+/// Which clusters [`extend`] may still change: those a ResourceManager's
+/// Flink application joins (by its id or its tracking address, as
+/// [`yarn_application`] looks for them).
+pub struct Extends {
+    ids: HashSet<String>,
+    tracking: HashSet<String>,
+}
+
+impl Extends {
+    pub fn of(services: &[Service]) -> Extends {
+        let apps = services
+            .iter()
+            .filter(|s| s.flink && s.kind == ServiceKind::YarnResourcemanager)
+            .filter_map(|s| s.yarn.as_ref())
+            .flat_map(|y| &y.apps);
+        let mut out = Extends {
+            ids: HashSet::new(),
+            tracking: HashSet::new(),
+        };
+        for app in apps {
+            out.ids.insert(format!("yarn:{}", id_safe(&app.id)));
+            if let Some(t) = &app.tracking {
+                out.tracking.insert(t.to_string());
+            }
+        }
+        out
+    }
+
+    pub fn may_extend(&self, c: &Cluster) -> bool {
+        self.ids.contains(&c.id)
+            || (c.anchor == Anchor::Jobmanager
+                && c.members
+                    .iter()
+                    .any(|m| self.tracking.contains(&m.endpoint)))
+    }
+}
+
 /// One Flink application of a ResourceManager: joined to the cluster of
 /// its own JobManager when the scan found it (by `yarn.application.id`
 /// or by its tracking address), else a cluster of its own.
@@ -290,7 +326,7 @@ fn yarn_application(
     let proxy_member = Member {
         endpoint: format!("{rm_auth}/proxy/{}/", app.id),
         kind: ServiceKind::JobmanagerRest,
-        role: "jobmanager-rest (through the YARN proxy)".into(),
+        role: Role::JobmanagerRestViaYarnProxy,
         tls: rm.tls.is_some(),
         evidence,
     };
@@ -298,7 +334,7 @@ fn yarn_application(
     let existing = clusters.iter().position(|c| {
         c.id == id
             || tracking.as_ref().is_some_and(|t| {
-                c.anchor == "jobmanager" && c.members.iter().any(|m| &m.endpoint == t)
+                c.anchor == Anchor::Jobmanager && c.members.iter().any(|m| &m.endpoint == t)
             })
     });
     let proxy_findings: Vec<String> = [
@@ -341,7 +377,7 @@ fn yarn_application(
             app.id, app.name
         )
     };
-    let mut c = empty_cluster(id, name, "yarn-application");
+    let mut c = empty_cluster(id, name, Anchor::YarnApplication);
     c.cluster_id = Some(ConfigId {
         key: "yarn.application.id".into(),
         value: app.id.clone(),
@@ -357,12 +393,12 @@ fn yarn_application(
         c.not_scanned.push(KnownPort {
             host: t.host.clone(),
             port: t.port,
-            role: "jobmanager-rest".into(),
+            role: Role::JobmanagerRest,
             source: format!(
                 "amRPCAddress of {} in GET /ws/v1/cluster/apps of {rm_auth}",
                 app.id
             ),
-            status: if scanned { "not-found" } else { "not-scanned" }.into(),
+            status: PortStatus::of(scanned),
         });
     }
     c.hosts = hosts.into_iter().collect();
@@ -450,7 +486,7 @@ fn operators(
                     .map(|n| format!(" (namespace {n})"))
                     .unwrap_or_default()
             ),
-            "k8s-operator",
+            Anchor::K8sOperator,
         );
         c.hosts = vec![host.to_string()];
         c.version = surfaces.iter().find_map(|s| s.version.clone());
@@ -458,9 +494,9 @@ fn operators(
             .iter()
             .map(|s| {
                 let role = match s.kind {
-                    ServiceKind::K8sOperatorWebhook => "operator-webhook",
-                    ServiceKind::K8sOperatorHealth => "operator-health",
-                    _ => "operator-metrics",
+                    ServiceKind::K8sOperatorWebhook => Role::OperatorWebhook,
+                    ServiceKind::K8sOperatorHealth => Role::OperatorHealth,
+                    _ => Role::OperatorMetrics,
                 };
                 member(s, role, format!("the operator's {} itself", s.kind))
             })
@@ -480,13 +516,16 @@ fn operators(
 
 /// Name the Flink clusters whose JobManager's configuration shows the
 /// operator (or native Kubernetes) deployed them.
-fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
+pub fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
     let by_auth: BTreeMap<String, &Service> = services
         .iter()
         .filter(|s| s.kind == ServiceKind::JobmanagerRest)
         .map(|s| (s.endpoint.authority(), s))
         .collect();
-    for c in clusters.iter_mut().filter(|c| c.anchor == "jobmanager") {
+    for c in clusters
+        .iter_mut()
+        .filter(|c| c.anchor == Anchor::Jobmanager)
+    {
         let config = c
             .members
             .iter()
