@@ -639,6 +639,12 @@ fn configuration_in_the_log_directory(version: &'static str, file: &str) {
         "{detail}"
     );
     assert!(out.text("sarif").contains("FLINK-LOG-DIR-SENSITIVE-FILE"));
+    // The cluster card ranks it as a way in.
+    let paths = out.json["clusters"].to_string();
+    assert!(
+        paths.contains("Configuration and key files downloaded from the log directory"),
+        "{paths}"
+    );
 }
 
 #[test]
