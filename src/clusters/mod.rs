@@ -377,16 +377,17 @@ pub fn build_each(
     keep: &mut dyn FnMut(Cluster),
 ) {
     let groups = grouping::group(services, swept);
-    let (mut clusters, members): (Vec<Cluster>, Vec<Vec<usize>>) =
-        groups.iter().map(|g| record(g, services)).unzip();
-    drop(groups);
-    let findings_of = mark_findings(&clusters, findings);
-    platforms::mark_managed(services, &mut clusters);
+    let findings_of = mark_findings(&groups, services, findings);
+    let managed = platforms::Managed::of(services);
     // The few clusters a platform may still extend wait for it; the rest
-    // are final once judged.
+    // are final once judged. Each record is made only when its turn comes:
+    // a scan of many thousand deployments never holds them all.
     let platforms = platforms::Extends::of(services);
     let mut waiting = Vec::new();
-    for ((mut c, own), mine) in clusters.into_iter().zip(&members).zip(&findings_of) {
+    for (g, mine) in groups.into_iter().zip(&findings_of) {
+        let (mut c, own) = record(&g, services);
+        drop(g);
+        managed.mark(&mut c);
         let present: Vec<&Finding> = mine
             .iter()
             .map(|&i| &findings[i])
@@ -536,21 +537,29 @@ pub(crate) fn id_safe(value: &str) -> String {
         .collect()
 }
 
-/// Mark each finding with the cluster of its endpoint; per cluster, the
+/// Mark each finding with the cluster of its endpoint; per group, the
 /// indexes of its findings.
-fn mark_findings(clusters: &[Cluster], findings: &mut [Finding]) -> Vec<Vec<usize>> {
-    let mut endpoint_cluster: HashMap<&str, usize> = HashMap::new();
-    for (c, cluster) in clusters.iter().enumerate() {
-        for m in &cluster.members {
-            endpoint_cluster.insert(m.endpoint.as_str(), c);
+fn mark_findings(
+    groups: &[grouping::Group],
+    services: &[Service],
+    findings: &mut [Finding],
+) -> Vec<Vec<usize>> {
+    let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
+    for (c, g) in groups.iter().enumerate() {
+        for (k, _, _) in &g.members {
+            endpoint_cluster.insert(services[*k].endpoint.authority(), c);
         }
     }
-    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); clusters.len()];
+    let ids: Vec<String> = groups
+        .iter()
+        .map(|g| cluster_id(g, &services[g.anchor_service]))
+        .collect();
+    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (i, f) in findings.iter_mut().enumerate() {
         let owner = endpoint_cluster
             .get(f.endpoint.authority().as_str())
             .copied();
-        f.cluster = owner.and_then(|c| clusters.get(c)).map(|c| c.id.clone());
+        f.cluster = owner.and_then(|c| ids.get(c)).cloned();
         if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
             list.push(i);
         }

@@ -514,23 +514,32 @@ fn operators(
     }
 }
 
-/// Name the Flink clusters whose JobManager's configuration shows the
+/// Names the Flink clusters whose JobManager's configuration shows the
 /// operator (or native Kubernetes) deployed them.
-pub fn mark_managed(services: &[Service], clusters: &mut [Cluster]) {
-    let by_auth: BTreeMap<String, &Service> = services
-        .iter()
-        .filter(|s| s.kind == ServiceKind::JobmanagerRest)
-        .map(|s| (s.endpoint.authority(), s))
-        .collect();
-    for c in clusters
-        .iter_mut()
-        .filter(|c| c.anchor == Anchor::Jobmanager)
-    {
+pub struct Managed<'a> {
+    by_auth: BTreeMap<String, &'a Service>,
+}
+
+impl<'a> Managed<'a> {
+    pub fn of(services: &'a [Service]) -> Managed<'a> {
+        Managed {
+            by_auth: services
+                .iter()
+                .filter(|s| s.kind == ServiceKind::JobmanagerRest)
+                .map(|s| (s.endpoint.authority(), s))
+                .collect(),
+        }
+    }
+
+    pub fn mark(&self, c: &mut Cluster) {
+        if c.anchor != Anchor::Jobmanager {
+            return;
+        }
         let config = c
             .members
             .iter()
             .filter(|m| m.kind == ServiceKind::JobmanagerRest)
-            .filter_map(|m| by_auth.get(&m.endpoint)?.deployment.as_ref())
+            .filter_map(|m| self.by_auth.get(&m.endpoint)?.deployment.as_ref())
             .find(|d| d.config_readable)
             .map(|d| &d.config);
         if let Some(by) = config.and_then(managed_by) {
