@@ -230,9 +230,10 @@ pub fn weaknesses(
 }
 
 /// Rules `profile` cannot judge because its audit did not run to the end:
-/// a version whose handshakes failed (reset, timeout, a garbled reply, the
-/// handshake cap) may accept what was never seen, and without a
-/// certificate none of the certificate rules is known. Rules found anyway
+/// a version whose handshakes failed (a reset mid-answer, a timeout, a
+/// garbled reply, the handshake cap) may accept what was never seen, and
+/// without a certificate (none read, though a version was accepted or one
+/// failed) none of the certificate rules is known. Rules found anyway
 /// are judged. Unknown is not absent: the checks list these as unchecked.
 pub fn unjudged(profile: &TlsProfile) -> Vec<&'static str> {
     let failed: Vec<&str> = profile
@@ -241,7 +242,11 @@ pub fn unjudged(profile: &TlsProfile) -> Vec<&'static str> {
         .filter(|p| p.error.is_some())
         .map(|p| p.version.as_str())
         .collect();
-    if failed.is_empty() {
+    // A version accepted and still no certificate: the flights were cut
+    // after the ServerHello.
+    let no_certificate =
+        profile.certificate_chain.is_empty() && profile.accepted_versions().next().is_some();
+    if failed.is_empty() && !no_certificate {
         return Vec::new();
     }
     let found = |rule: &str| profile.weaknesses.iter().any(|w| w.rule_id == rule);
@@ -350,6 +355,15 @@ mod tests {
             "{u:?}"
         );
         assert_eq!(u.len(), 2 + CERT_RULES.len(), "{u:?}");
+    }
+
+    #[test]
+    fn an_accepted_version_without_a_certificate_leaves_the_certificate_unknown() {
+        let p = profile(vec![proto("TLSv1.2", &[0xc02f])], Vec::new());
+        assert_eq!(unjudged(&p), CERT_RULES);
+        // Nothing accepted, nothing failed: no TLS to judge, nothing unknown.
+        let declined = profile(vec![proto("TLSv1.2", &[])], Vec::new());
+        assert!(unjudged(&declined).is_empty());
     }
 
     #[test]

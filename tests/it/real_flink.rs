@@ -257,6 +257,7 @@ fn rest_mutual_tls_is_recognised_and_not_called_open() {
         rules.contains(&"FLINK-REST-REDIRECT-LEAK".to_string()),
         "{rules:?}"
     );
+    audit_ran_to_the_end(rest);
     // mTLS and internal SSL use security.ssl.algorithms: Flink's default suite only.
     assert_eq!(
         protocols(rest),
