@@ -4,7 +4,9 @@
 //! A checkpoint holds a digest of everything that decides which probes are
 //! sent and what they do, the position in the permuted sweep (the shard
 //! positions claimed so far and those of them not finished), the sweep
-//! counters and the open ports not yet identified. It grows with neither
+//! counters, the open ports not yet identified and the endpoints `--follow`
+//! admitted (at most `crate::scan::follow::MAX_FOLLOWED`, each with the
+//! service that named it and how far it got). It grows with neither
 //! the range nor the results: positions below `next` that are not in
 //! flight are done, and the results go to an append-only sidecar,
 //! `FILE.results` ([`ResultLog`]), one JSON line per identified port,
@@ -23,7 +25,7 @@
 //! lock, the one under which a checkpoint reads both, so a port is in the
 //! checkpoint's `pending` or in the bytes it covers, never in neither.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
@@ -155,6 +157,33 @@ pub struct State {
     /// ...in `records` lines, whose SHA-256 (hex) is this.
     pub records: u64,
     pub results_sha256: String,
+    /// Endpoints `--follow` admitted (named by an identified service),
+    /// and how far each got: a resumed scan probes the queued ones and
+    /// identifies the open ones, and counts all of them against the
+    /// follow budgets.
+    #[serde(default)]
+    pub followed: Vec<FollowedEntry>,
+}
+
+/// One endpoint `--follow` admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowedEntry {
+    pub endpoint: Endpoint,
+    /// The service that named it.
+    pub source: Endpoint,
+    pub status: FollowStatus,
+}
+
+/// How far a followed endpoint got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowStatus {
+    /// Admitted, not probed yet.
+    Queued,
+    /// Found open, its identification not finished.
+    Open,
+    /// Closed, or identified (its record in the results file).
+    Done,
 }
 
 /// Only what tells the format apart, read first: an older checkpoint
@@ -251,11 +280,18 @@ impl State {
                 return Err(Forgery::PendingTwice(shown));
             }
         }
-        if self.pending.len() as u64 + self.records > c.open {
+        // Identified followed ports are records too, not sweep results.
+        let followed = self
+            .followed
+            .iter()
+            .filter(|f| f.status == FollowStatus::Done)
+            .count() as u64;
+        if self.pending.len() as u64 + self.records > c.open.saturating_add(followed) {
             return Err(Forgery::OpenTooFew {
                 open: c.open,
                 pending: self.pending.len(),
                 records: self.records,
+                followed,
             });
         }
         Ok(())
@@ -271,13 +307,21 @@ impl State {
         let mut in_flight = self.in_flight.clone();
         in_flight.sort_unstable();
         let pending: BTreeSet<&Endpoint> = self.pending.iter().collect();
+        // A followed port is recorded once it is done (identified).
+        let followed: BTreeSet<&Endpoint> = self
+            .followed
+            .iter()
+            .filter(|f| f.status == FollowStatus::Done)
+            .map(|f| &f.endpoint)
+            .collect();
         let mut seen: BTreeSet<Endpoint> = BTreeSet::new();
         move |service| {
             let ep = &service.endpoint;
             let shown = crate::untrusted::quote(&ep.to_string());
-            let done = space
-                .position_of(ep)
-                .is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
+            let done = followed.contains(&ep.under(None))
+                || space
+                    .position_of(ep)
+                    .is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
             if !done || pending.contains(ep) {
                 return Err(Rejection::NotDone(shown));
             }
@@ -579,12 +623,39 @@ pub enum Forgery {
     PendingNotProbed(String),
     #[error("{0} is listed twice")]
     PendingTwice(String),
-    #[error("open is {open}, fewer than the {pending} ports pending and {records} identified")]
+    #[error(
+        "open is {open}, fewer than the {pending} ports pending and {records} identified{}",
+        less_followed(*followed)
+    )]
     OpenTooFew {
         open: u64,
         pending: usize,
         records: u64,
+        followed: u64,
     },
+    #[error("this scan does not follow named ports (--no-follow)")]
+    FollowedNotFollowing,
+    #[error(
+        "{0} is not an endpoint this scan may follow (outside its targets, excluded, on a port \
+         its sweep probes, or no remote host)"
+    )]
+    FollowedOutside(String),
+    #[error("{endpoint} is said to be named by {named_by}, which is not a port this scan probes")]
+    FollowedSource { endpoint: String, named_by: String },
+    #[error("{0} is listed twice")]
+    FollowedTwice(String),
+    #[error("{0} is past the follow budgets (for one service, on one host, or in all)")]
+    FollowedOverBudget(String),
+}
+
+/// Identified followed ports are records but no sweep result: said only
+/// when there are some (the words stay those scripts know).
+fn less_followed(followed: u64) -> String {
+    if followed == 0 {
+        String::new()
+    } else {
+        format!(" (less {followed} followed)")
+    }
 }
 
 impl Forgery {
@@ -599,6 +670,11 @@ impl Forgery {
             Forgery::PendingOutside(_)
             | Forgery::PendingNotProbed(_)
             | Forgery::PendingTwice(_) => "pending",
+            Forgery::FollowedNotFollowing
+            | Forgery::FollowedOutside(_)
+            | Forgery::FollowedSource { .. }
+            | Forgery::FollowedTwice(_)
+            | Forgery::FollowedOverBudget(_) => "followed",
         }
     }
 }
@@ -688,6 +764,8 @@ pub struct Tracker {
 #[derive(Debug)]
 struct Results {
     pending: BTreeSet<Endpoint>,
+    /// `--follow`'s admitted endpoints: what named them, how far they got.
+    followed: BTreeMap<Endpoint, (Endpoint, FollowStatus)>,
     log: Option<ResultLog>,
 }
 
@@ -703,13 +781,25 @@ impl Tracker {
         let pending = from
             .map(|s| s.pending.iter().cloned().collect())
             .unwrap_or_default();
+        let followed = from
+            .map(|s| {
+                s.followed
+                    .iter()
+                    .map(|f| (f.endpoint.clone(), (f.source.clone(), f.status)))
+                    .collect()
+            })
+            .unwrap_or_default();
         Tracker {
             lock: RwLock::new(()),
             slots: (0..workers.max(1)).map(|_| AtomicU64::new(IDLE)).collect(),
             claimed: AtomicU64::new(0),
             written_last: Mutex::new(false),
             sync: log.as_ref().and_then(|l| l.out.get_ref().try_clone().ok()),
-            results: Mutex::new(Results { pending, log }),
+            results: Mutex::new(Results {
+                pending,
+                followed,
+                log,
+            }),
         }
     }
 
@@ -756,6 +846,9 @@ impl Tracker {
         });
         if let Ok(mut r) = self.results.lock() {
             r.pending.remove(probed);
+            if let Some((_, status)) = r.followed.get_mut(probed) {
+                *status = FollowStatus::Done;
+            }
             if let Some(log) = r.log.as_mut() {
                 match &line {
                     Ok(line) => log.append(line),
@@ -786,6 +879,41 @@ impl Tracker {
             path,
             source: Box::new(e),
         })
+    }
+
+    /// `--follow` admitted `endpoints`, named by `source`: queued until
+    /// probed (before the source's own result is recorded).
+    pub fn follow_queued(&self, source: &Endpoint, endpoints: &[Endpoint]) {
+        if let Ok(mut r) = self.results.lock() {
+            for e in endpoints {
+                r.followed
+                    .entry(e.clone())
+                    .or_insert_with(|| (source.clone(), FollowStatus::Queued));
+            }
+        }
+    }
+
+    /// A followed endpoint was probed: open ones wait for identification.
+    pub fn follow_probed(&self, endpoint: &Endpoint, open: bool) {
+        if let Ok(mut r) = self.results.lock() {
+            if let Some((_, status)) = r.followed.get_mut(endpoint) {
+                if *status == FollowStatus::Queued {
+                    *status = if open {
+                        FollowStatus::Open
+                    } else {
+                        FollowStatus::Done
+                    };
+                }
+            }
+        }
+    }
+
+    /// The followed endpoints as a checkpoint holds them.
+    pub fn followed(&self) -> Vec<FollowedEntry> {
+        self.results
+            .lock()
+            .map(|r| followed_entries(&r.followed))
+            .unwrap_or_default()
     }
 
     /// Open ports from the checkpoint still to identify.
@@ -845,6 +973,7 @@ impl Tracker {
         let counts = counts();
         let mut r = self.results.lock().map_err(|_| poisoned())?;
         let pending = r.pending.iter().cloned().collect();
+        let followed = followed_entries(&r.followed);
         let (results, records, results_sha256) = match r.log.as_mut() {
             Some(log) => log.flushed()?,
             None => (0, 0, hex::encode(Sha256::new().finalize())),
@@ -862,8 +991,19 @@ impl Tracker {
             results,
             records,
             results_sha256,
+            followed,
         })
     }
+}
+
+fn followed_entries(map: &BTreeMap<Endpoint, (Endpoint, FollowStatus)>) -> Vec<FollowedEntry> {
+    map.iter()
+        .map(|(endpoint, (source, status))| FollowedEntry {
+            endpoint: endpoint.clone(),
+            source: source.clone(),
+            status: *status,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -906,6 +1046,7 @@ mod tests {
             results: 0,
             records: 0,
             results_sha256: String::new(),
+            followed: Vec::new(),
         }
     }
 
@@ -1247,5 +1388,37 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("version 1"), "{e}");
+    }
+
+    /// A followed endpoint is queued, probed open and identified; the
+    /// checkpoint says so at each step, and a resume accepts its record
+    /// (not a probe of the sweep) only once it is done.
+    #[test]
+    fn followed_endpoints_are_checkpointed_as_they_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.state");
+        let space = space();
+        let t = Tracker::new(1, None, Some(ResultLog::create(&path).unwrap()));
+        let source = space.nth(0).unwrap();
+        let tm = Endpoint::new("127.0.0.5".parse().unwrap(), 40001);
+        let status = |t: &Tracker| t.followed().first().map(|f| f.status);
+        t.follow_queued(&source, std::slice::from_ref(&tm));
+        assert_eq!(status(&t), Some(FollowStatus::Queued));
+        t.follow_probed(&tm, true);
+        assert_eq!(status(&t), Some(FollowStatus::Open));
+        let open = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        let service = Service::new(tm.clone(), crate::model::ServiceKind::Rpc);
+        t.identified(&service, &[]);
+        assert_eq!(status(&t), Some(FollowStatus::Done));
+        let done = t
+            .snapshot(&space, Counts::default, ("d", "id", "t0"))
+            .unwrap();
+        assert_eq!(done.followed[0].source, source);
+        assert!(done.check(&space).is_ok(), "{:?}", done.check(&space));
+        assert!((done.record_check(&space))(&service).is_ok());
+        // Still open in a checkpoint: its record cannot be there yet.
+        assert!((open.record_check(&space))(&service).is_err());
     }
 }

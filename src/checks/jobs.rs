@@ -52,12 +52,13 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
                     .map(|(s, n)| format!("{n} {}", s.to_ascii_lowercase()))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            )
+            .into(),
         }];
         evidence.extend(inv.jobs.iter().take(MAX_EVIDENCE).map(|j| Evidence {
             request: format!("GET /jobs/{}", j.id),
             status: Some(200),
-            excerpt: text::job_line(j),
+            excerpt: text::job_line(j).into(),
         }));
         let detail = format!(
             "{}{}.",
@@ -111,7 +112,8 @@ fn job_secrets(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &
                     })
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            )
+            .into(),
         })
         .collect();
     let named: Vec<String> = exposing
@@ -170,7 +172,7 @@ fn masked(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut C
         .map(|j| Evidence {
             request: format!("GET /jobs/{}/config", j.id),
             status: Some(200),
-            excerpt: format!("job {}: value ******", line(j)),
+            excerpt: format!("job {}: value ******", line(j)).into(),
         })
         .collect();
     let detail = format!(
@@ -211,22 +213,25 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
         evidence.push(Evidence {
             request: "GET /jobmanager/logs".into(),
             status: Some(200),
-            excerpt: format!("{} files: {}", files.len(), files.join(", ")),
+            excerpt: format!("{} files: {}", files.len(), files.join(", ")).into(),
         });
     }
-    evidence.extend(inv.logs.iter().map(|l| Evidence {
-        request: l.path.clone(),
-        status: Some(200),
-        excerpt: format!(
-            "{} bytes read{}{}",
-            l.bytes,
-            if l.cut { " (the file is longer)" } else { "" },
-            if l.masked.is_empty() {
-                String::new()
-            } else {
-                format!("; masked by Flink: {}", l.masked.join(", "))
-            }
-        ),
+    evidence.extend(inv.logs.iter().map(|l| {
+        Evidence {
+            request: l.path.clone(),
+            status: Some(200),
+            excerpt: format!(
+                "{} bytes read{}{}",
+                l.bytes,
+                if l.cut { " (the file is longer)" } else { "" },
+                if l.masked.is_empty() {
+                    String::new()
+                } else {
+                    format!("; masked by Flink: {}", l.masked.join(", "))
+                }
+            )
+            .into(),
+        }
     }));
     let detail = format!(
         "The logs are served to anyone: read {}.",
@@ -263,7 +268,8 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
                     s.secret.kind.as_str(),
                     s.secret.length,
                     s.secret.fingerprint
-                ),
+                )
+                .into(),
             });
         }
     }
@@ -373,7 +379,8 @@ fn jars(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut Che
                 } else {
                     format!(", entry {}", j.entry.join(", "))
                 }
-            ),
+            )
+            .into(),
         })
         .collect();
     let detail = format!(

@@ -460,7 +460,7 @@ async fn http_probes(
             EvidenceMode::StatusOnly => Evidence {
                 request,
                 status: Some(resp.status),
-                excerpt: format!("{} bytes, content not kept", resp.body.len()),
+                excerpt: format!("{} bytes, content not kept", resp.body.len()).into(),
             },
         };
         let scheme_target = http_target(service, ctx, p.request.plaintext);
@@ -522,7 +522,8 @@ async fn config_secrets(
             excerpt: format!(
                 "keys with secret values (values not kept): {}",
                 keys.join(", ")
-            ),
+            )
+            .into(),
         };
         if let Some(f) = ctx.finding(RULE, service, service.url(path), detail, vec![evidence]) {
             out.findings.push(f);
@@ -737,7 +738,7 @@ async fn blob_path_leak(service: &Service, ctx: &CheckContext, out: &mut CheckOu
     let evidence = vec![Evidence {
         request: "blob GET, transient job-unrelated key that cannot exist".into(),
         status: None,
-        excerpt: format!("RETURN_ERROR with java.io.IOException naming {path}"),
+        excerpt: format!("RETURN_ERROR with java.io.IOException naming {path}").into(),
     }];
     if let Some(f) = ctx.finding(RULE, service, service.url(""), detail, evidence) {
         out.findings.push(f);
@@ -1014,7 +1015,7 @@ pub fn tls_findings(
             vec![Evidence {
                 request: "TLS handshakes".into(),
                 status: None,
-                excerpt: untrusted::clean(&w.detail, 200),
+                excerpt: untrusted::clean(&w.detail, 200).into(),
             }],
         ) else {
             continue;

@@ -29,6 +29,10 @@ fn target(service: &Service, ctx: &CheckContext) -> HttpTarget {
 
 async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
     let mut facts = service.yarn.clone().unwrap_or_default();
+    if facts.http_authentication.is_some() {
+        behind_kerberos(service, ctx, out);
+        return;
+    }
     let t = target(service, ctx);
     let mut evidence: Vec<Evidence> = service
         .evidence
@@ -107,6 +111,35 @@ async fn resourcemanager(service: &Service, ctx: &CheckContext, out: &mut CheckO
     }
     proxy_jobmanagers(service, ctx, &t, &mut facts, out).await;
     out.yarn = Some(*facts);
+}
+
+/// A ResourceManager that demanded Kerberos (SPNEGO): nothing anonymous
+/// gets past it, so no request more is sent; that it answers the scanner's
+/// network at all is worth knowing (low).
+fn behind_kerberos(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+    let evidence: Vec<Evidence> = service
+        .evidence
+        .iter()
+        .filter(|e| e.request.ends_with(yarn::INFO_PATH))
+        .cloned()
+        .collect();
+    let detail = format!(
+        "GET {} was refused with HTTP 401 and WWW-Authenticate: Negotiate by Hadoop's \
+         authentication filter (its hadoop.auth cookie) on a ResourceManager web port: the \
+         REST API requires Kerberos, so an anonymous client reads and submits nothing. It still \
+         answers from the scanner's network, where a stolen ticket or keytab would be enough.",
+        yarn::INFO_PATH
+    );
+    if let Some(f) = ctx.finding(
+        rule_ids::YARN_RM_KERBEROS_REACHABLE,
+        service,
+        service.url(yarn::INFO_PATH),
+        detail,
+        evidence,
+    ) {
+        out.findings.push(f);
+    }
+    out.yarn = service.yarn.as_deref().cloned();
 }
 
 /// Each live application's JobManager through `/proxy/APPLICATION_ID/`.
@@ -205,7 +238,8 @@ async fn proxy_jobmanagers(
             excerpt: format!(
                 "keys with secret values (values not kept): {}",
                 keys.join(", ")
-            ),
+            )
+            .into(),
         }];
         if let Some(f) = ctx.finding(
             rule_ids::CONFIG_SECRET_EXPOSED,

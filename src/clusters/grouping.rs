@@ -265,7 +265,7 @@ impl<'a> Grouping<'a> {
     /// A JobManager's group: itself, its host, and its TaskManagers.
     fn claim_for_jobmanager(&mut self, j: usize, swept: &dyn Fn(IpAddr, u16) -> bool) {
         let jm = &self.services[j];
-        let auth = jm.endpoint.authority();
+        let auth = jm.endpoint.place();
         let facts = jm.deployment.clone().unwrap_or_default();
         let g = self.new_group(Anchor::Jobmanager, j);
         self.groups[g].cluster_id = cluster_id_of(&facts, &auth);
@@ -288,7 +288,7 @@ impl<'a> Grouping<'a> {
     /// when it names their port, else by the host alone.
     fn claim_jobmanager_host(&mut self, j: usize, g: usize, facts: &DeploymentFacts) {
         let jm = &self.services[j];
-        let auth = jm.endpoint.authority();
+        let auth = jm.endpoint.place();
         for k in self.on_host(&jm.endpoint.host_key()) {
             let s = &self.services[k];
             if k == j || s.kind == ServiceKind::JobmanagerRest {
@@ -395,7 +395,7 @@ impl<'a> Grouping<'a> {
                 };
                 let source = Source::ArchivedJob {
                     job: common.clone(),
-                    jobmanager: jm.endpoint.authority(),
+                    jobmanager: jm.endpoint.place(),
                 };
                 self.claim(k, g, source);
             }
@@ -497,7 +497,7 @@ impl<'a> Grouping<'a> {
                 let why = format!(
                     "same host as the {} at {}",
                     anchor.kind,
-                    anchor.endpoint.authority()
+                    anchor.endpoint.place()
                 );
                 self.assigned.insert(k, (*g, why));
                 continue;

@@ -120,7 +120,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
                     PathStep {
                         action: format!(
                             "List the jobs with GET /jobs/overview at {} (no credentials needed)",
-                            f.endpoint.authority()
+                            f.endpoint.place()
                         ),
                         findings: vec![f.id()],
                     },
@@ -153,7 +153,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
                 PathStep {
                     action: format!(
                         "GET /jobmanager/log (or /taskmanagers/:id/log) at {}",
-                        f.endpoint.authority()
+                        f.endpoint.place()
                     ),
                     findings: vec![f.id()],
                 },

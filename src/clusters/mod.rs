@@ -440,7 +440,8 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
         .map(|(k, role, evidence)| {
             let s = &services[*k];
             let member = Member {
-                endpoint: s.endpoint.authority(),
+                // The place: two prefixes on one port are two members.
+                endpoint: s.endpoint.place(),
                 kind: s.kind,
                 role: *role,
                 tls: s.tls.is_some(),
@@ -482,7 +483,7 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
         unchecked: member_services
             .iter()
             .flat_map(|s| {
-                let at = s.endpoint.authority();
+                let at = s.endpoint.place();
                 s.unchecked.iter().map(move |r| format!("{at} {r}"))
             })
             .collect(),
@@ -503,12 +504,12 @@ fn cluster_id(grp: &grouping::Group, anchor: &Service) -> String {
             format!("{short}:{}", id_safe(&cid.value))
         }
         (None, Anchor::Host) => format!("host:{}", anchor.endpoint.host_key()),
-        (None, a) => format!("{a}:{}", anchor.endpoint.authority()),
+        (None, a) => format!("{a}:{}", anchor.endpoint.place()),
     }
 }
 
 fn cluster_name(grp: &grouping::Group, anchor: &Service) -> String {
-    let at = anchor.endpoint.authority();
+    let at = anchor.endpoint.place();
     match (grp.anchor, &grp.cluster_id) {
         (Anchor::Jobmanager, Some(cid)) => format!(
             "Flink cluster {} ({}), JobManager {at}",
@@ -547,18 +548,17 @@ fn mark_findings(
     let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
     for (c, g) in groups.iter().enumerate() {
         for (k, _, _) in &g.members {
-            endpoint_cluster.insert(services[*k].endpoint.authority(), c);
+            // The place: two prefixes on one port are two members.
+            endpoint_cluster.insert(services[*k].endpoint.place(), c);
         }
     }
-    let ids: Vec<String> = groups
+    let ids: Vec<std::sync::Arc<str>> = groups
         .iter()
-        .map(|g| cluster_id(g, &services[g.anchor_service]))
+        .map(|g| cluster_id(g, &services[g.anchor_service]).into())
         .collect();
     let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     for (i, f) in findings.iter_mut().enumerate() {
-        let owner = endpoint_cluster
-            .get(f.endpoint.authority().as_str())
-            .copied();
+        let owner = endpoint_cluster.get(f.endpoint.place().as_str()).copied();
         f.cluster = owner.and_then(|c| ids.get(c)).cloned();
         if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
             list.push(i);
@@ -603,7 +603,7 @@ mod tests {
             evidence: vec![Evidence {
                 request: "x".into(),
                 status: None,
-                excerpt: String::new(),
+                excerpt: String::new().into(),
             }],
             version: s.version.clone(),
             ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
@@ -766,6 +766,46 @@ mod tests {
         assert!(clusters[0].members[1]
             .evidence
             .contains("same high-availability.cluster-id"));
+    }
+
+    /// Two JobManagers under two path prefixes of one port (a reverse
+    /// proxy in front of two clusters) are two clusters, each member
+    /// named by its place and each finding marked with its own cluster.
+    #[test]
+    fn two_prefixes_on_one_port_are_two_clusters() {
+        let at = |base: &str| {
+            let mut s = svc([10, 0, 2, 1], 443, ServiceKind::JobmanagerRest);
+            s.endpoint.base_path = Some(base.into());
+            s
+        };
+        let (a, b) = (at("/a"), at("/b"));
+        let mut findings = vec![
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &a),
+            finding("FLINK-REST-UNAUTHENTICATED", Severity::High, &b),
+        ];
+        let clusters = build(&[a, b], &mut findings, &|_, _| true);
+        let mut ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            ["jobmanager:10.0.2.1:443/a", "jobmanager:10.0.2.1:443/b"]
+        );
+        for c in &clusters {
+            assert_eq!(c.members.len(), 1, "{c:?}");
+            let place = c.id.trim_start_matches("jobmanager:");
+            assert_eq!(c.members[0].endpoint, place);
+            assert!(c.name.ends_with(place), "{}", c.name);
+            assert_eq!(c.findings.len(), 1, "{c:?}");
+        }
+        let marked: BTreeSet<Option<&str>> =
+            findings.iter().map(|f| f.cluster.as_deref()).collect();
+        assert_eq!(
+            marked,
+            BTreeSet::from([
+                Some("jobmanager:10.0.2.1:443/a"),
+                Some("jobmanager:10.0.2.1:443/b")
+            ])
+        );
     }
 
     #[test]

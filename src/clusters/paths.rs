@@ -13,7 +13,7 @@ fn ids(fs: &[&Finding]) -> Vec<String> {
 
 fn endpoints(fs: &[&Finding]) -> String {
     fs.iter()
-        .map(|f| f.endpoint.authority())
+        .map(|f| f.endpoint.place())
         .collect::<Vec<_>>()
         .join(", ")
 }

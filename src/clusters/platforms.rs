@@ -139,10 +139,16 @@ pub fn extend(
         let id = format!("yarn-rm:{}", id_safe(&auth));
         owner.insert(auth.clone(), id.clone());
         let facts = rm.yarn.clone().unwrap_or_default();
+        let kerberos = facts.http_authentication.is_some();
         let mut c = empty_cluster(
             id,
             format!(
-                "YARN ResourceManager {auth}{}",
+                "YARN ResourceManager {auth}{}{}",
+                if kerberos {
+                    " behind Kerberos (SPNEGO)"
+                } else {
+                    ""
+                },
                 facts
                     .hadoop_version
                     .as_deref()
@@ -153,11 +159,13 @@ pub fn extend(
         );
         // `version` is Flink's in every report; Hadoop's is in the name.
         c.hosts = vec![rm.endpoint.host_key().to_string()];
-        c.members = vec![member(
-            rm,
-            Role::YarnResourcemanager,
-            "the ResourceManager itself (GET /ws/v1/cluster/info)".into(),
-        )];
+        let why = if kerberos {
+            "the ResourceManager itself, known from its refusal (GET /ws/v1/cluster/info: \
+             Hadoop's SPNEGO filter on a ResourceManager web port)"
+        } else {
+            "the ResourceManager itself (GET /ws/v1/cluster/info)"
+        };
+        c.members = vec![member(rm, Role::YarnResourcemanager, why.into())];
         c.findings = own.iter().map(|f| f.id()).collect();
         // With Hadoop security on, anonymous writes are refused: no path.
         if facts.security.as_deref() != Some("kerberos") {
@@ -172,7 +180,7 @@ pub fn extend(
     operators(services, findings, clusters, &mut owner);
     for f in findings.iter_mut() {
         if let Some(id) = owner.get(&f.endpoint.authority()) {
-            f.cluster = Some(id.clone());
+            f.cluster = Some(id.as_str().into());
         }
     }
 }

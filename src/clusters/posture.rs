@@ -188,7 +188,7 @@ impl<'a> Seen<'a> {
 fn authorities(services: &[&Service]) -> String {
     services
         .iter()
-        .map(|s| s.endpoint.authority())
+        .map(|s| s.endpoint.place())
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,8 +1,6 @@
 //! Recognising Flink's HTTP services from their responses (pure functions, so
 //! they are tested on captured bytes as well as on real Flink).
 
-use std::collections::BTreeMap;
-
 use crate::model::RpcGeneration;
 use crate::transport::http::Response;
 use crate::untrusted;
@@ -12,7 +10,7 @@ use crate::untrusted;
 pub struct DashboardConfig {
     pub version: Option<String>,
     pub revision: Option<String>,
-    pub features: BTreeMap<String, bool>,
+    pub features: crate::model::Features,
     /// `features.web-history` (Flink 1.15+): true on a HistoryServer, false
     /// on a JobManager; `None` when absent or ambiguous.
     pub web_history: Option<bool>,
@@ -43,7 +41,7 @@ pub fn parse_dashboard_config(resp: &Response) -> Option<DashboardConfig> {
         .get("flink-revision")
         .and_then(|v| v.as_str())
         .map(|s| untrusted::clean(s, 64));
-    let mut features = BTreeMap::new();
+    let mut features = crate::model::Features::default();
     if let Some(f) = obj.get("features").and_then(|f| f.as_object()) {
         for (k, v) in f.iter().take(32) {
             if let Some(b) = v.as_bool() {

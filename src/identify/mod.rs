@@ -179,11 +179,7 @@ async fn identify_tls(
     seen: &mut Seen,
 ) -> Service {
     let target = HttpTarget::new(endpoint.clone(), true, cfg.timeout);
-    let mut tls_evidence = Evidence {
-        request: "tls ClientHello".into(),
-        status: None,
-        excerpt: tls_excerpt(&summary),
-    };
+    let mut tls_excerpt = tls_excerpt(&summary);
     let mut service = match target.get_noted(BANNER_REQUEST_PATH).await {
         Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
         Err(e) => {
@@ -199,17 +195,20 @@ async fn identify_tls(
     if service.kind == ServiceKind::K8sOperatorWebhook {
         let san = summary.certificate.as_ref().map(|c| c.san.as_slice());
         if let Some(name) = san.and_then(k8s_operator::webhook_certificate) {
-            tls_evidence.excerpt.push_str(&format!(
+            tls_excerpt.push_str(&format!(
                 "; certificate for {name} (the name cert-manager gives the operator's webhook)"
             ));
             service.confidence = service.confidence.max(95);
         }
     }
     if summary.client_cert_required {
-        tls_evidence
-            .excerpt
-            .push_str("; server requires a client certificate (mutual TLS)");
+        tls_excerpt.push_str("; server requires a client certificate (mutual TLS)");
     }
+    let tls_evidence = Evidence {
+        request: "tls ClientHello".into(),
+        status: None,
+        excerpt: tls_excerpt.into(),
+    };
     service.evidence.insert(0, tls_evidence);
     service.tls = Some(Box::new(summary));
     service
@@ -331,7 +330,8 @@ fn taskmanager_data(endpoint: &Endpoint, request: &str, bytes: &[u8]) -> Service
         excerpt: format!(
             "netty frame with Flink magic badc0ffe: {}",
             untrusted::hex_excerpt(bytes, 16)
-        ),
+        )
+        .into(),
     })
 }
 
@@ -367,7 +367,8 @@ async fn identify_silent(
                     excerpt: format!(
                         "RETURN_ERROR with java.io.IOException: {}",
                         untrusted::clean(&untrusted::redact(&blob.message), 120)
-                    ),
+                    )
+                    .into(),
                 });
             }
             if wire::is_taskmanager_data(&reply.bytes) {
@@ -399,7 +400,8 @@ async fn identify_silent(
                 excerpt: format!(
                     "DISASSOCIATE {} (Akka/Pekko classic remoting, plaintext)",
                     untrusted::hex_excerpt(&reply.bytes, 12)
-                ),
+                )
+                .into(),
             });
         }
         Ok(reply) if wire::is_taskmanager_data(&reply.bytes) => {
@@ -530,6 +532,7 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         s.version = dash.version.clone();
         s.revision = dash.revision.clone();
         s.features = dash.features;
+        s.features.shrink();
         // Only a JobManager has an RPC port whose stack the version names;
         // a HistoryServer has none.
         if decision.kind == ServiceKind::JobmanagerRest {
@@ -568,6 +571,9 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
         return s;
     }
 
+    if let Some(s) = spnego_resourcemanager(target, &config, &evidence, notes).await {
+        return s;
+    }
     if let Some(s) = prefix::authentication_required(&endpoint, &config) {
         // Nothing more is asked: every path behind it answers the same.
         return s;
@@ -631,6 +637,41 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     s.errors = errors;
     s.evidence = evidence;
     s
+}
+
+/// A YARN ResourceManager behind Kerberos: `/config` refused the way
+/// Hadoop's SPNEGO filter refuses every path, on a ResourceManager web
+/// port, and `/ws/v1/cluster/info` the same ([`yarn::spnego_resourcemanager`]).
+/// One request more, only for such a refusal on such a port.
+async fn spnego_resourcemanager(
+    target: &HttpTarget,
+    config: &Response,
+    evidence: &[Evidence],
+    notes: &mut Vec<String>,
+) -> Option<Service> {
+    let port = target.endpoint.port;
+    if !(yarn::RM_WEB_PORTS.contains(&port) && yarn::is_spnego_refusal(config)) {
+        return None;
+    }
+    let info = get_noted(target, yarn::INFO_PATH, notes).await.ok()?;
+    let facts = yarn::spnego_resourcemanager(port, &info)?;
+    let mut s = Service::identified(
+        target.endpoint.clone(),
+        ServiceKind::YarnResourcemanager,
+        "Apache Hadoop YARN ResourceManager behind Kerberos (SPNEGO)",
+        55,
+    );
+    s.evidence = evidence.to_vec();
+    s.evidence.push(Evidence {
+        request: format!("GET {}", target.endpoint.path(yarn::INFO_PATH)),
+        status: Some(info.status),
+        excerpt: "WWW-Authenticate: Negotiate and Set-Cookie: hadoop.auth=, as Hadoop's SPNEGO \
+                  filter refuses a request without Kerberos credentials, on a ResourceManager \
+                  web port; nothing behind it was read"
+            .into(),
+    });
+    s.yarn = Some(Box::new(facts));
+    Some(s)
 }
 
 /// The Flink Kubernetes Operator's surfaces, told by their answer to
@@ -731,7 +772,7 @@ async fn sql_gateway(
                 evidence.push(Evidence {
                     request: "GET /v1/api_versions".into(),
                     status: Some(v.status),
-                    excerpt: versions.join(","),
+                    excerpt: versions.join(",").into(),
                 });
             }
         }
@@ -753,9 +794,9 @@ fn raw_evidence(request: &str, bytes: &[u8]) -> Evidence {
         request: request.to_string(),
         status: None,
         excerpt: if printable {
-            untrusted::excerpt(bytes, 120)
+            untrusted::excerpt(bytes, 120).into()
         } else {
-            format!("hex {}", untrusted::hex_excerpt(bytes, 32))
+            format!("hex {}", untrusted::hex_excerpt(bytes, 32)).into()
         },
     }
 }

@@ -130,7 +130,8 @@ pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
             excerpt: format!(
                 "GET / and {} (at most {MAX_REQUESTS} requests): no Flink under a path prefix",
                 tried.join(", ")
-            ),
+            )
+            .into(),
         }),
     }
 }
@@ -142,7 +143,7 @@ fn discovered(mut s: Service, prefix: &str) -> Service {
         Evidence {
             request: "prefix discovery".into(),
             status: None,
-            excerpt: format!("/config at the root is not Flink's; {prefix}/ is"),
+            excerpt: format!("/config at the root is not Flink's; {prefix}/ is").into(),
         },
     );
     s
@@ -187,7 +188,8 @@ pub fn authentication_required(endpoint: &Endpoint, resp: &Response) -> Option<S
             "WWW-Authenticate: {}; flinkscan sends no credentials, so what is behind it is not \
              reachable without them",
             untrusted::clean(challenge, 120)
-        ),
+        )
+        .into(),
     });
     s.flink = false;
     Some(s)

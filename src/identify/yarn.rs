@@ -40,6 +40,13 @@ pub const APPS_PATH: &str =
 /// it serves reads (Hadoop's `TestRMWebappAuthentication`); with `simple`
 /// an anonymous request runs as the static web user and may submit.
 pub const SECURITY_PATH: &str = "/conf?name=hadoop.security.authentication";
+/// The ResourceManager's web ports by default (yarn-default.xml:
+/// `yarn.resourcemanager.webapp.address` `${yarn.resourcemanager.hostname}:8088`,
+/// `yarn.resourcemanager.webapp.https.address` `...:8090`).
+pub const RM_WEB_PORTS: [u16; 2] = [8088, 8090];
+/// The cookie of Hadoop's HTTP authentication (hadoop-auth,
+/// `AuthenticatedURL.AUTH_COOKIE`).
+const AUTH_COOKIE: &str = "hadoop.auth";
 /// Applications kept from one listing; more are counted, not kept.
 pub const MAX_APPS: usize = 64;
 /// Applications whose JobManager is asked through the proxy, per ResourceManager.
@@ -73,8 +80,51 @@ pub fn parse_cluster_info(resp: &Response) -> Option<YarnFacts> {
         state: word(state),
         cluster_id: Some(cluster_id),
         security: None,
+        http_authentication: None,
         apps_listed: None,
         apps: Vec::new(),
+    })
+}
+
+/// Whether `resp` is the refusal of a Hadoop web endpoint that requires
+/// Kerberos (SPNEGO): `hadoop.http.authentication.type: kerberos` (Hadoop's
+/// "Authentication for Hadoop HTTP web-consoles", hadoop-common
+/// `HttpAuthentication.md`) puts hadoop-auth's `AuthenticationFilter` in
+/// front of every path; without credentials its Kerberos handler
+/// (`KerberosAuthenticationHandler`) answers `WWW-Authenticate: Negotiate`
+/// and the filter (`AuthenticationFilter.doFilter`) clears its cookie
+/// (`Set-Cookie: hadoop.auth=; Path=/; HttpOnly`) and sends 401
+/// "Authentication required". A proxy that asks for Negotiate sends no
+/// `hadoop.auth` cookie, so both are required.
+pub fn is_spnego_refusal(resp: &Response) -> bool {
+    let negotiate = resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "www-authenticate")
+        .any(|(_, v)| {
+            v.split_whitespace()
+                .next()
+                .is_some_and(|s| s.eq_ignore_ascii_case("negotiate"))
+        });
+    let cookie = resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .any(|(_, v)| v.trim_start().starts_with(&format!("{AUTH_COOKIE}=")));
+    resp.status == 401 && negotiate && cookie
+}
+
+/// A ResourceManager behind Kerberos, known from its refusal alone: on
+/// one of its web ports ([`RM_WEB_PORTS`]), `GET /ws/v1/cluster/info`
+/// (the ResourceManager REST API's "Cluster Information API",
+/// hadoop-yarn-site `ResourceManagerRest.md`) refused the way Hadoop's
+/// SPNEGO filter does ([`is_spnego_refusal`]). Medium confidence: the
+/// refusal shows Hadoop's web stack on the ResourceManager's port, not
+/// the answer only a ResourceManager gives. `None` for anything else.
+pub fn spnego_resourcemanager(port: u16, info: &Response) -> Option<YarnFacts> {
+    (RM_WEB_PORTS.contains(&port) && is_spnego_refusal(info)).then(|| YarnFacts {
+        http_authentication: Some("kerberos".into()),
+        ..YarnFacts::default()
     })
 }
 
@@ -258,6 +308,41 @@ mod tests {
 
     /// The JSON example of ResourceManagerRest.md ("Cluster Information API").
     const DOC_INFO: &str = r#"{"clusterInfo":{"id":1324053971963,"startedOn":1324053971963,"state":"STARTED","haState":"ACTIVE","rmStateStoreName":"org.apache.hadoop.yarn.server.resourcemanager.recovery.NullRMStateStore","resourceManagerVersion":"3.0.0-SNAPSHOT","resourceManagerBuildVersion":"3.0.0-SNAPSHOT from unknown by user1 source checksum 11111111111111111111111111111111","resourceManagerVersionBuiltOn":"2016-01-01T01:00Z","hadoopVersion":"3.0.0-SNAPSHOT","hadoopBuildVersion":"3.0.0-SNAPSHOT from unknown by user1 source checksum 11111111111111111111111111111111","hadoopVersionBuiltOn":"2016-01-01T01:00Z","haZooKeeperConnectionState":"ResourceManager HA is not enabled."}}"#;
+
+    /// Hadoop's SPNEGO refusal needs the Negotiate challenge, Hadoop's
+    /// cookie and a 401; a ResourceManager is said only on its web ports.
+    #[test]
+    fn spnego_refusal_of_hadoops_filter() {
+        let refusal = |status, headers: &[(&str, &str)]| Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: Bytes::from_static(b"Authentication required"),
+        };
+        let hadoop = [
+            ("www-authenticate", "Negotiate"),
+            ("set-cookie", "hadoop.auth=; Path=/; HttpOnly"),
+        ];
+        assert!(is_spnego_refusal(&refusal(401, &hadoop)));
+        assert!(spnego_resourcemanager(8088, &refusal(401, &hadoop)).is_some());
+        assert!(spnego_resourcemanager(8090, &refusal(401, &hadoop)).is_some());
+        assert!(spnego_resourcemanager(9870, &refusal(401, &hadoop)).is_none());
+        assert!(!is_spnego_refusal(&refusal(403, &hadoop)));
+        assert!(!is_spnego_refusal(&refusal(401, &hadoop[..1])));
+        assert!(!is_spnego_refusal(&refusal(401, &hadoop[1..])));
+        let basic = [
+            ("www-authenticate", "Basic realm=\"x\""),
+            ("set-cookie", "hadoop.auth=; Path=/; HttpOnly"),
+        ];
+        assert!(!is_spnego_refusal(&refusal(401, &basic)));
+        let other_cookie = [
+            ("www-authenticate", "Negotiate"),
+            ("set-cookie", "session=hadoop.auth="),
+        ];
+        assert!(!is_spnego_refusal(&refusal(401, &other_cookie)));
+    }
 
     #[test]
     fn cluster_info_from_the_documentation() {

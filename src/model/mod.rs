@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod features;
 mod jobs;
 mod operator;
 mod yarn;
 
+pub use features::Features;
 pub use jobs::{
     Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
 };
@@ -394,7 +396,22 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// At most a few hundred characters, printable, secrets already redacted.
-    pub excerpt: String,
+    /// Shared: a finding usually carries the very answer its service was
+    /// identified by ([`Evidence::share`]).
+    pub excerpt: Arc<str>,
+}
+
+impl Evidence {
+    /// Point `self`'s excerpt at an equal one already held (a service's),
+    /// so the text is kept once.
+    pub fn share(&mut self, held: &[Evidence]) {
+        if let Some(e) = held
+            .iter()
+            .find(|e| e.excerpt == self.excerpt && !Arc::ptr_eq(&e.excerpt, &self.excerpt))
+        {
+            self.excerpt = Arc::clone(&e.excerpt);
+        }
+    }
 }
 
 /// What the TLS sniff saw on a port, kept small; the full audit lives in
@@ -456,8 +473,8 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rpc_generation: Option<RpcGeneration>,
     /// Dashboard feature flags (`web-submit`, `web-cancel`, ...).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub features: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "Features::is_empty")]
+    pub features: Features,
     /// 0-100: how sure the identification is.
     pub confidence: u8,
     pub evidence: Vec<Evidence>,
@@ -532,7 +549,7 @@ impl Service {
             version_source: None,
             revision: None,
             rpc_generation: None,
-            features: BTreeMap::new(),
+            features: Features::default(),
             confidence: 0,
             evidence: Vec::new(),
             errors: Vec::new(),
@@ -627,8 +644,9 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
+    /// Shared by every finding of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
+    pub cluster: Option<Arc<str>>,
 }
 
 /// A finding against `--baseline`'s report. `Fixed` marks an absence: the
@@ -1074,6 +1092,29 @@ impl DecidedCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal text is kept once; other text stays its own.
+    #[test]
+    fn evidence_shares_an_equal_excerpt_only() {
+        let held = [Evidence {
+            request: "GET /config".into(),
+            status: Some(200),
+            excerpt: "{\"flink-version\":\"1.20.1\"}".into(),
+        }];
+        let mut same = Evidence {
+            excerpt: String::from("{\"flink-version\":\"1.20.1\"}").into(),
+            ..held[0].clone()
+        };
+        let mut other = Evidence {
+            excerpt: "{}".into(),
+            ..held[0].clone()
+        };
+        assert!(!Arc::ptr_eq(&same.excerpt, &held[0].excerpt));
+        same.share(&held);
+        other.share(&held);
+        assert!(Arc::ptr_eq(&same.excerpt, &held[0].excerpt));
+        assert_eq!(&*other.excerpt, "{}");
+    }
 
     /// Reports written before the enum hold these exact strings; SARIF has
     /// its own names for them.

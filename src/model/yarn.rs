@@ -31,6 +31,11 @@ pub struct YarnFacts {
     /// `kerberos`), when readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<String>,
+    /// `kerberos` when the ResourceManager's web endpoints demanded
+    /// Kerberos (SPNEGO) of the scan: nothing past the refusal was read, so
+    /// the fields above and below stay empty (`crate::identify::yarn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_authentication: Option<String>,
     /// How many Flink applications the listing held (`None`: not readable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps_listed: Option<usize>,

@@ -150,7 +150,8 @@ pub fn render_diff(d: &Diff) -> String {
                 out,
                 "{label:<6} {:<8} {:<21} {:<34} {}",
                 f.severity.as_str(),
-                f.endpoint.authority(),
+                // The place: two prefixes on one port are two lines.
+                crate::untrusted::shown(&f.endpoint.place()),
                 crate::untrusted::shown(&f.rule_id),
                 crate::untrusted::shown(&f.title)
             );
@@ -376,5 +377,21 @@ mod tests {
         }
         assert_eq!(union.len(), 2);
         assert!(probed_among(&all, &BTreeSet::new()).is_empty());
+    }
+
+    /// The diff's text names each finding's place: two prefixes on one
+    /// port are two lines a reader can tell apart.
+    #[test]
+    fn the_text_view_names_the_prefix() {
+        let under = |base: &str| {
+            let mut f = finding(RPC, 1, 8081);
+            f.endpoint.base_path = Some(base.into());
+            f
+        };
+        let old = report("old", vec![]);
+        let new = report("new", vec![under("/a"), under("/b")]);
+        let text = render_diff(&diff(&old, &new));
+        assert!(text.contains("127.0.0.1:8081/a "), "{text}");
+        assert!(text.contains("127.0.0.1:8081/b "), "{text}");
     }
 }

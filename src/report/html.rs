@@ -715,7 +715,8 @@ fn services(h: &mut String, report: &ScanReport) {
         }
     }
     for s in &listing.shown {
-        let authority = s.endpoint.authority();
+        // The place: two prefixes on one port are two services.
+        let authority = s.endpoint.place();
         let cluster = cluster_of
             .get(&authority)
             .map(String::as_str)

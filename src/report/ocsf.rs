@@ -152,7 +152,7 @@ mod tests {
                 Evidence {
                     request: wide.clone(),
                     status: Some(200),
-                    excerpt: wide.clone(),
+                    excerpt: wide.clone().into(),
                 };
                 4
             ],

@@ -328,7 +328,7 @@ impl Results<'_> {
         // Platforms group results by it: one deployment, one fix.
         if let Some(c) = &f.cluster {
             result["properties"]["cluster"] = json!(c);
-            if let Some(name) = self.cluster_names.get(c.as_str()) {
+            if let Some(name) = self.cluster_names.get(&**c) {
                 result["properties"]["clusterName"] = json!(name);
             }
         }

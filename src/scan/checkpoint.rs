@@ -88,8 +88,14 @@ pub fn prepare_checkpoint(
             loaded => {
                 let state = loaded?;
                 // The digest says which scan; every entry must be of it too.
+                let scope = super::follow::Scope {
+                    space: std::sync::Arc::new(space.clone()),
+                };
                 state
                     .check(space)
+                    .and_then(|()| {
+                        super::follow::check_checkpoint(&state.followed, &scope, plan.follow)
+                    })
                     .map_err(|reason| crate::state::StateError::Forged {
                         path: path.display().to_string(),
                         reason,
@@ -280,7 +286,7 @@ pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> 
     h.update(format!(
         "flinkscan {}\ntargets {}\nexclude {}\nports {:?}\nseed {}\nshard {}\n\
          timeout {:?}\nretries {:?}\nprobe-timeout {:?}\nintrusive {}\ntls-audit {}\n\
-         rules {:?}\nskip-rules {:?}\nspace {}\n",
+         rules {:?}\nskip-rules {:?}\nfollow {}\nspace {}\n",
         env!("CARGO_PKG_VERSION"),
         texts(&plan.targets),
         texts(&plan.excludes),
@@ -294,6 +300,7 @@ pub fn digest(plan: &ScanPlan, space: &TargetSpace, files: &[Option<&Path>]) -> 
         plan.tls_audit,
         plan.rules,
         plan.skip_rules,
+        plan.follow,
         space.fingerprint(),
     ));
     for f in files {

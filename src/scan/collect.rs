@@ -71,6 +71,8 @@ impl Collector {
                     prefixed.insert(s.endpoint.place());
                 }
                 notices.extend(error_notices(&s));
+                let mut found = found;
+                share_evidence(&mut found, &s);
                 let settled = hosts::settled(&s);
                 services.push(s, settled);
                 findings.extend(found);
@@ -104,9 +106,11 @@ impl Collector {
                 ));
             }
             notices.extend(error_notices(&r.service));
+            let mut found = r.findings;
+            share_evidence(&mut found, &r.service);
             let settled = hosts::settled(&r.service);
             services.push(r.service, settled);
-            findings.extend(r.findings);
+            findings.extend(found);
         }
         if let Some(why) = &services.failure {
             notices.push(Notice {
@@ -120,6 +124,15 @@ impl Collector {
             notices,
             sink: self.sink,
         }
+    }
+}
+
+/// A finding mostly quotes the answer its service was identified by: keep
+/// that text once (a scan of many thousand Flink services held it four
+/// times each).
+fn share_evidence(findings: &mut [Finding], service: &Service) {
+    for e in findings.iter_mut().flat_map(|f| f.evidence.iter_mut()) {
+        e.share(&service.evidence);
     }
 }
 

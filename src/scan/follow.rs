@@ -7,13 +7,16 @@
 //! endpoints ([`named_by`]); [`Scope`] admits only hosts inside the target
 //! space and not excluded (an address the user asked to scan, or a target
 //! name), never any other host, and only ports the sweep does not already
-//! probe. Admitted endpoints are connected to once each (bounded in
-//! number, [`MAX_FOLLOWED`]); open ones are identified and checked like
-//! swept ports. One round: what a followed port names is not followed.
-//! `--no-follow` turns it off. See the README's "Ports the JobManager
-//! names" section.
+//! probe. The [`Book`] admits them as the naming service is identified,
+//! each host and port once and within budgets: [`MAX_PER_SOURCE`] for one
+//! naming service, [`MAX_PER_HOST`] on one host, [`MAX_FOLLOWED`] in all,
+//! so one hostile JobManager cannot take the whole scan's share. Admitted
+//! endpoints are connected to once each; open ones are identified and
+//! checked like swept ports. One round: what a followed port names is not
+//! followed. `--no-follow` turns it off. See docs/platforms.md and the
+//! README's "Ports the JobManager names" section.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,8 +24,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::model::{DecidedBy, Endpoint, HostKey, PortDecision, Service, ServiceKind};
+use crate::model::{DecidedBy, Endpoint, HostKey, Notice, PortDecision, Service, ServiceKind};
 use crate::net::{self, RetryPolicy};
+use crate::state::{FollowStatus, FollowedEntry, Forgery, Tracker};
 use crate::targets::TargetSpace;
 
 /// Endpoints one scan follows at most; more are left as "not scanned".
@@ -33,6 +37,11 @@ pub const MAX_FOLLOWED: usize = 4096;
 /// with several TaskManagers (3 ports each) and two reporter ranges
 /// (16 each) stays well under it.
 pub const MAX_PER_HOST: usize = 64;
+/// Endpoints followed from what one service (a JobManager, a YARN
+/// ResourceManager) names: a cluster of 64 TaskManagers with three ports
+/// each and a reporter port fits; a JobManager naming thousands leaves
+/// most of [`MAX_FOLLOWED`] to the other clusters of the scan.
+pub const MAX_PER_SOURCE: usize = 256;
 /// Ports taken from one configured port range (`9250-9260`).
 const MAX_RANGE_PORTS: u16 = 16;
 /// Follow-up connections in flight at once.
@@ -221,6 +230,71 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Whether `endpoint` is one [`Scope::admit`] gives for some name:
+    /// a checkpoint's followed endpoint must be.
+    fn would_admit(&self, endpoint: &Endpoint) -> bool {
+        if endpoint.base_path.is_some() {
+            return false;
+        }
+        let host = match (endpoint.proxy_name(), &endpoint.hostname) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => endpoint.ip.to_string(),
+        };
+        let named = NamedEndpoint {
+            host,
+            port: endpoint.port,
+            role: "checkpoint",
+        };
+        self.admit(&named).contains(endpoint)
+    }
+
+    /// Whether the sweep probes `endpoint`'s host and port (a service
+    /// that names endpoints is one the sweep found).
+    fn swept(&self, endpoint: &Endpoint) -> bool {
+        match endpoint.proxy_name() {
+            Some(name) => self.space.covers_name(name, Some(endpoint.port)),
+            None => self.space.covers(endpoint.ip, Some(endpoint.port)),
+        }
+    }
+}
+
+/// Check a checkpoint's followed endpoints against the scan being resumed
+/// (a checkpoint is a file anyone may edit, and these are probed): each
+/// one an endpoint this scan may follow (inside its targets, not
+/// excluded, not a port its sweep probes, a remote host), named by a port
+/// its sweep probes, listed once and within the budgets. An error names
+/// the field.
+pub fn check_checkpoint(
+    entries: &[FollowedEntry],
+    scope: &Scope,
+    follow: bool,
+) -> Result<(), Forgery> {
+    if !follow && !entries.is_empty() {
+        return Err(Forgery::FollowedNotFollowing);
+    }
+    let mut ledger = Ledger::default();
+    for f in entries {
+        let shown = crate::untrusted::quote(&f.endpoint.to_string());
+        if !scope.would_admit(&f.endpoint) {
+            return Err(Forgery::FollowedOutside(shown));
+        }
+        if !scope.swept(&f.source) {
+            return Err(Forgery::FollowedSource {
+                endpoint: shown,
+                named_by: crate::untrusted::quote(&f.source.to_string()),
+            });
+        }
+        match ledger.take(&f.endpoint, &f.source.place()) {
+            Ok(()) => {}
+            Err(Refused::Seen) => return Err(Forgery::FollowedTwice(shown)),
+            Err(_) => return Err(Forgery::FollowedOverBudget(shown)),
+        }
+    }
+    Ok(())
+}
+
 /// Whether a named address can be a remote host at all: `0.0.0.0` and
 /// `::` (a TaskManager that advertises its bind-all address) reach the
 /// scanner's own machine, and multicast or broadcast reach many hosts.
@@ -229,28 +303,205 @@ fn followable(ip: IpAddr) -> bool {
     !(ip.is_unspecified() || ip.is_multicast() || broadcast)
 }
 
+/// Why the [`Ledger`] did not take an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Followed already (named twice, or by two services).
+    Seen,
+    Host,
+    Source,
+    Scan,
+}
+
+/// What one naming service was let follow, and what it was refused.
+#[derive(Debug, Default, Clone, Copy)]
+struct SourceUse {
+    taken: usize,
+    /// Refused for its own budget ([`MAX_PER_SOURCE`]).
+    over: usize,
+}
+
 /// What this scan has followed: each host and port once (however it was
-/// written), at most [`MAX_PER_HOST`] ports a host, [`MAX_FOLLOWED`] in all.
+/// written), at most [`MAX_PER_HOST`] ports a host, [`MAX_PER_SOURCE`]
+/// for one naming service, [`MAX_FOLLOWED`] in all.
 #[derive(Debug, Default)]
 struct Ledger {
     seen: HashSet<(HostKey, u16)>,
     per_host: HashMap<HostKey, usize>,
+    /// By the naming service's place (`host:port/prefix`).
+    per_source: BTreeMap<String, SourceUse>,
+    /// Refused because the scan's budget was used up.
+    over_scan: usize,
 }
 
 impl Ledger {
-    /// Record `endpoint`; `false` if it was seen or a cap is reached.
-    fn take(&mut self, endpoint: &Endpoint) -> bool {
+    /// Record `endpoint`, named by `source`, unless it was seen or a
+    /// budget is used up.
+    fn take(&mut self, endpoint: &Endpoint, source: &str) -> Result<(), Refused> {
         let key = (endpoint.host_key(), endpoint.port);
-        if self.seen.len() >= MAX_FOLLOWED || self.seen.contains(&key) {
-            return false;
+        if self.seen.contains(&key) {
+            return Err(Refused::Seen);
+        }
+        let used = self.per_source.entry(source.to_string()).or_default();
+        if used.taken >= MAX_PER_SOURCE {
+            used.over += 1;
+            return Err(Refused::Source);
+        }
+        if self.seen.len() >= MAX_FOLLOWED {
+            self.over_scan += 1;
+            return Err(Refused::Scan);
         }
         let on_host = self.per_host.entry(key.0.clone()).or_default();
         if *on_host >= MAX_PER_HOST {
-            return false;
+            return Err(Refused::Host);
         }
         *on_host += 1;
+        used.taken += 1;
         self.seen.insert(key);
-        true
+        Ok(())
+    }
+
+    /// One notice per naming service that hit its budget, and one when the
+    /// scan's was used up: the endpoints left out are the clusters' "not
+    /// scanned" ones.
+    fn notices(&self) -> Vec<Notice> {
+        let mut out: Vec<Notice> = self
+            .per_source
+            .iter()
+            .filter(|(_, u)| u.over > 0)
+            .map(|(source, u)| Notice {
+                target: source.clone(),
+                message: format!(
+                    "--follow: this service named more endpoints to follow than one service may \
+                     use ({MAX_PER_SOURCE}); {} were followed and {} more were not (they stay \
+                     \"not scanned\" in its cluster). A JobManager naming thousands of \
+                     TaskManagers is worth a look",
+                    u.taken, u.over
+                ),
+            })
+            .collect();
+        if self.over_scan > 0 {
+            out.push(Notice {
+                target: "--follow".into(),
+                message: format!(
+                    "the scan's budget of {MAX_FOLLOWED} followed endpoints was used up; {} more \
+                     endpoints that services named were not followed (scan those hosts with \
+                     their ports as targets)",
+                    self.over_scan
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// Admits what identified services name: [`Scope`] and the [`Ledger`]'s
+/// budgets, shared by the identification pool (which admits as each
+/// service is identified, before its result is recorded) and the prober.
+/// With `--state`, the checkpoint's tracker learns each admitted endpoint
+/// (queued, probed, identified), so a resumed scan follows what the
+/// killed one had admitted.
+pub struct Book {
+    scope: Scope,
+    ledger: Mutex<Ledger>,
+    tracker: Option<Arc<Tracker>>,
+}
+
+/// A checkpoint's followed endpoints, sorted by how far they got.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// Still to probe.
+    pub queued: Vec<Endpoint>,
+    /// Found open, still to identify.
+    pub open: Vec<Endpoint>,
+    /// Probed by the run that wrote the checkpoint (open ones included).
+    pub probed: Vec<Endpoint>,
+}
+
+impl Book {
+    pub fn new(scope: Scope, tracker: Option<Arc<Tracker>>) -> Book {
+        Book {
+            scope,
+            ledger: Mutex::default(),
+            tracker,
+        }
+    }
+
+    /// The endpoints to probe of those `source` names: inside the scope,
+    /// not followed before, within the budgets.
+    pub fn admit(&self, source: &Endpoint, named: &[NamedEndpoint]) -> Vec<Endpoint> {
+        let place = source.place();
+        let mut out = Vec::new();
+        if let Ok(mut ledger) = self.ledger.lock() {
+            for n in named {
+                for endpoint in self.scope.admit(n) {
+                    if ledger.take(&endpoint, &place).is_ok() {
+                        out.push(endpoint);
+                    }
+                }
+            }
+        }
+        if let (Some(t), false) = (&self.tracker, out.is_empty()) {
+            t.follow_queued(source, &out);
+        }
+        out
+    }
+
+    /// A followed endpoint was probed (for the checkpoint).
+    pub fn probed(&self, endpoint: &Endpoint, open: bool) {
+        if let Some(t) = &self.tracker {
+            t.follow_probed(endpoint, open);
+        }
+    }
+
+    /// Take up what the checkpoint a scan resumes from had admitted (its
+    /// entries were checked, [`check_checkpoint`]): they count against
+    /// the budgets again and are handed back by how far they got.
+    pub fn restore(&self, entries: &[FollowedEntry]) -> Restored {
+        let mut out = Restored::default();
+        let Ok(mut ledger) = self.ledger.lock() else {
+            return out;
+        };
+        for f in entries {
+            if ledger.take(&f.endpoint, &f.source.place()).is_err() {
+                continue;
+            }
+            match f.status {
+                FollowStatus::Queued => out.queued.push(f.endpoint.clone()),
+                FollowStatus::Open => {
+                    out.open.push(f.endpoint.clone());
+                    out.probed.push(f.endpoint.clone());
+                }
+                FollowStatus::Done => out.probed.push(f.endpoint.clone()),
+            }
+        }
+        out
+    }
+
+    /// What the budgets left out, for the report.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.ledger.lock().map(|l| l.notices()).unwrap_or_default()
+    }
+}
+
+/// Where the identification pool hands what an identified service names.
+#[derive(Clone)]
+pub struct Hand {
+    pub book: Arc<Book>,
+    pub tx: mpsc::Sender<Vec<Endpoint>>,
+}
+
+impl Hand {
+    /// Admit what `service` names and pass it on to the prober.
+    pub async fn named(&self, service: &Service) {
+        let named = named_by(service);
+        if named.is_empty() {
+            return;
+        }
+        let admitted = self.book.admit(&service.endpoint, &named);
+        if !admitted.is_empty() {
+            let _ = self.tx.send(admitted).await;
+        }
     }
 }
 
@@ -267,12 +518,12 @@ pub struct FollowConfig {
 /// lists them, so a closed one reads "not found", not "not scanned".
 pub type Followed = Arc<Mutex<BTreeSet<Endpoint>>>;
 
-/// Probe what `named_rx` hands over until it closes; open ports go to
-/// `open_tx` for identification.
+/// Probe what `admitted_rx` hands over (endpoints the [`Book`] admitted)
+/// until it closes; open ports go to `open_tx` for identification.
 pub async fn run(
-    scope: Scope,
     cfg: FollowConfig,
-    mut named_rx: mpsc::Receiver<Vec<NamedEndpoint>>,
+    book: Arc<Book>,
+    mut admitted_rx: mpsc::Receiver<Vec<Endpoint>>,
     open_tx: mpsc::Sender<(Endpoint, PortDecision)>,
     followed: Followed,
     stop: super::Stop,
@@ -286,62 +537,58 @@ pub async fn run(
         Some(n) => RetryPolicy::fixed(cfg.timeout, n),
         None => RetryPolicy::adaptive(cfg.timeout),
     };
-    let mut ledger = Ledger::default();
     let stopped = stop.flag();
     'scan: loop {
         let batch = tokio::select! {
-            b = named_rx.recv() => match b { Some(b) => b, None => break },
+            b = admitted_rx.recv() => match b { Some(b) => b, None => break },
             _ = stop.stopped() => break,
         };
-        for named in &batch {
-            for endpoint in scope.admit(named) {
-                // A stop (--max-duration, a signal) ends following at
-                // once, also while waiting for a slot or the rate limiter.
-                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                    break 'scan;
-                }
-                if !ledger.take(&endpoint) {
-                    continue;
-                }
-                let permit = tokio::select! {
-                    p = Arc::clone(&slots).acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break 'scan,
-                    },
-                    _ = stop.stopped() => break 'scan,
-                };
-                if let Some(l) = &limiter {
-                    tokio::select! {
-                        _ = l.until_ready() => {}
-                        _ = stop.stopped() => break 'scan,
-                    }
-                }
-                if let Ok(mut set) = followed.lock() {
-                    set.insert(endpoint.clone());
-                }
-                let open_tx = open_tx.clone();
-                tasks.spawn(async move {
-                    let deadline = tokio::time::Instant::now() + policy.timeout;
-                    let out = net::attempt_until_answered(
-                        endpoint.dest(),
-                        true,
-                        &policy,
-                        net::book(),
-                        0,
-                        deadline,
-                    )
-                    .await;
-                    drop(permit);
-                    if out.result.is_ok() {
-                        tracing::info!(%endpoint, "followed port open");
-                        let decided = PortDecision {
-                            by: DecidedBy::Answered,
-                            attempts: out.attempts,
-                        };
-                        let _ = open_tx.send((endpoint, decided)).await;
-                    }
-                });
+        for endpoint in batch {
+            // A stop (--max-duration, a signal) ends following at once,
+            // also while waiting for a slot or the rate limiter.
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                break 'scan;
             }
+            let permit = tokio::select! {
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break 'scan,
+                },
+                _ = stop.stopped() => break 'scan,
+            };
+            if let Some(l) = &limiter {
+                tokio::select! {
+                    _ = l.until_ready() => {}
+                    _ = stop.stopped() => break 'scan,
+                }
+            }
+            if let Ok(mut set) = followed.lock() {
+                set.insert(endpoint.clone());
+            }
+            let open_tx = open_tx.clone();
+            let book = Arc::clone(&book);
+            tasks.spawn(async move {
+                let deadline = tokio::time::Instant::now() + policy.timeout;
+                let out = net::attempt_until_answered(
+                    endpoint.dest(),
+                    true,
+                    &policy,
+                    net::book(),
+                    0,
+                    deadline,
+                )
+                .await;
+                drop(permit);
+                book.probed(&endpoint, out.result.is_ok());
+                if out.result.is_ok() {
+                    tracing::info!(%endpoint, "followed port open");
+                    let decided = PortDecision {
+                        by: DecidedBy::Answered,
+                        attempts: out.attempts,
+                    };
+                    let _ = open_tx.send((endpoint, decided)).await;
+                }
+            });
         }
         while tasks.try_join_next().is_some() {}
     }
@@ -549,7 +796,7 @@ mod tests {
         let mut taken = Vec::new();
         for named in named_by(&jm) {
             for e in scope.admit(&named) {
-                if ledger.take(&e) {
+                if ledger.take(&e, "127.0.0.1:8081").is_ok() {
                     taken.push((e.ip, e.port));
                 }
             }
@@ -570,28 +817,28 @@ mod tests {
         let listeners: Vec<std::net::TcpListener> = (0..6)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
-        let named: Vec<NamedEndpoint> = listeners
+        let named: Vec<Endpoint> = listeners
             .iter()
-            .map(|l| NamedEndpoint {
-                host: "127.0.0.1".into(),
-                port: l.local_addr().unwrap().port(),
-                role: "taskmanager-rpc",
-            })
+            .map(|l| Endpoint::new("127.0.0.1".parse().unwrap(), l.local_addr().unwrap().port()))
             .collect();
         let stop = crate::scan::stop::Stop::default();
         let followed = Followed::default();
         let (named_tx, named_rx) = mpsc::channel(4);
         let (open_tx, mut open_rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(
+        let book = Arc::new(Book::new(
             Scope {
                 space: Arc::new(space(&["127.0.0.1"], &[])),
             },
+            None,
+        ));
+        let task = tokio::spawn(run(
             FollowConfig {
                 timeout: Duration::from_secs(2),
                 retries: Some(0),
                 // One connection a second: the first goes at once.
                 rate: std::num::NonZeroU32::new(1),
             },
+            book,
             named_rx,
             open_tx,
             Arc::clone(&followed),
@@ -617,5 +864,62 @@ mod tests {
             connected < listeners.len(),
             "{connected} connections after the stop"
         );
+    }
+
+    /// One JobManager naming thousands of endpoints gets MAX_PER_SOURCE of
+    /// them; another service still gets its own, and the notice names the
+    /// one that hit its budget.
+    #[test]
+    fn one_source_cannot_take_the_scans_budget() {
+        let book = Book::new(
+            Scope {
+                space: Arc::new(space(&["127.0.0.0/16"], &[])),
+            },
+            None,
+        );
+        let hostile = Endpoint::new("127.0.0.1".parse().unwrap(), 8081);
+        let other = Endpoint::new("127.0.0.2".parse().unwrap(), 8081);
+        let named: Vec<NamedEndpoint> = (0..8000u32)
+            .map(|i| NamedEndpoint {
+                host: format!("127.0.{}.{}", 10 + i / 200, i % 200),
+                port: 40000 + (i % 60) as u16,
+                role: "taskmanager-rpc",
+            })
+            .collect();
+        assert_eq!(book.admit(&hostile, &named).len(), MAX_PER_SOURCE);
+        // Named again (a second listing): nothing more.
+        assert!(book.admit(&hostile, &named).is_empty());
+        let tm = NamedEndpoint {
+            host: "127.0.0.3".into(),
+            port: 40001,
+            role: "taskmanager-rpc",
+        };
+        assert_eq!(
+            book.admit(&other, std::slice::from_ref(&tm)),
+            [Endpoint::new("127.0.0.3".parse().unwrap(), 40001)]
+        );
+        let notices = book.notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].target, "127.0.0.1:8081");
+        assert!(
+            notices[0].message.contains("256 were followed"),
+            "{notices:?}"
+        );
+
+        // Many sources together still stop at the scan's budget.
+        let mut total = MAX_PER_SOURCE + 1;
+        for n in 0..40u16 {
+            let source = Endpoint::new("127.0.0.5".parse().unwrap(), 1000 + n);
+            let named: Vec<NamedEndpoint> = (0..300u32)
+                .map(|i| NamedEndpoint {
+                    host: format!("127.0.{}.{}", 100 + n, i % 250),
+                    port: 40000 + (i / 250) as u16,
+                    role: "taskmanager-rpc",
+                })
+                .collect();
+            total += book.admit(&source, &named).len();
+        }
+        assert_eq!(total, MAX_FOLLOWED);
+        assert!(book.notices().iter().any(|n| n.target == "--follow"));
     }
 }

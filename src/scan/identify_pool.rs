@@ -46,7 +46,7 @@ pub struct Pool {
     pub progress: Arc<Progress>,
     pub stop: Stop,
     /// Where the endpoints identified services name go (`--follow`).
-    pub named: Option<mpsc::Sender<Vec<super::follow::NamedEndpoint>>>,
+    pub named: Option<super::follow::Hand>,
 }
 
 type InFlight = Arc<Mutex<BTreeSet<Endpoint>>>;
@@ -174,11 +174,10 @@ impl Pool {
                 // (and identified again by a resumed scan).
                 return;
             }
-            if let Some(tx) = &named_tx {
-                let named = super::follow::named_by(&service);
-                if !named.is_empty() {
-                    let _ = tx.send(named).await;
-                }
+            // Admitted before the result is recorded: a checkpoint that
+            // holds this service holds what it named too.
+            if let Some(hand) = &named_tx {
+                hand.named(&service).await;
             }
             progress.identified.fetch_add(1, Ordering::Relaxed);
             progress

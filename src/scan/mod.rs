@@ -156,7 +156,14 @@ pub async fn run(
     let proxy_watch = watch_proxy(plan, &stop);
     let followed: follow::Followed = Arc::default();
     let (identifier, follower) = spawn_identification(
-        plan, &space, &ctx, &progress, &stop, &followed, open_rx, result_tx,
+        plan,
+        &space,
+        &ctx,
+        &progress,
+        &stop,
+        (&followed, tracker.as_ref()),
+        open_rx,
+        result_tx,
     );
     let collector = tokio::spawn(
         collect::Collector {
@@ -174,7 +181,7 @@ pub async fn run(
     let _ = sweeper.await;
     let mut unfinished = identifier.await.unwrap_or_default();
     if let Some(follower) = follower {
-        follower.join(&mut unfinished).await;
+        notices.extend(follower.join(&mut unfinished).await);
     }
     let followed: Vec<String> = followed
         .lock()
@@ -226,7 +233,7 @@ fn spawn_identification(
     ctx: &CheckContext,
     progress: &Arc<Progress>,
     stop: &Stop,
-    followed: &follow::Followed,
+    (followed, tracker): (&follow::Followed, Option<&Arc<Tracker>>),
     open_rx: mpsc::Receiver<(Endpoint, PortDecision)>,
     result_tx: mpsc::Sender<identify_pool::PortResult>,
 ) -> (
@@ -244,14 +251,20 @@ fn spawn_identification(
         stop: stop.clone(),
         named,
     };
-    let (named_tx, follower) = if plan.follow {
-        let (named_tx, follower) =
-            spawn_follow(plan, space, followed, stop, pool(None), result_tx.clone());
-        (Some(named_tx), Some(follower))
+    let (hand, follower) = if plan.follow {
+        let (hand, follower) = spawn_follow(
+            plan,
+            space,
+            (followed, tracker),
+            stop,
+            pool(None),
+            result_tx.clone(),
+        );
+        (Some(hand), Some(follower))
     } else {
         (None, None)
     };
-    let identifier = tokio::spawn(pool(named_tx).run(open_rx, result_tx));
+    let identifier = tokio::spawn(pool(hand).run(open_rx, result_tx));
     (identifier, follower)
 }
 
@@ -280,49 +293,91 @@ fn sweep_config(plan: &ScanPlan, concurrency: usize, tracker: Option<Arc<Tracker
 /// `--follow`: the prober of what identified services name and the second
 /// identification pool that identifies what it finds open.
 struct Follower {
+    book: Arc<follow::Book>,
     prober: tokio::task::JoinHandle<()>,
     identifier: tokio::task::JoinHandle<identify_pool::Unfinished>,
 }
 
 impl Follower {
     /// Wait for both; what the second pool left unfinished counts too.
-    async fn join(self, unfinished: &mut identify_pool::Unfinished) {
+    /// Returns the notices of budgets that were used up.
+    async fn join(self, unfinished: &mut identify_pool::Unfinished) -> Vec<Notice> {
         let _ = self.prober.await;
         let more = self.identifier.await.unwrap_or_default();
         unfinished.cut_short.extend(more.cut_short);
         unfinished.not_identified.extend(more.not_identified);
+        self.book.notices()
     }
 }
 
 /// What identified services name is probed (inside the targets only) and
 /// identified by a second pool, which names nothing. Returns where the
-/// first pool sends what services name.
+/// first pool hands what services name.
+///
+/// A resumed scan takes up the checkpoint's followed endpoints first:
+/// queued ones are probed, open ones identified.
 fn spawn_follow(
     plan: &ScanPlan,
     space: &Arc<TargetSpace>,
-    followed: &follow::Followed,
+    (followed, tracker): (&follow::Followed, Option<&Arc<Tracker>>),
     stop: &Stop,
     second: identify_pool::Pool,
     result_tx: mpsc::Sender<identify_pool::PortResult>,
-) -> (mpsc::Sender<Vec<follow::NamedEndpoint>>, Follower) {
+) -> (follow::Hand, Follower) {
     let (named_tx, named_rx) = mpsc::channel(256);
     let (followed_tx, followed_rx) = mpsc::channel::<(Endpoint, PortDecision)>(256);
-    let prober = tokio::spawn(follow::run(
+    let book = Arc::new(follow::Book::new(
         follow::Scope {
             space: Arc::clone(space),
         },
+        tracker.cloned(),
+    ));
+    if let Some(t) = tracker {
+        let restored = book.restore(&t.followed());
+        if let Ok(mut set) = followed.lock() {
+            set.extend(restored.probed);
+        }
+        let (named_tx, followed_tx) = (named_tx.clone(), followed_tx.clone());
+        tokio::spawn(async move {
+            if !restored.queued.is_empty() {
+                let _ = named_tx.send(restored.queued).await;
+            }
+            for ep in restored.open {
+                let decided = PortDecision {
+                    by: DecidedBy::Answered,
+                    attempts: 1,
+                };
+                if followed_tx.send((ep, decided)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let prober = tokio::spawn(follow::run(
         follow::FollowConfig {
             timeout: plan.timeout,
             retries: plan.retries,
             rate: plan.rate.and_then(std::num::NonZeroU32::new),
         },
+        Arc::clone(&book),
         named_rx,
         followed_tx,
         Arc::clone(followed),
         stop.clone(),
     ));
     let identifier = tokio::spawn(second.run(followed_rx, result_tx));
-    (named_tx, Follower { prober, identifier })
+    let hand = follow::Hand {
+        book: Arc::clone(&book),
+        tx: named_tx,
+    };
+    (
+        hand,
+        Follower {
+            book,
+            prober,
+            identifier,
+        },
+    )
 }
 
 /// The `--jsonl` stream, appended to on a resume.

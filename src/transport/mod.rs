@@ -20,6 +20,6 @@ pub fn evidence_http(request: &str, resp: &Response) -> Evidence {
     Evidence {
         request: request.to_string(),
         status: Some(resp.status),
-        excerpt: untrusted::excerpt(&resp.body, 200),
+        excerpt: untrusted::excerpt(&resp.body, 200).into(),
     }
 }

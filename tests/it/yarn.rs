@@ -44,12 +44,17 @@ impl Replay {
 }
 
 fn replay(python: &Path, dir: &Path, mode: &str, jm: Option<SocketAddr>) -> Replay {
+    replay_on(python, dir, mode, jm, 0)
+}
+
+/// [`replay`] on `port` of a loopback address of its own (0: a free one).
+fn replay_on(python: &Path, dir: &Path, mode: &str, jm: Option<SocketAddr>, port: u16) -> Replay {
     let ip = flink::unique_loopback();
-    let port = TcpListener::bind((ip, 0))
+    let port = TcpListener::bind((ip, port))
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
-    let log = dir.join(format!("{mode}-requests.log"));
+    let log = dir.join(format!("{mode}-{port}-requests.log"));
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/yarn/rm_replay.py"
@@ -348,4 +353,89 @@ fn a_proxy_that_warns_non_owners_is_not_read_as_flink() {
         .as_str()
         .unwrap()
         .contains("non-owner"));
+}
+
+/// A ResourceManager with Hadoop's HTTP authentication set to kerberos
+/// refuses every path with Hadoop's SPNEGO refusal (401, Negotiate, the
+/// hadoop.auth cookie): on its web port it is a YARN ResourceManager
+/// behind Kerberos, with one low finding that it is reachable and no
+/// critical one (nothing anonymous gets past it). The same refusal on
+/// another port, and a Negotiate proxy without Hadoop's cookie on 8088,
+/// stay "behind an authenticating proxy".
+#[test]
+fn a_resourcemanager_behind_kerberos_is_yarn_and_not_critical() {
+    let Some(python) = support::require("python3", "the Debian package python3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rm = replay_on(&python, dir.path(), "rm-spnego", None, 8088);
+    let run = scan_to(
+        dir.path(),
+        "rm-spnego",
+        &[&rm.addr.ip().to_string(), "--ports", "8088"],
+    );
+    assert!(matches!(run.code, Some(0) | Some(1)), "{}", run.stderr);
+    let s = run.service(rm.addr);
+    assert_eq!(s["kind"], "yarn-resourcemanager", "{s:#}");
+    assert_eq!(
+        s["product"],
+        "Apache Hadoop YARN ResourceManager behind Kerberos (SPNEGO)"
+    );
+    assert!(
+        (40..=70).contains(&s["confidence"].as_u64().unwrap()),
+        "{s:#}"
+    );
+    assert_eq!(s["yarn"]["http_authentication"], "kerberos", "{s:#}");
+    assert_eq!(
+        rule_ids(&run.json),
+        ["FLINK-YARN-RM-KERBEROS-REACHABLE"],
+        "{:#}",
+        run.json["findings"]
+    );
+    assert_eq!(run.json["findings"][0]["severity"], "low");
+    let c = cluster(&run.json, &format!("yarn-rm:{}_8088", rm.addr.ip()));
+    assert!(
+        c["name"]
+            .as_str()
+            .unwrap()
+            .contains("behind Kerberos (SPNEGO)"),
+        "{c:#}"
+    );
+    assert!(c["paths"].as_array().unwrap().is_empty(), "{c:#}");
+    // Read-only, and nothing asked past the refusal but the one request
+    // that tells a ResourceManager.
+    let asked = rm.requests();
+    assert!(asked.iter().all(|l| l.starts_with("GET ")), "{asked:?}");
+    assert!(
+        asked.iter().any(|l| l == "GET /ws/v1/cluster/info"),
+        "{asked:?}"
+    );
+    assert!(
+        !asked
+            .iter()
+            .any(|l| l.starts_with("GET /ws/v1/cluster/apps")),
+        "{asked:?}"
+    );
+
+    for (mode, port) in [("rm-spnego", 0), ("spnego-proxy", 8088)] {
+        let r = replay_on(&python, dir.path(), mode, None, port);
+        let run = scan_to(
+            dir.path(),
+            &format!("{mode}-{port}"),
+            &[
+                &r.addr.ip().to_string(),
+                "--ports",
+                &r.addr.port().to_string(),
+            ],
+        );
+        let s = run.service(r.addr);
+        assert_eq!(s["kind"], "other-http", "{mode} on {port}: {s:#}");
+        assert!(
+            s["product"]
+                .as_str()
+                .is_some_and(|p| p.contains("behind an authenticating proxy")),
+            "{mode} on {port}: {s:#}"
+        );
+        assert!(rule_ids(&run.json).is_empty(), "{mode} on {port}");
+    }
 }
