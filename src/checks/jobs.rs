@@ -327,7 +327,8 @@ fn log_dir_files(service: &Service, ctx: &CheckContext, inv: &JobInventory, out:
             status: Some(200),
             excerpt: format!(
                 "{name}: {why}; served to anyone by GET /jobmanager/logs/{name} (not requested)"
-            ),
+            )
+            .into(),
         })
         .collect();
     let detail = format!(
