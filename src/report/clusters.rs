@@ -299,6 +299,47 @@ mod tests {
             .collect()
     }
 
+    /// A scan's clusters, built one at a time and spilled past a few
+    /// hundred, are the same clusters in the same order as those built in
+    /// memory, and the findings name the same clusters.
+    #[test]
+    fn spilled_build_matches_the_build_in_memory() {
+        use crate::model::{Endpoint, Finding, Service, ServiceKind};
+        let mut services = Vec::new();
+        let mut findings = Vec::new();
+        for i in 0..(HELD_AT_MOST as u32 + 200) {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            let mut s = Service::new(Endpoint::new(ip.into(), 8081), ServiceKind::JobmanagerRest);
+            s.flink = true;
+            s.version = Some("1.20.1".into());
+            let sev = [Severity::Critical, Severity::Low, Severity::Medium][i as usize % 3];
+            for rule in ["FLINK-REST-UNAUTHENTICATED", "FLINK-REST-PLAINTEXT"]
+                .iter()
+                .take(1 + i as usize % 2)
+            {
+                findings.push(Finding::new(
+                    *rule,
+                    sev,
+                    *rule,
+                    s.endpoint.clone(),
+                    s.kind,
+                    s.url("/config"),
+                ));
+            }
+            services.push(s);
+        }
+        let swept = |_: std::net::IpAddr, _: u16| true;
+        let mut in_memory_findings = findings.clone();
+        let in_memory = crate::clusters::build(&services, &mut in_memory_findings, &swept);
+        let mut spiller = ClusterSpiller::new();
+        crate::clusters::build_each(&services, &mut findings, &swept, &mut |c| spiller.push(c));
+        let spilled = spiller.finish();
+        assert!(spilled.spilled.is_some(), "nothing spilled");
+        assert_eq!(spilled.len(), in_memory.len());
+        assert_eq!(spilled.to_vec().unwrap_or_default(), in_memory);
+        assert_eq!(findings, in_memory_findings);
+    }
+
     /// Spilled or held, the clusters come back whole and worst first, and
     /// `--min-severity` trims what is read back like what is held.
     #[test]
