@@ -6,6 +6,7 @@ pub mod ecs;
 pub mod flink;
 pub mod jobs;
 pub mod peers;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
