@@ -5,6 +5,7 @@
 //! job, the key and where it was seen, with the secret's kind, length and
 //! fingerprint, never its value.
 
+use super::job_list::JobList;
 use super::{http_target, rule_ids, CheckContext, CheckOutput};
 use crate::inventory::{self, text, Source};
 use crate::model::{Evidence, Service, ServiceKind};
@@ -13,15 +14,20 @@ use crate::model::{Job, JobInventory, LogRead};
 /// Evidence entries kept per finding (jobs or files); the detail counts all.
 const MAX_EVIDENCE: usize = 10;
 
-/// Read the inventory, keep it in the deployment facts and add its findings.
-pub async fn run(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) {
+/// Read the inventory of the jobs `job_list` names, keep it in the
+/// deployment facts and add its findings.
+pub async fn run(service: &Service, ctx: &CheckContext, job_list: &JobList, out: &mut CheckOutput) {
     let source = match service.kind {
         ServiceKind::JobmanagerRest => Source::JobManager,
         ServiceKind::HistoryServer => Source::HistoryServer,
         _ => return,
     };
+    // Not readable: the interface is closed to this client.
+    let Some(listed) = job_list.listed() else {
+        return;
+    };
     let target = http_target(service, ctx, false);
-    let Some(inv) = inventory::collect(&target, source, &mut out.errors).await else {
+    let Some(inv) = inventory::collect(&target, source, listed, &mut out.errors).await else {
         return;
     };
     findings(service, ctx, &inv, out);
@@ -32,6 +38,7 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
     job_secrets(service, ctx, inv, out);
     masked(service, ctx, inv, out);
     log_findings(service, ctx, inv, out);
+    log_dir_files(service, ctx, inv, out);
     jars(service, ctx, inv, out);
     if inv.listed > 0 {
         let mut evidence = vec![Evidence {
@@ -294,6 +301,58 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
         out,
         rule_ids::LOG_SECRET_EXPOSED,
         &path,
+        detail,
+        evidence,
+    );
+}
+
+/// Files in the log directory that are not logs (configuration, keys),
+/// which Flink serves to anyone by name. Judged on the listed names: the
+/// files themselves are never requested.
+fn log_dir_files(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {
+    let files: Vec<(&str, &str)> = inv
+        .log_files
+        .iter()
+        .flatten()
+        .filter_map(|n| Some((n.as_str(), inventory::logs::sensitive_file(n)?)))
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    let evidence = files
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|(name, why)| Evidence {
+            request: "GET /jobmanager/logs".into(),
+            status: Some(200),
+            excerpt: format!(
+                "{name}: {why}; served to anyone by GET /jobmanager/logs/{name} (not requested)"
+            )
+            .into(),
+        })
+        .collect();
+    let detail = format!(
+        "The JobManager's log directory holds {} that {} not a log, and Flink serves any file there by \
+         name without authentication: {}.",
+        if files.len() == 1 {
+            "a file".to_string()
+        } else {
+            format!("{} files", files.len())
+        },
+        if files.len() == 1 { "is" } else { "are" },
+        files
+            .iter()
+            .take(10)
+            .map(|(name, why)| format!("{name} ({why})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    push(
+        service,
+        ctx,
+        out,
+        rule_ids::LOG_DIR_SENSITIVE_FILE,
+        "/jobmanager/logs",
         detail,
         evidence,
     );

@@ -11,6 +11,7 @@
 //! carry a secret's value: evidence names keys only.
 
 pub mod catalog;
+pub mod job_list;
 pub mod jobs;
 pub mod lookup;
 pub mod platforms;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog::Catalog;
+use job_list::JobList;
 use probe::EvidenceMode;
 
 use crate::advisories::releases::Support;
@@ -243,21 +245,36 @@ pub enum Extra {
 }
 
 /// The checks host correlation asked for, in its order; their findings.
+/// What they could not check is added to each service's `unchecked`.
 pub async fn run_extra(
-    services: &[Service],
+    services: &mut [Service],
     wanted: &[(usize, Extra)],
     ctx: &CheckContext,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for &(i, extra) in wanted {
-        let Some(s) = services.get(i) else { continue };
+        let Some(s) = services.get_mut(i) else {
+            continue;
+        };
+        let mut out = CheckOutput::default();
         match extra {
             Extra::TlsFindings => {
                 if let Some(profile) = s.tls_profile.as_ref() {
-                    findings.extend(tls_findings(s, profile, ctx));
+                    out.findings = tls_findings(s, profile, ctx);
+                }
+                if s.tls.is_some() && ctx.tls_audit {
+                    for rule in tls_unchecked(s.tls_profile.as_deref()) {
+                        out.could_not_check(rule, ctx);
+                    }
                 }
             }
-            Extra::All => findings.extend(run(s, ctx).await.findings),
+            Extra::All => out = run(s, ctx).await,
+        }
+        findings.append(&mut out.findings);
+        for rule in out.unchecked {
+            if !s.unchecked.contains(&rule) {
+                s.unchecked.push(rule);
+            }
         }
     }
     findings
@@ -294,24 +311,32 @@ pub async fn run_seen(
     if service.kind.is_platform() && !service.inner_unreachable {
         platforms::run(service, ctx, &mut out).await;
     } else if service.kind.is_http() && !service.inner_unreachable {
-        http_probes(service, ctx, &mut out, false, seen).await;
-        match service.kind {
-            ServiceKind::JobmanagerRest => {
-                let config = config_secrets(service, ctx, &mut out).await;
-                out.deployment = Some(deployment(service, ctx, config.as_ref(), &mut out).await);
-                jobs::run(service, ctx, &mut out).await;
+        // Read once, used by a probe file, the job ids and the inventory.
+        let job_list = match service.kind {
+            ServiceKind::JobmanagerRest | ServiceKind::HistoryServer => {
+                Some(JobList::read(&http_target(service, ctx, false), &mut out.errors).await)
             }
-            ServiceKind::HistoryServer => {
+            _ => None,
+        };
+        http_probes(service, ctx, &mut out, false, seen, job_list.as_ref()).await;
+        match (service.kind, &job_list) {
+            (ServiceKind::JobmanagerRest, Some(list)) => {
+                let config = config_secrets(service, ctx, &mut out).await;
+                out.deployment =
+                    Some(deployment(service, ctx, config.as_ref(), list, &mut out).await);
+                jobs::run(service, ctx, list, &mut out).await;
+            }
+            (ServiceKind::HistoryServer, Some(list)) => {
                 let facts = crate::model::DeploymentFacts {
-                    job_ids: job_ids(service, ctx, &mut out).await,
+                    job_ids: job_ids(list),
                     ..Default::default()
                 };
                 if !facts.job_ids.is_empty() {
                     out.deployment = Some(facts);
                 }
-                jobs::run(service, ctx, &mut out).await;
+                jobs::run(service, ctx, list, &mut out).await;
             }
-            ServiceKind::SqlGateway if ctx.intrusive => {
+            (ServiceKind::SqlGateway, _) if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
             }
             _ => {}
@@ -319,7 +344,7 @@ pub async fn run_seen(
     } else if service.inner_unreachable {
         // Probes that only need plain HTTP to the TLS port still apply
         // (the redirect check).
-        http_probes(service, ctx, &mut out, true, seen).await;
+        http_probes(service, ctx, &mut out, true, seen, None).await;
     }
     binary_plaintext(service, ctx, &mut out);
     if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
@@ -330,8 +355,23 @@ pub async fn run_seen(
         let mut f = tls_findings(service, profile, ctx);
         out.findings.append(&mut f);
     }
+    if service.tls.is_some() && ctx.tls_audit {
+        for rule in tls_unchecked(out.tls_profile.as_ref()) {
+            out.could_not_check(rule, ctx);
+        }
+    }
     dedup(&mut out.findings);
     out
+}
+
+/// The TLS rules an audit left unknown: all of them when it failed, else
+/// what its failed handshakes hid ([`crate::tls::unjudged`]). A TLS port
+/// whose audit did not run to the end is never rated clean on it.
+fn tls_unchecked(profile: Option<&crate::tls::TlsProfile>) -> Vec<&'static str> {
+    match profile {
+        Some(p) => crate::tls::unjudged(p),
+        None => crate::tls::weakness::ALL.to_vec(),
+    }
 }
 
 fn http_target(service: &Service, ctx: &CheckContext, plaintext: bool) -> HttpTarget {
@@ -349,6 +389,7 @@ async fn http_probes(
     out: &mut CheckOutput,
     plaintext_only: bool,
     seen: &crate::identify::Seen,
+    job_list: Option<&JobList>,
 ) {
     let tls = service.tls.is_some();
     for p in &ctx.catalog.probes {
@@ -368,13 +409,19 @@ async fn http_probes(
             continue;
         }
         let target = http_target(service, ctx, p.request.plaintext);
-        let answered = target
-            .request(
-                &p.request.method,
-                &p.request.path,
-                p.request.body.as_deref(),
-            )
-            .await;
+        let (method, path, body) = (
+            &p.request.method,
+            &p.request.path,
+            p.request.body.as_deref(),
+        );
+        let read_once = job_list.and_then(|l| l.answer_to(method, path, body, target.tls));
+        let answered = match read_once {
+            Some(answer) => answer,
+            None => target
+                .request(method, path, body)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         // The same GET already answered during identification: a port that
         // stopped answering since is judged on that answer.
         let earlier = (p.request.method.eq_ignore_ascii_case("GET") && p.request.body.is_none())
@@ -485,22 +532,14 @@ async fn config_secrets(
     config
 }
 
-/// Job ids a JobManager ran or a HistoryServer archived (`GET
-/// /jobs/overview`, read-only), to tell which HistoryServer serves which
-/// cluster.
-async fn job_ids(service: &Service, ctx: &CheckContext, out: &mut CheckOutput) -> Vec<String> {
-    match http_target(service, ctx, false).get("/jobs/overview").await {
-        Ok(r) if r.status == 200 => r
-            .json()
-            .as_ref()
-            .map(crate::flink_rest::parse_job_ids)
-            .unwrap_or_default(),
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            out.errors.push(format!("GET /jobs/overview: {e}"));
-            Vec::new()
-        }
-    }
+/// Job ids a JobManager ran or a HistoryServer archived (its job list),
+/// to tell which HistoryServer serves which cluster.
+fn job_ids(list: &JobList) -> Vec<String> {
+    list.listed()
+        .and_then(Response::json)
+        .as_ref()
+        .map(crate::flink_rest::parse_job_ids)
+        .unwrap_or_default()
 }
 
 /// The JobManager's TaskManagers (`GET /taskmanagers`, read-only) and the
@@ -510,6 +549,7 @@ async fn deployment(
     service: &Service,
     ctx: &CheckContext,
     config: Option<&Response>,
+    job_list: &JobList,
     out: &mut CheckOutput,
 ) -> crate::model::DeploymentFacts {
     let mut facts = crate::model::DeploymentFacts::default();
@@ -521,7 +561,7 @@ async fn deployment(
         facts.config_readable = true;
         facts.config = map;
     }
-    facts.job_ids = job_ids(service, ctx, out).await;
+    facts.job_ids = job_ids(job_list);
     match http_target(service, ctx, false).get("/taskmanagers").await {
         Ok(r) if r.status == 200 => {
             if let Some((list, listed)) = r
@@ -1030,6 +1070,42 @@ mod tests {
         "FLINK-TLS-CBC-CIPHER",
         "FLINK-JMX-EXPOSED",
     ];
+
+    /// A mutual-TLS port next to Flink whose audit failed during the
+    /// check stage (no profile): host correlation adopts it, and its TLS
+    /// rules are listed as unchecked, not passed over. Nothing is sent.
+    #[tokio::test]
+    async fn an_adopted_port_without_a_finished_audit_is_unchecked() {
+        let ctx = CheckContext {
+            catalog: Arc::new(Catalog::load(None, None).expect("embedded catalog")),
+            filter: RuleFilter::default(),
+            intrusive: false,
+            timeout: Duration::from_secs(1),
+            tls_audit: true,
+            scan_date: time::macros::date!(2026 - 06 - 01),
+        };
+        let endpoint = crate::model::Endpoint::new([192, 0, 2, 1].into(), 6123);
+        let mut s = Service::new(endpoint, ServiceKind::Unknown);
+        s.tls = Some(Box::new(crate::model::TlsSummary {
+            version: Some("TLSv1.2".into()),
+            cipher_suite: None,
+            client_cert_required: true,
+            certificate: None,
+        }));
+        s.flink = true;
+        let mut services = vec![s];
+        let found = run_extra(&mut services, &[(0, Extra::TlsFindings)], &ctx).await;
+        assert!(found.is_empty());
+        assert_eq!(services[0].unchecked.len(), crate::tls::weakness::ALL.len());
+        // Without the audit asked for, nothing is missing.
+        services[0].unchecked.clear();
+        let off = CheckContext {
+            tls_audit: false,
+            ..ctx
+        };
+        run_extra(&mut services, &[(0, Extra::TlsFindings)], &off).await;
+        assert!(services[0].unchecked.is_empty());
+    }
 
     fn rule_filter(only: &[&str], skip: &[&str]) -> RuleFilter {
         RuleFilter {

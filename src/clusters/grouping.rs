@@ -243,9 +243,11 @@ impl<'a> Grouping<'a> {
     }
 
     fn claim(&mut self, service: usize, group: usize, source: Source) {
+        // Most services have one claim: a default Vec would make room for
+        // four (over 500 bytes a service on a scan of many thousand).
         self.claims
             .entry(service)
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(Claim { group, source });
     }
 

@@ -86,6 +86,7 @@ const PATHS: &[PathOf] = &[
     sql_gateway_code_execution,
     rpc_deserialization,
     configuration_credentials,
+    log_directory_files,
     blob_access,
     remote_jmx,
     job_control,
@@ -270,6 +271,32 @@ fn configuration_credentials(services: &[&Service], findings: &[&Finding]) -> Op
     })
 }
 
+fn log_directory_files(_services: &[&Service], findings: &[&Finding]) -> Option<AttackPath> {
+    let files = rule(findings, rule_ids::LOG_DIR_SENSITIVE_FILE);
+    let first = files.first()?;
+    Some(AttackPath {
+        rank: 0,
+        severity: first.severity,
+        title: "Configuration and key files downloaded from the log directory".into(),
+        impact:
+            "The configuration as written (no masking) and any key store or keytab beside the logs"
+                .into(),
+        steps: vec![
+            PathStep {
+                action: format!(
+                    "GET /jobmanager/logs at {} (the finding names the files)",
+                    endpoints(&files)
+                ),
+                findings: ids(&files),
+            },
+            PathStep {
+                action: "Download each with GET /jobmanager/logs/NAME, without credentials".into(),
+                findings: ids(&files),
+            },
+        ],
+    })
+}
+
 fn blob_access(_services: &[&Service], findings: &[&Finding]) -> Option<AttackPath> {
     let blob = rule(findings, rule_ids::BLOB_PLAINTEXT);
     let first = blob.first()?;
@@ -333,4 +360,34 @@ fn job_control(_services: &[&Service], findings: &[&Finding]) -> Option<AttackPa
             findings: ids(&control),
         }],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Endpoint;
+
+    #[test]
+    fn files_in_the_log_directory_are_a_path() {
+        let jm = Service::new(
+            Endpoint::new([192, 0, 2, 7].into(), 8081),
+            ServiceKind::JobmanagerRest,
+        );
+        let f = Finding::new(
+            rule_ids::LOG_DIR_SENSITIVE_FILE,
+            Severity::High,
+            "files",
+            jm.endpoint.clone(),
+            jm.kind,
+            jm.url("/jobmanager/logs"),
+        );
+        let paths = attack_paths(&[&jm], &[&f]);
+        let p = paths
+            .iter()
+            .find(|p| p.title.contains("log directory"))
+            .unwrap_or_else(|| panic!("{paths:?}"));
+        assert_eq!(p.severity, Severity::High);
+        assert!(p.steps.iter().all(|s| s.findings == [f.id()]), "{p:?}");
+        assert!(p.steps[1].action.contains("GET /jobmanager/logs/NAME"));
+    }
 }

@@ -332,7 +332,8 @@ fn verdict(
         let _ = writeln!(
             std::io::stderr(),
             "flinkscan: --fail-on: {} checks at or above that severity could not run \
-             (their ports stopped answering), so the scan cannot call them clean: {}",
+             (their ports stopped answering or a TLS audit did not finish), so the scan \
+             cannot call them clean: {}",
             unknown.len(),
             crate::untrusted::shown(&unknown.join(", "))
         );

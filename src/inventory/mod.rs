@@ -51,28 +51,21 @@ pub enum Source {
     HistoryServer,
 }
 
-/// Read the inventory. `None` when `/jobs/overview` is not readable (the
-/// interface is closed to this client); trouble with single requests goes
-/// to `errors` (endpoint and reason, never a body).
+/// Read the inventory of the jobs `overview` lists (the 200 answer to
+/// `GET /jobs/overview`, read once by the caller, at most
+/// [`MAX_OVERVIEW_BYTES`]). `None` when that answer does not parse; trouble
+/// with single requests goes to `errors` (endpoint and reason, never a
+/// body).
 pub async fn collect(
     target: &HttpTarget,
     source: Source,
+    overview: &Response,
     errors: &mut Vec<String>,
 ) -> Option<JobInventory> {
-    let overview: flink::Overview = match target
-        .get_capped("/jobs/overview", MAX_OVERVIEW_BYTES, false)
-        .await
-    {
-        Ok((r, _)) if r.status == 200 => match flink::parse("GET /jobs/overview", &r.body) {
-            Ok(o) => o,
-            Err(e) => {
-                errors.push(e.to_string());
-                return None;
-            }
-        },
-        Ok(_) => return None,
+    let overview: flink::Overview = match flink::parse("GET /jobs/overview", &overview.body) {
+        Ok(o) => o,
         Err(e) => {
-            errors.push(format!("GET /jobs/overview: {e}"));
+            errors.push(e.to_string());
             return None;
         }
     };
@@ -330,9 +323,16 @@ async fn read_jars(r: &mut Reader<'_>) -> Option<Vec<Jar>> {
 /// logs, while the byte budget lasts.
 async fn read_logs(r: &mut Reader<'_>, inv: &mut JobInventory) {
     if let Some(list) = r.json::<flink::LogList>("/jobmanager/logs").await {
+        // Files that are not logs first, so the bound never drops one
+        // (`checks::jobs` reports them).
+        let (sensitive, rest): (Vec<&flink::LogFile>, Vec<&flink::LogFile>) = list
+            .logs
+            .iter()
+            .partition(|l| logs::sensitive_file(&l.name).is_some());
         inv.log_files = Some(
-            list.logs
-                .iter()
+            sensitive
+                .into_iter()
+                .chain(rest)
                 .take(MAX_LISTED)
                 .map(|l| secrets::safe_name(&l.name, 120))
                 .collect(),

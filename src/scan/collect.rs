@@ -71,8 +71,8 @@ impl Collector {
                     prefixed.insert(s.endpoint.place());
                 }
                 notices.extend(error_notices(&s));
-                let mut found = found;
-                share_evidence(&mut found, &s);
+                let (mut found, mut s) = (found, s);
+                compact(&mut found, &mut s);
                 let settled = hosts::settled(&s);
                 services.push(s, settled);
                 findings.extend(found);
@@ -106,10 +106,10 @@ impl Collector {
                 ));
             }
             notices.extend(error_notices(&r.service));
-            let mut found = r.findings;
-            share_evidence(&mut found, &r.service);
-            let settled = hosts::settled(&r.service);
-            services.push(r.service, settled);
+            let (mut found, mut service) = (r.findings, r.service);
+            compact(&mut found, &mut service);
+            let settled = hosts::settled(&service);
+            services.push(service, settled);
             findings.extend(found);
         }
         if let Some(why) = &services.failure {
@@ -127,12 +127,19 @@ impl Collector {
     }
 }
 
-/// A finding mostly quotes the answer its service was identified by: keep
-/// that text once (a scan of many thousand Flink services held it four
-/// times each).
-fn share_evidence(findings: &mut [Finding], service: &Service) {
-    for e in findings.iter_mut().flat_map(|f| f.evidence.iter_mut()) {
-        e.share(&service.evidence);
+/// What is kept for the rest of the scan, made small: a finding mostly
+/// quotes the answer its service was identified by, so that text is kept
+/// once (four times per Flink look-alike before), and lists built by
+/// pushing drop their spare room (a one-item list has room for four).
+fn compact(findings: &mut [Finding], service: &mut Service) {
+    service.evidence.shrink_to_fit();
+    service.errors.shrink_to_fit();
+    service.unchecked.shrink_to_fit();
+    for f in findings.iter_mut() {
+        f.evidence.shrink_to_fit();
+        for e in &mut f.evidence {
+            e.share(&service.evidence);
+        }
     }
 }
 

@@ -41,7 +41,7 @@ pub use error::TlsError;
 pub use hello::ProtocolVersion;
 pub use reframe::Coalesce;
 pub use suites::{describe as describe_suite, TLS13_SUITES};
-pub use weakness::weaknesses;
+pub use weakness::{unjudged, weaknesses};
 
 /// Rule ids produced by [`weaknesses`].
 pub mod rules {

@@ -32,6 +32,31 @@ pub const CERT_EXPIRES_SOON: &str = "FLINK-TLS-CERT-EXPIRES-SOON";
 /// Days before expiry that count as "soon".
 pub const EXPIRES_SOON_DAYS: i64 = 30;
 
+/// Every rule [`weaknesses`] can report: what a failed audit leaves unknown.
+pub const ALL: [&str; 11] = [
+    LEGACY_PROTOCOL,
+    WEAK_CIPHER,
+    NO_FORWARD_SECRECY,
+    CBC_CIPHER,
+    CERT_EXPIRED,
+    CERT_NOT_YET_VALID,
+    CERT_SELF_SIGNED,
+    CERT_WEAK_KEY,
+    CERT_WEAK_SIGNATURE,
+    CERT_NAME_MISMATCH,
+    CERT_EXPIRES_SOON,
+];
+
+const CERT_RULES: [&str; 7] = [
+    CERT_EXPIRED,
+    CERT_NOT_YET_VALID,
+    CERT_SELF_SIGNED,
+    CERT_WEAK_KEY,
+    CERT_WEAK_SIGNATURE,
+    CERT_NAME_MISMATCH,
+    CERT_EXPIRES_SOON,
+];
+
 fn push(out: &mut Vec<TlsWeakness>, rule: &str, detail: String) {
     out.push(TlsWeakness {
         rule_id: rule.to_string(),
@@ -204,6 +229,45 @@ pub fn weaknesses(
     out
 }
 
+/// Rules `profile` cannot judge because its audit did not run to the end:
+/// a version whose handshakes failed (a reset mid-answer, a timeout, a
+/// garbled reply, the handshake cap) may accept what was never seen, and
+/// without a certificate (none read, though a version was accepted or one
+/// failed) none of the certificate rules is known. Rules found anyway
+/// are judged. Unknown is not absent: the checks list these as unchecked.
+pub fn unjudged(profile: &TlsProfile) -> Vec<&'static str> {
+    let failed: Vec<&str> = profile
+        .protocols
+        .iter()
+        .filter(|p| p.error.is_some())
+        .map(|p| p.version.as_str())
+        .collect();
+    // A version accepted and still no certificate: the flights were cut
+    // after the ServerHello.
+    let no_certificate =
+        profile.certificate_chain.is_empty() && profile.accepted_versions().next().is_some();
+    if failed.is_empty() && !no_certificate {
+        return Vec::new();
+    }
+    let found = |rule: &str| profile.weaknesses.iter().any(|w| w.rule_id == rule);
+    let mut out = Vec::new();
+    if failed
+        .iter()
+        .any(|v| matches!(*v, "SSLv3" | "TLSv1.0" | "TLSv1.1"))
+    {
+        out.push(LEGACY_PROTOCOL);
+    }
+    // TLS 1.3 suites are all AEAD with ephemeral keys.
+    if failed.iter().any(|v| *v != "TLSv1.3") {
+        out.extend([WEAK_CIPHER, NO_FORWARD_SECRECY, CBC_CIPHER]);
+    }
+    if profile.certificate_chain.is_empty() {
+        out.extend(CERT_RULES);
+    }
+    out.retain(|r| !found(r));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +314,71 @@ mod tests {
     }
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 00:00 UTC);
+
+    fn failed(version: &str, suites: &[u16], why: &str) -> ProtocolSupport {
+        ProtocolSupport {
+            error: Some(why.to_string()),
+            ..proto(version, suites)
+        }
+    }
+
+    #[test]
+    fn a_complete_audit_leaves_nothing_unjudged() {
+        let p = profile(
+            vec![proto("SSLv3", &[]), proto("TLSv1.2", &[0xc02f])],
+            vec![cert()],
+        );
+        assert!(unjudged(&p).is_empty());
+    }
+
+    #[test]
+    fn a_failed_version_leaves_its_rules_unjudged() {
+        // TLS 1.0 timed out, TLS 1.2 was reset after one suite: neither the
+        // legacy protocol nor the suites are known; the certificate is.
+        let mut p = profile(
+            vec![
+                failed("TLSv1.0", &[], "timed out after 5s"),
+                failed("TLSv1.2", &[0x002f], "i/o error: connection reset"),
+            ],
+            vec![cert()],
+        );
+        p.weaknesses = weaknesses(&p, "flink.test", NOW);
+        assert_eq!(ids(&p.weaknesses), [NO_FORWARD_SECRECY, CBC_CIPHER]);
+        // Found anyway: judged.
+        assert_eq!(unjudged(&p), [LEGACY_PROTOCOL, WEAK_CIPHER]);
+        // No certificate read: every certificate rule is unknown too.
+        p.certificate_chain.clear();
+        p.weaknesses = weaknesses(&p, "flink.test", NOW);
+        let u = unjudged(&p);
+        assert!(
+            u.contains(&CERT_EXPIRED) && u.contains(&CERT_NAME_MISMATCH),
+            "{u:?}"
+        );
+        assert_eq!(u.len(), 2 + CERT_RULES.len(), "{u:?}");
+    }
+
+    #[test]
+    fn an_accepted_version_without_a_certificate_leaves_the_certificate_unknown() {
+        let p = profile(vec![proto("TLSv1.2", &[0xc02f])], Vec::new());
+        assert_eq!(unjudged(&p), CERT_RULES);
+        // Nothing accepted, nothing failed: no TLS to judge, nothing unknown.
+        let declined = profile(vec![proto("TLSv1.2", &[])], Vec::new());
+        assert!(unjudged(&declined).is_empty());
+    }
+
+    #[test]
+    fn a_failed_tls13_leaves_only_the_certificate_unknown() {
+        let p = profile(
+            vec![
+                proto("TLSv1.2", &[]),
+                failed("TLSv1.3", &[], "certificate handshake: timed out"),
+            ],
+            Vec::new(),
+        );
+        assert_eq!(unjudged(&p), CERT_RULES);
+        let with_cert = profile(p.protocols.clone(), vec![cert()]);
+        assert!(unjudged(&with_cert).is_empty());
+    }
 
     #[test]
     fn clean_profile_has_no_weaknesses() {

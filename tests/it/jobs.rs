@@ -475,6 +475,174 @@ fn a_locked_down_cluster_reports_no_jobs() {
     out.assert_absent(MARK);
 }
 
+// ---- an application cluster: the job's arguments on the command line -------
+
+/// An application cluster (what `standalone-job.sh` and Kubernetes
+/// application mode run) takes the job's program arguments on the
+/// JobManager's own command line, and Flink logs them at start-up, one per
+/// line. It hides an argument that holds a sensitive word (`--db.password`
+/// reads `****** (sensitive information)`), not the value on the next line
+/// (measured on 1.14.6 and 2.3.0). The scan must report each such value
+/// as LOG-SECRET-EXPOSED, and no output may hold one.
+fn program_arguments_in_the_log(version: &'static str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((javac, jar, _)) = jobs::tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let jar_path = jobs::job_jar(&javac, &jar, version, dir.path());
+    let tag: String = version.chars().filter(char::is_ascii_digit).collect();
+    let password = format!("{MARK}argpw{tag}");
+    let token = format!("{MARK}argtok{tag}");
+    let aws = format!("AKIA{:Q<16}", format!("{MARK}{tag}"));
+    let args: Vec<String> = [
+        ("db.password", password.as_str()),
+        ("api.token", token.as_str()),
+        ("sink.key", aws.as_str()),
+        ("kafka.topic", "orders"),
+    ]
+    .iter()
+    .flat_map(|(k, v)| [format!("--{k}"), v.to_string()])
+    .collect();
+    let jm = Flink::start_application(FlinkOpts::new(version), &jar_path, jobs::ENTRY_CLASS, &args);
+    // What Flink printed: the names it deems sensitive hidden, the values
+    // not (the premise of this test, checked on the real log).
+    let log = std::fs::read_to_string(jm.dir.path().join("flink.log")).unwrap();
+    let block: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.ends_with(" Program Arguments:"))
+        .take(12)
+        .collect();
+    let printed = block.join("\n");
+    assert!(
+        printed.contains("****** (sensitive information)") && printed.contains(&password),
+        "Flink {version} logged its program arguments otherwise:\n{printed}"
+    );
+    let out = flink::scan(&[jm.ip.to_string()], &[]);
+    let ctx = || format!("{printed}\n{}", jm.log_tail());
+    let finding = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-LOG-SECRET-EXPOSED")
+        .unwrap_or_else(|| {
+            panic!(
+                "no FLINK-LOG-SECRET-EXPOSED: {}\n{}",
+                out.json["findings"],
+                ctx()
+            )
+        });
+    assert_eq!(finding["severity"], "high");
+    let logs = jobs_at_8081(&out)["logs"].as_array().unwrap();
+    let jm_log = logs
+        .iter()
+        .find(|l| l["source"] == "jobmanager")
+        .unwrap_or_else(|| panic!("JobManager log not read: {logs:?}"));
+    let secrets: Vec<(String, u64)> = jm_log["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap().to_string(),
+                s["secret"]["length"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Each value, named as well as the log allows: 1.14.6 does not count
+    // "token" as sensitive and prints `--api.token` itself (measured).
+    let masked = "argument after a name Flink masked";
+    let token_key = if version.starts_with("1.14") {
+        "argument --api.token"
+    } else {
+        masked
+    };
+    for (key, len) in [
+        (masked, password.len()),
+        (token_key, token.len()),
+        ("argument --sink.key", aws.len()),
+    ] {
+        let want = (key.to_string(), len as u64);
+        assert!(
+            secrets.contains(&want),
+            "{want:?} not in {secrets:?}\n{}",
+            ctx()
+        );
+    }
+    let detail = finding["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("argument after a name Flink masked"),
+        "{detail}"
+    );
+    // The values are in the log, and in no output: JSON, JSONL, SARIF,
+    // terminal (stdout and stderr).
+    for value in [&password, &token, &aws] {
+        out.assert_absent(value);
+    }
+    out.assert_absent(MARK);
+}
+
+#[test]
+fn flink_1_14_application_program_arguments_in_the_log() {
+    program_arguments_in_the_log("1.14.6");
+}
+
+#[test]
+fn flink_2_3_application_program_arguments_in_the_log() {
+    program_arguments_in_the_log("2.3.0");
+}
+
+/// The harness keeps each JobManager's configuration file next to its log
+/// (one directory for both, as a deployment with `env.log.dir` left in the
+/// configuration directory does): Flink lists it and serves it to anyone.
+/// The scan names it from the list, high, without requesting it.
+fn configuration_in_the_log_directory(version: &'static str, file: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let jm = Flink::start_jobmanager(FlinkOpts::new(version));
+    // The premise, checked on the real server: the file is served.
+    let served =
+        flink::http_get(jm.rest(), &format!("/jobmanager/logs/{file}")).unwrap_or_default();
+    assert!(
+        served.starts_with("HTTP/1.1 200") && served.contains("rest.bind-address"),
+        "Flink {version} does not serve {file}: {served}"
+    );
+    let out = flink::scan(&[jm.ip.to_string()], &[]);
+    let f = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-LOG-DIR-SENSITIVE-FILE" && f["port"] == 8081)
+        .unwrap_or_else(|| panic!("no FLINK-LOG-DIR-SENSITIVE-FILE: {}", out.json["findings"]));
+    assert_eq!(f["severity"], "high");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("{file} (Flink's configuration file, unmasked)")),
+        "{detail}"
+    );
+    // Logs and the rest of the directory are not called sensitive.
+    assert!(
+        !detail.contains("flink.log") && !detail.contains("log4j"),
+        "{detail}"
+    );
+    assert!(out.text("sarif").contains("FLINK-LOG-DIR-SENSITIVE-FILE"));
+    // The cluster card ranks it as a way in.
+    let paths = out.json["clusters"].to_string();
+    assert!(
+        paths.contains("Configuration and key files downloaded from the log directory"),
+        "{paths}"
+    );
+}
+
+#[test]
+fn flink_1_14_serves_flink_conf_yaml_from_the_log_directory() {
+    configuration_in_the_log_directory("1.14.6", "flink-conf.yaml");
+}
+
+#[test]
+fn flink_1_20_serves_config_yaml_from_the_log_directory() {
+    configuration_in_the_log_directory("1.20.1", "config.yaml");
+}
+
 // ---- a large and hostile JobManager ---------------------------------------
 //
 // A replay, not Flink: no real cluster holds 10,000 jobs on this machine.
@@ -555,6 +723,16 @@ fn replay(mut c: TcpStream, overview: &str, log: &[u8], seen: &Mutex<BTreeMap<St
             br#"{"jid":"x","execution-config":{"user-config":{"jdbc.url":"jdbc:mysql://app:PLANTEDjdbc@db/orders","kafka.topic":"orders"}}}"#.to_vec()
         }
         "/jobmanager/log" => log.to_vec(),
+        // 150 rolled logs, then two files that are not logs, past the
+        // 100 names the inventory keeps.
+        "/jobmanager/logs" => {
+            let mut files: Vec<String> = (0..150)
+                .map(|i| format!(r#"{{"name":"flink-standalonesession-0.log.{i}","size":1024}}"#))
+                .collect();
+            files.push(r#"{"name":"config.yaml","size":412}"#.into());
+            files.push(r#"{"name":"rest.keystore","size":2700}"#.into());
+            format!(r#"{{"logs":[{}]}}"#, files.join(",")).into_bytes()
+        }
         "/taskmanagers" => {
             let tms: Vec<String> = (0..10)
                 .map(|i| format!(r#"{{"id":"127.0.0.1:{}-tm{i}","path":"pekko.tcp://flink@127.0.0.1:{}/user/rpc/taskmanager_0","dataPort":1,"jmxPort":-1}}"#, 40000 + i, 40000 + i))
@@ -608,11 +786,21 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
         "running first"
     );
     let seen = seen.lock().unwrap().clone();
-    // The job list is read once for the inventory (and by the older
-    // checks: a probe file and the HistoryServer link, capped lower).
+    // The job list is read once and shared: by the probe file that asks
+    // for it, the job ids that link a HistoryServer, and the inventory.
+    assert_eq!(seen.get("/jobs/overview"), Some(&1), "{seen:?}");
+    // All three judged the whole list (2 MiB, past an ordinary answer's
+    // cap): the probe matched and the job ids were kept (200 at most).
+    let rules = support::peers::rule_ids(run.json());
     assert!(
-        seen.get("/jobs/overview").is_some_and(|n| *n <= 3),
-        "{seen:?}"
+        rules.iter().any(|r| r == "FLINK-REST-JOB-CONTROL"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        svc["deployment"]["job_ids"].as_array().map(Vec::len),
+        Some(200),
+        "{}",
+        svc["errors"]
     );
     for page in [
         "/jobs/:id/",
@@ -656,11 +844,89 @@ fn a_ten_thousand_job_cluster_is_read_within_the_bounds() {
         .filter(|j| j["parameters"].to_string().contains("\"secret\""))
         .count();
     assert_eq!(exposing, 49);
+    // The files that are not logs are named from the list alone; neither
+    // is requested.
+    let detail = run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "FLINK-LOG-DIR-SENSITIVE-FILE")
+        .map(|f| f["detail"].to_string())
+        .unwrap_or_default();
+    assert!(
+        detail.contains("config.yaml") && detail.contains("rest.keystore"),
+        "{detail}"
+    );
+    for file in [
+        "/jobmanager/logs/config.yaml",
+        "/jobmanager/logs/rest.keystore",
+    ] {
+        assert_eq!(seen.get(file), None, "{file} requested: {seen:?}");
+    }
     // Every request was a GET, and nothing planted came back.
     assert_eq!(seen.get("not a GET"), None, "{seen:?}");
     let text = std::fs::read_to_string(dir.path().join("big.json")).unwrap();
     assert!(!text.contains(MARK) && !run.stdout.contains(MARK) && !run.stderr.contains(MARK));
     assert!(served.load(Ordering::Relaxed) < 300, "{seen:?}");
+}
+
+/// A HistoryServer (the shape of Flink 2.3.0's, fixtures in
+/// tests/fixtures/identify) archiving one job: its job list is read once,
+/// for both the job ids that link it to its cluster and the inventory.
+#[test]
+fn a_history_servers_job_list_is_read_once() {
+    let lists = Arc::new(AtomicUsize::new(0));
+    let fixture = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/identify")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let config = fixture("historyserver-2.3.0-config.json");
+    let id = job_id(7);
+    let ip = flink::unique_loopback();
+    let peer = {
+        let lists = lists.clone();
+        let list = format!(
+            r#"{{"jobs":[{{"jid":"{id}","name":"archived","state":"FINISHED","start-time":1796447709936,"end-time":1796447719936,"duration":10000,"last-modification":0,"tasks":{{"total":1}}}}]}}"#
+        );
+        Listener::start(ip, 0, move |mut c| {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let body = match req.split_whitespace().nth(1).unwrap_or("") {
+                "/config" => config.clone(),
+                "/jobs/overview" => {
+                    lists.fetch_add(1, Ordering::Relaxed);
+                    list.as_bytes().to_vec()
+                }
+                _ => {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    return;
+                }
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = c.write_all(&body);
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{ip}:{}", peer.port());
+    let run = support::scan::scan_to(dir.path(), "hs", &[&target]);
+    let svc = support::peers::service_at(run.json(), peer.addr);
+    assert_eq!(svc["kind"], "history-server", "{svc}\n{}", run.stderr);
+    assert_eq!(svc["deployment"]["job_ids"][0], id.as_str(), "{svc}");
+    assert_eq!(svc["deployment"]["jobs"]["listed"], 1, "{svc}");
+    assert_eq!(lists.load(Ordering::Relaxed), 1, "{svc}");
 }
 
 /// A JobManager whose job pages never answer: the inventory gives up after

@@ -32,4 +32,5 @@ mod safety;
 mod shards;
 mod sql_gateway;
 mod tls_audit;
+mod tls_fail_loud;
 mod yarn;

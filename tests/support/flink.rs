@@ -120,6 +120,11 @@ pub struct FlinkOpts {
     pub extra_conf: Vec<(String, String)>,
     /// Extra JVM arguments (system properties show in /jobmanager/environment).
     pub jvm_opts: Vec<String>,
+    /// Jars added to the JVM's classpath (an application cluster's job).
+    pub classpath: Vec<PathBuf>,
+    /// Program arguments after `--configDir DIR` (an application
+    /// cluster's `--job-classname` and the job's own arguments).
+    pub args: Vec<String>,
 }
 
 impl FlinkOpts {
@@ -132,6 +137,8 @@ impl FlinkOpts {
             blob_port: 6124,
             extra_conf: Vec::new(),
             jvm_opts: Vec::new(),
+            classpath: Vec::new(),
+            args: Vec::new(),
         }
     }
 
@@ -178,6 +185,34 @@ impl Flink {
 
     /// A JobManager (standalone session cluster) bound to `opts.ip` only.
     pub fn start_jobmanager(opts: FlinkOpts) -> Flink {
+        Flink::start_entrypoint(
+            opts,
+            "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+        )
+    }
+
+    /// An application cluster's JobManager, as `standalone-job.sh` and
+    /// Kubernetes application mode run it: `job` on the classpath, its
+    /// main class and program arguments on the entrypoint's command line
+    /// (`--job-classname CLASS ARGS...`), bound to `opts.ip` only.
+    pub fn start_application(
+        mut opts: FlinkOpts,
+        job: &Path,
+        class: &str,
+        args: &[String],
+    ) -> Flink {
+        opts.classpath.push(job.to_path_buf());
+        opts.args = ["--job-classname".to_string(), class.to_string()]
+            .into_iter()
+            .chain(args.iter().cloned())
+            .collect();
+        Flink::start_entrypoint(
+            opts,
+            "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint",
+        )
+    }
+
+    fn start_entrypoint(opts: FlinkOpts, entrypoint: &str) -> Flink {
         let ip = opts.ip.to_string();
         let mut conf = vec![
             ("jobmanager.rpc.address".to_string(), ip.clone()),
@@ -202,9 +237,9 @@ impl Flink {
             .any(|(k, v)| k == "security.ssl.rest.enabled" && v == "true");
         let mut flink = spawn(
             opts.version,
-            "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+            entrypoint,
             &conf,
-            &opts.jvm_opts,
+            (&opts.jvm_opts, &opts.classpath, &opts.args),
             opts.ip,
             opts.rest_port,
         );
@@ -296,7 +331,7 @@ impl Flink {
             jm.version,
             "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
             &conf,
-            &["-XX:MaxDirectMemorySize=256m".to_string()],
+            (&["-XX:MaxDirectMemorySize=256m".to_string()], &[], &[]),
             jm.ip,
             jm.rest_port,
         );
@@ -354,7 +389,7 @@ impl Flink {
             version,
             "org.apache.flink.runtime.webmonitor.history.HistoryServer",
             &conf,
-            &[],
+            (&[], &[], &[]),
             ip,
             port,
         );
@@ -397,11 +432,14 @@ impl Flink {
     }
 }
 
+/// JVM options, extra classpath entries and program arguments.
+type Launch<'a> = (&'a [String], &'a [PathBuf], &'a [String]);
+
 fn spawn(
     version: &'static str,
     class: &str,
     conf: &[(String, String)],
-    jvm_opts: &[String],
+    (jvm_opts, classpath, args): Launch<'_>,
     ip: Ipv4Addr,
     port: u16,
 ) -> Flink {
@@ -453,10 +491,16 @@ fn spawn(
             dir.path().join("log4j.properties").display()
         ))
         .arg("-cp")
-        .arg(format!("{}/lib/*", home.display()))
+        .arg(
+            std::iter::once(format!("{}/lib/*", home.display()))
+                .chain(classpath.iter().map(|p| p.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(":"),
+        )
         .arg(class)
         .arg("--configDir")
         .arg(dir.path())
+        .args(args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);

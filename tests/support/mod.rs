@@ -1,6 +1,6 @@
-//! Shared test support: real Flink, small loopback peers, the one runner of
-//! the flinkscan binary (`scan`), and the lookup of the external programs the
-//! tests drive.
+//! Shared test support: real Flink, small loopback peers, certificates and
+//! openssl servers (`tls`), the one runner of the flinkscan binary (`scan`),
+//! and the lookup of the external programs the tests drive.
 #![allow(dead_code)]
 
 pub mod ecs;
@@ -8,6 +8,7 @@ pub mod flink;
 pub mod jobs;
 pub mod peers;
 pub mod scan;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
