@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::flink::unique_loopback;
+use support::scan::Scan;
 use support::tls::{have_openssl, SServer};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -152,36 +153,16 @@ fn hostile_front(upstream: SocketAddr, fault: Fault) -> (SocketAddr, Arc<AtomicB
 }
 
 fn scan(addr: SocketAddr, dir: &Path) -> (Option<i32>, String, String, Value) {
-    let json = dir.join("out.json");
-    let out = support::peers::flinkscan()
-        .args([
-            "scan",
-            &addr.ip().to_string(),
-            "--ports",
-            &addr.port().to_string(),
-            "--probe-timeout",
-            "2s",
-            "--rules",
-            "FLINK-TLS-*",
-            "--fail-on",
-            "high",
-            "--no-color",
-            "--no-progress",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .expect("run flinkscan");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{stdout}\n{stderr}"));
-    (
-        out.status.code(),
-        stdout,
-        stderr,
-        serde_json::from_str(&text).unwrap(),
-    )
+    let ran = Scan::new()
+        .target(addr.ip().to_string())
+        .ports(addr.port().to_string())
+        .args(["--probe-timeout", "2s", "--rules", "FLINK-TLS-*"])
+        .args(["--fail-on", "high", "--no-color", "--no-progress"])
+        .out_dir(dir, "out")
+        .json()
+        .run();
+    let json = ran.json().clone();
+    (ran.code, ran.stdout, ran.stderr, json)
 }
 
 fn strings(v: &Value) -> Vec<String> {
