@@ -129,26 +129,47 @@ pub fn json_file(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("valid JSON")
 }
 
+/// The request head (bounded: 16 KiB, 3 s); empty when the peer sent
+/// nothing (the sweep's connect).
+pub fn read_head(c: &mut TcpStream) -> String {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// The path a request head asks for (`GET /config HTTP/1.1` -> `/config`).
+pub fn request_path(head: &str) -> &str {
+    head.split_whitespace().nth(1).unwrap_or("")
+}
+
+/// Write one whole response and let the connection close.
+pub fn respond(c: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = c.write_all(body);
+}
+
+/// Flink's own 404 body.
+pub fn not_found(c: &mut TcpStream) {
+    respond(c, "404 Not Found", "application/json", br#"{"errors":["Not found"]}"#);
+}
+
 /// Read one request head (bounded) and answer a GET with `body`; close on
 /// anything else.
 pub fn serve_get(mut c: TcpStream, content_type: &str, body: &str) {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
+    if read_head(&mut c).starts_with("GET ") {
+        respond(&mut c, "200 OK", content_type, body.as_bytes());
     }
-    if !seen.starts_with(b"GET ") {
-        return;
-    }
-    let _ = write!(
-        c,
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
 }
 
 /// The rule ids of a JSON report's findings, in report order.
