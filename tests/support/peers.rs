@@ -132,13 +132,23 @@ pub fn json_file(path: &std::path::Path) -> serde_json::Value {
 /// The request head (bounded: 16 KiB, 3 s); empty when the peer sent
 /// nothing (the sweep's connect).
 pub fn read_head(c: &mut TcpStream) -> String {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
+    read_head_within(c, Duration::from_secs(3))
+}
+
+/// As [`read_head`], waiting at most `timeout` per read. A first byte of
+/// 0x16 is a TLS ClientHello, which has no blank line to wait for: what
+/// arrived is returned at once, so a peer can answer the handshake.
+pub fn read_head_within(c: &mut TcpStream, timeout: Duration) -> String {
+    let _ = c.set_read_timeout(Some(timeout));
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match c.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.first() == Some(&0x16) {
+            break;
         }
     }
     String::from_utf8_lossy(&head).into_owned()
@@ -151,17 +161,34 @@ pub fn request_path(head: &str) -> &str {
 
 /// Write one whole response and let the connection close.
 pub fn respond(c: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    respond_with(c, status, &[&format!("Content-Type: {content_type}")], body);
+}
+
+/// As [`respond`], with `headers` (whole `Name: value` lines, in order)
+/// before the Content-Length and Connection the helper adds; `status` is
+/// the rest of the status line (`200 OK`).
+pub fn respond_with(c: &mut TcpStream, status: &str, headers: &[&str], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
+    ));
+    let _ = c.write_all(head.as_bytes());
     let _ = c.write_all(body);
 }
 
 /// Flink's own 404 body.
 pub fn not_found(c: &mut TcpStream) {
-    respond(c, "404 Not Found", "application/json", br#"{"errors":["Not found"]}"#);
+    respond(
+        c,
+        "404 Not Found",
+        "application/json",
+        br#"{"errors":["Not found"]}"#,
+    );
 }
 
 /// Read one request head (bounded) and answer a GET with `body`; close on
