@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
+use support::peers::{self, request_path, respond};
 use support::tls::{have_openssl, openssl, SServer};
 
 /// Every scan here runs with `--probe-timeout 2s`; a port takes a handful
@@ -46,35 +47,12 @@ fn serve(handler: Handler) -> SocketAddr {
     addr
 }
 
+/// Flink's REST answers carry this type.
+const JSON: &str = "application/json; charset=UTF-8";
+
 /// The request head the scanner sent (bounded), so replies follow a request.
-fn read_head(c: &mut TcpStream) -> Vec<u8> {
-    let _ = c.set_read_timeout(Some(Duration::from_millis(1500)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-        if head.first() == Some(&0x16) {
-            break;
-        }
-    }
-    head
-}
-
-fn request_path(req: &[u8]) -> String {
-    let line = String::from_utf8_lossy(req);
-    line.split_whitespace().nth(1).unwrap_or("").to_string()
-}
-
-fn respond(mut c: TcpStream, status: &str, body: &[u8]) {
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = c.write_all(body);
+fn read_head(c: &mut TcpStream) -> String {
+    peers::read_head_within(c, Duration::from_millis(1500))
 }
 
 /// What a broken `/overview` does.
@@ -95,25 +73,28 @@ enum Overview {
 fn dashboard_peer(config: Vec<u8>, overview: Overview) -> Handler {
     Arc::new(move |mut c: TcpStream| {
         let req = read_head(&mut c);
-        match request_path(&req).as_str() {
-            "/config" => respond(c, "200 OK", &config),
+        match request_path(&req) {
+            "/config" => respond(&mut c, "200 OK", JSON, &config),
             "/overview" => match overview {
                 Overview::Hang => thread::sleep(Duration::from_secs(30)),
                 Overview::Close => drop(c),
                 Overview::Error500 => respond(
-                    c,
+                    &mut c,
                     "500 Internal Server Error",
+                    JSON,
                     br#"{"errors":["Internal server error."]}"#,
                 ),
                 Overview::NotFound => respond(
-                    c,
+                    &mut c,
                     "404 Not Found",
+                    JSON,
                     &fixture("historyserver-2.3.0-overview.json"),
                 ),
             },
             p => respond(
-                c,
+                &mut c,
                 "404 Not Found",
+                JSON,
                 format!(r#"{{"errors":["Unable to load requested file {p}."]}}"#).as_bytes(),
             ),
         }
@@ -277,12 +258,13 @@ fn sql_gateway_whose_info_fails_is_not_demoted() {
     .unwrap();
     let addr = serve(Arc::new(move |mut c: TcpStream| {
         let req = read_head(&mut c);
-        match request_path(&req).as_str() {
-            "/config" => respond(c, "404 Not Found", &config),
+        match request_path(&req) {
+            "/config" => respond(&mut c, "404 Not Found", JSON, &config),
             "/v1/info" => thread::sleep(Duration::from_secs(30)),
             p => respond(
-                c,
+                &mut c,
                 "404 Not Found",
+                JSON,
                 format!(r#"{{"errors":["Not found: {p}"]}}"#).as_bytes(),
             ),
         }
@@ -308,10 +290,15 @@ fn repeated_flink_version_is_reported_not_picked() {
     let overview = fixture("jobmanager-2.3.0-overview.json");
     let addr = serve(Arc::new(move |mut c: TcpStream| {
         let req = read_head(&mut c);
-        match request_path(&req).as_str() {
-            "/config" => respond(c, "200 OK", &config),
-            "/overview" => respond(c, "200 OK", &overview),
-            _ => respond(c, "404 Not Found", br#"{"errors":["Not found."]}"#),
+        match request_path(&req) {
+            "/config" => respond(&mut c, "200 OK", JSON, &config),
+            "/overview" => respond(&mut c, "200 OK", JSON, &overview),
+            _ => respond(
+                &mut c,
+                "404 Not Found",
+                JSON,
+                br#"{"errors":["Not found."]}"#,
+            ),
         }
     }));
     let s = scan(addr, &["--fail-on", "high", "--no-tls-audit"]);
@@ -358,10 +345,15 @@ fn a_version_with_a_suffix_it_cannot_read_keeps_its_findings_and_is_flagged() {
             let overview = fixture("jobmanager-1.14.6-overview.json");
             serve(Arc::new(move |mut c: TcpStream| {
                 let req = read_head(&mut c);
-                match request_path(&req).as_str() {
-                    "/config" => respond(c, "200 OK", &config),
-                    "/overview" => respond(c, "200 OK", &overview),
-                    _ => respond(c, "404 Not Found", br#"{"errors":["Not found."]}"#),
+                match request_path(&req) {
+                    "/config" => respond(&mut c, "200 OK", JSON, &config),
+                    "/overview" => respond(&mut c, "200 OK", JSON, &overview),
+                    _ => respond(
+                        &mut c,
+                        "404 Not Found",
+                        JSON,
+                        br#"{"errors":["Not found."]}"#,
+                    ),
                 }
             }))
         })
@@ -432,7 +424,7 @@ fn http10_peer(linger: bool) -> Handler {
     let overview = fixture("jobmanager-2.3.0-overview.json");
     Arc::new(move |mut c: TcpStream| {
         let req = read_head(&mut c);
-        match request_path(&req).as_str() {
+        match request_path(&req) {
             "/config" => http10_reply(&mut c, &config, linger),
             "/overview" => http10_reply(&mut c, &overview, linger),
             _ => {
@@ -606,7 +598,7 @@ fn tls_flight_in_one_byte_records_is_identified() {
 /// whole in full records.
 fn huge_certificate_server(mut c: TcpStream) {
     let first = read_head(&mut c);
-    if first.first() != Some(&0x16) {
+    if first.as_bytes().first() != Some(&0x16) {
         return;
     }
     let mut hs = vec![2, 0, 0, 38, 3, 3];
@@ -677,7 +669,7 @@ fn tls_http10_body_ended_by_close_without_close_notify_is_read() {
 /// and then nothing (no Certificate, no ServerHelloDone) until it closes.
 fn server_hello_then_close(mut c: TcpStream) {
     let first = read_head(&mut c);
-    if first.first() != Some(&0x16) {
+    if first.as_bytes().first() != Some(&0x16) {
         return;
     }
     let mut rec = vec![22, 3, 3, 0, 42, 2, 0, 0, 38, 3, 3];
@@ -828,13 +820,14 @@ fn repeated_gateway_version_is_reported_not_picked() {
     let versions = std::fs::read(dir.join("v1_api_versions.json")).unwrap();
     let addr = serve(Arc::new(move |mut c: TcpStream| {
         let req = read_head(&mut c);
-        match request_path(&req).as_str() {
-            "/config" => respond(c, "404 Not Found", &config),
-            "/v1/info" => respond(c, "200 OK", &info),
-            "/v1/api_versions" => respond(c, "200 OK", &versions),
+        match request_path(&req) {
+            "/config" => respond(&mut c, "404 Not Found", JSON, &config),
+            "/v1/info" => respond(&mut c, "200 OK", JSON, &info),
+            "/v1/api_versions" => respond(&mut c, "200 OK", JSON, &versions),
             p => respond(
-                c,
+                &mut c,
                 "404 Not Found",
+                JSON,
                 format!(r#"{{"errors":["Not found: {p}"]}}"#).as_bytes(),
             ),
         }
