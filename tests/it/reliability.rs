@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
-use support::peers::{close_at_once, tarpit, Listener};
+use support::peers::{close_at_once, read_head, respond_with, tarpit, Listener};
 use support::scan::{Output, Scan};
 
 fn fixture(name: &str) -> String {
@@ -29,27 +29,16 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The request head (bounded); empty when the peer sent nothing (the
-/// sweep's connect).
-fn read_head(c: &mut TcpStream) -> String {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
+/// A 200 with the headers real Flink's REST answers carry.
 fn answer(c: &mut TcpStream, body: &str) {
-    let _ = write!(
+    respond_with(
         c,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n\
-         Access-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "200 OK",
+        &[
+            "Content-Type: application/json; charset=UTF-8",
+            "Access-Control-Allow-Origin: *",
+        ],
+        body.as_bytes(),
     );
 }
 
@@ -291,9 +280,7 @@ fn steady_jobmanager(ip: Ipv4Addr) -> Listener {
         } else if head.starts_with("GET /overview") {
             answer(&mut c, &fixture("jobmanager-2.3.0-overview.json"));
         } else if head.starts_with("GET ") {
-            let _ = c.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            respond_with(&mut c, "404 Not Found", &[], b"");
         }
     })
 }
