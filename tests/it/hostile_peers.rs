@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::flink::unique_loopback;
+use support::peers::{request_path, respond};
 
 /// A correctness bound, not a performance target: each probe is bounded by
 /// `--probe-timeout 2s` and a port takes a handful of them in sequence.
@@ -56,12 +57,6 @@ fn read_some(c: &mut TcpStream) -> Vec<u8> {
     let n = c.read(&mut buf).unwrap_or(0);
     buf.truncate(n);
     buf
-}
-
-/// The request line of what the scanner sent, e.g. `GET /overview HTTP/1.1`.
-fn request_path(req: &[u8]) -> String {
-    let line = String::from_utf8_lossy(req);
-    line.split_whitespace().nth(1).unwrap_or("").to_string()
 }
 
 // ---- the peers -------------------------------------------------------------
@@ -171,22 +166,13 @@ fn tls_garbage_to_hello(mut c: TcpStream) {
     }
 }
 
-fn respond(mut c: TcpStream, status: &str, body: &[u8]) {
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = c.write_all(body);
-}
-
 const DASHBOARD: &[u8] =
     br#"{"refresh-interval":10000,"timezone-offset":0,"timezone-name":"UTC","flink-version":"1.20.1","flink-revision":"abc123 @ 2025-01-01","features":{"web-submit":false,"web-cancel":false}}"#;
 
 /// A "Flink" whose /config is 50 MB of JSON.
 fn huge_json(mut c: TcpStream) {
     read_some(&mut c);
-    respond(c, "200 OK", huge_body());
+    respond(&mut c, "200 OK", "application/json", huge_body());
 }
 
 /// Built once, before the peer starts (building it lazily in a debug build
@@ -207,15 +193,21 @@ fn huge_body() -> &'static [u8] {
 /// A "Flink" whose /config is 100,000 `[`.
 fn nested_json(mut c: TcpStream) {
     read_some(&mut c);
-    respond(c, "200 OK", "[".repeat(100_000).as_bytes());
+    respond(
+        &mut c,
+        "200 OK",
+        "application/json",
+        "[".repeat(100_000).as_bytes(),
+    );
 }
 
 /// Truncated JSON on /config (and everything else).
 fn malformed_config(mut c: TcpStream) {
     read_some(&mut c);
     respond(
-        c,
+        &mut c,
         "200 OK",
+        "application/json",
         br#"{"refresh-interval":1,"timezone-offset":0,"flink-version":"1.20.1","#,
     );
 }
@@ -223,19 +215,23 @@ fn malformed_config(mut c: TcpStream) {
 /// A valid dashboard /config, truncated JSON on /overview and elsewhere.
 fn malformed_overview(mut c: TcpStream) {
     let req = read_some(&mut c);
-    if request_path(&req) == "/config" {
-        respond(c, "200 OK", DASHBOARD);
+    if request_path(&String::from_utf8_lossy(&req)) == "/config" {
+        respond(&mut c, "200 OK", "application/json", DASHBOARD);
     } else {
-        respond(c, "200 OK", br#"{"taskmanagers":1,"slots-total":"#);
+        respond(
+            &mut c,
+            "200 OK",
+            "application/json",
+            br#"{"taskmanagers":1,"slots-total":"#,
+        );
     }
 }
 
 /// Answers everything with a dashboard config whose version is markup.
 fn hostile_version(mut c: TcpStream) {
     read_some(&mut c);
-    respond(
-        c,
-        "200 OK",
+    respond(&mut c,
+        "200 OK", "application/json",
         br#"{"refresh-interval":1,"timezone-offset":0,"flink-version":"<script>alert(1)</script>"}"#,
     );
 }
@@ -550,14 +546,13 @@ fn one_tarpit_does_not_hide_the_normal_listener() {
     let pit = serve_on(ip, tarpit);
     let rest = serve_on(ip, |mut c| {
         let req = read_some(&mut c);
-        match request_path(&req).as_str() {
-            "/config" => respond(c, "200 OK", DASHBOARD),
-            "/overview" => respond(
-                c,
-                "200 OK",
+        match request_path(&String::from_utf8_lossy(&req)) {
+            "/config" => respond(&mut c, "200 OK", "application/json", DASHBOARD),
+            "/overview" => respond(&mut c,
+                "200 OK", "application/json",
                 br#"{"taskmanagers":1,"slots-total":4,"slots-available":4,"jobs-running":0,"flink-version":"1.20.1","flink-commit":"abc123"}"#,
             ),
-            _ => respond(c, "404 Not Found", br#"{"errors":["Not found."]}"#),
+            _ => respond(&mut c, "404 Not Found", "application/json", br#"{"errors":["Not found."]}"#),
         }
     });
     let rpc = serve_on(ip, rpc_like);
