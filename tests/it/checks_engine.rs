@@ -5,13 +5,12 @@
 
 use crate::support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use assert_cmd::Command;
 use support::flink;
+use support::peers::{read_head, request_path, respond};
 
 const PASSWD: &str =
     "root:x:0:0:root:/root:/bin/bash\nplanted:x:1000:1000:PLANTEDPASSWDLINE:/home/p:/bin/sh\n";
@@ -31,19 +30,12 @@ fn fake_jobmanager(
         for c in l.incoming().flatten() {
             let seen = Arc::clone(&seen);
             std::thread::spawn(move || {
-                let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).is_err() || !line.starts_with("GET ") {
+                let mut c = c;
+                let head = read_head(&mut c);
+                if !head.starts_with("GET ") {
                     return;
                 }
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let path = request_path(&head).to_string();
                 seen.lock().unwrap().push(path.clone());
                 let (status, body) = match path.as_str() {
                     "/config" => (
@@ -66,12 +58,7 @@ fn fake_jobmanager(
                     }
                     _ => ("404 Not Found", r#"{"errors":["Not found."]}"#.to_string()),
                 };
-                let mut c = c;
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                respond(&mut c, status, "application/json", body.as_bytes());
             });
         }
     });
