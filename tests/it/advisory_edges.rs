@@ -8,14 +8,14 @@
 use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::flink;
-use support::peers::{flinkscan, Listener};
+use support::peers::{flinkscan, read_head, request_path, respond, Listener};
 use support::scan::Scan;
 
 type V = (u64, u64, u64);
@@ -190,24 +190,12 @@ fn peer(ip: Ipv4Addr, reply: fn(&str, &mut TcpStream, &[u8]), version: String) -
     })
 }
 
-fn http_path(c: &mut TcpStream) -> Option<String> {
-    let mut r = BufReader::new(c.try_clone().ok()?);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-    }
-    line.split_whitespace().nth(1).map(str::to_string)
-}
-
 fn send(c: &mut TcpStream, status: &str, body: &str) {
-    let _ = write!(
+    respond(
         c,
-        "HTTP/1.1 {status}\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+        status,
+        "application/json; charset=UTF-8",
+        body.as_bytes(),
     );
 }
 
@@ -215,15 +203,16 @@ fn jobmanager(version: &str, c: &mut TcpStream, first: &[u8]) {
     if !first.starts_with(b"GET ") {
         return;
     }
-    match http_path(c).as_deref() {
-        Some("/config") => send(
+    let head = read_head(c);
+    match request_path(&head) {
+        "/config" => send(
             c,
             "200 OK",
             &format!(
                 r#"{{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"{version}","flink-revision":"replay","features":{{"web-submit":false,"web-cancel":false}}}}"#
             ),
         ),
-        Some("/overview") => send(
+        "/overview" => send(
             c,
             "200 OK",
             &format!(
@@ -238,19 +227,20 @@ fn gateway(version: &str, c: &mut TcpStream, first: &[u8]) {
     if !first.starts_with(b"GET ") {
         return;
     }
-    match http_path(c).as_deref() {
-        Some("/v1/info") => send(
+    let head = read_head(c);
+    match request_path(&head) {
+        "/v1/info" => send(
             c,
             "200 OK",
             &format!(r#"{{"productName":"Apache Flink","version":"{version}"}}"#),
         ),
-        Some("/v1/api_versions") => send(c, "200 OK", r#"{"versions":["V1","V2"]}"#),
-        Some(p) => send(
+        "/v1/api_versions" => send(c, "200 OK", r#"{"versions":["V1","V2"]}"#),
+        "" => {}
+        p => send(
             c,
             "404 Not Found",
             &format!(r#"{{"errors":["Not found: {p}"]}}"#),
         ),
-        None => {}
     }
 }
 
