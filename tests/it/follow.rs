@@ -243,29 +243,19 @@ type Route = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// `route`, anything else (identification's binary probes) closed.
 fn stub_jobmanager(ip: Ipv4Addr, route: Route) -> support::peers::Listener {
     support::peers::Listener::start(ip, 0, move |mut c| {
-        let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
-            match c.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        if !head.starts_with(b"GET ") {
+        let head = support::peers::read_head(&mut c);
+        if !head.starts_with("GET ") {
             return;
         }
-        let text = String::from_utf8_lossy(&head);
-        let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let (status, body) = match route(&path) {
+        let (status, body) = match route(support::peers::request_path(&head)) {
             Some(body) => ("200 OK", body),
             None => ("404 Not Found", r#"{"errors":["Not found."]}"#.to_string()),
         };
-        let _ = write!(
-            c,
-            "HTTP/1.1 {status}\r\ncontent-type: application/json; charset=UTF-8\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
+        support::peers::respond(
+            &mut c,
+            status,
+            "application/json; charset=UTF-8",
+            body.as_bytes(),
         );
     })
 }
