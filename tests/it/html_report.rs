@@ -17,7 +17,7 @@
 
 use crate::support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::flink::unique_loopback;
-use support::peers::{fake_rpc, flinkscan, json_file, Listener};
+use support::peers::{
+    fake_rpc, flinkscan, json_file, read_head, request_path, respond_with, Listener,
+};
 use support::scan::{Ran, Scan};
 
 const HOSTILE_REVISION: &str = "<script>window.pwned=1</script>";
@@ -54,24 +56,17 @@ fn serve(mut c: TcpStream, server: &str, route: &Route) {
         let _ = c.read(&mut sink);
         return;
     }
-    let Ok(clone) = c.try_clone() else { return };
-    let mut r = BufReader::new(clone);
-    let mut line = String::new();
-    if r.read_line(&mut line).is_err() {
-        return;
-    }
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let (status, body) = route(&path).unwrap_or((404, r#"{"errors":["Not found."]}"#.into()));
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status} X\r\nserver: {server}\r\ncontent-type: application/json; charset=UTF-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+    let head = read_head(&mut c);
+    let (status, body) =
+        route(request_path(&head)).unwrap_or((404, r#"{"errors":["Not found."]}"#.into()));
+    respond_with(
+        &mut c,
+        &format!("{status} X"),
+        &[
+            &format!("server: {server}"),
+            "content-type: application/json; charset=UTF-8",
+        ],
+        body.as_bytes(),
     );
 }
 
