@@ -651,12 +651,11 @@ fn flink_1_20_serves_config_yaml_from_the_log_directory() {
 // malice.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use support::peers::Listener;
+use support::peers::{not_found, read_head_within, request_path, respond, respond_with, Listener};
 
 const JOBS: usize = 10_000;
 const RUNNING: usize = 60;
@@ -691,11 +690,8 @@ fn big_log() -> Vec<u8> {
 }
 
 fn replay(mut c: TcpStream, overview: &str, log: &[u8], seen: &Mutex<BTreeMap<String, usize>>) {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut buf = vec![0u8; 4096];
-    let n = c.read(&mut buf).unwrap_or(0);
-    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+    let req = read_head_within(&mut c, Duration::from_secs(2));
+    let path = request_path(&req).to_string();
     let kind = if path.starts_with("/jobs/") && path != "/jobs/overview" {
         let rest: Vec<&str> = path.split('/').skip(3).collect();
         format!("/jobs/:id/{}", rest.join("/"))
@@ -741,16 +737,11 @@ fn replay(mut c: TcpStream, overview: &str, log: &[u8], seen: &Mutex<BTreeMap<St
         }
         k if k.starts_with("/taskmanagers/") && k.ends_with("/log") => log.to_vec(),
         _ => {
-            let _ = write!(c, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 24\r\nConnection: close\r\n\r\n{{\"errors\":[\"Not found\"]}}");
+            not_found(&mut c);
             return;
         }
     };
-    let _ = write!(
-        c,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = c.write_all(&body);
+    respond(&mut c, "200 OK", "application/json", &body);
 }
 
 /// 10,000 jobs: 50 read in depth, the running ones; logs read to 256 KiB
@@ -893,30 +884,19 @@ fn a_history_servers_job_list_is_read_once() {
             r#"{{"jobs":[{{"jid":"{id}","name":"archived","state":"FINISHED","start-time":1796447709936,"end-time":1796447719936,"duration":10000,"last-modification":0,"tasks":{{"total":1}}}}]}}"#
         );
         Listener::start(ip, 0, move |mut c| {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buf = vec![0u8; 4096];
-            let n = c.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let body = match req.split_whitespace().nth(1).unwrap_or("") {
+            let req = read_head_within(&mut c, Duration::from_secs(2));
+            let body = match request_path(&req) {
                 "/config" => config.clone(),
                 "/jobs/overview" => {
                     lists.fetch_add(1, Ordering::Relaxed);
                     list.as_bytes().to_vec()
                 }
                 _ => {
-                    let _ = write!(
-                        c,
-                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    );
+                    respond_with(&mut c, "404 Not Found", &[], b"");
                     return;
                 }
             };
-            let _ = write!(
-                c,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = c.write_all(&body);
+            respond(&mut c, "200 OK", "application/json", &body);
         })
     };
     let dir = tempfile::tempdir().unwrap();
@@ -939,12 +919,8 @@ fn a_stalling_job_page_stops_the_inventory_early() {
         let pages = pages.clone();
         let overview = Arc::new(overview());
         Listener::start(ip, 0, move |mut c| {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buf = vec![0u8; 4096];
-            let n = c.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
-            let body = match path.as_str() {
+            let req = read_head_within(&mut c, Duration::from_secs(2));
+            let body = match request_path(&req) {
                 "/config" => br#"{"refresh-interval":10000,"timezone-offset":0,"timezone-name":"UTC","flink-version":"2.3.0","flink-revision":"c0f8d1a @ 2026-06-15","features":{"web-submit":true,"web-cancel":false}}"#.to_vec(),
                 "/overview" => br#"{"taskmanagers":1,"slots-total":1,"slots-available":0,"jobs-running":60,"flink-version":"2.3.0","flink-commit":"c0f8d1a"}"#.to_vec(),
                 "/jobs/overview" => overview.as_bytes().to_vec(),
@@ -954,16 +930,11 @@ fn a_stalling_job_page_stops_the_inventory_early() {
                     return;
                 }
                 _ => {
-                    let _ = write!(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    respond_with(&mut c, "404 Not Found", &[], b"");
                     return;
                 }
             };
-            let _ = write!(
-                c,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = c.write_all(&body);
+            respond(&mut c, "200 OK", "application/json", &body);
         })
     };
     let dir = tempfile::tempdir().unwrap();
