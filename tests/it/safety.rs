@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::flink::{read_output, unique_loopback};
-use support::peers::{fake_prometheus, fake_rpc, finding_states, flinkscan, Listener};
+use support::peers::{self, fake_prometheus, fake_rpc, finding_states, flinkscan, Listener};
 use support::scan::Scan;
 
 /// What one scan wrote: the JSON report, the SARIF log, the JSON Lines.
@@ -556,36 +556,18 @@ const PLANTED: &[&str] = &[
     "PLANTED-ERROR-15",
 ];
 
-/// Read one request head (bounded); returns its method and path.
-fn read_head(c: &mut std::net::TcpStream) -> Option<(String, String)> {
-    use std::io::Read;
-    let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16_384 {
-        match c.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&seen);
-    let mut first = text.lines().next()?.split(' ');
-    Some((first.next()?.to_string(), first.next()?.to_string()))
-}
-
-fn respond(c: &mut std::net::TcpStream, status: u16, content_type: &str, body: &str) {
-    use std::io::Write;
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+/// The path of one whole request head (bounded), or None when the peer
+/// sent none (the sweep's connect, a TLS ClientHello, a cut head).
+fn request_path(c: &mut std::net::TcpStream) -> Option<String> {
+    let head = peers::read_head_within(c, std::time::Duration::from_secs(5));
+    head.contains("\r\n\r\n")
+        .then(|| peers::request_path(&head).to_string())
 }
 
 /// A Flink 1.20 JobManager REST look-alike whose configuration, JVM options
 /// and error bodies carry secrets.
 fn leaky_jobmanager(mut c: std::net::TcpStream) {
-    let Some((_, path)) = read_head(&mut c) else {
+    let Some(path) = request_path(&mut c) else {
         return;
     };
     let json = "application/json; charset=UTF-8";
@@ -596,33 +578,38 @@ fn leaky_jobmanager(mut c: std::net::TcpStream) {
         "/jobmanager/environment" => r#"{"jvm":{"version":"17","arch":"amd64","options":["-Djavax.net.ssl.keyStorePassword=PLANTED-JVM-5","-Dcustom.sink=jdbc://app:PLANTED-JVM-URI-6@db/x","-Xmx1g"]},"classpath":[]}"#.to_string(),
         _ => {
             let err = r#"{"errors":["Not found: handler failed with password=PLANTED-ERROR-15"]}"#;
-            respond(&mut c, 404, json, err);
+            peers::respond(&mut c, "404 X", json, err.as_bytes());
             return;
         }
     };
-    respond(&mut c, 200, json, &body);
+    peers::respond(&mut c, "200 X", json, body.as_bytes());
 }
 
 /// Not Flink: a web application whose pages show credentials.
 fn leaky_web_app(mut c: std::net::TcpStream) {
-    if read_head(&mut c).is_none() {
+    if request_path(&mut c).is_none() {
         return;
     }
     let body = "<html><body>db password=PLANTED-BODY-7 \
                 dsn postgres://app:PLANTED-BODY-URI-8@db:5432/x \
                 \"api_key\": \"PLANTED-BODY-TOKEN-9\"</body></html>";
-    respond(&mut c, 200, "text/html", body);
+    peers::respond(&mut c, "200 X", "text/html", body.as_bytes());
 }
 
 /// A Prometheus reporter whose metric labels carry credentials.
 fn leaky_prometheus(mut c: std::net::TcpStream) {
-    if read_head(&mut c).is_none() {
+    if request_path(&mut c).is_none() {
         return;
     }
     let body = "flink_jobmanager_numRunningJobs{password=\"PLANTED-LABEL-10\",sink=\"s3://k:PLANTED-LABEL-URI-11@b/x\"} 0.0\n\
                 # HELP flink_jobmanager_numRunningJobs Running jobs\n\
                 # TYPE flink_jobmanager_numRunningJobs gauge\n";
-    respond(&mut c, 200, "text/plain; version=0.0.4", body);
+    peers::respond(
+        &mut c,
+        "200 X",
+        "text/plain; version=0.0.4",
+        body.as_bytes(),
+    );
 }
 
 /// A Java serialisation stream with two TC_STRINGs, as a BLOB server's
