@@ -161,7 +161,12 @@ pub fn respond(c: &mut TcpStream, status: &str, content_type: &str, body: &[u8])
 
 /// Flink's own 404 body.
 pub fn not_found(c: &mut TcpStream) {
-    respond(c, "404 Not Found", "application/json", br#"{"errors":["Not found"]}"#);
+    respond(
+        c,
+        "404 Not Found",
+        "application/json",
+        br#"{"errors":["Not found"]}"#,
+    );
 }
 
 /// Read one request head (bounded) and answer a GET with `body`; close on
