@@ -11,10 +11,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clusters::{Cluster, Rank};
@@ -97,10 +95,7 @@ impl ClusterSpiller {
             Some(f) => f,
             none => none.insert(tempfile::tempfile()?),
         };
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, cluster).map_err(io::Error::other)?;
-        let len = u32::try_from(self.buf.len()).map_err(io::Error::other)?;
-        file.write_all_at(&self.buf, self.end)?;
+        let len = super::spill::write_at(file, cluster, self.end, &mut self.buf)?;
         self.keys.push(Key {
             rank: Rank::of(cluster),
             name: cluster.name.as_str().into(),
@@ -248,12 +243,7 @@ impl<'a> Iterator for Iter<'a> {
 
 impl Iter<'_> {
     fn read(&mut self, at: u64, len: u32) -> io::Result<Cluster> {
-        let file = self
-            .file
-            .ok_or_else(|| io::Error::other("spilled clusters without their file"))?;
-        self.buf.resize(len as usize, 0);
-        file.read_exact_at(&mut self.buf, at)?;
-        let mut c: Cluster = serde_json::from_slice(&self.buf).map_err(io::Error::other)?;
+        let mut c: Cluster = super::spill::read_at(self.file, at, len, &mut self.buf)?;
         if let Some(kept) = self.kept {
             c.keep_findings(kept);
         }
@@ -263,12 +253,12 @@ impl Iter<'_> {
 
 impl Serialize for Clusters {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.len()))?;
-        for c in self.iter() {
-            let c = c.map_err(|e| S::Error::custom(format!("reading a spilled cluster: {e}")))?;
-            seq.serialize_element(c.as_ref())?;
-        }
-        seq.end()
+        super::spill::serialize_all::<S, Cluster, _>(
+            serializer,
+            self.len(),
+            self.iter(),
+            "a cluster",
+        )
     }
 }
 

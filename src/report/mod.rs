@@ -20,6 +20,7 @@ pub mod merge;
 pub mod ocsf;
 pub mod sarif;
 pub mod services;
+mod spill;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

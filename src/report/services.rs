@@ -12,10 +12,8 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use serde::ser::{Error as _, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::Service;
@@ -120,7 +118,7 @@ impl Spiller {
             Some(f) => f,
             none => none.insert(tempfile::tempfile()?),
         };
-        let len = spill_one(file, service, self.end, &mut self.buf)?;
+        let len = super::spill::write_at(file, service, self.end, &mut self.buf)?;
         self.keys.push(Key {
             ip: service.endpoint.ip,
             port: service.endpoint.port,
@@ -160,14 +158,6 @@ impl Default for Spiller {
     fn default() -> Self {
         Spiller::in_memory()
     }
-}
-
-fn spill_one(file: &File, service: &Service, at: u64, buf: &mut Vec<u8>) -> io::Result<u32> {
-    buf.clear();
-    serde_json::to_writer(&mut *buf, service).map_err(io::Error::other)?;
-    let len = u32::try_from(buf.len()).map_err(io::Error::other)?;
-    file.write_all_at(buf, at)?;
-    Ok(len)
 }
 
 impl Services {
@@ -327,24 +317,14 @@ impl Iter<'_> {
     }
 
     fn read(&mut self, at: u64, len: u32) -> io::Result<Service> {
-        let file = self
-            .file
-            .ok_or_else(|| io::Error::other("spilled services without their file"))?;
-        self.buf.resize(len as usize, 0);
-        file.read_exact_at(&mut self.buf, at)?;
-        serde_json::from_slice(&self.buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        super::spill::read_at(self.file, at, len, &mut self.buf)
     }
 }
 
 impl Serialize for Services {
     /// Streams: one spilled service in memory at a time.
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.len()))?;
-        for s in self.iter() {
-            let s = s.map_err(|e| S::Error::custom(format!("reading back a service: {e}")))?;
-            seq.serialize_element(s.as_ref())?;
-        }
-        seq.end()
+        super::spill::serialize_all::<S, Service, _>(ser, self.len(), self.iter(), "a service")
     }
 }
 
