@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{self, request_path, respond};
-use support::tls::{have_openssl, openssl, SServer};
+use support::tls::{have_openssl, self_signed, SServer};
 
 /// Every scan here runs with `--probe-timeout 2s`; a port takes a handful
 /// of probes in sequence.
@@ -720,24 +720,7 @@ impl Nginx {
         for (name, body) in files {
             std::fs::write(d.join("www").join(name), body).unwrap();
         }
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "cert.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=flink.test",
-            ],
-        );
+        self_signed(d);
         let ip = unique_loopback();
         for _ in 0..5 {
             let port = TcpListener::bind((ip, 0))

@@ -28,6 +28,29 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A fresh key and self-signed certificate for `flink.test` in `dir`
+/// (`key.pem`, `cert.pem`).
+pub fn self_signed(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=flink.test",
+        ],
+    );
+}
+
 /// `openssl s_server -WWW` (files from its directory, HTTP/1.0, body until
 /// close) speaking TLS 1.2 only, so its whole first flight is plaintext
 /// records; `chain` extra certificates make the flight longer. Killed on drop.
@@ -51,24 +74,7 @@ impl SServer {
         for (name, body) in files {
             std::fs::write(d.join(name), body).unwrap();
         }
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "cert.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=flink.test",
-            ],
-        );
+        self_signed(d);
         let mut pem = Vec::new();
         for i in 0..chain {
             let (k, c) = (format!("ca{i}.key"), format!("ca{i}.pem"));
