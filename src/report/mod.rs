@@ -4,7 +4,8 @@
 //! summary are rendered from the finished [`ScanReport`]. What lives here:
 //! the document itself (this module), `sarif`, `jsonl` (ECS) with `ocsf`
 //! and `events`, `html`, `markdown`, `text` (the terminal summary),
-//! `services` (spilling settled services to keep memory flat), `baseline`
+//! `services` and `clusters` (spilling settled services and judged clusters
+//! to a temporary file, `spill`, to keep memory flat), `baseline`
 //! (`--baseline`, `diff`) and `merge` (shards). Renderers are pure: writing
 //! them to the planned destinations is the scan driver's
 //! (`crate::scan::outputs`), through `crate::atomic` (mode 0600, atomic).
