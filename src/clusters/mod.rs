@@ -363,7 +363,7 @@ pub fn build(
 ) -> Vec<Cluster> {
     let mut clusters = Vec::new();
     build_each(services, findings, swept, &mut |c| clusters.push(c));
-    clusters.sort_by(|a, b| Rank::of(a).cmp(&Rank::of(b)));
+    clusters.sort_by_cached_key(Rank::of);
     clusters
 }
 

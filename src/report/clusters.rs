@@ -72,7 +72,8 @@ impl ClusterSpiller {
 
     pub fn push(&mut self, cluster: Cluster) {
         self.held.push(cluster);
-        if self.spilling && self.held.len() > HELD_AT_MOST {
+        let started = self.file.is_some();
+        if self.spilling && (started || self.held.len() > HELD_AT_MOST) {
             let held = std::mem::take(&mut self.held);
             let mut rest = held.into_iter();
             for c in rest.by_ref() {
@@ -110,7 +111,7 @@ impl ClusterSpiller {
     /// in by rank.
     pub fn finish(self) -> Clusters {
         let mut held = self.held;
-        held.sort_by(|a, b| Rank::of(a).cmp(&Rank::of(b)));
+        held.sort_by_cached_key(Rank::of);
         let spilled = match self.file {
             Some(file) if !self.keys.is_empty() => {
                 let mut keys = self.keys;
@@ -129,7 +130,7 @@ impl ClusterSpiller {
 
 impl From<Vec<Cluster>> for Clusters {
     fn from(mut held: Vec<Cluster>) -> Self {
-        held.sort_by(|a, b| Rank::of(a).cmp(&Rank::of(b)));
+        held.sort_by_cached_key(Rank::of);
         Clusters {
             held,
             spilled: None,
@@ -350,6 +351,10 @@ mod tests {
         assert!(spiller.failure.is_none(), "{:?}", spiller.failure);
         let mut spilled = spiller.finish();
         assert!(spilled.spilled.is_some(), "nothing spilled");
+        assert!(
+            spilled.held.is_empty(),
+            "once spilling, every cluster is spilled"
+        );
         let mut made = made.to_vec();
         made.extend((0..HELD_AT_MOST).map(|i| cluster(&format!("host:z{i:04}"), None, &[])));
         let held = Clusters::from(made);
