@@ -525,16 +525,16 @@ fn operators(
 /// Names the Flink clusters whose JobManager's configuration shows the
 /// operator (or native Kubernetes) deployed them.
 pub struct Managed<'a> {
-    by_auth: BTreeMap<String, &'a Service>,
+    by_place: BTreeMap<String, &'a Service>,
 }
 
 impl<'a> Managed<'a> {
     pub fn of(services: &'a [Service]) -> Managed<'a> {
         Managed {
-            by_auth: services
+            by_place: services
                 .iter()
                 .filter(|s| s.kind == ServiceKind::JobmanagerRest)
-                .map(|s| (s.endpoint.authority(), s))
+                .map(|s| (s.endpoint.place(), s))
                 .collect(),
         }
     }
@@ -547,7 +547,7 @@ impl<'a> Managed<'a> {
             .members
             .iter()
             .filter(|m| m.kind == ServiceKind::JobmanagerRest)
-            .filter_map(|m| self.by_auth.get(&m.endpoint)?.deployment.as_ref())
+            .filter_map(|m| self.by_place.get(&m.endpoint)?.deployment.as_ref())
             .find(|d| d.config_readable)
             .map(|d| &d.config);
         if let Some(by) = config.and_then(managed_by) {
@@ -594,6 +594,30 @@ mod tests {
         );
         assert_eq!(keys.get(OPERATOR_KEYS), Some(&ConfigValue::Set));
         assert!(managed_by(&keys).unwrap().contains(OPERATOR_KEYS));
+    }
+
+    /// A JobManager under a path prefix (a URL target behind a reverse
+    /// proxy) is told as operator-managed like one at the root: members are
+    /// named by place, and so is the configuration looked up for them.
+    #[test]
+    fn a_prefixed_jobmanager_is_told_as_operator_managed() {
+        use crate::model::{DeploymentFacts, Endpoint};
+        let at = Endpoint::new([10, 0, 0, 9].into(), 443).under(Some("/flink".into()));
+        let mut jm = Service::new(at, ServiceKind::JobmanagerRest);
+        jm.flink = true;
+        jm.deployment = Some(Box::new(DeploymentFacts {
+            config_readable: true,
+            config: config(&[("kubernetes.cluster-id", "fraud-detector")]),
+            ..Default::default()
+        }));
+        let services = [jm];
+        let clusters = crate::clusters::build(&services, &mut [], &|_, _| true);
+        assert_eq!(clusters.len(), 1, "{clusters:?}");
+        assert_eq!(clusters[0].members[0].endpoint, "10.0.0.9:443/flink");
+        assert_eq!(
+            clusters[0].managed_by.as_deref(),
+            Some("Kubernetes (native)")
+        );
     }
 
     /// The operator's advisory applies to the operator's surfaces and the
