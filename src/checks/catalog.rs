@@ -33,7 +33,7 @@ pub enum CatalogError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    pub id: String,
+    pub id: Arc<str>,
     /// Shared with every finding of the rule (a scan of many thousand Flink
     /// services would otherwise hold a copy per finding).
     pub title: Arc<str>,
@@ -93,7 +93,7 @@ fn advisory_rule(adv: &Advisory) -> Rule {
         )
     };
     Rule {
-        id: adv.rule_id.clone(),
+        id: adv.rule_id.as_str().into(),
         title: if summary.contains(name.as_str()) {
             summary.into()
         } else {
@@ -202,7 +202,7 @@ impl Catalog {
         let mut map = BTreeMap::new();
         for rule in rules.rule {
             validate_rule(&rule, &origin("rules.toml"))?;
-            if map.insert(rule.id.clone(), rule.clone()).is_some() {
+            if map.insert(rule.id.to_string(), rule.clone()).is_some() {
                 return Err(CatalogError::Invalid {
                     file: origin("rules.toml"),
                     message: format!("duplicate rule id {}", rule.id),
@@ -212,7 +212,7 @@ impl Catalog {
         for adv in &advisories.advisories {
             let rule = advisory_rule(adv);
             validate_rule(&rule, &adv.origin)?;
-            if let Some(old) = map.insert(rule.id.clone(), rule) {
+            if let Some(old) = map.insert(rule.id.to_string(), rule) {
                 return Err(CatalogError::Invalid {
                     file: adv.origin.clone(),
                     message: format!("rule {} is also defined in rules.toml", old.id),

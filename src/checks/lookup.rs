@@ -108,7 +108,7 @@ mod tests {
         let Ok(Found::One(r)) = find(&c, "flink-rpc-plaintext") else {
             panic!("not found")
         };
-        assert_eq!(r.id, "FLINK-RPC-PLAINTEXT");
+        assert_eq!(&*r.id, "FLINK-RPC-PLAINTEXT");
     }
 
     #[test]

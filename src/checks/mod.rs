@@ -1022,13 +1022,13 @@ pub fn tls_findings(
         };
         // Flink's docs recommend self-signed certificates pinned in the
         // truststore for internal ports: rank that as information there.
-        if internal && f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
+        if internal && &*f.rule_id == crate::tls::weakness::CERT_SELF_SIGNED {
             f.severity = Severity::Info;
         }
         // The API server calls the webhook by its service name, which a
         // scan by address cannot match.
         if service.kind == ServiceKind::K8sOperatorWebhook
-            && f.rule_id == crate::tls::weakness::CERT_NAME_MISMATCH
+            && &*f.rule_id == crate::tls::weakness::CERT_NAME_MISMATCH
         {
             f.severity = Severity::Info;
         }

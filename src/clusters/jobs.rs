@@ -72,7 +72,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
     let mut paths = Vec::new();
     for f in findings
         .iter()
-        .filter(|f| f.rule_id == rule_ids::JOB_SECRET_EXPOSED)
+        .filter(|f| &*f.rule_id == rule_ids::JOB_SECRET_EXPOSED)
     {
         let Some(inv) = services
             .iter()
@@ -142,7 +142,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
     }
     for f in findings
         .iter()
-        .filter(|f| f.rule_id == rule_ids::LOG_SECRET_EXPOSED)
+        .filter(|f| &*f.rule_id == rule_ids::LOG_SECRET_EXPOSED)
     {
         paths.push(AttackPath {
             rank: 0,

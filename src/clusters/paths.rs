@@ -33,7 +33,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
     let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in findings.iter().copied() {
         if f.advisory.is_some() && f.severity >= Severity::High && !used.contains(&f.id()) {
-            by_rule.entry(f.rule_id.as_str()).or_default().push(f);
+            by_rule.entry(&*f.rule_id).or_default().push(f);
         }
     }
     for fs in by_rule.values() {
@@ -96,7 +96,7 @@ fn rule<'a>(findings: &[&'a Finding], id: &str) -> Vec<&'a Finding> {
     findings
         .iter()
         .copied()
-        .filter(|f| f.rule_id == id)
+        .filter(|f| &*f.rule_id == id)
         .collect()
 }
 

@@ -225,7 +225,7 @@ fn rating(paths: &[AttackPath], findings: &[&Finding]) -> Option<Severity> {
 fn ids_of(findings: &[&Finding], rule: &str) -> Vec<String> {
     findings
         .iter()
-        .filter(|f| f.rule_id == rule)
+        .filter(|f| &*f.rule_id == rule)
         .map(|f| f.id())
         .collect()
 }
@@ -234,7 +234,7 @@ fn rm_paths(own: &[&Finding], apps: Option<usize>) -> Vec<AttackPath> {
     let open = ids_of(own, rule_ids::YARN_RM_UNAUTHENTICATED);
     let Some(first) = own
         .iter()
-        .find(|f| f.rule_id == rule_ids::YARN_RM_UNAUTHENTICATED)
+        .find(|f| &*f.rule_id == rule_ids::YARN_RM_UNAUTHENTICATED)
     else {
         return Vec::new();
     };
@@ -424,7 +424,7 @@ fn app_paths(app: &YarnApp, rm_findings: &[&Finding]) -> Vec<AttackPath> {
     let proxy: Vec<&Finding> = rm_findings
         .iter()
         .copied()
-        .filter(|f| f.rule_id == rule_ids::YARN_PROXY_REST_EXPOSED)
+        .filter(|f| &*f.rule_id == rule_ids::YARN_PROXY_REST_EXPOSED)
         .collect();
     let reached = app.proxied.as_ref().is_some_and(|p| p.flink);
     let (Some(first), true) = (proxy.first(), reached) else {

@@ -159,7 +159,7 @@ impl<'a> Seen<'a> {
     fn rule(&self, id: &str) -> Vec<String> {
         self.findings
             .iter()
-            .filter(|f| f.rule_id == id)
+            .filter(|f| &*f.rule_id == id)
             .map(|f| f.id())
             .collect()
     }

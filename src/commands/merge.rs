@@ -62,7 +62,7 @@ fn merge_command(
             let unknown: std::collections::BTreeSet<&str> = merged
                 .findings
                 .iter()
-                .map(|f| f.rule_id.as_str())
+                .map(|f| &*f.rule_id)
                 .filter(|id| catalog.rule(id).is_none())
                 .collect();
             if !unknown.is_empty() {

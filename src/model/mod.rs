@@ -615,7 +615,8 @@ impl Service {
 /// A finding: one rule that fired on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    pub rule_id: String,
+    /// The rule's id, shared with the catalog like its title.
+    pub rule_id: Arc<str>,
     pub severity: Severity,
     /// The rule's title, shared with the catalog and every finding of it.
     pub title: Arc<str>,
@@ -696,7 +697,7 @@ impl Finding {
     /// A finding of `rule_id` on `endpoint` with nothing more said yet: no
     /// detail, evidence, version, baseline state, advisory or remediation.
     pub fn new(
-        rule_id: impl Into<String>,
+        rule_id: impl Into<Arc<str>>,
         severity: Severity,
         title: impl Into<Arc<str>>,
         endpoint: Endpoint,

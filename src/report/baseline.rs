@@ -15,7 +15,7 @@ type Key = (String, Endpoint);
 
 fn key(f: &Finding) -> Key {
     (
-        f.rule_id.clone(),
+        f.rule_id.to_string(),
         Endpoint {
             // The name identifies a proxy-resolved endpoint; elsewhere it
             // is only how the user spelled the address.
@@ -265,7 +265,7 @@ mod tests {
                     panic!("v4 only")
                 };
                 (
-                    f.rule_id.clone(),
+                    f.rule_id.to_string(),
                     v4.octets()[3],
                     f.baseline_state.map(|s| s.to_string()).unwrap_or_default(),
                 )
@@ -299,7 +299,7 @@ mod tests {
         assert_eq!((d.old_scan.as_str(), d.new_scan.as_str()), ("old", "new"));
         let eps = |l: &[Finding]| -> Vec<(String, String)> {
             l.iter()
-                .map(|f| (f.rule_id.clone(), f.endpoint.authority()))
+                .map(|f| (f.rule_id.to_string(), f.endpoint.authority()))
                 .collect()
         };
         assert_eq!(eps(&d.unchanged), vec![(RPC.into(), "127.0.0.1:1".into())]);

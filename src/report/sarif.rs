@@ -176,11 +176,7 @@ pub fn log<'a>(report: &'a ScanReport, catalog: &'a Catalog, compat: Compat) -> 
     // Every rule of the catalog is listed, so consumers see what was checked
     // even on a clean scan; results point at them by index.
     let rules: Vec<&Rule> = catalog.rules.values().collect();
-    let index: BTreeMap<&str, usize> = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
-        .collect();
+    let index: BTreeMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (&*r.id, i)).collect();
     let cluster_names: HashMap<&str, &str> = report.clusters.names();
     let notifications: Vec<Value> = report
         .notices
@@ -319,7 +315,7 @@ impl Results<'_> {
                 "evidence": f.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
             },
         });
-        if let Some(i) = self.index.get(f.rule_id.as_str()) {
+        if let Some(i) = self.index.get(&*f.rule_id) {
             result["ruleIndex"] = json!(i);
         }
         if let Some(a) = &f.advisory {

@@ -401,7 +401,7 @@ fn cluster_fixes(
         if f.is_fixed() || covered.contains(&f.id()) {
             continue;
         }
-        if !rules.insert(f.rule_id.as_str()) {
+        if !rules.insert(&*f.rule_id) {
             continue;
         }
         let fix = f
