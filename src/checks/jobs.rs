@@ -56,7 +56,7 @@ fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut
             .into(),
         }];
         evidence.extend(inv.jobs.iter().take(MAX_EVIDENCE).map(|j| Evidence {
-            request: format!("GET /jobs/{}", j.id),
+            request: format!("GET /jobs/{}", j.id).into(),
             status: Some(200),
             excerpt: text::job_line(j).into(),
         }));
@@ -94,7 +94,7 @@ fn job_secrets(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &
         .iter()
         .take(MAX_EVIDENCE)
         .map(|j| Evidence {
-            request: format!("GET /jobs/{}/config", j.id),
+            request: format!("GET /jobs/{}/config", j.id).into(),
             status: Some(200),
             excerpt: format!(
                 "job {}: {} (values not kept)",
@@ -170,7 +170,7 @@ fn masked(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut C
         .iter()
         .take(MAX_EVIDENCE)
         .map(|j| Evidence {
-            request: format!("GET /jobs/{}/config", j.id),
+            request: format!("GET /jobs/{}/config", j.id).into(),
             status: Some(200),
             excerpt: format!("job {}: value ******", line(j)).into(),
         })
@@ -218,7 +218,7 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
     }
     evidence.extend(inv.logs.iter().map(|l| {
         Evidence {
-            request: l.path.clone(),
+            request: l.path.clone().into(),
             status: Some(200),
             excerpt: format!(
                 "{} bytes read{}{}",
@@ -259,7 +259,7 @@ fn log_findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: 
     for l in &with_secrets {
         for s in l.secrets.iter().take(MAX_EVIDENCE) {
             evidence.push(Evidence {
-                request: l.path.clone(),
+                request: l.path.clone().into(),
                 status: Some(200),
                 excerpt: format!(
                     "line {}: {} ({}, {} chars, fingerprint {}; value not kept)",

@@ -458,7 +458,7 @@ async fn http_probes(
         let evidence = match p.request.evidence {
             EvidenceMode::Excerpt => crate::transport::evidence_http(&request, &resp),
             EvidenceMode::StatusOnly => Evidence {
-                request,
+                request: request.into(),
                 status: Some(resp.status),
                 excerpt: format!("{} bytes, content not kept", resp.body.len()).into(),
             },
@@ -517,7 +517,7 @@ async fn config_secrets(
             keys.join(", ")
         );
         let evidence = Evidence {
-            request: format!("GET {path}"),
+            request: format!("GET {path}").into(),
             status: Some(resp.status),
             excerpt: format!(
                 "keys with secret values (values not kept): {}",

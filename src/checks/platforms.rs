@@ -233,7 +233,7 @@ async fn proxy_jobmanagers(
             keys.join(", ")
         );
         let evidence = vec![Evidence {
-            request: format!("GET {path}"),
+            request: format!("GET {path}").into(),
             status: Some(200),
             excerpt: format!(
                 "keys with secret values (values not kept): {}",

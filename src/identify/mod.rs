@@ -325,7 +325,7 @@ fn taskmanager_data(endpoint: &Endpoint, request: &str, bytes: &[u8]) -> Service
         85,
     )
     .with_evidence(Evidence {
-        request: request.to_string(),
+        request: request.to_string().into(),
         status: None,
         excerpt: format!(
             "netty frame with Flink magic badc0ffe: {}",
@@ -663,7 +663,7 @@ async fn spnego_resourcemanager(
     );
     s.evidence = evidence.to_vec();
     s.evidence.push(Evidence {
-        request: format!("GET {}", target.endpoint.path(yarn::INFO_PATH)),
+        request: format!("GET {}", target.endpoint.path(yarn::INFO_PATH)).into(),
         status: Some(info.status),
         excerpt: "WWW-Authenticate: Negotiate and Set-Cookie: hadoop.auth=, as Hadoop's SPNEGO \
                   filter refuses a request without Kerberos credentials, on a ResourceManager \
@@ -791,7 +791,7 @@ fn raw_evidence(request: &str, bytes: &[u8]) -> Evidence {
         .take(64)
         .all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
     Evidence {
-        request: request.to_string(),
+        request: request.to_string().into(),
         status: None,
         excerpt: if printable {
             untrusted::excerpt(bytes, 120).into()

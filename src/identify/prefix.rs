@@ -182,7 +182,7 @@ pub fn authentication_required(endpoint: &Endpoint, resp: &Response) -> Option<S
         80,
     )
     .with_evidence(Evidence {
-        request: format!("GET {}", endpoint.path("/config")),
+        request: format!("GET {}", endpoint.path("/config")).into(),
         status: Some(resp.status),
         excerpt: format!(
             "WWW-Authenticate: {}; flinkscan sends no credentials, so what is behind it is not \
@@ -365,7 +365,7 @@ mod tests {
             .product
             .unwrap()
             .contains("behind an authenticating proxy"));
-        assert_eq!(s.evidence[0].request, "GET /private/config");
+        assert_eq!(&*s.evidence[0].request, "GET /private/config");
         assert!(authentication_required(&ep(), &resp(401, &[], "")).is_none());
         assert!(
             authentication_required(&ep(), &resp(403, &[("www-authenticate", "Basic")], ""))

@@ -392,7 +392,7 @@ pub enum RpcGeneration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The probe that produced it, e.g. `http GET /config` or `blob 01 7f`.
-    pub request: String,
+    pub request: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// At most a few hundred characters, printable, secrets already redacted.
@@ -410,6 +410,9 @@ impl Evidence {
             .find(|e| e.excerpt == self.excerpt && !Arc::ptr_eq(&e.excerpt, &self.excerpt))
         {
             self.excerpt = Arc::clone(&e.excerpt);
+        }
+        if let Some(e) = held.iter().find(|e| e.request == self.request) {
+            self.request = Arc::clone(&e.request);
         }
     }
 }

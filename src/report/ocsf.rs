@@ -150,7 +150,7 @@ mod tests {
             detail: wide.clone(),
             evidence: vec![
                 Evidence {
-                    request: wide.clone(),
+                    request: wide.clone().into(),
                     status: Some(200),
                     excerpt: wide.clone().into(),
                 };

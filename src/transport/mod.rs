@@ -18,7 +18,7 @@ use http::Response;
 /// sanitized excerpt of the body.
 pub fn evidence_http(request: &str, resp: &Response) -> Evidence {
     Evidence {
-        request: request.to_string(),
+        request: request.to_string().into(),
         status: Some(resp.status),
         excerpt: untrusted::excerpt(&resp.body, 200).into(),
     }
