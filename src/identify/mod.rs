@@ -513,6 +513,50 @@ async fn get_noted(
     Ok(resp)
 }
 
+/// A Flink dashboard (`GET /config` answered like Flink's): a JobManager
+/// or a HistoryServer, told apart by `GET /overview`.
+async fn dashboard_service(
+    target: &HttpTarget,
+    dash: flink_http::DashboardConfig,
+    mut evidence: Vec<Evidence>,
+    notes: &mut Vec<String>,
+) -> Service {
+    let overview = get_noted(target, "/overview", notes).await;
+    let verdict = flink_http::overview_verdict(&overview);
+    let decision = flink_http::decide_dashboard(dash.web_history, &verdict);
+    let mut s = Service::new(target.endpoint.clone(), decision.kind);
+    s.product = Some("Apache Flink".into());
+    s.version = dash.version.clone();
+    s.revision = dash.revision.clone();
+    s.features = dash.features;
+    s.features.shrink();
+    // Only a JobManager has an RPC port whose stack the version names;
+    // a HistoryServer has none.
+    if decision.kind == ServiceKind::JobmanagerRest {
+        s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
+    }
+    let mut confidence: u8 = if s.version.is_some() { 100 } else { 80 };
+    for note in &dash.ambiguities {
+        s.errors.push(format!("GET /config: {note}"));
+    }
+    if !dash.ambiguities.is_empty() {
+        confidence = confidence.saturating_sub(30);
+    }
+    if let Some(doubt) = decision.doubt {
+        s.errors.push(doubt);
+        confidence = confidence.saturating_sub(40);
+    }
+    s.confidence = confidence.max(10);
+    if let Ok(o) = &overview {
+        evidence.push(evidence_http("GET /overview", o));
+        if s.revision.is_none() && verdict == flink_http::Overview::Jobmanager {
+            s.revision = flink_http::overview_commit(o);
+        }
+    }
+    s.evidence = evidence;
+    s
+}
+
 /// Classify an HTTP service from its `/config` answer, asking more only
 /// where needed.
 async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<String>) -> Service {
@@ -524,40 +568,7 @@ async fn classify_http(target: &HttpTarget, config: Response, notes: &mut Vec<St
     }
 
     if let Some(dash) = flink_http::parse_dashboard_config(&config) {
-        let overview = get_noted(target, "/overview", notes).await;
-        let verdict = flink_http::overview_verdict(&overview);
-        let decision = flink_http::decide_dashboard(dash.web_history, &verdict);
-        let mut s = Service::new(endpoint, decision.kind);
-        s.product = Some("Apache Flink".into());
-        s.version = dash.version.clone();
-        s.revision = dash.revision.clone();
-        s.features = dash.features;
-        s.features.shrink();
-        // Only a JobManager has an RPC port whose stack the version names;
-        // a HistoryServer has none.
-        if decision.kind == ServiceKind::JobmanagerRest {
-            s.rpc_generation = dash.version.as_deref().and_then(flink_http::rpc_generation);
-        }
-        let mut confidence: u8 = if s.version.is_some() { 100 } else { 80 };
-        for note in &dash.ambiguities {
-            s.errors.push(format!("GET /config: {note}"));
-        }
-        if !dash.ambiguities.is_empty() {
-            confidence = confidence.saturating_sub(30);
-        }
-        if let Some(doubt) = decision.doubt {
-            s.errors.push(doubt);
-            confidence = confidence.saturating_sub(40);
-        }
-        s.confidence = confidence.max(10);
-        if let Ok(o) = &overview {
-            evidence.push(evidence_http("GET /overview", o));
-            if s.revision.is_none() && verdict == flink_http::Overview::Jobmanager {
-                s.revision = flink_http::overview_commit(o);
-            }
-        }
-        s.evidence = evidence;
-        return s;
+        return dashboard_service(target, dash, evidence, notes).await;
     }
 
     if flink_http::is_flink_prometheus(&config) {

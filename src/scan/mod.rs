@@ -97,6 +97,16 @@ pub struct ScanOutcome {
 }
 
 /// Run a scan to the end (or to `--max-duration`, or Ctrl-C) and return the report.
+/// How the scan ended: stopped (and why), its proxy failed, or complete.
+fn final_status(stop: &Stop) -> report::ScanStatus {
+    match (stop.reason(), crate::net::proxy_failure()) {
+        (Some(why), _) => why.status(),
+        // Failed as the scan ended, before the watch could stop it.
+        (None, Some(_)) => report::ScanStatus::ProxyFailed,
+        (None, None) => report::ScanStatus::Complete,
+    }
+}
+
 pub async fn run(
     plan: &ScanPlan,
     space: TargetSpace,
@@ -132,17 +142,14 @@ pub async fn run(
         requeue_pending(t, open_tx.clone());
     }
     let checkpointer = match (&checkpoint, &tracker) {
-        (Some(c), Some(t)) => {
-            let ids = (scan_id.as_str(), started.as_str());
-            Some(checkpoint::spawn_writer(
-                c,
-                t,
-                &space,
-                &progress.sweep,
-                ids.0,
-                ids.1,
-            ))
-        }
+        (Some(c), Some(t)) => Some(checkpoint::spawn_writer(
+            c,
+            t,
+            &space,
+            &progress.sweep,
+            &scan_id,
+            &started,
+        )),
         _ => None,
     };
     let sweeper = tokio::spawn(sweep::run(
@@ -208,12 +215,7 @@ pub async fn run(
         scan_id,
         started,
         started_at,
-        status: match (stop.reason(), crate::net::proxy_failure()) {
-            (Some(why), _) => why.status(),
-            // Failed as the scan ended, before the watch could stop it.
-            (None, Some(_)) => report::ScanStatus::ProxyFailed,
-            (None, None) => report::ScanStatus::Complete,
-        },
+        status: final_status(&stop),
         followed,
     }
     .run(collected, before, notices, unfinished);
