@@ -92,18 +92,14 @@ impl ClusterSpiller {
     }
 
     fn spill(&mut self, cluster: &Cluster) -> io::Result<()> {
-        let file = match &mut self.file {
-            Some(f) => f,
-            none => none.insert(tempfile::tempfile()?),
-        };
-        let len = super::spill::write_at(file, cluster, self.end, &mut self.buf)?;
+        let (at, len) =
+            super::spill::append(&mut self.file, &mut self.end, cluster, &mut self.buf)?;
         self.keys.push(Key {
             rank: Rank::of(cluster),
             name: cluster.name.as_str().into(),
-            at: self.end,
+            at,
             len,
         });
-        self.end += u64::from(len);
         Ok(())
     }
 

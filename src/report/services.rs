@@ -114,19 +114,15 @@ impl Spiller {
     }
 
     fn spill(&mut self, service: &Service) -> io::Result<()> {
-        let file = match &mut self.file {
-            Some(f) => f,
-            none => none.insert(tempfile::tempfile()?),
-        };
-        let len = super::spill::write_at(file, service, self.end, &mut self.buf)?;
+        let (at, len) =
+            super::spill::append(&mut self.file, &mut self.end, service, &mut self.buf)?;
         self.keys.push(Key {
             ip: service.endpoint.ip,
             port: service.endpoint.port,
             host: service.endpoint.hostname.as_deref().map(Box::from),
-            at: self.end,
+            at,
             len,
         });
-        self.end += u64::from(len);
         Ok(())
     }
 

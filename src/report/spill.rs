@@ -10,18 +10,26 @@ use serde::de::DeserializeOwned;
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-/// Write `record` at `at`; its length in bytes.
-pub fn write_at<T: Serialize>(
-    file: &File,
+/// Append `record` at `*end` of `file` (an unlinked file in `TMPDIR`,
+/// created on first use) and move `*end` past it; where it starts and its
+/// length in bytes.
+pub fn append<T: Serialize>(
+    file: &mut Option<File>,
+    end: &mut u64,
     record: &T,
-    at: u64,
     buf: &mut Vec<u8>,
-) -> io::Result<u32> {
+) -> io::Result<(u64, u32)> {
+    let file = match file {
+        Some(f) => f,
+        none => none.insert(tempfile::tempfile()?),
+    };
     buf.clear();
     serde_json::to_writer(&mut *buf, record).map_err(io::Error::other)?;
     let len = u32::try_from(buf.len()).map_err(io::Error::other)?;
-    file.write_all_at(buf, at)?;
-    Ok(len)
+    file.write_all_at(buf, *end)?;
+    let at = *end;
+    *end += u64::from(len);
+    Ok((at, len))
 }
 
 /// Read back the record of `len` bytes at `at`.

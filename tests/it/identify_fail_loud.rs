@@ -12,12 +12,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::flink::unique_loopback;
 use support::peers::{self, request_path, respond};
-use support::tls::{have_openssl, self_signed, SServer};
+use support::tls::{have_openssl, listening, self_signed, SServer};
 
 /// Every scan here runs with `--probe-timeout 2s`; a port takes a handful
 /// of probes in sequence.
@@ -761,16 +761,9 @@ impl Nginx {
                 addr,
                 _dir: tempfile::tempdir().unwrap(),
             };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = n.child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    n._dir = dir;
-                    return n;
-                }
-                thread::sleep(Duration::from_millis(20));
+            if listening(&mut n.child, addr) {
+                n._dir = dir;
+                return n;
             }
         }
         panic!("nginx did not start");

@@ -28,6 +28,22 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// Poll (deadline 10 s) until `child` accepts connections on `addr`; false
+/// when it exited first or never did.
+pub fn listening(child: &mut std::process::Child, addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 /// A fresh key and self-signed certificate for `flink.test` in `dir`
 /// (`key.pem`, `cert.pem`).
 pub fn self_signed(dir: &Path) {
@@ -126,16 +142,10 @@ impl SServer {
                 addr,
                 _dir: tempfile::tempdir().unwrap(),
             };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // port taken meanwhile: next one
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    server._dir = dir;
-                    return server;
-                }
-                thread::sleep(Duration::from_millis(20));
+            // Exited: the port was taken meanwhile, try the next one.
+            if listening(&mut server.child, addr) {
+                server._dir = dir;
+                return server;
             }
         }
         panic!("openssl s_server did not start");
