@@ -31,9 +31,11 @@ pub mod platforms;
 mod posture;
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -377,20 +379,24 @@ pub fn build_each(
     keep: &mut dyn FnMut(Cluster),
 ) {
     let groups = grouping::group(services, swept);
-    let findings_of = mark_findings(&groups, services, findings);
+    let owned = mark_findings(&groups, services, findings);
     let managed = platforms::Managed::of(services);
     // The few clusters a platform may still extend wait for it; the rest
     // are final once judged. Each record is made only when its turn comes:
     // a scan of many thousand deployments never holds them all.
     let platforms = platforms::Extends::of(services);
     let mut waiting = Vec::new();
-    for (g, mine) in groups.into_iter().zip(&findings_of) {
-        let (mut c, own) = record(&g, services);
-        drop(g);
+    let mut unjudged = owned.as_slice();
+    for (g, grp) in groups.into_iter().enumerate() {
+        let (mut c, own) = record(&grp, services);
+        drop(grp);
         managed.mark(&mut c);
+        // By group: this group's findings come first.
+        let (mine, later) = unjudged.split_at(unjudged.partition_point(|&(o, _)| o as usize == g));
+        unjudged = later;
         let present: Vec<&Finding> = mine
             .iter()
-            .map(|&i| &findings[i])
+            .map(|&(_, i)| &findings[i as usize])
             .filter(|f| !f.is_fixed())
             .collect();
         let member_services: Vec<&Service> = own.iter().map(|&k| &services[k]).collect();
@@ -437,17 +443,18 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
     let mut members: Vec<(usize, Member)> = grp
         .members
         .iter()
-        .map(|(k, role, evidence)| {
-            let s = &services[*k];
+        .map(|m| {
+            let k = m.service as usize;
+            let s = &services[k];
             let member = Member {
                 // The place: two prefixes on one port are two members.
                 endpoint: s.endpoint.place(),
                 kind: s.kind,
-                role: *role,
+                role: m.role,
                 tls: s.tls.is_some(),
-                evidence: evidence.clone(),
+                evidence: m.evidence.describe(services, grp, k),
             };
-            (*k, member)
+            (k, member)
         })
         .collect();
     members.sort_by(|a, b| services[a.0].endpoint.cmp(&services[b.0].endpoint));
@@ -470,7 +477,7 @@ fn record(grp: &grouping::Group, services: &[Service]) -> (Cluster, Vec<usize>) 
         id: cluster_id(grp, anchor),
         name: cluster_name(grp, anchor),
         anchor: grp.anchor,
-        cluster_id: grp.cluster_id.clone(),
+        cluster_id: grp.cluster_id.as_deref().cloned(),
         rating: None,
         version,
         hosts,
@@ -538,33 +545,88 @@ pub(crate) fn id_safe(value: &str) -> String {
         .collect()
 }
 
-/// Mark each finding with the cluster of its endpoint; per group, the
-/// indexes of its findings.
+/// Mark each finding with the cluster of its endpoint; the (group,
+/// finding) index pairs, by group.
 fn mark_findings(
     groups: &[grouping::Group],
     services: &[Service],
     findings: &mut [Finding],
-) -> Vec<Vec<usize>> {
-    let mut endpoint_cluster: HashMap<String, usize> = HashMap::new();
-    for (c, g) in groups.iter().enumerate() {
-        for (k, _, _) in &g.members {
-            // The place: two prefixes on one port are two members.
-            endpoint_cluster.insert(services[*k].endpoint.place(), c);
-        }
-    }
-    let ids: Vec<std::sync::Arc<str>> = groups
-        .iter()
-        .map(|g| cluster_id(g, &services[g.anchor_service]).into())
-        .collect();
-    let mut findings_of: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+) -> Vec<(u32, u32)> {
+    // The place: two prefixes on one port are two members. A place in two
+    // groups is the later one's.
+    let members = groups.iter().map(|g| g.members.len()).sum();
+    let in_groups = groups.iter().enumerate().flat_map(|(g, grp)| {
+        grp.members
+            .iter()
+            .map(move |m| (m.service as usize, index(g)))
+    });
+    let by_place = ByPlace::new(services, members, in_groups);
+    let mut owned: Vec<(u32, u32)> = Vec::with_capacity(findings.len());
     for (i, f) in findings.iter_mut().enumerate() {
-        let owner = endpoint_cluster.get(f.endpoint.place().as_str()).copied();
-        f.cluster = owner.and_then(|c| ids.get(c)).cloned();
-        if let Some(list) = owner.and_then(|c| findings_of.get_mut(c)) {
-            list.push(i);
+        f.cluster = None;
+        if let Some((_, g)) = by_place.last(services, &f.endpoint.place()) {
+            owned.push((g, index(i)));
         }
     }
-    findings_of
+    drop(by_place);
+    owned.sort_unstable();
+    owned.shrink_to_fit();
+    // The findings of one cluster share its id.
+    for of_one in owned.chunk_by(|a, b| a.0 == b.0) {
+        let grp = &groups[of_one[0].0 as usize];
+        let id: Arc<str> = cluster_id(grp, &services[grp.anchor_service]).into();
+        for &(_, i) in of_one {
+            findings[i as usize].cluster = Some(id.clone());
+        }
+    }
+    owned
+}
+
+/// Indexes into the report's services and findings are kept as `u32`,
+/// half a `usize`: a scan of many thousand services holds several per
+/// service, and no report comes near 2^32 of either.
+fn index(k: usize) -> u32 {
+    u32::try_from(k).expect("fewer than 2^32 services and findings")
+}
+
+/// Services by their place ([`crate::model::Endpoint::place`]), each with a
+/// value, without a string per service: by a hash of the place, checked
+/// against the place itself when found.
+struct ByPlace<T> {
+    hasher: RandomState,
+    /// (hash of the place, service, value), by hash; among equal hashes in
+    /// the order given.
+    entries: Vec<(u64, u32, T)>,
+}
+
+impl<T: Copy> ByPlace<T> {
+    /// `items`: (service index, value), `count` of them.
+    fn new(
+        services: &[Service],
+        count: usize,
+        items: impl Iterator<Item = (usize, T)>,
+    ) -> ByPlace<T> {
+        let hasher = RandomState::new();
+        let mut entries = Vec::with_capacity(count);
+        for (k, value) in items {
+            let hash = hasher.hash_one(services[k].endpoint.place().as_str());
+            entries.push((hash, index(k), value));
+        }
+        entries.sort_by_key(|e| e.0);
+        ByPlace { hasher, entries }
+    }
+
+    /// The service at `place` given last, and its value.
+    fn last(&self, services: &[Service], place: &str) -> Option<(usize, T)> {
+        let hash = self.hasher.hash_one(place);
+        let start = self.entries.partition_point(|e| e.0 < hash);
+        let end = self.entries.partition_point(|e| e.0 <= hash);
+        self.entries[start..end]
+            .iter()
+            .rev()
+            .find(|e| services[e.1 as usize].endpoint.place() == place)
+            .map(|e| (e.1 as usize, e.2))
+    }
 }
 
 /// Findings, attack paths, posture and rating of one cluster.

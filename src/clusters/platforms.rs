@@ -525,17 +525,19 @@ fn operators(
 /// Names the Flink clusters whose JobManager's configuration shows the
 /// operator (or native Kubernetes) deployed them.
 pub struct Managed<'a> {
-    by_place: BTreeMap<String, &'a Service>,
+    services: &'a [Service],
+    /// The JobManagers by place (of several at one place, the last).
+    by_place: super::ByPlace<()>,
 }
 
 impl<'a> Managed<'a> {
     pub fn of(services: &'a [Service]) -> Managed<'a> {
+        let is_jobmanager = |s: &Service| s.kind == ServiceKind::JobmanagerRest;
+        let jobmanagers = services.iter().filter(|s| is_jobmanager(s)).count();
+        let indexes = (0..services.len()).filter(|&k| is_jobmanager(&services[k]));
         Managed {
-            by_place: services
-                .iter()
-                .filter(|s| s.kind == ServiceKind::JobmanagerRest)
-                .map(|s| (s.endpoint.place(), s))
-                .collect(),
+            services,
+            by_place: super::ByPlace::new(services, jobmanagers, indexes.map(|k| (k, ()))),
         }
     }
 
@@ -547,7 +549,10 @@ impl<'a> Managed<'a> {
             .members
             .iter()
             .filter(|m| m.kind == ServiceKind::JobmanagerRest)
-            .filter_map(|m| self.by_place.get(&m.endpoint)?.deployment.as_ref())
+            .filter_map(|m| {
+                let (k, ()) = self.by_place.last(self.services, &m.endpoint)?;
+                self.services[k].deployment.as_ref()
+            })
             .find(|d| d.config_readable)
             .map(|d| &d.config);
         if let Some(by) = config.and_then(managed_by) {
