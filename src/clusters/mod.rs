@@ -830,6 +830,28 @@ mod tests {
             .contains("same high-availability.cluster-id"));
     }
 
+    /// A place two services share (one address and port under two names)
+    /// is the later one's, as it was when a map by place held them; a path
+    /// prefix makes another place.
+    #[test]
+    fn a_place_is_found_by_its_text_and_the_later_service_has_it() {
+        let plain = Endpoint::new([10, 0, 0, 1].into(), 8081);
+        let mut named = plain.clone();
+        named.hostname = Some("flink.example.test".into());
+        let prefixed = plain.under(Some("/flink".into()));
+        let services: Vec<Service> = [plain, named, prefixed]
+            .into_iter()
+            .map(|e| Service::new(e, ServiceKind::JobmanagerRest))
+            .collect();
+        let by_place = ByPlace::new(&services, 3, [(0, 'a'), (1, 'b'), (2, 'c')].into_iter());
+        assert_eq!(by_place.last(&services, "10.0.0.1:8081"), Some((1, 'b')));
+        assert_eq!(
+            by_place.last(&services, "10.0.0.1:8081/flink"),
+            Some((2, 'c'))
+        );
+        assert_eq!(by_place.last(&services, "10.0.0.1:8082"), None);
+    }
+
     /// Two JobManagers under two path prefixes of one port (a reverse
     /// proxy in front of two clusters) are two clusters, each member
     /// named by its place and each finding marked with its own cluster.
