@@ -14,7 +14,7 @@
 
 use crate::support;
 
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -53,10 +53,10 @@ impl Gate {
     }
 }
 
-/// A Flink 1.20.1 JobManager look-alike under `/flink/` that names
-/// `taskmanagers` (a `GET /taskmanagers` body); each connection waits for
-/// `gate` before it is answered.
-fn jobmanager(ip: Ipv4Addr, gate: Gate, taskmanagers: String) -> Listener {
+/// A Flink 1.20.1 JobManager look-alike under `/flink/` whose one
+/// TaskManager, if any, is `tm` (RPC port only); each connection waits
+/// for `gate` before it is answered.
+fn jobmanager(ip: Ipv4Addr, gate: Gate, tm: Option<SocketAddr>) -> Listener {
     Listener::start(ip, 0, move |mut c| {
         let head = peers::read_head(&mut c);
         gate.pass();
@@ -65,7 +65,7 @@ fn jobmanager(ip: Ipv4Addr, gate: Gate, taskmanagers: String) -> Listener {
         }
         let body = peers::request_path(&head)
             .strip_prefix("/flink")
-            .and_then(|path| route(path, &taskmanagers));
+            .and_then(|path| route(path, tm));
         match body {
             Some(body) => peers::respond(
                 &mut c,
@@ -78,14 +78,24 @@ fn jobmanager(ip: Ipv4Addr, gate: Gate, taskmanagers: String) -> Listener {
     })
 }
 
-fn route(path: &str, taskmanagers: &str) -> Option<String> {
-    let tms = if taskmanagers.contains("\"id\"") { 1 } else { 0 };
+fn route(path: &str, tm: Option<SocketAddr>) -> Option<String> {
+    let tms = usize::from(tm.is_some());
     Some(match path {
         "/config" => r#"{"refresh-interval":3000,"timezone-name":"UTC","timezone-offset":0,"flink-version":"1.20.1","flink-revision":"stub","features":{"web-submit":false,"web-cancel":false,"web-rescale":false,"web-history":false}}"#.to_string(),
         "/overview" => format!(
             r#"{{"taskmanagers":{tms},"slots-total":{tms},"slots-available":{tms},"jobs-running":0,"jobs-finished":0,"jobs-cancelled":0,"jobs-failed":0,"flink-version":"1.20.1","flink-commit":"stub"}}"#
         ),
-        "/taskmanagers" => taskmanagers.to_string(),
+        "/taskmanagers" => {
+            let list: Vec<String> = tm
+                .iter()
+                .map(|tm| format!(
+                    r#"{{"id":"tm0","path":"pekko.tcp://flink@{}:{}/user/rpc/taskmanager_0","dataPort":-1,"jmxPort":-1}}"#,
+                    tm.ip(),
+                    tm.port()
+                ))
+                .collect();
+            format!(r#"{{"taskmanagers":[{}]}}"#, list.join(","))
+        }
         "/jobmanager/config" => "[]".to_string(),
         "/jobs/overview" => r#"{"jobs":[]}"#.to_string(),
         _ => return None,
@@ -111,12 +121,8 @@ fn start_peers() -> Peers {
         g.pass();
         peers::fake_rpc(c);
     });
-    let named = format!(
-        r#"{{"taskmanagers":[{{"id":"tm0","path":"pekko.tcp://flink@{quick_ip}:{}/user/rpc/taskmanager_0","dataPort":-1,"jmxPort":-1}}]}}"#,
-        tm.port()
-    );
-    let quick = jobmanager(quick_ip, Gate::open(), named);
-    let held = jobmanager(held_ip, gate.clone(), r#"{"taskmanagers":[]}"#.into());
+    let quick = jobmanager(quick_ip, Gate::open(), Some(tm.addr));
+    let held = jobmanager(held_ip, gate.clone(), None);
     let targets = [
         format!("http://{}/flink/", quick.addr),
         format!("http://{}/flink/", held.addr),
@@ -247,7 +253,11 @@ fn a_url_target_pending_at_an_interrupt_resumes_to_the_uninterrupted_report() {
     let Ran { code, stderr, .. } = scan(&peers, &reference, &[]).run();
     let want = essence(&load(&reference));
     assert!(matches!(code, Some(0 | 1)), "{stderr}");
-    assert_eq!(want.2.len(), 3, "two JobManagers and a TaskManager: {want:?}");
+    assert_eq!(
+        want.2.len(),
+        3,
+        "two JobManagers and a TaskManager: {want:?}"
+    );
     for (port, what) in [
         (peers.quick.port(), "/flink \"jobmanager-rest\""),
         (peers.held.port(), "/flink \"jobmanager-rest\""),
@@ -289,19 +299,31 @@ fn a_forged_url_entry_in_a_checkpoint_is_refused_naming_the_field() {
     let json = dir.path().join("resumed.json");
     let st = state.display().to_string();
     let held = peers.held.addr;
+    // (the place the error must name, the entry)
     let forged = [
-        serde_json::json!({"ip": held.ip().to_string(), "port": held.port(), "base_path": "/other"}),
-        serde_json::json!({"ip": held.ip().to_string(), "port": held.port()}),
-        serde_json::json!({"ip": canary.addr.ip().to_string(), "port": canary.port(), "base_path": "/flink"}),
+        (
+            format!("{held}/other"),
+            serde_json::json!({"ip": held.ip().to_string(), "port": held.port(), "base_path": "/other"}),
+        ),
+        (
+            format!("{held} "),
+            serde_json::json!({"ip": held.ip().to_string(), "port": held.port()}),
+        ),
+        (
+            format!("{}/flink", canary.addr),
+            serde_json::json!({"ip": canary.addr.ip().to_string(), "port": canary.port(), "base_path": "/flink"}),
+        ),
     ];
-    for entry in forged {
+    for (place, entry) in forged {
         let mut d = doc.clone();
         d["pending"].as_array_mut().unwrap().push(entry.clone());
         std::fs::write(&state, serde_json::to_vec(&d).unwrap()).unwrap();
         let Ran { code, stderr, .. } = scan(&peers, &json, &["--resume", &st]).run();
         assert_eq!(code, Some(2), "{entry}: {stderr}");
         assert!(
-            stderr.contains("field `pending`") && stderr.contains("outside"),
+            stderr.contains("field `pending`")
+                && stderr.contains(&place)
+                && stderr.contains("not a probe of this scan"),
             "{entry}: {stderr}"
         );
         assert_eq!(CANARY.load(Ordering::SeqCst), 0, "{entry} was probed");
