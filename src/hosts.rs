@@ -64,8 +64,9 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
                     s.rpc_generation =
                         generation.or_else(|| crate::identify::flink_http::rpc_generation(v));
                 }
+                let shared: std::sync::Arc<str> = v.as_str().into();
                 for f in findings.iter_mut().filter(|f| f.endpoint == s.endpoint) {
-                    f.version = Some(v.clone());
+                    f.version = Some(std::sync::Arc::clone(&shared));
                 }
             }
         }

@@ -268,7 +268,7 @@ impl State {
         }
         let mut seen = BTreeSet::new();
         for ep in &self.pending {
-            let shown = crate::untrusted::quote(&ep.to_string());
+            let shown = crate::untrusted::quote(&ep.place());
             match space.position_of(ep) {
                 None => return Err(Forgery::PendingOutside(shown)),
                 Some(p) if p >= self.next || in_flight.binary_search(&p).is_ok() => {
@@ -317,11 +317,14 @@ impl State {
         let mut seen: BTreeSet<Endpoint> = BTreeSet::new();
         move |service| {
             let ep = &service.endpoint;
-            let shown = crate::untrusted::quote(&ep.to_string());
+            let shown = crate::untrusted::quote(&ep.place());
+            // A service prefix discovery found on a swept port is that
+            // port's probe.
+            let position = space
+                .position_of(ep)
+                .or_else(|| space.position_of(&ep.under(None)));
             let done = followed.contains(&ep.under(None))
-                || space
-                    .position_of(ep)
-                    .is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
+                || position.is_some_and(|p| p < self.next && in_flight.binary_search(&p).is_err());
             if !done || pending.contains(ep) {
                 return Err(Rejection::NotDone(shown));
             }
@@ -1388,6 +1391,29 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("version 1"), "{e}");
+    }
+
+    /// The sweep probes no prefix: a swept port under one is no pending
+    /// entry (the error shows the prefix), but a service prefix discovery
+    /// found there is that port's record.
+    #[test]
+    fn a_prefix_on_a_swept_port_is_a_record_never_a_pending_probe() {
+        let space = space();
+        let ep = space.nth(1).unwrap();
+        let under = ep.under(Some("/flink".into()));
+        let done = Counts {
+            probed: 5,
+            open: 1,
+            ..Counts::default()
+        };
+        let e = checkpoint(5, vec![], done, vec![under.clone()])
+            .check(&space)
+            .unwrap_err();
+        assert_eq!(e.field(), "pending");
+        assert!(e.to_string().contains(&under.place()), "{e}");
+        let found = Service::new(under, crate::model::ServiceKind::JobmanagerRest);
+        let state = checkpoint(5, vec![], done, vec![]);
+        assert!((state.record_check(&space))(&found).is_ok());
     }
 
     /// A followed endpoint is queued, probed open and identified; the

@@ -31,7 +31,7 @@ pub async fn run(service: &Service, ctx: &CheckContext, job_list: &JobList, out:
         return;
     };
     findings(service, ctx, &inv, out);
-    out.deployment.get_or_insert_with(Default::default).jobs = Some(inv);
+    out.deployment.get_or_insert_with(Default::default).jobs = Some(Box::new(inv));
 }
 
 fn findings(service: &Service, ctx: &CheckContext, inv: &JobInventory, out: &mut CheckOutput) {

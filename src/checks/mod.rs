@@ -194,9 +194,8 @@ impl CheckContext {
             return None;
         };
         Some(Finding {
-            detail,
-            evidence,
-            version: service.version.clone(),
+            body: crate::model::Body::held(url, detail, evidence),
+            version: service.version.as_deref().map(Into::into),
             remediation: Some(rule.remediation.clone()),
             ..Finding::new(
                 rule.id.clone(),
@@ -204,7 +203,7 @@ impl CheckContext {
                 rule.title.clone(),
                 service.endpoint.clone(),
                 service.kind,
-                url,
+                String::new(),
             )
         })
     }

@@ -62,7 +62,7 @@ fn inventories<'a>(services: &[&'a Service], kind: Option<ServiceKind>) -> Vec<&
     services
         .iter()
         .filter(|s| kind.is_none_or(|k| s.kind == k))
-        .filter_map(|s| s.deployment.as_ref()?.jobs.as_ref())
+        .filter_map(|s| s.deployment.as_ref()?.jobs.as_deref())
         .collect()
 }
 

@@ -662,13 +662,17 @@ mod tests {
 
     fn finding(rule: &str, sev: Severity, s: &Service) -> Finding {
         Finding {
-            evidence: vec![Evidence {
-                request: "x".into(),
-                status: None,
-                excerpt: String::new().into(),
-            }],
-            version: s.version.clone(),
-            ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, s.url("/"))
+            body: crate::model::Body::held(
+                s.url("/"),
+                String::new(),
+                vec![Evidence {
+                    request: "x".into(),
+                    status: None,
+                    excerpt: String::new().into(),
+                }],
+            ),
+            version: s.version.as_deref().map(Into::into),
+            ..Finding::new(rule, sev, rule, s.endpoint.clone(), s.kind, String::new())
         }
     }
 

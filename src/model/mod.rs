@@ -11,11 +11,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub mod body;
 mod features;
 mod jobs;
 mod operator;
 mod yarn;
 
+pub use body::{Body, FindingBody};
 pub use features::Features;
 pub use jobs::{
     Jar, Job, JobInventory, LogRead, LogSecret, Parameter, ParameterStatus, SecretKind, Seen,
@@ -615,42 +617,135 @@ impl Service {
     }
 }
 
-/// A finding: one rule that fired on one endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A finding: one rule that fired on one endpoint. Its URL, detail and
+/// evidence are its [`Body`], which a scan keeps in a temporary file
+/// ([`body`]); the rest stays in memory for clusters, paths and verdicts.
+/// JSON: one flat object, fields in the order below.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// The rule's id, shared with the catalog like its title.
     pub rule_id: Arc<str>,
     pub severity: Severity,
     /// The rule's title, shared with the catalog and every finding of it.
     pub title: Arc<str>,
-    #[serde(flatten)]
     pub endpoint: Endpoint,
     pub service: ServiceKind,
-    /// Absolute URL of the endpoint that shows the problem.
-    pub url: String,
-    /// Host-specific detail (the first line of messages comes from the rule).
-    pub detail: String,
-    pub evidence: Vec<Evidence>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    /// `url`, `detail` and `evidence`: see [`Finding::body`].
+    pub body: Body,
+    /// Its service's version, shared by the service's findings.
+    pub version: Option<Arc<str>>,
     /// Set by `--baseline`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_state: Option<BaselineState>,
     /// For findings that come from an advisory: which one, how sure, and
     /// what to upgrade to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advisory: Option<Box<AdvisoryMatch>>,
     /// An active, read-only probe showed the problem (rather than a
     /// version or a configuration flag suggesting it).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
     /// What to do about it: the rule's remediation (Flink keys to set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Arc<str>>,
     /// The id of the cluster (`crate::clusters`) its endpoint belongs to.
     /// Shared by every finding of the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Arc<str>>,
+}
+
+/// A finding as JSON writes it.
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    rule_id: &'a str,
+    severity: Severity,
+    title: &'a str,
+    #[serde(flatten)]
+    endpoint: &'a Endpoint,
+    service: ServiceKind,
+    url: &'a str,
+    detail: &'a str,
+    evidence: &'a [Evidence],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<BaselineState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advisory: Option<&'a AdvisoryMatch>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    confirmed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remediation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
+}
+
+/// A finding as JSON reads it.
+#[derive(Deserialize)]
+struct FindingIn {
+    rule_id: Arc<str>,
+    severity: Severity,
+    title: Arc<str>,
+    #[serde(flatten)]
+    endpoint: Endpoint,
+    service: ServiceKind,
+    url: String,
+    detail: String,
+    evidence: Vec<Evidence>,
+    version: Option<Arc<str>>,
+    baseline_state: Option<BaselineState>,
+    #[serde(default)]
+    advisory: Option<Box<AdvisoryMatch>>,
+    #[serde(default)]
+    confirmed: bool,
+    #[serde(default)]
+    remediation: Option<Arc<str>>,
+    #[serde(default)]
+    cluster: Option<Arc<str>>,
+}
+
+impl Serialize for Finding {
+    /// A stowed body that cannot be read back fails the document, never a
+    /// finding without its detail.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let body = self
+            .body
+            .get()
+            .map_err(|e| S::Error::custom(format!("reading back a finding: {e}")))?;
+        FindingOut {
+            rule_id: &self.rule_id,
+            severity: self.severity,
+            title: &self.title,
+            endpoint: &self.endpoint,
+            service: self.service,
+            url: &body.url,
+            detail: &body.detail,
+            evidence: &body.evidence,
+            version: self.version.as_deref(),
+            baseline_state: self.baseline_state,
+            advisory: self.advisory.as_deref(),
+            confirmed: self.confirmed,
+            remediation: self.remediation.as_deref(),
+            cluster: self.cluster.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Finding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Finding, D::Error> {
+        let f = FindingIn::deserialize(d)?;
+        Ok(Finding {
+            rule_id: f.rule_id,
+            severity: f.severity,
+            title: f.title,
+            endpoint: f.endpoint,
+            service: f.service,
+            body: Body::held(f.url, f.detail, f.evidence),
+            version: f.version,
+            baseline_state: f.baseline_state,
+            advisory: f.advisory,
+            confirmed: f.confirmed,
+            remediation: f.remediation,
+            cluster: f.cluster,
+        })
+    }
 }
 
 /// A finding against `--baseline`'s report. `Fixed` marks an absence: the
@@ -697,6 +792,28 @@ impl fmt::Display for BaselineState {
 }
 
 impl Finding {
+    /// Its URL, detail and evidence, read back from the scan's temporary
+    /// file when stowed there: a failing disk is an error, never a blank.
+    pub fn body(&self) -> std::io::Result<std::borrow::Cow<'_, FindingBody>> {
+        self.body.get()
+    }
+
+    /// [`Finding::body`] for a report people read: a body that cannot be
+    /// read back says so in its detail.
+    pub fn body_or_note(&self) -> std::borrow::Cow<'_, FindingBody> {
+        self.body.get().unwrap_or_else(|e| {
+            std::borrow::Cow::Owned(FindingBody {
+                detail: format!("(this finding's detail could not be read back: {e})"),
+                ..FindingBody::default()
+            })
+        })
+    }
+
+    /// The body to change (read back and held if it was stowed).
+    pub fn body_mut(&mut self) -> std::io::Result<&mut FindingBody> {
+        self.body.get_mut()
+    }
+
     /// A finding of `rule_id` on `endpoint` with nothing more said yet: no
     /// detail, evidence, version, baseline state, advisory or remediation.
     pub fn new(
@@ -713,9 +830,7 @@ impl Finding {
             title: title.into(),
             endpoint,
             service,
-            url,
-            detail: String::new(),
-            evidence: Vec::new(),
+            body: Body::held(url, String::new(), Vec::new()),
             version: None,
             baseline_state: None,
             advisory: None,
@@ -924,7 +1039,7 @@ pub struct DeploymentFacts {
     /// keys of their parameters, jars, logs. Key names and secret kinds,
     /// lengths and fingerprints only, never a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<JobInventory>,
+    pub jobs: Option<Box<JobInventory>>,
 }
 
 /// One configuration value as a report keeps it. Written into reports as

@@ -57,7 +57,7 @@ fn row(f: &Finding, catalog: &Catalog) -> [String; 11] {
         cell(&f.title),
         cell(&host),
         f.endpoint.port.to_string(),
-        cell(&f.url),
+        cell(&f.body_or_note().url),
         f.service.as_str().to_string(),
         cell(f.version.as_deref().unwrap_or("")),
         cell(f.cluster.as_deref().unwrap_or("")),
@@ -116,7 +116,7 @@ mod tests {
             crate::model::ServiceKind::JobmanagerRest,
             "http://127.0.0.1:8081/config".into(),
         );
-        f.version = version.map(str::to_string);
+        f.version = version.map(Into::into);
         f.baseline_state = Some(BaselineState::New);
         f
     }

@@ -632,11 +632,12 @@ fn finding_row(h: &mut String, f: &Finding, catalog: &Catalog) {
                 ident(&f.endpoint.place()),
                 ident(cluster),
             );
+    let body = f.body_or_note();
     let _ = write!(
         h,
         "<details><summary>{}</summary><p>{}</p>",
         escape(&f.title),
-        escape(&f.detail)
+        escape(&body.detail)
     );
     if let Some(v) = &f.version {
         let _ = write!(h, "<p>Version: <code>{}</code></p>", escape(v));
@@ -656,11 +657,11 @@ fn finding_row(h: &mut String, f: &Finding, catalog: &Catalog) {
     let _ = write!(
         h,
         "<p>URL: <code class=\"ident\">{}</code></p>",
-        ident(&f.url)
+        ident(&body.url)
     );
-    if !f.evidence.is_empty() {
+    if !body.evidence.is_empty() {
         h.push_str("<p>Evidence:</p><ul class=\"evidence\">");
-        for e in &f.evidence {
+        for e in &body.evidence {
             let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
             let _ = write!(
                 h,

@@ -189,7 +189,8 @@ pub fn finding_event(
         ),
         None => (None, None, String::new(), String::new(), None),
     };
-    let evidence = evidence_json(finding);
+    let body = finding.body_or_note();
+    let evidence = evidence_json(&body.evidence);
     let enumeration = if finding.cve_id().is_some() {
         "CVE"
     } else {
@@ -222,12 +223,12 @@ pub fn finding_event(
         },
         "destination": destination(&finding.endpoint),
         "network": {"transport": "tcp"},
-        "url": {"full": finding.url},
+        "url": {"full": body.url},
         "flink": {
             "scan": {"id": scan_id},
             "service": {"kind": finding.service.as_str(), "version": finding.version},
             "finding": {
-                "detail": untrusted::clean(&finding.detail, 1500),
+                "detail": untrusted::clean(&body.detail, 1500),
                 "remediation": remediation,
                 "evidence": evidence,
                 "baseline_state": finding.baseline_state,
@@ -238,9 +239,8 @@ pub fn finding_event(
 }
 
 /// A finding's first evidence items with their texts capped, for one line.
-pub fn evidence_json(finding: &Finding) -> Vec<Value> {
-    finding
-        .evidence
+pub fn evidence_json(evidence: &[crate::model::Evidence]) -> Vec<Value> {
+    evidence
         .iter()
         .take(4)
         .map(|e| {

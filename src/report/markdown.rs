@@ -354,8 +354,9 @@ fn finding(m: &mut String, f: &Finding, catalog: &Catalog) {
         escape(&f.rule_id),
         escape(f.cluster.as_deref().unwrap_or("-"))
     );
-    let _ = writeln!(m, "- Detail: {}", escape(&f.detail));
-    for e in &f.evidence {
+    let body = f.body_or_note();
+    let _ = writeln!(m, "- Detail: {}", escape(&body.detail));
+    for e in &body.evidence {
         let status = e.status.map(|s| format!(" → {s}")).unwrap_or_default();
         let _ = writeln!(
             m,

@@ -260,11 +260,14 @@ impl ScanReport {
     /// Sort everything so two scans of the same state are byte-identical
     /// apart from ids and timestamps.
     pub fn normalise(&mut self) {
+        // Unstable sorts need no buffer (a stable one takes up to half the
+        // list again); keys are unique: one service per endpoint, one
+        // finding per rule and endpoint.
         self.services
             .held_mut()
-            .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+            .sort_unstable_by(|a, b| a.endpoint.cmp(&b.endpoint));
         self.findings
-            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+            .sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.notices
             .sort_by(|a, b| (&a.target, &a.message).cmp(&(&b.target, &b.message)));
         self.notices.dedup();
@@ -322,6 +325,16 @@ impl ScanReport {
             self.notices.dedup();
         }
         self.clusters = spiller.finish();
+    }
+
+    /// Read back once everything the scan kept on disk (services,
+    /// clusters, finding bodies): a destination that cannot be replaced
+    /// atomically (stdout, a FIFO) must not receive half a document when
+    /// the file fails midway.
+    pub fn verify(&self) -> std::io::Result<()> {
+        self.services.verify()?;
+        self.clusters.verify()?;
+        self.findings.iter().try_for_each(|f| f.body().map(drop))
     }
 
     /// `--fail-on`: a finding at or above `threshold` that is not fixed.

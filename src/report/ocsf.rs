@@ -39,7 +39,8 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
     let (activity_id, activity_name) = (1u8, "Create");
     let fingerprint = super::sarif::fingerprint(finding);
     let title = untrusted::clean(&finding.title, 300);
-    let detail = untrusted::clean(&finding.detail, 1500);
+    let body = finding.body_or_note();
+    let detail = untrusted::clean(&body.detail, 1500);
 
     let mut vulnerability = json!({
         "title": title,
@@ -61,7 +62,7 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
         vulnerability["cwe"] = json!({"uid": "CWE-16"});
     }
 
-    let evidence = super::jsonl::evidence_json(finding);
+    let evidence = super::jsonl::evidence_json(&body.evidence);
 
     let mut event = json!({
         "activity_id": activity_id,
@@ -101,7 +102,7 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
         "vulnerabilities": [vulnerability],
         "resources": [{
             "uid": finding.endpoint.authority(),
-            "name": finding.url,
+            "name": body.url,
             "type": "Network Endpoint",
         }],
         "unmapped": {
@@ -112,7 +113,7 @@ pub fn finding_event(finding: &Finding, rule: Option<&Rule>, scan_id: &str, time
                 "rule_id": finding.rule_id,
                 "service": finding.service.as_str(),
                 "version": finding.version,
-                "url": finding.url,
+                "url": body.url,
                 "evidence": evidence,
             },
         },
@@ -146,16 +147,18 @@ mod tests {
             title: wide.clone().into(),
             endpoint: Endpoint::new([127, 0, 0, 1].into(), 8081),
             service: ServiceKind::JobmanagerRest,
-            url: "http://127.0.0.1:8081/config".into(),
-            detail: wide.clone(),
-            evidence: vec![
-                Evidence {
-                    request: wide.clone().into(),
-                    status: Some(200),
-                    excerpt: wide.clone().into(),
-                };
-                4
-            ],
+            body: crate::model::Body::held(
+                "http://127.0.0.1:8081/config".into(),
+                wide.clone(),
+                vec![
+                    Evidence {
+                        request: wide.clone().into(),
+                        status: Some(200),
+                        excerpt: wide.clone().into(),
+                    };
+                    4
+                ],
+            ),
             version: Some("1.20.1".into()),
             baseline_state: None,
             advisory: None,
@@ -182,14 +185,14 @@ mod tests {
     #[test]
     fn uid_is_the_pinned_fingerprint_shared_with_sarif_and_ecs() {
         let mut finding = Finding {
-            detail: "d".into(),
+            body: crate::model::Body::held("tcp://127.0.0.1:6123".into(), "d".into(), Vec::new()),
             ..Finding::new(
                 "FLINK-RPC-PLAINTEXT",
                 Severity::Critical,
                 "t",
                 Endpoint::new([127, 0, 0, 1].into(), 6123),
                 ServiceKind::Rpc,
-                "tcp://127.0.0.1:6123".into(),
+                String::new(),
             )
         };
         let pinned = "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2";

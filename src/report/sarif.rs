@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::ScanReport;
 use crate::checks::catalog::{Catalog, Rule};
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, FindingBody, Severity};
 use crate::untrusted;
 
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -146,11 +146,10 @@ fn rule_help(rule: &Rule) -> (String, String) {
     (text, md)
 }
 
-fn github_uri(f: &Finding) -> String {
+fn github_uri(f: &Finding, url: &str) -> String {
     // Relative, scheme-less, stable: host_port/path.
     let host = f.endpoint.host_key().to_string().replace(':', "_");
-    let path = f
-        .url
+    let path = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('/'))
         .map(|(_, p)| p)
@@ -280,20 +279,24 @@ impl Serialize for Log<'_> {
 
 impl Serialize for Results<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
+        use serde::ser::{Error as _, SerializeSeq};
         let mut seq = s.serialize_seq(Some(self.report.findings.len()))?;
         for f in &self.report.findings {
-            seq.serialize_element(&self.result(f))?;
+            // A finding that cannot be read back fails the document.
+            let body = f
+                .body()
+                .map_err(|e| S::Error::custom(format!("reading back a finding: {e}")))?;
+            seq.serialize_element(&self.result(f, &body))?;
         }
         seq.end()
     }
 }
 
 impl Results<'_> {
-    fn result(&self, f: &Finding) -> Value {
+    fn result(&self, f: &Finding, body: &FindingBody) -> Value {
         let uri = match self.compat {
-            Compat::Standard => f.url.clone(),
-            Compat::Github => github_uri(f),
+            Compat::Standard => body.url.clone(),
+            Compat::Github => github_uri(f, &body.url),
         };
         let mut physical = json!({"artifactLocation": {"uri": uri}});
         if self.compat == Compat::Github {
@@ -302,17 +305,17 @@ impl Results<'_> {
         let mut result = json!({
             "ruleId": f.rule_id,
             "level": level(f.severity),
-            "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.place(), untrusted::clean(&f.detail, 2000))},
+            "message": {"text": format!("{}\n{}: {}", f.title, f.endpoint.place(), untrusted::clean(&body.detail, 2000))},
             "locations": [{
                 "physicalLocation": physical,
-                "logicalLocations": [{"name": f.endpoint.place(), "fullyQualifiedName": f.url, "kind": "resource"}],
+                "logicalLocations": [{"name": f.endpoint.place(), "fullyQualifiedName": body.url, "kind": "resource"}],
             }],
             "partialFingerprints": {"flinkscan/v1": fingerprint(f)},
             "properties": {
                 "severity": f.severity.as_str(),
                 "service": f.service.as_str(),
                 "version": f.version,
-                "evidence": f.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
+                "evidence": body.evidence.iter().map(|e| json!({"request": e.request, "status": e.status, "excerpt": e.excerpt})).collect::<Vec<_>>(),
             },
         });
         if let Some(i) = self.index.get(&*f.rule_id) {
@@ -343,14 +346,18 @@ mod tests {
 
     fn finding(rule: &str, ip: [u8; 4], port: u16) -> Finding {
         Finding {
-            detail: "detail".into(),
+            body: crate::model::Body::held(
+                format!("tcp://{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]),
+                "detail".into(),
+                Vec::new(),
+            ),
             ..Finding::new(
                 rule,
                 Severity::Critical,
                 "title",
                 Endpoint::new(ip.into(), port),
                 ServiceKind::Rpc,
-                format!("tcp://{}.{}.{}.{}:{port}", ip[0], ip[1], ip[2], ip[3]),
+                String::new(),
             )
         }
     }
@@ -382,16 +389,18 @@ mod tests {
         let mut other = base.clone();
         other.endpoint.hostname = Some("localhost".into());
         other.title = "another title".into();
-        other.detail = "another detail".into();
         other.severity = Severity::Low;
-        other.url = "tcp://localhost:6123".into();
+        other.body = crate::model::Body::held(
+            "tcp://localhost:6123".into(),
+            "another detail".into(),
+            vec![crate::model::Evidence {
+                request: "x".into(),
+                status: None,
+                excerpt: "y".into(),
+            }],
+        );
         other.version = Some("1.20.1".into());
         other.baseline_state = Some(crate::model::BaselineState::New);
-        other.evidence = vec![crate::model::Evidence {
-            request: "x".into(),
-            status: None,
-            excerpt: "y".into(),
-        }];
         assert_eq!(fingerprint(&base), fingerprint(&other));
     }
 

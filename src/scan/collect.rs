@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::identify_pool::PortResult;
 use crate::checks::catalog::Catalog;
 use crate::hosts;
+use crate::model::body::Stowage;
 use crate::model::{Finding, Notice, Service};
 use crate::report::jsonl::{self, JsonlSink};
 use crate::report::services::Spiller;
@@ -57,6 +58,7 @@ impl Collector {
             Spiller::in_memory()
         };
         let mut findings = Vec::new();
+        let mut kept = Compactor::new(self.spill);
         let mut notices = Vec::new();
         // Services under a path prefix, by place: a URL target
         // (`http://h:8081/flink/`) and prefix discovery on the same host's
@@ -72,8 +74,8 @@ impl Collector {
                 }
                 notices.extend(error_notices(&s));
                 let (mut found, mut s) = (found, s);
-                compact(&mut found, &mut s);
                 let settled = hosts::settled(&s);
+                kept.compact(&mut found, &mut s, !settled);
                 services.push(s, settled);
                 findings.extend(found);
             });
@@ -107,12 +109,15 @@ impl Collector {
             }
             notices.extend(error_notices(&r.service));
             let (mut found, mut service) = (r.findings, r.service);
-            compact(&mut found, &mut service);
             let settled = hosts::settled(&service);
+            kept.compact(&mut found, &mut service, !settled);
             services.push(service, settled);
             findings.extend(found);
         }
-        if let Some(why) = &services.failure {
+        for why in [&services.failure, &kept.stowage.failure]
+            .into_iter()
+            .flatten()
+        {
             notices.push(Notice {
                 target: "temporary file".into(),
                 message: why.clone(),
@@ -127,17 +132,71 @@ impl Collector {
     }
 }
 
-/// What is kept for the rest of the scan, made small: a finding mostly
-/// quotes the answer its service was identified by, so that text is kept
-/// once (four times per Flink look-alike before), and lists built by
-/// pushing drop their spare room (a one-item list has room for four).
-fn compact(findings: &mut [Finding], service: &mut Service) {
-    service.evidence.shrink_to_fit();
-    service.errors.shrink_to_fit();
-    service.unchecked.shrink_to_fit();
-    for f in findings.iter_mut() {
-        f.evidence.shrink_to_fit();
-        for e in &mut f.evidence {
+/// Texts kept once however many services and findings repeat them: the
+/// answers and versions of a fleet's JobManagers of one release are the
+/// same bytes (`GET /config` differs only where the configuration does).
+#[derive(Default)]
+struct Texts(HashSet<Arc<str>>);
+
+impl Texts {
+    fn share(&mut self, text: &mut Arc<str>) {
+        match self.0.get(text) {
+            Some(kept) => *text = Arc::clone(kept),
+            None => {
+                self.0.insert(Arc::clone(text));
+            }
+        }
+    }
+}
+
+/// What the collector keeps small for the rest of the scan.
+struct Compactor {
+    stowage: Stowage,
+    texts: Texts,
+}
+
+impl Compactor {
+    fn new(spill: bool) -> Compactor {
+        Compactor {
+            stowage: if spill {
+                Stowage::new()
+            } else {
+                Stowage::in_memory()
+            },
+            texts: Texts::default(),
+        }
+    }
+
+    /// A finding's URL, detail and evidence go to the temporary file (only
+    /// reports read them); if they cannot, the evidence it quotes from its
+    /// service's answer is kept once. A service that stays in memory
+    /// (`held`) shares its answers' texts with the others that gave the
+    /// same. Lists built by pushing drop their spare room (a one-item list
+    /// has room for four).
+    fn compact(&mut self, findings: &mut [Finding], service: &mut Service, held: bool) {
+        service.evidence.shrink_to_fit();
+        service.errors.shrink_to_fit();
+        service.unchecked.shrink_to_fit();
+        if held {
+            for e in &mut service.evidence {
+                self.texts.share(&mut e.excerpt);
+                self.texts.share(&mut e.request);
+            }
+        }
+        for f in findings.iter_mut() {
+            if let Some(v) = &mut f.version {
+                self.texts.share(v);
+            }
+            compact_body(f, service, &mut self.stowage);
+        }
+    }
+}
+
+fn compact_body(f: &mut Finding, service: &Service, stowage: &mut Stowage) {
+    stowage.stow(&mut f.body);
+    if let crate::model::Body::Held(body) = &mut f.body {
+        body.evidence.shrink_to_fit();
+        for e in &mut body.evidence {
             e.share(&service.evidence);
         }
     }

@@ -141,6 +141,8 @@ impl Finish<'_> {
             ));
             s.write_each(events);
         }
+        // Not needed past here; clusters are built next, the peak of memory.
+        drop(seen);
         let mut report = ScanReport {
             tool: ToolInfo::default(),
             scan: self.meta(unfinished),

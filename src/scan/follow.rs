@@ -276,7 +276,7 @@ pub fn check_checkpoint(
     }
     let mut ledger = Ledger::default();
     for f in entries {
-        let shown = crate::untrusted::quote(&f.endpoint.to_string());
+        let shown = crate::untrusted::quote(&f.endpoint.place());
         if !scope.would_admit(&f.endpoint) {
             return Err(Forgery::FollowedOutside(shown));
         }

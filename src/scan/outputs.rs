@@ -63,6 +63,10 @@ pub fn write_csv(out: &Output, report: &ScanReport, catalog: &Catalog, failures:
     }
 }
 
+fn unreadable(out: &Output, e: &std::io::Error) -> String {
+    format!("cannot write {out}: reading back what the scan kept on disk failed, nothing was written: {e}")
+}
+
 /// Write every report of a scan and the summary for people; return what
 /// failed, never stopping at the first failure. A closed pipe on the human
 /// summary is not a failure: `flinkscan scan ... | head -3` is a person
@@ -74,27 +78,24 @@ pub fn write_scan_outputs(
     how: Rendering,
 ) -> Vec<String> {
     let mut failures = Vec::new();
+    // A regular file is replaced only once whole; a stream cannot take
+    // back what it printed, so what the scan kept on disk is read first.
+    let checked = |out: &Output| match out.dest {
+        Dest::File(_) => Ok(()),
+        _ => report.verify(),
+    };
     if let Some(out) = &plan.json {
-        // A regular file is replaced only once whole; a stream cannot take
-        // back what it printed, so the spilled services are read first.
-        let checked = match out.dest {
-            Dest::File(_) => Ok(()),
-            _ => report
-                .services
-                .verify()
-                .and_then(|()| report.clusters.verify()),
-        };
-        match checked {
+        match checked(out) {
             Ok(()) => write_document(out, report, &mut failures),
-            Err(e) => failures.push(format!(
-                "cannot write {out}: reading back the services failed, nothing was written: {e}"
-            )),
+            Err(e) => failures.push(unreadable(out, &e)),
         }
     }
     if let Some(out) = &plan.sarif {
         // Streamed: results are made one at a time as they are written.
-        let doc = sarif::log(report, catalog, how.sarif);
-        write_document(out, &doc, &mut failures);
+        match checked(out) {
+            Ok(()) => write_document(out, &sarif::log(report, catalog, how.sarif), &mut failures),
+            Err(e) => failures.push(unreadable(out, &e)),
+        }
     }
     write_people_outputs(&plan.html, &plan.markdown, report, catalog, &mut failures);
     if let Some(out) = &plan.csv {

@@ -270,7 +270,13 @@ enum Members {
     /// Sorted, distinct names a `socks5h://` proxy resolves.
     Names(Vec<String>),
     /// URL targets under a path prefix: each one probe (port included).
-    Fixed(Vec<Endpoint>),
+    Fixed {
+        endpoints: Vec<Endpoint>,
+        /// The indexes of `endpoints` by [`Endpoint::place`] (several
+        /// when names given in two URLs resolve to one address): how a
+        /// checkpoint's entry is found again.
+        places: HashMap<String, Vec<u64>>,
+    },
 }
 
 impl Block {
@@ -299,12 +305,13 @@ impl Block {
 
     fn fixed(endpoints: BTreeSet<Endpoint>) -> Result<Block, TargetError> {
         let probes = endpoints.len() as u128;
+        let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
+        let mut places: HashMap<String, Vec<u64>> = HashMap::new();
+        for (i, e) in endpoints.iter().enumerate() {
+            places.entry(e.place()).or_default().push(i as u64);
+        }
         // One "port" per endpoint: `get` reads each endpoint's own.
-        Block::with(
-            Members::Fixed(endpoints.into_iter().collect()),
-            probes,
-            vec![0],
-        )
+        Block::with(Members::Fixed { endpoints, places }, probes, vec![0])
     }
 
     fn with(members: Members, hosts: u128, ports: Vec<u16>) -> Result<Block, TargetError> {
@@ -318,7 +325,7 @@ impl Block {
     }
 
     fn get(&self, index: u64) -> Option<Endpoint> {
-        if let Members::Fixed(endpoints) = &self.members {
+        if let Members::Fixed { endpoints, .. } = &self.members {
             return endpoints.get(usize::try_from(index).ok()?).cloned();
         }
         let nports = self.ports.len() as u64;
@@ -337,8 +344,48 @@ impl Block {
                 let name = names.get(usize::try_from(host_index).ok()?)?;
                 Some(Endpoint::via_proxy(name.clone(), port))
             }
-            Members::Fixed(_) => None,
+            Members::Fixed { .. } => None,
         }
+    }
+
+    /// The index of `ep` in this block, as [`Block::get`] numbers them;
+    /// `hostnames` are the names [`TargetSpace::nth`] gives addresses.
+    fn index_of(&self, ep: &Endpoint, hostnames: &HashMap<IpAddr, String>) -> Option<u64> {
+        match (&self.members, ep.proxy_name()) {
+            // Where it connects and the prefix it asks for; of two URLs
+            // whose names resolve to one address, the one named so.
+            (Members::Fixed { endpoints, places }, _) => {
+                let found = places.get(&ep.place())?;
+                let name_of = |i: u64| {
+                    let e = endpoints.get(usize::try_from(i).ok()?)?;
+                    e.hostname.as_ref().or_else(|| hostnames.get(&e.ip))
+                };
+                let named = found.iter().find(|&&i| name_of(i) == ep.hostname.as_ref());
+                named.or(found.first()).copied()
+            }
+            // The sweep's probes ask for no prefix.
+            _ if ep.base_path.is_some() => None,
+            (Members::Addresses { ranges, starts }, None) => {
+                let n = spec::ip_to_u128(ep.ip);
+                let k = ranges.partition_point(|&(lo, _)| lo <= n).checked_sub(1)?;
+                let (lo, hi) = *ranges.get(k)?;
+                if n > hi {
+                    return None;
+                }
+                self.with_port(starts.get(k)? + u64::try_from(n - lo).ok()?, ep.port)
+            }
+            (Members::Names(names), Some(name)) => {
+                let host = names.binary_search_by(|x| x.as_str().cmp(name)).ok()?;
+                self.with_port(host as u64, ep.port)
+            }
+            _ => None,
+        }
+    }
+
+    /// The index of host `host` of this block on `port`, if it probes it.
+    fn with_port(&self, host: u64, port: u16) -> Option<u64> {
+        let p = self.ports.iter().position(|&p| p == port)? as u64;
+        Some(host * self.ports.len() as u64 + p)
     }
 }
 
@@ -544,7 +591,7 @@ impl TargetSpace {
                         h.update(format!("name {name}\n"));
                     }
                 }
-                Members::Fixed(endpoints) => {
+                Members::Fixed { endpoints, .. } => {
                     for e in endpoints {
                         // Base paths come from parsed URLs: no newline inside.
                         h.update(format!("url {}\n", e.place()));
@@ -610,34 +657,20 @@ impl TargetSpace {
         Some(endpoint)
     }
 
-    /// The shard position whose probe is `ep` (its address or proxy name
-    /// and port), as [`TargetSpace::nth`] numbers them before a resume;
+    /// The shard position whose probe is `ep` (its address or proxy name,
+    /// port and path prefix: none for the sweep's probes), as
+    /// [`TargetSpace::nth`] numbers them before a resume;
     /// `None` when this shard of the space never probes it (outside the
     /// targets, excluded, another port or another shard).
     pub fn position_of(&self, ep: &Endpoint) -> Option<u64> {
+        // URL targets (the last block) first: an entry under a prefix is
+        // a URL target's probe, not the sweep's of the same port.
         let index = self
             .blocks
             .iter()
             .zip(&self.block_starts)
-            .find_map(|(b, start)| {
-                let port = b.ports.iter().position(|&p| p == ep.port)? as u64;
-                let host = match (&b.members, ep.proxy_name()) {
-                    (Members::Addresses { ranges, starts }, None) => {
-                        let n = spec::ip_to_u128(ep.ip);
-                        let k = ranges.partition_point(|&(lo, _)| lo <= n).checked_sub(1)?;
-                        let (lo, hi) = *ranges.get(k)?;
-                        if n > hi {
-                            return None;
-                        }
-                        starts.get(k)? + u64::try_from(n - lo).ok()?
-                    }
-                    (Members::Names(names), Some(name)) => {
-                        names.binary_search_by(|x| x.as_str().cmp(name)).ok()? as u64
-                    }
-                    _ => return None,
-                };
-                Some(start + host * b.ports.len() as u64 + port)
-            })?;
+            .rev()
+            .find_map(|(b, start)| Some(start + b.index_of(ep, &self.hostnames)?))?;
         let i = self.perm.invert(index);
         let Shard { index: k, count } = self.shard;
         (i % count == k).then_some(i / count)
@@ -658,7 +691,7 @@ impl TargetSpace {
                 ranges.get(i).is_some_and(|&(lo, _)| lo <= n)
                     && port.is_none_or(|p| b.ports.contains(&p))
             }
-            Members::Fixed(endpoints) => endpoints
+            Members::Fixed { endpoints, .. } => endpoints
                 .iter()
                 .any(|e| e.known_ip() == Some(ip) && port.is_none_or(|p| e.port == p)),
             Members::Names(_) => false,
@@ -672,7 +705,7 @@ impl TargetSpace {
                 names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
                     && port.is_none_or(|p| b.ports.contains(&p))
             }
-            Members::Fixed(endpoints) => endpoints
+            Members::Fixed { endpoints, .. } => endpoints
                 .iter()
                 .any(|e| e.proxy_name() == Some(name) && port.is_none_or(|p| e.port == p)),
             Members::Addresses { .. } => false,
@@ -800,6 +833,54 @@ mod tests {
             let excluded = Endpoint::new("10.0.0.4".parse().unwrap(), 1);
             assert_eq!(space.position_of(&excluded), None);
         }
+    }
+
+    #[test]
+    fn position_of_finds_url_targets_by_place_and_name() {
+        let ip: IpAddr = "10.0.3.1".parse().unwrap();
+        let url = |port: u16, base: &str, name: Option<&str>| {
+            let mut e = Endpoint::new(ip, port).under(Some(base.into()));
+            e.hostname = name.map(str::to_string);
+            e
+        };
+        let input = SpaceInput {
+            // The same address swept on the URL's port too.
+            ranges: vec![r("10.0.3.0", "10.0.3.3")],
+            urls: vec![
+                url(8080, "/flink", Some("a.test")),
+                url(8080, "/flink", Some("b.test")),
+                url(8080, "/a/b", None),
+                Endpoint::via_proxy("gw.test".into(), 443).under(Some("/flink".into())),
+            ],
+            ..Default::default()
+        };
+        for shard in [Shard::ALL, Shard { index: 1, count: 2 }] {
+            let space = TargetSpace::build(input.clone(), &[8080], 5, shard, false).unwrap();
+            for j in 0..space.len() {
+                let ep = space.nth(j).unwrap();
+                assert_eq!(space.position_of(&ep), Some(j), "{shard} {}", ep.place());
+            }
+        }
+        let space = TargetSpace::build(input, &[8080], 5, Shard::ALL, false).unwrap();
+        let found = |ep: &Endpoint| space.position_of(ep).map(|j| space.nth(j).unwrap());
+        // Another prefix or port of a URL target's host is no probe of it,
+        // nor is a swept port under a prefix.
+        for other in [
+            url(8080, "/other", None),
+            Endpoint::new("10.0.3.2".parse().unwrap(), 8080).under(Some("/flink".into())),
+            url(8081, "/flink", Some("a.test")),
+            Endpoint::via_proxy("gw.test".into(), 443),
+            Endpoint::via_proxy("other.test".into(), 443).under(Some("/flink".into())),
+        ] {
+            assert_eq!(space.position_of(&other), None, "{}", other.place());
+        }
+        // The sweep's probe of the same port, without the prefix, is its own.
+        let swept = Endpoint::new(ip, 8080);
+        assert_eq!(found(&swept), Some(swept));
+        assert_eq!(
+            found(&url(8080, "/a/b", None)),
+            Some(url(8080, "/a/b", None))
+        );
     }
 
     #[test]

@@ -33,4 +33,5 @@ mod shards;
 mod sql_gateway;
 mod tls_audit;
 mod tls_fail_loud;
+mod url_checkpoints;
 mod yarn;
