@@ -226,4 +226,33 @@ mod tests {
         assert!(a.get().is_err());
         assert!(a.get_mut().is_err());
     }
+
+    /// JSON and SARIF never write a finding without its detail: a body
+    /// that cannot be read back fails the document (the scan's outputs then
+    /// report a failed output, exit 3).
+    #[test]
+    fn a_finding_whose_body_is_lost_fails_its_json() {
+        let mut stowage = Stowage::new();
+        let mut f = crate::model::Finding::new(
+            "FLINK-REST-UNAUTHENTICATED",
+            crate::model::Severity::Critical,
+            "t",
+            crate::model::Endpoint::new([127, 0, 0, 1].into(), 8081),
+            crate::model::ServiceKind::JobmanagerRest,
+            "http://127.0.0.1:8081/config".into(),
+        );
+        let whole = serde_json::to_string(&f).unwrap();
+        stowage.stow(&mut f.body);
+        assert!(f.body.is_stowed());
+        // Stowed, the same JSON; read back, the same finding.
+        assert_eq!(serde_json::to_string(&f).unwrap(), whole);
+        let back: crate::model::Finding = serde_json::from_str(&whole).unwrap();
+        assert_eq!(back, f);
+        if let Some(file) = &stowage.file {
+            file.set_len(0).unwrap();
+        }
+        let err = serde_json::to_string(&f).unwrap_err().to_string();
+        assert!(err.contains("reading back a finding"), "{err}");
+        assert!(f.body_or_note().detail.contains("could not be read back"));
+    }
 }
