@@ -135,8 +135,9 @@ have_rustscan=0; need rustscan && have_rustscan=1
 say "building (cargo build --release; benches/bare_loop)"
 cargo build --release --quiet
 (cd benches/bare_loop && cargo build --release --quiet)
-FLINKSCAN="$ROOT/target/release/flinkscan"
-BARE="$ROOT/benches/bare_loop/target/release/bare-loop"
+# Where cargo put them: CARGO_TARGET_DIR (or build.target-dir) moves both.
+FLINKSCAN="$(bash scripts/target-dir.sh)/release/flinkscan"
+BARE="$(bash scripts/target-dir.sh benches/bare_loop)/release/bare-loop"
 
 # flinkscan raises its soft fd limit to the hard one and sizes its window as
 # min(12288, hard - 512) (src/sweep.rs); the bare loop and RustScan get the same.

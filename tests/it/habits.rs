@@ -620,3 +620,61 @@ fn rules_takes_prefixes_and_suggests_by_likeness() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did you mean FLINK-RPC-PLAINTEXT?"), "{err}");
 }
+
+/// The README's clone-and-run habits include a shared or relocated cargo
+/// target directory (CARGO_TARGET_DIR): the scripts that run what cargo
+/// built (benchmark, external validators) must find it there, not in
+/// ./target, where a fresh clone has nothing (or an old build).
+#[test]
+fn scripts_run_the_binary_where_cargo_put_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    for (dir, want) in [
+        (root.to_path_buf(), elsewhere.path().to_path_buf()),
+        (
+            root.join("benches/bare_loop"),
+            elsewhere.path().to_path_buf(),
+        ),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts/target-dir.sh"))
+            .arg(&dir)
+            .env("CARGO_TARGET_DIR", elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want.to_str().unwrap()
+        );
+    }
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/target-dir.sh"))
+        .arg(root)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    for script in [
+        "benches/compare.sh",
+        "scripts/validate-external.sh",
+        "scripts/validate-deploy.sh",
+    ] {
+        let text = std::fs::read_to_string(root.join(script)).unwrap();
+        for fixed in ["target/release/", "target/debug/"] {
+            assert!(
+                !text.contains(fixed),
+                "{script} runs a binary from a fixed {fixed}: ask scripts/target-dir.sh"
+            );
+        }
+    }
+}
