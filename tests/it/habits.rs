@@ -678,3 +678,72 @@ fn scripts_run_the_binary_where_cargo_put_it() {
         }
     }
 }
+
+/// The README's install line names the oldest Rust that builds the crate as
+/// locked: a user on the stated version must not meet a dependency that
+/// asks for a newer one. Read from the dependencies' own manifests in
+/// cargo's registry cache (where cargo put them to build this test).
+#[test]
+fn the_stated_rust_version_builds_the_locked_dependencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = |text: &str| -> (u64, u64, u64) {
+        let mut parts = text.split('.').map(|p| p.parse::<u64>().unwrap());
+        let mut next = || parts.next().unwrap_or(0);
+        (next(), next(), next())
+    };
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let stated = manifest["package"]["rust-version"].as_str().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust toolchain ({stated} or newer")),
+        "README.md should say it needs Rust {stated} or newer, as Cargo.toml does"
+    );
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let indexes: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.lock")).unwrap()).unwrap();
+    let (mut read, mut registry, mut newer) = (0, 0, Vec::new());
+    for package in lock["package"].as_array().unwrap() {
+        if package.get("source").is_none() {
+            continue;
+        }
+        registry += 1;
+        let (name, ver) = (
+            package["name"].as_str().unwrap(),
+            package["version"].as_str().unwrap(),
+        );
+        let Some(text) = indexes
+            .iter()
+            .find_map(|i| std::fs::read_to_string(i.join(format!("{name}-{ver}/Cargo.toml"))).ok())
+        else {
+            continue;
+        };
+        read += 1;
+        let theirs: toml::Table = toml::from_str(&text).unwrap();
+        if let Some(wants) = theirs
+            .get("package")
+            .and_then(|p| p.get("rust-version"))
+            .and_then(|v| v.as_str())
+        {
+            if version(wants) > version(stated) {
+                newer.push(format!("{name} {ver} needs Rust {wants}"));
+            }
+        }
+    }
+    // Built here, so most locked packages are unpacked (those of other
+    // platforms need not be).
+    assert!(
+        read * 2 > registry,
+        "found {read} of {registry} locked packages under {}",
+        cargo_home.display()
+    );
+    assert!(
+        newer.is_empty(),
+        "Cargo.toml says rust-version {stated}, but {newer:?}"
+    );
+}
