@@ -401,6 +401,9 @@ async fn http_probes(
         if p.intrusive && !ctx.intrusive {
             continue;
         }
+        if !flaw_possible(&p.rule, service, ctx) {
+            continue;
+        }
         // Enforced again here: a file cannot be edited between load and use,
         // but the engine must not depend on that.
         if let Err(reason) = deny::check(&p.request.method, &p.request.path, ctx.intrusive) {
@@ -477,6 +480,29 @@ async fn http_probes(
                 .is_some_and(|r| r.advisory.is_some());
             out.findings.push(f);
         }
+    }
+}
+
+/// A probe file that confirms an advisory's flaw (`GET` of a traversal
+/// path) is sent only where the flaw can be: the service's version is
+/// unknown, cannot be ordered, or lies in the advisory's affected range
+/// (a vendor build of an affected base release counts). A release that was
+/// never affected is not sent a request its logs would show as an exploit
+/// attempt; its version already says the answer.
+fn flaw_possible(rule_id: &str, service: &Service, ctx: &CheckContext) -> bool {
+    if ctx
+        .catalog
+        .rule(rule_id)
+        .is_none_or(|r| r.advisory.is_none())
+    {
+        return true;
+    }
+    let Some(version) = service.version.as_deref() else {
+        return true;
+    };
+    match ctx.catalog.advisories.matching(version, service.kind) {
+        Verdict::Ordered { hits, .. } => hits.iter().any(|h| h.advisory.rule_id == rule_id),
+        Verdict::Unordered { .. } => true,
     }
 }
 

@@ -23,6 +23,7 @@ mod lookalikes;
 mod lossy;
 mod missing_components;
 mod outputs_fail_loud;
+mod probe_gating;
 mod proxy;
 mod real_flink;
 mod reliability;
