@@ -52,30 +52,31 @@ pub const RPC_ALONE_CONFIDENCE: u8 = 75;
 pub const RPC_CORROBORATED_CONFIDENCE: u8 = 95;
 const RAW_CAP: usize = 16 * 1024;
 
-/// HTTP answers identification got, kept for the checks: a port that
-/// answered `GET /config` without credentials and then stopped accepting
-/// connections (a flapping pod, a crash, a firewall closing it) still has
-/// its unauthenticated REST API reported from what was seen
-/// (`crate::checks::run_seen`). Bounded: a few answers, bodies already
-/// capped by the HTTP client.
+/// HTTP answers identification got, handed on to the checks
+/// (`crate::checks::run_seen`), which reuse them instead of asking again:
+/// the probe files that send `GET /config` get identification's answer,
+/// and a port that answered it without credentials and then stopped
+/// accepting connections (a flapping pod, a crash, a firewall closing it)
+/// still has its unauthenticated REST API reported. Bounded: a few
+/// answers, bodies already capped by the HTTP client.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     answers: Vec<(bool, String, Response)>,
 }
 
 impl Seen {
-    fn keep(&mut self, tls: bool, path: &str, resp: &Response) {
+    /// Keep the answer to `GET path` from `target`, keyed by the path as
+    /// sent: a prefix discovery's `/config` is not the root's.
+    fn keep(&mut self, target: &HttpTarget, path: &str, resp: &Response) {
         if self.answers.len() < 4 {
-            self.answers.push((tls, path.to_string(), resp.clone()));
+            let as_sent = target.endpoint.path(path);
+            self.answers.push((target.tls, as_sent, resp.clone()));
         }
     }
 
-    /// The answer to `GET path` (over TLS or not) identification got.
-    pub fn get(&self, tls: bool, path: &str) -> Option<&Response> {
-        self.answers
-            .iter()
-            .find(|(t, p, _)| *t == tls && p == path)
-            .map(|(_, _, r)| r)
+    /// The answers kept: over TLS or not, the path as sent, the answer.
+    pub fn answers(&self) -> impl Iterator<Item = (bool, &str, &Response)> {
+        self.answers.iter().map(|(t, p, r)| (*t, p.as_str(), r))
     }
 }
 
@@ -470,7 +471,7 @@ async fn identify_root(
     let Some(root_config) = root_config.filter(|_| s.kind == ServiceKind::OtherHttp) else {
         return s;
     };
-    match prefix::discover(target, &root_config).await {
+    match prefix::discover(target, &root_config, seen).await {
         prefix::Found::Service(found) | prefix::Found::Authenticating(found) => found,
         prefix::Found::Nothing(tried) => {
             s.evidence.push(tried);
@@ -491,7 +492,7 @@ pub(crate) async fn identify_http(
         .map(|n| format!("GET {BANNER_REQUEST_PATH}: {n}"))
         .into_iter()
         .collect();
-    seen.keep(target.tls, BANNER_REQUEST_PATH, &config);
+    seen.keep(target, BANNER_REQUEST_PATH, &config);
     let mut s = classify_http(target, config, &mut notes).await;
     if !notes.is_empty() {
         s.confidence = s.confidence.saturating_sub(10);
