@@ -34,7 +34,8 @@ pub async fn run(
         return;
     };
     let target = http_target(service, ctx, false);
-    let Some(inv) = inventory::collect(&target, answers, source, listed, &mut out.errors).await else {
+    let Some(inv) = inventory::collect(&target, answers, source, listed, &mut out.errors).await
+    else {
         return;
     };
     findings(service, ctx, &inv, out);

@@ -31,8 +31,8 @@ use crate::advisories::Verdict;
 use crate::model::{
     AdvisoryMatch, Evidence, Finding, MatchConfidence, Service, ServiceKind, Severity,
 };
-use crate::transport::http::{HttpTarget, Response};
 use crate::transport::answers::Answers;
+use crate::transport::http::{HttpTarget, Response};
 use crate::transport::{deny, wire};
 use crate::untrusted;
 

@@ -97,12 +97,16 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
     // Plain HTTP first: Flink's REST endpoint waits for more bytes after a
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
     // HTTP request at once with an alert, a close, or Flink's redirect.
+    // The headers the HTTP client sends: an HTTP answer to this request is
+    // read to its end and classified (`open` below), not asked for again.
     let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: {}\r\nConnection: close\r\n\r\n",
         endpoint.path(BANNER_REQUEST_PATH),
-        endpoint.host_header()
+        endpoint.host_header(),
+        http::USER_AGENT,
+        http::ACCEPT
     );
-    let banner = match wire::exchange(
+    let (banner, stream) = match wire::exchange_kept(
         &addr,
         request.as_bytes(),
         cfg.timeout,
@@ -128,6 +132,14 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
         || banner.bytes.starts_with(&[0x15, 0x03])
         || banner_redirects_to_https(&banner.bytes)
         || banner_status(&banner.bytes) == Some(400);
+    // Close with RST so a scan leaves no TIME_WAIT behind.
+    let _ = stream.set_zero_linger();
+    // An HTTP head read whole on a port that is not TLS: the rest of that
+    // answer is read on the same connection. Anything else (a head cut by
+    // the deadline, a port about to be sniffed for TLS, which must not see
+    // two connections at once) is closed, and HTTP is asked again.
+    let open = (!maybe_tls && banner.bytes.starts_with(b"HTTP/") && banner_complete(&banner.bytes))
+        .then_some(stream);
     if maybe_tls {
         let sni = endpoint.hostname.clone();
         match crate::tls::sniff_with_notes(&addr, sni.as_deref(), cfg.timeout).await {
@@ -140,13 +152,13 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
             }
             Ok(None) => {}
             Err(e) => {
-                let mut s = identify_plain(&endpoint, banner, cfg, seen).await;
+                let mut s = identify_plain(&endpoint, banner, None, cfg, seen).await;
                 s.errors.insert(0, format!("TLS sniff: {e}"));
                 return s;
             }
         }
     }
-    identify_plain(&endpoint, banner, cfg, seen).await
+    identify_plain(&endpoint, banner, open, cfg, seen).await
 }
 
 /// HTTP: the whole head; anything else: the first line or a known frame.
@@ -262,15 +274,26 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     s
 }
 
+/// `open`: the banner's connection, its answer's head read whole.
 async fn identify_plain(
     endpoint: &Endpoint,
     banner: wire::Reply,
+    open: Option<tokio::net::TcpStream>,
     cfg: &IdentifyConfig,
     seen: &mut Seen,
 ) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
-        return match target.get_noted(BANNER_REQUEST_PATH).await {
+        let answer = match open {
+            Some(stream) => {
+                let read = banner.bytes.clone();
+                target
+                    .answer_to_sent(stream, read, BANNER_REQUEST_PATH)
+                    .await
+            }
+            None => target.get_noted(BANNER_REQUEST_PATH).await,
+        };
+        return match answer {
             Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);

@@ -1007,13 +1007,27 @@ fn one_scan_asks_a_jobmanager_each_question_once() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let svc = support::peers::service_at(run.json(), peer.addr);
     assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
-    assert_eq!(svc["deployment"]["jobs"]["listed"], FEW, "{}", svc["errors"]);
+    assert_eq!(
+        svc["deployment"]["jobs"]["listed"], FEW,
+        "{}",
+        svc["errors"]
+    );
     let seen = seen.lock().unwrap().clone();
-    for path in ["/config", "/overview", "/jars", "/taskmanagers", "/jobs/overview"] {
+    for path in [
+        "/config",
+        "/overview",
+        "/jars",
+        "/taskmanagers",
+        "/jobs/overview",
+    ] {
         assert_eq!(seen.get(path), Some(&1), "{path}: {seen:?}");
     }
     for (path, n) in &seen {
-        let want = if path.starts_with("/jobs/:id/") { FEW } else { 1 };
+        let want = if path.starts_with("/jobs/:id/") {
+            FEW
+        } else {
+            1
+        };
         assert_eq!(*n, want, "{path}: {seen:?}");
     }
     assert_eq!(seen.get("not a GET"), None, "{seen:?}");
