@@ -10,7 +10,7 @@
 #   benches/compare.sh --nmap-silent-rounds 3   # nmap's silent /20 takes ~27 min a run; default 1
 #   benches/compare.sh --smoke             # tiny ranges, 1 round, < 60 s after the build (CI)
 #   benches/compare.sh --no-silent | --no-live | --no-lossy | --no-memory | --no-nmap
-#   benches/compare.sh --lookalike-large   # also 131,072 Flink look-alikes (slow)
+#   benches/compare.sh --lookalike-large   # also 100,000 Flink look-alikes (slow)
 #   benches/compare.sh --loss-rates "0.01 0.03 0.05"   # lossy scenario's SYN loss rates
 #
 # nmap runs twice on the silent range: "nmap" pinned to the 1 s timeout
@@ -42,8 +42,8 @@
 # ("flink-N") redirects 127.21.0.0/20 x 2 ports (8,192 probes; smoke: a /24,
 # 512) to a Flink JobManager look-alike instead, so every probe is a Flink
 # service with findings and a cluster of its own (target: < 64 MiB); with
-# --lookalike-large also 127.21.0.0/16 x 2 (131,072; target: < 256 MiB for
-# 100,000 Flink services).
+# --lookalike-large also 50,000 addresses of 127.21.0.0/16 x 2 (100,000
+# Flink services; target: < 256 MiB).
 #
 # flinkscan runs with default settings (identification on; the default
 # connect timeout is the 1 s the floor uses) plus -q and --json to a
@@ -135,8 +135,9 @@ have_rustscan=0; need rustscan && have_rustscan=1
 say "building (cargo build --release; benches/bare_loop)"
 cargo build --release --quiet
 (cd benches/bare_loop && cargo build --release --quiet)
-FLINKSCAN="$ROOT/target/release/flinkscan"
-BARE="$ROOT/benches/bare_loop/target/release/bare-loop"
+# Where cargo put them: CARGO_TARGET_DIR (or build.target-dir) moves both.
+FLINKSCAN="$(bash scripts/target-dir.sh)/release/flinkscan"
+BARE="$(bash scripts/target-dir.sh benches/bare_loop)/release/bare-loop"
 
 # flinkscan raises its soft fd limit to the hard one and sizes its window as
 # min(12288, hard - 512) (src/sweep.rs); the bare loop and RustScan get the same.
@@ -484,11 +485,12 @@ fi
 if [ "$do_memory" = 1 ]; then
   if [ "$smoke" = 1 ]; then memory_cidr="127.20.0.0/22"; memory_probes=2048
   else memory_cidr="127.20.0.0/16"; memory_probes=131072; fi
-  # Look-alike runs, CIDR=PROBES (x 2 ports): a /20 always; the /16
-  # (131,072 Flink services, over 100,000) with --lookalike-large.
-  if [ "$smoke" = 1 ]; then lookalike_specs="127.21.0.0/24=512"
-  else lookalike_specs="127.21.0.0/20=8192"; fi
-  [ "$lookalike_large" = 1 ] && lookalike_specs="$lookalike_specs 127.21.0.0/16=131072"
+  # Look-alike runs, REDIRECTED=PROBES=TARGETS (x 2 ports, targets
+  # comma-separated): a /20 always; with --lookalike-large the first 50,000
+  # addresses of the /16 (100,000 Flink services, the target's size).
+  if [ "$smoke" = 1 ]; then lookalike_specs="127.21.0.0/24=512=127.21.0.0/24"
+  else lookalike_specs="127.21.0.0/20=8192=127.21.0.0/20"; fi
+  [ "$lookalike_large" = 1 ] && lookalike_specs="$lookalike_specs 127.21.0.0/16=100000=127.21.0.0/17,127.21.128.0/18,127.21.192.0/23,127.21.194.0/24,127.21.195.0/26,127.21.195.64/28"
   export work results FLINKSCAN TIME memory_cidr memory_probes lookalike_specs ROOT
   export -f record say wait_ready
   cat > "$work/memory.sh" <<'NS'
@@ -516,7 +518,8 @@ kill "$lp" 2>/dev/null || true; wait "$lp" 2>/dev/null || true; lp=""
 # probe is a Flink service that stays in memory (with its findings and its
 # own cluster) and is checked: the worst case for a scan's memory.
 for spec in $lookalike_specs; do
-  cidr=${spec%%=*}; probes=${spec##*=}; sc="flink-$probes"
+  cidr=${spec%%=*}; rest=${spec#*=}; probes=${rest%%=*}; sc="flink-$probes"
+  IFS=, read -r -a targets <<< "${rest#*=}"
   iptables -t nat -F OUTPUT
   iptables -t nat -A OUTPUT -p tcp -d "$cidr" -j REDIRECT --to-ports 9001
   : > "$work/$sc-listen.out"
@@ -525,7 +528,7 @@ for spec in $lookalike_specs; do
   wait_ready "$work/$sc-listen.out"
   say "memory: $cidr x 8081,8083 ($probes probes), every one a Flink JobManager look-alike"
   rc=0
-  timeout -k 10 3600 "$TIME" -f '%e %U %S %M' -o "$work/$sc.time" "$FLINKSCAN" scan "$cidr" \
+  timeout -k 10 3600 "$TIME" -f '%e %U %S %M' -o "$work/$sc.time" "$FLINKSCAN" scan "${targets[@]}" \
     --ports 8081,8083 -q --json "$work/$sc.json" --sarif "$work/$sc.sarif" \
     --jsonl "$work/$sc.jsonl" > "$work/$sc.out" 2>&1 || rc=$?
   [ "$rc" = 1 ] && rc=0

@@ -35,7 +35,7 @@ pub fn target_spec(data: &[u8]) {
             targets.push(spec);
         }
     }
-    let names = if data.len() % 2 == 0 {
+    let names = if data.len().is_multiple_of(2) {
         Names::Local
     } else {
         Names::Proxy

@@ -86,7 +86,7 @@ if ! command -v cargo >/dev/null; then
   missing_part "cargo (to run the Jobs' arguments)" "install Rust's cargo"
 else
   cargo build -q --bin flinkscan
-  "$venv/bin/python" - "$work/run" target/debug/flinkscan <<'EOF'
+  "$venv/bin/python" - "$work/run" "$(bash scripts/target-dir.sh)/debug/flinkscan" <<'EOF'
 import json, os, pathlib, re, subprocess, sys
 import yaml
 

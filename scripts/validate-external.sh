@@ -32,7 +32,7 @@ if [ ! -x "$venv/bin/sarif" ]; then
 fi
 multitool="$npmdir/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
 cargo build --quiet
-bin="$PWD/target/debug/flinkscan"
+bin="$(bash scripts/target-dir.sh)/debug/flinkscan"
 work="$(mktemp -d)"
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }

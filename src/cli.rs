@@ -15,28 +15,32 @@ Exit codes:
   1  scan finished; at least one finding at or above --fail-on (with --fail-on-new: one marked new),
      or a check of a rule at or above it could not run (its port stopped answering: unknown is not
      clean); under --quiet one line on stderr names them
-  2  usage error: bad flag, bad target or port list, unreadable input, unusable output (nothing was sent)
+  2  usage error: bad flag, bad target or port list, unreadable input, unusable output
+     (nothing was sent)
   3  runtime failure: could not write an output or a --jsonl stream broke or its reader fell behind
      (the others were written), the --proxy failed mid-scan (status proxy-failed, every output
      written), every target failed to resolve, ...
-  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes, identification in
-     flight got up to 10 s, then every output was written with scan status \"interrupted\" and the
-     open ports left unfinished listed (scan.cut_short, scan.not_identified). A second signal quits
-     at once (no output is left half-written). Exit 3 wins over these, these over 1.";
+  129, 130, 143  stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + signal): no new probes,
+     identification in flight got up to 10 s, then every output was written with scan status
+     \"interrupted\" and the open ports left unfinished listed (scan.cut_short,
+     scan.not_identified). A second signal quits at once (no output is left half-written).
+     Exit 3 wins over these, these over 1.";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
   flinkscan scan 10.20.0.0/16 --json out.json --sarif out.sarif
   flinkscan scan -i targets.txt --exclude 10.20.5.0/24 --ports +50100-50200 --jsonl -
   flinkscan scan flink.internal:8081 --fail-on high          # exit 1 on high/critical
-  flinkscan scan -i targets.txt -o nightly --min-severity medium   # nightly.{json,sarif,jsonl,html,md,csv}
+  flinkscan scan -i targets.txt -o nightly --min-severity medium
+                                                 # nightly.{json,sarif,jsonl,html,md,csv}
   flinkscan scan -i targets.txt -q -o nightly --baseline accepted.json --fail-on high --fail-on-new
                                                  # cron: silent unless a NEW high/critical appears
   flinkscan scan 127.0.0.1 --rules 'FLINK-TLS-*'             # only the TLS audit rules
   flinkscan scan 10.0.0.0/8 --allow-large --shard 3/16       # one of 16 machines
   flinkscan scan -i targets.txt --dry-run                    # list what would be probed
   naabu -host 10.20.0.0/16 -p 8081 -silent | flinkscan scan -i - --jsonl findings.jsonl
-  flinkscan scan -i targets.txt --state nightly.state --max-duration 5h   # a cut-short run continues next time
+  flinkscan scan -i targets.txt --state nightly.state --max-duration 5h
+                                                 # a cut-short run continues next time
 
 Targets: IPv4/IPv6 addresses, CIDRs (10.0.0.0/8), ranges (10.0.0.1-10.0.0.9 or 10.0.0.1-9),
 hostnames (all A and AAAA records), each optionally with :PORT ([::1]:8081). Files given with
@@ -58,7 +62,7 @@ deny-list that no probe file can override.";
 and web UI, SQL Gateway, BLOB server, Akka/Pekko RPC, HistoryServer, TaskManager data port, \
 Prometheus and JMX reporters), identifies each one by probing, fingerprints the Flink version, \
 checks what an unauthenticated client can do and how strong the TLS is, and reports findings as \
-JSON, JSON Lines (Elastic Common Schema) and SARIF 2.1.0.",
+JSON, JSON Lines (Elastic Common Schema or OCSF), SARIF 2.1.0, HTML, Markdown and CSV.",
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -155,7 +159,9 @@ pub enum Command {
         after_long_help = "Exit codes: 0 no new finding (at or above --fail-on, if given), 1 at least one, 2 usage error.\n\nExamples:\n  flinkscan diff last-week.json today.json\n  flinkscan diff last-week.json today.json --fail-on high   # exit 1 only for new high/critical"
     )]
     Diff {
+        /// The earlier --json report (the baseline).
         old: PathBuf,
+        /// The later --json report, judged against OLD.
         new: PathBuf,
         /// Print the comparison as JSON.
         #[arg(long)]
@@ -230,8 +236,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "K/N", help_heading = "Targets")]
     pub shard: Option<String>,
 
-    /// Take the shard index K from this environment variable (a Kubernetes Indexed Job sets
-    /// JOB_COMPLETION_INDEX) and N from --shard-count.
+    /// Scan shard K of N, N given here and K read from the environment variable named by
+    /// --shard-index-env (a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX).
     #[arg(long, value_name = "N", help_heading = "Targets")]
     pub shard_count: Option<u64>,
 
@@ -505,5 +511,37 @@ mod tests {
         assert!(message(parse_concurrency("0").unwrap_err()).contains("at least 1"));
         assert_eq!(parse_concurrency("8"), Ok(8));
         assert!(message(parse_rate("\u{1b}[2J").unwrap_err()).contains("\\u{1b}"));
+    }
+
+    /// clap re-wraps hand-written help at the terminal width (100 columns
+    /// without a terminal): a longer line breaks mid-sentence with a ragged
+    /// indent, and a positional argument without help prints as a blank.
+    #[test]
+    fn hand_written_help_is_printed_as_written() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command().term_width(100);
+        cli.build();
+        let mut commands = vec![cli.clone()];
+        commands.extend(cli.get_subcommands().cloned());
+        for mut cmd in commands {
+            let name = cmd.get_name().to_string();
+            let rendered = cmd.render_long_help().to_string();
+            let texts = [cmd.get_after_help(), cmd.get_after_long_help()];
+            for text in texts.into_iter().flatten() {
+                for line in text.to_string().lines() {
+                    assert!(
+                        rendered.lines().any(|r| r.trim_end() == line.trim_end()),
+                        "`{name} --help` wraps this line: {line:?}"
+                    );
+                }
+            }
+            for arg in cmd.get_positionals() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "`{name} --help` shows {} without a description",
+                    arg.get_id()
+                );
+            }
+        }
     }
 }

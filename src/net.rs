@@ -711,7 +711,10 @@ pub async fn attempt_until_answered(
                 r = &mut conn => {
                     let answered = match &r {
                         Ok(_) => true,
-                        Err(e) => e.kind() == io::ErrorKind::ConnectionRefused,
+                        Err(e) => matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                        ),
                     };
                     if let (true, Some(ip)) = (answered, ip) {
                         book.answered(ip, started.elapsed());

@@ -135,6 +135,9 @@ fn classify_error(e: &io::Error) -> PortState {
     }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => PortState::Closed,
+        // Linux reports a RST in SYN-SENT as ECONNREFUSED; ECONNRESET means
+        // the handshake completed and the listener reset the connection.
+        io::ErrorKind::ConnectionReset => PortState::Open,
         io::ErrorKind::TimedOut => PortState::Filtered,
         _ => match e.raw_os_error() {
             Some(EMFILE | ENFILE | ENOBUFS | EADDRNOTAVAIL | EAGAIN) => PortState::LocalBusy,
@@ -470,5 +473,16 @@ mod tests {
         let probe = probe_port(dest, &policy, 0, &stats, &mut stopped);
         let size = std::mem::size_of_val(&probe);
         assert!(size <= 1024, "a probe's future is {size} bytes");
+    }
+
+    /// A listener that accepts and resets at once (SO_LINGER 0) can make the
+    /// connect itself report ECONNRESET: the handshake completed, so the port
+    /// is open, like its siblings that lost the race the other way.
+    #[test]
+    fn a_reset_after_the_handshake_is_an_open_port() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify_error(&reset), PortState::Open);
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify_error(&refused), PortState::Closed);
     }
 }

@@ -85,7 +85,9 @@ const ITEMS: &[Item] = &[
     Item {
         id: "serialization",
         title: "No Kryo/Java serialization fallback for unknown types",
-        fix: "pipeline.generic-types: false, and register the types that need Kryo (pipeline.serialization-config)",
+        // pipeline.serialization-config came with FLIP-398 (apache/flink
+        // pull request 24182, Flink 1.19); 2.0 removed registered-kryo-types.
+        fix: "pipeline.generic-types: false, and register the types that need Kryo (pipeline.serialization-config from Flink 1.19, pipeline.registered-kryo-types before)",
         judge: serialization,
     },
     Item {
@@ -514,5 +516,15 @@ mod tests {
         assert!(ITEMS
             .iter()
             .all(|i| !i.title.is_empty() && !i.fix.is_empty()));
+    }
+
+    /// The fix is read by operators of every Flink version the scan finds:
+    /// pipeline.serialization-config does not exist before 1.19 (Flink
+    /// 1.14.6 and 1.16.3 know only pipeline.registered-kryo-types).
+    #[test]
+    fn the_serialization_fix_names_a_key_older_versions_have() {
+        let item = ITEMS.iter().find(|i| i.id == "serialization").unwrap();
+        assert!(item.fix.contains("pipeline.serialization-config"));
+        assert!(item.fix.contains("pipeline.registered-kryo-types"));
     }
 }

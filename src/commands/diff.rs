@@ -15,7 +15,7 @@ pub fn run(
 ) -> Result<Outcome, CommandError> {
     let old = read_report(old)?;
     let new = read_report(new)?;
-    let diff = baseline::diff(&old, &new);
+    let diff = baseline::diff_reports(&old, &new);
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &diff)?;

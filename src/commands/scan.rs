@@ -358,9 +358,9 @@ fn dry_run(space: &TargetSpace, notices: &[Notice]) -> std::io::Result<()> {
     }
     out.flush()?;
     eprintln!(
-        "flinkscan: dry run: {} probes over {} hosts (shard {}), nothing sent",
-        space.len(),
-        space.addresses(),
+        "flinkscan: dry run: {} over {} (shard {}), nothing sent",
+        crate::report::text::counted(space.len(), "probe", "probes"),
+        crate::report::text::counted(space.addresses(), "host", "hosts"),
         space.shard()
     );
     Ok(())

@@ -201,6 +201,14 @@ mod tests {
     }
 
     #[test]
+    fn an_in_memory_stowage_keeps_every_body() {
+        let mut stowage = Stowage::in_memory();
+        let mut a = body("held");
+        stowage.stow(&mut a);
+        assert!(!a.is_stowed() && stowage.file.is_none() && stowage.failure.is_none());
+    }
+
+    #[test]
     fn a_file_that_stops_taking_writes_keeps_bodies_in_memory() {
         let named = tempfile::NamedTempFile::new().unwrap();
         let mut stowage = Stowage {

@@ -33,6 +33,14 @@ pub struct Diff {
     pub new: Vec<Finding>,
     pub unchanged: Vec<Finding>,
     pub fixed: Vec<Finding>,
+    /// Findings of OLD that are not in NEW, but on endpoints NEW's scan
+    /// did not look at (see [`diff_reports`]): neither fixed nor listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Diff {
@@ -76,6 +84,48 @@ pub fn diff(old: &ScanReport, new: &ScanReport) -> Diff {
     for list in [&mut d.new, &mut d.unchanged, &mut d.fixed] {
         list.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
+    d
+}
+
+/// `flinkscan diff OLD NEW`: [`diff`], where only what NEW's scan looked
+/// at can be fixed, as with `scan --baseline`. Read from NEW's report alone
+/// (no DNS, no rule list): a finished, unsharded (or fully merged) scan
+/// whose targets hold the endpoint (a name target holds the findings that
+/// carry that name) on its port list, or that followed it, and whose
+/// exclusions do not. The rest is counted in `left_out`.
+pub fn diff_reports(old: &ScanReport, new: &ScanReport) -> Diff {
+    use crate::targets::spec::{ip_to_u128, parse_spec, Hosts, Origin, Spec};
+    let parse = |texts: &[String]| -> Vec<Spec> {
+        texts
+            .iter()
+            .filter_map(|t| parse_spec(t, Origin::Arg(0)).ok())
+            .collect()
+    };
+    let targets = parse(&new.scan.targets);
+    let excluded = parse(&new.scan.excluded);
+    let whole = new.scan.shard.is_whole() && new.scan.status == super::ScanStatus::Complete;
+    let looked_at = |f: &Finding| {
+        let ep = &f.endpoint;
+        let holds = |s: &Spec| match &s.hosts {
+            Hosts::Range { lo, hi } => (*lo..=*hi).contains(&ip_to_u128(ep.ip)),
+            Hosts::Name(n) => ep
+                .hostname
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(n)),
+        };
+        let swept = targets.iter().any(|s| {
+            holds(s)
+                && s.port
+                    .map_or(new.scan.ports.contains(&ep.port), |p| p == ep.port)
+        });
+        whole
+            && (swept || new.scan.followed.contains(&ep.authority()))
+            && !excluded.iter().any(holds)
+    };
+    let mut d = diff(old, new);
+    let before = d.fixed.len();
+    d.fixed.retain(looked_at);
+    d.left_out = before - d.fixed.len();
     d
 }
 
@@ -144,6 +194,13 @@ pub fn render_diff(d: &Diff) -> String {
         crate::untrusted::shown(&d.old_scan),
         crate::untrusted::shown(&d.new_scan)
     );
+    if d.left_out > 0 {
+        let _ = writeln!(
+            out,
+            "{} findings of the old scan left out: the new scan did not probe their endpoint, so it cannot tell whether they are fixed",
+            d.left_out
+        );
+    }
     for (label, list) in [("NEW", &d.new), ("FIXED", &d.fixed), ("SAME", &d.unchanged)] {
         for f in list {
             let _ = writeln!(
@@ -210,7 +267,7 @@ pub fn apply_to_scan(
 mod tests {
     use super::*;
     use crate::model::{ServiceKind, Severity};
-    use crate::report::{ScanMeta, Stats, ToolInfo};
+    use crate::report::{ScanMeta, ScanStatus, Stats, ToolInfo};
     use crate::targets::{Shard, SpaceInput};
     use std::net::IpAddr;
 
@@ -377,6 +434,38 @@ mod tests {
         }
         assert_eq!(union.len(), 2);
         assert!(probed_among(&all, &BTreeSet::new()).is_empty());
+    }
+
+    /// `flinkscan diff` of a full scan against a scan of one host: the
+    /// other hosts' findings are not fixed, only not looked at.
+    #[test]
+    fn diff_fixes_only_what_the_new_scan_looked_at() {
+        let old = report(
+            "old",
+            vec![finding(RPC, 1, 1), finding(RPC, 2, 1), finding(RPC, 3, 7)],
+        );
+        let scoped = |targets: &[&str], status| {
+            let mut r = report("new", vec![]);
+            r.scan.targets = targets.iter().map(|t| t.to_string()).collect();
+            r.scan.ports = vec![1];
+            r.scan.status = status;
+            r
+        };
+        let fixed =
+            |d: &Diff| -> Vec<String> { d.fixed.iter().map(|f| f.endpoint.authority()).collect() };
+        let one = diff_reports(&old, &scoped(&["127.0.0.1"], ScanStatus::Complete));
+        assert_eq!(fixed(&one), ["127.0.0.1:1"]);
+        assert_eq!(one.left_out, 2);
+        assert!(render_diff(&one).contains("2 findings of the old scan left out"));
+        let all = diff_reports(
+            &old,
+            &scoped(&["127.0.0.0/30", "127.0.0.3:7"], ScanStatus::Complete),
+        );
+        assert_eq!(fixed(&all), ["127.0.0.1:1", "127.0.0.2:1", "127.0.0.3:7"]);
+        assert_eq!(all.left_out, 0);
+        let cut = diff_reports(&old, &scoped(&["127.0.0.0/30"], ScanStatus::Interrupted));
+        assert!(cut.fixed.is_empty());
+        assert_eq!(cut.left_out, 3);
     }
 
     /// The diff's text names each finding's place: two prefixes on one

@@ -114,10 +114,14 @@ fn header(m: &mut String, report: &ScanReport, findings: &[&Finding]) -> bool {
     .collect();
     let _ = writeln!(
         m,
-        "**{} clusters, {} Flink services, {} findings** ({})\n",
-        report.clusters.len(),
-        report.stats.services_flink,
-        findings.len(),
+        "**{}, {}, {}** ({})\n",
+        super::text::counted(report.clusters.len() as u64, "cluster", "clusters"),
+        super::text::counted(
+            report.stats.services_flink,
+            "Flink service",
+            "Flink services"
+        ),
+        super::text::counted(findings.len() as u64, "finding", "findings"),
         counts.join(", ")
     );
     let baselined = report.findings.iter().any(|f| f.baseline_state.is_some());

@@ -204,17 +204,23 @@ fn new_first(out: &mut String, report: &ScanReport, present: &[&Finding], color:
     out.push('\n');
 }
 
+/// `1 cluster`, `2 clusters`: the totals line is read by people first.
+pub fn counted(n: impl Into<u128>, one: &str, many: &str) -> String {
+    let n: u128 = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The totals line, the network line and the findings by severity.
 fn totals(out: &mut String, report: &ScanReport, present: &[&Finding]) {
     let s = &report.stats;
     let _ = writeln!(
         out,
-        "flinkscan: {} clusters, {} Flink services, {} findings; {} probes, {} open ports in {:.1}s ({})",
-        report.clusters.len(),
-        s.services_flink,
-        present.len(),
-        s.probed,
-        s.open,
+        "flinkscan: {}, {}, {}; {}, {} in {:.1}s ({})",
+        counted(report.clusters.len() as u64, "cluster", "clusters"),
+        counted(s.services_flink, "Flink service", "Flink services"),
+        counted(present.len() as u64, "finding", "findings"),
+        counted(s.probed, "probe", "probes"),
+        counted(s.open, "open port", "open ports"),
         report.scan.duration_ms as f64 / 1000.0,
         report.scan.status
     );
@@ -531,6 +537,29 @@ mod tests {
                 .find(|(key, _)| *key == k)
                 .map(|(_, v)| OsString::from(v))
         }
+    }
+
+    /// The README's first screen showed `1 clusters`.
+    #[test]
+    fn the_totals_line_counts_in_words_that_agree() {
+        let report: ScanReport = serde_json::from_value(serde_json::json!({
+            "tool": {"name": "flinkscan", "version": "0"},
+            "scan": {"id": "x", "started": "a", "finished": "b", "duration_ms": 1,
+                     "status": "complete", "targets": ["10.0.0.1"], "ports": [80],
+                     "shard": "0/1", "seed": 1, "intrusive": false, "addresses": "1",
+                     "probes_total": 1, "probes_shard": 1},
+            "stats": {"probed": 1, "open": 1, "closed": 0, "filtered": 0, "unreachable": 0,
+                      "services_flink": 1, "findings": 0},
+            "services": [], "findings": [], "notices": []
+        }))
+        .unwrap();
+        let text = render(&report, &Catalog::load(None, None).unwrap(), false, 200);
+        assert!(
+            text.starts_with(
+                "flinkscan: 0 clusters, 1 Flink service, 0 findings; 1 probe, 1 open port in"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

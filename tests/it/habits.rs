@@ -620,3 +620,130 @@ fn rules_takes_prefixes_and_suggests_by_likeness() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did you mean FLINK-RPC-PLAINTEXT?"), "{err}");
 }
+
+/// The README's clone-and-run habits include a shared or relocated cargo
+/// target directory (CARGO_TARGET_DIR): the scripts that run what cargo
+/// built (benchmark, external validators) must find it there, not in
+/// ./target, where a fresh clone has nothing (or an old build).
+#[test]
+fn scripts_run_the_binary_where_cargo_put_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    for (dir, want) in [
+        (root.to_path_buf(), elsewhere.path().to_path_buf()),
+        (
+            root.join("benches/bare_loop"),
+            elsewhere.path().to_path_buf(),
+        ),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts/target-dir.sh"))
+            .arg(&dir)
+            .env("CARGO_TARGET_DIR", elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want.to_str().unwrap()
+        );
+    }
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/target-dir.sh"))
+        .arg(root)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    for script in [
+        "benches/compare.sh",
+        "scripts/validate-external.sh",
+        "scripts/validate-deploy.sh",
+    ] {
+        let text = std::fs::read_to_string(root.join(script)).unwrap();
+        for fixed in ["target/release/", "target/debug/"] {
+            assert!(
+                !text.contains(fixed),
+                "{script} runs a binary from a fixed {fixed}: ask scripts/target-dir.sh"
+            );
+        }
+    }
+}
+
+/// The README's install line names the oldest Rust that builds the crate as
+/// locked: a user on the stated version must not meet a dependency that
+/// asks for a newer one. Read from the dependencies' own manifests in
+/// cargo's registry cache (where cargo put them to build this test).
+#[test]
+fn the_stated_rust_version_builds_the_locked_dependencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = |text: &str| -> (u64, u64, u64) {
+        let mut parts = text.split('.').map(|p| p.parse::<u64>().unwrap());
+        let mut next = || parts.next().unwrap_or(0);
+        (next(), next(), next())
+    };
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let stated = manifest["package"]["rust-version"].as_str().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust toolchain ({stated} or newer")),
+        "README.md should say it needs Rust {stated} or newer, as Cargo.toml does"
+    );
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let indexes: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.lock")).unwrap()).unwrap();
+    let (mut read, mut registry, mut newer) = (0, 0, Vec::new());
+    for package in lock["package"].as_array().unwrap() {
+        if package.get("source").is_none() {
+            continue;
+        }
+        registry += 1;
+        let (name, ver) = (
+            package["name"].as_str().unwrap(),
+            package["version"].as_str().unwrap(),
+        );
+        let Some(text) = indexes
+            .iter()
+            .find_map(|i| std::fs::read_to_string(i.join(format!("{name}-{ver}/Cargo.toml"))).ok())
+        else {
+            continue;
+        };
+        read += 1;
+        let theirs: toml::Table = toml::from_str(&text).unwrap();
+        if let Some(wants) = theirs
+            .get("package")
+            .and_then(|p| p.get("rust-version"))
+            .and_then(|v| v.as_str())
+        {
+            if version(wants) > version(stated) {
+                newer.push(format!("{name} {ver} needs Rust {wants}"));
+            }
+        }
+    }
+    // Built here, so most locked packages are unpacked (those of other
+    // platforms need not be).
+    assert!(
+        read * 2 > registry,
+        "found {read} of {registry} locked packages under {}",
+        cargo_home.display()
+    );
+    assert!(
+        newer.is_empty(),
+        "Cargo.toml says rust-version {stated}, but {newer:?}"
+    );
+}

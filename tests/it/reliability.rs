@@ -542,3 +542,52 @@ fn an_output_aliasing_the_checkpoint_files_is_refused() {
         assert_eq!(left, vec![link.clone()], "{flag} -> {aliased}: files made");
     }
 }
+
+/// A scan keeps findings' URL, detail and evidence in a temporary file
+/// in `TMPDIR` (and settled services, and clusters past a few hundred).
+/// When that file cannot be created, nothing is lost: the report is the
+/// same as with a working `TMPDIR`, and a notice says what happened.
+#[test]
+fn findings_are_whole_when_tmpdir_cannot_be_written() {
+    let ip = unique_loopback();
+    let jm = steady_jobmanager(ip);
+    let scan = |tmpdir: &Path| {
+        Scan::new()
+            .target(ip.to_string())
+            .ports(jm.port().to_string())
+            .args(["--no-color", "-q"])
+            .env("TMPDIR", tmpdir)
+            .json()
+            .run()
+    };
+    let working = tempfile::tempdir().unwrap();
+    let good = scan(working.path());
+    let missing = working.path().join("no-such-directory");
+    let bad = scan(&missing);
+    assert_eq!((good.code, bad.code), (Some(0), Some(0)), "{}", bad.stderr);
+    let findings = |doc: &Value| {
+        let list = doc["findings"].as_array().unwrap().clone();
+        // Every finding carries its text, wherever the scan kept it.
+        for f in &list {
+            assert!(
+                f["url"].as_str().is_some_and(|u| u.starts_with("http://")),
+                "{f}"
+            );
+            assert!(!f["detail"].as_str().unwrap_or("").is_empty(), "{f}");
+            assert!(!f["evidence"].as_array().unwrap().is_empty(), "{f}");
+        }
+        list
+    };
+    let (kept, held) = (findings(good.json()), findings(bad.json()));
+    assert!(
+        !kept.is_empty(),
+        "no finding on a JobManager without credentials"
+    );
+    assert_eq!(kept, held);
+    let notices = bad.json()["notices"].to_string();
+    assert!(
+        notices.contains("cannot write findings to a temporary file in TMPDIR"),
+        "{notices}"
+    );
+    assert!(!good.json()["notices"].to_string().contains("TMPDIR"));
+}
