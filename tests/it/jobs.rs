@@ -1022,6 +1022,8 @@ fn one_scan_asks_a_jobmanager_each_question_once() {
     ] {
         assert_eq!(seen.get(path), Some(&1), "{path}: {seen:?}");
     }
+    // Everything else once too: the pages of each job once per job, and
+    // "" (connections that sent no request line: the port sweep's) once.
     for (path, n) in &seen {
         let want = if path.starts_with("/jobs/:id/") {
             FEW
