@@ -74,6 +74,14 @@ impl Seen {
         }
     }
 
+    /// The kept answer to `GET path` from `target`.
+    fn kept(&self, target: &HttpTarget, path: &str) -> Option<&Response> {
+        let as_sent = target.endpoint.path(path);
+        self.answers()
+            .find(|(t, p, _)| *t == target.tls && *p == as_sent)
+            .map(|(_, _, r)| r)
+    }
+
     /// The answers kept: over TLS or not, the path as sent, the answer.
     pub fn answers(&self) -> impl Iterator<Item = (bool, &str, &Response)> {
         self.answers.iter().map(|(t, p, r)| (*t, p.as_str(), r))
@@ -134,13 +142,26 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
         || banner_status(&banner.bytes) == Some(400);
     // Close with RST so a scan leaves no TIME_WAIT behind.
     let _ = stream.set_zero_linger();
-    // An HTTP head read whole on a port that is not TLS: the rest of that
-    // answer is read on the same connection. Anything else (a head cut by
-    // the deadline, a port about to be sniffed for TLS, which must not see
-    // two connections at once) is closed, and HTTP is asked again.
-    let open = (!maybe_tls && banner.bytes.starts_with(b"HTTP/") && banner_complete(&banner.bytes))
-        .then_some(stream);
+    // An HTTP head read whole: the rest of that answer is read on the same
+    // connection, and serves classification and the checks. A head cut by
+    // the deadline is dropped, and HTTP asked again with a fresh one.
+    let whole_head = banner.bytes.starts_with(b"HTTP/") && banner_complete(&banner.bytes);
+    let plain_target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
+    let mut first = None;
+    if whole_head {
+        let read = banner.bytes.clone();
+        first = Some(
+            plain_target
+                .answer_to_sent(stream, read, BANNER_REQUEST_PATH)
+                .await,
+        );
+    }
     if maybe_tls {
+        // Read before the sniff (one connection to a port at a time), and
+        // kept: a TLS port's redirect check asks the same plain request.
+        if let Some(Ok((resp, _))) = &first {
+            seen.keep(&plain_target, BANNER_REQUEST_PATH, resp);
+        }
         let sni = endpoint.hostname.clone();
         match crate::tls::sniff_with_notes(&addr, sni.as_deref(), cfg.timeout).await {
             Ok(Some(sniffed)) => {
@@ -152,13 +173,13 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
             }
             Ok(None) => {}
             Err(e) => {
-                let mut s = identify_plain(&endpoint, banner, None, cfg, seen).await;
+                let mut s = identify_plain(&endpoint, banner, first, cfg, seen).await;
                 s.errors.insert(0, format!("TLS sniff: {e}"));
                 return s;
             }
         }
     }
-    identify_plain(&endpoint, banner, open, cfg, seen).await
+    identify_plain(&endpoint, banner, first, cfg, seen).await
 }
 
 /// HTTP: the whole head; anything else: the first line or a known frame.
@@ -199,7 +220,7 @@ async fn identify_tls(
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
             // endpoint still answers plain HTTP with a redirect to HTTPS.
-            let mut s = identify_behind_tls(endpoint, cfg).await;
+            let mut s = identify_behind_tls(endpoint, cfg, seen).await;
             s.inner_unreachable = true;
             s.errors.push(format!("HTTP over TLS: {e}"));
             s
@@ -244,10 +265,16 @@ fn tls_excerpt(t: &TlsSummary) -> String {
 /// A TLS port whose inner protocol we cannot reach. Only Flink's REST
 /// redirect identifies it; otherwise it stays unknown (never guessed from
 /// the port number).
-async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig, seen: &Seen) -> Service {
     let plain = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
     let mut errors = Vec::new();
-    match plain.get(BANNER_REQUEST_PATH).await {
+    // The first request's answer, when it was HTTP and read whole.
+    let kept = seen.kept(&plain, BANNER_REQUEST_PATH).cloned();
+    let answer = match kept {
+        Some(resp) => Ok(resp),
+        None => plain.get(BANNER_REQUEST_PATH).await,
+    };
+    match answer {
         Ok(resp) => {
             if let Some(loc) = flink_http::https_redirect_location(&resp) {
                 let expected_suffix =
@@ -274,23 +301,18 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     s
 }
 
-/// `open`: the banner's connection, its answer's head read whole.
+/// `first`: the banner's HTTP answer, read whole on its connection.
 async fn identify_plain(
     endpoint: &Endpoint,
     banner: wire::Reply,
-    open: Option<tokio::net::TcpStream>,
+    first: Option<Result<(Response, Option<String>), http::HttpError>>,
     cfg: &IdentifyConfig,
     seen: &mut Seen,
 ) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
-        let answer = match open {
-            Some(stream) => {
-                let read = banner.bytes.clone();
-                target
-                    .answer_to_sent(stream, read, BANNER_REQUEST_PATH)
-                    .await
-            }
+        let answer = match first {
+            Some(answer) => answer,
             None => target.get_noted(BANNER_REQUEST_PATH).await,
         };
         return match answer {
