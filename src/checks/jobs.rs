@@ -10,13 +10,20 @@ use super::{http_target, rule_ids, CheckContext, CheckOutput};
 use crate::inventory::{self, text, Source};
 use crate::model::{Evidence, Service, ServiceKind};
 use crate::model::{Job, JobInventory, LogRead};
+use crate::transport::answers::Answers;
 
 /// Evidence entries kept per finding (jobs or files); the detail counts all.
 const MAX_EVIDENCE: usize = 10;
 
 /// Read the inventory of the jobs `job_list` names, keep it in the
 /// deployment facts and add its findings.
-pub async fn run(service: &Service, ctx: &CheckContext, job_list: &JobList, out: &mut CheckOutput) {
+pub async fn run(
+    service: &Service,
+    ctx: &CheckContext,
+    job_list: &JobList,
+    answers: &Answers,
+    out: &mut CheckOutput,
+) {
     let source = match service.kind {
         ServiceKind::JobmanagerRest => Source::JobManager,
         ServiceKind::HistoryServer => Source::HistoryServer,
@@ -27,7 +34,8 @@ pub async fn run(service: &Service, ctx: &CheckContext, job_list: &JobList, out:
         return;
     };
     let target = http_target(service, ctx, false);
-    let Some(inv) = inventory::collect(&target, source, listed, &mut out.errors).await else {
+    let Some(inv) = inventory::collect(&target, answers, source, listed, &mut out.errors).await
+    else {
         return;
     };
     findings(service, ctx, &inv, out);

@@ -31,6 +31,7 @@ use crate::advisories::Verdict;
 use crate::model::{
     AdvisoryMatch, Evidence, Finding, MatchConfidence, Service, ServiceKind, Severity,
 };
+use crate::transport::answers::Answers;
 use crate::transport::http::{HttpTarget, Response};
 use crate::transport::{deny, wire};
 use crate::untrusted;
@@ -284,15 +285,23 @@ pub async fn run(service: &Service, ctx: &CheckContext) -> CheckOutput {
     run_seen(service, ctx, &crate::identify::Seen::default()).await
 }
 
-/// [`run`], judging a probe whose request fails on the same request's
-/// answer from identification, if it got one: a JobManager that answered
-/// `GET /config` without credentials and then went away was exposed, and
-/// is reported so; what neither answers is listed as unchecked.
+/// [`run`], reusing the HTTP answers identification got ([`Seen`]): a
+/// probe file that sends the same `GET` is judged on that answer, not
+/// sent again, so a JobManager that answered `GET /config` without
+/// credentials and then went away is reported so; what nothing answers is
+/// listed as unchecked.
+///
+/// [`Seen`]: crate::identify::Seen
 pub async fn run_seen(
     service: &Service,
     ctx: &CheckContext,
     seen: &crate::identify::Seen,
 ) -> CheckOutput {
+    // Every read-only GET the checks share goes out once per service.
+    let answers = Answers::default();
+    for (tls, path, resp) in seen.answers() {
+        answers.keep(tls, path, resp);
+    }
     let mut out = CheckOutput::default();
     // Every TLS port gets its profile recorded, Flink or not; findings come
     // only for Flink services.
@@ -317,13 +326,13 @@ pub async fn run_seen(
             }
             _ => None,
         };
-        http_probes(service, ctx, &mut out, false, seen, job_list.as_ref()).await;
+        http_probes(service, ctx, &mut out, false, &answers, job_list.as_ref()).await;
         match (service.kind, &job_list) {
             (ServiceKind::JobmanagerRest, Some(list)) => {
                 let config = config_secrets(service, ctx, &mut out).await;
                 out.deployment =
-                    Some(deployment(service, ctx, config.as_ref(), list, &mut out).await);
-                jobs::run(service, ctx, list, &mut out).await;
+                    Some(deployment(service, ctx, config.as_ref(), list, &answers, &mut out).await);
+                jobs::run(service, ctx, list, &answers, &mut out).await;
             }
             (ServiceKind::HistoryServer, Some(list)) => {
                 let facts = crate::model::DeploymentFacts {
@@ -333,7 +342,7 @@ pub async fn run_seen(
                 if !facts.job_ids.is_empty() {
                     out.deployment = Some(facts);
                 }
-                jobs::run(service, ctx, list, &mut out).await;
+                jobs::run(service, ctx, list, &answers, &mut out).await;
             }
             (ServiceKind::SqlGateway, _) if ctx.intrusive => {
                 gateway_session(service, ctx, &mut out).await
@@ -343,7 +352,7 @@ pub async fn run_seen(
     } else if service.inner_unreachable {
         // Probes that only need plain HTTP to the TLS port still apply
         // (the redirect check).
-        http_probes(service, ctx, &mut out, true, seen, None).await;
+        http_probes(service, ctx, &mut out, true, &answers, None).await;
     }
     binary_plaintext(service, ctx, &mut out);
     if service.kind == ServiceKind::BlobServer && service.tls.is_none() {
@@ -387,7 +396,7 @@ async fn http_probes(
     ctx: &CheckContext,
     out: &mut CheckOutput,
     plaintext_only: bool,
-    seen: &crate::identify::Seen,
+    answers: &Answers,
     job_list: Option<&JobList>,
 ) {
     let tls = service.tls.is_some();
@@ -419,33 +428,17 @@ async fn http_probes(
         let read_once = job_list.and_then(|l| l.answer_to(method, path, body, target.tls));
         let answered = match read_once {
             Some(answer) => answer,
+            None if method.eq_ignore_ascii_case("GET") && body.is_none() => {
+                answers.get(&target, path).await.map_err(|e| e.to_string())
+            }
             None => target
                 .request(method, path, body)
                 .await
                 .map_err(|e| e.to_string()),
         };
-        // The same GET already answered during identification: a port that
-        // stopped answering since is judged on that answer.
-        let earlier = (p.request.method.eq_ignore_ascii_case("GET") && p.request.body.is_none())
-            .then(|| seen.get(target.tls, &p.request.path))
-            .flatten();
-        let resp = match (answered, earlier) {
-            (Ok(r), Some(e)) if !p.matches(&r) && p.matches(e) => {
-                out.errors.push(format!(
-                    "probe {}: answered {} now, but identification's answer to the same request matched; reported from that",
-                    p.id, r.status
-                ));
-                e.clone()
-            }
-            (Ok(r), _) => r,
-            (Err(err), Some(e)) => {
-                out.errors.push(format!(
-                    "probe {}: {err}; judged on identification's answer to the same request",
-                    p.id
-                ));
-                e.clone()
-            }
-            (Err(err), None) => {
+        let resp = match answered {
+            Ok(r) => r,
+            Err(err) => {
                 out.errors.push(format!("probe {}: {err}", p.id));
                 out.could_not_check(&p.rule, ctx);
                 continue;
@@ -575,6 +568,7 @@ async fn deployment(
     ctx: &CheckContext,
     config: Option<&Response>,
     job_list: &JobList,
+    answers: &Answers,
     out: &mut CheckOutput,
 ) -> crate::model::DeploymentFacts {
     let mut facts = crate::model::DeploymentFacts::default();
@@ -587,7 +581,10 @@ async fn deployment(
         facts.config = map;
     }
     facts.job_ids = job_ids(job_list);
-    match http_target(service, ctx, false).get("/taskmanagers").await {
+    match answers
+        .get(&http_target(service, ctx, false), "/taskmanagers")
+        .await
+    {
         Ok(r) if r.status == 200 => {
             if let Some((list, listed)) = r
                 .json()

@@ -52,30 +52,39 @@ pub const RPC_ALONE_CONFIDENCE: u8 = 75;
 pub const RPC_CORROBORATED_CONFIDENCE: u8 = 95;
 const RAW_CAP: usize = 16 * 1024;
 
-/// HTTP answers identification got, kept for the checks: a port that
-/// answered `GET /config` without credentials and then stopped accepting
-/// connections (a flapping pod, a crash, a firewall closing it) still has
-/// its unauthenticated REST API reported from what was seen
-/// (`crate::checks::run_seen`). Bounded: a few answers, bodies already
-/// capped by the HTTP client.
+/// HTTP answers identification got, handed on to the checks
+/// (`crate::checks::run_seen`), which reuse them instead of asking again:
+/// the probe files that send `GET /config` get identification's answer,
+/// and a port that answered it without credentials and then stopped
+/// accepting connections (a flapping pod, a crash, a firewall closing it)
+/// still has its unauthenticated REST API reported. Bounded: a few
+/// answers, bodies already capped by the HTTP client.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
     answers: Vec<(bool, String, Response)>,
 }
 
 impl Seen {
-    fn keep(&mut self, tls: bool, path: &str, resp: &Response) {
+    /// Keep the answer to `GET path` from `target`, keyed by the path as
+    /// sent: a prefix discovery's `/config` is not the root's.
+    fn keep(&mut self, target: &HttpTarget, path: &str, resp: &Response) {
         if self.answers.len() < 4 {
-            self.answers.push((tls, path.to_string(), resp.clone()));
+            let as_sent = target.endpoint.path(path);
+            self.answers.push((target.tls, as_sent, resp.clone()));
         }
     }
 
-    /// The answer to `GET path` (over TLS or not) identification got.
-    pub fn get(&self, tls: bool, path: &str) -> Option<&Response> {
-        self.answers
-            .iter()
-            .find(|(t, p, _)| *t == tls && p == path)
+    /// The kept answer to `GET path` from `target`.
+    fn kept(&self, target: &HttpTarget, path: &str) -> Option<&Response> {
+        let as_sent = target.endpoint.path(path);
+        self.answers()
+            .find(|(t, p, _)| *t == target.tls && *p == as_sent)
             .map(|(_, _, r)| r)
+    }
+
+    /// The answers kept: over TLS or not, the path as sent, the answer.
+    pub fn answers(&self) -> impl Iterator<Item = (bool, &str, &Response)> {
+        self.answers.iter().map(|(t, p, r)| (*t, p.as_str(), r))
     }
 }
 
@@ -96,12 +105,16 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
     // Plain HTTP first: Flink's REST endpoint waits for more bytes after a
     // ClientHello (a whole probe timeout lost), while TLS servers answer an
     // HTTP request at once with an alert, a close, or Flink's redirect.
+    // The headers the HTTP client sends: an HTTP answer to this request is
+    // read to its end and classified (`open` below), not asked for again.
     let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: flinkscan\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: {}\r\nConnection: close\r\n\r\n",
         endpoint.path(BANNER_REQUEST_PATH),
-        endpoint.host_header()
+        endpoint.host_header(),
+        http::USER_AGENT,
+        http::ACCEPT
     );
-    let banner = match wire::exchange(
+    let (banner, stream) = match wire::exchange_kept(
         &addr,
         request.as_bytes(),
         cfg.timeout,
@@ -127,7 +140,28 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
         || banner.bytes.starts_with(&[0x15, 0x03])
         || banner_redirects_to_https(&banner.bytes)
         || banner_status(&banner.bytes) == Some(400);
+    // Close with RST so a scan leaves no TIME_WAIT behind.
+    let _ = stream.set_zero_linger();
+    // An HTTP head read whole: the rest of that answer is read on the same
+    // connection, and serves classification and the checks. A head cut by
+    // the deadline is dropped, and HTTP asked again with a fresh one.
+    let whole_head = banner.bytes.starts_with(b"HTTP/") && banner_complete(&banner.bytes);
+    let plain_target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
+    let mut first = None;
+    if whole_head {
+        let read = banner.bytes.clone();
+        first = Some(
+            plain_target
+                .answer_to_sent(stream, read, BANNER_REQUEST_PATH)
+                .await,
+        );
+    }
     if maybe_tls {
+        // Read before the sniff (one connection to a port at a time), and
+        // kept: a TLS port's redirect check asks the same plain request.
+        if let Some(Ok((resp, _))) = &first {
+            seen.keep(&plain_target, BANNER_REQUEST_PATH, resp);
+        }
         let sni = endpoint.hostname.clone();
         match crate::tls::sniff_with_notes(&addr, sni.as_deref(), cfg.timeout).await {
             Ok(Some(sniffed)) => {
@@ -139,13 +173,13 @@ async fn identify_into(endpoint: Endpoint, cfg: &IdentifyConfig, seen: &mut Seen
             }
             Ok(None) => {}
             Err(e) => {
-                let mut s = identify_plain(&endpoint, banner, cfg, seen).await;
+                let mut s = identify_plain(&endpoint, banner, first, cfg, seen).await;
                 s.errors.insert(0, format!("TLS sniff: {e}"));
                 return s;
             }
         }
     }
-    identify_plain(&endpoint, banner, cfg, seen).await
+    identify_plain(&endpoint, banner, first, cfg, seen).await
 }
 
 /// HTTP: the whole head; anything else: the first line or a known frame.
@@ -186,7 +220,7 @@ async fn identify_tls(
             // The handshake needs a client certificate or suites rustls
             // refuses (Flink's default internal SSL suite). Flink's REST
             // endpoint still answers plain HTTP with a redirect to HTTPS.
-            let mut s = identify_behind_tls(endpoint, cfg).await;
+            let mut s = identify_behind_tls(endpoint, cfg, seen).await;
             s.inner_unreachable = true;
             s.errors.push(format!("HTTP over TLS: {e}"));
             s
@@ -231,10 +265,16 @@ fn tls_excerpt(t: &TlsSummary) -> String {
 /// A TLS port whose inner protocol we cannot reach. Only Flink's REST
 /// redirect identifies it; otherwise it stays unknown (never guessed from
 /// the port number).
-async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Service {
+async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig, seen: &Seen) -> Service {
     let plain = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
     let mut errors = Vec::new();
-    match plain.get(BANNER_REQUEST_PATH).await {
+    // The first request's answer, when it was HTTP and read whole.
+    let kept = seen.kept(&plain, BANNER_REQUEST_PATH).cloned();
+    let answer = match kept {
+        Some(resp) => Ok(resp),
+        None => plain.get(BANNER_REQUEST_PATH).await,
+    };
+    match answer {
         Ok(resp) => {
             if let Some(loc) = flink_http::https_redirect_location(&resp) {
                 let expected_suffix =
@@ -261,15 +301,21 @@ async fn identify_behind_tls(endpoint: &Endpoint, cfg: &IdentifyConfig) -> Servi
     s
 }
 
+/// `first`: the banner's HTTP answer, read whole on its connection.
 async fn identify_plain(
     endpoint: &Endpoint,
     banner: wire::Reply,
+    first: Option<Result<(Response, Option<String>), http::HttpError>>,
     cfg: &IdentifyConfig,
     seen: &mut Seen,
 ) -> Service {
     if banner.bytes.starts_with(b"HTTP/") {
         let target = HttpTarget::new(endpoint.clone(), false, cfg.timeout);
-        return match target.get_noted(BANNER_REQUEST_PATH).await {
+        let answer = match first {
+            Some(answer) => answer,
+            None => target.get_noted(BANNER_REQUEST_PATH).await,
+        };
+        return match answer {
             Ok((resp, note)) => identify_root(&target, resp, note, cfg, seen).await,
             Err(e) => {
                 let mut s = Service::new(endpoint.clone(), ServiceKind::OtherHttp);
@@ -470,7 +516,7 @@ async fn identify_root(
     let Some(root_config) = root_config.filter(|_| s.kind == ServiceKind::OtherHttp) else {
         return s;
     };
-    match prefix::discover(target, &root_config).await {
+    match prefix::discover(target, &root_config, seen).await {
         prefix::Found::Service(found) | prefix::Found::Authenticating(found) => found,
         prefix::Found::Nothing(tried) => {
             s.evidence.push(tried);
@@ -491,7 +537,7 @@ pub(crate) async fn identify_http(
         .map(|n| format!("GET {BANNER_REQUEST_PATH}: {n}"))
         .into_iter()
         .collect();
-    seen.keep(target.tls, BANNER_REQUEST_PATH, &config);
+    seen.keep(target, BANNER_REQUEST_PATH, &config);
     let mut s = classify_http(target, config, &mut notes).await;
     if !notes.is_empty() {
         s.confidence = s.confidence.saturating_sub(10);

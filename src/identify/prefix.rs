@@ -60,7 +60,7 @@ pub enum Found {
 
 /// Look for Flink under a prefix of `target` (a root endpoint), whose
 /// `/config` answered `config`.
-pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
+pub async fn discover(target: &HttpTarget, config: &Response, seen: &mut super::Seen) -> Found {
     let mut budget = MAX_REQUESTS;
     let mut candidates: Vec<String> = Vec::new();
     if let Some(p) = redirect_prefix(config, &target.endpoint) {
@@ -107,7 +107,7 @@ pub async fn discover(target: &HttpTarget, config: &Response) -> Found {
             continue;
         };
         if looks_like_flink(&resp) {
-            let s = super::identify_http(&under, resp, note, &mut super::Seen::default()).await;
+            let s = super::identify_http(&under, resp, note, seen).await;
             if s.flink {
                 return Found::Service(discovered(s, &prefix));
             }
@@ -438,7 +438,7 @@ mod tests {
             std::time::Duration::from_secs(5),
         );
         let config = resp(404, &[], "nope");
-        let found = discover(&target, &config).await;
+        let found = discover(&target, &config, &mut crate::identify::Seen::default()).await;
         assert!(!matches!(found, Found::Service(_)));
         let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
         assert!(!seen.iter().any(|p| p.starts_with("/run")), "{seen:?}");

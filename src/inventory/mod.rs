@@ -20,6 +20,7 @@ pub mod text;
 use std::collections::BTreeMap;
 
 use crate::model::{Jar, Job, JobInventory, LogRead, Parameter, ParameterStatus};
+use crate::transport::answers::Answers;
 use crate::transport::http::{HttpError, HttpTarget, Response, MAX_BODY};
 use secrets::Verdict;
 
@@ -58,6 +59,7 @@ pub enum Source {
 /// body).
 pub async fn collect(
     target: &HttpTarget,
+    answers: &Answers,
     source: Source,
     overview: &Response,
     errors: &mut Vec<String>,
@@ -78,6 +80,7 @@ pub async fn collect(
     }
     let mut r = Reader {
         target,
+        answers,
         errors,
         timeouts: 0,
     };
@@ -132,6 +135,9 @@ pub const MAX_TIMEOUTS: usize = 3;
 /// The requests of one inventory, and the trouble they met.
 struct Reader<'a> {
     target: &'a HttpTarget,
+    /// What the checks already read of this service (`/jars`,
+    /// `/taskmanagers`); job pages and logs are read here only.
+    answers: &'a Answers,
     errors: &'a mut Vec<String>,
     timeouts: usize,
 }
@@ -149,10 +155,28 @@ impl Reader<'_> {
     }
 
     async fn json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Option<T> {
+        self.json_of(path, false).await
+    }
+
+    /// [`json`](Self::json) of an answer the checks share ([`Answers`]).
+    async fn shared_json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Option<T> {
+        self.json_of(path, true).await
+    }
+
+    async fn json_of<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        shared: bool,
+    ) -> Option<T> {
         if self.stalled() {
             return None;
         }
-        match self.target.get(path).await {
+        let answer = if shared {
+            self.answers.get(self.target, path).await
+        } else {
+            self.target.get(path).await
+        };
+        match answer {
             Ok(r) if r.status == 200 => match flink::parse(&format!("GET {path}"), &r.body) {
                 Ok(v) => Some(v),
                 Err(e) => {
@@ -300,7 +324,7 @@ fn location(path: &str) -> Option<String> {
 }
 
 async fn read_jars(r: &mut Reader<'_>) -> Option<Vec<Jar>> {
-    let list: flink::JarList = r.json("/jars").await?;
+    let list: flink::JarList = r.shared_json("/jars").await?;
     Some(
         list.files
             .into_iter()
@@ -342,7 +366,7 @@ async fn read_logs(r: &mut Reader<'_>, inv: &mut JobInventory) {
     if let Some(read) = read_log(r, "jobmanager".into(), "/jobmanager/log", &mut budget).await {
         inv.logs.push(read);
     }
-    let Some(tms) = r.json::<flink::TaskManagers>("/taskmanagers").await else {
+    let Some(tms) = r.shared_json::<flink::TaskManagers>("/taskmanagers").await else {
         return;
     };
     let ids = tms

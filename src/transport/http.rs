@@ -16,7 +16,11 @@ use crate::model::Endpoint;
 /// Largest body we read from any peer; bigger answers are truncated.
 pub const MAX_BODY: usize = 256 * 1024;
 const MAX_HEAD: usize = 16 * 1024;
-const USER_AGENT: &str = concat!("flinkscan/", env!("CARGO_PKG_VERSION"));
+/// The `User-Agent` and `Accept` every request carries (identification's
+/// raw first request too, whose answer is then read here:
+/// [`HttpTarget::answer_to_sent`]).
+pub const USER_AGENT: &str = concat!("flinkscan/", env!("CARGO_PKG_VERSION"));
+pub const ACCEPT: &str = "application/json, */*;q=0.5";
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -172,6 +176,39 @@ impl HttpTarget {
             .map(|(r, note, _)| (r, note))
     }
 
+    /// The answer to `GET path`, already sent on `stream` by a raw probe
+    /// that read its first bytes (`read`): the rest is read and the whole
+    /// parsed as [`get_noted`](Self::get_noted) would, so identification's
+    /// first request is not sent a second time. The request must be the
+    /// one `get_noted` sends (the same headers: [`USER_AGENT`], [`ACCEPT`]).
+    pub async fn answer_to_sent(
+        &self,
+        stream: tokio::net::TcpStream,
+        read: Vec<u8>,
+        path: &str,
+    ) -> Result<(Response, Option<String>), HttpError> {
+        self.allowed("GET", path)?;
+        let deadline = self.deadline();
+        let replayed = Replayed {
+            answer: tokio::io::AsyncReadExt::chain(std::io::Cursor::new(read), stream),
+            written: false,
+            reader: None,
+        };
+        let (head, incoming, _driver) = tokio::time::timeout_at(
+            deadline,
+            self.exchange_on(Box::new(replayed), "GET", path, None),
+        )
+        .await
+        .map_err(|_| HttpError::Timeout(self.timeout))??;
+        let cap = Cap {
+            limit: MAX_BODY,
+            keep_prefix: false,
+        };
+        read_body(head, incoming, deadline, self.timeout, cap)
+            .await
+            .map(|(r, note, _)| (r, note))
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -179,14 +216,7 @@ impl HttpTarget {
         body: Option<&str>,
     ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         // The one place every HTTP request passes: no caller can forget it.
-        crate::transport::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
-        if self.endpoint.base_path.is_some() {
-            // The proxy in front routes on the full path: a prefix found on
-            // a hostile root page (`/run`, `/cluster`) must not smuggle a
-            // denied fragment in front of an allowed path.
-            crate::transport::deny::check_path(&self.endpoint.path(path))
-                .map_err(HttpError::Denied)?;
-        }
+        self.allowed(method, path)?;
         let tcp = crate::net::connect(self.endpoint.dest())
             .await
             .map_err(HttpError::Connect)?;
@@ -201,6 +231,30 @@ impl HttpTarget {
         } else {
             Box::new(tcp)
         };
+        self.exchange_on(stream, method, path, body).await
+    }
+
+    /// What the deny-list (`transport::deny`) says of a request.
+    fn allowed(&self, method: &str, path: &str) -> Result<(), HttpError> {
+        crate::transport::deny::check(method, path, self.intrusive).map_err(HttpError::Denied)?;
+        if self.endpoint.base_path.is_some() {
+            // The proxy in front routes on the full path: a prefix found on
+            // a hostile root page (`/run`, `/cluster`) must not smuggle a
+            // denied fragment in front of an allowed path.
+            crate::transport::deny::check_path(&self.endpoint.path(path))
+                .map_err(HttpError::Denied)?;
+        }
+        Ok(())
+    }
+
+    /// Send one request on `stream` and read the head of its answer.
+    async fn exchange_on(
+        &self,
+        stream: Box<dyn Stream>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(Head, hyper::body::Incoming, AbortOnDrop), HttpError> {
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(MAX_HEAD.max(8192))
             .max_headers(64)
@@ -220,7 +274,7 @@ impl HttpTarget {
             .uri(self.endpoint.path(path))
             .header(hyper::header::HOST, host)
             .header(hyper::header::USER_AGENT, USER_AGENT)
-            .header(hyper::header::ACCEPT, "application/json, */*;q=0.5")
+            .header(hyper::header::ACCEPT, ACCEPT)
             .header(hyper::header::CONNECTION, "close");
         if body.is_some() {
             req = req.header(hyper::header::CONTENT_TYPE, "application/json");
@@ -253,6 +307,57 @@ impl HttpTarget {
             close_delimited,
         };
         Ok((head, resp.into_body(), driver))
+    }
+}
+
+/// A connection whose request went out already: hyper's copy of it is
+/// dropped, and the answer (the bytes read so far, then the rest) is only
+/// given once hyper wrote its request, as hyper reads nothing before.
+struct Replayed {
+    answer: tokio::io::Chain<std::io::Cursor<Vec<u8>>, tokio::net::TcpStream>,
+    written: bool,
+    reader: Option<std::task::Waker>,
+}
+
+impl AsyncRead for Replayed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.written {
+            self.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.answer).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Replayed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.written = true;
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

@@ -1,11 +1,13 @@
 //! What identification and the checks both talk through: the HTTP client
-//! over our own connections ([`http`]), the raw BLOB / RPC / JRMI / data-port
+//! over our own connections ([`http`]), the GET answers one service's scan
+//! shares ([`answers`]), the raw BLOB / RPC / JRMI / data-port
 //! exchanges ([`wire`]), the deny-list every request passes before a byte
 //! is written ([`deny`]), and the evidence a response leaves in a report.
 //! Connections themselves come from [`crate::net`] (retries, SOCKS5).
 //!
 //! Every read is bounded in bytes and time: nothing a peer sends is trusted.
 
+pub mod answers;
 pub mod deny;
 pub mod http;
 pub mod wire;

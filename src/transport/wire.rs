@@ -47,6 +47,21 @@ pub async fn exchange(
     cap: usize,
     done: impl Fn(&[u8]) -> bool,
 ) -> std::io::Result<Reply> {
+    let (reply, stream) = exchange_kept(addr, payload, timeout, cap, done).await?;
+    // Close with RST so a scan leaves no TIME_WAIT behind.
+    let _ = stream.set_zero_linger();
+    Ok(reply)
+}
+
+/// [`exchange`], and the connection, still open, for a caller that reads
+/// the rest of the reply (identification's first HTTP answer).
+pub async fn exchange_kept(
+    addr: impl Into<Dest>,
+    payload: &[u8],
+    timeout: Duration,
+    cap: usize,
+    done: impl Fn(&[u8]) -> bool,
+) -> std::io::Result<(Reply, tokio::net::TcpStream)> {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut stream = tokio::time::timeout_at(deadline, crate::net::connect(addr.into()))
@@ -60,9 +75,7 @@ pub async fn exchange(
     let connect_time = started.elapsed();
     let mut reply = read_bounded(&mut stream, deadline, cap, done).await;
     reply.connect_time = connect_time;
-    // Close with RST so a scan leaves no TIME_WAIT behind.
-    let _ = stream.set_zero_linger();
-    Ok(reply)
+    Ok((reply, stream))
 }
 
 pub async fn read_bounded<S: tokio::io::AsyncRead + Unpin>(

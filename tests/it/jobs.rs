@@ -976,3 +976,61 @@ fn the_real_job_tests_fail_without_javac() {
         "{text}"
     );
 }
+
+/// One scan of one JobManager asks each read-only question once: what
+/// identification read (`/config`, `/overview`), what the checks probe
+/// (`/jars`, `/taskmanagers`, ...) and what the inventory reads are one
+/// set of answers. The replay above, with a small cluster: every path is
+/// asked once, and each job page once per job read.
+#[test]
+fn one_scan_asks_a_jobmanager_each_question_once() {
+    const FEW: usize = 3;
+    let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let list: Vec<String> = (0..FEW)
+        .map(|i| {
+            format!(
+                r#"{{"jid":"{}","name":"job-{i}","state":"RUNNING","start-time":1700000000000,"end-time":-1,"duration":5,"last-modification":0,"tasks":{{"total":1}}}}"#,
+                job_id(i)
+            )
+        })
+        .collect();
+    let overview = Arc::new(format!(r#"{{"jobs":[{}]}}"#, list.join(",")));
+    let log = Arc::new(b"INFO  Checkpoint - completed checkpoint for job\n".to_vec());
+    let ip = flink::unique_loopback();
+    let peer = {
+        let (seen, overview, log) = (seen.clone(), overview.clone(), log.clone());
+        Listener::start(ip, 0, move |c| replay(c, &overview, &log, &seen))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("{ip}:{}", peer.port());
+    let run = support::scan::scan_to(dir.path(), "few", &[&target, "--probe-timeout", "10s"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let svc = support::peers::service_at(run.json(), peer.addr);
+    assert_eq!(svc["kind"], "jobmanager-rest", "{svc}");
+    assert_eq!(
+        svc["deployment"]["jobs"]["listed"], FEW,
+        "{}",
+        svc["errors"]
+    );
+    let seen = seen.lock().unwrap().clone();
+    for path in [
+        "/config",
+        "/overview",
+        "/jars",
+        "/taskmanagers",
+        "/jobs/overview",
+    ] {
+        assert_eq!(seen.get(path), Some(&1), "{path}: {seen:?}");
+    }
+    // Everything else once too: the pages of each job once per job, and
+    // "" (connections that sent no request line: the port sweep's) once.
+    for (path, n) in &seen {
+        let want = if path.starts_with("/jobs/:id/") {
+            FEW
+        } else {
+            1
+        };
+        assert_eq!(*n, want, "{path}: {seen:?}");
+    }
+    assert_eq!(seen.get("not a GET"), None, "{seen:?}");
+}
