@@ -164,18 +164,21 @@ record() {
 
 # Listeners: "close" ones accept and close, "http" ones answer a minimal HTTP
 # response, "flink" ones are a Flink JobManager look-alike (real Flink
-# 1.14.6's /config and /overview bodies from tests/fixtures/identify, 404
-# for everything else). One single-threaded process serves them all.
+# 1.14.6's /config and /overview bodies from tests/fixtures/identify, empty
+# TaskManager and job lists as an idle JobManager gives, 404 for everything
+# else). One single-threaded process serves them all.
 cat > "$work/listen.py" <<'EOF'
 import os, selectors, socket, sys
 sel = selectors.DefaultSelector()
 REPLY = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 FIXTURES = os.environ.get("FLINK_FIXTURES", "")
-def page(name):
-    body = open(os.path.join(FIXTURES, name), "rb").read() if FIXTURES else b"{}"
+def ok(body):
     return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: "
             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
-FLINK = {b"/config": page("jobmanager-1.14.6-config.json"), b"/overview": page("jobmanager-1.14.6-overview.json")} if FIXTURES else {}
+def page(name):
+    return ok(open(os.path.join(FIXTURES, name), "rb").read() if FIXTURES else b"{}")
+FLINK = {b"/config": page("jobmanager-1.14.6-config.json"), b"/overview": page("jobmanager-1.14.6-overview.json"),
+         b"/taskmanagers": ok(b'{"taskmanagers":[]}'), b"/jobs/overview": ok(b'{"jobs":[]}')} if FIXTURES else {}
 for spec in sys.argv[1:]:
     mode, host, port = spec.split(":")
     s = socket.socket()

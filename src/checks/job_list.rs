@@ -51,6 +51,18 @@ impl JobList {
     pub fn listed(&self) -> Option<&Response> {
         self.answer.as_ref().ok().filter(|r| r.status == 200)
     }
+
+    /// The answer's status, if there was an answer.
+    pub fn status(&self) -> Option<u16> {
+        self.answer.as_ref().ok().map(|r| r.status)
+    }
+
+    /// Answered with Flink's job list: `{"jobs": [...]}`.
+    pub fn lists_jobs(&self) -> bool {
+        self.listed()
+            .and_then(Response::json)
+            .is_some_and(|j| j.get("jobs").is_some_and(serde_json::Value::is_array))
+    }
 }
 
 #[cfg(test)]

@@ -223,6 +223,9 @@ pub struct CheckOutput {
     pub unchecked: Vec<String>,
     /// What a YARN ResourceManager lists (its Flink applications).
     pub yarn: Option<crate::model::YarnFacts>,
+    /// Why the service may not be what identification said: it costs
+    /// confidence and is one of the service's errors.
+    pub doubt: Option<String>,
 }
 
 impl CheckOutput {
@@ -581,24 +584,49 @@ async fn deployment(
         facts.config = map;
     }
     facts.job_ids = job_ids(job_list);
-    match answers
+    let listed = match answers
         .get(&http_target(service, ctx, false), "/taskmanagers")
         .await
     {
-        Ok(r) if r.status == 200 => {
-            if let Some((list, listed)) = r
-                .json()
+        Ok(r) => {
+            let parsed = (r.status == 200)
+                .then(|| r.json())
+                .flatten()
                 .as_ref()
-                .and_then(crate::flink_rest::parse_taskmanagers)
-            {
+                .and_then(crate::flink_rest::parse_taskmanagers);
+            if let Some((list, listed)) = parsed {
                 facts.taskmanagers = list;
                 facts.taskmanagers_listed = Some(listed);
             }
+            Some((r.status, facts.taskmanagers_listed.is_some()))
         }
-        Ok(_) => {}
-        Err(e) => out.errors.push(format!("GET /taskmanagers: {e}")),
-    }
+        Err(e) => {
+            out.errors.push(format!("GET /taskmanagers: {e}"));
+            None
+        }
+    };
+    out.doubt = uncorroborated(listed, job_list);
     facts
+}
+
+/// Every Flink JobManager's REST API lists its TaskManagers
+/// (`/taskmanagers`) and its jobs (`/jobs/overview`), empty lists
+/// included. A server that answers `/config` and `/overview` like Flink
+/// but both of those unlike it (a copy of Flink's answers behind a web
+/// server, a look-alike, a honeypot) is doubted: kept as a JobManager (the
+/// worse case), at lower confidence, and the report says why. A request
+/// that failed says nothing either way.
+fn uncorroborated(taskmanagers: Option<(u16, bool)>, jobs: &JobList) -> Option<String> {
+    let (tm_status, tm_listed) = taskmanagers?;
+    let jobs_status = jobs.status()?;
+    (!tm_listed && !jobs.lists_jobs()).then(|| {
+        format!(
+            "answers /config like a Flink JobManager, but not GET /taskmanagers ({tm_status}) \
+             nor GET {} ({jobs_status}), which every JobManager lists: a copy of Flink's answers \
+             or a look-alike?",
+            job_list::PATH
+        )
+    })
 }
 
 /// Keys (or JVM option names) whose values look like secrets and are not

@@ -168,6 +168,10 @@ impl Pool {
                 service.yarn = out.yarn.map(Box::new);
             }
             service.errors.extend(out.errors);
+            if let Some(doubt) = out.doubt {
+                service.errors.push(doubt);
+                service.confidence = service.confidence.saturating_sub(50).max(10);
+            }
             if crate::net::proxy_failure().is_some() {
                 // What the proxy answered may be its failure, not the
                 // port's: left in flight, the port is reported cut short

@@ -21,6 +21,8 @@ fn check(e: Expect) {
     assert_eq!(rest["kind"], "jobmanager-rest", "{}", jm.log_tail());
     assert_eq!(rest["version"], e.version, "{rest}");
     assert_eq!(rest["rpc_generation"], e.generation, "{rest}");
+    // Real Flink lists its TaskManagers and jobs: never doubted as a copy.
+    assert_eq!(rest["confidence"], 100, "{rest}");
     // Flink writes "<short commit> @ <build date>".
     let revision = rest["revision"].as_str().unwrap_or_default();
     let commit = revision.split(" @ ").next().unwrap_or_default();

@@ -7,6 +7,7 @@ mod support;
 
 mod advisory_edges;
 mod checks_engine;
+mod copies;
 mod field;
 mod flink_versions;
 mod follow;
