@@ -8,19 +8,35 @@
 //! ports). Where a port becomes Flink's, correlation says which checks it
 //! needs ([`Extra`]); the check stage runs them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::checks::{self, CheckContext, Extra};
 use crate::identify::RPC_CORROBORATED_CONFIDENCE;
 use crate::model::{Finding, HostKey, RpcGeneration, Service, ServiceKind};
 
 pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
+    // Only hosts with a port that can take something are looked at: an RPC
+    // port (corroboration) or a Flink port without a version. A fleet of
+    // JobManagers alone needs no table of every host.
+    let wanting: HashSet<HostKey> = services
+        .iter()
+        .filter(|s| {
+            s.kind == ServiceKind::Rpc || (s.version.is_none() && s.flink && !s.kind.is_platform())
+        })
+        .map(|s| s.endpoint.host_key())
+        .collect();
+    if wanting.is_empty() {
+        return;
+    }
     let mut host_version: HashMap<HostKey, (String, ServiceKind, Option<RpcGeneration>)> =
         HashMap::new();
     // Hosts with a Flink interface that no other product speaks (REST,
     // BLOB, data port, ...): they corroborate an Akka/Pekko RPC port.
     let mut corroborating: BTreeSet<HostKey> = BTreeSet::new();
-    for s in services.iter() {
+    for s in services
+        .iter()
+        .filter(|s| wanting.contains(&s.endpoint.host_key()))
+    {
         if s.flink
             && !s.kind.is_platform()
             && !matches!(
@@ -93,16 +109,26 @@ pub fn settled(s: &Service) -> bool {
 /// in service order; the check stage runs them ([`checks::run_extra`])
 /// before [`conclude`].
 pub fn adopt(services: &mut [Service]) -> Vec<(usize, Extra)> {
+    // Hosts with a port correlation could adopt: only their Flink ports
+    // matter (none at all in a fleet of JobManagers alone).
+    let candidates: HashSet<HostKey> = services
+        .iter()
+        .filter(|s| !s.flink)
+        .map(|s| s.endpoint.host_key())
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     let flink_hosts: BTreeSet<HostKey> = services
         .iter()
-        .filter(|s| s.flink)
+        .filter(|s| s.flink && candidates.contains(&s.endpoint.host_key()))
         .map(|s| s.endpoint.host_key())
         .collect();
     // A platform (a YARN ResourceManager, the operator) runs no Flink
     // process: a JMX registry or a mutual-TLS port next to it is not Flink's.
     let flink_process_hosts: BTreeSet<HostKey> = services
         .iter()
-        .filter(|s| s.flink && !s.kind.is_platform())
+        .filter(|s| s.flink && !s.kind.is_platform() && candidates.contains(&s.endpoint.host_key()))
         .map(|s| s.endpoint.host_key())
         .collect();
     let mut wanted = Vec::new();

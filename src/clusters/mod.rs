@@ -718,15 +718,22 @@ mod tests {
             ],
             taskmanagers_listed: Some(2),
             config_readable: true,
-            config: [(
-                "jobmanager.rpc.port".to_string(),
-                ConfigValue::Kept("6123".into()),
-            )]
+            config: [
+                (
+                    "jobmanager.rpc.port".to_string(),
+                    ConfigValue::Kept("6123".into()),
+                ),
+                (
+                    "blob.server.port".to_string(),
+                    ConfigValue::Kept("6124".into()),
+                ),
+            ]
             .into(),
             job_ids: Vec::new(),
             jobs: None,
         }));
         let jm_rpc = svc([10, 0, 0, 1], 6123, ServiceKind::Rpc);
+        let jm_blob = svc([10, 0, 0, 1], 6124, ServiceKind::BlobServer);
         let tm_rpc = svc([10, 0, 0, 5], 6122, ServiceKind::Rpc);
         let tm_metrics = svc([10, 0, 0, 5], 9249, ServiceKind::PrometheusReporter);
         // Same port number on an unrelated host: must not be linked.
@@ -734,6 +741,7 @@ mod tests {
         let services = vec![
             jm.clone(),
             jm_rpc.clone(),
+            jm_blob,
             tm_rpc.clone(),
             tm_metrics,
             stranger,
@@ -756,9 +764,18 @@ mod tests {
             .unwrap()
             .evidence
             .contains("jobmanager.rpc.port"));
+        assert!(member("10.0.0.1:6124")
+            .unwrap()
+            .evidence
+            .contains("port 6124 is blob.server.port"));
         let tm = member("10.0.0.5:6122").unwrap();
         assert_eq!(tm.role, Role::TaskmanagerRpc);
         assert!(tm.evidence.contains("/taskmanagers") && tm.evidence.contains("tm-a"));
+        assert!(
+            tm.evidence.contains("with this rpc port"),
+            "{}",
+            tm.evidence
+        );
         assert!(member("10.0.0.5:9249")
             .unwrap()
             .evidence
