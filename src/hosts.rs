@@ -81,7 +81,7 @@ pub fn share_identity(services: &mut [Service], findings: &mut [Finding]) {
                         generation.or_else(|| crate::identify::flink_http::rpc_generation(v));
                 }
                 let shared: std::sync::Arc<str> = v.as_str().into();
-                for f in findings.iter_mut().filter(|f| f.endpoint == s.endpoint) {
+                for f in findings.iter_mut().filter(|f| *f.endpoint == s.endpoint) {
                     f.version = Some(std::sync::Arc::clone(&shared));
                 }
             }

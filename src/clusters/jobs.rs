@@ -76,7 +76,7 @@ pub fn attack_paths(services: &[&Service], findings: &[&Finding]) -> Vec<AttackP
     {
         let Some(inv) = services
             .iter()
-            .find(|s| s.endpoint == f.endpoint)
+            .find(|s| s.endpoint == *f.endpoint)
             .and_then(|s| s.deployment.as_ref()?.jobs.as_ref())
         else {
             continue;

@@ -134,7 +134,7 @@ pub fn extend(
         let auth = rm.endpoint.authority();
         let own: Vec<&Finding> = findings
             .iter()
-            .filter(|f| f.endpoint == rm.endpoint && !f.is_fixed())
+            .filter(|f| *f.endpoint == rm.endpoint && !f.is_fixed())
             .collect();
         let id = format!("yarn-rm:{}", id_safe(&auth));
         owner.insert(auth.clone(), id.clone());
@@ -511,7 +511,7 @@ fn operators(
             .collect();
         let own: Vec<&Finding> = findings
             .iter()
-            .filter(|f| !f.is_fixed() && surfaces.iter().any(|s| s.endpoint == f.endpoint))
+            .filter(|f| !f.is_fixed() && surfaces.iter().any(|s| s.endpoint == *f.endpoint))
             .collect();
         c.findings = own.iter().map(|f| f.id()).collect();
         c.rating = rating(&c.paths, &own);

@@ -628,7 +628,9 @@ pub struct Finding {
     pub severity: Severity,
     /// The rule's title, shared with the catalog and every finding of it.
     pub title: Arc<str>,
-    pub endpoint: Endpoint,
+    /// Shared by the findings of one service (the collector makes it so):
+    /// most of a finding in memory was its copy of the endpoint.
+    pub endpoint: Arc<Endpoint>,
     pub service: ServiceKind,
     /// `url`, `detail` and `evidence`: see [`Finding::body`].
     pub body: Body,
@@ -735,7 +737,7 @@ impl<'de> Deserialize<'de> for Finding {
             rule_id: f.rule_id,
             severity: f.severity,
             title: f.title,
-            endpoint: f.endpoint,
+            endpoint: Arc::new(f.endpoint),
             service: f.service,
             body: Body::held(f.url, f.detail, f.evidence),
             version: f.version,
@@ -828,7 +830,7 @@ impl Finding {
             rule_id: rule_id.into(),
             severity,
             title: title.into(),
-            endpoint,
+            endpoint: Arc::new(endpoint),
             service,
             body: Body::held(url, String::new(), Vec::new()),
             version: None,

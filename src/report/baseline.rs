@@ -20,7 +20,7 @@ fn key(f: &Finding) -> Key {
             // The name identifies a proxy-resolved endpoint; elsewhere it
             // is only how the user spelled the address.
             hostname: f.endpoint.proxy_name().map(str::to_string),
-            ..f.endpoint.clone()
+            ..crate::model::Endpoint::clone(&f.endpoint)
         },
     )
 }
@@ -342,7 +342,7 @@ mod tests {
             vec![finding(RPC, 1, 1), finding(RPC, 2, 1), gone_before],
         );
         let mut named = finding(RPC, 1, 1);
-        named.endpoint.hostname = Some("jm.example".into());
+        std::sync::Arc::make_mut(&mut named.endpoint).hostname = Some("jm.example".into());
         let new = report(
             "new",
             vec![
@@ -474,7 +474,7 @@ mod tests {
     fn the_text_view_names_the_prefix() {
         let under = |base: &str| {
             let mut f = finding(RPC, 1, 8081);
-            f.endpoint.base_path = Some(base.into());
+            std::sync::Arc::make_mut(&mut f.endpoint).base_path = Some(base.into());
             f
         };
         let old = report("old", vec![]);

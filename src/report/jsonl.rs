@@ -530,7 +530,7 @@ mod tests {
         let dest = crate::atomic::Dest::File(dir.path().join("s.jsonl"));
         let f = finding();
         let mut other = finding();
-        other.endpoint.port = 6124;
+        std::sync::Arc::make_mut(&mut other.endpoint).port = 6124;
         let mut first = JsonlSink::open(&dest, false).unwrap();
         first.write_each(vec![finding_event(
             &f,

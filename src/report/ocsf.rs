@@ -145,7 +145,7 @@ mod tests {
             rule_id: "FLINK-REST-UNAUTHENTICATED".into(),
             severity: Severity::Critical,
             title: wide.clone().into(),
-            endpoint: Endpoint::new([127, 0, 0, 1].into(), 8081),
+            endpoint: std::sync::Arc::new(Endpoint::new([127, 0, 0, 1].into(), 8081)),
             service: ServiceKind::JobmanagerRest,
             body: crate::model::Body::held(
                 "http://127.0.0.1:8081/config".into(),
@@ -200,11 +200,11 @@ mod tests {
         assert_eq!(event["finding_info"]["uid"], pinned);
         assert_eq!(super::super::sarif::fingerprint(&finding), pinned);
         // Another scan, time and host name: the same uid.
-        finding.endpoint.hostname = Some("localhost".into());
+        std::sync::Arc::make_mut(&mut finding.endpoint).hostname = Some("localhost".into());
         let again = finding_event(&finding, None, "scan-b", 2);
         assert_eq!(again["finding_info"]["uid"], pinned);
         // Another port or rule: another uid.
-        finding.endpoint.port = 6124;
+        std::sync::Arc::make_mut(&mut finding.endpoint).port = 6124;
         let port = finding_event(&finding, None, "scan-a", 1);
         finding.rule_id = "FLINK-BLOB-PLAINTEXT".into();
         let rule = finding_event(&finding, None, "scan-a", 1);

@@ -373,7 +373,7 @@ mod tests {
             "e3f06f7fb673444cf5af09e62b346f9758aadf4ce81472c8f927ccc3c0bdd3d2"
         );
         let mut v6 = finding("FLINK-REST-PLAINTEXT", [0; 4], 8081);
-        v6.endpoint.ip = "::1".parse().unwrap();
+        std::sync::Arc::make_mut(&mut v6.endpoint).ip = "::1".parse().unwrap();
         // printf 'FLINK-REST-PLAINTEXT|::1|8081' | sha256sum
         assert_eq!(
             fingerprint(&v6),
@@ -387,7 +387,7 @@ mod tests {
     fn fingerprint_ignores_everything_but_rule_and_endpoint() {
         let base = finding("FLINK-RPC-PLAINTEXT", [127, 0, 0, 1], 6123);
         let mut other = base.clone();
-        other.endpoint.hostname = Some("localhost".into());
+        std::sync::Arc::make_mut(&mut other.endpoint).hostname = Some("localhost".into());
         other.title = "another title".into();
         other.severity = Severity::Low;
         other.body = crate::model::Body::held(

@@ -183,9 +183,18 @@ impl Compactor {
                 self.texts.share(&mut e.request);
             }
         }
+        // One endpoint record for the service's findings (each was made
+        // with its own copy).
+        let mut endpoint: Option<Arc<crate::model::Endpoint>> = None;
         for f in findings.iter_mut() {
             if let Some(v) = &mut f.version {
                 self.texts.share(v);
+            }
+            if *f.endpoint == service.endpoint {
+                match &endpoint {
+                    Some(shared) => f.endpoint = Arc::clone(shared),
+                    None => endpoint = Some(Arc::clone(&f.endpoint)),
+                }
             }
             compact_body(f, service, &mut self.stowage);
         }
