@@ -23,10 +23,21 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A JobManager look-alike: Flink 1.14.6's real `/config` and `/overview`;
-/// with `lists`, also Flink's empty TaskManager and job lists; anything
-/// else is a web server's HTML 404.
-fn lookalike(lists: bool) -> (Value, String) {
+/// What a look-alike answers besides `/config` and `/overview`.
+#[derive(Clone, Copy, PartialEq)]
+enum Rest {
+    /// A web server's HTML 404 (a saved copy of two pages).
+    NotFound,
+    /// `/config`'s JSON, whatever the path (a catch-all honeypot).
+    Config,
+    /// Flink's empty TaskManager and job lists (an idle JobManager).
+    Lists,
+}
+
+/// A JobManager look-alike: Flink 1.14.6's real `/config` and `/overview`,
+/// and for the rest what `rest` says.
+fn lookalike(rest: Rest) -> (Value, String) {
+    let lists = rest == Rest::Lists;
     let (config, overview) = (
         fixture("jobmanager-1.14.6-config.json"),
         fixture("jobmanager-1.14.6-overview.json"),
@@ -40,6 +51,7 @@ fn lookalike(lists: bool) -> (Value, String) {
             "/overview" => Some(overview.clone()),
             "/taskmanagers" if lists => Some(r#"{"taskmanagers":[]}"#.to_string()),
             "/jobs/overview" if lists => Some(r#"{"jobs":[]}"#.to_string()),
+            _ if rest == Rest::Config => Some(config.clone()),
             _ => None,
         };
         match body {
@@ -66,7 +78,7 @@ fn lookalike(lists: bool) -> (Value, String) {
 
 #[test]
 fn a_copy_of_flinks_answers_is_doubted_and_says_why() {
-    let (copy, shown) = lookalike(false);
+    let (copy, shown) = lookalike(Rest::NotFound);
     let confidence = copy["confidence"].as_u64().unwrap();
     assert!(
         confidence <= 50,
@@ -80,7 +92,17 @@ fn a_copy_of_flinks_answers_is_doubted_and_says_why() {
         "the report does not say why:\n{shown}"
     );
 
-    let (listing, _) = lookalike(true);
+    let (catch_all, _) = lookalike(Rest::Config);
+    assert!(
+        catch_all["confidence"].as_u64().unwrap() <= 50,
+        "{catch_all}"
+    );
+    assert!(
+        catch_all["errors"].to_string().contains("look-alike"),
+        "{catch_all}"
+    );
+
+    let (listing, _) = lookalike(Rest::Lists);
     assert_eq!(listing["confidence"], 100, "{listing}");
     assert!(
         !listing["errors"].to_string().contains("look-alike"),
