@@ -370,7 +370,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub jsonl: Option<PathBuf>,
 
-    /// Field schema of --jsonl (alias --format).
+    /// Field schema of --jsonl: ECS (Elastic) or OCSF events.
     #[arg(long, alias = "format", value_enum, default_value_t = JsonlFormat::Ecs, value_name = "SCHEMA", help_heading = "Output")]
     pub jsonl_format: JsonlFormat,
 
