@@ -32,6 +32,7 @@ pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod scan;
+pub mod spill;
 pub mod spool;
 pub mod state;
 pub mod sweep;

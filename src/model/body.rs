@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -90,9 +89,7 @@ impl PartialEq for Body {
 
 impl Slot {
     fn read(&self) -> io::Result<FindingBody> {
-        let mut buf = vec![0; self.len as usize];
-        self.file.read_exact_at(&mut buf, self.at)?;
-        serde_json::from_slice(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        crate::spill::read_at(Some(&self.file), self.at, self.len, &mut Vec::new())
     }
 }
 
@@ -152,12 +149,7 @@ impl Stowage {
             Some(f) => Arc::clone(f),
             None => Arc::clone(self.file.insert(Arc::new(tempfile::tempfile()?))),
         };
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, body).map_err(io::Error::other)?;
-        let len = u32::try_from(self.buf.len()).map_err(io::Error::other)?;
-        file.write_all_at(&self.buf, self.end)?;
-        let at = self.end;
-        self.end += u64::from(len);
+        let (at, len) = crate::spill::append_to(&file, &mut self.end, body, &mut self.buf)?;
         Ok(Slot { file, at, len })
     }
 }

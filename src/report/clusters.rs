@@ -93,7 +93,7 @@ impl ClusterSpiller {
 
     fn spill(&mut self, cluster: &Cluster) -> io::Result<()> {
         let (at, len) =
-            super::spill::append(&mut self.file, &mut self.end, cluster, &mut self.buf)?;
+            crate::spill::append(&mut self.file, &mut self.end, cluster, &mut self.buf)?;
         self.keys.push(Key {
             rank: Rank::of(cluster),
             name: cluster.name.as_str().into(),
@@ -240,7 +240,7 @@ impl<'a> Iterator for Iter<'a> {
 
 impl Iter<'_> {
     fn read(&mut self, at: u64, len: u32) -> io::Result<Cluster> {
-        let mut c: Cluster = super::spill::read_at(self.file, at, len, &mut self.buf)?;
+        let mut c: Cluster = crate::spill::read_at(self.file, at, len, &mut self.buf)?;
         if let Some(kept) = self.kept {
             c.keep_findings(kept);
         }
@@ -250,7 +250,7 @@ impl Iter<'_> {
 
 impl Serialize for Clusters {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        super::spill::serialize_all::<S, Cluster, _>(
+        crate::spill::serialize_all::<S, Cluster, _>(
             serializer,
             self.len(),
             self.iter(),

@@ -5,7 +5,7 @@
 //! the document itself (this module), `sarif`, `jsonl` (ECS) with `ocsf`
 //! and `events`, `html`, `markdown`, `text` (the terminal summary),
 //! `services` and `clusters` (spilling settled services and judged clusters
-//! to a temporary file, `spill`, to keep memory flat), `baseline`
+//! to a temporary file, `crate::spill`, to keep memory flat), `baseline`
 //! (`--baseline`, `diff`) and `merge` (shards). Renderers are pure: writing
 //! them to the planned destinations is the scan driver's
 //! (`crate::scan::outputs`), through `crate::atomic` (mode 0600, atomic).
@@ -21,7 +21,6 @@ pub mod merge;
 pub mod ocsf;
 pub mod sarif;
 pub mod services;
-mod spill;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

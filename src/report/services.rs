@@ -115,7 +115,7 @@ impl Spiller {
 
     fn spill(&mut self, service: &Service) -> io::Result<()> {
         let (at, len) =
-            super::spill::append(&mut self.file, &mut self.end, service, &mut self.buf)?;
+            crate::spill::append(&mut self.file, &mut self.end, service, &mut self.buf)?;
         self.keys.push(Key {
             ip: service.endpoint.ip,
             port: service.endpoint.port,
@@ -313,14 +313,14 @@ impl Iter<'_> {
     }
 
     fn read(&mut self, at: u64, len: u32) -> io::Result<Service> {
-        super::spill::read_at(self.file, at, len, &mut self.buf)
+        crate::spill::read_at(self.file, at, len, &mut self.buf)
     }
 }
 
 impl Serialize for Services {
     /// Streams: one spilled service in memory at a time.
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        super::spill::serialize_all::<S, Service, _>(ser, self.len(), self.iter(), "a service")
+        crate::spill::serialize_all::<S, Service, _>(ser, self.len(), self.iter(), "a service")
     }
 }
 

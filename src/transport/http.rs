@@ -167,11 +167,7 @@ impl HttpTarget {
             tokio::time::timeout_at(deadline, self.send(method, path, body))
                 .await
                 .map_err(|_| HttpError::Timeout(self.timeout))??;
-        let cap = Cap {
-            limit: MAX_BODY,
-            keep_prefix: false,
-        };
-        read_body(head, incoming, deadline, self.timeout, cap)
+        read_body(head, incoming, deadline, self.timeout, Cap::WHOLE)
             .await
             .map(|(r, note, _)| (r, note))
     }
@@ -200,11 +196,7 @@ impl HttpTarget {
         )
         .await
         .map_err(|_| HttpError::Timeout(self.timeout))??;
-        let cap = Cap {
-            limit: MAX_BODY,
-            keep_prefix: false,
-        };
-        read_body(head, incoming, deadline, self.timeout, cap)
+        read_body(head, incoming, deadline, self.timeout, Cap::WHOLE)
             .await
             .map(|(r, note, _)| (r, note))
     }
@@ -383,6 +375,14 @@ struct Head {
 struct Cap {
     limit: usize,
     keep_prefix: bool,
+}
+
+impl Cap {
+    /// A whole answer, up to [`MAX_BODY`].
+    const WHOLE: Cap = Cap {
+        limit: MAX_BODY,
+        keep_prefix: false,
+    };
 }
 
 /// The body, a note on how a length-less body ended, and whether it was

@@ -55,6 +55,24 @@ fn read_head(c: &mut TcpStream) -> String {
     peers::read_head_within(c, Duration::from_millis(1500))
 }
 
+/// Serves `config` on `/config` and `overview` on `/overview`, and answers
+/// everything else with Flink's 404.
+fn jobmanager_peer(config: Vec<u8>, overview: Vec<u8>) -> Handler {
+    Arc::new(move |mut c: TcpStream| {
+        let req = read_head(&mut c);
+        match request_path(&req) {
+            "/config" => respond(&mut c, "200 OK", JSON, &config),
+            "/overview" => respond(&mut c, "200 OK", JSON, &overview),
+            _ => respond(
+                &mut c,
+                "404 Not Found",
+                JSON,
+                br#"{"errors":["Not found."]}"#,
+            ),
+        }
+    })
+}
+
 /// What a broken `/overview` does.
 #[derive(Clone, Copy, Debug)]
 enum Overview {
@@ -288,19 +306,7 @@ fn repeated_flink_version_is_reported_not_picked() {
     let end = config.iter().rposition(|&b| b == b'}').unwrap();
     config.splice(end..end, br#","flink-version":"1.14.6""#.iter().copied());
     let overview = fixture("jobmanager-2.3.0-overview.json");
-    let addr = serve(Arc::new(move |mut c: TcpStream| {
-        let req = read_head(&mut c);
-        match request_path(&req) {
-            "/config" => respond(&mut c, "200 OK", JSON, &config),
-            "/overview" => respond(&mut c, "200 OK", JSON, &overview),
-            _ => respond(
-                &mut c,
-                "404 Not Found",
-                JSON,
-                br#"{"errors":["Not found."]}"#,
-            ),
-        }
-    }));
+    let addr = serve(jobmanager_peer(config, overview));
     let s = scan(addr, &["--fail-on", "high", "--no-tls-audit"]);
     let svc = s.service(addr);
     let rules = s.rules(addr);
@@ -343,19 +349,7 @@ fn a_version_with_a_suffix_it_cannot_read_keeps_its_findings_and_is_flagged() {
             config["flink-version"] = Value::String((*version).to_string());
             let config = serde_json::to_vec(&config).unwrap();
             let overview = fixture("jobmanager-1.14.6-overview.json");
-            serve(Arc::new(move |mut c: TcpStream| {
-                let req = read_head(&mut c);
-                match request_path(&req) {
-                    "/config" => respond(&mut c, "200 OK", JSON, &config),
-                    "/overview" => respond(&mut c, "200 OK", JSON, &overview),
-                    _ => respond(
-                        &mut c,
-                        "404 Not Found",
-                        JSON,
-                        br#"{"errors":["Not found."]}"#,
-                    ),
-                }
-            }))
+            serve(jobmanager_peer(config, overview))
         })
         .collect();
     let scans = scan_all(&addrs, &["--no-tls-audit"]);

@@ -1,6 +1,8 @@
-//! Records a report keeps on disk rather than in memory ([`super::services`],
-//! [`super::clusters`]): JSON, one after another in an unlinked temporary
-//! file, each read back by where it starts and how long it is.
+//! Records a scan keeps on disk rather than in memory (the report's
+//! services and clusters, `crate::report::services` and
+//! `crate::report::clusters`, and finding bodies, `crate::model::body`):
+//! JSON, one after another in an unlinked temporary file, each read back by
+//! where it starts and how long it is.
 
 use std::fs::File;
 use std::io;
@@ -23,6 +25,16 @@ pub fn append<T: Serialize>(
         Some(f) => f,
         none => none.insert(tempfile::tempfile()?),
     };
+    append_to(file, end, record, buf)
+}
+
+/// [`append`] to a file that exists.
+pub fn append_to<T: Serialize>(
+    file: &File,
+    end: &mut u64,
+    record: &T,
+    buf: &mut Vec<u8>,
+) -> io::Result<(u64, u32)> {
     buf.clear();
     serde_json::to_writer(&mut *buf, record).map_err(io::Error::other)?;
     let len = u32::try_from(buf.len()).map_err(io::Error::other)?;
